@@ -1,0 +1,12 @@
+"""The settlement engine: pure functions from policy, state and visit to result and trace."""
+
+from gongji.engine.facts import Member, Period, Visit, retirement_effective
+from gongji.engine.settle import EngineError, Result, settle, settle_all
+from gongji.engine.state import YearState
+from gongji.engine.tables import Tables, compile_pack, tables_on
+from gongji.engine.trace import Step, explain
+
+__all__ = [
+    "EngineError", "Member", "Period", "Result", "Step", "Tables", "Visit", "YearState",
+    "compile_pack", "explain", "retirement_effective", "settle", "settle_all", "tables_on",
+]

@@ -1,0 +1,127 @@
+"""What the engine needs to know about a member and a visit, as plain facts.
+
+Facts are not rules: "the visit falls in an inpatient stay" is a fact; "no pooling during a
+stay" (KF-10) is a rule a pack switches on. This module turns a member record and a visit
+into the kernel's integer arguments.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+
+from gongji.engine import layout as L
+from gongji.terms import Category, Level, MemberType, RetirementTiming
+
+_EPOCH = datetime(1970, 1, 1)
+_LEVEL_INDEX = {level: i for i, level in enumerate(L.LEVELS)}
+_TYPE_INDEX = {mtype: i for i, mtype in enumerate(L.MEMBER_TYPES)}
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A span of days, both ends included."""
+
+    start: date
+    end: date
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+@dataclass(frozen=True)
+class Member:
+    type: MemberType
+    has_account: bool
+    retired_from: date | None = None  # the day retiree benefits take effect (X-2)
+    contribution_raised: bool = False  # raised contribution rate paid (JMS-9)
+    benefit_periods: tuple[Period, ...] | None = None  # None: entitled throughout
+    inpatient_stays: tuple[Period, ...] = ()
+    arrears: tuple[Period, ...] = ()
+    remote_filings: tuple[Period, ...] = ()
+
+    def retired_on(self, day: date) -> bool:
+        if self.type is MemberType.retiree:
+            return True
+        return self.retired_from is not None and day >= self.retired_from
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    time: datetime  # local time
+    institution: str
+    level: Level
+    total: int  # fen
+    in_scope: int  # fen
+    category: Category = Category.general
+    remote: bool = False
+    designated: bool = True
+    manual: bool = False  # not settled online (manual reimbursement from invoices)
+    third_party: bool = False  # a third party is liable for the cost
+
+
+def retirement_effective(processed: date, timing: RetirementTiming) -> date:
+    """The day the retiree switch takes effect, from the day retirement was processed."""
+    if timing is RetirementTiming.on_date:
+        return processed
+    first_of_month = processed.replace(day=1)
+    return (first_of_month + timedelta(days=32)).replace(day=1)
+
+
+@lru_cache(maxsize=65_536)
+def institution_key(institution: str) -> int:
+    """A stable 63-bit key, so state carried between calls still recognises an institution."""
+    return int.from_bytes(hashlib.blake2b(institution.encode(), digest_size=8).digest()) >> 1
+
+
+def facts_of(member: Member, visit: Visit) -> int:
+    day = visit.time.date()
+    retired = member.retired_on(day)
+    facts = 0
+    if visit.designated:
+        facts |= L.F_DESIGNATED
+    if member.benefit_periods is None or _any_covers(member.benefit_periods, day):
+        facts |= L.F_IN_BENEFIT
+    if _any_covers(member.inpatient_stays, day):
+        facts |= L.F_IN_STAY
+    if _any_covers(member.arrears, day):
+        facts |= L.F_IN_ARREARS
+    if member.has_account:
+        facts |= L.F_HAS_ACCOUNT
+    if member.contribution_raised:
+        facts |= L.F_RAISED
+    if visit.remote:
+        facts |= L.F_REMOTE
+    if _any_covers(member.remote_filings, day):
+        facts |= L.F_FILED
+    if visit.manual:
+        facts |= L.F_MANUAL
+    if visit.third_party:
+        facts |= L.F_THIRD_PARTY
+    if retired:
+        facts |= L.F_RETIRED
+        rf = member.retired_from
+        if rf is not None and rf.year == day.year and rf > date(day.year, 1, 1):
+            facts |= L.F_SWITCHED_THIS_YEAR
+    return facts
+
+
+def kernel_args(member: Member, visit: Visit) -> tuple[int, ...]:
+    """(when, month, institution, level, class, member type, facts, total, in_scope)."""
+    t = visit.time
+    facts = facts_of(member, visit)
+    return (
+        int((t.replace(tzinfo=None) - _EPOCH).total_seconds()),
+        t.year * 12 + t.month - 1,
+        institution_key(visit.institution),
+        _LEVEL_INDEX[visit.level],
+        L.RETIREE if facts & L.F_RETIRED else L.EMPLOYEE,
+        _TYPE_INDEX[member.type],
+        facts,
+        visit.total,
+        visit.in_scope,
+    )
+
+
+def _any_covers(periods: tuple[Period, ...], day: date) -> bool:
+    return any(p.covers(day) for p in periods)

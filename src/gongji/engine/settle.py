@@ -1,0 +1,74 @@
+"""The engine's entry points: (policy, member, year-to-date state, visit) -> result, new state.
+
+Pure: no I/O, nothing mutated that the caller can see. `settle_all` folds `settle` over a
+member's visits in time order; the ledger, the service and `gongji calculate` all call these.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from gongji.engine import layout as L
+from gongji.engine.facts import Member, Visit, kernel_args
+from gongji.engine.kernel import settle_general
+from gongji.engine.state import YearState
+from gongji.engine.tables import Tables, tables_on
+from gongji.policy.schema import Pack
+from gongji.terms import Category, MemberClass
+
+
+class EngineError(ValueError):
+    """A visit the engine cannot settle as given (the message says which and why)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One settled visit, in fen. fund_pay + account_pay + cash_pay == total."""
+
+    version_id: str
+    member_class: MemberClass
+    total: int
+    in_scope: int
+    deductible: int
+    fund_pay: int
+    account_pay: int
+    cash_pay: int
+    account_balance: int
+    trace: tuple[int, ...]  # flat (step, amount, a, b) records; see trace.explain
+
+
+def settle(tables: Tables, member: Member, state: YearState, visit: Visit,
+           trace: bool = True) -> tuple[Result, YearState]:
+    if visit.category is not Category.general:
+        raise EngineError("E_CATEGORY", f"category {visit.category.value} is not settled yet")
+    args = kernel_args(member, visit)
+    s = list(state.slots)
+    tr: list[int] = []
+    deductible, fund, account, cash, status = settle_general(
+        tables.params, s, *args, trace, tr
+    )
+    if status == L.WINDOWS_FULL:
+        raise EngineError(
+            "E_WINDOWS_FULL",
+            f"more than {L.WINDOWS} institutions with an open deductible window at once",
+        )
+    klass = MemberClass.retiree if args[4] == L.RETIREE else MemberClass.employee
+    result = Result(tables.version_id, klass, visit.total, visit.in_scope, deductible, fund,
+                    account, cash, s[L.S_BALANCE], tuple(tr))
+    return result, YearState(tuple(s))
+
+
+def settle_all(pack: Pack, member: Member, state: YearState, visits: Iterable[Visit],
+               trace: bool = True) -> tuple[list[Result], YearState]:
+    """Settle visits in order, each under the policy version in force on its date."""
+    results = []
+    for visit in visits:
+        tables = tables_on(pack, visit.time.date())
+        if tables is None:
+            raise EngineError("E_NO_POLICY", f"no {pack.region} policy in force on {visit.time:%Y-%m-%d}")
+        result, state = settle(tables, member, state, visit, trace)
+        results.append(result)
+    return results, state

@@ -1,0 +1,66 @@
+"""Money: integer fen inside, Decimal yuan at the edges.
+
+This is the only module that converts between yuan and fen or rounds. A ratio is held as
+basis points (1% = 100 bp) so that every product is integer arithmetic, rounded half-up
+once per product, as the rules inventory fixes.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+FEN_PER_YUAN = 100
+BP_PER_UNIT = 10_000  # basis points in 100%
+
+
+class MoneyError(ValueError):
+    """A value that is not an amount of yuan with at most two decimals."""
+
+
+def to_fen(value: object) -> int:
+    """Yuan (Decimal, int or numeric string) -> fen. Floats are refused: they are not exact."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise MoneyError(f"must be an exact decimal amount, not {type(value).__name__}")
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise MoneyError(f"not an amount: {value!r}") from None
+    if not amount.is_finite():
+        raise MoneyError(f"not an amount: {value!r}")
+    fen = amount * FEN_PER_YUAN
+    if fen != fen.to_integral_value():
+        raise MoneyError(f"at most two decimals allowed: {value}")
+    return int(fen)
+
+
+def to_yuan(fen: int) -> Decimal:
+    """Fen -> Decimal yuan with exactly two decimals."""
+    return Decimal(fen).scaleb(-2).quantize(Decimal("0.01"))
+
+
+def fmt(fen: int) -> str:
+    """Fen -> '1234.50' (no thousands separators: the text is read back by machines too)."""
+    return f"{to_yuan(fen):.2f}"
+
+
+def percent_to_bp(value: object) -> int:
+    """'55%' or '62.5%' -> basis points (5500, 6250). Only whole basis points are allowed."""
+    text = str(value).strip()
+    if not text.endswith("%"):
+        raise MoneyError(f"a ratio is written with a percent sign, e.g. '55%': {value!r}")
+    try:
+        pct = Decimal(text[:-1])
+    except InvalidOperation:
+        raise MoneyError(f"not a percentage: {value!r}") from None
+    bp = pct * 100
+    if bp != bp.to_integral_value():
+        raise MoneyError(f"at most two decimals in a percentage: {value!r}")
+    return int(bp)
+
+
+def fmt_bp(bp: int) -> str:
+    """5500 -> '55%', 6250 -> '62.5%'."""
+    return f"{Decimal(bp).scaleb(-2).normalize():f}%"
+
+
+def apply_ratio(fen: int, bp: int) -> int:
+    """fen x ratio, rounded half-up to the fen (both operands are non-negative)."""
+    return (fen * bp + BP_PER_UNIT // 2) // BP_PER_UNIT

@@ -1,0 +1,141 @@
+"""Loading policy packs: YAML -> validated `Pack`, or a `PolicyError` naming file, key, reason.
+
+A pack lists versions by effective date. The first version is complete; each later version
+gives only the nodes that change (e.g. Kaifeng's 2023 version restores the annual cap halved
+in 2022) and inherits the rest, so a policy change is a few lines of data.
+"""
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from gongji import documents
+from gongji.errors import InputError, PolicyError, first_error
+from gongji.policy.schema import ClassRules, Cited, Pack, PerVisitDeductible, Ratio
+from gongji.terms import Condition, Level
+
+PACKS_DIR = Path(__file__).parent / "packs"
+MEDICAL_LEVELS = [Level.primary, Level.level1, Level.level2, Level.level3]
+_SECTIONS_MERGED_BY_NODE = ("general",)
+
+
+def known_regions() -> list[str]:
+    return sorted(p.stem for p in PACKS_DIR.glob("*.yaml"))
+
+
+@cache
+def load_region(region: str) -> Pack:
+    path = PACKS_DIR / f"{region}.yaml"
+    if not path.is_file():
+        raise InputError("region", f"unknown region {region!r} (known: {', '.join(known_regions())})")
+    return load_file(path)
+
+
+def load(name: str) -> Pack:
+    """A region id of a shipped pack, or the path of a pack file."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") and path.exists():
+        return load_file(path)
+    return load_region(name)
+
+
+def load_file(path: Path) -> Pack:
+    file = path.name
+    try:
+        raw = documents.read(path)
+    except InputError as exc:
+        raise PolicyError(file, "", exc.reason) from None
+    if not isinstance(raw, dict):
+        raise PolicyError(file, "", "a pack is a mapping with region, name, versions, ...")
+    raw = dict(raw)
+    raw["versions"] = _inherit(file, raw.get("versions"))
+    try:
+        pack = Pack.model_validate(raw)
+    except ValidationError as exc:
+        key, reason = first_error(exc)
+        raise PolicyError(file, key, reason) from None
+    _check(file, path.stem, pack)
+    return pack
+
+
+def _inherit(file: str, versions: object) -> list[dict]:
+    """Fill each later version with the nodes it does not change from the one before."""
+    if not isinstance(versions, list) or not versions:
+        raise PolicyError(file, "versions", "a pack needs at least one version")
+    merged: list[dict] = []
+    for i, version in enumerate(versions):
+        if not isinstance(version, dict):
+            raise PolicyError(file, f"versions[{i}]", "a version is a mapping")
+        if not merged:
+            merged.append(version)
+            continue
+        base = {k: v for k, v in merged[-1].items() if k not in ("from", "to", "note")}
+        full = {**base, **version}
+        for section in _SECTIONS_MERGED_BY_NODE:
+            if isinstance(version.get(section), dict) and isinstance(base.get(section), dict):
+                full[section] = {**base[section], **version[section]}
+        merged.append(full)
+    return merged
+
+
+def _check(file: str, stem: str, pack: Pack) -> None:
+    """Consistency the schema alone cannot express."""
+    if pack.region != stem:
+        raise PolicyError(file, "region", f"must match the file name ({stem!r})")
+    for i, version in enumerate(pack.versions):
+        where = f"versions[{i}]"
+        _check_dates(file, pack, i)
+        _check_general(file, f"{where}.general", version.general)
+        for name in ("year", "settlement", "accounts", "retirement"):
+            _check_single_rule(file, f"{where}.{name}", getattr(version, name))
+
+
+def _check_dates(file: str, pack: Pack, i: int) -> None:
+    version = pack.versions[i]
+    if version.valid_to is not None and version.valid_to < version.valid_from:
+        raise PolicyError(file, f"versions[{i}].to", "ends before it starts")
+    if i == 0:
+        return
+    before = pack.versions[i - 1]
+    if version.valid_from <= before.valid_from:
+        raise PolicyError(file, f"versions[{i}].from", "versions must be in date order")
+    if before.valid_to is not None and before.valid_to >= version.valid_from:
+        raise PolicyError(
+            file,
+            f"versions[{i - 1}].to",
+            f"overlaps versions[{i}], which starts {version.valid_from.isoformat()}",
+        )
+
+
+def _check_general(file: str, where: str, general) -> None:
+    ratio: Ratio = general.ratio
+    levels = set(ratio.employee)
+    if set(ratio.retiree) != levels:
+        raise PolicyError(file, f"{where}.ratio.retiree", "must list the same levels as employee")
+    missing = [lv.value for lv in MEDICAL_LEVELS if lv not in levels]
+    if missing:
+        raise PolicyError(file, f"{where}.ratio.employee", f"missing levels: {', '.join(missing)}")
+    deductible = general.deductible
+    if isinstance(deductible, PerVisitDeductible) and set(deductible.by_level) != levels:
+        raise PolicyError(
+            file, f"{where}.deductible.by_level", "must list the same levels as the ratio table"
+        )
+    seen: set[Condition] = set()
+    for j, cond in enumerate(general.eligibility):
+        key = f"{where}.eligibility[{j}]"
+        if cond.condition in seen:
+            raise PolicyError(file, f"{key}.condition", f"{cond.condition.value} listed twice")
+        seen.add(cond.condition)
+        binds_types = cond.condition is Condition.raised_contribution
+        if binds_types != (cond.member_types is not None):
+            reason = "required for raised_contribution" if binds_types else "only for raised_contribution"
+            raise PolicyError(file, f"{key}.member_types", reason)
+        _check_single_rule(file, key, cond)
+    _check_single_rule(file, f"{where}.pool", general.pool)
+
+
+def _check_single_rule(file: str, key: str, node: Cited) -> None:
+    # per-class rule IDs only make sense where a node has employee and retiree values
+    if isinstance(node.rule, ClassRules) and not hasattr(node, "retiree"):
+        raise PolicyError(file, f"{key}.rule", "per-class rule IDs need employee/retiree values")

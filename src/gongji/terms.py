@@ -1,0 +1,67 @@
+"""The fixed vocabulary shared by packs, engine and scenarios (names from the glossary).
+
+The order of each enum is its index in the engine's parameter tables: append, never reorder.
+"""
+
+from enum import StrEnum
+
+
+class Level(StrEnum):
+    """Designated institution tier (医疗机构级别); a retail pharmacy is its own kind."""
+
+    primary = "primary"  # 基层: 社区卫生服务中心, 乡镇卫生院, 村卫生室, 社区卫生服务站
+    level1 = "level1"
+    level2 = "level2"
+    level3 = "level3"
+    pharmacy = "pharmacy"  # 定点零售药店
+
+
+class MemberType(StrEnum):
+    employee = "employee"  # 在职
+    retiree = "retiree"  # 退休
+    flexible = "flexible"  # 灵活就业
+    single_pool = "single_pool"  # 单建统筹
+
+
+class MemberClass(StrEnum):
+    """The benefit class that ratios and caps depend on."""
+
+    employee = "employee"
+    retiree = "retiree"
+
+
+class Category(StrEnum):
+    general = "general"
+    chronic = "chronic"
+    special = "special"
+    two_diseases = "two_diseases"
+    emergency = "emergency"
+    negotiated_drug = "negotiated_drug"
+    day_surgery = "day_surgery"
+
+
+class Condition(StrEnum):
+    """Eligibility mechanisms a pack can switch on for general outpatient pooling."""
+
+    designated = "designated"  # the institution is designated for outpatient pooling
+    benefit_period = "benefit_period"  # the visit falls in one of the member's benefit periods
+    not_inpatient = "not_inpatient"  # not during an inpatient stay
+    not_in_arrears = "not_in_arrears"  # not in a period of unpaid contributions
+    has_account = "has_account"  # the member has a personal account
+    raised_contribution = "raised_contribution"  # listed types, not retired: raised rate paid
+    remote_filing = "remote_filing"  # a remote visit needs a filing covering its date
+    remote_direct_settlement = "remote_direct_settlement"  # a remote visit settled online
+    no_third_party = "no_third_party"  # costs a third party is liable for are excluded
+
+
+class DeductibleWindow(StrEnum):
+    """How per-visit deductibles are de-duplicated."""
+
+    none = "none"  # every visit is charged
+    same_institution_day = "same_institution_day"  # one per institution per calendar day
+    hours_24_from_charged = "hours_24_from_charged"  # one per hospital within 24 h of the charge
+
+
+class RetirementTiming(StrEnum):
+    on_date = "on_date"  # from the day retiree benefits start
+    next_month = "next_month"  # from the first day of the month after it is processed

@@ -1,0 +1,249 @@
+"""`gongji calculate`: the trial-calculation contract of shared/spec/calculate.md.
+
+A scenario (one member, visits in time order, one region) is validated field by field, run
+through the engine under the policy version in force on each visit's date, and reported in
+yuan. Any problem with the scenario is an `InputError` naming the field; nothing else.
+"""
+
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError
+
+from gongji import engine, policy
+from gongji.engine import EngineError
+from gongji.errors import InputError, first_error
+from gongji.money import MoneyError, to_fen, to_yuan
+from gongji.policy.schema import Pack
+from gongji.terms import Category, Level, MemberType
+
+
+def _amount(value: object) -> int:
+    try:
+        fen = to_fen(value)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from None
+    if fen < 0:
+        raise ValueError("must not be negative")
+    return fen
+
+
+def _text(value: object) -> object:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _moment(value: object) -> object:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime.combine(value, time())
+    return value
+
+
+Fen = Annotated[int, BeforeValidator(_amount)]
+Id = Annotated[str, BeforeValidator(_text), Field(min_length=1)]
+LocalTime = Annotated[datetime, BeforeValidator(_moment)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class PeriodIn(_Strict):
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+
+
+class MemberIn(_Strict):
+    id: Id
+    type: MemberType
+    retired_from: date | None = None
+    retirement_processed: date | None = None  # the pack's switch rule (X-2) gives the date
+    contribution_base: Fen | None = None
+    account_balance: Fen | None = None
+    has_account: StrictBool | None = None  # default: by member type, from the pack
+    contribution_raised: StrictBool = False
+    chronic_diseases: list[Id] = []
+    benefit_periods: list[PeriodIn] | None = None
+    inpatient_stays: list[PeriodIn] = []
+    arrears: list[PeriodIn] = []
+    remote_filing: PeriodIn | list[PeriodIn] | None = None
+
+
+class VisitIn(_Strict):
+    id: Id
+    time: LocalTime
+    institution: Id
+    level: Level
+    category: Category = Category.general
+    total: Fen
+    in_scope: Fen | None = None
+    remote: StrictBool = False
+    designated: StrictBool = True
+    manual: StrictBool = False
+    third_party: StrictBool = False
+    disease: Id | None = None
+    drug: Id | None = None
+
+
+class Scenario(_Strict):
+    region: Id
+    member: MemberIn
+    visits: list[VisitIn] = Field(min_length=1)
+
+
+def calculate(document: object) -> dict:
+    """Validate a scenario document and run it; the JSON-ready output of the contract."""
+    pack = _pack_of(document)
+    try:
+        scenario = Scenario.model_validate(document)
+    except ValidationError as exc:
+        raise InputError(*first_error(exc)) from None
+    _check_visits(pack, scenario.visits)
+    member = _member(pack, scenario.member, scenario.visits[0].time.date())
+    balance = scenario.member.account_balance or 0
+    visits = [_visit(v) for v in scenario.visits]
+    try:
+        results, _ = engine.settle_all(pack, member, engine.YearState.new(balance), visits)
+    except EngineError as exc:
+        raise InputError("visits", str(exc), exc.code) from None
+    return _output(pack, scenario, results)
+
+
+def _pack_of(document: object) -> Pack:
+    if not isinstance(document, dict):
+        raise InputError("(document)", "a scenario is a mapping with region, member and visits")
+    region = document.get("region")
+    if not isinstance(region, str):
+        raise InputError("region", "required: one of " + ", ".join(policy.known_regions()))
+    return policy.load_region(region)
+
+
+def _check_visits(pack: Pack, visits: list[VisitIn]) -> None:
+    seen: set[str] = set()
+    for i, v in enumerate(visits):
+        where = f"visits[{i}]"
+        if v.id in seen:
+            raise InputError(f"{where}.id", f"duplicate visit id {v.id!r}")
+        seen.add(v.id)
+        if v.time.tzinfo is not None:
+            raise InputError(f"{where}.time", "give local time without a time zone")
+        if v.in_scope is not None and v.in_scope > v.total:
+            raise InputError(
+                f"{where}.in_scope",
+                f"must not exceed total ({to_yuan(v.in_scope)} > {to_yuan(v.total)})",
+            )
+        if i and v.time < visits[i - 1].time:
+            raise InputError(f"{where}.time", f"earlier than visits[{i - 1}] (visits go in time order)")
+        if v.category is not Category.general:
+            raise InputError(f"{where}.category", f"{v.category.value} is not settled yet (general only)")
+        if pack.version_on(v.time.date()) is None:
+            starts = ", ".join(ver.valid_from.isoformat() for ver in pack.versions)
+            raise InputError(
+                f"{where}.time",
+                f"no {pack.region} policy in force on {v.time.date()} (versions from {starts})",
+            )
+
+
+def _member(pack: Pack, m: MemberIn, first_day: date) -> engine.Member:
+    for name in ("benefit_periods", "inpatient_stays", "arrears"):
+        _check_periods(f"member.{name}", getattr(m, name) or [])
+    filings = m.remote_filing if isinstance(m.remote_filing, list) else [m.remote_filing] if m.remote_filing else []
+    _check_periods("member.remote_filing", filings)
+    retired_from = _retired_from(pack, m)
+    without = pack.version_on(first_day).accounts.without_account
+    has_account = m.has_account if m.has_account is not None else m.type not in without
+    if not has_account and m.account_balance:
+        raise InputError("member.account_balance", f"a {m.type.value} member here has no personal account")
+    return engine.Member(
+        type=m.type,
+        has_account=has_account,
+        retired_from=retired_from,
+        contribution_raised=m.contribution_raised,
+        benefit_periods=None if m.benefit_periods is None else _periods(m.benefit_periods),
+        inpatient_stays=_periods(m.inpatient_stays),
+        arrears=_periods(m.arrears),
+        remote_filings=_periods(filings),
+    )
+
+
+def _retired_from(pack: Pack, m: MemberIn) -> date | None:
+    given = [n for n in ("retired_from", "retirement_processed") if getattr(m, n) is not None]
+    if given and m.type is MemberType.retiree:
+        raise InputError(f"member.{given[0]}", "a retiree has no retirement switch (type is retiree)")
+    if len(given) == 2:
+        raise InputError("member.retirement_processed", "give retired_from or retirement_processed, not both")
+    if m.retirement_processed is None:
+        return m.retired_from
+    timing = pack.version_on(m.retirement_processed) or pack.versions[-1]
+    return engine.retirement_effective(m.retirement_processed, timing.retirement.takes_effect)
+
+
+def _check_periods(field: str, periods: list[PeriodIn]) -> None:
+    for i, p in enumerate(periods):
+        if p.end < p.start:
+            raise InputError(f"{field}[{i}].to", f"ends before it starts ({p.end} < {p.start})")
+
+
+def _periods(periods: list[PeriodIn]) -> tuple[engine.Period, ...]:
+    return tuple(engine.Period(p.start, p.end) for p in periods)
+
+
+def _visit(v: VisitIn) -> engine.Visit:
+    return engine.Visit(
+        time=v.time,
+        institution=v.institution,
+        level=v.level,
+        total=v.total,
+        in_scope=v.total if v.in_scope is None else v.in_scope,
+        category=v.category,
+        remote=v.remote,
+        designated=v.designated,
+        manual=v.manual,
+        third_party=v.third_party,
+    )
+
+
+def _output(pack: Pack, scenario: Scenario, results: list[engine.Result]) -> dict:
+    visits = []
+    for v, r in zip(scenario.visits, results, strict=True):
+        tables = engine.tables_on(pack, v.time.date())
+        visits.append({
+            "id": v.id,
+            "total": to_yuan(r.total),
+            "in_scope": to_yuan(r.in_scope),
+            "deductible": to_yuan(r.deductible),
+            "fund_pay": to_yuan(r.fund_pay),
+            "account_pay": to_yuan(r.account_pay),
+            "cash_pay": to_yuan(r.cash_pay),
+            "account_balance": to_yuan(r.account_balance),
+            "member_class": r.member_class.value,
+            "policy_version": r.version_id,
+            "trace": [
+                {"rule": s.rule, "article": s.article, "text": s.text, "amount": to_yuan(s.amount),
+                 **({"configured": True} if s.configured else {})}
+                for s in engine.explain(tables, r)
+            ],
+        })
+    totals = {
+        key: to_yuan(sum(getattr(r, attr) for r in results))
+        for key, attr in (("total", "total"), ("fund_pay", "fund_pay"),
+                          ("account_pay", "account_pay"), ("cash_pay", "cash_pay"))
+    }
+    return {
+        "region": pack.region,
+        "policy_version": results[-1].version_id,
+        "member": scenario.member.id,
+        "visits": visits,
+        "totals": totals,
+    }
+
+
+def to_json_numbers(value: object) -> object:
+    """Decimal yuan -> JSON numbers (exact for amounts far below 2**53 fen)."""
+    if isinstance(value, Decimal):
+        return float(value)  # serialisation only; no arithmetic happens on it
+    if isinstance(value, dict):
+        return {k: to_json_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_json_numbers(v) for v in value]
+    return value

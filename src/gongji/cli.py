@@ -1,0 +1,130 @@
+"""The `gongji` command: thin over the packages; bad input is one line on stderr, exit 2."""
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gongji import documents, policy
+from gongji.calculate import calculate as run_calculation
+from gongji.calculate import to_json_numbers
+from gongji.errors import InputError
+from gongji.policy import present
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="gongji 共济 — employee outpatient mutual-aid settlement.")
+policy_app = typer.Typer(no_args_is_help=True, help="Policy packs: show and compare.")
+app.add_typer(policy_app, name="policy")
+out = Console()
+
+
+def fail(exc: InputError) -> None:
+    typer.echo(str(exc).replace("\n", " "), err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def calculate(
+    scenario: str = typer.Argument(..., help="Scenario file (YAML or JSON), or - for stdin."),
+    as_json: bool = typer.Option(False, "--json", help="Print the JSON of calculate.md."),
+) -> None:
+    """Trial calculation (待遇测算): settle a member's visits under a region's policy."""
+    try:
+        if scenario == "-":
+            document = documents.parse(sys.stdin.read(), "stdin")
+        else:
+            document = documents.read(Path(scenario))
+        result = run_calculation(document)
+    except InputError as exc:
+        fail(exc)
+    if as_json:
+        typer.echo(json.dumps(to_json_numbers(result), ensure_ascii=False, indent=2))
+    else:
+        _print_result(result)
+
+
+def _print_result(result: dict) -> None:
+    out.print(f"[bold]{result['region']}[/] · member {result['member']} · {result['policy_version']}")
+    for v in result["visits"]:
+        table = Table(title=f"visit {v['id']} ({v['member_class']}, {v['policy_version']})",
+                      title_justify="left")
+        for col in ("total", "in_scope", "deductible", "fund_pay", "account_pay", "cash_pay", "account_balance"):
+            table.add_column(col, justify="right")
+        table.add_row(*(f"{v[c]}" for c in ("total", "in_scope", "deductible", "fund_pay",
+                                             "account_pay", "cash_pay", "account_balance")))
+        out.print(table)
+        steps = Table(show_header=True, box=None, padding=(0, 1))
+        steps.add_column("rule", style="cyan")
+        steps.add_column("article")
+        steps.add_column("amount", justify="right")
+        steps.add_column("explanation")
+        for s in v["trace"]:
+            mark = " [yellow](configured)[/]" if s.get("configured") else ""
+            steps.add_row(s["rule"], s["article"], f"{s['amount']}", s["text"] + mark)
+        out.print(steps)
+    t = result["totals"]
+    out.print(f"[bold]totals[/] total {t['total']} · fund {t['fund_pay']} · "
+              f"account {t['account_pay']} · cash {t['cash_pay']}")
+
+
+@policy_app.command("show")
+def policy_show(
+    region: str = typer.Argument(..., help="Region id or pack file."),
+) -> None:
+    """Print a pack as a table: every value with its rule ID and article."""
+    try:
+        pack = policy.load(region)
+    except InputError as exc:
+        fail(exc)
+    out.print(f"[bold]{pack.name}[/] ({pack.region}, {pack.province}) — {pack.document}")
+    for version in pack.versions:
+        until = f" to {version.valid_to}" if version.valid_to else ""
+        table = Table(title=f"{pack.version_id(version)}{until}", title_justify="left")
+        for col in ("topic", "value", "rule", "article", "source"):
+            table.add_column(col)
+        for r in present.rows(version):
+            table.add_row(r.topic, r.value, r.rule, r.article, "configured" if r.configured else "text")
+        out.print(table)
+        if version.note:
+            out.print(f"  {version.note}")
+
+
+@policy_app.command("compare")
+def policy_compare(
+    first: str = typer.Argument(..., help="Region id or pack file."),
+    second: str = typer.Argument(..., help="Region id or pack file."),
+    on: str = typer.Option(None, help="Compare the versions in force on this date (YYYY-MM-DD)."),
+) -> None:
+    """Two packs side by side (the versions in force on a date; default the latest)."""
+    try:
+        packs = [policy.load(first), policy.load(second)]
+        day = date.fromisoformat(on) if on else None
+    except InputError as exc:
+        fail(exc)
+    except ValueError:
+        fail(InputError("--on", f"not a date (YYYY-MM-DD): {on!r}"))
+    versions = []
+    for pack in packs:
+        version = pack.version_on(day) if day else pack.versions[-1]
+        if version is None:
+            fail(InputError("--on", f"no {pack.region} policy in force on {day}"))
+        versions.append(version)
+    left, right = (present.rows(v) for v in versions)
+    table = Table(title=f"{packs[0].version_id(versions[0])} vs {packs[1].version_id(versions[1])}")
+    table.add_column("topic")
+    for pack in packs:
+        table.add_column(pack.name)
+        table.add_column("rule", style="cyan")
+    topics = list(dict.fromkeys([r.topic for r in left] + [r.topic for r in right]))
+    by_left = {r.topic: r for r in left}
+    by_right = {r.topic: r for r in right}
+    for topic in topics:
+        a, b = by_left.get(topic), by_right.get(topic)
+        style = None if a and b and a.value == b.value else "bold"
+        table.add_row(topic, a.value if a else "—", a.rule if a else "",
+                      b.value if b else "—", b.rule if b else "", style=style)
+    out.print(table)

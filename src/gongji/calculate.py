@@ -133,9 +133,13 @@ def _check_visits(pack: Pack, visits: list[VisitIn]) -> None:
                 f"must not exceed total ({to_yuan(v.in_scope)} > {to_yuan(v.total)})",
             )
         if i and v.time < visits[i - 1].time:
-            raise InputError(f"{where}.time", f"earlier than visits[{i - 1}] (visits go in time order)")
+            raise InputError(
+                f"{where}.time", f"earlier than visits[{i - 1}] (visits go in time order)"
+            )
         if v.category is not Category.general:
-            raise InputError(f"{where}.category", f"{v.category.value} is not settled yet (general only)")
+            raise InputError(
+                f"{where}.category", f"{v.category.value} is not settled yet (general only)"
+            )
         if pack.version_on(v.time.date()) is None:
             starts = ", ".join(ver.valid_from.isoformat() for ver in pack.versions)
             raise InputError(
@@ -147,13 +151,21 @@ def _check_visits(pack: Pack, visits: list[VisitIn]) -> None:
 def _member(pack: Pack, m: MemberIn, first_day: date) -> engine.Member:
     for name in ("benefit_periods", "inpatient_stays", "arrears"):
         _check_periods(f"member.{name}", getattr(m, name) or [])
-    filings = m.remote_filing if isinstance(m.remote_filing, list) else [m.remote_filing] if m.remote_filing else []
+    filings = (
+        m.remote_filing
+        if isinstance(m.remote_filing, list)
+        else [m.remote_filing]
+        if m.remote_filing
+        else []
+    )
     _check_periods("member.remote_filing", filings)
     retired_from = _retired_from(pack, m)
     without = pack.version_on(first_day).accounts.without_account
     has_account = m.has_account if m.has_account is not None else m.type not in without
     if not has_account and m.account_balance:
-        raise InputError("member.account_balance", f"a {m.type.value} member here has no personal account")
+        raise InputError(
+            "member.account_balance", f"a {m.type.value} member here has no personal account"
+        )
     return engine.Member(
         type=m.type,
         has_account=has_account,
@@ -169,9 +181,13 @@ def _member(pack: Pack, m: MemberIn, first_day: date) -> engine.Member:
 def _retired_from(pack: Pack, m: MemberIn) -> date | None:
     given = [n for n in ("retired_from", "retirement_processed") if getattr(m, n) is not None]
     if given and m.type is MemberType.retiree:
-        raise InputError(f"member.{given[0]}", "a retiree has no retirement switch (type is retiree)")
+        raise InputError(
+            f"member.{given[0]}", "a retiree has no retirement switch (type is retiree)"
+        )
     if len(given) == 2:
-        raise InputError("member.retirement_processed", "give retired_from or retirement_processed, not both")
+        raise InputError(
+            "member.retirement_processed", "give retired_from or retirement_processed, not both"
+        )
     if m.retirement_processed is None:
         return m.retired_from
     timing = pack.version_on(m.retirement_processed) or pack.versions[-1]
@@ -207,27 +223,38 @@ def _output(pack: Pack, scenario: Scenario, results: list[engine.Result]) -> dic
     visits = []
     for v, r in zip(scenario.visits, results, strict=True):
         tables = engine.tables_on(pack, v.time.date())
-        visits.append({
-            "id": v.id,
-            "total": to_yuan(r.total),
-            "in_scope": to_yuan(r.in_scope),
-            "deductible": to_yuan(r.deductible),
-            "fund_pay": to_yuan(r.fund_pay),
-            "account_pay": to_yuan(r.account_pay),
-            "cash_pay": to_yuan(r.cash_pay),
-            "account_balance": to_yuan(r.account_balance),
-            "member_class": r.member_class.value,
-            "policy_version": r.version_id,
-            "trace": [
-                {"rule": s.rule, "article": s.article, "text": s.text, "amount": to_yuan(s.amount),
-                 **({"configured": True} if s.configured else {})}
-                for s in engine.explain(tables, r)
-            ],
-        })
+        visits.append(
+            {
+                "id": v.id,
+                "total": to_yuan(r.total),
+                "in_scope": to_yuan(r.in_scope),
+                "deductible": to_yuan(r.deductible),
+                "fund_pay": to_yuan(r.fund_pay),
+                "account_pay": to_yuan(r.account_pay),
+                "cash_pay": to_yuan(r.cash_pay),
+                "account_balance": to_yuan(r.account_balance),
+                "member_class": r.member_class.value,
+                "policy_version": r.version_id,
+                "trace": [
+                    {
+                        "rule": s.rule,
+                        "article": s.article,
+                        "text": s.text,
+                        "amount": to_yuan(s.amount),
+                        **({"configured": True} if s.configured else {}),
+                    }
+                    for s in engine.explain(tables, r)
+                ],
+            }
+        )
     totals = {
         key: to_yuan(sum(getattr(r, attr) for r in results))
-        for key, attr in (("total", "total"), ("fund_pay", "fund_pay"),
-                          ("account_pay", "account_pay"), ("cash_pay", "cash_pay"))
+        for key, attr in (
+            ("total", "total"),
+            ("fund_pay", "fund_pay"),
+            ("account_pay", "account_pay"),
+            ("cash_pay", "cash_pay"),
+        )
     }
     return {
         "region": pack.region,

@@ -15,8 +15,11 @@ from gongji.calculate import to_json_numbers
 from gongji.errors import InputError
 from gongji.policy import present
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="gongji 共济 — employee outpatient mutual-aid settlement.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="gongji 共济 — employee outpatient mutual-aid settlement.",
+)
 policy_app = typer.Typer(no_args_is_help=True, help="Policy packs: show and compare.")
 app.add_typer(policy_app, name="policy")
 out = Console()
@@ -48,14 +51,38 @@ def calculate(
 
 
 def _print_result(result: dict) -> None:
-    out.print(f"[bold]{result['region']}[/] · member {result['member']} · {result['policy_version']}")
+    out.print(
+        f"[bold]{result['region']}[/] · member {result['member']} · {result['policy_version']}"
+    )
     for v in result["visits"]:
-        table = Table(title=f"visit {v['id']} ({v['member_class']}, {v['policy_version']})",
-                      title_justify="left")
-        for col in ("total", "in_scope", "deductible", "fund_pay", "account_pay", "cash_pay", "account_balance"):
+        table = Table(
+            title=f"visit {v['id']} ({v['member_class']}, {v['policy_version']})",
+            title_justify="left",
+        )
+        for col in (
+            "total",
+            "in_scope",
+            "deductible",
+            "fund_pay",
+            "account_pay",
+            "cash_pay",
+            "account_balance",
+        ):
             table.add_column(col, justify="right")
-        table.add_row(*(f"{v[c]}" for c in ("total", "in_scope", "deductible", "fund_pay",
-                                             "account_pay", "cash_pay", "account_balance")))
+        table.add_row(
+            *(
+                f"{v[c]}"
+                for c in (
+                    "total",
+                    "in_scope",
+                    "deductible",
+                    "fund_pay",
+                    "account_pay",
+                    "cash_pay",
+                    "account_balance",
+                )
+            )
+        )
         out.print(table)
         steps = Table(show_header=True, box=None, padding=(0, 1))
         steps.add_column("rule", style="cyan")
@@ -67,8 +94,10 @@ def _print_result(result: dict) -> None:
             steps.add_row(s["rule"], s["article"], f"{s['amount']}", s["text"] + mark)
         out.print(steps)
     t = result["totals"]
-    out.print(f"[bold]totals[/] total {t['total']} · fund {t['fund_pay']} · "
-              f"account {t['account_pay']} · cash {t['cash_pay']}")
+    out.print(
+        f"[bold]totals[/] total {t['total']} · fund {t['fund_pay']} · "
+        f"account {t['account_pay']} · cash {t['cash_pay']}"
+    )
 
 
 @policy_app.command("show")
@@ -87,7 +116,9 @@ def policy_show(
         for col in ("topic", "value", "rule", "article", "source"):
             table.add_column(col)
         for r in present.rows(version):
-            table.add_row(r.topic, r.value, r.rule, r.article, "configured" if r.configured else "text")
+            table.add_row(
+                r.topic, r.value, r.rule, r.article, "configured" if r.configured else "text"
+            )
         out.print(table)
         if version.note:
             out.print(f"  {version.note}")
@@ -125,6 +156,12 @@ def policy_compare(
     for topic in topics:
         a, b = by_left.get(topic), by_right.get(topic)
         style = None if a and b and a.value == b.value else "bold"
-        table.add_row(topic, a.value if a else "—", a.rule if a else "",
-                      b.value if b else "—", b.rule if b else "", style=style)
+        table.add_row(
+            topic,
+            a.value if a else "—",
+            a.rule if a else "",
+            b.value if b else "—",
+            b.rule if b else "",
+            style=style,
+        )
     out.print(table)

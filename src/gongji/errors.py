@@ -61,5 +61,8 @@ def first_error(exc: ValidationError) -> tuple[str, str]:
 
 
 def _is_union_tag(part: object) -> bool:
-    # pydantic names the union member it tried ('function-after[...]', 'per_visit'); drop those
-    return isinstance(part, str) and ("[" in part and part != "[key]")
+    # pydantic names the union member it tried ('constrained-str', 'function-after[...]',
+    # 'ClassRules'); our field names are snake_case, so those labels are told apart and dropped
+    if not isinstance(part, str) or part == "[key]":
+        return False
+    return "[" in part or "-" in part or part[:1].isupper()

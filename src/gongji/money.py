@@ -17,7 +17,7 @@ class MoneyError(ValueError):
 
 def to_fen(value: object) -> int:
     """Yuan (Decimal, int or numeric string) -> fen. Floats are refused: they are not exact."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise MoneyError(f"must be an exact decimal amount, not {type(value).__name__}")
     try:
         amount = Decimal(str(value).strip())

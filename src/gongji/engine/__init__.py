@@ -7,6 +7,18 @@ from gongji.engine.tables import Tables, compile_pack, tables_on
 from gongji.engine.trace import Step, explain
 
 __all__ = [
-    "EngineError", "Member", "Period", "Result", "Step", "Tables", "Visit", "YearState",
-    "compile_pack", "explain", "retirement_effective", "settle", "settle_all", "tables_on",
+    "EngineError",
+    "Member",
+    "Period",
+    "Result",
+    "Step",
+    "Tables",
+    "Visit",
+    "YearState",
+    "compile_pack",
+    "explain",
+    "retirement_effective",
+    "settle",
+    "settle_all",
+    "tables_on",
 ]

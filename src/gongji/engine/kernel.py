@@ -83,8 +83,9 @@ def emit(tracing, tr, step, amount, a, b):
         tr.append(b)
 
 
-def settle_general(P, S, when, month, inst, level, klass, mtype, facts, total, in_scope,
-                   tracing, tr):
+def settle_general(
+    P, S, when, month, inst, level, klass, mtype, facts, total, in_scope, tracing, tr
+):
     """One general outpatient visit. Mutates S; returns (deductible, fund, account, cash, status).
 
     `when` is local time in seconds since 1970, `month` is year * 12 + month - 1, amounts fen.
@@ -93,12 +94,20 @@ def settle_general(P, S, when, month, inst, level, klass, mtype, facts, total, i
     deductible = 0
     fund = 0
     if eligible(P, mtype, facts, tracing, tr) and covered(P, level, tracing, tr):
-        deductible, status = charge_deductible(P, S, when, inst, level, klass, in_scope,
-                                               tracing, tr)
+        deductible, status = charge_deductible(
+            P, S, when, inst, level, klass, in_scope, tracing, tr
+        )
         if status != OK:
             return 0, 0, 0, 0, status
-        fund = apply_caps(P, S, klass, facts, pay_ratio(P, level, klass, in_scope - deductible,
-                                                        tracing, tr), tracing, tr)
+        fund = apply_caps(
+            P,
+            S,
+            klass,
+            facts,
+            pay_ratio(P, level, klass, in_scope - deductible, tracing, tr),
+            tracing,
+            tr,
+        )
     account = pay_account(S, facts, in_scope - fund, tracing, tr)
     cash = total - fund - account
     emit(tracing, tr, T_CASH, cash, total - in_scope, 0)
@@ -265,7 +274,18 @@ def pay_account(S, facts, share, tracing, tr):
 
 # Names the JIT compiles, leaves first (see jit.py).
 KERNEL_FUNCTIONS = (
-    "apply_ratio", "emit", "window_is_open", "open_window", "free_window", "condition_fails",
-    "roll_year", "eligible", "covered", "charge_deductible", "pay_ratio", "apply_caps",
-    "pay_account", "settle_general",
+    "apply_ratio",
+    "emit",
+    "window_is_open",
+    "open_window",
+    "free_window",
+    "condition_fails",
+    "roll_year",
+    "eligible",
+    "covered",
+    "charge_deductible",
+    "pay_ratio",
+    "apply_caps",
+    "pay_account",
+    "settle_general",
 )

@@ -40,35 +40,47 @@ class Result:
     trace: tuple[int, ...]  # flat (step, amount, a, b) records; see trace.explain
 
 
-def settle(tables: Tables, member: Member, state: YearState, visit: Visit,
-           trace: bool = True) -> tuple[Result, YearState]:
+def settle(
+    tables: Tables, member: Member, state: YearState, visit: Visit, trace: bool = True
+) -> tuple[Result, YearState]:
     if visit.category is not Category.general:
         raise EngineError("E_CATEGORY", f"category {visit.category.value} is not settled yet")
     args = kernel_args(member, visit)
     s = list(state.slots)
     tr: list[int] = []
-    deductible, fund, account, cash, status = settle_general(
-        tables.params, s, *args, trace, tr
-    )
+    deductible, fund, account, cash, status = settle_general(tables.params, s, *args, trace, tr)
     if status == L.WINDOWS_FULL:
         raise EngineError(
             "E_WINDOWS_FULL",
             f"more than {L.WINDOWS} institutions with an open deductible window at once",
         )
     klass = MemberClass.retiree if args[4] == L.RETIREE else MemberClass.employee
-    result = Result(tables.version_id, klass, visit.total, visit.in_scope, deductible, fund,
-                    account, cash, s[L.S_BALANCE], tuple(tr))
+    result = Result(
+        tables.version_id,
+        klass,
+        visit.total,
+        visit.in_scope,
+        deductible,
+        fund,
+        account,
+        cash,
+        s[L.S_BALANCE],
+        tuple(tr),
+    )
     return result, YearState(tuple(s))
 
 
-def settle_all(pack: Pack, member: Member, state: YearState, visits: Iterable[Visit],
-               trace: bool = True) -> tuple[list[Result], YearState]:
+def settle_all(
+    pack: Pack, member: Member, state: YearState, visits: Iterable[Visit], trace: bool = True
+) -> tuple[list[Result], YearState]:
     """Settle visits in order, each under the policy version in force on its date."""
     results = []
     for visit in visits:
         tables = tables_on(pack, visit.time.date())
         if tables is None:
-            raise EngineError("E_NO_POLICY", f"no {pack.region} policy in force on {visit.time:%Y-%m-%d}")
+            raise EngineError(
+                "E_NO_POLICY", f"no {pack.region} policy in force on {visit.time:%Y-%m-%d}"
+            )
         result, state = settle(tables, member, state, visit, trace)
         results.append(result)
     return results, state

@@ -111,7 +111,8 @@ def _cites(version: Version, klass: MemberClass) -> list[Citation | None]:
     by_step[L.T_NO_ACCOUNT] = version.accounts
     by_step[L.T_CASH] = version.settlement
     return [
-        None if node is None
+        None
+        if node is None
         else Citation(node.rule_for(klass), node.article, node.text, node.source == "configured")
         for node in by_step
     ]

@@ -15,10 +15,10 @@ from gongji.terms import Condition, MemberClass
 _EPOCH = datetime(1970, 1, 1)
 
 _CONDITION_TEXT = {
-    Condition.designated: "institution not designated for outpatient pooling: the fund pays nothing",
+    Condition.designated: "institution not designated for outpatient pooling: no pooling",
     Condition.benefit_period: "visit outside the member's benefit periods: the fund pays nothing",
     Condition.not_inpatient: "member is an inpatient on this date: no outpatient pooling",
-    Condition.not_in_arrears: "visit falls in a period of unpaid contributions: the fund pays nothing",
+    Condition.not_in_arrears: "visit in a period of unpaid contributions: no pooling",
     Condition.has_account: "member has no personal account: not eligible for outpatient pooling",
     Condition.raised_contribution: "contribution rate not raised: no outpatient pooling yet",
     Condition.remote_filing: "remote visit without a remote filing: the fund pays nothing",
@@ -64,8 +64,10 @@ def describe(step: int, amount: int, a: int, b: int, klass: MemberClass) -> str:
             return f"{L.LEVELS[b].value} per-visit deductible {fmt(a)}"
         case L.T_DED_WINDOW:
             opened = _EPOCH + timedelta(seconds=b)
-            return (f"one deductible {fmt(a)} per window, opened {opened:%Y-%m-%d %H:%M} "
-                    f"at this institution: {fmt(amount)} more")
+            return (
+                f"one deductible {fmt(a)} per window, opened {opened:%Y-%m-%d %H:%M} "
+                f"at this institution: {fmt(amount)} more"
+            )
         case L.T_DED_NONE:
             return f"no deductible at {L.LEVELS[a].value}"
         case L.T_RATIO:
@@ -79,7 +81,10 @@ def describe(step: int, amount: int, a: int, b: int, klass: MemberClass) -> str:
         case L.T_FUND:
             return f"general outpatient pool pays {fmt(amount)}; {fmt(a)} of its {fmt(b)} cap used"
         case L.T_ACCOUNT:
-            return f"personal account pays {fmt(amount)} of the in-scope share {fmt(b)}; balance {fmt(a)}"
+            return (
+                f"personal account pays {fmt(amount)} of the in-scope share {fmt(b)}; "
+                f"balance {fmt(a)}"
+            )
         case L.T_NO_ACCOUNT:
             return f"no personal account: the in-scope share {fmt(b)} is paid in cash"
         case L.T_CASH:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from gongji import documents
 from gongji.errors import InputError, PolicyError, first_error
-from gongji.policy.schema import ClassRules, Cited, Pack, PerVisitDeductible, Ratio
+from gongji.policy.schema import Cited, ClassRules, Pack, PerVisitDeductible, Ratio
 from gongji.terms import Condition, Level
 
 PACKS_DIR = Path(__file__).parent / "packs"
@@ -28,7 +28,9 @@ def known_regions() -> list[str]:
 def load_region(region: str) -> Pack:
     path = PACKS_DIR / f"{region}.yaml"
     if not path.is_file():
-        raise InputError("region", f"unknown region {region!r} (known: {', '.join(known_regions())})")
+        raise InputError(
+            "region", f"unknown region {region!r} (known: {', '.join(known_regions())})"
+        )
     return load_file(path)
 
 
@@ -129,7 +131,11 @@ def _check_general(file: str, where: str, general) -> None:
         seen.add(cond.condition)
         binds_types = cond.condition is Condition.raised_contribution
         if binds_types != (cond.member_types is not None):
-            reason = "required for raised_contribution" if binds_types else "only for raised_contribution"
+            reason = (
+                "required for raised_contribution"
+                if binds_types
+                else "only for raised_contribution"
+            )
             raise PolicyError(file, f"{key}.member_types", reason)
         _check_single_rule(file, key, cond)
     _check_single_rule(file, f"{where}.pool", general.pool)

@@ -22,7 +22,14 @@ def rows(version: Version) -> list[Row]:
     ded = g.deductible
     if isinstance(ded, AnnualDeductible):
         for klass in MemberClass:
-            out.append(_row(f"deductible, annual ({klass.value})", fmt(getattr(ded, klass.value)), ded, klass))
+            out.append(
+                _row(
+                    f"deductible, annual ({klass.value})",
+                    fmt(getattr(ded, klass.value)),
+                    ded,
+                    klass,
+                )
+            )
     else:
         for level, fen in ded.by_level.items():
             out.append(_row(f"deductible per visit, {level.value}", fmt(fen), ded))
@@ -42,11 +49,17 @@ def rows(version: Version) -> list[Row]:
         out.append(_row(f"condition: {cond.condition.value}", "required" + extra, cond))
     acc = version.accounts
     out.append(_row("no personal account", ", ".join(t.value for t in acc.without_account), acc))
-    out.append(_row("retiree switch takes effect", version.retirement.takes_effect.value, version.retirement))
+    out.append(
+        _row(
+            "retiree switch takes effect", version.retirement.takes_effect.value, version.retirement
+        )
+    )
     return out
 
 
-def _row(topic: str, value: str, node: Cited | None, klass: MemberClass = MemberClass.employee) -> Row:
+def _row(
+    topic: str, value: str, node: Cited | None, klass: MemberClass = MemberClass.employee
+) -> Row:
     if node is None:
         return Row(topic, value, "", "", False)
     return Row(topic, value, node.rule_for(klass), node.article, node.source == "configured")

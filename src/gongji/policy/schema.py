@@ -64,7 +64,9 @@ class Cited(_Strict):
         return self.rule if isinstance(self.rule, str) else getattr(self.rule, klass.value)
 
     def rule_ids(self) -> list[str]:
-        return [self.rule] if isinstance(self.rule, str) else [self.rule.employee, self.rule.retiree]
+        return (
+            [self.rule] if isinstance(self.rule, str) else [self.rule.employee, self.rule.retiree]
+        )
 
 
 class PerVisitDeductible(Cited):

@@ -1,0 +1,122 @@
+"""Bad scenarios: one line naming the field and why, exit 2, never a traceback, never coerced."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from gongji.calculate import calculate
+from gongji.errors import InputError
+
+
+def scenario(**visit_changes) -> dict:
+    visit = {
+        "id": "V1",
+        "time": "2023-03-01T10:00:00",
+        "institution": "H1",
+        "level": "level3",
+        "total": "250.00",
+        "in_scope": "200.00",
+    }
+    visit.update(visit_changes)
+    visit = {k: v for k, v in visit.items() if v is not None}
+    return {"region": "kaifeng", "member": {"id": "P1", "type": "employee"}, "visits": [visit]}
+
+
+def with_member(**changes) -> dict:
+    doc = scenario()
+    doc["member"].update(changes)
+    return doc
+
+
+def second_visit(**changes) -> dict:
+    doc = scenario()
+    doc["visits"].append({**doc["visits"][0], "id": "V2", **changes})
+    return doc
+
+
+BAD = [
+    (scenario(in_scope="300.00"), "visits[0].in_scope", "must not exceed total (300.00 > 250.00)"),
+    (scenario(total="-1"), "visits[0].total", "must not be negative"),
+    (scenario(total="250.005"), "visits[0].total", "at most two decimals"),
+    (scenario(total=True), "visits[0].total", "exact decimal"),
+    (scenario(total=None), "visits[0].total", "required"),
+    (scenario(level="level4"), "visits[0].level", "unknown value 'level4'"),
+    (scenario(category="dental"), "visits[0].category", "unknown value 'dental'"),
+    (scenario(category="chronic"), "visits[0].category", "not settled yet"),
+    (scenario(remote="yes"), "visits[0].remote", "boolean"),
+    (scenario(totl="1"), "visits[0].totl", "unknown field"),
+    (scenario(time="2021-01-01T00:00:00"), "visits[0].time", "no kaifeng policy in force"),
+    (second_visit(time="2023-02-01T00:00:00"), "visits[1].time", "time order"),
+    (second_visit(id="V1"), "visits[1].id", "duplicate visit id"),
+    ({**scenario(), "region": "atlantis"}, "region", "unknown region 'atlantis'"),
+    ({**scenario(), "region": None}, "region", "required"),
+    ({**scenario(), "visits": []}, "visits", "at least 1"),
+    (with_member(type="student"), "member.type", "unknown value 'student'"),
+    (with_member(type="retiree", retired_from="2023-01-01"), "member.retired_from", "retiree"),
+    (
+        with_member(retired_from="2023-01-01", retirement_processed="2023-01-01"),
+        "member.retirement_processed",
+        "not both",
+    ),
+    (
+        with_member(type="single_pool", account_balance="10.00"),
+        "member.account_balance",
+        "no personal account",
+    ),
+    (
+        with_member(inpatient_stays=[{"from": "2023-05-10", "to": "2023-05-01"}]),
+        "member.inpatient_stays[0].to",
+        "ends before it starts",
+    ),
+    ([1, 2], "(document)", "mapping"),
+]
+
+
+@pytest.mark.parametrize(("doc", "field", "reason"), BAD, ids=[b[1] + ":" + b[2][:20] for b in BAD])
+def test_bad_scenario_names_the_field(doc, field, reason):
+    with pytest.raises(InputError) as err:
+        calculate(doc)
+    assert err.value.field == field
+    assert reason in err.value.reason
+
+
+def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gongji", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("doc", [scenario(in_scope="300.00"), scenario(level="x"), [1]])
+def test_cli_bad_scenario_exits_2_with_one_line(doc):
+    proc = run_cli("calculate", "-", "--json", stdin=json.dumps(doc))
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+
+
+def test_cli_example_of_the_contract():
+    proc = run_cli("calculate", "-", "--json", stdin=json.dumps(scenario(in_scope="300.00")))
+    assert proc.stderr.strip() == "visits[0].in_scope: must not exceed total (300.00 > 250.00)"
+
+
+def test_cli_unreadable_and_malformed_files(tmp_path):
+    missing = run_cli("calculate", str(tmp_path / "nope.yaml"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("region: [kaifeng\n", encoding="utf-8")
+    proc = run_cli("calculate", str(bad))
+    assert proc.returncode == 2 and "not valid YAML" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_json_input_numbers_stay_exact():
+    doc = scenario(total=250.005, in_scope=None)
+    proc = run_cli("calculate", "-", "--json", stdin=json.dumps(doc))
+    assert proc.returncode == 2 and "at most two decimals" in proc.stderr

@@ -1,0 +1,149 @@
+"""Packs load, cite real rules, and an inconsistent pack fails naming file, key and reason."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gongji import policy
+from gongji.errors import PolicyError
+from gongji.policy.loader import PACKS_DIR
+
+
+@pytest.mark.parametrize("region", ["jiamusi", "kaifeng", "panzhihua", "nanyang", "xishuangbanna"])
+def test_shipped_pack_loads(region):
+    pack = policy.load_region(region)
+    assert pack.region == region and pack.versions
+
+
+def test_every_cited_rule_is_in_the_inventory(inventory_text):
+    known = set(re.findall(r"^- ([A-Z]+-[0-9]+[a-z]?(?:/[0-9]+)?) ", inventory_text, re.M))
+    for region in policy.known_regions():
+        for rule in re.findall(r"\b[A-Z]+-\d+[a-z]?\b", (PACKS_DIR / f"{region}.yaml").read_text()):
+            assert rule in known, f"{region}: {rule}"
+
+
+def test_kaifeng_halving_is_a_dated_version():
+    pack = policy.load_region("kaifeng")
+    from datetime import date
+
+    v2022, v2023 = pack.version_on(date(2022, 9, 1)), pack.version_on(date(2023, 9, 1))
+    assert (v2022.general.annual_cap.employee, v2023.general.annual_cap.employee) == (50000, 100000)
+    assert v2022.general.annual_cap.rule == "KF-9c" and v2023.general.annual_cap.rule == "KF-9b"
+    # the 2023 version inherits what it does not change
+    assert v2023.general.monthly_cap == v2022.general.monthly_cap
+    assert pack.version_on(date(2022, 6, 30)) is None
+
+
+def broken(tmp_path: Path, mutate) -> Path:
+    doc = yaml.safe_load((PACKS_DIR / "kaifeng.yaml").read_text(encoding="utf-8"))
+    mutate(doc)
+    path = tmp_path / "kaifeng.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def set_ratio(doc, level, value):
+    doc["versions"][0]["general"]["ratio"]["employee"][level] = value
+
+
+def set_to(doc, value):
+    doc["versions"][0]["to"] = value
+
+
+BROKEN = [
+    (
+        lambda d: set_ratio(d, "level4", "50%"),
+        "versions[0].general.ratio.employee.level4",
+        "unknown value 'level4'",
+    ),
+    (
+        lambda d: set_ratio(d, "level3", "120%"),
+        "versions[0].general.ratio.employee.level3",
+        "between 0% and 100%",
+    ),
+    (
+        lambda d: set_ratio(d, "level3", 0.5),
+        "versions[0].general.ratio.employee.level3",
+        "percent sign",
+    ),
+    (lambda d: set_to(d, "2023-06-30"), "versions[0].to", "overlaps versions[1]"),
+    (lambda d: d["versions"][1].update({"from": "2022-01-01"}), "versions[1].from", "date order"),
+    (
+        lambda d: d["versions"][0]["general"]["ratio"]["employee"].pop("level2"),
+        "versions[0].general.ratio.retiree",
+        "same levels",
+    ),
+    (
+        lambda d: d["versions"][0]["general"]["annual_cap"].update({"rule": "KF9c"}),
+        "versions[0].general.annual_cap.rule",
+        "should match pattern",
+    ),
+    (
+        lambda d: d["versions"][0]["general"]["annual_cap"].update({"employee": "12.345"}),
+        "versions[0].general.annual_cap.employee",
+        "two decimals",
+    ),
+    (lambda d: d.update({"region": "other"}), "region", "file name"),
+    (
+        lambda d: d["versions"][0]["general"]["eligibility"][0].update(
+            {"member_types": ["flexible"]}
+        ),
+        "versions[0].general.eligibility[0].member_types",
+        "only for raised_contribution",
+    ),
+    (lambda d: d["versions"][0]["general"].pop("ratio"), "versions[0].general.ratio", "required"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "key", "reason"), BROKEN, ids=[b[1] for b in BROKEN])
+def test_inconsistent_pack_fails_naming_file_key_reason(tmp_path, mutate, key, reason):
+    with pytest.raises(PolicyError) as err:
+        policy.load_file(broken(tmp_path, mutate))
+    assert err.value.file == "kaifeng.yaml"
+    assert err.value.key == key
+    assert reason in err.value.reason
+
+
+def test_cli_shows_and_compares_packs(tmp_path):
+    show = subprocess.run(
+        [sys.executable, "-m", "gongji", "policy", "show", "nanyang"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (
+        show.returncode == 0 and "NY-5a" in show.stdout and "hours_24_from_charged" in show.stdout
+    )
+    cmp = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gongji",
+            "policy",
+            "compare",
+            "kaifeng",
+            "panzhihua",
+            "--on",
+            "2023-06-01",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"COLUMNS": "160"},
+    )
+    assert cmp.returncode == 0 and "KF-9d" in cmp.stdout and "PZH-7b" in cmp.stdout
+    bad = broken(tmp_path, lambda d: set_ratio(d, "level3", "120%"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "gongji", "policy", "show", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith(
+        "kaifeng.yaml: versions[0].general.ratio.employee.level3:"
+    )

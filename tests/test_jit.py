@@ -1,0 +1,71 @@
+"""The numba-compiled kernel gives exactly the CPython kernel's results, state and trace."""
+
+import random
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from gongji import engine, policy
+from gongji.engine.facts import kernel_args
+from gongji.engine.jit import compiled_settle_general, empty_trace
+from gongji.engine.kernel import settle_general
+from gongji.terms import Level, MemberType
+
+pytest.importorskip("numba")
+
+
+def random_stream(rng: random.Random, pack, n: int):
+    start = datetime.combine(pack.versions[0].valid_from, datetime.min.time())
+    mtype = rng.choice(list(MemberType))
+    member = engine.Member(
+        type=mtype,
+        has_account=mtype not in pack.versions[0].accounts.without_account,
+        retired_from=(start + timedelta(days=rng.randint(0, 500))).date()
+        if mtype is not MemberType.retiree and rng.random() < 0.5
+        else None,
+        contribution_raised=rng.random() < 0.5,
+        inpatient_stays=(
+            engine.Period(start.date() + timedelta(40), start.date() + timedelta(50)),
+        ),
+    )
+    t = start + timedelta(hours=8)
+    visits = []
+    for _ in range(n):
+        t += timedelta(minutes=rng.choice([0, 45, 600, 1440, 3000, 40_000]))
+        if pack.version_on(t.date()) is None:
+            break
+        total = rng.randint(0, 300_000)
+        visits.append(
+            engine.Visit(
+                time=t,
+                institution=rng.choice(["H1", "H2", "C1"]),
+                level=rng.choice(list(Level)),
+                total=total,
+                in_scope=rng.randint(0, total),
+                remote=rng.random() < 0.1,
+                designated=rng.random() < 0.95,
+            )
+        )
+    return member, visits
+
+
+@pytest.mark.parametrize("region", policy.known_regions())
+def test_compiled_kernel_matches_python(region):
+    fast = compiled_settle_general()
+    pack = policy.load_region(region)
+    rng = random.Random(region)
+    for _ in range(30):
+        member, visits = random_stream(rng, pack, 60)
+        py_state = list(engine.YearState.new(rng.randint(0, 200_000)).slots)
+        jit_state = np.array(py_state, dtype=np.int64)
+        for visit in visits:
+            tables = engine.tables_on(pack, visit.time.date())
+            args = kernel_args(member, visit)
+            py_trace: list[int] = []
+            jit_trace = empty_trace()
+            expected = settle_general(tables.params, py_state, *args, True, py_trace)
+            got = fast(np.array(tables.params, dtype=np.int64), jit_state, *args, True, jit_trace)
+            assert tuple(got) == expected
+            assert list(jit_state) == py_state
+            assert list(jit_trace) == py_trace

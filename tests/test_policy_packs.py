@@ -115,9 +115,7 @@ def test_cli_shows_and_compares_packs(tmp_path):
         text=True,
         timeout=60,
     )
-    assert (
-        show.returncode == 0 and "NY-5a" in show.stdout and "hours_24_from_charged" in show.stdout
-    )
+    assert show.returncode == 0 and "NY-5a" in show.stdout and "hours_from_charged" in show.stdout
     cmp = subprocess.run(
         [
             sys.executable,

@@ -59,7 +59,7 @@ class DeductibleWindow(StrEnum):
 
     none = "none"  # every visit is charged
     same_institution_day = "same_institution_day"  # one per institution per calendar day
-    hours_24_from_charged = "hours_24_from_charged"  # one per hospital within 24 h of the charge
+    hours_from_charged = "hours_from_charged"  # one per hospital within N hours of the charge
 
 
 class RetirementTiming(StrEnum):

@@ -31,6 +31,7 @@ from gongji.engine.layout import (
     P_DED_CLASS,
     P_DED_LEVEL,
     P_DED_WINDOW,
+    P_DED_WINDOW_SPAN,
     P_LEVEL_OK,
     P_MONTHLY_CAP,
     P_RAISE_TYPES,
@@ -183,11 +184,13 @@ def charge_deductible(P, S, when, inst, level, klass, in_scope, tracing, tr):
         emit(tracing, tr, T_DED_NONE, 0, level, 0)
         return 0, OK
     window = P[P_DED_WINDOW]
-    slot = open_window(S, window, inst, when)
+    span = P[P_DED_WINDOW_SPAN]
+    slot = open_window(S, window, span, inst, when)
     if slot >= 0:
-        # A visit inside the window shares the one deductible already opened there.
+        # A visit inside the window shares the one deductible already opened there (met may
+        # exceed this visit's standard if the institution's level changed within the window).
         met = S[slot + W_MET]
-        charge = min(standard - met, in_scope)
+        charge = min(max(standard - met, 0), in_scope)
         S[slot + W_MET] = met + charge
         emit(tracing, tr, T_DED_WINDOW, charge, standard, S[slot + W_OPENED])
         return charge, OK
@@ -195,7 +198,7 @@ def charge_deductible(P, S, when, inst, level, klass, in_scope, tracing, tr):
     emit(tracing, tr, T_DED_PER_VISIT, charge, standard, level)
     if window == WIN_NONE or charge == 0:
         return charge, OK
-    slot = free_window(S, window, when)
+    slot = free_window(S, window, span, when)
     if slot < 0:
         return charge, WINDOWS_FULL
     S[slot + W_INST] = inst
@@ -204,30 +207,30 @@ def charge_deductible(P, S, when, inst, level, klass, in_scope, tracing, tr):
     return charge, OK
 
 
-def window_is_open(window, opened, when):
+def window_is_open(window, span, opened, when):
     if opened < 0:
         return False
     if window == WIN_SAME_DAY:
         return opened // SECONDS_PER_DAY == when // SECONDS_PER_DAY
-    return when - opened < SECONDS_PER_DAY
+    return when - opened < span
 
 
-def open_window(S, window, inst, when):
+def open_window(S, window, span, inst, when):
     """The state slot of the institution's open deductible window, or -1."""
     if window == WIN_NONE:
         return -1
     for i in range(WINDOWS):
         slot = S_WINDOW + i * W_STRIDE
-        if S[slot + W_INST] == inst and window_is_open(window, S[slot + W_OPENED], when):
+        if S[slot + W_INST] == inst and window_is_open(window, span, S[slot + W_OPENED], when):
             return slot
     return -1
 
 
-def free_window(S, window, when):
+def free_window(S, window, span, when):
     """A slot whose window is closed (or never used), or -1 when all are open."""
     for i in range(WINDOWS):
         slot = S_WINDOW + i * W_STRIDE
-        if not window_is_open(window, S[slot + W_OPENED], when):
+        if not window_is_open(window, span, S[slot + W_OPENED], when):
             return slot
     return -1
 

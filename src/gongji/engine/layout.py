@@ -19,11 +19,12 @@ EMPLOYEE, RETIREE = 0, 1  # benefit class index
 
 # -- parameter table P --------------------------------------------------------------------
 DED_PER_VISIT, DED_ANNUAL = 1, 2
-WIN_NONE, WIN_SAME_DAY, WIN_24H = 0, 1, 2
+WIN_NONE, WIN_SAME_DAY, WIN_HOURS = 0, 1, 2
 
 P_DED_BASIS = 0
 P_DED_WINDOW = 1
-P_DED_LEVEL = 2  # per-visit deductible by level
+P_DED_WINDOW_SPAN = 2  # seconds a WIN_HOURS window stays open after the charged visit
+P_DED_LEVEL = 3  # per-visit deductible by level
 P_DED_CLASS = P_DED_LEVEL + N_LEVELS  # annual deductible by class
 P_LEVEL_OK = P_DED_CLASS + 2  # 1 where the level is in general outpatient pooling
 P_RATIO = P_LEVEL_OK + N_LEVELS  # basis points at [class * N_LEVELS + level]
@@ -45,7 +46,7 @@ S_MONTHLY_USED = 4  # fund paid this month
 S_BALANCE = 5  # personal account balance (carried across years)
 S_WINDOW = 6  # WINDOWS x (institution key, opened at [s], deductible met); opened -1 = free
 S_SIZE = S_WINDOW + WINDOWS * W_STRIDE
-SECONDS_PER_DAY = 86_400
+SECONDS_PER_DAY = 86_400  # calendar arithmetic (same-day windows), not a policy value
 
 # -- facts about one visit, computed from the member's record ------------------------------
 F_DESIGNATED = 1 << 0

@@ -14,7 +14,7 @@ from gongji.terms import Condition, DeductibleWindow, MemberClass
 _WINDOW = {
     DeductibleWindow.none: L.WIN_NONE,
     DeductibleWindow.same_institution_day: L.WIN_SAME_DAY,
-    DeductibleWindow.hours_24_from_charged: L.WIN_24H,
+    DeductibleWindow.hours_from_charged: L.WIN_HOURS,
 }
 CLASSES = (MemberClass.employee, MemberClass.retiree)
 
@@ -73,6 +73,7 @@ def _params(version: Version) -> list[int]:
     else:
         p[L.P_DED_BASIS] = L.DED_PER_VISIT
         p[L.P_DED_WINDOW] = _WINDOW[ded.window]
+        p[L.P_DED_WINDOW_SPAN] = (ded.window_hours or 0) * 3600
         for level, fen in ded.by_level.items():
             p[L.P_DED_LEVEL + L.LEVELS.index(level)] = fen
     for klass, table in ((L.EMPLOYEE, g.ratio.employee), (L.RETIREE, g.ratio.retiree)):

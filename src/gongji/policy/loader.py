@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from gongji import documents
 from gongji.errors import InputError, PolicyError, first_error
 from gongji.policy.schema import Cited, ClassRules, Pack, PerVisitDeductible, Ratio
-from gongji.terms import Condition, Level
+from gongji.terms import Condition, DeductibleWindow, Level
 
 PACKS_DIR = Path(__file__).parent / "packs"
 MEDICAL_LEVELS = [Level.primary, Level.level1, Level.level2, Level.level3]
@@ -119,10 +119,15 @@ def _check_general(file: str, where: str, general) -> None:
     if missing:
         raise PolicyError(file, f"{where}.ratio.employee", f"missing levels: {', '.join(missing)}")
     deductible = general.deductible
-    if isinstance(deductible, PerVisitDeductible) and set(deductible.by_level) != levels:
-        raise PolicyError(
-            file, f"{where}.deductible.by_level", "must list the same levels as the ratio table"
-        )
+    if isinstance(deductible, PerVisitDeductible):
+        if set(deductible.by_level) != levels:
+            raise PolicyError(
+                file, f"{where}.deductible.by_level", "must list the same levels as the ratio table"
+            )
+        timed = deductible.window is DeductibleWindow.hours_from_charged
+        if timed != (deductible.window_hours is not None):
+            reason = "required for hours_from_charged" if timed else "only for hours_from_charged"
+            raise PolicyError(file, f"{where}.deductible.window_hours", reason)
     seen: set[Condition] = set()
     for j, cond in enumerate(general.eligibility):
         key = f"{where}.eligibility[{j}]"

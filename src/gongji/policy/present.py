@@ -33,7 +33,8 @@ def rows(version: Version) -> list[Row]:
     else:
         for level, fen in ded.by_level.items():
             out.append(_row(f"deductible per visit, {level.value}", fmt(fen), ded))
-        out.append(_row("deductible window", ded.window.value, ded))
+        hours = f" ({ded.window_hours} h)" if ded.window_hours else ""
+        out.append(_row("deductible window", ded.window.value + hours, ded))
     for klass in MemberClass:
         table = getattr(g.ratio, klass.value)
         for level in Level:

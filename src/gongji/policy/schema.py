@@ -72,6 +72,7 @@ class Cited(_Strict):
 class PerVisitDeductible(Cited):
     basis: Literal["per_visit"]
     window: DeductibleWindow
+    window_hours: Annotated[int, Field(gt=0, le=24 * 31)] | None = None  # hours_from_charged
     by_level: dict[Level, Fen]
 
 

@@ -23,6 +23,15 @@ app = typer.Typer(
 policy_app = typer.Typer(no_args_is_help=True, help="Policy packs: show and compare.")
 app.add_typer(policy_app, name="policy")
 out = Console()
+FIGURES = (
+    "total",
+    "in_scope",
+    "deductible",
+    "fund_pay",
+    "account_pay",
+    "cash_pay",
+    "account_balance",
+)
 
 
 def fail(exc: InputError) -> None:
@@ -59,30 +68,9 @@ def _print_result(result: dict) -> None:
             title=f"visit {v['id']} ({v['member_class']}, {v['policy_version']})",
             title_justify="left",
         )
-        for col in (
-            "total",
-            "in_scope",
-            "deductible",
-            "fund_pay",
-            "account_pay",
-            "cash_pay",
-            "account_balance",
-        ):
+        for col in FIGURES:
             table.add_column(col, justify="right")
-        table.add_row(
-            *(
-                f"{v[c]}"
-                for c in (
-                    "total",
-                    "in_scope",
-                    "deductible",
-                    "fund_pay",
-                    "account_pay",
-                    "cash_pay",
-                    "account_balance",
-                )
-            )
-        )
+        table.add_row(*(f"{v[c]}" for c in FIGURES))
         out.print(table)
         steps = Table(show_header=True, box=None, padding=(0, 1))
         steps.add_column("rule", style="cyan")

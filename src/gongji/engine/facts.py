@@ -77,33 +77,26 @@ def institution_key(institution: str) -> int:
 def facts_of(member: Member, visit: Visit) -> int:
     day = visit.time.date()
     retired = member.retired_on(day)
-    facts = 0
-    if visit.designated:
-        facts |= L.F_DESIGNATED
-    if member.benefit_periods is None or _any_covers(member.benefit_periods, day):
-        facts |= L.F_IN_BENEFIT
-    if _any_covers(member.inpatient_stays, day):
-        facts |= L.F_IN_STAY
-    if _any_covers(member.arrears, day):
-        facts |= L.F_IN_ARREARS
-    if member.has_account:
-        facts |= L.F_HAS_ACCOUNT
-    if member.contribution_raised:
-        facts |= L.F_RAISED
-    if visit.remote:
-        facts |= L.F_REMOTE
-    if _any_covers(member.remote_filings, day):
-        facts |= L.F_FILED
-    if visit.manual:
-        facts |= L.F_MANUAL
-    if visit.third_party:
-        facts |= L.F_THIRD_PARTY
-    if retired:
-        facts |= L.F_RETIRED
-        rf = member.retired_from
-        if rf is not None and rf.year == day.year and rf > date(day.year, 1, 1):
-            facts |= L.F_SWITCHED_THIS_YEAR
-    return facts
+    rf = member.retired_from
+    facts = (
+        (L.F_DESIGNATED, visit.designated),
+        (
+            L.F_IN_BENEFIT,
+            member.benefit_periods is None or _any_covers(member.benefit_periods, day),
+        ),
+        (L.F_IN_STAY, _any_covers(member.inpatient_stays, day)),
+        (L.F_IN_ARREARS, _any_covers(member.arrears, day)),
+        (L.F_HAS_ACCOUNT, member.has_account),
+        (L.F_RAISED, member.contribution_raised),
+        (L.F_REMOTE, visit.remote),
+        (L.F_FILED, _any_covers(member.remote_filings, day)),
+        (L.F_MANUAL, visit.manual),
+        (L.F_THIRD_PARTY, visit.third_party),
+        (L.F_RETIRED, retired),
+        # retired after 1 January of this year: the year's earlier pay counts
+        (L.F_SWITCHED_THIS_YEAR, retired and rf is not None and date(day.year, 1, 1) < rf),
+    )
+    return sum(bit for bit, holds in facts if holds)
 
 
 def kernel_args(member: Member, visit: Visit) -> tuple[int, ...]:

@@ -50,8 +50,8 @@ def compile_pack(pack: Pack) -> tuple[Tables, ...]:
 
 def tables_on(pack: Pack, day: date) -> Tables | None:
     """The compiled version in force on `day`, or None outside every version."""
-    version = pack.version_on(day)
-    return None if version is None else compile_pack(pack)[pack.versions.index(version)]
+    i = pack.version_index_on(day)
+    return None if i is None else compile_pack(pack)[i]
 
 
 def _compile(pack: Pack, version: Version) -> Tables:

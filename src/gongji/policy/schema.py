@@ -144,6 +144,10 @@ class Pack(_Strict):
 
     def version_on(self, day: date) -> Version | None:
         """The version in force on `day`; versions are sorted and never overlap (loader)."""
+        i = self.version_index_on(day)
+        return None if i is None else self.versions[i]
+
+    def version_index_on(self, day: date) -> int | None:
         for i, version in enumerate(self.versions):
             later = self.versions[i + 1].valid_from if i + 1 < len(self.versions) else None
             if (
@@ -151,5 +155,5 @@ class Pack(_Strict):
                 and (version.valid_to is None or day <= version.valid_to)
                 and (later is None or day < later)
             ):
-                return version
+                return i
         return None

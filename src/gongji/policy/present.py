@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from gongji.money import fmt, fmt_bp
 from gongji.policy.schema import AnnualDeductible, Cited, Version
-from gongji.terms import Level, MemberClass
+from gongji.terms import Condition, Level, MemberClass
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,15 @@ def rows(version: Version) -> list[Row]:
             value = fmt(getattr(cap, klass.value)) if cap else "none"
             out.append(_row(f"{name} ({klass.value})", value, cap, klass))
     out.append(_row("cap pool", "general outpatient, separate", g.pool))
-    for cond in g.eligibility:
-        extra = f" ({', '.join(t.value for t in cond.member_types)})" if cond.member_types else ""
-        out.append(_row(f"condition: {cond.condition.value}", "required" + extra, cond))
+    applied = {cond.condition: cond for cond in g.eligibility}
+    for kind in Condition:  # every condition, in one order, so two packs line up
+        cond = applied.get(kind)
+        if cond is None:
+            out.append(_row(f"condition: {kind.value}", "not applied", None))
+            continue
+        types = cond.member_types
+        extra = f" ({', '.join(t.value for t in types)})" if types else ""
+        out.append(_row(f"condition: {kind.value}", "required" + extra, cond))
     acc = version.accounts
     out.append(_row("no personal account", ", ".join(t.value for t in acc.without_account), acc))
     out.append(

@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 
 from gongji import engine, policy
+from gongji.engine import layout as L
 from gongji.engine.facts import kernel_args
-from gongji.engine.jit import compiled_settle_general, empty_trace
-from gongji.engine.kernel import settle_general
+from gongji.engine.jit import compiled_settle_visit, empty_trace
+from gongji.engine.kernel import settle_visit
 from gongji.terms import Level, MemberType
-
-pytest.importorskip("numba")
 
 
 def random_stream(rng: random.Random, pack, n: int):
@@ -52,7 +51,7 @@ def random_stream(rng: random.Random, pack, n: int):
 
 @pytest.mark.parametrize("region", policy.known_regions())
 def test_compiled_kernel_matches_python(region):
-    fast = compiled_settle_general()
+    fast = compiled_settle_visit()
     pack = policy.load_region(region)
     rng = random.Random(region)
     for _ in range(30):
@@ -64,8 +63,9 @@ def test_compiled_kernel_matches_python(region):
             args = kernel_args(member, visit)
             py_trace: list[int] = []
             jit_trace = empty_trace()
-            expected = settle_general(tables.params, py_state, *args, True, py_trace)
-            got = fast(np.array(tables.params, dtype=np.int64), jit_state, *args, True, jit_trace)
+            expected = settle_visit(tables.params, py_state, *args, L.GENERAL, True, py_trace)
+            params = np.array(tables.params, dtype=np.int64)
+            got = fast(params, jit_state, *args, L.GENERAL, True, jit_trace)
             assert tuple(got) == expected
             assert list(jit_state) == py_state
             assert list(jit_trace) == py_trace

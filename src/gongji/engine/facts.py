@@ -100,17 +100,20 @@ def facts_of(member: Member, visit: Visit) -> int:
 
 
 def kernel_args(member: Member, visit: Visit) -> tuple[int, ...]:
-    """(when, month, institution, level, class, member type, facts, total, in_scope)."""
+    """(when, month, institution, item, level, class, member type, facts, diseases, total,
+    in_scope): the kernel's arguments before the line."""
     t = visit.time
     facts = facts_of(member, visit)
     return (
         int((t.replace(tzinfo=None) - _EPOCH).total_seconds()),
         t.year * 12 + t.month - 1,
         institution_key(visit.institution),
+        0,
         _LEVEL_INDEX[visit.level],
         L.RETIREE if facts & L.F_RETIRED else L.EMPLOYEE,
         _TYPE_INDEX[member.type],
         facts,
+        0,
         visit.total,
         visit.in_scope,
     )

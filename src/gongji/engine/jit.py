@@ -12,7 +12,7 @@ from gongji.engine import kernel
 
 
 @cache
-def compiled_settle_general():
+def compiled_settle_visit():
     import numba  # optional dependency (extra "fast"): only batch replay needs it
 
     namespace = dict(vars(kernel))
@@ -23,7 +23,7 @@ def compiled_settle_general():
             continue
         rebuilt = types.FunctionType(fn.__code__, namespace, name, fn.__defaults__)
         namespace[name] = numba.njit(rebuilt)
-    return namespace["settle_general"]
+    return namespace["settle_visit"]
 
 
 def empty_trace():

@@ -2,8 +2,12 @@
 
 The kernel works on three flat integer records so the same code runs in CPython (lists) and
 compiled by numba (int64 arrays) for batch replay:
-- P: the parameter table of one policy version (compiled from a pack by `tables.py`);
-- S: a member's year-to-date state (explicit and small: it is what the ledger persists);
+- P: the parameter table of one policy version (compiled from a pack by `tables.py`): one
+  block per *benefit line* (general outpatient, chronic disease, emergency rescue, ...);
+- S: a member's year-to-date state (explicit and small: it is what the ledger persists):
+  per *pool* (the accumulator a cap counts against) the fund paid this year and month and
+  the annual deductible met, the account balance, open deductible windows, per-item
+  deductibles;
 - a trace: (step, amount, a, b) records, rendered to text outside the hot path.
 Module-level ints are compile-time constants to numba.
 """
@@ -17,35 +21,62 @@ CONDITIONS = list(Condition)
 MEMBER_TYPES = list(MemberType)
 EMPLOYEE, RETIREE = 0, 1  # benefit class index
 
-# -- parameter table P --------------------------------------------------------------------
-DED_PER_VISIT, DED_ANNUAL = 1, 2
+# -- benefit lines and pools ---------------------------------------------------------------
+# A line is one way of paying a visit; a category maps to a line, and a line may pass what
+# its cap leaves unpaid on to another line (routing). Lines a pack does not define are off.
+LINE_NAMES = (
+    "general",
+    "general_overflow",  # general in-scope cost above its cap (XSBN-11)
+    "chronic",
+    "special",
+    "special_exception",  # special diseases with their own ratio, no deductible (XSBN-13)
+    "two_diseases",
+    "emergency",
+    "negotiated_drug",
+    "day_surgery",
+)
+N_LINES = len(LINE_NAMES)
+GENERAL = 0
+POOL_NAMES = ("general", "chronic", "special", "two_diseases", "inpatient")
+N_POOLS = len(POOL_NAMES)
+
+# -- parameter table P: N_LINES blocks of LINE_SIZE --------------------------------------
+DED_NONE, DED_PER_VISIT, DED_ANNUAL, DED_PER_ITEM_YEAR = 0, 1, 2, 3
 WIN_NONE, WIN_SAME_DAY, WIN_HOURS = 0, 1, 2
 
-P_DED_BASIS = 0
-P_DED_WINDOW = 1
-P_DED_WINDOW_SPAN = 2  # seconds a WIN_HOURS window stays open after the charged visit
-P_DED_LEVEL = 3  # per-visit deductible by level
-P_DED_CLASS = P_DED_LEVEL + N_LEVELS  # annual deductible by class
-P_LEVEL_OK = P_DED_CLASS + 2  # 1 where the level is in general outpatient pooling
-P_RATIO = P_LEVEL_OK + N_LEVELS  # basis points at [class * N_LEVELS + level]
-P_ANNUAL_CAP = P_RATIO + 2 * N_LEVELS  # by class
-P_MONTHLY_CAP = P_ANNUAL_CAP + 2  # by class; -1 = no monthly cap
-P_CONDITION = P_MONTHLY_CAP + 2  # 1 where the pack enforces the condition
-P_RAISE_TYPES = P_CONDITION + N_CONDITIONS  # bit mask of member types raised_contribution binds
-P_SIZE = P_RAISE_TYPES + 1
+L_ON = 0  # 1 where the pack defines the line
+L_DED_BASIS = 1
+L_DED_WINDOW = 2
+L_DED_WINDOW_SPAN = 3  # seconds a WIN_HOURS window stays open after the charged visit
+L_DED_LEVEL = 4  # per-visit (or per-item) deductible by level
+L_DED_CLASS = L_DED_LEVEL + N_LEVELS  # annual deductible by class
+L_LEVEL_OK = L_DED_CLASS + 2  # 1 where the level is paid by the line
+L_RATIO = L_LEVEL_OK + N_LEVELS  # basis points at [class * N_LEVELS + level]
+L_POOL = L_RATIO + 2 * N_LEVELS  # pool index the line's fund pay counts against
+L_ANNUAL_CAP = L_POOL + 1  # by class
+L_CAP_PER_EXTRA = L_ANNUAL_CAP + 2  # added to the cap per recognised disease beyond the first
+L_CAP_MAX = L_CAP_PER_EXTRA + 1  # ceiling of the grown cap; -1 = no growth
+L_MONTHLY_CAP = L_CAP_MAX + 1  # by class; -1 = no monthly cap
+L_CONDITION = L_MONTHLY_CAP + 2  # 1 where the line enforces the condition
+L_RAISE_TYPES = L_CONDITION + N_CONDITIONS  # member types raised_contribution binds (bit mask)
+L_OVERFLOW = L_RAISE_TYPES + 1  # line that takes what the cap leaves unpaid; -1 = none
+LINE_SIZE = L_OVERFLOW + 1
+P_SIZE = N_LINES * LINE_SIZE
 
 # -- member state S -----------------------------------------------------------------------
 WINDOWS = 8  # open per-visit deductible windows kept (one per institution within a day)
 W_INST, W_OPENED, W_MET, W_STRIDE = 0, 1, 2, 3
+ITEMS = 8  # per-item-year deductibles kept (negotiated drugs used this year)
+I_KEY, I_MET, I_STRIDE = 0, 1, 2
+PU_ANNUAL, PU_MONTHLY, PU_DED_MET, PU_STRIDE = 0, 1, 2, 3
 
 S_YEAR = 0
 S_MONTH = 1  # year * 12 + month - 1
-S_DED_MET = 2  # annual cumulative deductible met
-S_ANNUAL_USED = 3  # fund paid this year from the general outpatient pool
-S_MONTHLY_USED = 4  # fund paid this month
-S_BALANCE = 5  # personal account balance (carried across years)
-S_WINDOW = 6  # WINDOWS x (institution key, opened at [s], deductible met); opened -1 = free
-S_SIZE = S_WINDOW + WINDOWS * W_STRIDE
+S_BALANCE = 2  # personal account balance (carried across years)
+S_POOL = 3  # N_POOLS x (fund paid this year, this month, annual deductible met)
+S_WINDOW = S_POOL + N_POOLS * PU_STRIDE  # WINDOWS x (institution, opened at [s], met)
+S_ITEM = S_WINDOW + WINDOWS * W_STRIDE  # ITEMS x (item key, deductible met); key 0 = free
+S_SIZE = S_ITEM + ITEMS * I_STRIDE
 SECONDS_PER_DAY = 86_400  # calendar arithmetic (same-day windows), not a policy value
 
 # -- facts about one visit, computed from the member's record ------------------------------
@@ -64,7 +95,7 @@ F_SWITCHED_THIS_YEAR = 1 << 11  # retired earlier in the visit's year (caps merg
 
 # -- trace steps ---------------------------------------------------------------------------
 T_YEAR_RESET = 0
-T_CONDITION = 1  # + condition index: the condition failed, the fund pays nothing
+T_CONDITION = 1  # + condition index: the condition failed, the line pays nothing
 T_LEVEL_NOT_COVERED = T_CONDITION + N_CONDITIONS
 T_DED_ANNUAL = T_LEVEL_NOT_COVERED + 1
 T_DED_PER_VISIT = T_DED_ANNUAL + 1
@@ -78,9 +109,21 @@ T_FUND = T_ANNUAL_CAP + 1
 T_ACCOUNT = T_FUND + 1
 T_NO_ACCOUNT = T_ACCOUNT + 1
 T_CASH = T_NO_ACCOUNT + 1
-N_STEPS = T_CASH + 1
+T_LINE = T_CASH + 1  # amount = line index: the steps that follow belong to that line
+T_OVERFLOW = T_LINE + 1  # amount = cost passed on, a = to line
+T_DED_ITEM = T_OVERFLOW + 1  # per item per year deductible; b = item deductible met before
+N_STEPS = T_DED_ITEM + 1
 TRACE_STRIDE = 4  # step, amount, a, b
 
 # -- kernel status -------------------------------------------------------------------------
 OK = 0
 WINDOWS_FULL = 1
+ITEMS_FULL = 2
+
+
+def line_index(name: str) -> int:
+    return LINE_NAMES.index(name)
+
+
+def pool_index(name: str) -> int:
+    return POOL_NAMES.index(name)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from gongji.engine import layout as L
 from gongji.engine.facts import Member, Visit, kernel_args
-from gongji.engine.kernel import settle_general
+from gongji.engine.kernel import settle_visit
 from gongji.engine.state import YearState
 from gongji.engine.tables import Tables, tables_on
 from gongji.policy.schema import Pack
@@ -22,6 +22,15 @@ class EngineError(ValueError):
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
+
+
+_STATUS = {
+    L.WINDOWS_FULL: (
+        "E_WINDOWS_FULL",
+        f"more than {L.WINDOWS} institutions with an open deductible window at once",
+    ),
+    L.ITEMS_FULL: ("E_ITEMS_FULL", f"more than {L.ITEMS} items with a yearly deductible"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +57,12 @@ def settle(
     args = kernel_args(member, visit)
     s = list(state.slots)
     tr: list[int] = []
-    deductible, fund, account, cash, status = settle_general(tables.params, s, *args, trace, tr)
-    if status == L.WINDOWS_FULL:
-        raise EngineError(
-            "E_WINDOWS_FULL",
-            f"more than {L.WINDOWS} institutions with an open deductible window at once",
-        )
-    klass = MemberClass.retiree if args[4] == L.RETIREE else MemberClass.employee
+    deductible, fund, account, cash, status = settle_visit(
+        tables.params, s, *args, L.GENERAL, trace, tr
+    )
+    if status != L.OK:
+        raise EngineError(*_STATUS[status])
+    klass = MemberClass.retiree if args[5] == L.RETIREE else MemberClass.employee
     result = Result(
         tables.version_id,
         klass,

@@ -6,6 +6,15 @@ from gongji.engine import layout as L
 
 
 @dataclass(frozen=True, slots=True)
+class PoolUse:
+    """What one pool (the accumulator caps count against) holds for the year and month."""
+
+    annual: int  # fund paid this year
+    monthly: int  # fund paid this month
+    deductible_met: int  # annual deductible met this year
+
+
+@dataclass(frozen=True, slots=True)
 class OpenWindow:
     institution_key: int
     opened_at: int  # local seconds since 1970
@@ -36,26 +45,19 @@ class YearState:
         return self.slots[L.S_MONTH] % 12 + 1 if self.year else 0
 
     @property
-    def deductible_met(self) -> int:
-        return self.slots[L.S_DED_MET]
-
-    @property
-    def annual_used(self) -> int:
-        return self.slots[L.S_ANNUAL_USED]
-
-    @property
-    def monthly_used(self) -> int:
-        return self.slots[L.S_MONTHLY_USED]
-
-    @property
     def account_balance(self) -> int:
         return self.slots[L.S_BALANCE]
+
+    def pool(self, name: str) -> PoolUse:
+        at = L.S_POOL + L.pool_index(name) * L.PU_STRIDE
+        return PoolUse(*self.slots[at : at + L.PU_STRIDE])
 
     @property
     def open_windows(self) -> tuple[OpenWindow, ...]:
         out = []
         for i in range(L.WINDOWS):
-            inst, opened, met = self.slots[L.S_WINDOW + i * L.W_STRIDE :][: L.W_STRIDE]
+            at = L.S_WINDOW + i * L.W_STRIDE
+            inst, opened, met = self.slots[at : at + L.W_STRIDE]
             if opened >= 0:
                 out.append(OpenWindow(inst, opened, met))
         return tuple(out)

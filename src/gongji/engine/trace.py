@@ -38,11 +38,14 @@ class Step:
 
 def explain(tables: Tables, result: Result) -> list[Step]:
     klass = 1 if result.member_class is MemberClass.retiree else 0
-    cites = tables.cites[klass]
+    cites = tables.cites[L.GENERAL][klass]
     steps = []
     tr = result.trace
     for i in range(0, len(tr), L.TRACE_STRIDE):
         step, amount, a, b = tr[i : i + L.TRACE_STRIDE]
+        if step == L.T_LINE:  # the steps that follow are the line's: cite its rules
+            cites = tables.cites[amount][klass]
+            continue
         cite = cites[step]
         text = describe(step, amount, a, b, result.member_class)
         steps.append(Step(cite.rule, cite.article, text, amount, cite.configured))
@@ -89,4 +92,10 @@ def describe(step: int, amount: int, a: int, b: int, klass: MemberClass) -> str:
             return f"no personal account: the in-scope share {fmt(b)} is paid in cash"
         case L.T_CASH:
             return f"cash {fmt(amount)}, of which {fmt(a)} out of scope"
+        case L.T_OVERFLOW:
+            return f"{fmt(amount)} left unpaid by the cap passes to {L.LINE_NAMES[a]}"
+        case L.T_DED_ITEM:
+            return (
+                f"yearly deductible {fmt(a)} for this item: {fmt(b)} met before, {fmt(amount)} now"
+            )
     raise ValueError(f"unknown trace step {step}")

@@ -136,15 +136,18 @@ def _check_visits(pack: Pack, visits: list[VisitIn]) -> None:
             raise InputError(
                 f"{where}.time", f"earlier than visits[{i - 1}] (visits go in time order)"
             )
-        if v.category is not Category.general:
-            raise InputError(
-                f"{where}.category", f"{v.category.value} is not settled yet (general only)"
-            )
-        if pack.version_on(v.time.date()) is None:
+        if v.category is Category.negotiated_drug and v.drug is None:
+            raise InputError(f"{where}.drug", "required for a negotiated_drug visit")
+        tables = engine.tables_on(pack, v.time.date())
+        if tables is None:
             starts = ", ".join(ver.valid_from.isoformat() for ver in pack.versions)
             raise InputError(
                 f"{where}.time",
                 f"no {pack.region} policy in force on {v.time.date()} (versions from {starts})",
+            )
+        if tables.line_for(v.category, v.disease) is None:
+            raise InputError(
+                f"{where}.category", f"{tables.version_id} has no {v.category.value} policy"
             )
 
 
@@ -175,6 +178,7 @@ def _member(pack: Pack, m: MemberIn, first_day: date) -> engine.Member:
         inpatient_stays=_periods(m.inpatient_stays),
         arrears=_periods(m.arrears),
         remote_filings=_periods(filings),
+        chronic_diseases=tuple(m.chronic_diseases),
     )
 
 
@@ -216,6 +220,8 @@ def _visit(v: VisitIn) -> engine.Visit:
         designated=v.designated,
         manual=v.manual,
         third_party=v.third_party,
+        disease=v.disease,
+        drug=v.drug,
     )
 
 

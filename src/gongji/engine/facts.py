@@ -39,6 +39,7 @@ class Member:
     inpatient_stays: tuple[Period, ...] = ()
     arrears: tuple[Period, ...] = ()
     remote_filings: tuple[Period, ...] = ()
+    chronic_diseases: tuple[str, ...] = ()  # recognised 慢特病 codes (caps may grow with them)
 
     def retired_on(self, day: date) -> bool:
         if self.type is MemberType.retiree:
@@ -58,6 +59,8 @@ class Visit:
     designated: bool = True
     manual: bool = False  # not settled online (manual reimbursement from invoices)
     third_party: bool = False  # a third party is liable for the cost
+    disease: str | None = None  # the diagnosis the category is claimed for
+    drug: str | None = None  # negotiated-drug code: one deductible per drug per year
 
 
 def retirement_effective(processed: date, timing: RetirementTiming) -> date:
@@ -69,9 +72,9 @@ def retirement_effective(processed: date, timing: RetirementTiming) -> date:
 
 
 @lru_cache(maxsize=65_536)
-def institution_key(institution: str) -> int:
-    """A stable 63-bit key, so state carried between calls still recognises an institution."""
-    return int.from_bytes(hashlib.blake2b(institution.encode(), digest_size=8).digest()) >> 1
+def institution_key(name: str) -> int:
+    """A stable 63-bit key for an institution or item, so carried state still recognises it."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest()) >> 1
 
 
 def facts_of(member: Member, visit: Visit) -> int:
@@ -108,12 +111,12 @@ def kernel_args(member: Member, visit: Visit) -> tuple[int, ...]:
         int((t.replace(tzinfo=None) - _EPOCH).total_seconds()),
         t.year * 12 + t.month - 1,
         institution_key(visit.institution),
-        0,
+        institution_key(visit.drug) or 1 if visit.drug else 0,  # item key; 0 marks a free slot
         _LEVEL_INDEX[visit.level],
         L.RETIREE if facts & L.F_RETIRED else L.EMPLOYEE,
         _TYPE_INDEX[member.type],
         facts,
-        0,
+        len(member.chronic_diseases),
         visit.total,
         visit.in_scope,
     )

@@ -121,7 +121,11 @@ def roll_year(S, month, tracing, tr):
 def eligible(P, base, mtype, facts, tracing, tr):
     """Every condition the line enforces must hold, or the line pays nothing."""
     for c in range(L.N_CONDITIONS):
-        if P[base + L.L_CONDITION + c] != 0 and condition_fails(P, base, c, mtype, facts):
+        flag = P[base + L.L_CONDITION + c]
+        if flag != 0 and condition_fails(P, base, c, mtype, facts):
+            if flag == L.EXEMPT:
+                emit(tracing, tr, L.T_EXEMPT, 0, c, 0)
+                continue
             emit(tracing, tr, L.T_CONDITION + c, 0, 0, 0)
             return False
     return True
@@ -162,7 +166,7 @@ def charge_deductible(P, S, base, when, inst, item, level, klass, scope, tracing
     basis = P[base + L.L_DED_BASIS]
     if basis == L.DED_ANNUAL:
         standard = P[base + L.L_DED_CLASS + klass]
-        met_at = L.S_POOL + P[base + L.L_POOL] * L.PU_STRIDE + L.PU_DED_MET
+        met_at = L.S_POOL + P[base + L.L_DED_POOL] * L.PU_STRIDE + L.PU_DED_MET
         met = S[met_at]
         charge = min(max(standard - met, 0), scope)
         S[met_at] = met + charge

@@ -42,6 +42,7 @@ N_POOLS = len(POOL_NAMES)
 
 # -- parameter table P: N_LINES blocks of LINE_SIZE --------------------------------------
 DED_NONE, DED_PER_VISIT, DED_ANNUAL, DED_PER_ITEM_YEAR = 0, 1, 2, 3
+ENFORCED, EXEMPT = 1, 2  # condition flags
 WIN_NONE, WIN_SAME_DAY, WIN_HOURS = 0, 1, 2
 
 L_ON = 0  # 1 where the pack defines the line
@@ -53,11 +54,12 @@ L_DED_CLASS = L_DED_LEVEL + N_LEVELS  # annual deductible by class
 L_LEVEL_OK = L_DED_CLASS + 2  # 1 where the level is paid by the line
 L_RATIO = L_LEVEL_OK + N_LEVELS  # basis points at [class * N_LEVELS + level]
 L_POOL = L_RATIO + 2 * N_LEVELS  # pool index the line's fund pay counts against
-L_ANNUAL_CAP = L_POOL + 1  # by class
+L_DED_POOL = L_POOL + 1  # pool whose annual deductible the line meets (may differ: XSBN-13)
+L_ANNUAL_CAP = L_DED_POOL + 1  # by class
 L_CAP_PER_EXTRA = L_ANNUAL_CAP + 2  # added to the cap per recognised disease beyond the first
 L_CAP_MAX = L_CAP_PER_EXTRA + 1  # ceiling of the grown cap; -1 = no growth
 L_MONTHLY_CAP = L_CAP_MAX + 1  # by class; -1 = no monthly cap
-L_CONDITION = L_MONTHLY_CAP + 2  # 1 where the line enforces the condition
+L_CONDITION = L_MONTHLY_CAP + 2  # ENFORCED or EXEMPT per condition (0: not applied)
 L_RAISE_TYPES = L_CONDITION + N_CONDITIONS  # member types raised_contribution binds (bit mask)
 L_OVERFLOW = L_RAISE_TYPES + 1  # line that takes what the cap leaves unpaid; -1 = none
 LINE_SIZE = L_OVERFLOW + 1
@@ -112,7 +114,8 @@ T_CASH = T_NO_ACCOUNT + 1
 T_LINE = T_CASH + 1  # amount = line index: the steps that follow belong to that line
 T_OVERFLOW = T_LINE + 1  # amount = cost passed on, a = to line
 T_DED_ITEM = T_OVERFLOW + 1  # per item per year deductible; b = item deductible met before
-N_STEPS = T_DED_ITEM + 1
+T_EXEMPT = T_DED_ITEM + 1  # a = condition index the line is expressly not limited by
+N_STEPS = T_EXEMPT + 1
 TRACE_STRIDE = 4  # step, amount, a, b
 
 # -- kernel status -------------------------------------------------------------------------

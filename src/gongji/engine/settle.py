@@ -13,7 +13,7 @@ from gongji.engine.kernel import settle_visit
 from gongji.engine.state import YearState
 from gongji.engine.tables import Tables, tables_on
 from gongji.policy.schema import Pack
-from gongji.terms import Category, MemberClass
+from gongji.terms import MemberClass
 
 
 class EngineError(ValueError):
@@ -52,14 +52,15 @@ class Result:
 def settle(
     tables: Tables, member: Member, state: YearState, visit: Visit, trace: bool = True
 ) -> tuple[Result, YearState]:
-    if visit.category is not Category.general:
-        raise EngineError("E_CATEGORY", f"category {visit.category.value} is not settled yet")
+    line = tables.line_for(visit.category, visit.disease)
+    if line is None:
+        raise EngineError(
+            "E_CATEGORY", f"{tables.version_id} has no {visit.category.value} outpatient policy"
+        )
     args = kernel_args(member, visit)
     s = list(state.slots)
     tr: list[int] = []
-    deductible, fund, account, cash, status = settle_visit(
-        tables.params, s, *args, L.GENERAL, trace, tr
-    )
+    deductible, fund, account, cash, status = settle_visit(tables.params, s, *args, line, trace, tr)
     if status != L.OK:
         raise EngineError(*_STATUS[status])
     klass = MemberClass.retiree if args[5] == L.RETIREE else MemberClass.employee

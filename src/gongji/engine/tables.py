@@ -1,15 +1,29 @@
 """Compiling one policy version into the kernel's parameter table and citation table.
 
 This is where pack data becomes numbers the kernel reads; the engine never sees YAML and
-never holds a policy number of its own.
+never holds a policy number of its own. Categories become benefit lines; values a line takes
+from the configured inpatient parameters ("the institution's inpatient ratio") are looked up
+here, so the kernel only ever reads plain tables.
 """
 
 from dataclasses import dataclass
 from datetime import date
 
 from gongji.engine import layout as L
-from gongji.policy.schema import AnnualDeductible, Cited, GeneralOutpatient, Pack, Version
-from gongji.terms import Condition, DeductibleWindow, MemberClass
+from gongji.policy.schema import (
+    AnnualDeductible,
+    Benefit,
+    Cap,
+    Cited,
+    InpatientRef,
+    NoDeductible,
+    Pack,
+    PerItemDeductible,
+    PerVisitDeductible,
+    Ratio,
+    Version,
+)
+from gongji.terms import Category, Condition, DeductibleWindow, Level, MemberClass
 
 _WINDOW = {
     DeductibleWindow.none: L.WIN_NONE,
@@ -17,6 +31,14 @@ _WINDOW = {
     DeductibleWindow.hours_from_charged: L.WIN_HOURS,
 }
 CLASSES = (MemberClass.employee, MemberClass.retiree)
+MEDICAL_LEVELS = (Level.primary, Level.level1, Level.level2, Level.level3)
+# The pool each category's own cap and annual deductible count against.
+OWN_POOL = {
+    "general": "general",
+    "chronic": "chronic",
+    "special": "special",
+    "two_diseases": "two_diseases",
+}
 
 
 @dataclass(frozen=True)
@@ -24,7 +46,7 @@ class Citation:
     rule: str
     article: str
     text: str | None
-    configured: bool
+    configured: bool  # the value used is configured (not from the text), or derived from one
 
 
 @dataclass(frozen=True)
@@ -34,6 +56,22 @@ class Tables:
     version_id: str
     params: tuple[int, ...]
     cites: tuple[tuple[tuple[Citation | None, ...], ...], ...]
+    entry: dict[Category, int]  # the line a category's visits start on
+    exception_diseases: frozenset[str]  # special diseases paid on the exception line
+
+    def line_for(self, category: Category, disease: str | None) -> int | None:
+        line = self.entry.get(category)
+        if category is Category.special and disease in self.exception_diseases:
+            return L.line_index("special_exception")
+        return line
+
+
+@dataclass(frozen=True)
+class _Line:
+    benefit: Benefit
+    pool: str  # cap pool
+    deductible_pool: str
+    overflow: int  # line index, or -1
 
 
 # id(pack) -> (pack, its compiled versions); the pack is kept so its id is never reused.
@@ -54,61 +92,158 @@ def tables_on(pack: Pack, day: date) -> Tables | None:
     return None if i is None else compile_pack(pack)[i]
 
 
-def lines_of(version: Version) -> dict[int, GeneralOutpatient]:
+def _lines(version: Version) -> dict[int, _Line]:
     """The benefit lines a version defines, by line index."""
-    return {L.GENERAL: version.general}
+    lines: dict[int, _Line] = {}
+    general = L.line_index("general")
+    for name in (
+        "general",
+        "chronic",
+        "special",
+        "two_diseases",
+        "emergency",
+        "negotiated_drug",
+        "day_surgery",
+    ):
+        b = getattr(version, name)
+        if b is None:
+            continue
+        pool = "inpatient" if b.annual_cap.shared_with else OWN_POOL[name]
+        onward = general if b.then else -1
+        if b.overflow:
+            onward = L.line_index("general_overflow")
+            lines[onward] = _Line(_overflow_line(b), "inpatient", "inpatient", -1)
+        lines[L.line_index(name)] = _Line(b, pool, OWN_POOL.get(name, pool), onward)
+        if b.exceptions:
+            exc = b.exceptions
+            cite = exc.model_dump(include={"rule", "article", "text", "reading", "source"})
+            plain = b.model_copy(
+                update={
+                    "deductible": NoDeductible(basis="none", **cite),
+                    "ratio": Ratio(flat=exc.ratio, **cite),
+                }
+            )
+            lines[L.line_index("special_exception")] = _Line(plain, pool, pool, onward)
+    return lines
+
+
+def _overflow_line(general: Benefit) -> Benefit:
+    ov = general.overflow
+    cite = ov.model_dump(include={"rule", "article", "text", "reading", "source"})
+    return Benefit(
+        deductible=NoDeductible(basis="none", **cite),
+        ratio=Ratio(from_inpatient=InpatientRef(), **cite),
+        annual_cap=Cap(shared_with="inpatient", **cite),
+    )
 
 
 def _compile(pack: Pack, version: Version) -> Tables:
-    lines = lines_of(version)
+    lines = _lines(version)
     params = [0] * L.P_SIZE
     for i in range(L.N_LINES):
         base = i * L.LINE_SIZE
         params[base + L.L_OVERFLOW] = -1
         params[base + L.L_CAP_MAX] = -1
+        for klass in (L.EMPLOYEE, L.RETIREE):
+            params[base + L.L_MONTHLY_CAP + klass] = -1
         if i in lines:
-            _line_params(params, base, lines[i])
+            _line_params(params, base, lines[i], version)
     cites = tuple(
         tuple(tuple(_cites(version, lines.get(i), klass)) for klass in CLASSES)
         for i in range(L.N_LINES)
     )
-    return Tables(pack.version_id(version), tuple(params), cites)
+    entry = {
+        Category(name): L.line_index(name)
+        for name in L.LINE_NAMES
+        if name in Category.__members__ and L.line_index(name) in lines
+    }
+    special = version.special
+    diseases = frozenset(special.exceptions.diseases) if special and special.exceptions else ()
+    return Tables(pack.version_id(version), tuple(params), cites, entry, frozenset(diseases))
 
 
-def _line_params(p: list[int], base: int, line: GeneralOutpatient) -> None:
+def _line_params(p: list[int], base: int, line: _Line, version: Version) -> None:
+    b = line.benefit
     p[base + L.L_ON] = 1
-    ded = line.deductible
+    p[base + L.L_POOL] = L.pool_index(line.pool)
+    p[base + L.L_DED_POOL] = L.pool_index(line.deductible_pool)
+    p[base + L.L_OVERFLOW] = line.overflow
+    for klass, name in ((L.EMPLOYEE, MemberClass.employee), (L.RETIREE, MemberClass.retiree)):
+        for level, bp in _ratios(b.ratio, name, version).items():
+            p[base + L.L_LEVEL_OK + L.LEVELS.index(level)] = 1
+            p[base + L.L_RATIO + klass * L.N_LEVELS + L.LEVELS.index(level)] = bp
+        p[base + L.L_ANNUAL_CAP + klass] = _cap(b.annual_cap, name, version)
+        if b.monthly_cap is not None:
+            p[base + L.L_MONTHLY_CAP + klass] = _cap(b.monthly_cap, name, version)
+    if b.annual_cap.max is not None:
+        p[base + L.L_CAP_PER_EXTRA] = b.annual_cap.per_extra_disease
+        p[base + L.L_CAP_MAX] = b.annual_cap.max
+    _deductible_params(p, base, b.deductible, version)
+    for cond in b.eligibility:
+        p[base + L.L_CONDITION + L.CONDITIONS.index(cond.condition)] = L.ENFORCED
+        if cond.condition is Condition.raised_contribution:
+            for mtype in cond.member_types or ():
+                p[base + L.L_RAISE_TYPES] |= 1 << L.MEMBER_TYPES.index(mtype)
+    for cond in b.exempt.conditions if b.exempt else ():
+        p[base + L.L_CONDITION + L.CONDITIONS.index(cond)] = L.EXEMPT
+
+
+def _deductible_params(p: list[int], base: int, ded, version: Version) -> None:
     if isinstance(ded, AnnualDeductible):
         p[base + L.L_DED_BASIS] = L.DED_ANNUAL
         p[base + L.L_DED_CLASS + L.EMPLOYEE] = ded.employee
         p[base + L.L_DED_CLASS + L.RETIREE] = ded.retiree
-    else:
+    elif isinstance(ded, PerVisitDeductible):
         p[base + L.L_DED_BASIS] = L.DED_PER_VISIT
         p[base + L.L_DED_WINDOW] = _WINDOW[ded.window]
         p[base + L.L_DED_WINDOW_SPAN] = (ded.window_hours or 0) * 3600
-        for level, fen in ded.by_level.items():
+        amounts = ded.by_level or {
+            lv: _inpatient_deductible(ded.from_inpatient, lv, version) for lv in MEDICAL_LEVELS
+        }
+        for level, fen in amounts.items():
             p[base + L.L_DED_LEVEL + L.LEVELS.index(level)] = fen
-    for klass, table in ((L.EMPLOYEE, line.ratio.employee), (L.RETIREE, line.ratio.retiree)):
-        for level, bp in table.items():
-            i = L.LEVELS.index(level)
-            p[base + L.L_LEVEL_OK + i] = 1
-            p[base + L.L_RATIO + klass * L.N_LEVELS + i] = bp
-    p[base + L.L_POOL] = L.pool_index("general")
-    p[base + L.L_ANNUAL_CAP + L.EMPLOYEE] = line.annual_cap.employee
-    p[base + L.L_ANNUAL_CAP + L.RETIREE] = line.annual_cap.retiree
-    monthly = line.monthly_cap
-    p[base + L.L_MONTHLY_CAP + L.EMPLOYEE] = monthly.employee if monthly else -1
-    p[base + L.L_MONTHLY_CAP + L.RETIREE] = monthly.retiree if monthly else -1
-    for cond in line.eligibility:
-        p[base + L.L_CONDITION + L.CONDITIONS.index(cond.condition)] = 1
-        if cond.condition is Condition.raised_contribution:
-            for mtype in cond.member_types or ():
-                p[base + L.L_RAISE_TYPES] |= 1 << L.MEMBER_TYPES.index(mtype)
+    elif isinstance(ded, PerItemDeductible):
+        p[base + L.L_DED_BASIS] = L.DED_PER_ITEM_YEAR
+        for level in L.LEVELS:
+            p[base + L.L_DED_LEVEL + L.LEVELS.index(level)] = (
+                ded.amount
+                if ded.amount is not None
+                else _inpatient_deductible(ded.from_inpatient, level, version)
+            )
 
 
-def _cites(
-    version: Version, line: GeneralOutpatient | None, klass: MemberClass
-) -> list[Citation | None]:
+def _inpatient_deductible(ref: InpatientRef, level: Level, version: Version) -> int:
+    source = ref.level or ref.level_as.get(level, level)
+    fen = version.inpatient.deductible.get(source, 0)
+    return (fen * ref.share + 5_000) // 10_000  # share of a fen amount, half-up
+
+
+def _ratios(ratio: Ratio, klass: MemberClass, version: Version) -> dict[Level, int]:
+    if ratio.employee is not None:
+        table = dict(getattr(ratio, klass.value))
+    elif ratio.flat is not None:
+        table = dict.fromkeys(MEDICAL_LEVELS, ratio.flat)
+    else:
+        ref, inpatient = ratio.from_inpatient, getattr(version.inpatient, klass.value)
+        table = {lv: inpatient[ref.level or ref.level_as.get(lv, lv)] for lv in MEDICAL_LEVELS}
+    if ratio.levels is not None:
+        table = {lv: bp for lv, bp in table.items() if lv in ratio.levels}
+    return table
+
+
+def _cap(cap: Cap, klass: MemberClass, version: Version) -> int:
+    if cap.shared_with:
+        return version.inpatient.annual_cap[klass]
+    return getattr(cap, klass.value)
+
+
+def _derived(node: Cited) -> bool:
+    return getattr(node, "from_inpatient", None) is not None or bool(
+        getattr(node, "shared_with", None)
+    )
+
+
+def _cites(version: Version, line: _Line | None, klass: MemberClass) -> list[Citation | None]:
     by_step: list[Cited | None] = [None] * L.N_STEPS
     by_step[L.T_YEAR_RESET] = version.year
     by_step[L.T_RETIREE_MERGED] = version.retirement
@@ -116,19 +251,26 @@ def _cites(
     by_step[L.T_NO_ACCOUNT] = version.accounts
     by_step[L.T_CASH] = version.settlement
     if line is not None:
-        for cond in line.eligibility:
+        b = line.benefit
+        for cond in b.eligibility:
             by_step[L.T_CONDITION + L.CONDITIONS.index(cond.condition)] = cond
-        by_step[L.T_LEVEL_NOT_COVERED] = line.ratio
+        by_step[L.T_EXEMPT] = b.exempt
+        by_step[L.T_LEVEL_NOT_COVERED] = b.ratio
         for step in (L.T_DED_ANNUAL, L.T_DED_PER_VISIT, L.T_DED_WINDOW, L.T_DED_NONE, L.T_DED_ITEM):
-            by_step[step] = line.deductible
-        by_step[L.T_RATIO] = line.ratio
-        by_step[L.T_MONTHLY_CAP] = line.monthly_cap
-        by_step[L.T_ANNUAL_CAP] = line.annual_cap
-        by_step[L.T_FUND] = line.pool
-        by_step[L.T_LINE] = line.pool
+            by_step[step] = b.deductible
+        by_step[L.T_RATIO] = b.ratio
+        by_step[L.T_MONTHLY_CAP] = b.monthly_cap
+        by_step[L.T_ANNUAL_CAP] = b.annual_cap
+        by_step[L.T_FUND] = b.pool or b.annual_cap
+        by_step[L.T_OVERFLOW] = b.then or b.overflow
     return [
         None
         if node is None
-        else Citation(node.rule_for(klass), node.article, node.text, node.source == "configured")
+        else Citation(
+            node.rule_for(klass),
+            node.article,
+            node.text,
+            node.source == "configured" or _derived(node),
+        )
         for node in by_step
     ]

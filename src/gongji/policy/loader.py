@@ -12,12 +12,26 @@ from pydantic import ValidationError
 
 from gongji import documents
 from gongji.errors import InputError, PolicyError, first_error
-from gongji.policy.schema import Cited, ClassRules, Pack, PerVisitDeductible, Ratio
-from gongji.terms import Condition, DeductibleWindow, Level
+from gongji.policy.schema import (
+    CATEGORY_SECTIONS,
+    Benefit,
+    Cap,
+    Cited,
+    ClassRules,
+    Inpatient,
+    Pack,
+    PerItemDeductible,
+    PerVisitDeductible,
+    Ratio,
+    Version,
+)
+from gongji.terms import Condition, DeductibleWindow, Level, MemberClass
 
 PACKS_DIR = Path(__file__).parent / "packs"
 MEDICAL_LEVELS = [Level.primary, Level.level1, Level.level2, Level.level3]
-_SECTIONS_MERGED_BY_NODE = ("general",)
+_SECTIONS_MERGED_BY_NODE = ("general", *CATEGORY_SECTIONS)
+# categories whose cap is the inpatient cap (XSBN-15, XSBN-16, XSBN-17): no pool of their own
+SHARED_ONLY = ("emergency", "negotiated_drug", "day_surgery")
 
 
 def known_regions() -> list[str]:
@@ -88,7 +102,12 @@ def _check(file: str, stem: str, pack: Pack) -> None:
     for i, version in enumerate(pack.versions):
         where = f"versions[{i}]"
         _check_dates(file, pack, i)
-        _check_general(file, f"{where}.general", version.general)
+        _check_inpatient(file, f"{where}.inpatient", version.inpatient)
+        for name in ("general", *CATEGORY_SECTIONS):
+            benefit = getattr(version, name)
+            if benefit is not None:
+                _check_benefit(file, f"{where}.{name}", name, benefit, version)
+        _check_general(file, f"{where}.general", version)
         for name in ("year", "settlement", "accounts", "retirement"):
             _check_single_rule(file, f"{where}.{name}", getattr(version, name))
 
@@ -110,26 +129,43 @@ def _check_dates(file: str, pack: Pack, i: int) -> None:
         )
 
 
-def _check_general(file: str, where: str, general) -> None:
-    ratio: Ratio = general.ratio
-    levels = set(ratio.employee)
-    if set(ratio.retiree) != levels:
-        raise PolicyError(file, f"{where}.ratio.retiree", "must list the same levels as employee")
-    missing = [lv.value for lv in MEDICAL_LEVELS if lv not in levels]
+def _check_general(file: str, where: str, version: Version) -> None:
+    general = version.general
+    ratio = general.ratio
+    if ratio.employee is None:
+        raise PolicyError(
+            file, f"{where}.ratio", "general outpatient needs employee/retiree tables"
+        )
+    missing = [lv.value for lv in MEDICAL_LEVELS if lv not in ratio.employee]
     if missing:
         raise PolicyError(file, f"{where}.ratio.employee", f"missing levels: {', '.join(missing)}")
-    deductible = general.deductible
-    if isinstance(deductible, PerVisitDeductible):
-        if set(deductible.by_level) != levels:
-            raise PolicyError(
-                file, f"{where}.deductible.by_level", "must list the same levels as the ratio table"
-            )
-        timed = deductible.window is DeductibleWindow.hours_from_charged
-        if timed != (deductible.window_hours is not None):
-            reason = "required for hours_from_charged" if timed else "only for hours_from_charged"
-            raise PolicyError(file, f"{where}.deductible.window_hours", reason)
+    ded = general.deductible
+    if isinstance(ded, PerVisitDeductible) and ded.by_level is None:
+        raise PolicyError(file, f"{where}.deductible.by_level", "required for general outpatient")
+    if isinstance(ded, PerVisitDeductible) and set(ded.by_level) != set(ratio.employee):
+        raise PolicyError(
+            file, f"{where}.deductible.by_level", "must list the same levels as the ratio table"
+        )
+    if general.pool is None:
+        raise PolicyError(file, f"{where}.pool", "required: the pool general outpatient pays from")
+
+
+def _check_benefit(file: str, where: str, name: str, b: Benefit, version: Version) -> None:
+    needs_inpatient = _check_ratio(file, f"{where}.ratio", b.ratio)
+    needs_inpatient |= _check_deductible(file, f"{where}.deductible", b.deductible)
+    needs_inpatient |= _check_cap(file, f"{where}.annual_cap", name, b.annual_cap)
+    needs_inpatient |= b.overflow is not None
+    if needs_inpatient and version.inpatient is None:
+        raise PolicyError(file, where, "refers to inpatient parameters: add an inpatient section")
+    for key, allowed in (
+        ("then", name != "general"),
+        ("overflow", name == "general"),
+        ("exceptions", name == "special"),
+    ):
+        if getattr(b, key) is not None and not allowed:
+            raise PolicyError(file, f"{where}.{key}", f"not for {name}")
     seen: set[Condition] = set()
-    for j, cond in enumerate(general.eligibility):
+    for j, cond in enumerate(b.eligibility):
         key = f"{where}.eligibility[{j}]"
         if cond.condition in seen:
             raise PolicyError(file, f"{key}.condition", f"{cond.condition.value} listed twice")
@@ -143,7 +179,59 @@ def _check_general(file: str, where: str, general) -> None:
             )
             raise PolicyError(file, f"{key}.member_types", reason)
         _check_single_rule(file, key, cond)
-    _check_single_rule(file, f"{where}.pool", general.pool)
+    if b.exempt is not None and seen & set(b.exempt.conditions):
+        raise PolicyError(file, f"{where}.exempt", "a condition cannot be enforced and exempt")
+    for key in ("pool", "exempt", "then", "overflow", "exceptions"):
+        node = getattr(b, key)
+        if node is not None:
+            _check_single_rule(file, f"{where}.{key}", node)
+
+
+def _check_ratio(file: str, where: str, ratio: Ratio) -> bool:
+    if ratio.forms() != 1:
+        raise PolicyError(file, where, "give one of employee/retiree tables, flat, from_inpatient")
+    if (ratio.employee is None) != (ratio.retiree is None):
+        raise PolicyError(file, where, "employee and retiree tables go together")
+    if ratio.employee is not None and set(ratio.retiree) != set(ratio.employee):
+        raise PolicyError(file, f"{where}.retiree", "must list the same levels as employee")
+    return ratio.from_inpatient is not None
+
+
+def _check_deductible(file: str, where: str, ded) -> bool:
+    if isinstance(ded, PerVisitDeductible):
+        if (ded.by_level is None) == (ded.from_inpatient is None):
+            raise PolicyError(file, where, "give one of by_level and from_inpatient")
+        timed = ded.window is DeductibleWindow.hours_from_charged
+        if timed != (ded.window_hours is not None):
+            reason = "required for hours_from_charged" if timed else "only for hours_from_charged"
+            raise PolicyError(file, f"{where}.window_hours", reason)
+    if isinstance(ded, PerItemDeductible) and (ded.amount is None) == (ded.from_inpatient is None):
+        raise PolicyError(file, where, "give one of amount and from_inpatient")
+    return getattr(ded, "from_inpatient", None) is not None
+
+
+def _check_cap(file: str, where: str, name: str, cap: Cap) -> bool:
+    shared = cap.shared_with is not None
+    if shared == (cap.employee is not None or cap.retiree is not None):
+        raise PolicyError(file, where, "give employee and retiree amounts, or shared_with")
+    if not shared and (cap.employee is None or cap.retiree is None):
+        raise PolicyError(file, where, "give both employee and retiree amounts")
+    if name in SHARED_ONLY and not shared:
+        raise PolicyError(file, f"{where}.shared_with", f"{name} has no pool of its own")
+    if (cap.per_extra_disease is None) != (cap.max is None):
+        raise PolicyError(file, where, "per_extra_disease and max go together")
+    return shared
+
+
+def _check_inpatient(file: str, where: str, inpatient: Inpatient | None) -> None:
+    if inpatient is None:
+        return
+    for key in ("deductible", "employee", "retiree"):
+        missing = [lv.value for lv in MEDICAL_LEVELS if lv not in getattr(inpatient, key)]
+        if missing:
+            raise PolicyError(file, f"{where}.{key}", f"missing levels: {', '.join(missing)}")
+    if set(inpatient.annual_cap) != set(MemberClass):
+        raise PolicyError(file, f"{where}.annual_cap", "give employee and retiree")
 
 
 def _check_single_rule(file: str, key: str, node: Cited) -> None:

@@ -69,11 +69,20 @@ class Cited(_Strict):
         )
 
 
+class InpatientRef(_Strict):
+    """A value taken from the (configured) inpatient parameters of the version."""
+
+    share: BasisPoints = 10_000  # e.g. 50% for day surgery's deductible (XSBN-17)
+    level: Level | None = None  # one level's value for every visit (XSBN-16: level 3)
+    level_as: dict[Level, Level] = {}  # read a level as another (XSBN-15: primary as level1)
+
+
 class PerVisitDeductible(Cited):
     basis: Literal["per_visit"]
-    window: DeductibleWindow
+    window: DeductibleWindow = DeductibleWindow.none
     window_hours: Annotated[int, Field(gt=0, le=24 * 31)] | None = None  # hours_from_charged
-    by_level: dict[Level, Fen]
+    by_level: dict[Level, Fen] | None = None
+    from_inpatient: InpatientRef | None = None
 
 
 class AnnualDeductible(Cited):
@@ -82,25 +91,75 @@ class AnnualDeductible(Cited):
     retiree: Fen
 
 
-Deductible = Annotated[PerVisitDeductible | AnnualDeductible, Field(discriminator="basis")]
+class PerItemDeductible(Cited):
+    """One deductible per item (a negotiated drug) per year."""
+
+    basis: Literal["per_item_year"]
+    amount: Fen | None = None
+    from_inpatient: InpatientRef | None = None
+
+
+class NoDeductible(Cited):
+    basis: Literal["none"]
+
+
+Deductible = Annotated[
+    PerVisitDeductible | AnnualDeductible | PerItemDeductible | NoDeductible,
+    Field(discriminator="basis"),
+]
 
 
 class Ratio(Cited):
-    employee: dict[Level, BasisPoints]
-    retiree: dict[Level, BasisPoints]
+    """By level and class (`employee`/`retiree` tables), one `flat` ratio, or the inpatient one."""
 
-    def levels(self) -> list[Level]:
-        return [lv for lv in Level if lv in self.employee]
+    employee: dict[Level, BasisPoints] | None = None
+    retiree: dict[Level, BasisPoints] | None = None
+    flat: BasisPoints | None = None
+    from_inpatient: InpatientRef | None = None
+    levels: list[Level] | None = None  # the levels paid, where not given by the tables
+
+    def forms(self) -> int:
+        return sum(x is not None for x in (self.employee, self.flat, self.from_inpatient))
 
 
 class Cap(Cited):
-    employee: Fen
-    retiree: Fen
+    """An annual (or monthly) cap by class, or the inpatient cap shared (`shared_with`)."""
+
+    employee: Fen | None = None
+    retiree: Fen | None = None
+    per_extra_disease: Fen | None = None  # the cap grows per recognised disease (XSBN-12)
+    max: Fen | None = None  # up to this ceiling
+    shared_with: Literal["inpatient"] | None = None
 
 
 class Eligibility(Cited):
     condition: Condition
     member_types: list[MemberType] | None = None  # for raised_contribution: whom it binds
+
+
+class Exemption(Cited):
+    """Conditions a line is expressly not limited by (XSBN-29); the trace says so."""
+
+    conditions: list[Condition]
+
+
+class Route(Cited):
+    """What the line's cap leaves unpaid continues into general outpatient (JMS-18, PZH-11)."""
+
+    to: Literal["general"]
+
+
+class Overflow(Cited):
+    """General in-scope cost above the cap, paid at the inpatient ratio into its cap (XSBN-11)."""
+
+    to: Literal["inpatient"]
+
+
+class Exceptions(Cited):
+    """Diseases paid without the deductible at their own ratio (XSBN-13)."""
+
+    diseases: list[str]
+    ratio: BasisPoints
 
 
 class Accounts(Cited):
@@ -111,13 +170,41 @@ class Retirement(Cited):
     takes_effect: RetirementTiming
 
 
-class GeneralOutpatient(_Strict):
+class Benefit(_Strict):
+    """One outpatient category's rules: general outpatient, chronic disease, emergency, ..."""
+
     deductible: Deductible
     ratio: Ratio
     annual_cap: Cap
     monthly_cap: Cap | None = None
-    pool: Cited  # which accumulator the fund pay counts against (X-3)
+    pool: Cited | None = None  # general: the pool is separate from inpatient (X-3)
     eligibility: list[Eligibility] = []
+    exempt: Exemption | None = None
+    then: Route | None = None
+    overflow: Overflow | None = None
+    exceptions: Exceptions | None = None
+
+
+GeneralOutpatient = Benefit
+
+
+class Inpatient(Cited):
+    """Inpatient parameters articles refer to without giving them: configured by the bureau."""
+
+    deductible: dict[Level, Fen]
+    employee: dict[Level, BasisPoints]
+    retiree: dict[Level, BasisPoints]
+    annual_cap: dict[MemberClass, Fen]
+
+
+CATEGORY_SECTIONS = (
+    "chronic",
+    "special",
+    "two_diseases",
+    "emergency",
+    "negotiated_drug",
+    "day_surgery",
+)
 
 
 class Version(_Strict):
@@ -128,7 +215,14 @@ class Version(_Strict):
     settlement: Cited  # fund first, then account, then cash (X-5)
     accounts: Accounts
     retirement: Retirement
-    general: GeneralOutpatient
+    general: Benefit
+    inpatient: Inpatient | None = None
+    chronic: Benefit | None = None
+    special: Benefit | None = None
+    two_diseases: Benefit | None = None
+    emergency: Benefit | None = None
+    negotiated_drug: Benefit | None = None
+    day_surgery: Benefit | None = None
 
 
 class Pack(_Strict):

@@ -17,6 +17,7 @@ from gongji.policy import present
 
 app = typer.Typer(
     no_args_is_help=True,
+    pretty_exceptions_enable=False,
     add_completion=False,
     help="gongji 共济 — employee outpatient mutual-aid settlement.",
 )

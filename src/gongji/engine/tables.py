@@ -120,7 +120,7 @@ def _lines(version: Version) -> dict[int, _Line]:
             plain = b.model_copy(
                 update={
                     "deductible": NoDeductible(basis="none", **cite),
-                    "ratio": Ratio(flat=exc.ratio, **cite),
+                    "ratio": Ratio.model_construct(flat=exc.ratio, **cite),  # already validated
                 }
             )
             lines[L.line_index("special_exception")] = _Line(plain, pool, pool, onward)
@@ -237,12 +237,6 @@ def _cap(cap: Cap, klass: MemberClass, version: Version) -> int:
     return getattr(cap, klass.value)
 
 
-def _derived(node: Cited) -> bool:
-    return getattr(node, "from_inpatient", None) is not None or bool(
-        getattr(node, "shared_with", None)
-    )
-
-
 def _cites(version: Version, line: _Line | None, klass: MemberClass) -> list[Citation | None]:
     by_step: list[Cited | None] = [None] * L.N_STEPS
     by_step[L.T_YEAR_RESET] = version.year
@@ -270,7 +264,7 @@ def _cites(version: Version, line: _Line | None, klass: MemberClass) -> list[Cit
             node.rule_for(klass),
             node.article,
             node.text,
-            node.source == "configured" or _derived(node),
+            node.uses_configured(),
         )
         for node in by_step
     ]

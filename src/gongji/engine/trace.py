@@ -38,21 +38,21 @@ class Step:
 
 def explain(tables: Tables, result: Result) -> list[Step]:
     klass = 1 if result.member_class is MemberClass.retiree else 0
-    cites = tables.cites[L.GENERAL][klass]
+    line = L.GENERAL
     steps = []
     tr = result.trace
     for i in range(0, len(tr), L.TRACE_STRIDE):
         step, amount, a, b = tr[i : i + L.TRACE_STRIDE]
-        if step == L.T_LINE:  # the steps that follow are the line's: cite its rules
-            cites = tables.cites[amount][klass]
+        if step == L.T_LINE:  # the steps that follow are this line's: cite its rules
+            line = amount
             continue
-        cite = cites[step]
-        text = describe(step, amount, a, b, result.member_class)
+        cite = tables.cites[line][klass][step]
+        text = describe(step, amount, a, b, result.member_class, L.LINE_NAMES[line])
         steps.append(Step(cite.rule, cite.article, text, amount, cite.configured))
     return steps
 
 
-def describe(step: int, amount: int, a: int, b: int, klass: MemberClass) -> str:
+def describe(step: int, amount: int, a: int, b: int, klass: MemberClass, line: str) -> str:
     if L.T_CONDITION <= step < L.T_CONDITION + L.N_CONDITIONS:
         return _CONDITION_TEXT[L.CONDITIONS[step - L.T_CONDITION]]
     who = klass.value
@@ -60,9 +60,9 @@ def describe(step: int, amount: int, a: int, b: int, klass: MemberClass) -> str:
         case L.T_YEAR_RESET:
             return f"new year {b}: deductible and caps of {a} reset ({fmt(amount)} used in {a})"
         case L.T_LEVEL_NOT_COVERED:
-            return f"{L.LEVELS[a].value} is not in general outpatient pooling"
+            return f"{L.LEVELS[a].value} is not paid by {line.replace('_', ' ')}"
         case L.T_DED_ANNUAL:
-            return f"annual deductible {fmt(a)} for a {who}: {fmt(b)} met before, {fmt(amount)} now"
+            return f"annual deductible {fmt(a)} ({who}): {fmt(b)} met before, {fmt(amount)} now"
         case L.T_DED_PER_VISIT:
             return f"{L.LEVELS[b].value} per-visit deductible {fmt(a)}"
         case L.T_DED_WINDOW:
@@ -82,7 +82,7 @@ def describe(step: int, amount: int, a: int, b: int, klass: MemberClass) -> str:
         case L.T_ANNUAL_CAP:
             return f"annual cap {fmt(a)}: {fmt(b)} used before, {fmt(amount)} cut"
         case L.T_FUND:
-            return f"general outpatient pool pays {fmt(amount)}; {fmt(a)} of its {fmt(b)} cap used"
+            return f"{line.replace('_', ' ')} pays {fmt(amount)}; {fmt(a)} of its {fmt(b)} cap used"
         case L.T_ACCOUNT:
             return (
                 f"personal account pays {fmt(amount)} of the in-scope share {fmt(b)}; "
@@ -94,6 +94,8 @@ def describe(step: int, amount: int, a: int, b: int, klass: MemberClass) -> str:
             return f"cash {fmt(amount)}, of which {fmt(a)} out of scope"
         case L.T_OVERFLOW:
             return f"{fmt(amount)} left unpaid by the cap passes to {L.LINE_NAMES[a]}"
+        case L.T_EXEMPT:
+            return f"not limited by the {L.CONDITIONS[a].value.replace('_', ' ')} rule"
         case L.T_DED_ITEM:
             return (
                 f"yearly deductible {fmt(a)} for this item: {fmt(b)} met before, {fmt(amount)} now"

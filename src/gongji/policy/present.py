@@ -3,7 +3,15 @@
 from dataclasses import dataclass
 
 from gongji.money import fmt, fmt_bp
-from gongji.policy.schema import AnnualDeductible, Cited, Version
+from gongji.policy.schema import (
+    CATEGORY_SECTIONS,
+    AnnualDeductible,
+    Benefit,
+    Cap,
+    Cited,
+    Ratio,
+    Version,
+)
 from gongji.terms import Condition, Level, MemberClass
 
 
@@ -54,6 +62,13 @@ def rows(version: Version) -> list[Row]:
         types = cond.member_types
         extra = f" ({', '.join(t.value for t in types)})" if types else ""
         out.append(_row(f"condition: {kind.value}", "required" + extra, cond))
+    if g.overflow:
+        out.append(_row("general above its cap", "paid at the inpatient ratio", g.overflow))
+    out += _inpatient_rows(version)
+    for name in CATEGORY_SECTIONS:
+        benefit = getattr(version, name)
+        if benefit is not None:
+            out += _category_rows(name, benefit)
     acc = version.accounts
     out.append(_row("no personal account", ", ".join(t.value for t in acc.without_account), acc))
     out.append(
@@ -64,9 +79,76 @@ def rows(version: Version) -> list[Row]:
     return out
 
 
+def _inpatient_rows(version: Version) -> list[Row]:
+    ip = version.inpatient
+    if ip is None:
+        return []
+    levels = ", ".join(f"{lv.value} {fmt(fen)}" for lv, fen in ip.deductible.items())
+    out = [_row("inpatient deductible", levels, ip)]
+    for klass in MemberClass:
+        table = getattr(ip, klass.value)
+        ratios = ", ".join(f"{lv.value} {fmt_bp(bp)}" for lv, bp in table.items())
+        out.append(_row(f"inpatient ratio ({klass.value})", ratios, ip))
+    caps = ", ".join(f"{k.value} {fmt(v)}" for k, v in ip.annual_cap.items())
+    out.append(_row("inpatient annual cap", caps, ip))
+    return out
+
+
+def _category_rows(name: str, b: Benefit) -> list[Row]:
+    ded, ratio, cap = b.deductible, b.ratio, b.annual_cap
+    out = [
+        _row(f"{name}: deductible", _deductible_text(ded), ded),
+        _row(f"{name}: ratio", _ratio_text(ratio), ratio),
+        _row(f"{name}: annual cap", _cap_text(cap), cap),
+    ]
+    if b.exceptions:
+        exc = b.exceptions
+        text = f"{', '.join(exc.diseases)}: no deductible, {fmt_bp(exc.ratio)}"
+        out.append(_row(f"{name}: exceptions", text, exc))
+    if b.exempt:
+        text = "not limited by " + ", ".join(c.value for c in b.exempt.conditions)
+        out.append(_row(f"{name}: exempt", text, b.exempt))
+    if b.then:
+        out.append(_row(f"{name}: above its cap", "continues into general outpatient", b.then))
+    return out
+
+
+def _deductible_text(ded) -> str:
+    ref = getattr(ded, "from_inpatient", None)
+    if ref is not None:
+        what = f"inpatient deductible x {fmt_bp(ref.share)}"
+        what += f" at {ref.level.value}" if ref.level else ""
+        return what + (" per item per year" if ded.basis == "per_item_year" else " per visit")
+    if ded.basis == "annual":
+        return f"annual {fmt(ded.employee)} / retiree {fmt(ded.retiree)}"
+    if ded.basis == "per_item_year":
+        return f"{fmt(ded.amount)} per item per year"
+    if ded.basis == "per_visit":
+        return "per visit " + ", ".join(f"{lv.value} {fmt(f)}" for lv, f in ded.by_level.items())
+    return "none"
+
+
+def _ratio_text(ratio: Ratio) -> str:
+    limit = f" (levels {', '.join(lv.value for lv in ratio.levels)})" if ratio.levels else ""
+    if ratio.flat is not None:
+        return fmt_bp(ratio.flat) + limit
+    if ratio.from_inpatient is not None:
+        return "the institution's inpatient ratio" + limit
+    return ", ".join(f"{lv.value} {fmt_bp(bp)}" for lv, bp in ratio.employee.items()) + limit
+
+
+def _cap_text(cap: Cap) -> str:
+    if cap.shared_with:
+        return "shared with the inpatient cap"
+    text = f"{fmt(cap.employee)} / retiree {fmt(cap.retiree)}"
+    if cap.max is not None:
+        text += f", +{fmt(cap.per_extra_disease)} per further disease up to {fmt(cap.max)}"
+    return text
+
+
 def _row(
     topic: str, value: str, node: Cited | None, klass: MemberClass = MemberClass.employee
 ) -> Row:
     if node is None:
         return Row(topic, value, "", "", False)
-    return Row(topic, value, node.rule_for(klass), node.article, node.source == "configured")
+    return Row(topic, value, node.rule_for(klass), node.article, node.uses_configured())

@@ -63,6 +63,17 @@ class Cited(_Strict):
     def rule_for(self, klass: MemberClass = MemberClass.employee) -> str:
         return self.rule if isinstance(self.rule, str) else getattr(self.rule, klass.value)
 
+    def uses_configured(self) -> bool:
+        """True where the value is configured, or taken from configured inpatient parameters."""
+        derived = getattr(self, "from_inpatient", None) is not None
+        shared = getattr(self, "shared_with", None) is not None
+        return (
+            self.source == "configured"
+            or derived
+            or shared
+            or getattr(self, "to", "") == "inpatient"
+        )
+
     def rule_ids(self) -> list[str]:
         return (
             [self.rule] if isinstance(self.rule, str) else [self.rule.employee, self.rule.retiree]

@@ -22,7 +22,8 @@ def test_shipped_pack_loads(region):
 def test_every_cited_rule_is_in_the_inventory(inventory_text):
     known = set(re.findall(r"^- ([A-Z]+-[0-9]+[a-z]?(?:/[0-9]+)?) ", inventory_text, re.M))
     for region in policy.known_regions():
-        for rule in re.findall(r"\b[A-Z]+-\d+[a-z]?\b", (PACKS_DIR / f"{region}.yaml").read_text()):
+        text = (PACKS_DIR / f"{region}.yaml").read_text(encoding="utf-8")
+        for rule in re.findall(r"\b[A-Z]+-\d+[a-z]?(?:/\d+)?\b", text):
             assert rule in known, f"{region}: {rule}"
 
 

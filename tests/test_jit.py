@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from gongji import engine, policy
-from gongji.engine import layout as L
 from gongji.engine.facts import kernel_args
 from gongji.engine.jit import compiled_settle_visit, empty_trace
 from gongji.engine.kernel import settle_visit
@@ -24,6 +23,7 @@ def random_stream(rng: random.Random, pack, n: int):
         if mtype is not MemberType.retiree and rng.random() < 0.5
         else None,
         contribution_raised=rng.random() < 0.5,
+        chronic_diseases=("d1", "d2", "d3")[: rng.randint(0, 3)],
         inpatient_stays=(
             engine.Period(start.date() + timedelta(40), start.date() + timedelta(50)),
         ),
@@ -35,6 +35,7 @@ def random_stream(rng: random.Random, pack, n: int):
         if pack.version_on(t.date()) is None:
             break
         total = rng.randint(0, 300_000)
+        tables = engine.tables_on(pack, t.date())
         visits.append(
             engine.Visit(
                 time=t,
@@ -44,6 +45,9 @@ def random_stream(rng: random.Random, pack, n: int):
                 in_scope=rng.randint(0, total),
                 remote=rng.random() < 0.1,
                 designated=rng.random() < 0.95,
+                category=rng.choice(sorted(tables.entry)),
+                disease=rng.choice(["d1", "chronic_renal_failure"]),
+                drug=rng.choice(["XA01", "XA02"]),
             )
         )
     return member, visits
@@ -63,9 +67,10 @@ def test_compiled_kernel_matches_python(region):
             args = kernel_args(member, visit)
             py_trace: list[int] = []
             jit_trace = empty_trace()
-            expected = settle_visit(tables.params, py_state, *args, L.GENERAL, True, py_trace)
+            line = tables.line_for(visit.category, visit.disease)
+            expected = settle_visit(tables.params, py_state, *args, line, True, py_trace)
             params = np.array(tables.params, dtype=np.int64)
-            got = fast(params, jit_state, *args, L.GENERAL, True, jit_trace)
+            got = fast(params, jit_state, *args, line, True, jit_trace)
             assert tuple(got) == expected
             assert list(jit_state) == py_state
             assert list(jit_trace) == py_trace

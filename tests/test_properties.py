@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from gongji import engine, policy
+from gongji.engine import layout as L
 from gongji.engine import tables_on
 from gongji.policy.schema import AnnualDeductible
-from gongji.terms import Level, MemberType
+from gongji.terms import Category, Level, MemberType
 
 REGIONS = policy.known_regions()
 PACKS = {r: policy.load_region(r) for r in REGIONS}
@@ -52,6 +53,7 @@ def member_and_visits(draw):
         inpatient_stays=draw(periods(start)),
         arrears=draw(periods(start)),
         remote_filings=draw(periods(start)),
+        chronic_diseases=tuple(f"d{i}" for i in range(draw(st.integers(0, 7)))),
     )
     # half the members have clean visits, so pooling paths are reached as often as refusals
     rarely = (
@@ -74,6 +76,9 @@ def member_and_visits(draw):
         t += timedelta(minutes=gap)
         total = draw(st.integers(0, 50_000) | st.integers(0, 600_000))
         in_scope = draw(st.integers(0, total))
+        tables = tables_on(pack, t.date())
+        category = draw(st.sampled_from(sorted(tables.entry))) if tables else Category.general
+        diseases = ["d1", "hypertension", *sorted(tables.exception_diseases if tables else ())]
         visits.append(
             engine.Visit(
                 time=t,
@@ -85,6 +90,9 @@ def member_and_visits(draw):
                 designated=not draw(rarely),
                 manual=draw(rarely),
                 third_party=draw(rarely),
+                category=category,
+                disease=draw(st.sampled_from(diseases)),
+                drug=draw(st.sampled_from(["XA01", "XA02", "XB07"])),
             )
         )
     # keep visits inside the policy's validity
@@ -139,6 +147,9 @@ def test_a_deductible_never_exceeds_its_standard(case):
     results, _ = run(*case)
     per_year: dict[int, int] = defaultdict(int)
     for v, r in zip(visits, results, strict=True):
+        assert r.deductible <= v.in_scope
+        if v.category is not Category.general:
+            continue  # other lines' standards: worked examples in tests/cases
         ded = pack.version_on(v.time.date()).general.deductible
         per_year[v.time.year] += r.deductible
         if isinstance(ded, AnnualDeductible):
@@ -190,3 +201,47 @@ def _rule_ids(version) -> set[str]:
 
     walk(version)
     return out
+
+
+def fund_by_line(result) -> dict[str, int]:
+    """What each benefit line paid, read from the trace records."""
+    paid: dict[str, int] = defaultdict(int)
+    line = L.GENERAL
+    tr = result.trace
+    for i in range(0, len(tr), L.TRACE_STRIDE):
+        step, amount = tr[i], tr[i + 1]
+        if step == L.T_LINE:
+            line = amount
+        elif step == L.T_FUND:
+            paid[L.LINE_NAMES[line]] += amount
+    return paid
+
+
+def pool_and_cap(version, line: str, klass: str, diseases: int) -> tuple[str, int]:
+    """The pool a line's pay counts against and its cap, read from the pack."""
+    name = "special" if line == "special_exception" else line
+    if line == "general_overflow" or getattr(version, name).annual_cap.shared_with:
+        return "inpatient", version.inpatient.annual_cap[klass]
+    cap_node = getattr(version, name).annual_cap
+    cap = getattr(cap_node, klass)
+    if cap_node.max is not None and diseases > 1:
+        cap = min(cap + (diseases - 1) * cap_node.per_extra_disease, cap_node.max)
+    return name, cap
+
+
+@SETTINGS
+@given(member_and_visits())
+def test_no_pool_cap_is_exceeded_across_categories_that_share_it(case):
+    pack, member, visits, _ = case
+    results, _ = run(*case)
+    used: dict[tuple[int, str], int] = defaultdict(int)
+    for v, r in zip(visits, results, strict=True):
+        by_line = fund_by_line(r)
+        assert sum(by_line.values()) == r.fund_pay
+        version = pack.version_on(v.time.date())
+        klass = r.member_class.value
+        for line, paid in by_line.items():
+            pool, cap = pool_and_cap(version, line, klass, len(member.chronic_diseases))
+            used[(v.time.year, pool)] += paid
+            if paid:
+                assert used[(v.time.year, pool)] <= cap, (line, pool)

@@ -46,6 +46,8 @@ BAD = [
     (scenario(category="dental"), "visits[0].category", "unknown value 'dental'"),
     (scenario(category="chronic"), "visits[0].category", "kaifeng@2023-01-01 has no chronic"),
     (scenario(category="negotiated_drug"), "visits[0].drug", "required"),
+    (scenario(prescription_level="level2"), "visits[0].prescription_level", "pharmacy sale"),
+    (scenario(level="pharmacy", internet=True), "visits[0].internet", "physical institution"),
     (scenario(remote="yes"), "visits[0].remote", "boolean"),
     (scenario(totl="1"), "visits[0].totl", "unknown field"),
     (scenario(time="2021-01-01T00:00:00"), "visits[0].time", "no kaifeng policy in force"),

@@ -83,6 +83,8 @@ class VisitIn(_Strict):
     third_party: StrictBool = False
     disease: Id | None = None
     drug: Id | None = None
+    internet: StrictBool = False  # an internet hospital: `level` is its physical institution's
+    prescription_level: Level | None = None  # pharmacy sale: the prescribing institution's level
 
 
 class Scenario(_Strict):
@@ -136,6 +138,14 @@ def _check_visits(pack: Pack, visits: list[VisitIn]) -> None:
             raise InputError(
                 f"{where}.time", f"earlier than visits[{i - 1}] (visits go in time order)"
             )
+        if v.prescription_level is not None and (
+            v.level is not Level.pharmacy or v.prescription_level is Level.pharmacy
+        ):
+            raise InputError(
+                f"{where}.prescription_level", "only for a pharmacy sale, naming a medical level"
+            )
+        if v.internet and v.level is Level.pharmacy:
+            raise InputError(f"{where}.internet", "give the physical institution's medical level")
         if v.category is Category.negotiated_drug and v.drug is None:
             raise InputError(f"{where}.drug", "required for a negotiated_drug visit")
         tables = engine.tables_on(pack, v.time.date())
@@ -222,6 +232,8 @@ def _visit(v: VisitIn) -> engine.Visit:
         third_party=v.third_party,
         disease=v.disease,
         drug=v.drug,
+        internet=v.internet,
+        prescription_level=v.prescription_level,
     )
 
 

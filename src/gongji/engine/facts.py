@@ -6,7 +6,7 @@ into the kernel's integer arguments.
 """
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
@@ -61,6 +61,8 @@ class Visit:
     third_party: bool = False  # a third party is liable for the cost
     disease: str | None = None  # the diagnosis the category is claimed for
     drug: str | None = None  # negotiated-drug code: one deductible per drug per year
+    internet: bool = False  # an internet hospital's visit; `level` is its physical institution's
+    prescription_level: Level | None = None  # a pharmacy sale's prescribing institution's level
 
 
 def retirement_effective(processed: date, timing: RetirementTiming) -> date:
@@ -124,3 +126,20 @@ def kernel_args(member: Member, visit: Visit) -> tuple[int, ...]:
 
 def _any_covers(periods: tuple[Period, ...], day: date) -> bool:
     return any(p.covers(day) for p in periods)
+
+
+def channel_records(channels, visit: Visit) -> tuple[Visit, list[int]]:
+    """The visit at the level it settles at, and the trace records saying why.
+
+    An internet hospital settles at its physical institution's level (XSBN-31); a pharmacy
+    sale on a circulated or dual-channel prescription at the prescriber's level (XSBN-32,
+    KF-23) where the pack says so, else at the pharmacy's own level.
+    """
+    records: list[int] = []
+    if visit.internet and channels.internet is not None:
+        records += [L.T_INTERNET, 0, _LEVEL_INDEX[visit.level], 0]
+    prescribed = visit.prescription_level
+    if visit.level is Level.pharmacy and prescribed and channels.prescription is not None:
+        records += [L.T_PRESCRIPTION, 0, _LEVEL_INDEX[visit.level], _LEVEL_INDEX[prescribed]]
+        visit = replace(visit, level=prescribed)
+    return visit, records

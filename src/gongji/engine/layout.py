@@ -115,7 +115,9 @@ T_LINE = T_CASH + 1  # amount = line index: the steps that follow belong to that
 T_OVERFLOW = T_LINE + 1  # amount = cost passed on, a = to line
 T_DED_ITEM = T_OVERFLOW + 1  # per item per year deductible; b = item deductible met before
 T_EXEMPT = T_DED_ITEM + 1  # a = condition index the line is expressly not limited by
-N_STEPS = T_EXEMPT + 1
+T_INTERNET = T_EXEMPT + 1  # recorded before the kernel: a = the physical institution's level
+T_PRESCRIPTION = T_INTERNET + 1  # recorded before the kernel: a = pharmacy, b = prescriber level
+N_STEPS = T_PRESCRIPTION + 1
 TRACE_STRIDE = 4  # step, amount, a, b
 
 # -- kernel status -------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gongji.engine import layout as L
-from gongji.engine.facts import Member, Visit, kernel_args
+from gongji.engine.facts import Member, Visit, channel_records, kernel_args
 from gongji.engine.kernel import settle_visit
 from gongji.engine.state import YearState
 from gongji.engine.tables import Tables, tables_on
@@ -57,9 +57,11 @@ def settle(
         raise EngineError(
             "E_CATEGORY", f"{tables.version_id} has no {visit.category.value} outpatient policy"
         )
+    visit, tr = channel_records(tables.channels, visit)
+    if not trace:
+        tr = []
     args = kernel_args(member, visit)
     s = list(state.slots)
-    tr: list[int] = []
     deductible, fund, account, cash, status = settle_visit(tables.params, s, *args, line, trace, tr)
     if status != L.OK:
         raise EngineError(*_STATUS[status])

@@ -14,6 +14,7 @@ from gongji.policy.schema import (
     AnnualDeductible,
     Benefit,
     Cap,
+    Channels,
     Cited,
     InpatientRef,
     NoDeductible,
@@ -58,6 +59,7 @@ class Tables:
     cites: tuple[tuple[tuple[Citation | None, ...], ...], ...]
     entry: dict[Category, int]  # the line a category's visits start on
     exception_diseases: frozenset[str]  # special diseases paid on the exception line
+    channels: Channels  # which visit channels settle at another institution's level
 
     def line_for(self, category: Category, disease: str | None) -> int | None:
         line = self.entry.get(category)
@@ -159,7 +161,14 @@ def _compile(pack: Pack, version: Version) -> Tables:
     }
     special = version.special
     diseases = frozenset(special.exceptions.diseases) if special and special.exceptions else ()
-    return Tables(pack.version_id(version), tuple(params), cites, entry, frozenset(diseases))
+    return Tables(
+        pack.version_id(version),
+        tuple(params),
+        cites,
+        entry,
+        frozenset(diseases),
+        version.channels,
+    )
 
 
 def _line_params(p: list[int], base: int, line: _Line, version: Version) -> None:
@@ -244,6 +253,8 @@ def _cites(version: Version, line: _Line | None, klass: MemberClass) -> list[Cit
     by_step[L.T_ACCOUNT] = version.settlement
     by_step[L.T_NO_ACCOUNT] = version.accounts
     by_step[L.T_CASH] = version.settlement
+    by_step[L.T_INTERNET] = version.channels.internet
+    by_step[L.T_PRESCRIPTION] = version.channels.prescription
     if line is not None:
         b = line.benefit
         for cond in b.eligibility:

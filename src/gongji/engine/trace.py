@@ -94,6 +94,14 @@ def describe(step: int, amount: int, a: int, b: int, klass: MemberClass, line: s
             return f"cash {fmt(amount)}, of which {fmt(a)} out of scope"
         case L.T_OVERFLOW:
             return f"{fmt(amount)} left unpaid by the cap passes to {L.LINE_NAMES[a]}"
+        case L.T_INTERNET:
+            return (
+                f"internet visit settled at its physical institution's level ({L.LEVELS[a].value})"
+            )
+        case L.T_PRESCRIPTION:
+            return (
+                f"prescription filled at a pharmacy: the prescriber's level ({L.LEVELS[b].value})"
+            )
         case L.T_EXEMPT:
             return f"not limited by the {L.CONDITIONS[a].value.replace('_', ' ')} rule"
         case L.T_DED_ITEM:

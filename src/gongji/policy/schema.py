@@ -208,6 +208,14 @@ class Inpatient(Cited):
     annual_cap: dict[MemberClass, Fen]
 
 
+class Channels(_Strict):
+    """Where a visit is not at a hospital's own counter, the level it settles at."""
+
+    internet: Cited | None = None  # internet hospital: its physical institution's level
+    prescription: Cited | None = None  # pharmacy with a circulated / dual-channel prescription:
+    # the prescribing institution's level
+
+
 CATEGORY_SECTIONS = (
     "chronic",
     "special",
@@ -228,6 +236,7 @@ class Version(_Strict):
     retirement: Retirement
     general: Benefit
     inpatient: Inpatient | None = None
+    channels: Channels = Channels()
     chronic: Benefit | None = None
     special: Benefit | None = None
     two_diseases: Benefit | None = None

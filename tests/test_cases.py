@@ -14,7 +14,18 @@ from gongji import documents
 from gongji.calculate import calculate
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*/*.yaml"))
-FIGURES = ("deductible", "fund_pay", "account_pay", "cash_pay", "account_balance")
+FIGURES = (
+    "total",
+    "in_scope",
+    "deductible",
+    "fund_pay",
+    "account_pay",
+    "cash_pay",
+    "account_balance",
+    "out_of_scope",
+    "above_standard",
+    "class_b_self_pay",
+)
 
 # The rule IDs issue #2 asks the engine to carry out (general outpatient, all five regions).
 ISSUE_RULES = (

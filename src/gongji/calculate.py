@@ -7,11 +7,12 @@ yuan. Any problem with the scenario is an `InputError` naming the field; nothing
 
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import cache
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError
 
-from gongji import engine, policy
+from gongji import catalogue, engine, policy
 from gongji.engine import EngineError
 from gongji.errors import InputError, first_error
 from gongji.money import MoneyError, to_fen, to_yuan
@@ -69,14 +70,21 @@ class MemberIn(_Strict):
     remote_filing: PeriodIn | list[PeriodIn] | None = None
 
 
+class ItemIn(_Strict):
+    code: Id
+    quantity: Annotated[Decimal, BeforeValidator(catalogue.quantity)]
+    unit_price: Fen
+
+
 class VisitIn(_Strict):
     id: Id
     time: LocalTime
     institution: Id
     level: Level
     category: Category = Category.general
-    total: Fen
+    total: Fen | None = None  # required unless the visit lists items
     in_scope: Fen | None = None
+    items: list[ItemIn] | None = Field(default=None, min_length=1)
     remote: StrictBool = False
     designated: StrictBool = True
     manual: StrictBool = False
@@ -93,8 +101,11 @@ class Scenario(_Strict):
     visits: list[VisitIn] = Field(min_length=1)
 
 
-def calculate(document: object) -> dict:
-    """Validate a scenario document and run it; the JSON-ready output of the contract."""
+def calculate(document: object, items: dict[str, catalogue.Item] | None = None) -> dict:
+    """Validate a scenario document and run it; the JSON-ready output of the contract.
+
+    `items` is the catalogue line-item visits are priced with (the shipped sample if None).
+    """
     pack = _pack_of(document)
     try:
         scenario = Scenario.model_validate(document)
@@ -103,12 +114,14 @@ def calculate(document: object) -> dict:
     _check_visits(pack, scenario.visits)
     member = _member(pack, scenario.member, scenario.visits[0].time.date())
     balance = scenario.member.account_balance or 0
-    visits = [_visit(v) for v in scenario.visits]
+    if items is None and any(v.items for v in scenario.visits):
+        items = _sample_catalogue()
+    visits = [_visit(v, items) for v in scenario.visits]
     try:
         results, _ = engine.settle_all(pack, member, engine.YearState.new(balance), visits)
     except EngineError as exc:
         raise InputError("visits", str(exc), exc.code) from None
-    return _output(pack, scenario, results)
+    return _output(pack, scenario, visits, results)
 
 
 def _pack_of(document: object) -> Pack:
@@ -129,6 +142,10 @@ def _check_visits(pack: Pack, visits: list[VisitIn]) -> None:
         seen.add(v.id)
         if v.time.tzinfo is not None:
             raise InputError(f"{where}.time", "give local time without a time zone")
+        if v.items is not None and (v.total is not None or v.in_scope is not None):
+            raise InputError(f"{where}.items", "give total/in_scope or items, not both")
+        if v.items is None and v.total is None:
+            raise InputError(f"{where}.total", "required (or list the visit's items)")
         if v.in_scope is not None and v.in_scope > v.total:
             raise InputError(
                 f"{where}.in_scope",
@@ -218,13 +235,31 @@ def _periods(periods: list[PeriodIn]) -> tuple[engine.Period, ...]:
     return tuple(engine.Period(p.start, p.end) for p in periods)
 
 
-def _visit(v: VisitIn) -> engine.Visit:
+@cache
+def _sample_catalogue() -> dict[str, catalogue.Item]:
+    return catalogue.load_csv(catalogue.SAMPLE)
+
+
+def _visit(v: VisitIn, items: dict[str, catalogue.Item] | None) -> engine.Visit:
+    if v.items is not None:
+        lines = [catalogue.Line(i.code, i.quantity, i.unit_price) for i in v.items]
+        priced = catalogue.price(lines, items)
+        total, in_scope = priced.total, priced.in_scope
+        split = {
+            "out_of_scope": priced.out_of_scope,
+            "above_standard": priced.above_standard,
+            "class_b_self_pay": priced.class_b_self_pay,
+        }
+    else:
+        total, in_scope = v.total, v.total if v.in_scope is None else v.in_scope
+        split = {}
     return engine.Visit(
         time=v.time,
         institution=v.institution,
         level=v.level,
-        total=v.total,
-        in_scope=v.total if v.in_scope is None else v.in_scope,
+        total=total,
+        in_scope=in_scope,
+        **split,
         category=v.category,
         remote=v.remote,
         designated=v.designated,
@@ -237,9 +272,22 @@ def _visit(v: VisitIn) -> engine.Visit:
     )
 
 
-def _output(pack: Pack, scenario: Scenario, results: list[engine.Result]) -> dict:
+def _split(v: VisitIn, visit: engine.Visit) -> dict:
+    """For a line-item visit, how total minus in_scope splits (glossary names)."""
+    if v.items is None:
+        return {}
+    return {
+        "out_of_scope": to_yuan(visit.out_of_scope),
+        "above_standard": to_yuan(visit.above_standard),
+        "class_b_self_pay": to_yuan(visit.class_b_self_pay),
+    }
+
+
+def _output(
+    pack: Pack, scenario: Scenario, settled: list[engine.Visit], results: list[engine.Result]
+) -> dict:
     visits = []
-    for v, r in zip(scenario.visits, results, strict=True):
+    for v, visit, r in zip(scenario.visits, settled, results, strict=True):
         tables = engine.tables_on(pack, v.time.date())
         visits.append(
             {
@@ -251,6 +299,7 @@ def _output(pack: Pack, scenario: Scenario, results: list[engine.Result]) -> dic
                 "account_pay": to_yuan(r.account_pay),
                 "cash_pay": to_yuan(r.cash_pay),
                 "account_balance": to_yuan(r.account_balance),
+                **_split(v, visit),
                 "member_class": r.member_class.value,
                 "policy_version": r.version_id,
                 "trace": [

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gongji import documents, policy
+from gongji import catalogue, documents, policy
 from gongji.calculate import calculate as run_calculation
 from gongji.calculate import to_json_numbers
 from gongji.errors import InputError
@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 policy_app = typer.Typer(no_args_is_help=True, help="Policy packs: show and compare.")
 app.add_typer(policy_app, name="policy")
+catalogue_app = typer.Typer(no_args_is_help=True, help="The insurance catalogue (目录).")
+app.add_typer(catalogue_app, name="catalogue")
 out = Console()
 FIGURES = (
     "total",
@@ -44,14 +46,18 @@ def fail(exc: InputError) -> None:
 def calculate(
     scenario: str = typer.Argument(..., help="Scenario file (YAML or JSON), or - for stdin."),
     as_json: bool = typer.Option(False, "--json", help="Print the JSON of calculate.md."),
+    catalogue_csv: Path = typer.Option(
+        None, "--catalogue", help="Catalogue CSV for line-item visits (default: the sample)."
+    ),
 ) -> None:
     """Trial calculation (待遇测算): settle a member's visits under a region's policy."""
     try:
+        items = catalogue.load_csv(catalogue_csv) if catalogue_csv else None
         if scenario == "-":
             document = documents.parse(sys.stdin.read(), "stdin")
         else:
             document = documents.read(Path(scenario))
-        result = run_calculation(document)
+        result = run_calculation(document, items)
     except InputError as exc:
         fail(exc)
     if as_json:
@@ -154,3 +160,22 @@ def policy_compare(
             style=style,
         )
     out.print(table)
+
+
+@catalogue_app.command("check")
+def catalogue_check(
+    csv_file: Path = typer.Argument(
+        ..., help="CSV: code,name,class,self_pay_share,payment_standard"
+    ),
+) -> None:
+    """Load a catalogue CSV (all rows or none); a bad row is reported by number and field."""
+    try:
+        items = catalogue.load_csv(csv_file)
+    except InputError as exc:
+        fail(exc)
+    by_class = {c: sum(1 for i in items.values() if i.item_class == c) for c in "ABC"}
+    with_standard = sum(1 for i in items.values() if i.payment_standard is not None)
+    out.print(
+        f"{csv_file.name}: {len(items)} items — class A {by_class['A']}, B {by_class['B']}, "
+        f"C {by_class['C']}; {with_standard} with a payment standard"
+    )

@@ -5,7 +5,7 @@ basis points (1% = 100 bp) so that every product is integer arithmetic, rounded 
 once per product, as the rules inventory fixes.
 """
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 FEN_PER_YUAN = 100
 BP_PER_UNIT = 10_000  # basis points in 100%
@@ -59,6 +59,11 @@ def percent_to_bp(value: object) -> int:
 def fmt_bp(bp: int) -> str:
     """5500 -> '55%', 6250 -> '62.5%'."""
     return f"{Decimal(bp).scaleb(-2).normalize():f}%"
+
+
+def times(fen: int, quantity: Decimal) -> int:
+    """A unit price in fen x a (possibly fractional) quantity, rounded half-up to the fen."""
+    return int((fen * quantity).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def apply_ratio(fen: int, bp: int) -> int:

@@ -63,6 +63,10 @@ class Visit:
     drug: str | None = None  # negotiated-drug code: one deductible per drug per year
     internet: bool = False  # an internet hospital's visit; `level` is its physical institution's
     prescription_level: Level | None = None  # a pharmacy sale's prescribing institution's level
+    # where the visit was priced from line items: how total minus in_scope splits
+    out_of_scope: int = 0
+    above_standard: int = 0
+    class_b_self_pay: int = 0
 
 
 def retirement_effective(processed: date, timing: RetirementTiming) -> date:
@@ -128,14 +132,22 @@ def _any_covers(periods: tuple[Period, ...], day: date) -> bool:
     return any(p.covers(day) for p in periods)
 
 
-def channel_records(channels, visit: Visit) -> tuple[Visit, list[int]]:
-    """The visit at the level it settles at, and the trace records saying why.
+def channel_records(channels, cites, visit: Visit) -> tuple[Visit, list[int]]:
+    """The visit at the level it settles at, and the trace records saying why (with how a
+    line-item visit's cost was split, where the pack cites the rule).
 
     An internet hospital settles at its physical institution's level (XSBN-31); a pharmacy
     sale on a circulated or dual-channel prescription at the prescriber's level (XSBN-32,
     KF-23) where the pack says so, else at the pharmacy's own level.
     """
     records: list[int] = []
+    for step, amount in (
+        (L.T_OUT_OF_SCOPE, visit.out_of_scope),
+        (L.T_ABOVE_STANDARD, visit.above_standard),
+        (L.T_CLASS_B, visit.class_b_self_pay),
+    ):
+        if amount and cites[step] is not None:
+            records += [step, amount, 0, 0]
     if visit.internet and channels.internet is not None:
         records += [L.T_INTERNET, 0, _LEVEL_INDEX[visit.level], 0]
     prescribed = visit.prescription_level

@@ -117,7 +117,10 @@ T_DED_ITEM = T_OVERFLOW + 1  # per item per year deductible; b = item deductible
 T_EXEMPT = T_DED_ITEM + 1  # a = condition index the line is expressly not limited by
 T_INTERNET = T_EXEMPT + 1  # recorded before the kernel: a = the physical institution's level
 T_PRESCRIPTION = T_INTERNET + 1  # recorded before the kernel: a = pharmacy, b = prescriber level
-N_STEPS = T_PRESCRIPTION + 1
+T_OUT_OF_SCOPE = T_PRESCRIPTION + 1  # recorded before the kernel from line-item pricing
+T_ABOVE_STANDARD = T_OUT_OF_SCOPE + 1
+T_CLASS_B = T_ABOVE_STANDARD + 1
+N_STEPS = T_CLASS_B + 1
 TRACE_STRIDE = 4  # step, amount, a, b
 
 # -- kernel status -------------------------------------------------------------------------

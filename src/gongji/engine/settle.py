@@ -57,7 +57,7 @@ def settle(
         raise EngineError(
             "E_CATEGORY", f"{tables.version_id} has no {visit.category.value} outpatient policy"
         )
-    visit, tr = channel_records(tables.channels, visit)
+    visit, tr = channel_records(tables.channels, tables.cites[L.GENERAL][0], visit)
     if not trace:
         tr = []
     args = kernel_args(member, visit)

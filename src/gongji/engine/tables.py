@@ -255,6 +255,9 @@ def _cites(version: Version, line: _Line | None, klass: MemberClass) -> list[Cit
     by_step[L.T_CASH] = version.settlement
     by_step[L.T_INTERNET] = version.channels.internet
     by_step[L.T_PRESCRIPTION] = version.channels.prescription
+    by_step[L.T_OUT_OF_SCOPE] = version.catalogue.out_of_scope
+    by_step[L.T_ABOVE_STANDARD] = version.catalogue.payment_standard
+    by_step[L.T_CLASS_B] = version.catalogue.class_b_self_pay
     if line is not None:
         b = line.benefit
         for cond in b.eligibility:

@@ -94,6 +94,12 @@ def describe(step: int, amount: int, a: int, b: int, klass: MemberClass, line: s
             return f"cash {fmt(amount)}, of which {fmt(a)} out of scope"
         case L.T_OVERFLOW:
             return f"{fmt(amount)} left unpaid by the cap passes to {L.LINE_NAMES[a]}"
+        case L.T_OUT_OF_SCOPE:
+            return f"{fmt(amount)} out of the catalogue (class C or not listed): the member's"
+        case L.T_ABOVE_STANDARD:
+            return f"{fmt(amount)} above the payment standard: the member's"
+        case L.T_CLASS_B:
+            return f"{fmt(amount)} class-B self-pay share (先行自付)"
         case L.T_INTERNET:
             return (
                 f"internet visit settled at its physical institution's level ({L.LEVELS[a].value})"

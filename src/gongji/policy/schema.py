@@ -216,6 +216,14 @@ class Channels(_Strict):
     # the prescribing institution's level
 
 
+class CataloguePolicy(_Strict):
+    """Articles on how a line-item visit's cost is split (cited in the trace where present)."""
+
+    out_of_scope: Cited | None = None  # not paid: out of the catalogue (NY-19)
+    payment_standard: Cited | None = None  # above the payment standard: the member's (NY-18)
+    class_b_self_pay: Cited | None = None  # 先行自付 before the fund pays
+
+
 CATEGORY_SECTIONS = (
     "chronic",
     "special",
@@ -237,6 +245,7 @@ class Version(_Strict):
     general: Benefit
     inpatient: Inpatient | None = None
     channels: Channels = Channels()
+    catalogue: CataloguePolicy = CataloguePolicy()
     chronic: Benefit | None = None
     special: Benefit | None = None
     two_diseases: Benefit | None = None

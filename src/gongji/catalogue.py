@@ -1,0 +1,130 @@
+"""The insurance catalogue and pricing a visit from its line items (NY-18, NY-19).
+
+A catalogue row gives an item's national code, its class (A 甲类 fully in scope, B 乙类 with a
+class-B self-pay share 先行自付, C 丙类 out of scope) and, where one is set, the payment
+standard per unit (e.g. a centrally procured drug's winning bid, NY-18). Pricing a visit
+splits each line into: out of scope (class C or not in the catalogue, NY-19), above the
+payment standard, the class-B self-pay share, and the in-scope rest.
+"""
+
+import csv
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from gongji.errors import InputError
+from gongji.money import MoneyError, apply_ratio, percent_to_bp, times, to_fen
+
+SAMPLE = Path(__file__).parent / "data" / "catalogue-sample.csv"
+COLUMNS = ("code", "name", "class", "self_pay_share", "payment_standard")
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    code: str
+    name: str
+    item_class: str  # A | B | C
+    self_pay_share: int  # basis points, class B only
+    payment_standard: int | None  # fen per unit
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of a visit: an item bought or a service given."""
+
+    code: str
+    quantity: Decimal
+    unit_price: int  # fen
+
+
+@dataclass(frozen=True, slots=True)
+class Priced:
+    total: int
+    in_scope: int
+    out_of_scope: int  # class C and items not in the catalogue
+    above_standard: int  # unit price above the payment standard, times quantity
+    class_b_self_pay: int  # 先行自付
+
+
+def load_csv(path: Path) -> dict[str, Item]:
+    """All rows or nothing: the first bad row is reported with its number and field."""
+    name = path.name
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            if tuple(reader.fieldnames or ()) != COLUMNS:
+                raise InputError(name, f"header must be: {','.join(COLUMNS)}")
+            items: dict[str, Item] = {}
+            for row_number, row in enumerate(reader, start=2):
+                item = _item(name, row_number, row)
+                if item.code in items:
+                    raise InputError(f"{name}: row {row_number}: code", f"duplicate {item.code}")
+                items[item.code] = item
+    except OSError as exc:
+        raise InputError(name, f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(name, "not UTF-8 text") from None
+    return items
+
+
+def _item(name: str, row_number: int, row: dict[str, str]) -> Item:
+    def bad(field: str, reason: str) -> InputError:
+        return InputError(f"{name}: row {row_number}: {field}", reason)
+
+    code = (row.get("code") or "").strip()
+    if not code.isalnum() or not code.isascii() or len(code) > 30:
+        raise bad("code", f"not a national code: {code!r}")
+    item_class = (row.get("class") or "").strip()
+    if item_class not in ("A", "B", "C"):
+        raise bad("class", f"must be A, B or C, not {item_class!r}")
+    share_text = (row.get("self_pay_share") or "").strip() or "0%"
+    try:
+        share = percent_to_bp(share_text)
+    except MoneyError as exc:
+        raise bad("self_pay_share", str(exc)) from None
+    if not 0 <= share <= 10_000 or (share and item_class != "B"):
+        raise bad("self_pay_share", "a share between 0% and 100%, for class B items only")
+    standard_text = (row.get("payment_standard") or "").strip()
+    try:
+        standard = to_fen(standard_text) if standard_text else None
+    except MoneyError as exc:
+        raise bad("payment_standard", str(exc)) from None
+    if standard is not None and standard < 0:
+        raise bad("payment_standard", "must not be negative")
+    return Item(code, (row.get("name") or "").strip(), item_class, share, standard)
+
+
+def price(lines: list[Line], catalogue: dict[str, Item]) -> Priced:
+    total = in_scope = out = above = class_b = 0
+    for line in lines:
+        amount = times(line.unit_price, line.quantity)
+        total += amount
+        item = catalogue.get(line.code)
+        if item is None or item.item_class == "C":
+            out += amount
+            continue
+        allowed = amount
+        standard = item.payment_standard
+        if standard is not None and line.unit_price > standard:
+            over = times(line.unit_price - standard, line.quantity)
+            above += over
+            allowed -= over
+        if item.item_class == "B":
+            share = apply_ratio(allowed, item.self_pay_share)
+            class_b += share
+            allowed -= share
+        in_scope += allowed
+    return Priced(total, in_scope, out, above, class_b)
+
+
+def quantity(value: object) -> Decimal:
+    """A positive quantity with at most three decimals (e.g. 0.5 of a box)."""
+    if isinstance(value, bool | float):
+        raise ValueError("must be an exact decimal number")
+    try:
+        q = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"not a number: {value!r}") from None
+    if not q.is_finite() or q <= 0 or q != q.quantize(Decimal("0.001")):
+        raise ValueError("must be positive, with at most three decimals")
+    return q

@@ -1,0 +1,90 @@
+"""The catalogue CSV: loads whole or not at all, bad rows reported by number and field."""
+
+from decimal import Decimal
+
+import pytest
+from typer.testing import CliRunner
+
+from gongji import catalogue
+from gongji.cli import app
+from gongji.errors import InputError
+
+HEADER = "code,name,class,self_pay_share,payment_standard\n"
+runner = CliRunner()
+
+
+def write(tmp_path, body: str):
+    path = tmp_path / "cat.csv"
+    path.write_text(HEADER + body, encoding="utf-8")
+    return path
+
+
+def test_sample_catalogue_loads():
+    items = catalogue.load_csv(catalogue.SAMPLE)
+    assert len(items) == 11
+    assert items["XA10BAA001A001010100003"].payment_standard == 12
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ("X1,a,A,0%,\nX2,b,D,0%,\n", "cat.csv: row 3: class", "must be A, B or C"),
+        ("X1,a,B,ten,\n", "cat.csv: row 2: self_pay_share", "percent sign"),
+        ("X1,a,A,10%,\n", "cat.csv: row 2: self_pay_share", "class B items only"),
+        ("X1,a,A,0%,1.234\n", "cat.csv: row 2: payment_standard", "two decimals"),
+        ("X-1,a,A,0%,\n", "cat.csv: row 2: code", "not a national code"),
+        ("X1,a,A,0%,\nX1,b,A,0%,\n", "cat.csv: row 3: code", "duplicate X1"),
+    ],
+)
+def test_bad_row_is_named(tmp_path, body, field, reason):
+    with pytest.raises(InputError) as err:
+        catalogue.load_csv(write(tmp_path, body))
+    assert err.value.field == field and reason in err.value.reason
+
+
+def test_bad_header(tmp_path):
+    path = tmp_path / "cat.csv"
+    path.write_text("code,name\nX1,a\n", encoding="utf-8")
+    with pytest.raises(InputError, match="header must be"):
+        catalogue.load_csv(path)
+
+
+def test_pricing_splits_each_line():
+    items = catalogue.load_csv(catalogue.SAMPLE)
+    lines = [
+        catalogue.Line("XA10BAA001A001010100003", Decimal("0.5"), 25),  # 12.5 -> 13 fen
+        catalogue.Line("UNKNOWN", Decimal(1), 1000),  # not listed: out of scope
+    ]
+    priced = catalogue.price(lines, items)
+    # 0.5 x 0.25 = 0.125 -> 0.13 (half-up); above the 0.12 standard: 0.5 x 0.13 = 0.065 -> 0.07
+    assert (priced.total, priced.out_of_scope, priced.above_standard) == (1013, 1000, 7)
+    assert priced.in_scope == 6 and priced.class_b_self_pay == 0
+
+
+def test_cli_check_and_calculate_with_a_catalogue(tmp_path):
+    good = runner.invoke(app, ["catalogue", "check", str(catalogue.SAMPLE)])
+    assert good.exit_code == 0 and "11 items" in good.output
+    bad = runner.invoke(app, ["catalogue", "check", str(write(tmp_path, "X1,a,Q,0%,\n"))])
+    assert bad.exit_code == 2 and "row 2: class" in bad.output
+
+
+def test_items_and_total_together_are_refused():
+    from gongji.calculate import calculate
+
+    doc = {
+        "region": "nanyang",
+        "member": {"id": "P", "type": "employee"},
+        "visits": [
+            {
+                "id": "V",
+                "time": "2023-03-01T10:00:00",
+                "institution": "H",
+                "level": "level2",
+                "total": "10",
+                "items": [{"code": "X1", "quantity": 1, "unit_price": "10"}],
+            }
+        ],
+    }
+    with pytest.raises(InputError) as err:
+        calculate(doc)
+    assert err.value.field == "visits[0].items"

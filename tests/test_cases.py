@@ -65,9 +65,17 @@ def test_case(path: Path):
     assert set(case["rules"]) <= traced, f"case rules not traced: {set(case['rules']) - traced}"
 
 
-def test_every_issue_rule_has_a_worked_example():
+# Issue #3: every outpatient category, routing, line items and institution kinds.
+CATEGORY_RULES = (
+    "XSBN-11 XSBN-12 XSBN-13 XSBN-14 XSBN-15 XSBN-16 XSBN-17 XSBN-29 XSBN-31 XSBN-32 "
+    "PZH-7b PZH-9 PZH-10/11 JMS-18 NY-18 NY-19"
+).split()
+
+
+@pytest.mark.parametrize("rules", [ISSUE_RULES, CATEGORY_RULES], ids=["engine", "categories"])
+def test_every_issue_rule_has_a_worked_example(rules):
     covered = {rule for path in CASES for rule in load_case(path)["rules"]}
-    assert sorted(set(ISSUE_RULES) - covered) == []
+    assert sorted(set(rules) - covered) == []
 
 
 def test_every_region_has_cases():

@@ -35,3 +35,15 @@ def test_example_runs(path):
         assert v["fund_pay"] + v["account_pay"] + v["cash_pay"] == v["total"]
         assert v["trace"] and all(step["rule"] for step in v["trace"])
     assert out["totals"]["total"] == sum(v["total"] for v in out["visits"])
+
+
+def test_examples_cover_every_category():
+    from gongji import documents
+    from gongji.terms import Category
+
+    used = {
+        visit.get("category", "general")
+        for path in EXAMPLES
+        for visit in documents.read(path)["visits"]
+    }
+    assert used == {c.value for c in Category}

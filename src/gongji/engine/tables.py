@@ -11,6 +11,7 @@ from datetime import date
 
 from gongji.engine import layout as L
 from gongji.policy.schema import (
+    CATEGORY_SECTIONS,
     AnnualDeductible,
     Benefit,
     Cap,
@@ -98,15 +99,7 @@ def _lines(version: Version) -> dict[int, _Line]:
     """The benefit lines a version defines, by line index."""
     lines: dict[int, _Line] = {}
     general = L.line_index("general")
-    for name in (
-        "general",
-        "chronic",
-        "special",
-        "two_diseases",
-        "emergency",
-        "negotiated_drug",
-        "day_surgery",
-    ):
+    for name in ("general", *CATEGORY_SECTIONS):
         b = getattr(version, name)
         if b is None:
             continue

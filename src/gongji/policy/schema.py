@@ -196,9 +196,6 @@ class Benefit(_Strict):
     exceptions: Exceptions | None = None
 
 
-GeneralOutpatient = Benefit
-
-
 class Inpatient(Cited):
     """Inpatient parameters articles refer to without giving them: configured by the bureau."""
 

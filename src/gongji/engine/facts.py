@@ -6,7 +6,7 @@ into the kernel's integer arguments.
 """
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
@@ -14,7 +14,7 @@ from gongji.engine import layout as L
 from gongji.terms import Category, Level, MemberType, RetirementTiming
 
 _EPOCH = datetime(1970, 1, 1)
-_LEVEL_INDEX = {level: i for i, level in enumerate(L.LEVELS)}
+LEVEL_INDEX = {level: i for i, level in enumerate(L.LEVELS)}
 _TYPE_INDEX = {mtype: i for i, mtype in enumerate(L.MEMBER_TYPES)}
 
 
@@ -118,7 +118,7 @@ def kernel_args(member: Member, visit: Visit) -> tuple[int, ...]:
         t.year * 12 + t.month - 1,
         institution_key(visit.institution),
         institution_key(visit.drug) or 1 if visit.drug else 0,  # item key; 0 marks a free slot
-        _LEVEL_INDEX[visit.level],
+        LEVEL_INDEX[visit.level],
         L.RETIREE if facts & L.F_RETIRED else L.EMPLOYEE,
         _TYPE_INDEX[member.type],
         facts,
@@ -130,28 +130,3 @@ def kernel_args(member: Member, visit: Visit) -> tuple[int, ...]:
 
 def _any_covers(periods: tuple[Period, ...], day: date) -> bool:
     return any(p.covers(day) for p in periods)
-
-
-def channel_records(channels, cites, visit: Visit) -> tuple[Visit, list[int]]:
-    """The visit at the level it settles at, and the trace records saying why (with how a
-    line-item visit's cost was split, where the pack cites the rule).
-
-    An internet hospital settles at its physical institution's level (XSBN-31); a pharmacy
-    sale on a circulated or dual-channel prescription at the prescriber's level (XSBN-32,
-    KF-23) where the pack says so, else at the pharmacy's own level.
-    """
-    records: list[int] = []
-    for step, amount in (
-        (L.T_OUT_OF_SCOPE, visit.out_of_scope),
-        (L.T_ABOVE_STANDARD, visit.above_standard),
-        (L.T_CLASS_B, visit.class_b_self_pay),
-    ):
-        if amount and cites[step] is not None:
-            records += [step, amount, 0, 0]
-    if visit.internet and channels.internet is not None:
-        records += [L.T_INTERNET, 0, _LEVEL_INDEX[visit.level], 0]
-    prescribed = visit.prescription_level
-    if visit.level is Level.pharmacy and prescribed and channels.prescription is not None:
-        records += [L.T_PRESCRIPTION, 0, _LEVEL_INDEX[visit.level], _LEVEL_INDEX[prescribed]]
-        visit = replace(visit, level=prescribed)
-    return visit, records

@@ -5,15 +5,15 @@ member's visits in time order; the ledger, the service and `gongji calculate` al
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gongji.engine import layout as L
-from gongji.engine.facts import Member, Visit, channel_records, kernel_args
+from gongji.engine.facts import LEVEL_INDEX, Member, Visit, kernel_args
 from gongji.engine.kernel import settle_visit
 from gongji.engine.state import YearState
 from gongji.engine.tables import Tables, tables_on
 from gongji.policy.schema import Pack
-from gongji.terms import MemberClass
+from gongji.terms import Level, MemberClass
 
 
 class EngineError(ValueError):
@@ -57,7 +57,7 @@ def settle(
         raise EngineError(
             "E_CATEGORY", f"{tables.version_id} has no {visit.category.value} outpatient policy"
         )
-    visit, tr = channel_records(tables.channels, tables.cites[L.GENERAL][0], visit)
+    visit, tr = _before_kernel(tables, visit)
     if not trace:
         tr = []
     args = kernel_args(member, visit)
@@ -95,3 +95,27 @@ def settle_all(
         result, state = settle(tables, member, state, visit, trace)
         results.append(result)
     return results, state
+
+
+def _before_kernel(tables: Tables, visit: Visit) -> tuple[Visit, list[int]]:
+    """The visit at the level it settles at, and trace records for what was decided before
+    the kernel: how a line-item visit's cost split (where the pack cites the rule), and the
+    level an internet hospital (XSBN-31) or a prescription filled at a pharmacy (XSBN-32,
+    KF-23) settles at.
+    """
+    cites = tables.cites[L.GENERAL][0]
+    records: list[int] = []
+    for step, amount in (
+        (L.T_OUT_OF_SCOPE, visit.out_of_scope),
+        (L.T_ABOVE_STANDARD, visit.above_standard),
+        (L.T_CLASS_B, visit.class_b_self_pay),
+    ):
+        if amount and cites[step] is not None:
+            records += [step, amount, 0, 0]
+    if visit.internet and tables.channels.internet is not None:
+        records += [L.T_INTERNET, 0, LEVEL_INDEX[visit.level], 0]
+    prescribed = visit.prescription_level
+    if visit.level is Level.pharmacy and prescribed and tables.channels.prescription is not None:
+        records += [L.T_PRESCRIPTION, 0, LEVEL_INDEX[visit.level], LEVEL_INDEX[prescribed]]
+        visit = replace(visit, level=prescribed)
+    return visit, records

@@ -112,11 +112,11 @@ def calculate(document: object, items: dict[str, catalogue.Item] | None = None) 
     except ValidationError as exc:
         raise InputError(*first_error(exc)) from None
     _check_visits(pack, scenario.visits)
-    member = _member(pack, scenario.member, scenario.visits[0].time.date())
+    member = engine_member(pack, scenario.member, scenario.visits[0].time.date())
     balance = scenario.member.account_balance or 0
     if items is None and any(v.items for v in scenario.visits):
-        items = _sample_catalogue()
-    visits = [_visit(v, items) for v in scenario.visits]
+        items = sample_catalogue()
+    visits = [engine_visit(v, items) for v in scenario.visits]
     try:
         results, _ = engine.settle_all(pack, member, engine.YearState.new(balance), visits)
     except EngineError as exc:
@@ -140,45 +140,50 @@ def _check_visits(pack: Pack, visits: list[VisitIn]) -> None:
         if v.id in seen:
             raise InputError(f"{where}.id", f"duplicate visit id {v.id!r}")
         seen.add(v.id)
-        if v.time.tzinfo is not None:
-            raise InputError(f"{where}.time", "give local time without a time zone")
-        if v.items is not None and (v.total is not None or v.in_scope is not None):
-            raise InputError(f"{where}.items", "give total/in_scope or items, not both")
-        if v.items is None and v.total is None:
-            raise InputError(f"{where}.total", "required (or list the visit's items)")
-        if v.in_scope is not None and v.in_scope > v.total:
-            raise InputError(
-                f"{where}.in_scope",
-                f"must not exceed total ({to_yuan(v.in_scope)} > {to_yuan(v.total)})",
-            )
         if i and v.time < visits[i - 1].time:
             raise InputError(
                 f"{where}.time", f"earlier than visits[{i - 1}] (visits go in time order)"
             )
-        if v.prescription_level is not None and (
-            v.level is not Level.pharmacy or v.prescription_level is Level.pharmacy
-        ):
-            raise InputError(
-                f"{where}.prescription_level", "only for a pharmacy sale, naming a medical level"
-            )
-        if v.internet and v.level is Level.pharmacy:
-            raise InputError(f"{where}.internet", "give the physical institution's medical level")
-        if v.category is Category.negotiated_drug and v.drug is None:
-            raise InputError(f"{where}.drug", "required for a negotiated_drug visit")
-        tables = engine.tables_on(pack, v.time.date())
-        if tables is None:
-            starts = ", ".join(ver.valid_from.isoformat() for ver in pack.versions)
-            raise InputError(
-                f"{where}.time",
-                f"no {pack.region} policy in force on {v.time.date()} (versions from {starts})",
-            )
-        if tables.line_for(v.category, v.disease) is None:
-            raise InputError(
-                f"{where}.category", f"{tables.version_id} has no {v.category.value} policy"
-            )
+        check_visit(pack, where, v)
 
 
-def _member(pack: Pack, m: MemberIn, first_day: date) -> engine.Member:
+def check_visit(pack: Pack, where: str, v: VisitIn) -> None:
+    """What a visit must satisfy beyond its field types; `where` prefixes the field names."""
+    if v.time.tzinfo is not None:
+        raise InputError(f"{where}.time", "give local time without a time zone")
+    if v.items is not None and (v.total is not None or v.in_scope is not None):
+        raise InputError(f"{where}.items", "give total/in_scope or items, not both")
+    if v.items is None and v.total is None:
+        raise InputError(f"{where}.total", "required (or list the visit's items)")
+    if v.in_scope is not None and v.in_scope > v.total:
+        raise InputError(
+            f"{where}.in_scope",
+            f"must not exceed total ({to_yuan(v.in_scope)} > {to_yuan(v.total)})",
+        )
+    if v.prescription_level is not None and (
+        v.level is not Level.pharmacy or v.prescription_level is Level.pharmacy
+    ):
+        raise InputError(
+            f"{where}.prescription_level", "only for a pharmacy sale, naming a medical level"
+        )
+    if v.internet and v.level is Level.pharmacy:
+        raise InputError(f"{where}.internet", "give the physical institution's medical level")
+    if v.category is Category.negotiated_drug and v.drug is None:
+        raise InputError(f"{where}.drug", "required for a negotiated_drug visit")
+    tables = engine.tables_on(pack, v.time.date())
+    if tables is None:
+        starts = ", ".join(ver.valid_from.isoformat() for ver in pack.versions)
+        raise InputError(
+            f"{where}.time",
+            f"no {pack.region} policy in force on {v.time.date()} (versions from {starts})",
+        )
+    if tables.line_for(v.category, v.disease) is None:
+        raise InputError(
+            f"{where}.category", f"{tables.version_id} has no {v.category.value} policy"
+        )
+
+
+def engine_member(pack: Pack, m: MemberIn, first_day: date) -> engine.Member:
     for name in ("benefit_periods", "inpatient_stays", "arrears"):
         _check_periods(f"member.{name}", getattr(m, name) or [])
     filings = (
@@ -236,11 +241,11 @@ def _periods(periods: list[PeriodIn]) -> tuple[engine.Period, ...]:
 
 
 @cache
-def _sample_catalogue() -> dict[str, catalogue.Item]:
+def sample_catalogue() -> dict[str, catalogue.Item]:
     return catalogue.load_csv(catalogue.SAMPLE)
 
 
-def _visit(v: VisitIn, items: dict[str, catalogue.Item] | None) -> engine.Visit:
+def engine_visit(v: VisitIn, items: dict[str, catalogue.Item] | None) -> engine.Visit:
     if v.items is not None:
         lines = [catalogue.Line(i.code, i.quantity, i.unit_price) for i in v.items]
         priced = catalogue.price(lines, items)

@@ -1,0 +1,36 @@
+"""Ledger tests run on both stores: an SQLite file and a fresh PostgreSQL database.
+
+PostgreSQL is at GONGJI_TEST_PG (default: the local server, database `test`, trust auth).
+Where it cannot be reached the PostgreSQL cases fail: they must run in CI, not skip.
+"""
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from gongji.ledger import store
+
+PG_ADMIN = os.environ.get("GONGJI_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    if request.param == "sqlite":
+        engine = store.connect(f"sqlite:///{tmp_path / 'gongji.db'}")
+        store.upgrade(engine)
+        yield engine
+        engine.dispose()
+        return
+    name = f"gongji_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = store.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
+    store.upgrade(engine)
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -1,0 +1,186 @@
+"""Settle, retry, conflict, cancel, bad input, and db check — on SQLite and PostgreSQL."""
+
+import threading
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from gongji.calculate import calculate
+from gongji.errors import InputError
+from gongji.ledger import check, operations
+from gongji.ledger.schema import balances, members, settlements
+
+MEMBER = {"id": "P001", "type": "employee", "account_balance": "300.00"}
+
+
+def visit(vid: str, time: str, total: str, **more) -> dict:
+    return {
+        "id": vid,
+        "time": time,
+        "institution": "H001",
+        "level": "level3",
+        "total": total,
+        **more,
+    }
+
+
+V1 = visit("V1", "2023-03-01T10:00:00", "250.00", in_scope="200.00")
+V2 = visit("V2", "2023-03-01T15:00:00", "100.00")
+
+
+def snapshot(db) -> tuple:
+    with db.connect() as conn:
+        return (
+            conn.execute(select(func.count()).select_from(settlements)).scalar(),
+            conn.execute(select(members.c.state)).scalar(),
+            conn.execute(select(balances.c.balance)).all(),
+        )
+
+
+@pytest.fixture
+def member(db):
+    operations.add_member(db, "kaifeng", MEMBER)
+    return db
+
+
+def test_settle_matches_the_trial_calculation_and_checks_clean(member):
+    first = operations.settle(member, "T1", "P001", V1)
+    second = operations.settle(member, "T2", "P001", V2)
+    trial = calculate({"region": "kaifeng", "member": MEMBER, "visits": [V1, V2]})
+    for got, want in zip((first, second), trial["visits"], strict=True):
+        for key in ("deductible", "fund_pay", "account_pay", "cash_pay", "account_balance"):
+            assert Decimal(got[key]) == want[key], key
+    assert check.problems(member) == []
+
+
+def test_retry_returns_the_first_result_and_pays_once(member):
+    first = operations.settle(member, "T1", "P001", V1)
+    before = snapshot(member)
+    assert operations.settle(member, "T1", "P001", V1) == first
+    assert snapshot(member) == before
+
+
+def test_same_txn_with_another_payload_is_refused_and_changes_nothing(member):
+    operations.settle(member, "T1", "P001", V1)
+    before = snapshot(member)
+    with pytest.raises(InputError) as err:
+        operations.settle(member, "T1", "P001", V2)
+    assert err.value.code == "E_TXN_CONFLICT"
+    assert snapshot(member) == before
+
+
+def test_cancel_restores_state_and_account_to_the_fen(member):
+    operations.settle(member, "T1", "P001", V1)
+    after_first = snapshot(member)
+    operations.settle(member, "T2", "P001", V2)
+    with pytest.raises(InputError) as err:
+        operations.cancel(member, "T1")
+    assert err.value.code == "E_NOT_LATEST"
+    operations.cancel(member, "T2")
+    assert snapshot(member)[1:] == after_first[1:]
+    assert operations.cancel(member, "T2") == {"txn_id": "T2", "cancelled": True}
+    assert check.problems(member) == []
+    # the same visit settles again to the same figures once cancelled
+    again = operations.settle(member, "T3", "P001", V2)
+    assert again["fund_pay"] == "50.00" and again["deductible"] == "0.00"
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        (visit("V9", "2023-03-02T10:00:00", "100.00", in_scope="200.00"), "visit.in_scope"),
+        (visit("V9", "2023-03-02T10:00:00", "-1"), "visit.total"),
+        (
+            {
+                "id": "V9",
+                "time": "2023-03-02T10:00:00",
+                "institution": "H",
+                "level": "x",
+                "total": "1",
+            },
+            "visit.level",
+        ),
+        (visit("V9", "2023-02-01T10:00:00", "100.00"), "visit.time"),  # before the last one
+    ],
+)
+def test_bad_visit_names_the_field_and_writes_nothing(member, bad, field):
+    operations.settle(member, "T1", "P001", V1)
+    before = snapshot(member)
+    with pytest.raises(InputError) as err:
+        operations.settle(member, "T9", "P001", bad)
+    assert err.value.field == field
+    assert snapshot(member) == before
+
+
+def test_unknown_member_and_duplicate_member(member):
+    with pytest.raises(InputError) as err:
+        operations.settle(member, "T1", "NOBODY", V1)
+    assert err.value.field == "member_id"
+    with pytest.raises(InputError) as err:
+        operations.add_member(member, "kaifeng", MEMBER)
+    assert err.value.code == "E_MEMBER_EXISTS"
+
+
+def test_concurrent_settlements_for_one_member_never_spend_twice(member):
+    # 12 threads, each a 100-yuan level-1 visit on its own day in March: 60% would be 60 each,
+    # but the 150 monthly cap (KF-9b) and the 300 balance may be spent only once.
+    errors: list[Exception] = []
+
+    def one(i: int) -> None:
+        try:
+            operations.settle(
+                member,
+                f"C{i}",
+                "P001",
+                {
+                    "id": f"C{i}",
+                    "time": "2023-03-10T09:00:00",
+                    "institution": "C1",
+                    "level": "level1",
+                    "total": "100.00",
+                },
+            )
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with member.connect() as conn:
+        results = [r.result for r in conn.execute(select(settlements.c.result))]
+    assert sum(Decimal(r["fund_pay"]) for r in results) == Decimal("150.00")
+    assert sum(Decimal(r["account_pay"]) for r in results) == Decimal("300.00")
+    assert check.problems(member) == []
+
+
+def test_check_finds_a_tampered_balance_and_a_tampered_state(member):
+    from sqlalchemy import update
+
+    operations.settle(member, "T1", "P001", V1)
+    with member.begin() as conn:
+        conn.execute(update(balances).values(balance=balances.c.balance + 1))
+    assert any("legs sum to" in p for p in check.problems(member))
+    with member.begin() as conn:
+        conn.execute(update(balances).values(balance=balances.c.balance - 1))
+        state = conn.execute(select(members.c.state)).scalar()
+        state[3] += 1  # a pool's annual use, off by a fen
+        conn.execute(update(members).values(state=state))
+    assert check.problems(member) == [
+        "member P001: stored state differs from the replay of its settlements"
+    ]
+
+
+def test_a_retry_read_from_yaml_equals_one_read_from_json(member):
+    from gongji import documents
+
+    yaml_visit = documents.parse(
+        "id: V1\ntime: 2023-03-01T10:00:00\ninstitution: H001\nlevel: level3\n"
+        "total: 250.00\nin_scope: 200.00\n",
+        "visit.yaml",
+    )
+    first = operations.settle(member, "T1", "P001", yaml_visit)
+    assert operations.settle(member, "T1", "P001", V1) == first

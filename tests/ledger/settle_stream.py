@@ -1,0 +1,34 @@
+"""A writer for the crash test: settles a fixed stream of visits, printing each txn id done.
+
+python settle_stream.py DATABASE_URL START COUNT
+"""
+
+import sys
+
+from gongji.ledger import operations, store
+
+
+def stream_visit(i: int) -> tuple[str, str, dict]:
+    """The i-th transaction of the stream: 4 members, visits an hour apart."""
+    member = f"M{i % 4}"
+    hour = i // 4
+    return (
+        f"S{i}",
+        member,
+        {
+            "id": f"S{i}",
+            "time": f"2023-03-{1 + hour // 24:02d}T{hour % 24:02d}:00:00",
+            "institution": f"H{i % 3}",
+            "level": "level2",
+            "total": f"{50 + i % 7 * 10}.00",
+        },
+    )
+
+
+if __name__ == "__main__":
+    url, start, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    db = store.connect(url)
+    for i in range(start, start + count):
+        txn, member, visit = stream_visit(i)
+        operations.settle(db, txn, member, visit)
+        print(txn, flush=True)

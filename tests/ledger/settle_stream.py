@@ -25,7 +25,29 @@ def stream_visit(i: int) -> tuple[str, str, dict]:
     )
 
 
+def same_member_burst(url: str, worker: int, count: int) -> None:
+    """`count` same-time level-1 visits for member M0, as one of several racing processes."""
+    db = store.connect(url)
+    for j in range(count):
+        txn = f"P{worker}-{j}"
+        operations.settle(
+            db,
+            txn,
+            "M0",
+            {
+                "id": txn,
+                "time": "2023-03-10T09:00:00",
+                "institution": "C1",
+                "level": "level1",
+                "total": "100.00",
+            },
+        )
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "burst":
+        same_member_burst(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        sys.exit(0)
     url, start, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     db = store.connect(url)
     for i in range(start, start + count):

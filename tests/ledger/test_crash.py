@@ -53,3 +53,25 @@ def test_sigkill_mid_stream_loses_nothing_and_pays_once(db):
         ids = conn.execute(select(settlements.c.txn_id)).scalars().all()
     assert sorted(ids) == sorted(f"S{i}" for i in range(N))  # each exactly once
     assert check.problems(db) == []
+
+
+def test_processes_racing_for_one_member_never_spend_twice(db):
+    from decimal import Decimal
+
+    operations.add_member(
+        db, "kaifeng", {"id": "M0", "type": "employee", "account_balance": "300.00"}
+    )
+    url = db.url.render_as_string(hide_password=False)
+    script = str(Path(__file__).parent / "settle_stream.py")
+    workers = [
+        subprocess.Popen([sys.executable, script, "burst", url, str(w), "5"]) for w in range(4)
+    ]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0, 0, 0]
+    with db.connect() as conn:
+        results = conn.execute(select(settlements.c.result)).scalars().all()
+    assert len(results) == 20
+    # 60% of 100 each would be 1200 in all; the 150 monthly cap (KF-9b) binds once,
+    # and the 300 balance is spent once
+    assert sum(Decimal(r["fund_pay"]) for r in results) == Decimal("150.00")
+    assert sum(Decimal(r["account_pay"]) for r in results) == Decimal("300.00")
+    assert check.problems(db) == []

@@ -25,10 +25,6 @@ policy_app = typer.Typer(no_args_is_help=True, help="Policy packs: show and comp
 app.add_typer(policy_app, name="policy")
 catalogue_app = typer.Typer(no_args_is_help=True, help="The insurance catalogue (目录).")
 app.add_typer(catalogue_app, name="catalogue")
-db_app = typer.Typer(no_args_is_help=True, help="The ledger store (GONGJI_DATABASE_URL).")
-app.add_typer(db_app, name="db")
-member_app = typer.Typer(no_args_is_help=True, help="Members of the scheme.")
-app.add_typer(member_app, name="member")
 out = Console()
 FIGURES = (
     "total",
@@ -185,90 +181,6 @@ def catalogue_check(
     )
 
 
-def _store():
-    from gongji.ledger import store
+from gongji.ledger.cli import register  # noqa: E402  (the ledger's commands)
 
-    db = store.connect()
-    if not store.is_initialised(db):
-        fail(
-            InputError("database", f"not initialised: run gongji db init ({store.database_url()})")
-        )
-    return db
-
-
-def _document(source: str) -> object:
-    if source == "-":
-        return documents.parse(sys.stdin.read(), "stdin")
-    return documents.read(Path(source))
-
-
-@db_app.command("init")
-def db_init() -> None:
-    """Create the ledger's tables (the newest schema) in the configured store."""
-    from gongji.ledger import store
-
-    store.upgrade(store.connect())
-    out.print(f"ready: {store.database_url()}")
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Migrate the store to the newest schema."""
-    db_init()
-
-
-@db_app.command("check")
-def db_check() -> None:
-    """Recompute balances and member state from the journal and settlements; exit 1 on any
-    difference."""
-    from gongji.ledger import check
-
-    found = check.problems(_store())
-    for problem in found:
-        typer.echo(problem, err=True)
-    if found:
-        raise typer.Exit(1)
-    out.print("ledger consistent: entries balance, balances and member states recompute")
-
-
-@member_app.command("add")
-def member_add(
-    region: str = typer.Argument(..., help="Policy pack id."),
-    member_file: str = typer.Argument(..., help="Member YAML/JSON (as in a scenario), or -."),
-) -> None:
-    """Register a member, with their opening account balance."""
-    from gongji.ledger import operations
-
-    try:
-        member_id = operations.add_member(_store(), region, _document(member_file))
-    except InputError as exc:
-        fail(exc)
-    out.print(f"member {member_id} added ({region})")
-
-
-@app.command()
-def settle(
-    visit_file: str = typer.Argument(..., help="Visit YAML/JSON (as in a scenario), or -."),
-    member: str = typer.Option(..., "--member", help="Member id."),
-    txn: str = typer.Option(..., "--txn", help="Transaction id: a retry returns the first result."),
-) -> None:
-    """Settle one visit against the store, exactly once."""
-    from gongji.ledger import operations
-
-    try:
-        result = operations.settle(_store(), txn, member, _document(visit_file))
-    except InputError as exc:
-        fail(exc)
-    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
-
-
-@app.command()
-def cancel(txn: str = typer.Argument(..., help="Transaction id of the settlement.")) -> None:
-    """Cancel a member's latest settlement; accumulators and account restored to the fen."""
-    from gongji.ledger import operations
-
-    try:
-        result = operations.cancel(_store(), txn)
-    except InputError as exc:
-        fail(exc)
-    typer.echo(json.dumps(result, ensure_ascii=False))
+register(app)

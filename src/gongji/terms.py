@@ -65,3 +65,27 @@ class DeductibleWindow(StrEnum):
 class RetirementTiming(StrEnum):
     on_date = "on_date"  # from the day retiree benefits start
     next_month = "next_month"  # from the first day of the month after it is processed
+
+
+class AccountPurpose(StrEnum):
+    """What a personal account may be asked to pay besides the member's own care (X-4)."""
+
+    family_care = "family_care"  # spouse, parents, children at designated institutions
+    family_resident_premium = "family_resident_premium"  # their resident-insurance premium
+    supplementary_premium = "supplementary_premium"  # large-amount supplement (大额补助)
+    long_term_care_premium = "long_term_care_premium"
+    critical_illness_premium = "critical_illness_premium"
+    commercial_health_premium = "commercial_health_premium"
+    public_health = "public_health"  # never allowed (X-4); listed so a request names it
+    fitness = "fitness"
+    wellness = "wellness"
+
+
+class CloseReason(StrEnum):
+    """Why an account's balance leaves the ledger (JMS-12, KF-18, NY-12, XSBN-22)."""
+
+    transfer = "transfer"  # moves with the member to another pooling region
+    refund = "refund"  # one-off refund where it cannot move
+    death = "death"  # paid to the heirs
+    emigration = "emigration"
+    withdrawal = "withdrawal"  # leaves employee insurance (NY-12)

@@ -10,9 +10,27 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
-from gongji.ledger import store
+from gongji.ledger import registry, store
 
 PG_ADMIN = os.environ.get("GONGJI_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+# The institutions the ledger tests' visits name (a local visit must name a registered one).
+INSTITUTIONS = [
+    ("H001", "level3"),
+    ("H0", "level2"),
+    ("H1", "level2"),
+    ("H2", "level2"),
+    ("C1", "level1"),
+]
+
+
+def register_institutions(engine, region: str = "kaifeng") -> None:
+    with engine.begin() as conn:
+        for code, level in INSTITUTIONS:
+            registry.add_institution(
+                conn, {"code": code, "name": f"医院 {code}", "region": region, "level": level}
+            )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -20,6 +38,7 @@ def db(request, tmp_path):
     if request.param == "sqlite":
         engine = store.connect(f"sqlite:///{tmp_path / 'gongji.db'}")
         store.upgrade(engine)
+        register_institutions(engine)
         yield engine
         engine.dispose()
         return
@@ -29,6 +48,7 @@ def db(request, tmp_path):
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     engine = store.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
     store.upgrade(engine)
+    register_institutions(engine)
     yield engine
     engine.dispose()
     with admin.connect() as conn:

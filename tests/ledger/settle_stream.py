@@ -5,7 +5,8 @@ python settle_stream.py DATABASE_URL START COUNT
 
 import sys
 
-from gongji.ledger import operations, store
+from gongji.ledger import store
+from gongji.ledger.settlement import settle
 
 
 def stream_visit(i: int) -> tuple[str, str, dict]:
@@ -30,7 +31,7 @@ def same_member_burst(url: str, worker: int, count: int) -> None:
     db = store.connect(url)
     for j in range(count):
         txn = f"P{worker}-{j}"
-        operations.settle(
+        settle(
             db,
             txn,
             "M0",
@@ -52,5 +53,5 @@ if __name__ == "__main__":
     db = store.connect(url)
     for i in range(start, start + count):
         txn, member, visit = stream_visit(i)
-        operations.settle(db, txn, member, visit)
+        settle(db, txn, member, visit)
         print(txn, flush=True)

@@ -32,6 +32,11 @@ def test_init_add_settle_retry_cancel_check(tmp_path):
         stdin="id: P1\ntype: employee\naccount_balance: 300.00\n",
     )
     assert added.returncode == 0, added.stderr
+    (tmp_path / "institutions.csv").write_text(
+        "code,name,region,level,designated\nH1,开封市第一人民医院,kaifeng,level3,true\n"
+    )
+    imported = gongji(tmp_path, "import", "institutions", str(tmp_path / "institutions.csv"))
+    assert imported.returncode == 0, imported.stderr
     visit = (
         "id: V1\ntime: 2023-03-01T10:00:00\ninstitution: H1\nlevel: level3\n"
         "total: 250.00\nin_scope: 200.00\n"

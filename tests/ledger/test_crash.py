@@ -10,7 +10,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from gongji.ledger import check, operations
+from gongji.ledger import check
+from gongji.ledger.members import add_member
+from gongji.ledger.settlement import cancel, settle
 from gongji.ledger.schema import settlements
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -21,7 +23,7 @@ N = 60
 
 def test_sigkill_mid_stream_loses_nothing_and_pays_once(db):
     for m in range(4):
-        operations.add_member(
+        add_member(
             db, "kaifeng", {"id": f"M{m}", "type": "employee", "account_balance": "500.00"}
         )
     url = db.url.render_as_string(hide_password=False)
@@ -48,7 +50,7 @@ def test_sigkill_mid_stream_loses_nothing_and_pays_once(db):
     # the client retries every transaction, in order, as a HIS would after a lost answer
     for i in range(N):
         txn, member, visit = stream_visit(i)
-        operations.settle(db, txn, member, visit)
+        settle(db, txn, member, visit)
     with db.connect() as conn:
         ids = conn.execute(select(settlements.c.txn_id)).scalars().all()
     assert sorted(ids) == sorted(f"S{i}" for i in range(N))  # each exactly once
@@ -58,7 +60,7 @@ def test_sigkill_mid_stream_loses_nothing_and_pays_once(db):
 def test_processes_racing_for_one_member_never_spend_twice(db):
     from decimal import Decimal
 
-    operations.add_member(
+    add_member(
         db, "kaifeng", {"id": "M0", "type": "employee", "account_balance": "300.00"}
     )
     url = db.url.render_as_string(hide_password=False)

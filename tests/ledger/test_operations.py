@@ -8,8 +8,10 @@ from sqlalchemy import func, select
 
 from gongji.calculate import calculate
 from gongji.errors import InputError
-from gongji.ledger import check, operations
-from gongji.ledger.schema import balances, members, settlements
+from gongji.ledger import check
+from gongji.ledger.members import add_member
+from gongji.ledger.settlement import cancel, settle
+from gongji.ledger.schema import members, settlements
 
 MEMBER = {"id": "P001", "type": "employee", "account_balance": "300.00"}
 
@@ -34,19 +36,19 @@ def snapshot(db) -> tuple:
         return (
             conn.execute(select(func.count()).select_from(settlements)).scalar(),
             conn.execute(select(members.c.state)).scalar(),
-            conn.execute(select(balances.c.balance)).all(),
+            conn.execute(select(members.c.account_balance, members.c.last_visit)).all(),
         )
 
 
 @pytest.fixture
 def member(db):
-    operations.add_member(db, "kaifeng", MEMBER)
+    add_member(db, "kaifeng", MEMBER)
     return db
 
 
 def test_settle_matches_the_trial_calculation_and_checks_clean(member):
-    first = operations.settle(member, "T1", "P001", V1)
-    second = operations.settle(member, "T2", "P001", V2)
+    first = settle(member, "T1", "P001", V1)
+    second = settle(member, "T2", "P001", V2)
     trial = calculate({"region": "kaifeng", "member": MEMBER, "visits": [V1, V2]})
     for got, want in zip((first, second), trial["visits"], strict=True):
         for key in ("deductible", "fund_pay", "account_pay", "cash_pay", "account_balance"):
@@ -55,34 +57,34 @@ def test_settle_matches_the_trial_calculation_and_checks_clean(member):
 
 
 def test_retry_returns_the_first_result_and_pays_once(member):
-    first = operations.settle(member, "T1", "P001", V1)
+    first = settle(member, "T1", "P001", V1)
     before = snapshot(member)
-    assert operations.settle(member, "T1", "P001", V1) == first
+    assert settle(member, "T1", "P001", V1) == first
     assert snapshot(member) == before
 
 
 def test_same_txn_with_another_payload_is_refused_and_changes_nothing(member):
-    operations.settle(member, "T1", "P001", V1)
+    settle(member, "T1", "P001", V1)
     before = snapshot(member)
     with pytest.raises(InputError) as err:
-        operations.settle(member, "T1", "P001", V2)
+        settle(member, "T1", "P001", V2)
     assert err.value.code == "E_TXN_CONFLICT"
     assert snapshot(member) == before
 
 
 def test_cancel_restores_state_and_account_to_the_fen(member):
-    operations.settle(member, "T1", "P001", V1)
+    settle(member, "T1", "P001", V1)
     after_first = snapshot(member)
-    operations.settle(member, "T2", "P001", V2)
+    settle(member, "T2", "P001", V2)
     with pytest.raises(InputError) as err:
-        operations.cancel(member, "T1")
+        cancel(member, "T1")
     assert err.value.code == "E_NOT_LATEST"
-    operations.cancel(member, "T2")
+    cancel(member, "T2")
     assert snapshot(member)[1:] == after_first[1:]
-    assert operations.cancel(member, "T2") == {"txn_id": "T2", "cancelled": True}
+    assert cancel(member, "T2") == {"txn_id": "T2", "cancelled": True}
     assert check.problems(member) == []
     # the same visit settles again to the same figures once cancelled
-    again = operations.settle(member, "T3", "P001", V2)
+    again = settle(member, "T3", "P001", V2)
     assert again["fund_pay"] == "50.00" and again["deductible"] == "0.00"
 
 
@@ -105,20 +107,20 @@ def test_cancel_restores_state_and_account_to_the_fen(member):
     ],
 )
 def test_bad_visit_names_the_field_and_writes_nothing(member, bad, field):
-    operations.settle(member, "T1", "P001", V1)
+    settle(member, "T1", "P001", V1)
     before = snapshot(member)
     with pytest.raises(InputError) as err:
-        operations.settle(member, "T9", "P001", bad)
+        settle(member, "T9", "P001", bad)
     assert err.value.field == field
     assert snapshot(member) == before
 
 
 def test_unknown_member_and_duplicate_member(member):
     with pytest.raises(InputError) as err:
-        operations.settle(member, "T1", "NOBODY", V1)
+        settle(member, "T1", "NOBODY", V1)
     assert err.value.field == "member_id"
     with pytest.raises(InputError) as err:
-        operations.add_member(member, "kaifeng", MEMBER)
+        add_member(member, "kaifeng", MEMBER)
     assert err.value.code == "E_MEMBER_EXISTS"
 
 
@@ -129,7 +131,7 @@ def test_concurrent_settlements_for_one_member_never_spend_twice(member):
 
     def one(i: int) -> None:
         try:
-            operations.settle(
+            settle(
                 member,
                 f"C{i}",
                 "P001",
@@ -160,17 +162,20 @@ def test_concurrent_settlements_for_one_member_never_spend_twice(member):
 def test_check_finds_a_tampered_balance_and_a_tampered_state(member):
     from sqlalchemy import update
 
-    operations.settle(member, "T1", "P001", V1)
+    settle(member, "T1", "P001", V1)
     with member.begin() as conn:
-        conn.execute(update(balances).values(balance=balances.c.balance + 1))
-    assert any("legs sum to" in p for p in check.problems(member))
+        conn.execute(update(members).values(account_balance=members.c.account_balance + 1))
+    assert check.problems(member) == [
+        "account:P001: kept 17501, legs sum to 17500",
+        "member P001: state balance 17500 is not the account's",
+    ]
     with member.begin() as conn:
-        conn.execute(update(balances).values(balance=balances.c.balance - 1))
+        conn.execute(update(members).values(account_balance=members.c.account_balance - 1))
         state = conn.execute(select(members.c.state)).scalar()
         state[3] += 1  # a pool's annual use, off by a fen
         conn.execute(update(members).values(state=state))
     assert check.problems(member) == [
-        "member P001: stored state differs from the replay of its settlements"
+        "member P001: state differs from its last settlement's"
     ]
 
 
@@ -182,5 +187,5 @@ def test_a_retry_read_from_yaml_equals_one_read_from_json(member):
         "total: 250.00\nin_scope: 200.00\n",
         "visit.yaml",
     )
-    first = operations.settle(member, "T1", "P001", yaml_visit)
-    assert operations.settle(member, "T1", "P001", V1) == first
+    first = settle(member, "T1", "P001", yaml_visit)
+    assert settle(member, "T1", "P001", V1) == first

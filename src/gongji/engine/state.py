@@ -48,6 +48,13 @@ class YearState:
     def account_balance(self) -> int:
         return self.slots[L.S_BALANCE]
 
+    def with_balance(self, balance: int) -> "YearState":
+        """The same state with the account balance changed by a movement outside a visit
+        (crediting, mutual aid, a premium, a refund)."""
+        s = list(self.slots)
+        s[L.S_BALANCE] = balance
+        return YearState(tuple(s))
+
     def pool(self, name: str) -> PoolUse:
         at = L.S_POOL + L.pool_index(name) * L.PU_STRIDE
         return PoolUse(*self.slots[at : at + L.PU_STRIDE])

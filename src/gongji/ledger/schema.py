@@ -1,11 +1,20 @@
-"""The ledger's tables (SQLAlchemy Core). Migrations in migrations/ create them."""
+"""The ledger's tables (SQLAlchemy Core). Migrations in migrations/ create them.
+
+Money is integer fen. The journal (entries and their legs) is the record of every money
+movement and is never edited; the balance columns on `members` are kept in step with it in
+the same transaction and `gongji db check` recomputes them from the legs.
+"""
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -20,20 +29,65 @@ members = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     Column("region", String(40), nullable=False),
+    Column("status", String(12), nullable=False, server_default="active"),  # or closed
     Column("opening_balance", BigInteger, nullable=False),
-    Column("profile", JSON, nullable=False),  # the member record as entered (calculate.MemberIn)
+    # = the legs of "account:<id>" and of "frozen:<id>"; kept in step, checked by db check
+    Column("account_balance", BigInteger, nullable=False, server_default="0"),
+    Column("frozen", BigInteger, nullable=False, server_default="0"),
+    Column("last_visit", DateTime),  # settlements for a member go in time order
+    # the member record (calculate.MemberIn) with its stays, filings, arrears and benefit
+    # periods; read with the lock, so a settlement needs no other query about the member
+    Column("profile", JSON, nullable=False),
     # the member's year-to-date engine state (YearState.slots); locked per settlement
     Column("state", JSON, nullable=False),
+    CheckConstraint("account_balance >= 0", name="ck_members_balance"),
+    CheckConstraint("frozen >= 0", name="ck_members_frozen"),
+)
+
+institutions = Table(
+    "institutions",
+    metadata,
+    Column("code", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("region", String(40), nullable=False),
+    Column("level", String(20), nullable=False),  # an internet hospital: its physical level
+    Column("designated", Boolean, nullable=False),  # for outpatient pooling
+    Column("kind", String(12), nullable=False),  # hospital | pharmacy | internet
+    Column("physical", String(40)),  # an internet hospital's physical institution
+    Column("dual_channel", Boolean, nullable=False, server_default="0"),
+)
+
+family_bindings = Table(
+    "family_bindings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("holder_id", String(40), ForeignKey("members.id"), nullable=False),
+    Column("user_id", String(40), ForeignKey("members.id"), nullable=False, index=True),
+    Column("relationship", String(20), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date, nullable=False),
+)
+
+contributions = Table(
+    "contributions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("member_id", String(40), ForeignKey("members.id"), nullable=False),
+    Column("month", Date, nullable=False),  # the first day of the month paid for
+    Column("base", BigInteger, nullable=False),
+    Column("paid_on", Date, nullable=False),
+    UniqueConstraint("member_id", "month", name="uq_contributions_month"),
 )
 
 # Double-entry: an entry's legs sum to zero. Accounts are named by kind and owner, e.g.
-# "account:P001" (personal account), "fund:kaifeng" (pooling fund), "institution:H001"
-# (owed to the institution), "cash:P001" (paid by the member), "opening:P001".
+# "account:P001" (personal account), "frozen:P001" (frozen for a premium), "fund:kaifeng"
+# (pooling fund), "institution:H001" (owed to the institution), "cash:P001" (paid by the
+# member), "premium:kaifeng" (contributions clearing), "payout:P001" (refunded to a member).
 entries = Table(
     "journal_entries",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(20), nullable=False),  # opening | settle | cancel
+    Column("kind", String(20), nullable=False),
     Column("txn_id", String(64), nullable=False),
     Column("reverses", Integer, ForeignKey("journal_entries.id")),
     Column("created_at", DateTime, nullable=False),
@@ -48,11 +102,41 @@ legs = Table(
     Column("amount", BigInteger, nullable=False),  # fen; debits positive
 )
 
-balances = Table(
-    "balances",
+credits = Table(
+    "credits",
     metadata,
-    Column("account", String(80), primary_key=True),
-    Column("balance", BigInteger, nullable=False),  # sum of the account's legs, kept in step
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("member_id", String(40), ForeignKey("members.id"), nullable=False),
+    Column("month", Date, nullable=False),
+    Column("kind", String(12), nullable=False),  # monthly | back_credit
+    Column("amount", BigInteger, nullable=False),
+    Column("rule", String(20), nullable=False),
+    Column("entry_id", Integer, ForeignKey("journal_entries.id"), nullable=False),
+    Index("ix_credits_member_month", "member_id", "month"),
+)
+
+freezes = Table(
+    "freezes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("member_id", String(40), ForeignKey("members.id"), nullable=False, index=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("purpose", String(40), nullable=False),
+    Column("frozen_on", Date, nullable=False),
+    Column("due", Date, nullable=False),  # transfer by this day
+    Column("entry_id", Integer, ForeignKey("journal_entries.id"), nullable=False),
+    Column("outcome", String(12)),  # transferred | released
+    Column("outcome_entry_id", Integer, ForeignKey("journal_entries.id")),
+)
+
+year_accumulators = Table(
+    "year_accumulators",
+    metadata,
+    Column("member_id", String(40), ForeignKey("members.id"), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("pool", String(20), primary_key=True),
+    Column("fund_paid", BigInteger, nullable=False),
+    Column("deductible_met", BigInteger, nullable=False),
 )
 
 settlements = Table(

@@ -5,6 +5,7 @@ gives only the nodes that change (e.g. Kaifeng's 2023 version restores the annua
 in 2022) and inherits the rest, so a policy change is a few lines of data.
 """
 
+import os
 from functools import cache
 from pathlib import Path
 
@@ -28,20 +29,34 @@ from gongji.policy.schema import (
 from gongji.terms import Condition, DeductibleWindow, Level, MemberClass
 
 PACKS_DIR = Path(__file__).parent / "packs"
+# A bureau's own packs (a region's published values, a new region) in a folder of its own:
+# a file there takes the place of the shipped pack of the same name.
+PACKS_ENV = "GONGJI_PACKS"
 MEDICAL_LEVELS = [Level.primary, Level.level1, Level.level2, Level.level3]
 _SECTIONS_MERGED_BY_NODE = ("general", *CATEGORY_SECTIONS)
 # categories whose cap is the inpatient cap (XSBN-15, XSBN-16, XSBN-17): no pool of their own
 SHARED_ONLY = ("emergency", "negotiated_drug", "day_surgery")
 
 
+def _pack_dirs() -> list[Path]:
+    own = os.environ.get(PACKS_ENV)
+    return [Path(own), PACKS_DIR] if own else [PACKS_DIR]
+
+
 def known_regions() -> list[str]:
-    return sorted(p.stem for p in PACKS_DIR.glob("*.yaml"))
+    return sorted({p.stem for d in _pack_dirs() for p in d.glob("*.yaml")})
+
+
+def load_region(region: str) -> Pack:
+    return _load_region(region, os.environ.get(PACKS_ENV))
 
 
 @cache
-def load_region(region: str) -> Pack:
-    path = PACKS_DIR / f"{region}.yaml"
-    if not path.is_file():
+def _load_region(region: str, _own_dir: str | None) -> Pack:
+    path = next(
+        (d / f"{region}.yaml" for d in _pack_dirs() if (d / f"{region}.yaml").is_file()), None
+    )
+    if path is None:
         raise InputError(
             "region", f"unknown region {region!r} (known: {', '.join(known_regions())})"
         )

@@ -10,10 +10,19 @@ written as '55%' and held in basis points.
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from gongji.money import percent_to_bp, to_fen
 from gongji.terms import (
+    AccountPurpose,
+    CloseReason,
     Condition,
     DeductibleWindow,
     Level,
@@ -173,12 +182,67 @@ class Exceptions(Cited):
     ratio: BasisPoints
 
 
+class Retirement(Cited):
+    takes_effect: RetirementTiming
+
+
 class Accounts(Cited):
     without_account: list[MemberType]
 
 
-class Retirement(Cited):
-    takes_effect: RetirementTiming
+class Credit(Cited):
+    """One member class's monthly personal-account credit (X-4): a share of the month's
+    contribution base (from the member's own contribution), a fixed amount, or a share of
+    the average pension (both from the pooling fund)."""
+
+    percent_of_base: BasisPoints | None = None
+    fixed: Fen | None = None
+    percent_of_pension: BasisPoints | None = None
+    average_pension: Fen | None = None
+    round_to_yuan: bool = False  # PZH-4a: 以"元"为单位四舍五入
+    provisional: bool = False  # JMS-10a: topped up by a back-credit once the standard is out
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "Credit":
+        ways = [
+            self.percent_of_base is not None,
+            self.fixed is not None,
+            self.percent_of_pension is not None,
+        ]
+        if sum(ways) != 1:
+            raise ValueError("give one of percent_of_base, fixed, percent_of_pension")
+        if (self.percent_of_pension is None) != (self.average_pension is None):
+            raise ValueError("percent_of_pension goes with average_pension")
+        return self
+
+
+class Crediting(_Strict):
+    """Monthly crediting by member class; a class without a credit has no account."""
+
+    employee: Credit
+    flexible: Credit | None = None
+    retiree: Credit
+    switch: Retirement  # from when a new retiree is credited as one (JMS-10b, NY-11)
+
+
+class AccountUse(Cited):
+    """What a personal account may pay for besides the member's own care (X-4)."""
+
+    allowed: list[AccountPurpose]
+
+
+class PremiumFreeze(Cited):
+    """XSBN-26: a premium paid from an account is frozen, then transferred by a day of the
+    next month."""
+
+    transfer_by_day: int = Field(ge=1, le=28)
+
+
+class Closing(Cited):
+    """How an account's balance leaves: transfer, one-off refund, pay-out on death or
+    emigration (JMS-12, KF-18, NY-12, XSBN-22)."""
+
+    reasons: list[CloseReason]
 
 
 class Benefit(_Strict):
@@ -238,6 +302,11 @@ class Version(_Strict):
     year: Cited  # accumulators per calendar year (X-1)
     settlement: Cited  # fund first, then account, then cash (X-5)
     accounts: Accounts
+    crediting: Crediting
+    account_use: AccountUse
+    closing: Closing
+    mutual_aid: Cited | None = None  # family mutual aid: the holder's account pays (XSBN-24)
+    premium_freeze: PremiumFreeze | None = None
     retirement: Retirement
     general: Benefit
     inpatient: Inpatient | None = None

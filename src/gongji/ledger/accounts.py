@@ -1,0 +1,357 @@
+"""Personal-account movements outside a visit: monthly crediting and back-credits (X-4),
+premiums paid from an account with their freeze (XSBN-26), and closing an account by
+transfer, refund or pay-out (JMS-12, KF-18, NY-12, XSBN-22).
+
+Every movement is one journal entry under an operation id; repeating an operation with the
+same id changes nothing (crediting a month twice credits it once).
+"""
+
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+
+from gongji import engine, policy
+from gongji.calculate import MemberIn
+from gongji.errors import InputError
+from gongji.ledger import members as M
+from gongji.ledger.journal import post
+from gongji.ledger.schema import contributions, credits, entries, freezes, members
+from gongji.money import apply_ratio, to_yuan
+from gongji.policy.schema import Credit, Pack
+from gongji.terms import AccountPurpose, CloseReason, MemberType
+
+BATCH = 200  # members per transaction in a crediting run
+Progress = Callable[[int], None]
+
+
+def first_of_month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def credit_due(
+    pack: Pack, m: MemberIn, month: date, base: int | None
+) -> tuple[int, Credit, str] | None:
+    """What `month`'s credit is for member `m` under `pack`: (amount, rule node, the account
+    it comes from), or None. Employees and flexible workers are credited a share of the
+    month's contribution base from their own contribution (only once it is paid); retirees a
+    standard amount from the pooling fund."""
+    version = pack.version_on(month)
+    if version is None:
+        return None
+    has_account = (
+        m.has_account
+        if m.has_account is not None
+        else (m.type not in version.accounts.without_account)
+    )
+    if not has_account:
+        return None
+    credit = getattr(version.crediting, _credit_class(version, m, month).value)
+    if credit is None:
+        return None
+    if credit.percent_of_base is not None:
+        if base is None:
+            return None
+        return apply_ratio(base, credit.percent_of_base), credit, f"premium:{pack.region}"
+    if credit.fixed is not None:
+        return credit.fixed, credit, f"fund:{pack.region}"
+    amount = apply_ratio(credit.average_pension, credit.percent_of_pension)
+    if credit.round_to_yuan:
+        amount = (amount + 50) // 100 * 100
+    return amount, credit, f"fund:{pack.region}"
+
+
+def _credit_class(version, m: MemberIn, month: date) -> MemberType:
+    """The class a month is credited as: a new retiree switches as the pack says (JMS-10b,
+    NY-11: from the next month; KF-16: from the day retiree benefits start)."""
+    if m.type is MemberType.retiree:
+        return MemberType.retiree
+    switched = m.retirement_processed or m.retired_from
+    if switched is not None:
+        effective = engine.retirement_effective(switched, version.crediting.switch.takes_effect)
+        if effective <= month:
+            return MemberType.retiree
+    return m.type
+
+
+def credit_month(db: Engine, region: str, month: date, progress: Progress | None = None) -> dict:
+    """Credit every active member of `region` for `month`; members already credited for it
+    are left alone, so a run that stopped half-way is finished by running it again."""
+    month = first_of_month(month)
+    pack = policy.load_region(region)
+    if pack.version_on(month) is None:
+        raise InputError("month", f"no {region} policy in force in {month:%Y-%m}")
+    done = {"credited": 0, "amount": 0}
+    for ids in _member_batches(db, region):
+        with db.begin() as conn:
+            for member_id in ids:
+                amount = _credit_one(conn, pack, member_id, month)
+                done["credited"] += amount > 0
+                done["amount"] += amount
+        if progress:
+            progress(len(ids))
+    return {
+        "month": f"{month:%Y-%m}",
+        "credited": done["credited"],
+        "amount": to_yuan(done["amount"]),
+    }
+
+
+def _credit_one(conn: Connection, pack: Pack, member_id: str, month: date) -> int:
+    row = M.lock(conn, member_id)
+    already = conn.execute(
+        select(credits.c.id).where(
+            credits.c.member_id == member_id, credits.c.month == month, credits.c.kind == "monthly"
+        )
+    ).first()
+    if already:
+        return 0
+    base = conn.execute(
+        select(contributions.c.base).where(
+            contributions.c.member_id == member_id, contributions.c.month == month
+        )
+    ).scalar()
+    due = credit_due(pack, MemberIn.model_validate(row.profile), month, base)
+    if due is None or due[0] == 0:
+        return 0
+    amount, credit, source = due
+    _credit(conn, row, month, "monthly", amount, credit, source)
+    return amount
+
+
+def _credit(conn, row, month: date, kind: str, amount: int, credit: Credit, source: str) -> None:
+    entry_id = post(
+        conn,
+        kind,
+        f"{kind}:{row.id}:{month:%Y-%m}",
+        [(f"account:{row.id}", amount), (source, -amount)],
+    )
+    conn.execute(
+        insert(credits).values(
+            member_id=row.id,
+            month=month,
+            kind=kind,
+            amount=amount,
+            rule=credit.rule_for(),
+            entry_id=entry_id,
+        )
+    )
+    M.move_balance(conn, row, amount)
+
+
+def back_credit(db: Engine, region: str, progress: Progress | None = None) -> dict:
+    """Credit the difference wherever the standard in force for a month already credited
+    is now higher than what was credited (JMS-10a: the provisional 62 yuan a month, topped
+    up once the 2022 standard is set in the pack). Credits are never taken back; running it
+    again credits nothing more."""
+    pack = policy.load_region(region)
+    done = {"members": 0, "amount": 0}
+    for ids in _member_batches(db, region):
+        with db.begin() as conn:
+            for member_id in ids:
+                amount = _back_credit_one(conn, pack, member_id)
+                done["members"] += amount > 0
+                done["amount"] += amount
+        if progress:
+            progress(len(ids))
+    return {"members": done["members"], "amount": to_yuan(done["amount"])}
+
+
+def _back_credit_one(conn: Connection, pack: Pack, member_id: str) -> int:
+    row = M.lock(conn, member_id)
+    m = MemberIn.model_validate(row.profile)
+    credited = conn.execute(
+        select(credits.c.month, func.sum(credits.c.amount))
+        .where(credits.c.member_id == member_id)
+        .group_by(credits.c.month)
+        .order_by(credits.c.month)
+    ).all()
+    total = 0
+    for month, paid in credited:
+        base = conn.execute(
+            select(contributions.c.base).where(
+                contributions.c.member_id == member_id, contributions.c.month == month
+            )
+        ).scalar()
+        due = credit_due(pack, m, month, base)
+        if due is not None and due[0] > paid:
+            _credit(conn, row, month, "back_credit", due[0] - paid, due[1], due[2])
+            row = M.lock(conn, member_id)
+            total += due[0] - paid
+    return total
+
+
+def _member_batches(db: Engine, region: str) -> Iterator[list[str]]:
+    with db.connect() as conn:
+        ids = (
+            conn.execute(
+                select(members.c.id)
+                .where(members.c.region == region, members.c.status == "active")
+                .order_by(members.c.id)
+            )
+            .scalars()
+            .all()
+        )
+    for i in range(0, len(ids), BATCH):
+        yield ids[i : i + BATCH]
+
+
+def pay_premium(
+    db: Engine, op_id: str, member_id: str, amount: int, purpose: str, on: date
+) -> dict:
+    """Pay a premium from the account, for a purpose the region allows (X-4). Where the
+    region freezes premiums first (XSBN-26) the amount is frozen until it is transferred."""
+    with db.begin() as conn:
+        if _done(conn, "premium", op_id):
+            return {"op_id": op_id, "done": True}
+        row = M.lock(conn, member_id)
+        version = policy.load_region(row.region).version_on(on)
+        if version is None:
+            raise InputError("on", f"no {row.region} policy in force on {on}")
+        rule = version.account_use
+        try:
+            wanted = AccountPurpose(purpose)
+        except ValueError:
+            raise InputError("purpose", f"unknown purpose {purpose!r}") from None
+        if wanted not in rule.allowed or not wanted.value.endswith("_premium"):
+            raise InputError(
+                "purpose",
+                f"a {row.region} account may not pay for {purpose}"
+                f" ({rule.rule_for()} {rule.article})",
+                "E_USE_NOT_ALLOWED",
+            )
+        if amount <= 0:
+            raise InputError("amount", "must be more than zero")
+        if amount > row.account_balance:
+            raise InputError(
+                "amount",
+                f"more than the balance ({to_yuan(amount)} > {to_yuan(row.account_balance)})",
+                "E_INSUFFICIENT",
+            )
+        freeze = version.premium_freeze
+        target = f"frozen:{member_id}" if freeze else f"payable:{purpose}"
+        entry_id = post(
+            conn, "premium", op_id, [(f"account:{member_id}", -amount), (target, amount)]
+        )
+        M.move_balance(conn, row, -amount)
+        if freeze is None:
+            return {"op_id": op_id, "paid": to_yuan(amount), "rule": rule.rule_for()}
+        due = (first_of_month(on) + timedelta(days=32)).replace(day=freeze.transfer_by_day)
+        conn.execute(
+            update(members)
+            .where(members.c.id == member_id)
+            .values(frozen=members.c.frozen + amount)
+        )
+        conn.execute(
+            insert(freezes).values(
+                member_id=member_id,
+                amount=amount,
+                purpose=purpose,
+                frozen_on=on,
+                due=due,
+                entry_id=entry_id,
+            )
+        )
+        return {
+            "op_id": op_id,
+            "frozen": to_yuan(amount),
+            "due": due.isoformat(),
+            "rule": freeze.rule_for(),
+        }
+
+
+def settle_freezes(db: Engine, today: date) -> dict:
+    """XSBN-26: transfer every amount frozen before this month (the monthly run, by the
+    transfer day)."""
+    with db.begin() as conn:
+        pending = conn.execute(
+            select(freezes).where(
+                freezes.c.outcome.is_(None), freezes.c.frozen_on < first_of_month(today)
+            )
+        ).all()
+        for f in pending:
+            _end_freeze(conn, f, "transferred", f"payable:{f.purpose}")
+    return {"transferred": len(pending), "amount": to_yuan(sum(f.amount for f in pending))}
+
+
+def release_freeze(db: Engine, freeze_id: int) -> dict:
+    """The premium was not collected: the frozen amount goes back to the account."""
+    with db.begin() as conn:
+        f = conn.execute(select(freezes).where(freezes.c.id == freeze_id)).first()
+        if f is None:
+            raise InputError("freeze_id", f"no freeze {freeze_id}", "E_NOT_FOUND")
+        if f.outcome is not None:
+            raise InputError("freeze_id", f"freeze {freeze_id} is {f.outcome} already", "E_DONE")
+        row = M.lock(conn, f.member_id)
+        _end_freeze(conn, f, "released", f"account:{f.member_id}")
+        M.move_balance(conn, row, f.amount)
+    return {"freeze_id": freeze_id, "released": to_yuan(f.amount)}
+
+
+def _end_freeze(conn: Connection, f, outcome: str, to: str) -> None:
+    entry_id = post(
+        conn, outcome, f"freeze:{f.id}", [(f"frozen:{f.member_id}", -f.amount), (to, f.amount)]
+    )
+    conn.execute(
+        update(members)
+        .where(members.c.id == f.member_id)
+        .values(frozen=members.c.frozen - f.amount)
+    )
+    conn.execute(
+        update(freezes)
+        .where(freezes.c.id == f.id)
+        .values(outcome=outcome, outcome_entry_id=entry_id)
+    )
+
+
+def close_account(db: Engine, member_id: str, reason: str, on: date) -> dict:
+    """The balance leaves in one sum — moved with the member (transfer) or paid to the
+    member or the heirs — and the member is closed: nothing more is settled or credited."""
+    with db.begin() as conn:
+        row = M.lock(conn, member_id)
+        version = (
+            policy.load_region(row.region).version_on(on)
+            or policy.load_region(row.region).versions[-1]
+        )
+        rule = version.closing
+        try:
+            why = CloseReason(reason)
+        except ValueError:
+            raise InputError("reason", f"unknown reason {reason!r}") from None
+        if why not in rule.reasons:
+            raise InputError(
+                "reason",
+                f"{row.region} has no {reason} of an account ({rule.rule_for()} {rule.article})",
+                "E_NOT_IN_POLICY",
+            )
+        if row.frozen:
+            raise InputError(
+                "member_id",
+                f"{to_yuan(row.frozen)} is frozen for a premium; settle it first",
+                "E_FROZEN",
+            )
+        balance = row.account_balance
+        target = f"transfer:{member_id}" if why is CloseReason.transfer else f"payout:{member_id}"
+        post(
+            conn,
+            "close",
+            f"close:{member_id}",
+            [(f"account:{member_id}", -balance), (target, balance)],
+        )
+        M.move_balance(conn, row, -balance)
+        conn.execute(update(members).where(members.c.id == member_id).values(status="closed"))
+    return {
+        "member_id": member_id,
+        "reason": reason,
+        "paid": to_yuan(balance),
+        "rule": rule.rule_for(),
+    }
+
+
+def _done(conn: Connection, kind: str, op_id: str) -> bool:
+    return (
+        conn.execute(
+            select(entries.c.id).where(entries.c.kind == kind, entries.c.txn_id == op_id)
+        ).first()
+        is not None
+    )

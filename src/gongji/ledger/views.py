@@ -1,0 +1,116 @@
+"""What bureau staff look up: a member with their yearly accumulators, and an account with
+its journal. Read-only."""
+
+from sqlalchemy import Engine, or_, select
+
+from gongji.engine import layout as L
+from gongji.errors import InputError
+from gongji.ledger import members as M
+from gongji.ledger.schema import entries, family_bindings, legs, members, year_accumulators
+from gongji.money import to_yuan
+
+
+def member_show(db: Engine, member_id: str) -> dict:
+    with db.connect() as conn:
+        row = _row(conn, member_id)
+        state = M.state_of(row)
+        bindings = conn.execute(
+            select(family_bindings).where(
+                or_(
+                    family_bindings.c.holder_id == member_id, family_bindings.c.user_id == member_id
+                )
+            )
+        ).all()
+        past = conn.execute(
+            select(year_accumulators)
+            .where(year_accumulators.c.member_id == member_id)
+            .order_by(year_accumulators.c.year, year_accumulators.c.pool)
+        ).all()
+    pools = {}
+    for name in L.POOL_NAMES:
+        use = state.pool(name)
+        if use.annual or use.monthly or use.deductible_met:
+            pools[name] = {
+                "fund_paid": to_yuan(use.annual),
+                "fund_paid_this_month": to_yuan(use.monthly),
+                "deductible_met": to_yuan(use.deductible_met),
+            }
+    return {
+        "id": row.id,
+        "region": row.region,
+        "status": row.status,
+        "record": row.profile,
+        "account_balance": to_yuan(row.account_balance),
+        "frozen": to_yuan(row.frozen),
+        "year": state.year or None,
+        "accumulators": pools,
+        "earlier_years": [
+            {
+                "year": p.year,
+                "pool": p.pool,
+                "fund_paid": to_yuan(p.fund_paid),
+                "deductible_met": to_yuan(p.deductible_met),
+            }
+            for p in past
+        ],
+        "family": [
+            {
+                "role": "holder" if b.holder_id == member_id else "user",
+                "other": b.user_id if b.holder_id == member_id else b.holder_id,
+                "relationship": b.relationship,
+                "from": b.valid_from.isoformat(),
+                "to": b.valid_to.isoformat(),
+            }
+            for b in bindings
+        ],
+    }
+
+
+def account_show(db: Engine, member_id: str) -> dict:
+    """The balance and every journal leg on the member's account and frozen amounts."""
+    with db.connect() as conn:
+        row = _row(conn, member_id)
+        journal = conn.execute(
+            select(
+                entries.c.id,
+                entries.c.kind,
+                entries.c.txn_id,
+                entries.c.created_at,
+                entries.c.reverses,
+                legs.c.account,
+                legs.c.amount,
+            )
+            .join(legs, legs.c.entry_id == entries.c.id)
+            .where(legs.c.account.in_([f"account:{member_id}", f"frozen:{member_id}"]))
+            .order_by(entries.c.id)
+        ).all()
+    balance = 0
+    lines = []
+    for j in journal:
+        if j.account.startswith("account:"):
+            balance += j.amount
+        lines.append(
+            {
+                "entry": j.id,
+                "kind": j.kind,
+                "txn_id": j.txn_id,
+                "at": j.created_at.isoformat(timespec="seconds"),
+                "account": j.account.split(":", 1)[0],
+                "amount": to_yuan(j.amount),
+                "balance": to_yuan(balance),
+                **({"reverses": j.reverses} if j.reverses else {}),
+            }
+        )
+    return {
+        "member": member_id,
+        "account_balance": to_yuan(row.account_balance),
+        "frozen": to_yuan(row.frozen),
+        "journal": lines,
+    }
+
+
+def _row(conn, member_id: str):
+    row = conn.execute(select(members).where(members.c.id == member_id)).first()
+    if row is None:
+        raise InputError("member_id", f"unknown member {member_id}", "E_NOT_FOUND")
+    return row

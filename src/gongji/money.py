@@ -37,8 +37,10 @@ def to_yuan(fen: int) -> Decimal:
 
 
 def fmt(fen: int) -> str:
-    """Fen -> '1234.50' (no thousands separators: the text is read back by machines too)."""
-    return f"{to_yuan(fen):.2f}"
+    """Fen -> '1234.50' (no thousands separators: the text is read back by machines too).
+    Integer arithmetic: this runs for every amount of every settlement's answer."""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{'-' if fen < 0 else ''}{whole}.{cents:02d}"
 
 
 def percent_to_bp(value: object) -> int:

@@ -10,9 +10,10 @@ commit carries many settlements; each answer is final when it returns.
 import hashlib
 import json
 from datetime import date, datetime
+from functools import lru_cache
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gongji import engine, policy
@@ -26,24 +27,22 @@ from gongji.calculate import (
 )
 from gongji.errors import InputError, first_error
 from gongji.ledger import members as M
+from gongji.ledger.driver import Driver
 from gongji.ledger.journal import legs_of, post
-from gongji.ledger.schema import family_bindings, institutions, settlements
-from gongji.money import to_yuan
+from gongji.ledger.schema import family_bindings, settlements
+from gongji.money import fmt
 from gongji.policy.schema import Cited, Version
-from gongji.terms import Level
 
 Request = tuple[str, str, object]  # (txn_id, member_id, visit document)
 
 _DONE = select(settlements.c.payload_hash, settlements.c.result).where(
     settlements.c.txn_id == bindparam("b_txn")
 )
-_INSTITUTION = select(institutions).where(institutions.c.code == bindparam("b_code"))
 _HOLDER = select(family_bindings.c.holder_id).where(
     family_bindings.c.user_id == bindparam("b_user"),
     family_bindings.c.valid_from <= bindparam("b_day"),
     family_bindings.c.valid_to >= bindparam("b_day"),
 )
-_INSERT = insert(settlements)
 
 
 def settle(db: Engine, txn_id: str, member_id: str, visit: object) -> dict:
@@ -68,7 +67,7 @@ def settle_many(db: Engine, requests: list[Request]) -> list[dict | InputError]:
         txn_id, member_id, visit = requests[0]
         with db.connect() as conn:
             try:
-                done = _settled(conn, txn_id, _digest(_request(member_id, visit)))
+                done = _settled(conn, txn_id, _request(member_id, visit)[1])
             except InputError as exc:
                 return [exc]
         if done is None:
@@ -84,20 +83,29 @@ def _settle_or_refuse(conn: Connection, txn_id: str, member_id: str, visit: obje
 
 
 def _settle_one(conn: Connection, txn_id: str, member_id: str, document: object) -> dict:
-    request = _request(member_id, document)
-    digest = _digest(request)
-    row = M.lock(conn, member_id)
-    done = _settled(conn, txn_id, digest)
+    request, digest = _request(member_id, document)
+    sql = Driver(conn)
+    found = sql.lock(member_id, txn_id, _institution_code(request["visit"]))
+    if found is None:
+        raise InputError("member_id", f"unknown member {member_id}", "E_NOT_FOUND")
+    row, done, known = found
+    if row.status != "active":
+        raise InputError("member_id", f"member {member_id} is {row.status}", "E_MEMBER_CLOSED")
     if done is not None:
-        return done
+        if done.payload_hash != digest:
+            raise InputError(
+                "txn_id", f"{txn_id} was used for a different request", "E_TXN_CONFLICT"
+            )
+        return done.result
     pack = policy.load_region(row.region)
-    v = _visit(conn, request["visit"])
+    v, as_settled = _visit(request["visit"], known)
     check_visit(pack, "visit", v)
     if row.last_visit is not None and v.time < row.last_visit:
         raise InputError(
             "visit.time", f"earlier than the member's last settlement ({row.last_visit})"
         )
-    member = engine_member(pack, MemberIn.model_validate(row.profile), v.time.date())
+    version_index = pack.version_index_on(v.time.date())
+    member, profile = _member_for(row.region, id(pack), row.profile, version_index)
     visit = engine_visit(v, sample_catalogue() if v.items else None)
     state = M.state_of(row)
     tables = engine.tables_on(pack, v.time.date())
@@ -105,8 +113,7 @@ def _settle_one(conn: Connection, txn_id: str, member_id: str, document: object)
     version = pack.version_on(v.time.date())
     holder, aid = _mutual_aid(conn, version, row, v.time.date(), result)
     out = _answer(txn_id, v, result, tables, version.mutual_aid, holder, aid)
-    entry_id = post(
-        conn,
+    entry_id = sql.post(
         "settle",
         txn_id,
         [
@@ -117,31 +124,37 @@ def _settle_one(conn: Connection, txn_id: str, member_id: str, document: object)
             (f"cash:{row.id}", aid - result.cash_pay),
         ],
     )
-    conn.execute(
-        _INSERT,
-        {
-            "txn_id": txn_id,
-            "member_id": row.id,
-            "visit_time": v.time,
-            "payload_hash": digest,
-            "request": {**request, "record": row.profile},  # the member as settled
-            "result": out,
-            "state_before": list(state.slots),
-            "entry_id": entry_id,
-        },
+    # with the member record and the visit as settled (registry values filled in): what
+    # `gongji db check` replays
+    stored = json.dumps(
+        {**request, "record": profile, "as_settled": as_settled}, ensure_ascii=False
     )
-    M.save_visit(conn, row.id, new_state, v.time)
+    sql.record(txn_id, row.id, v.time, digest, stored, out, state, entry_id)
+    sql.save(row.id, new_state, v.time)
     return out
 
 
-def _visit(conn: Connection, document: dict) -> VisitIn:
+def _institution_code(document: object) -> str | None:
+    code = document.get("institution") if isinstance(document, dict) else None
+    return None if code is None else str(code)
+
+
+@lru_cache(maxsize=4096)
+def _member_for(region: str, _pack_id: int, text: str, version: int) -> tuple[engine.Member, dict]:
+    """The engine's member from the stored record (JSON text) under one version of the
+    region's pack (the pack object's id in the key: a reloaded pack is a new one), made once
+    per distinct record and version: members settle again and again."""
+    pack = policy.load_region(region)
+    record = MemberIn.model_validate_json(text)
+    return engine_member(pack, record, pack.versions[version].valid_from), json.loads(text)
+
+
+def _visit(document: object, known) -> tuple[VisitIn, object]:
     """The visit as sent, with what the registry knows of its institution: a registered
     institution's level, designation and kind come from the registry (a visit may leave them
     out and must not contradict them); a local visit must name a registered institution."""
-    document = dict(document) if isinstance(document, dict) else document
-    code = document.get("institution") if isinstance(document, dict) else None
-    known = conn.execute(_INSTITUTION, {"b_code": str(code)}).first() if code else None
-    if known is not None:
+    if known is not None and isinstance(document, dict):
+        document = dict(document)
         for field, value in (
             ("level", known.level),
             ("designated", known.designated),
@@ -151,7 +164,8 @@ def _visit(conn: Connection, document: dict) -> VisitIn:
             if given != value:
                 raise InputError(
                     f"visit.{field}",
-                    f"institution {code} is registered with {field} {value}, not {given}",
+                    f"institution {document['institution']} is registered with {field} {value},"
+                    f" not {given}",
                     "E_INSTITUTION_MISMATCH",
                 )
     try:
@@ -163,9 +177,7 @@ def _visit(conn: Connection, document: dict) -> VisitIn:
         raise InputError(
             "visit.institution", f"institution {v.institution} is not registered", "E_NOT_FOUND"
         )
-    if v.prescription_level is not None and v.prescription_level is Level.pharmacy:
-        raise InputError("visit.prescription_level", "name the prescribing institution's level")
-    return v
+    return v, document
 
 
 def _mutual_aid(
@@ -248,21 +260,20 @@ def _answer(
     aid: int,
 ) -> dict:
     money = {
-        k: str(to_yuan(getattr(r, k)))
+        k: fmt(getattr(r, k))
         for k in ("total", "in_scope", "deductible", "fund_pay", "account_pay", "account_balance")
     }
     trace = [
-        {"rule": s.rule, "text": s.text, "amount": str(to_yuan(s.amount))}
-        for s in engine.explain(tables, r)
+        {"rule": s.rule, "text": s.text, "amount": fmt(s.amount)} for s in engine.explain(tables, r)
     ]
     aided = {}
     if holder is not None:
-        aided = {"mutual_aid_pay": str(to_yuan(aid)), "holder": holder}
+        aided = {"mutual_aid_pay": fmt(aid), "holder": holder}
         trace.append(
             {
                 "rule": aid_rule.rule_for(),
-                "text": f"account mutual aid: the holder {holder}'s account pays {to_yuan(aid)}",
-                "amount": str(to_yuan(aid)),
+                "text": f"account mutual aid: the holder {holder}'s account pays {fmt(aid)}",
+                "amount": fmt(aid),
             }
         )
     return {
@@ -270,28 +281,22 @@ def _answer(
         "visit_id": v.id,
         **money,
         **aided,
-        "cash_pay": str(to_yuan(r.cash_pay - aid)),
+        "cash_pay": fmt(r.cash_pay - aid),
         "policy_version": r.version_id,
         "trace": trace,
     }
 
 
-def _request(member_id: str, visit: object) -> dict:
-    return _plain({"member_id": member_id, "visit": visit})
-
-
-def _plain(document: object) -> dict:
-    """JSON-safe and canonical: dates as ISO text, decimals as text (so a retry read from
-    YAML or from JSON hashes the same)."""
+def _request(member_id: str, visit: object) -> tuple[dict, str]:
+    """The request in canonical JSON form (dates as ISO text, decimals as text, so a retry
+    read from YAML hashes as one read from JSON) and its digest."""
 
     def encode(value: object) -> str:
         if isinstance(value, date | datetime):
             return value.isoformat()
         return str(value)
 
-    return json.loads(json.dumps(document, default=encode))
-
-
-def _digest(request: dict) -> str:
-    text = json.dumps(request, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    text = json.dumps(
+        {"member_id": member_id, "visit": visit}, default=encode, sort_keys=True, ensure_ascii=False
+    )
+    return json.loads(text), hashlib.sha256(text.encode()).hexdigest()

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from gongji.ledger import check
 from gongji.ledger.members import add_member
-from gongji.ledger.settlement import cancel, settle
 from gongji.ledger.schema import settlements
+from gongji.ledger.settlement import settle
 
 sys.path.insert(0, str(Path(__file__).parent))
 from settle_stream import stream_visit
@@ -23,9 +23,7 @@ N = 60
 
 def test_sigkill_mid_stream_loses_nothing_and_pays_once(db):
     for m in range(4):
-        add_member(
-            db, "kaifeng", {"id": f"M{m}", "type": "employee", "account_balance": "500.00"}
-        )
+        add_member(db, "kaifeng", {"id": f"M{m}", "type": "employee", "account_balance": "500.00"})
     url = db.url.render_as_string(hide_password=False)
     writer = subprocess.Popen(
         [sys.executable, str(Path(__file__).parent / "settle_stream.py"), url, "0", str(N)],
@@ -60,9 +58,7 @@ def test_sigkill_mid_stream_loses_nothing_and_pays_once(db):
 def test_processes_racing_for_one_member_never_spend_twice(db):
     from decimal import Decimal
 
-    add_member(
-        db, "kaifeng", {"id": "M0", "type": "employee", "account_balance": "300.00"}
-    )
+    add_member(db, "kaifeng", {"id": "M0", "type": "employee", "account_balance": "300.00"})
     url = db.url.render_as_string(hide_password=False)
     script = str(Path(__file__).parent / "settle_stream.py")
     workers = [

@@ -10,8 +10,8 @@ from gongji.calculate import calculate
 from gongji.errors import InputError
 from gongji.ledger import check
 from gongji.ledger.members import add_member
-from gongji.ledger.settlement import cancel, settle
 from gongji.ledger.schema import members, settlements
+from gongji.ledger.settlement import cancel, settle
 
 MEMBER = {"id": "P001", "type": "employee", "account_balance": "300.00"}
 
@@ -97,7 +97,7 @@ def test_cancel_restores_state_and_account_to_the_fen(member):
             {
                 "id": "V9",
                 "time": "2023-03-02T10:00:00",
-                "institution": "H",
+                "institution": "H001",
                 "level": "x",
                 "total": "1",
             },
@@ -174,9 +174,7 @@ def test_check_finds_a_tampered_balance_and_a_tampered_state(member):
         state = conn.execute(select(members.c.state)).scalar()
         state[3] += 1  # a pool's annual use, off by a fen
         conn.execute(update(members).values(state=state))
-    assert check.problems(member) == [
-        "member P001: state differs from its last settlement's"
-    ]
+    assert check.problems(member) == ["member P001: state differs from its last settlement's"]
 
 
 def test_a_retry_read_from_yaml_equals_one_read_from_json(member):

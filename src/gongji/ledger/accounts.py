@@ -167,7 +167,8 @@ def _back_credit_one(conn: Connection, pack: Pack, member_id: str) -> int:
         .order_by(credits.c.month)
     ).all()
     total = 0
-    for month, paid in credited:
+    for month, paid_sum in credited:
+        paid = int(paid_sum)  # PostgreSQL sums bigints as numeric
         base = conn.execute(
             select(contributions.c.base).where(
                 contributions.c.member_id == member_id, contributions.c.month == month

@@ -38,7 +38,7 @@ def insert_member(conn: Connection, region: str, document: object, where: str = 
     balance (an account carried over from before the ledger, or transferred in)."""
     pack = policy.load_region(region)
     m = parse_member(document, where)
-    engine_member(pack, m, pack.versions[0].valid_from)  # the same checks as calculate
+    _check(pack, m, where)
     if conn.execute(_SELECT, {"b_id": m.id}).first():
         raise InputError(f"{where}.id", f"member {m.id} exists already", "E_MEMBER_EXISTS")
     opening = m.account_balance or 0
@@ -59,6 +59,14 @@ def insert_member(conn: Connection, region: str, document: object, where: str = 
         [(f"account:{m.id}", opening), (f"opening:{m.id}", -opening)],
     )
     return m.id
+
+
+def _check(pack, m: MemberIn, where: str) -> None:
+    """The checks `gongji calculate` makes of a member, with the fields named from `where`."""
+    try:
+        engine_member(pack, m, pack.versions[0].valid_from)
+    except InputError as exc:
+        raise InputError(where + exc.field.removeprefix("member"), exc.reason, exc.code) from None
 
 
 def parse_member(document: object, where: str = "member") -> MemberIn:
@@ -114,8 +122,7 @@ def update_profile(conn: Connection, row, changes: dict, where: str = "member") 
     """Change fields of a locked member's record, checked as a new record would be."""
     document = {**row.profile, **changes}
     m = parse_member(document, where)
-    pack = policy.load_region(row.region)
-    engine_member(pack, m, pack.versions[0].valid_from)
+    _check(policy.load_region(row.region), m, where)
     conn.execute(
         update(members)
         .where(members.c.id == row.id)

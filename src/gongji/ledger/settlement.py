@@ -153,6 +153,9 @@ def _visit(document: object, known) -> tuple[VisitIn, object]:
     """The visit as sent, with what the registry knows of its institution: a registered
     institution's level, designation and kind come from the registry (a visit may leave them
     out and must not contradict them); a local visit must name a registered institution."""
+    local = isinstance(document, dict) and document.get("remote") is not True
+    if known is None and local and "institution" in document:
+        raise _unregistered(document["institution"])
     if known is not None and isinstance(document, dict):
         document = dict(document)
         for field, value in (
@@ -174,10 +177,12 @@ def _visit(document: object, known) -> tuple[VisitIn, object]:
         field, reason = first_error(exc)
         raise InputError("visit" if field == "(document)" else f"visit.{field}", reason) from None
     if known is None and not v.remote:
-        raise InputError(
-            "visit.institution", f"institution {v.institution} is not registered", "E_NOT_FOUND"
-        )
+        raise _unregistered(v.institution)
     return v, document
+
+
+def _unregistered(code: object) -> InputError:
+    return InputError("visit.institution", f"institution {code} is not registered", "E_NOT_FOUND")
 
 
 def _mutual_aid(

@@ -1,0 +1,234 @@
+"""Personal accounts outside a visit, on SQLite and PostgreSQL: monthly crediting (X-4 and
+each region's article), the retirement switch, the back-credit (JMS-10a), premiums with
+their use restrictions and freeze (X-4, XSBN-26), and closing (KF-18, NY-12, ...).
+
+Worked examples computed by hand from the articles; configured values (pensions, XSBN's
+retiree standard) are the packs' own."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from gongji.errors import InputError
+from gongji.ledger import accounts, check, members, registry, views
+from gongji.ledger.schema import credits
+from gongji.ledger.settlement import settle
+from gongji.policy.loader import PACKS_DIR
+
+MARCH, APRIL = date(2023, 3, 1), date(2023, 4, 1)
+
+
+def add(db, region: str, member_id: str, mtype: str, balance: str = "0", **more) -> None:
+    members.add_member(
+        db, region, {"id": member_id, "type": mtype, "account_balance": balance, **more}
+    )
+
+
+def paid(db, member_id: str, month: str, base: str) -> None:
+    with db.begin() as conn:
+        registry.add_contribution(
+            conn, {"member": member_id, "month": month, "base": base, "paid_on": f"{month}-05"}
+        )
+
+
+def balance(db, member_id: str) -> Decimal:
+    return views.account_show(db, member_id)["account_balance"]
+
+
+def credited(db, member_id: str) -> list[tuple[str, str, int, str]]:
+    with db.connect() as conn:
+        rows = conn.execute(
+            select(credits.c.month, credits.c.kind, credits.c.amount, credits.c.rule)
+            .where(credits.c.member_id == member_id)
+            .order_by(credits.c.id)
+        ).all()
+    return [(f"{m:%Y-%m}", k, a, r) for m, k, a, r in rows]
+
+
+@pytest.mark.parametrize(
+    ("region", "mtype", "base", "want", "rule"),
+    [
+        ("kaifeng", "employee", "5000.00", 10000, "KF-16"),  # 2% of base
+        ("kaifeng", "flexible", "3000.00", 6000, "KF-16"),  # flexible: 2% too
+        ("kaifeng", "retiree", None, 6000, "KF-16"),  # 60 yuan a month from the fund
+        ("kaifeng", "single_pool", "4000.00", None, None),  # no account
+        ("jiamusi", "employee", "4321.00", 8642, "JMS-10a"),
+        ("jiamusi", "flexible", "4000.00", None, None),  # JMS-9: no account
+        ("jiamusi", "retiree", None, 6200, "JMS-10a"),  # 62 provisional
+        ("nanyang", "retiree", None, 5600, "NY-8"),  # 2% of 2800 (configured)
+        ("panzhihua", "flexible", "3333.33", 6667, "PZH-4a"),  # 66.6666 -> 66.67 half-up
+        ("panzhihua", "retiree", None, 6300, "PZH-4a"),  # 2% of 3126 = 62.52 -> 63 yuan
+        ("xishuangbanna", "employee", "6000.00", 12000, "XSBN-18"),
+        ("xishuangbanna", "flexible", "6000.00", None, None),  # single-pool: no account
+        ("xishuangbanna", "retiree", None, 7000, "XSBN-19"),  # configured standard
+    ],
+)
+def test_monthly_credit(db, region, mtype, base, want, rule):
+    add(db, region, "P1", mtype)
+    if base:
+        paid(db, "P1", "2023-03", base)
+    accounts.credit_month(db, region, MARCH)
+    expected = [] if want is None else [("2023-03", "monthly", want, rule)]
+    assert credited(db, "P1") == expected
+    assert balance(db, "P1") == Decimal(want or 0) / 100
+    assert check.problems(db) == []
+
+
+def test_an_employee_without_a_paid_contribution_is_not_credited_and_a_rerun_credits_once(db):
+    add(db, "kaifeng", "P1", "employee")
+    add(db, "kaifeng", "P2", "employee")
+    paid(db, "P1", "2023-03", "5000.00")
+    first = accounts.credit_month(db, "kaifeng", MARCH)
+    assert first["credited"] == 1 and first["amount"] == Decimal("100.00")
+    paid(db, "P2", "2023-03", "4000.00")  # paid late: the next run credits it, and only it
+    again = accounts.credit_month(db, "kaifeng", MARCH)
+    assert again["credited"] == 1 and again["amount"] == Decimal("80.00")
+    assert accounts.credit_month(db, "kaifeng", MARCH)["credited"] == 0
+    assert (balance(db, "P1"), balance(db, "P2")) == (Decimal("100.00"), Decimal("80.00"))
+
+
+@pytest.mark.parametrize(
+    ("region", "switch", "march", "april"),
+    [
+        # JMS-10b: processed 15 March -> retiree crediting from April
+        ("jiamusi", {"retirement_processed": "2023-03-15"}, 8000, 6200),
+        # NY-11: from the month after it is processed
+        ("nanyang", {"retirement_processed": "2023-03-15"}, 8000, 5600),
+        # KF-16: from the day retiree benefits start; March began as an employee
+        ("kaifeng", {"retired_from": "2023-03-15"}, 8000, 6000),
+        ("kaifeng", {"retired_from": "2023-03-01"}, 6000, 6000),
+    ],
+)
+def test_retirement_switch_changes_crediting(db, region, switch, march, april):
+    add(db, region, "P1", "employee", **switch)
+    paid(db, "P1", "2023-03", "4000.00")
+    accounts.credit_month(db, region, MARCH)
+    accounts.credit_month(db, region, APRIL)  # a retiree pays no contribution
+    assert [c[2] for c in credited(db, "P1")] == [march, april]
+
+
+def test_member_retire_records_the_switch(db):
+    add(db, "nanyang", "P1", "employee")
+    members.retire(db, "P1", date(2023, 3, 15))
+    accounts.credit_month(db, "nanyang", APRIL)
+    assert credited(db, "P1") == [("2023-04", "monthly", 5600, "NY-8")]
+    with pytest.raises(InputError) as err:
+        members.retire(db, "P1", date(2023, 5, 1))
+    assert err.value.code == "E_RETIRED"
+
+
+def test_back_credit_tops_up_the_provisional_standard(db, tmp_path, monkeypatch):
+    # JMS-10a: 62 yuan a month until the 2022 standard is out, then the difference
+    add(db, "jiamusi", "R1", "retiree")
+    add(db, "jiamusi", "E1", "employee")
+    paid(db, "E1", "2023-01", "5000.00")
+    for month in (date(2023, 1, 1), date(2023, 2, 1), MARCH):
+        accounts.credit_month(db, "jiamusi", month)
+    assert balance(db, "R1") == Decimal("186.00")
+    assert accounts.back_credit(db, "jiamusi")["members"] == 0  # nothing published yet
+
+    published = yaml.safe_load((PACKS_DIR / "jiamusi.yaml").read_text(encoding="utf-8"))
+    retiree = published["versions"][0]["crediting"]["retiree"]
+    retiree.update(fixed="70.00", provisional=False)
+    (tmp_path / "jiamusi.yaml").write_text(yaml.safe_dump(published, allow_unicode=True))
+    monkeypatch.setenv("GONGJI_PACKS", str(tmp_path))
+
+    done = accounts.back_credit(db, "jiamusi")
+    assert done == {"members": 1, "amount": Decimal("24.00")}  # 3 months x 8 yuan
+    assert balance(db, "R1") == Decimal("210.00")
+    assert [c[:3] for c in credited(db, "R1")][-3:] == [
+        ("2023-01", "back_credit", 800),
+        ("2023-02", "back_credit", 800),
+        ("2023-03", "back_credit", 800),
+    ]
+    assert accounts.back_credit(db, "jiamusi")["members"] == 0  # never twice
+    assert balance(db, "E1") == Decimal("100.00")  # employees untouched
+    assert check.problems(db) == []
+
+
+def test_premium_from_an_account_where_the_region_allows_it(db):
+    add(db, "kaifeng", "P1", "employee", "300.00")
+    # KF-17: a family member's resident-insurance premium, paid at once
+    done = accounts.pay_premium(db, "OP1", "P1", 38000 // 2, "family_resident_premium", MARCH)
+    assert done["paid"] == Decimal("190.00")
+    assert balance(db, "P1") == Decimal("110.00")
+    # the same operation again changes nothing
+    accounts.pay_premium(db, "OP1", "P1", 19000, "family_resident_premium", MARCH)
+    assert balance(db, "P1") == Decimal("110.00")
+    for purpose, code in (
+        ("fitness", "E_USE_NOT_ALLOWED"),
+        ("long_term_care_premium", "E_USE_NOT_ALLOWED"),
+    ):
+        with pytest.raises(InputError) as err:
+            accounts.pay_premium(db, "OP2", "P1", 1000, purpose, MARCH)
+        assert (err.value.field, err.value.code) == ("purpose", code)
+    with pytest.raises(InputError) as err:
+        accounts.pay_premium(db, "OP3", "P1", 20000, "supplementary_premium", MARCH)
+    assert err.value.code == "E_INSUFFICIENT"
+    assert balance(db, "P1") == Decimal("110.00")
+    assert check.problems(db) == []
+
+
+def test_xishuangbanna_freezes_a_premium_then_transfers_it_by_the_tenth(db):
+    add(db, "xishuangbanna", "P1", "employee", "300.00")
+    frozen = accounts.pay_premium(
+        db, "OP1", "P1", 20000, "family_resident_premium", date(2023, 3, 20)
+    )
+    assert frozen["due"] == "2023-04-10" and frozen["rule"] == "XSBN-26"
+    shown = views.account_show(db, "P1")
+    assert (shown["account_balance"], shown["frozen"]) == (Decimal("100.00"), Decimal("200.00"))
+    assert accounts.settle_freezes(db, date(2023, 3, 31))["transferred"] == 0  # same month
+    assert accounts.settle_freezes(db, date(2023, 4, 8))["transferred"] == 1
+    assert views.account_show(db, "P1")["frozen"] == Decimal("0.00")
+    # one not collected goes back to the account
+    accounts.pay_premium(db, "OP2", "P1", 5000, "long_term_care_premium", date(2023, 4, 9))
+    assert balance(db, "P1") == Decimal("50.00")
+    with db.connect() as conn:
+        from gongji.ledger.schema import freezes
+
+        second = conn.execute(select(freezes.c.id).where(freezes.c.outcome.is_(None))).scalar()
+    accounts.release_freeze(db, second)
+    assert balance(db, "P1") == Decimal("100.00")
+    with pytest.raises(InputError) as err:
+        accounts.release_freeze(db, second)
+    assert err.value.code == "E_DONE"
+    assert check.problems(db) == []
+
+
+def test_closing_pays_out_or_transfers_and_ends_the_member(db):
+    add(db, "kaifeng", "P1", "employee", "300.00")
+    add(db, "jiamusi", "J1", "employee", "50.00")
+    with pytest.raises(InputError) as err:
+        accounts.close_account(db, "J1", "emigration", MARCH)  # JMS-12 names no emigration
+    assert err.value.code == "E_NOT_IN_POLICY"
+    done = accounts.close_account(db, "P1", "death", MARCH)  # KF-18: heirs withdraw
+    assert done["paid"] == Decimal("300.00") and done["rule"] == "KF-18"
+    assert views.member_show(db, "P1")["status"] == "closed"
+    with pytest.raises(InputError) as err:
+        settle(
+            db,
+            "T1",
+            "P1",
+            {"id": "V", "time": "2023-03-02T09:00:00", "institution": "H001", "total": "10"},
+        )
+    assert err.value.code == "E_MEMBER_CLOSED"
+    with pytest.raises(InputError):
+        accounts.close_account(db, "P1", "death", MARCH)
+    accounts.close_account(db, "J1", "transfer", MARCH)
+    legs = views.account_show(db, "J1")["journal"]
+    assert [(j["kind"], j["amount"]) for j in legs] == [
+        ("opening", Decimal("50.00")),
+        ("close", Decimal("-50.00")),
+    ]
+    assert check.problems(db) == []
+
+
+def test_closing_waits_for_a_frozen_premium(db):
+    add(db, "xishuangbanna", "P1", "employee", "300.00")
+    accounts.pay_premium(db, "OP1", "P1", 1000, "supplementary_premium", MARCH)
+    with pytest.raises(InputError) as err:
+        accounts.close_account(db, "P1", "refund", MARCH)
+    assert err.value.code == "E_FROZEN"

@@ -1,0 +1,120 @@
+"""XSBN-24 account mutual aid: the user's own account first, then the holder's; a user
+without an account draws on the holder's directly. On SQLite and PostgreSQL."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from gongji.errors import InputError
+from gongji.ledger import check, members, registry, views
+from gongji.ledger.settlement import cancel, settle
+
+# XSBN-9/10 at level 1: deductible 30, employee 60%. A 100-yuan visit: the fund pays
+# (100 - 30) x 60% = 42, the member's in-scope share is 58.
+VISIT = {"id": "V1", "time": "2023-03-01T09:00:00", "institution": "X1", "total": "100.00"}
+
+
+@pytest.fixture
+def family(db):
+    with db.begin() as conn:
+        registry.add_institution(
+            conn,
+            {
+                "code": "X1",
+                "name": "景洪市社区卫生服务中心",
+                "region": "xishuangbanna",
+                "level": "level1",
+            },
+        )
+    for member_id, mtype, balance in (
+        ("H", "employee", "100.00"),
+        ("U", "employee", "10.00"),
+        ("F", "flexible", "0"),  # XSBN-18: a flexible worker has no account
+    ):
+        members.add_member(
+            db, "xishuangbanna", {"id": member_id, "type": mtype, "account_balance": balance}
+        )
+    with db.begin() as conn:
+        for user, rel, start in (("U", "child", "2023-02-01"), ("F", "spouse", "2023-01-10")):
+            registry.bind_family(
+                conn,
+                {
+                    "holder": "H",
+                    "user": user,
+                    "relationship": rel,
+                    "from": start,
+                    "to": "2023-12-31",
+                },
+            )
+    return db
+
+
+def money(db, member_id: str) -> Decimal:
+    return views.account_show(db, member_id)["account_balance"]
+
+
+def test_the_users_account_first_then_the_holders(family):
+    got = settle(family, "T1", "U", VISIT)
+    assert (got["fund_pay"], got["account_pay"], got["mutual_aid_pay"], got["cash_pay"]) == (
+        "42.00",
+        "10.00",
+        "48.00",
+        "0.00",
+    )
+    assert got["holder"] == "H" and got["trace"][-1]["rule"] == "XSBN-24"
+    assert (money(family, "U"), money(family, "H")) == (Decimal("0.00"), Decimal("52.00"))
+    assert check.problems(family) == []
+
+
+def test_a_user_without_an_account_draws_on_the_holders_directly(family):
+    got = settle(family, "T1", "F", VISIT)
+    assert (got["account_pay"], got["mutual_aid_pay"], got["cash_pay"]) == ("0.00", "58.00", "0.00")
+    # the holder's balance runs out: the rest is cash
+    again = settle(family, "T2", "F", {**VISIT, "id": "V2", "time": "2023-03-02T09:00:00"})
+    assert (again["mutual_aid_pay"], again["cash_pay"]) == ("42.00", "16.00")
+    assert money(family, "H") == Decimal("0.00")
+    assert check.problems(family) == []
+
+
+def test_cancel_gives_the_holder_back_what_it_paid(family):
+    settle(family, "T1", "U", VISIT)
+    settle(family, "T2", "H", {**VISIT, "id": "V2", "time": "2023-03-01T10:00:00"})
+    assert money(family, "H") == Decimal("0.00")  # 52 left, the holder's own share 58
+    cancel(family, "T1")
+    assert (money(family, "U"), money(family, "H")) == (Decimal("10.00"), Decimal("48.00"))
+    assert check.problems(family) == []
+
+
+def test_no_aid_outside_the_binding_or_the_region(family):
+    before = settle(family, "T1", "U", {**VISIT, "time": "2023-01-20T09:00:00"})  # unbound yet
+    assert "mutual_aid_pay" not in before and before["cash_pay"] == "48.00"
+    with family.begin() as conn, pytest.raises(InputError) as err:
+        registry.bind_family(
+            conn,
+            {
+                "holder": "U",
+                "user": "F",
+                "relationship": "spouse",
+                "from": "2023-02-01",
+                "to": "2023-03-01",
+            },
+        )
+    assert "holder or a user" in err.value.reason
+
+
+def test_kaifeng_has_no_mutual_aid(db):
+    for member_id in ("A", "B"):
+        members.add_member(db, "kaifeng", {"id": member_id, "type": "employee"})
+    with db.begin() as conn, pytest.raises(InputError) as err:
+        registry.bind_family(
+            conn,
+            {
+                "holder": "A",
+                "user": "B",
+                "relationship": "parent",
+                "from": date(2023, 1, 1),
+                "to": date(2023, 12, 31),
+            },
+        )
+    assert err.value.code == "E_NOT_IN_POLICY"

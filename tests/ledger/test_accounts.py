@@ -232,3 +232,19 @@ def test_closing_waits_for_a_frozen_premium(db):
     with pytest.raises(InputError) as err:
         accounts.close_account(db, "P1", "refund", MARCH)
     assert err.value.code == "E_FROZEN"
+
+
+def test_cancel_after_a_credit_keeps_the_credit(db):
+    # found by the ledger property test: a cancellation restores the accumulators, not the
+    # balance from before the settlement, which a credit has changed since
+    add(db, "kaifeng", "P1", "retiree", "10.00")
+    visit = {"id": "V1", "time": "2023-03-02T09:00:00", "institution": "H001", "total": "100.00"}
+    got = settle(db, "T1", "P1", visit)  # level 3 retiree: 50 deductible, 60% of 50 = 30
+    assert (got["fund_pay"], got["account_pay"]) == ("30.00", "10.00")
+    accounts.credit_month(db, "kaifeng", APRIL)  # +60 (KF-16)
+    from gongji.ledger.settlement import cancel
+
+    cancel(db, "T1")
+    assert balance(db, "P1") == Decimal("70.00")
+    assert views.member_show(db, "P1")["accumulators"] == {}
+    assert check.problems(db) == []

@@ -204,7 +204,8 @@ def _mutual_aid(
 
 
 def cancel(db: Engine, txn_id: str) -> dict:
-    """Cancel a settlement: a compensating entry, and the member's state restored exactly.
+    """Cancel a settlement: a compensating entry; the accumulators restored exactly and the
+    account given back what the settlement took.
 
     Only a member's latest active settlement can be cancelled (later ones first), so what
     is restored is exactly what that settlement changed. A holder's account that paid by
@@ -237,8 +238,13 @@ def cancel(db: Engine, txn_id: str) -> dict:
         conn.execute(
             update(settlements).where(settlements.c.id == s.id).values(cancel_entry_id=entry_id)
         )
+        # the accumulators as they were before; the account as it is now (crediting may
+        # have come in between) plus what the settlement took from it
+        refund = dict(moves)
+        balance = M.state_of(row).account_balance + refund.get(f"account:{s.member_id}", 0)
+        restored = engine.YearState(tuple(s.state_before)).with_balance(balance)
         previous = active[1].visit_time if len(active) > 1 else None
-        M.save_visit(conn, s.member_id, engine.YearState(tuple(s.state_before)), previous)
+        M.save_visit(conn, s.member_id, restored, previous)
         for account, amount in moves:
             holder = account.removeprefix("account:")
             if account.startswith("account:") and holder != s.member_id:

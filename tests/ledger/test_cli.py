@@ -60,3 +60,49 @@ def test_init_add_settle_retry_cancel_check(tmp_path):
     assert gongji(tmp_path, "cancel", "T1").returncode == 0
     checked = gongji(tmp_path, "db", "check")
     assert checked.returncode == 0 and "consistent" in checked.stdout
+
+
+def test_import_credit_show_and_a_bad_import(tmp_path):
+    def csv(name: str, text: str) -> str:
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        return str(tmp_path / name)
+
+    assert gongji(tmp_path, "db", "init").returncode == 0
+    bad = gongji(
+        tmp_path,
+        "import",
+        "members",
+        csv("bad.csv", "region,id,type\nkaifeng,A,employee\nkaifeng,B,nobody\nkaifeng,C,retiree\n"),
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.splitlines()[0].startswith("line 3.type:")
+    assert "nothing imported" in bad.stderr
+    shown = gongji(tmp_path, "member", "show", "A")
+    assert shown.returncode == 2 and shown.stderr.startswith("member_id: unknown member A")
+
+    members = csv(
+        "m.csv", "region,id,type,account_balance\nkaifeng,A,employee,0\nkaifeng,R,retiree,5.00\n"
+    )
+    assert gongji(tmp_path, "import", "members", members).returncode == 0
+    paid = csv("c.csv", "member,month,base,paid_on\nA,2023-03,5000.00,2023-03-08\n")
+    assert gongji(tmp_path, "import", "contributions", paid).returncode == 0
+    credited = gongji(tmp_path, "account", "credit", "kaifeng", "2023-03")
+    assert credited.returncode == 0, credited.stderr
+    assert json.loads(credited.stdout) == {"month": "2023-03", "credited": 2, "amount": "160.00"}
+    account = json.loads(gongji(tmp_path, "account", "show", "R").stdout)
+    assert account["account_balance"] == "65.00"
+    assert [(j["kind"], j["amount"]) for j in account["journal"]] == [
+        ("opening", "5.00"),
+        ("monthly", "60.00"),
+    ]
+    premium = gongji(
+        tmp_path, "account", "premium", "A", "--amount", "30", "--purpose", "fitness",
+        "--on", "2023-03-20", "--op", "OP1",
+    )  # fmt: skip
+    assert premium.returncode == 2 and premium.stderr.startswith("purpose: a kaifeng account")
+    assert gongji(tmp_path, "member", "retire", "A", "--processed", "2023-06-15").returncode == 0
+    member = json.loads(gongji(tmp_path, "member", "show", "A").stdout)
+    assert member["record"]["retirement_processed"] == "2023-06-15"
+    rolled = gongji(tmp_path, "year", "rollover", "2024")
+    assert json.loads(rolled.stdout) == {"year": 2024, "rolled": 0}  # no visits yet
+    assert gongji(tmp_path, "db", "check").returncode == 0

@@ -163,7 +163,7 @@ def import_records(
     db = _store()
     rows = max(0, sum(1 for _ in csv_file.open(encoding="utf-8-sig")) - 1)
     try:
-        with Progress(console=Console(stderr=True), transient=True) as bar:
+        with _progress() as bar:
             task = bar.add_task(f"importing {kind}", total=rows)
             count = imports.import_csv(db, kind, csv_file, lambda n: bar.advance(task, n))
     except imports.ImportFailed as exc:
@@ -266,6 +266,12 @@ def year_rollover(year: int = typer.Argument(..., help="The new year.")) -> None
     _run(year_ops.rollover, year)
 
 
+def _progress() -> Progress:
+    """A progress bar on stderr, for people at a terminal only (logs and pipes stay clean)."""
+    err = Console(stderr=True)
+    return Progress(console=err, transient=True, disable=not err.is_terminal)
+
+
 def accounts():
     from gongji.ledger import accounts as module
 
@@ -275,7 +281,7 @@ def accounts():
 def _batch(what: str, action) -> None:
     db = _store()
     try:
-        with Progress(console=Console(stderr=True), transient=True) as bar:
+        with _progress() as bar:
             task = bar.add_task(what, total=None)
             emit(action(db, lambda n: bar.advance(task, n)))
     except InputError as exc:

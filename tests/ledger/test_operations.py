@@ -187,3 +187,14 @@ def test_a_retry_read_from_yaml_equals_one_read_from_json(member):
     )
     first = settle(member, "T1", "P001", yaml_visit)
     assert settle(member, "T1", "P001", V1) == first
+
+
+def test_check_finds_a_cap_exceeded(member):
+    from sqlalchemy import update
+
+    settle(member, "T1", "P001", V1)
+    with member.begin() as conn:
+        state = conn.execute(select(members.c.state)).scalar()
+        state[3] = 150_001  # general pool: 1500.01 used, above KF-9b's highest cap (1500)
+        conn.execute(update(members).values(state=state))
+    assert check.problems(member)[0] == "member P001: general fund use 1500.01 above its cap"

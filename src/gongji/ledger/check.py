@@ -7,8 +7,12 @@
   the member record it was settled with), gives the stored result;
 - settlements chain: what one leaves is what the next starts from (the account balance
   aside, which crediting and other account movements change in between), and the last
-  one's state is the member's (unless a year rollover came after it).
+  one's state is the member's (unless a year rollover came after it);
+- no pool's fund use this year is above the highest annual cap any version in force that
+  year gives it.
 """
+
+from functools import cache
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -31,6 +35,7 @@ def problems(db: Engine) -> list[str]:
         sums = _member_leg_sums(conn)
         for member in conn.execute(select(members).order_by(members.c.id)).all():
             found += _balances(member, sums)
+            found += _caps(member)
             found += _replay(conn, member)
     return found
 
@@ -56,6 +61,40 @@ def _balances(member, sums: dict[str, int]) -> list[str]:
         out.append(
             f"member {member.id}: state balance {member.state[L.S_BALANCE]} is not the account's"
         )
+    return out
+
+
+def _caps(member) -> list[str]:
+    state = engine.YearState(tuple(member.state))
+    if not state.year:
+        return []
+    ceilings = _ceilings(member.region, state.year)
+    out = []
+    for pool, ceiling in ceilings.items():
+        used = state.pool(pool).annual
+        if used > ceiling:
+            out.append(f"member {member.id}: {pool} fund use {to_yuan(used)} above its cap")
+    return out
+
+
+@cache
+def _ceilings(region: str, year: int) -> dict[str, int]:
+    """Per pool, the highest annual cap of any line counting against it, over the versions
+    in force during `year` (a cap that grows with diseases at its ceiling)."""
+    pack = policy.load_region(region)
+    out: dict[str, int] = {}
+    for tables in engine.compile_pack(pack):
+        version = next(v for v in pack.versions if pack.version_id(v) == tables.version_id)
+        if version.valid_from.year > year or (version.valid_to and version.valid_to.year < year):
+            continue
+        p = tables.params
+        for line in range(L.N_LINES):
+            base = line * L.LINE_SIZE
+            if not p[base + L.L_ON]:
+                continue
+            cap = max(p[base + L.L_ANNUAL_CAP], p[base + L.L_ANNUAL_CAP + 1], p[base + L.L_CAP_MAX])
+            pool = L.POOL_NAMES[p[base + L.L_POOL]]
+            out[pool] = max(out.get(pool, 0), cap)
     return out
 
 

@@ -16,7 +16,7 @@ from gongji import catalogue, engine, policy
 from gongji.engine import EngineError
 from gongji.errors import InputError, first_error
 from gongji.money import MoneyError, to_fen, to_yuan
-from gongji.policy.schema import Pack
+from gongji.policy.schema import Pack, Version
 from gongji.terms import Category, Level, MemberType
 
 
@@ -195,15 +195,14 @@ def engine_member(pack: Pack, m: MemberIn, first_day: date) -> engine.Member:
     )
     _check_periods("member.remote_filing", filings)
     retired_from = _retired_from(pack, m)
-    without = pack.version_on(first_day).accounts.without_account
-    has_account = m.has_account if m.has_account is not None else m.type not in without
-    if not has_account and m.account_balance:
+    account = has_account(pack.version_on(first_day), m)
+    if not account and m.account_balance:
         raise InputError(
             "member.account_balance", f"a {m.type.value} member here has no personal account"
         )
     return engine.Member(
         type=m.type,
-        has_account=has_account,
+        has_account=account,
         retired_from=retired_from,
         contribution_raised=m.contribution_raised,
         benefit_periods=None if m.benefit_periods is None else _periods(m.benefit_periods),
@@ -212,6 +211,14 @@ def engine_member(pack: Pack, m: MemberIn, first_day: date) -> engine.Member:
         remote_filings=_periods(filings),
         chronic_diseases=tuple(m.chronic_diseases),
     )
+
+
+def has_account(version: Version, m: MemberIn) -> bool:
+    """Whether the member has a personal account: as recorded, else by type (JMS-9, KF-16,
+    XSBN-18 name the types without one)."""
+    if m.has_account is not None:
+        return m.has_account
+    return m.type not in version.accounts.without_account
 
 
 def _retired_from(pack: Pack, m: MemberIn) -> date | None:

@@ -52,66 +52,83 @@ def explain(tables: Tables, result: Result) -> list[Step]:
     return steps
 
 
+def _level(i: int) -> str:
+    return L.LEVELS[i].value
+
+
+def _opened(b: int) -> str:
+    return f"{_EPOCH + timedelta(seconds=b):%Y-%m-%d %H:%M}"
+
+
+# step -> words, from (amount, a, b, the member's class, the line's name). A table rather than
+# a chain of cases: every step of every answer is rendered, so the lookup is one dict get.
+_WORDS = {
+    L.T_YEAR_RESET: lambda n, a, b, who, line: (
+        f"new year {b}: deductible and caps of {a} reset ({fmt(n)} used in {a})"
+    ),
+    L.T_LEVEL_NOT_COVERED: lambda n, a, b, who, line: (
+        f"{_level(a)} is not paid by {line.replace('_', ' ')}"
+    ),
+    L.T_DED_ANNUAL: lambda n, a, b, who, line: (
+        f"annual deductible {fmt(a)} ({who}): {fmt(b)} met before, {fmt(n)} now"
+    ),
+    L.T_DED_PER_VISIT: lambda n, a, b, who, line: f"{_level(b)} per-visit deductible {fmt(a)}",
+    L.T_DED_WINDOW: lambda n, a, b, who, line: (
+        f"one deductible {fmt(a)} per window, opened {_opened(b)} "
+        f"at this institution: {fmt(n)} more"
+    ),
+    L.T_DED_NONE: lambda n, a, b, who, line: f"no deductible at {_level(a)}",
+    L.T_RATIO: lambda n, a, b, who, line: (
+        f"{who} ratio {fmt_bp(a)} of {fmt(b)} above the deductible"
+    ),
+    L.T_RETIREE_MERGED: lambda n, a, b, who, line: (
+        f"retiree annual cap {fmt(a)} counts {fmt(n)} paid earlier this year"
+    ),
+    L.T_MONTHLY_CAP: lambda n, a, b, who, line: (
+        f"monthly cap {fmt(a)}: {fmt(b)} used before, {fmt(n)} cut"
+    ),
+    L.T_ANNUAL_CAP: lambda n, a, b, who, line: (
+        f"annual cap {fmt(a)}: {fmt(b)} used before, {fmt(n)} cut"
+    ),
+    L.T_FUND: lambda n, a, b, who, line: (
+        f"{line.replace('_', ' ')} pays {fmt(n)}; {fmt(a)} of its {fmt(b)} cap used"
+    ),
+    L.T_ACCOUNT: lambda n, a, b, who, line: (
+        f"personal account pays {fmt(n)} of the in-scope share {fmt(b)}; balance {fmt(a)}"
+    ),
+    L.T_NO_ACCOUNT: lambda n, a, b, who, line: (
+        f"no personal account: the in-scope share {fmt(b)} is paid in cash"
+    ),
+    L.T_CASH: lambda n, a, b, who, line: f"cash {fmt(n)}, of which {fmt(a)} out of scope",
+    L.T_OVERFLOW: lambda n, a, b, who, line: (
+        f"{fmt(n)} left unpaid by the cap passes to {L.LINE_NAMES[a]}"
+    ),
+    L.T_OUT_OF_SCOPE: lambda n, a, b, who, line: (
+        f"{fmt(n)} out of the catalogue (class C or not listed): the member's"
+    ),
+    L.T_ABOVE_STANDARD: lambda n, a, b, who, line: (
+        f"{fmt(n)} above the payment standard: the member's"
+    ),
+    L.T_CLASS_B: lambda n, a, b, who, line: f"{fmt(n)} class-B self-pay share (先行自付)",
+    L.T_INTERNET: lambda n, a, b, who, line: (
+        f"internet visit settled at its physical institution's level ({_level(a)})"
+    ),
+    L.T_PRESCRIPTION: lambda n, a, b, who, line: (
+        f"prescription filled at a pharmacy: the prescriber's level ({_level(b)})"
+    ),
+    L.T_EXEMPT: lambda n, a, b, who, line: (
+        f"not limited by the {L.CONDITIONS[a].value.replace('_', ' ')} rule"
+    ),
+    L.T_DED_ITEM: lambda n, a, b, who, line: (
+        f"yearly deductible {fmt(a)} for this item: {fmt(b)} met before, {fmt(n)} now"
+    ),
+}
+
+
 def describe(step: int, amount: int, a: int, b: int, klass: MemberClass, line: str) -> str:
     if L.T_CONDITION <= step < L.T_CONDITION + L.N_CONDITIONS:
         return _CONDITION_TEXT[L.CONDITIONS[step - L.T_CONDITION]]
-    who = klass.value
-    match step:
-        case L.T_YEAR_RESET:
-            return f"new year {b}: deductible and caps of {a} reset ({fmt(amount)} used in {a})"
-        case L.T_LEVEL_NOT_COVERED:
-            return f"{L.LEVELS[a].value} is not paid by {line.replace('_', ' ')}"
-        case L.T_DED_ANNUAL:
-            return f"annual deductible {fmt(a)} ({who}): {fmt(b)} met before, {fmt(amount)} now"
-        case L.T_DED_PER_VISIT:
-            return f"{L.LEVELS[b].value} per-visit deductible {fmt(a)}"
-        case L.T_DED_WINDOW:
-            opened = _EPOCH + timedelta(seconds=b)
-            return (
-                f"one deductible {fmt(a)} per window, opened {opened:%Y-%m-%d %H:%M} "
-                f"at this institution: {fmt(amount)} more"
-            )
-        case L.T_DED_NONE:
-            return f"no deductible at {L.LEVELS[a].value}"
-        case L.T_RATIO:
-            return f"{who} ratio {fmt_bp(a)} of {fmt(b)} above the deductible"
-        case L.T_RETIREE_MERGED:
-            return f"retiree annual cap {fmt(a)} counts {fmt(amount)} paid earlier this year"
-        case L.T_MONTHLY_CAP:
-            return f"monthly cap {fmt(a)}: {fmt(b)} used before, {fmt(amount)} cut"
-        case L.T_ANNUAL_CAP:
-            return f"annual cap {fmt(a)}: {fmt(b)} used before, {fmt(amount)} cut"
-        case L.T_FUND:
-            return f"{line.replace('_', ' ')} pays {fmt(amount)}; {fmt(a)} of its {fmt(b)} cap used"
-        case L.T_ACCOUNT:
-            return (
-                f"personal account pays {fmt(amount)} of the in-scope share {fmt(b)}; "
-                f"balance {fmt(a)}"
-            )
-        case L.T_NO_ACCOUNT:
-            return f"no personal account: the in-scope share {fmt(b)} is paid in cash"
-        case L.T_CASH:
-            return f"cash {fmt(amount)}, of which {fmt(a)} out of scope"
-        case L.T_OVERFLOW:
-            return f"{fmt(amount)} left unpaid by the cap passes to {L.LINE_NAMES[a]}"
-        case L.T_OUT_OF_SCOPE:
-            return f"{fmt(amount)} out of the catalogue (class C or not listed): the member's"
-        case L.T_ABOVE_STANDARD:
-            return f"{fmt(amount)} above the payment standard: the member's"
-        case L.T_CLASS_B:
-            return f"{fmt(amount)} class-B self-pay share (先行自付)"
-        case L.T_INTERNET:
-            return (
-                f"internet visit settled at its physical institution's level ({L.LEVELS[a].value})"
-            )
-        case L.T_PRESCRIPTION:
-            return (
-                f"prescription filled at a pharmacy: the prescriber's level ({L.LEVELS[b].value})"
-            )
-        case L.T_EXEMPT:
-            return f"not limited by the {L.CONDITIONS[a].value.replace('_', ' ')} rule"
-        case L.T_DED_ITEM:
-            return (
-                f"yearly deductible {fmt(a)} for this item: {fmt(b)} met before, {fmt(amount)} now"
-            )
-    raise ValueError(f"unknown trace step {step}")
+    words = _WORDS.get(step)
+    if words is None:
+        raise ValueError(f"unknown trace step {step}")
+    return words(amount, a, b, klass.value, line)

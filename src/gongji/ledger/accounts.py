@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from gongji import engine, policy
-from gongji.calculate import MemberIn
+from gongji.calculate import MemberIn, has_account
 from gongji.errors import InputError
 from gongji.ledger import members as M
 from gongji.ledger.journal import post
@@ -39,12 +39,7 @@ def credit_due(
     version = pack.version_on(month)
     if version is None:
         return None
-    has_account = (
-        m.has_account
-        if m.has_account is not None
-        else (m.type not in version.accounts.without_account)
-    )
-    if not has_account:
+    if not has_account(version, m):
         return None
     credit = getattr(version.crediting, _credit_class(version, m, month).value)
     if credit is None:

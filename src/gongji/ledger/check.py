@@ -110,8 +110,10 @@ def _replay(conn: Connection, member) -> list[str]:
         before = list(s.state_before)
         if after is not None and not _same_but_balance(after, before):
             return [f"settlement {s.txn_id}: does not start from where the previous one ended"]
-        v = VisitIn.model_validate(s.request["as_settled"])
-        em = engine_member(pack, MemberIn.model_validate(s.request["record"]), v.time.date())
+        v = VisitIn.model_validate(s.request["visit"])
+        em = engine_member(
+            pack, MemberIn.model_validate(s.request.get("record", member.profile)), v.time.date()
+        )
         visit = engine_visit(v, sample_catalogue() if v.items else None)
         tables = engine.tables_on(pack, v.time.date())
         result, state = engine.settle(tables, em, engine.YearState(tuple(before)), visit)

@@ -124,10 +124,10 @@ def _settle_one(conn: Connection, txn_id: str, member_id: str, document: object)
             (f"cash:{row.id}", aid - result.cash_pay),
         ],
     )
-    # with the member record and the visit as settled (registry values filled in): what
-    # `gongji db check` replays
+    # what `gongji db check` replays: the visit as settled (the registry's values filled
+    # in) and the member record it was settled with; payload_hash keeps the request's digest
     stored = json.dumps(
-        {**request, "record": profile, "as_settled": as_settled}, ensure_ascii=False
+        {"member_id": row.id, "visit": as_settled, "record": profile}, ensure_ascii=False
     )
     sql.record(txn_id, row.id, v.time, digest, stored, out, state, entry_id)
     sql.save(row.id, new_state, v.time)

@@ -4,7 +4,7 @@ from gongji.engine.facts import Member, Period, Visit, retirement_effective
 from gongji.engine.settle import EngineError, Result, settle, settle_all
 from gongji.engine.state import YearState
 from gongji.engine.tables import Tables, compile_pack, tables_on
-from gongji.engine.trace import Step, explain
+from gongji.engine.trace import Step, explain, explain_records
 
 __all__ = [
     "EngineError",
@@ -17,6 +17,7 @@ __all__ = [
     "YearState",
     "compile_pack",
     "explain",
+    "explain_records",
     "retirement_effective",
     "settle",
     "settle_all",

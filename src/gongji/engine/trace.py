@@ -36,18 +36,25 @@ class Step:
     configured: bool  # the value used is configured, not from the rulebook's text
 
 
-def explain(tables: Tables, result: Result) -> list[Step]:
-    klass = 1 if result.member_class is MemberClass.retiree else 0
+def explain(tables: Tables, result: Result, words: bool = True) -> list[Step]:
+    return explain_records(tables, result.member_class, result.trace, words)
+
+
+def explain_records(
+    tables: Tables, member_class: MemberClass, records: tuple[int, ...], words: bool = True
+) -> list[Step]:
+    """The steps of a trace, each citing its rule; `words=False` leaves the text empty (an
+    answer for machines: rule IDs and amounts, the words rendered when someone reads it)."""
+    klass = 1 if member_class is MemberClass.retiree else 0
     line = L.GENERAL
     steps = []
-    tr = result.trace
-    for i in range(0, len(tr), L.TRACE_STRIDE):
-        step, amount, a, b = tr[i : i + L.TRACE_STRIDE]
+    for i in range(0, len(records), L.TRACE_STRIDE):
+        step, amount, a, b = records[i : i + L.TRACE_STRIDE]
         if step == L.T_LINE:  # the steps that follow are this line's: cite its rules
             line = amount
             continue
         cite = tables.cites[line][klass][step]
-        text = describe(step, amount, a, b, result.member_class, L.LINE_NAMES[line])
+        text = describe(step, amount, a, b, member_class, L.LINE_NAMES[line]) if words else ""
         steps.append(Step(cite.rule, cite.article, text, amount, cite.configured))
     return steps
 

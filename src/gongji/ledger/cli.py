@@ -184,7 +184,11 @@ def settle(
     """Settle one visit against the store, exactly once."""
     from gongji.ledger import settlement
 
-    _run(settlement.settle, txn, member, _document(visit_file))
+    def settled(db) -> dict:
+        answer = settlement.settle(db, txn, member, _document(visit_file))
+        return {**answer, "trace": settlement.explain_answer(answer)}
+
+    _run(settled)
 
 
 def cancel(txn: str = typer.Argument(..., help="Transaction id of the settlement.")) -> None:

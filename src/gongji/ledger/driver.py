@@ -8,10 +8,10 @@ works on SQLite and PostgreSQL alike; JSON and timestamps are sent as text, whic
 accept for their JSON and timestamp columns.
 """
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 from sqlalchemy import Connection
 
 from gongji import engine
@@ -117,8 +117,8 @@ class Driver:
                 _text_time(visit_time),
                 digest,
                 request,
-                json.dumps(result, ensure_ascii=False),
-                _compact(list(state_before.slots)),
+                _dump(result),
+                _dump(list(state_before.slots)),
                 entry_id,
             ),
         )
@@ -131,7 +131,7 @@ class Driver:
         self.cur.execute(
             self._sql(_SAVE),
             (
-                json.dumps(list(state.slots)),
+                _dump(list(state.slots)),
                 state.account_balance,
                 _text_time(last_visit),
                 member_id,
@@ -139,12 +139,12 @@ class Driver:
         )
 
 
-def _compact(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"))
+def _dump(value: object) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _json(value: object) -> object:
-    return json.loads(value) if isinstance(value, str) else value
+    return orjson.loads(value) if isinstance(value, str) else value
 
 
 def _time(value: object) -> datetime | None:

@@ -8,10 +8,11 @@ commit carries many settlements; each answer is final when it returns.
 """
 
 import hashlib
-import json
-from datetime import date, datetime
+from datetime import date
+from decimal import Decimal
 from functools import lru_cache
 
+import orjson
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +33,7 @@ from gongji.ledger.journal import legs_of, post
 from gongji.ledger.schema import family_bindings, settlements
 from gongji.money import fmt
 from gongji.policy.schema import Cited, Version
+from gongji.terms import MemberClass
 
 Request = tuple[str, str, object]  # (txn_id, member_id, visit document)
 
@@ -126,9 +128,7 @@ def _settle_one(conn: Connection, txn_id: str, member_id: str, document: object)
     )
     # what `gongji db check` replays: the visit as settled (the registry's values filled
     # in) and the member record it was settled with; payload_hash keeps the request's digest
-    stored = json.dumps(
-        {"member_id": row.id, "visit": as_settled, "record": profile}, ensure_ascii=False
-    )
+    stored = orjson.dumps({"member_id": row.id, "visit": as_settled, "record": profile}).decode()
     sql.record(txn_id, row.id, v.time, digest, stored, out, state, entry_id)
     sql.save(row.id, new_state, v.time)
     return out
@@ -146,7 +146,7 @@ def _member_for(region: str, _pack_id: int, text: str, version: int) -> tuple[en
     per distinct record and version: members settle again and again."""
     pack = policy.load_region(region)
     record = MemberIn.model_validate_json(text)
-    return engine_member(pack, record, pack.versions[version].valid_from), json.loads(text)
+    return engine_member(pack, record, pack.versions[version].valid_from), orjson.loads(text)
 
 
 def _visit(document: object, known) -> tuple[VisitIn, object]:
@@ -270,23 +270,17 @@ def _answer(
     holder: str | None,
     aid: int,
 ) -> dict:
+    """The answer for machines: amounts, and the trace as rule IDs with amounts (plus the
+    engine's records, from which `explain_answer` renders the words for people)."""
     money = {
         k: fmt(getattr(r, k))
         for k in ("total", "in_scope", "deductible", "fund_pay", "account_pay", "account_balance")
     }
-    trace = [
-        {"rule": s.rule, "text": s.text, "amount": fmt(s.amount)} for s in engine.explain(tables, r)
-    ]
+    trace = [{"rule": s.rule, "amount": fmt(s.amount)} for s in engine.explain(tables, r, False)]
     aided = {}
     if holder is not None:
         aided = {"mutual_aid_pay": fmt(aid), "holder": holder}
-        trace.append(
-            {
-                "rule": aid_rule.rule_for(),
-                "text": f"account mutual aid: the holder {holder}'s account pays {fmt(aid)}",
-                "amount": fmt(aid),
-            }
-        )
+        trace.append({"rule": aid_rule.rule_for(), "amount": fmt(aid)})
     return {
         "txn_id": txn_id,
         "visit_id": v.id,
@@ -294,20 +288,49 @@ def _answer(
         **aided,
         "cash_pay": fmt(r.cash_pay - aid),
         "policy_version": r.version_id,
+        "member_class": r.member_class.value,
         "trace": trace,
+        "trace_records": list(r.trace),
     }
 
 
+def explain_answer(answer: dict) -> list[dict]:
+    """A settlement's trace with each step's article and words, for people."""
+    region, _, _ = answer["policy_version"].partition("@")
+    pack = policy.load_region(region)
+    tables = next(t for t in engine.compile_pack(pack) if t.version_id == answer["policy_version"])
+    steps = engine.explain_records(
+        tables, MemberClass(answer["member_class"]), tuple(answer["trace_records"])
+    )
+    out = [
+        {"rule": s.rule, "article": s.article, "text": s.text, "amount": fmt(s.amount)}
+        for s in steps
+    ]
+    if "holder" in answer:
+        out.append(
+            {
+                "rule": answer["trace"][-1]["rule"],
+                "text": f"account mutual aid: the holder {answer['holder']}'s account pays "
+                f"{answer['mutual_aid_pay']}",
+                "amount": answer["mutual_aid_pay"],
+            }
+        )
+    return out
+
+
 def _request(member_id: str, visit: object) -> tuple[dict, str]:
-    """The request in canonical JSON form (dates as ISO text, decimals as text, so a retry
-    read from YAML hashes as one read from JSON) and its digest."""
+    """The request in canonical JSON form (keys sorted, compact; dates as ISO text, decimals
+    as text, so a retry read from YAML hashes as one read from JSON) and its digest."""
 
     def encode(value: object) -> str:
-        if isinstance(value, date | datetime):
-            return value.isoformat()
-        return str(value)
+        if isinstance(value, Decimal):
+            return str(value)
+        raise TypeError(f"not JSON: {type(value).__name__}")
 
-    text = json.dumps(
-        {"member_id": member_id, "visit": visit}, default=encode, sort_keys=True, ensure_ascii=False
-    )
-    return json.loads(text), hashlib.sha256(text.encode()).hexdigest()
+    try:
+        text = orjson.dumps(
+            {"member_id": member_id, "visit": visit}, default=encode, option=orjson.OPT_SORT_KEYS
+        )
+    except TypeError as exc:
+        raise InputError("visit", str(exc)) from None
+    return orjson.loads(text), hashlib.sha256(text).hexdigest()

@@ -93,6 +93,7 @@ class VisitIn(_Strict):
     drug: Id | None = None
     internet: StrictBool = False  # an internet hospital: `level` is its physical institution's
     prescription_level: Level | None = None  # pharmacy sale: the prescribing institution's level
+    use_account: StrictBool = True  # false: the in-scope share in cash, the account untouched
 
 
 class Scenario(_Strict):
@@ -281,6 +282,7 @@ def engine_visit(v: VisitIn, items: dict[str, catalogue.Item] | None) -> engine.
         drug=v.drug,
         internet=v.internet,
         prescription_level=v.prescription_level,
+        use_account=v.use_account,
     )
 
 

@@ -63,6 +63,7 @@ class Visit:
     drug: str | None = None  # negotiated-drug code: one deductible per drug per year
     internet: bool = False  # an internet hospital's visit; `level` is its physical institution's
     prescription_level: Level | None = None  # a pharmacy sale's prescribing institution's level
+    use_account: bool = True  # False: the member pays the in-scope share in cash (acct_used_flag)
     # where the visit was priced from line items: how total minus in_scope splits
     out_of_scope: int = 0
     above_standard: int = 0
@@ -104,6 +105,7 @@ def facts_of(member: Member, visit: Visit) -> int:
         (L.F_RETIRED, retired),
         # retired after 1 January of this year: the year's earlier pay counts
         (L.F_SWITCHED_THIS_YEAR, retired and rf is not None and date(day.year, 1, 1) < rf),
+        (L.F_ACCOUNT_DECLINED, not visit.use_account),
     )
     return sum(bit for bit, holds in facts if holds)
 

@@ -94,6 +94,7 @@ F_MANUAL = 1 << 8
 F_THIRD_PARTY = 1 << 9
 F_RETIRED = 1 << 10
 F_SWITCHED_THIS_YEAR = 1 << 11  # retired earlier in the visit's year (caps merge)
+F_ACCOUNT_DECLINED = 1 << 12  # the member chose not to pay from the account this time
 
 # -- trace steps ---------------------------------------------------------------------------
 T_YEAR_RESET = 0
@@ -120,7 +121,8 @@ T_PRESCRIPTION = T_INTERNET + 1  # recorded before the kernel: a = pharmacy, b =
 T_OUT_OF_SCOPE = T_PRESCRIPTION + 1  # recorded before the kernel from line-item pricing
 T_ABOVE_STANDARD = T_OUT_OF_SCOPE + 1
 T_CLASS_B = T_ABOVE_STANDARD + 1
-N_STEPS = T_CLASS_B + 1
+T_ACCOUNT_DECLINED = T_CLASS_B + 1  # b = the in-scope share, paid in cash at the member's wish
+N_STEPS = T_ACCOUNT_DECLINED + 1
 TRACE_STRIDE = 4  # step, amount, a, b
 
 # -- kernel status -------------------------------------------------------------------------

@@ -106,6 +106,9 @@ _WORDS = {
     L.T_NO_ACCOUNT: lambda n, a, b, who, line: (
         f"no personal account: the in-scope share {fmt(b)} is paid in cash"
     ),
+    L.T_ACCOUNT_DECLINED: lambda n, a, b, who, line: (
+        f"the member chose to pay the in-scope share {fmt(b)} in cash, not from the account"
+    ),
     L.T_CASH: lambda n, a, b, who, line: f"cash {fmt(n)}, of which {fmt(a)} out of scope",
     L.T_OVERFLOW: lambda n, a, b, who, line: (
         f"{fmt(n)} left unpaid by the cap passes to {L.LINE_NAMES[a]}"

@@ -198,3 +198,20 @@ def test_check_finds_a_cap_exceeded(member):
         state[3] = 150_001  # general pool: 1500.01 used, above KF-9b's highest cap (1500)
         conn.execute(update(members).values(state=state))
     assert check.problems(member)[0] == "member P001: general fund use 1500.01 above its cap"
+
+
+def test_reverse_cancels_a_settlement_once_and_withdraws_one_not_yet_arrived(member):
+    from gongji.ledger.settlement import reverse
+
+    settle(member, "T1", "P001", V1)
+    before = snapshot(member)
+    settle(member, "T2", "P001", V2)
+    assert reverse(member, "T2", "P001")["reversed"] is True
+    assert reverse(member, "T2", "P001")["cancelled"] is True  # again: nothing more moves
+    assert snapshot(member)[1:] == before[1:]
+    # the answer to T3 was lost before it arrived: reversed first, then refused on arrival
+    assert reverse(member, "T3", "P001") == {"txn_id": "T3", "reversed": True, "settled": False}
+    with pytest.raises(InputError) as err:
+        settle(member, "T3", "P001", V2)
+    assert err.value.code == "E_TXN_REVERSED"
+    assert check.problems(member) == []

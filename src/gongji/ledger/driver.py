@@ -18,10 +18,11 @@ from gongji import engine
 
 _LOCK = """
 SELECT m.id, m.region, m.status, m.last_visit, {profile}, m.state, m.account_balance,
-       s.payload_hash, s.result, i.level, i.designated, i.kind
+       s.payload_hash, s.result, i.level, i.designated, i.kind, w.txn_id
 FROM members m
 LEFT JOIN settlements s ON s.txn_id = ?
 LEFT JOIN institutions i ON i.code = ?
+LEFT JOIN withdrawn_txns w ON w.txn_id = ?
 WHERE m.id = ?"""
 _ENTRY = "INSERT INTO journal_entries (kind, txn_id, created_at) VALUES (?, ?, ?)"
 _LEGS = "INSERT INTO journal_legs (entry_id, account, amount) VALUES (?, ?, ?)"
@@ -66,19 +67,20 @@ class Driver:
 
     def lock(
         self, member_id: str, txn_id: str, institution: str | None
-    ) -> tuple[MemberRow, Done | None, Institution | None] | None:
+    ) -> tuple[MemberRow, Done | None, Institution | None, bool] | None:
         """The member's row, locked (on SQLite the transaction holds the write lock), with
-        the settlement already made under `txn_id` and the registry's institution, if any."""
+        the settlement already made under `txn_id`, the registry's institution, if any, and
+        whether `txn_id` was withdrawn (reversed before it arrived)."""
         sql = _LOCK.format(profile="m.profile::text" if self.pg else "m.profile")
         sql += " FOR UPDATE OF m" if self.pg else ""
-        self.cur.execute(self._sql(sql), (txn_id, institution, member_id))
+        self.cur.execute(self._sql(sql), (txn_id, institution, txn_id, member_id))
         r = self.cur.fetchone()
         if r is None:
             return None
         row = MemberRow(r[0], r[1], r[2], _time(r[3]), r[4], _json(r[5]), r[6])
         done = None if r[7] is None else Done(r[7], _json(r[8]))
         known = None if r[9] is None else Institution(r[9], bool(r[10]), r[11])
-        return row, done, known
+        return row, done, known, r[12] is not None
 
     def post(self, kind: str, txn_id: str, moves: list[tuple[str, int]]) -> int:
         """One balanced journal entry (as journal.post, which holds the rule)."""

@@ -154,3 +154,38 @@ settlements = Table(
     Column("cancel_entry_id", Integer, ForeignKey("journal_entries.id")),
     UniqueConstraint("txn_id", name="uq_settlements_txn"),
 )
+
+# A transaction id reversed (2601) before any settlement under it arrived: a late arrival is
+# refused, so a reversal the client was told about can never be followed by a payment.
+withdrawn_txns = Table(
+    "withdrawn_txns",
+    metadata,
+    Column("txn_id", String(64), primary_key=True),
+    Column("at", DateTime, nullable=False),
+)
+
+# The service's records (gongji.service): credentials, and visits registered through the
+# national transactions (2201/2203/2204) before they are settled (2207).
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the token
+    Column("institution", String(40)),  # None: a bureau credential
+    Column("label", String(80), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+)
+
+visits = Table(
+    "visits",
+    metadata,
+    Column("mdtrt_id", String(40), primary_key=True),
+    Column("member_id", String(40), ForeignKey("members.id"), nullable=False),
+    Column("institution", String(40), nullable=False, index=True),
+    Column("begntime", DateTime, nullable=False),
+    Column("med_type", String(8), nullable=False),
+    Column("disease", String(40)),
+    Column("fees", JSON, nullable=False),  # uploaded fee details (2204), by feedetl_sn
+    Column("txn_id", String(64)),  # the settlement (2207) once settled
+)

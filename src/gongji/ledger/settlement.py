@@ -8,13 +8,13 @@ commit carries many settlements; each answer is final when it returns.
 """
 
 import hashlib
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gongji import engine, policy
@@ -30,7 +30,7 @@ from gongji.errors import InputError, first_error
 from gongji.ledger import members as M
 from gongji.ledger.driver import Driver
 from gongji.ledger.journal import legs_of, post
-from gongji.ledger.schema import family_bindings, settlements
+from gongji.ledger.schema import family_bindings, settlements, withdrawn_txns
 from gongji.money import fmt
 from gongji.policy.schema import Cited, Version
 from gongji.terms import MemberClass
@@ -90,7 +90,9 @@ def _settle_one(conn: Connection, txn_id: str, member_id: str, document: object)
     found = sql.lock(member_id, txn_id, _institution_code(request["visit"]))
     if found is None:
         raise InputError("member_id", f"unknown member {member_id}", "E_NOT_FOUND")
-    row, done, known = found
+    row, done, known, withdrawn = found
+    if withdrawn:
+        raise InputError("txn_id", f"{txn_id} was reversed before it arrived", "E_TXN_REVERSED")
     if row.status != "active":
         raise InputError("member_id", f"member {member_id} is {row.status}", "E_MEMBER_CLOSED")
     if done is not None:
@@ -216,39 +218,63 @@ def cancel(db: Engine, txn_id: str) -> dict:
         if found is None:
             raise InputError("txn_id", f"no settlement {txn_id}", "E_NOT_FOUND")
         row = M.lock(conn, found.member_id)
-        s = conn.execute(select(settlements).where(settlements.c.id == found.id)).one()
-        if s.cancel_entry_id is not None:
-            return {"txn_id": txn_id, "cancelled": True}
-        if M.state_of(row).year > s.visit_time.year:
-            raise InputError(
-                "txn_id", f"{s.visit_time.year} is closed (year rollover)", "E_YEAR_CLOSED"
-            )
-        active = conn.execute(
-            select(settlements.c.txn_id, settlements.c.visit_time)
-            .where(settlements.c.member_id == s.member_id, settlements.c.cancel_entry_id.is_(None))
-            .order_by(settlements.c.id.desc())
-            .limit(2)
-        ).all()
-        if active[0].txn_id != txn_id:
-            raise InputError(
-                "txn_id", f"cancel the later settlement {active[0].txn_id} first", "E_NOT_LATEST"
-            )
-        moves = [(account, -amount) for account, amount in legs_of(conn, s.entry_id)]
-        entry_id = post(conn, "cancel", txn_id, moves, reverses=s.entry_id)
-        conn.execute(
-            update(settlements).where(settlements.c.id == s.id).values(cancel_entry_id=entry_id)
+        return _cancel_locked(conn, row, found.id, txn_id)
+
+
+def reverse(db: Engine, txn_id: str, member_id: str) -> dict:
+    """Reverse a transaction whose answer was lost (the platform's 2601): a settlement under
+    `txn_id` is cancelled; one that has not arrived is withdrawn, so it is refused if it
+    arrives later. Under the member's lock, so it cannot cross a settlement in flight;
+    repeating it changes nothing."""
+    with db.begin() as conn:
+        row = M.lock(conn, member_id)
+        found = conn.execute(select(settlements).where(settlements.c.txn_id == txn_id)).first()
+        if found is not None:
+            if found.member_id != member_id:
+                raise InputError("member_id", f"{txn_id} is not {member_id}'s", "E_NOT_FOUND")
+            return {**_cancel_locked(conn, row, found.id, txn_id), "reversed": True}
+        gone = conn.execute(
+            select(withdrawn_txns.c.txn_id).where(withdrawn_txns.c.txn_id == txn_id)
+        ).first()
+        if gone is None:
+            conn.execute(insert(withdrawn_txns).values(txn_id=txn_id, at=datetime.now()))
+    return {"txn_id": txn_id, "reversed": True, "settled": False}
+
+
+def _cancel_locked(conn: Connection, row, settlement_id: int, txn_id: str) -> dict:
+    s = conn.execute(select(settlements).where(settlements.c.id == settlement_id)).one()
+    if s.cancel_entry_id is not None:
+        return {"txn_id": txn_id, "cancelled": True}
+    if M.state_of(row).year > s.visit_time.year:
+        raise InputError(
+            "txn_id", f"{s.visit_time.year} is closed (year rollover)", "E_YEAR_CLOSED"
         )
-        # the accumulators as they were before; the account as it is now (crediting may
-        # have come in between) plus what the settlement took from it
-        refund = dict(moves)
-        balance = M.state_of(row).account_balance + refund.get(f"account:{s.member_id}", 0)
-        restored = engine.YearState(tuple(s.state_before)).with_balance(balance)
-        previous = active[1].visit_time if len(active) > 1 else None
-        M.save_visit(conn, s.member_id, restored, previous)
-        for account, amount in moves:
-            holder = account.removeprefix("account:")
-            if account.startswith("account:") and holder != s.member_id:
-                M.move_balance(conn, M.lock(conn, holder, "holder"), amount)
+    active = conn.execute(
+        select(settlements.c.txn_id, settlements.c.visit_time)
+        .where(settlements.c.member_id == s.member_id, settlements.c.cancel_entry_id.is_(None))
+        .order_by(settlements.c.id.desc())
+        .limit(2)
+    ).all()
+    if active[0].txn_id != txn_id:
+        raise InputError(
+            "txn_id", f"cancel the later settlement {active[0].txn_id} first", "E_NOT_LATEST"
+        )
+    moves = [(account, -amount) for account, amount in legs_of(conn, s.entry_id)]
+    entry_id = post(conn, "cancel", txn_id, moves, reverses=s.entry_id)
+    conn.execute(
+        update(settlements).where(settlements.c.id == s.id).values(cancel_entry_id=entry_id)
+    )
+    # the accumulators as they were before; the account as it is now (crediting may have
+    # come in between) plus what the settlement took from it
+    refund = dict(moves)
+    balance = M.state_of(row).account_balance + refund.get(f"account:{s.member_id}", 0)
+    restored = engine.YearState(tuple(s.state_before)).with_balance(balance)
+    previous = active[1].visit_time if len(active) > 1 else None
+    M.save_visit(conn, s.member_id, restored, previous)
+    for account, amount in moves:
+        holder = account.removeprefix("account:")
+        if account.startswith("account:") and holder != s.member_id:
+            M.move_balance(conn, M.lock(conn, holder, "holder"), amount)
     return {"txn_id": txn_id, "cancelled": True}
 
 

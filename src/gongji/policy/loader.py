@@ -125,6 +125,11 @@ def _check(file: str, stem: str, pack: Pack) -> None:
         _check_general(file, f"{where}.general", version)
         for name in ("year", "settlement", "accounts", "retirement"):
             _check_single_rule(file, f"{where}.{name}", getattr(version, name))
+    for med_type, category in pack.med_types.items():
+        if not any(getattr(v, category.value) is not None for v in pack.versions):
+            raise PolicyError(
+                file, f"med_types.{med_type}", f"the pack has no {category.value} policy"
+            )
 
 
 def _check_dates(file: str, pack: Pack, i: int) -> None:

@@ -22,6 +22,7 @@ from pydantic import (
 from gongji.money import percent_to_bp, to_fen
 from gongji.terms import (
     AccountPurpose,
+    Category,
     CloseReason,
     Condition,
     DeductibleWindow,
@@ -326,6 +327,8 @@ class Pack(_Strict):
     province: str
     document: str
     source: str  # the rulebook file in shared/seeds
+    admdvs: Annotated[str, Field(pattern=r"^\d{6}$")]  # administrative division code
+    med_types: dict[str, Category]  # the platform's med_type -> category
     versions: list[Version]
 
     def version_id(self, version: Version) -> str:

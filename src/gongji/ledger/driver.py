@@ -27,9 +27,9 @@ WHERE m.id = ?"""
 _ENTRY = "INSERT INTO journal_entries (kind, txn_id, created_at) VALUES (?, ?, ?)"
 _LEGS = "INSERT INTO journal_legs (entry_id, account, amount) VALUES (?, ?, ?)"
 _SETTLEMENT = """
-INSERT INTO settlements
-  (txn_id, member_id, visit_time, payload_hash, request, result, state_before, entry_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
+INSERT INTO settlements (txn_id, member_id, institution, visit_time, payload_hash, request,
+  result, state_before, entry_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 _SAVE = "UPDATE members SET state = ?, account_balance = ?, last_visit = ? WHERE id = ?"
 
 
@@ -104,6 +104,7 @@ class Driver:
         self,
         txn_id: str,
         member_id: str,
+        institution: str,
         visit_time: datetime,
         digest: str,
         request: str,
@@ -116,6 +117,7 @@ class Driver:
             (
                 txn_id,
                 member_id,
+                institution,
                 _text_time(visit_time),
                 digest,
                 request,

@@ -145,6 +145,7 @@ settlements = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("txn_id", String(64), nullable=False),
     Column("member_id", String(40), ForeignKey("members.id"), nullable=False, index=True),
+    Column("institution", String(40), index=True),  # where the visit was (reconciliation)
     Column("visit_time", DateTime, nullable=False),
     Column("payload_hash", String(64), nullable=False),
     Column("request", JSON, nullable=False),

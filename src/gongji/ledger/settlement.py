@@ -8,6 +8,7 @@ commit carries many settlements; each answer is final when it returns.
 """
 
 import hashlib
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -77,6 +78,18 @@ def settle_many(db: Engine, requests: list[Request]) -> list[dict | InputError]:
         return [done]
 
 
+def presettle(db: Engine, member_id: str, visit: object) -> dict:
+    """What settling would give now (the platform's 2206): the same path as `settle`, in a
+    transaction that is rolled back, so nothing is written."""
+    with db.connect() as conn:
+        trans = conn.begin()
+        try:
+            answer = _settle_one(conn, f"presettle:{uuid.uuid4().hex}", member_id, visit)
+        finally:
+            trans.rollback()
+    return {**answer, "txn_id": None, "presettle": True}
+
+
 def _settle_or_refuse(conn: Connection, txn_id: str, member_id: str, visit: object):
     try:
         return _settle_one(conn, txn_id, member_id, visit)
@@ -116,7 +129,7 @@ def _settle_one(conn: Connection, txn_id: str, member_id: str, document: object)
     result, new_state = engine.settle(tables, member, state, visit)
     version = pack.version_on(v.time.date())
     holder, aid = _mutual_aid(conn, version, row, v.time.date(), result)
-    out = _answer(txn_id, v, result, tables, version.mutual_aid, holder, aid)
+    out = _answer(txn_id, v, visit, result, tables, version.mutual_aid, holder, aid)
     entry_id = sql.post(
         "settle",
         txn_id,
@@ -131,7 +144,7 @@ def _settle_one(conn: Connection, txn_id: str, member_id: str, document: object)
     # what `gongji db check` replays: the visit as settled (the registry's values filled
     # in) and the member record it was settled with; payload_hash keeps the request's digest
     stored = orjson.dumps({"member_id": row.id, "visit": as_settled, "record": profile}).decode()
-    sql.record(txn_id, row.id, v.time, digest, stored, out, state, entry_id)
+    sql.record(txn_id, row.id, v.institution, v.time, digest, stored, out, state, entry_id)
     sql.save(row.id, new_state, v.time)
     return out
 
@@ -290,6 +303,7 @@ def _settled(conn: Connection, txn_id: str, digest: str) -> dict | None:
 def _answer(
     txn_id: str,
     v: VisitIn,
+    visit: engine.Visit,
     r: engine.Result,
     tables: engine.Tables,
     aid_rule: Cited | None,
@@ -302,6 +316,9 @@ def _answer(
         k: fmt(getattr(r, k))
         for k in ("total", "in_scope", "deductible", "fund_pay", "account_pay", "account_balance")
     }
+    split = {
+        k: fmt(getattr(visit, k)) for k in ("out_of_scope", "above_standard", "class_b_self_pay")
+    }
     trace = [{"rule": s.rule, "amount": fmt(s.amount)} for s in engine.explain(tables, r, False)]
     aided = {}
     if holder is not None:
@@ -310,7 +327,10 @@ def _answer(
     return {
         "txn_id": txn_id,
         "visit_id": v.id,
+        "institution": v.institution,
+        "time": v.time.isoformat(),
         **money,
+        **split,
         **aided,
         "cash_pay": fmt(r.cash_pay - aid),
         "policy_version": r.version_id,

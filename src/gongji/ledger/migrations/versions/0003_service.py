@@ -1,4 +1,5 @@
-"""The service's records: credentials, registered visits; withdrawn transaction ids.
+"""The service's records: credentials, registered visits; withdrawn transaction ids; the
+institution of each settlement (for reconciliation).
 
 Revision ID: 0003
 Revises: 0002
@@ -38,3 +39,6 @@ def upgrade() -> None:
         sa.Column("txn_id", sa.String(64)),
     )
     op.create_index("ix_visits_institution", "visits", ["institution"])
+    with op.batch_alter_table("settlements") as b:
+        b.add_column(sa.Column("institution", sa.String(40)))
+    op.create_index("ix_settlements_institution", "settlements", ["institution"])

@@ -1,7 +1,11 @@
 import os
+import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+
+from gongji.ledger import registry, store
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -15,3 +19,51 @@ def inventory_text() -> str:
             pytest.fail(f"{path} is missing: CI runs with shared/ beside the checkout")
         pytest.skip("shared/ is not beside this checkout")
     return path.read_text(encoding="utf-8")
+
+
+# -- stores: every ledger and service test runs on an SQLite file and on a fresh PostgreSQL
+# database. PostgreSQL is at GONGJI_TEST_PG (default: the local server, database `test`, trust
+# auth). Where it cannot be reached the PostgreSQL cases fail: they must run in CI, not skip.
+
+PG_ADMIN = os.environ.get("GONGJI_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+# The institutions the ledger tests' visits name (a local visit must name a registered one).
+INSTITUTIONS = [
+    ("H001", "level3"),
+    ("H0", "level2"),
+    ("H1", "level2"),
+    ("H2", "level2"),
+    ("C1", "level1"),
+]
+
+
+def register_institutions(engine, region: str = "kaifeng") -> None:
+    with engine.begin() as conn:
+        for code, level in INSTITUTIONS:
+            registry.add_institution(
+                conn, {"code": code, "name": f"医院 {code}", "region": region, "level": level}
+            )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    if request.param == "sqlite":
+        engine = store.connect(f"sqlite:///{tmp_path / 'gongji.db'}")
+        store.upgrade(engine)
+        register_institutions(engine)
+        yield engine
+        engine.dispose()
+        return
+    name = f"gongji_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = store.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
+    store.upgrade(engine)
+    register_institutions(engine)
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()

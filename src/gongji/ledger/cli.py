@@ -25,8 +25,13 @@ account_app = typer.Typer(no_args_is_help=True, help="Personal accounts (个人�
 year_app = typer.Typer(no_args_is_help=True, help="The insurance year (X-1).")
 
 
+credential_app = typer.Typer(no_args_is_help=True, help="Credentials for the service.")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
+    app.add_typer(credential_app, name="credential")
+    app.command()(serve)
     app.add_typer(member_app, name="member")
     app.add_typer(account_app, name="account")
     app.add_typer(year_app, name="year")
@@ -290,3 +295,50 @@ def _batch(what: str, action) -> None:
             emit(action(db, lambda n: bar.advance(task, n)))
     except InputError as exc:
         fail(exc)
+
+
+def serve(
+    workers: int = typer.Option(1, "--workers", help="Processes (each with its own writer)."),
+) -> None:
+    """Run the HTTP service (GONGJI_HOST, GONGJI_PORT, GONGJI_DATABASE_URL, ...)."""
+    import uvicorn
+
+    from gongji.service.settings import from_env
+
+    _store()
+    settings = from_env()
+    uvicorn.run(
+        "gongji.service.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        access_log=False,  # the service writes its own, without personal data
+        log_level="warning",
+    )
+
+
+@credential_app.command("issue")
+def credential_issue(
+    institution: str = typer.Option(None, "--institution", help="Its registered code."),
+    bureau: bool = typer.Option(False, "--bureau", help="A bureau credential (reads all)."),
+    label: str = typer.Option("", "--label", help="Who holds it."),
+) -> None:
+    """Issue a credential; the token is printed once and stored only as a hash."""
+    from gongji.service import auth
+
+    if bureau == (institution is not None):
+        fail(InputError("institution", "give --institution CODE or --bureau"))
+    try:
+        token = auth.issue(_store(), institution, label or (institution or "bureau"))
+    except InputError as exc:
+        fail(exc)
+    typer.echo(token)
+
+
+@credential_app.command("revoke")
+def credential_revoke(credential_id: int = typer.Argument(..., help="Credential id.")) -> None:
+    """Revoke a credential (refused within a second)."""
+    from gongji.service import auth
+
+    _run(lambda db: auth.revoke(db, credential_id) or {"revoked": credential_id})

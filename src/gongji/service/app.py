@@ -1,0 +1,184 @@
+"""The FastAPI app: national transactions at POST /fsi/api, REST under /v1, /health, and
+the OpenAPI docs at /docs. `create_app()` reads its settings from the environment."""
+
+import json
+import logging
+import sys
+import time
+from decimal import Decimal
+
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+
+from gongji.errors import InputError
+from gongji.ledger import store
+from gongji.service import national, rest
+from gongji.service.auth import Gate
+from gongji.service.errors import ServiceError, body, from_input, status
+from gongji.service.settings import Settings, from_env
+from gongji.service.writer import Writer
+
+access = logging.getLogger("gongji.access")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or from_env()
+    db = store.connect(settings.database_url)
+    if not store.is_initialised(db):
+        raise SystemExit(f"database: not initialised: run gongji db init ({db.url})")
+    app = FastAPI(
+        title="gongji 共济",
+        summary="Employee outpatient mutual-aid settlement: national transactions and REST.",
+        version="0.1",
+    )
+    app.state.db = db
+    app.state.writer = Writer(db, settings.batch)
+    app.state.gate = Gate(db, settings.credential_ttl, settings.rate)
+    _errors(app)
+    guarded = APIRouter(dependencies=[Depends(authenticate)])
+    guarded.add_api_route(
+        "/fsi/api",
+        transaction,
+        methods=["POST"],
+        summary="A national-platform transaction (1101, 2201, 2203, 2204, 2206, 2207, 2208, "
+        "2601, 3201, 3202)",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": national.Envelope.model_json_schema()}},
+            }
+        },
+    )
+    guarded.include_router(rest.router)
+    app.include_router(guarded)
+    app.add_api_route("/health", health, methods=["GET"], summary="The service and its store")
+    app.add_middleware(Guard, max_body=settings.max_body, log=settings.access_log)
+    if settings.access_log and not access.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+        access.propagate = False
+    return app
+
+
+def authenticate(request: Request) -> None:
+    request.state.caller = request.app.state.gate.caller(request.headers.get("authorization"))
+
+
+async def transaction(request: Request) -> Response:
+    raw = await request.body()
+    try:  # amounts exact: decimals, never floats
+        document = json.loads(raw, parse_float=Decimal)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        answer = national._failed(None, InputError("(body)", "a JSON object (the envelope)"))
+    else:
+        app = request.app
+        answer = await national.answer(
+            app.state.db, app.state.writer, request.state.caller, document
+        )
+    return Response(orjson.dumps(answer, default=str), media_type="application/json")
+
+
+def health(request: Request) -> dict:
+    with request.app.state.db.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    return {"status": "ok", "store": request.app.state.db.dialect.name}
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(body(exc), status_code=status(exc.code))
+
+    @app.exception_handler(InputError)
+    async def input_error(_request: Request, exc: InputError) -> JSONResponse:
+        err = from_input(exc)
+        return JSONResponse(body(err), status_code=status(err.code))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
+        field = ".".join(str(p) for p in first["loc"] if p != "body") or "(body)"
+        err = ServiceError("E_INPUT", field, first["msg"])
+        return JSONResponse(body(err), status_code=422)
+
+    @app.exception_handler(OSError)
+    async def unavailable(_request: Request, exc: OSError) -> JSONResponse:
+        return JSONResponse(body(ServiceError("E_UNAVAILABLE", "", str(exc))), status_code=503)
+
+
+class Guard:
+    """ASGI middleware: refuses bodies over the limit (413) and writes one access-log line a
+    request — method, route (ids masked), status, milliseconds; never a member's id, an
+    identity number or a name."""
+
+    def __init__(self, app, max_body: int, log: bool):
+        self.app, self.max_body, self.log = app, max_body, log
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            return await _refuse(
+                send, ServiceError("E_TOO_LARGE", "", f"over {self.max_body} bytes")
+            )
+        seen = 0
+        started = time.perf_counter()
+        code = [0]
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_body:
+                raise ServiceError("E_TOO_LARGE", "", f"over {self.max_body} bytes")
+            return message
+
+        async def sent(message):
+            if message["type"] == "http.response.start":
+                code[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, counted, sent)
+        finally:
+            if self.log:
+                route = scope.get("route")
+                access.info(
+                    orjson.dumps(
+                        {
+                            "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                            "method": scope["method"],
+                            "route": getattr(route, "path", None) or _masked(scope["path"]),
+                            "status": code[0],
+                            "ms": round((time.perf_counter() - started) * 1000, 2),
+                        }
+                    ).decode()
+                )
+
+
+def _masked(path: str) -> str:
+    parts = path.split("/")
+    return "/".join(p if i < 3 or not p else "{id}" for i, p in enumerate(parts))
+
+
+async def _refuse(send, err: ServiceError) -> None:
+    payload = orjson.dumps(body(err))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status(err.code),
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

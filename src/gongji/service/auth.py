@@ -1,0 +1,110 @@
+"""Credentials: each designated institution has its own; a bureau credential reads all.
+
+A token is shown once when issued; the store keeps its SHA-256. A checked token is trusted
+for `credential_ttl` seconds (a revocation takes effect within that). Requests are limited
+per credential by a token bucket.
+"""
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, insert, select, update
+
+from gongji.errors import InputError
+from gongji.ledger.schema import credentials, institutions
+from gongji.service.errors import ServiceError
+
+
+@dataclass(frozen=True)
+class Caller:
+    credential: int
+    institution: str | None  # None: the bureau
+
+    @property
+    def bureau(self) -> bool:
+        return self.institution is None
+
+    def may_see(self, institution: str | None) -> bool:
+        return self.bureau or institution == self.institution
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue(db: Engine, institution: str | None, label: str) -> str:
+    """A new credential for a registered institution (or the bureau); the token, once."""
+    token = secrets.token_urlsafe(32)
+    with db.begin() as conn:
+        if institution is not None:
+            known = conn.execute(
+                select(institutions.c.code).where(institutions.c.code == institution)
+            ).first()
+            if known is None:
+                raise InputError("institution", f"institution {institution} is not registered")
+        conn.execute(
+            insert(credentials).values(
+                token_hash=_hash(token),
+                institution=institution,
+                label=label,
+                created_at=datetime.now(),
+            )
+        )
+    return token
+
+
+def revoke(db: Engine, credential_id: int) -> None:
+    with db.begin() as conn:
+        done = conn.execute(
+            update(credentials)
+            .where(credentials.c.id == credential_id, credentials.c.revoked_at.is_(None))
+            .values(revoked_at=datetime.now())
+        ).rowcount
+    if not done:
+        raise InputError("credential", f"no active credential {credential_id}", "E_NOT_FOUND")
+
+
+class Gate:
+    """Who is calling (401 if nobody we know) and whether they may call now (429)."""
+
+    def __init__(self, db: Engine, ttl: float, rate: float):
+        self.db, self.ttl, self.rate = db, ttl, rate
+        self._known: dict[str, tuple[float, Caller | None]] = {}
+        self._buckets: dict[int, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def caller(self, authorization: str | None) -> Caller:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise ServiceError("E_UNAUTHORIZED", "Authorization", "give 'Bearer <token>'")
+        digest = _hash(authorization[7:].strip())
+        now = time.monotonic()
+        seen = self._known.get(digest)
+        if seen is None or now - seen[0] > self.ttl:
+            seen = (now, self._lookup(digest))
+            self._known[digest] = seen
+        if seen[1] is None:
+            raise ServiceError("E_UNAUTHORIZED", "Authorization", "unknown or revoked token")
+        self._take(seen[1].credential, now)
+        return seen[1]
+
+    def _lookup(self, digest: str) -> Caller | None:
+        with self.db.connect() as conn:
+            row = conn.execute(
+                select(credentials.c.id, credentials.c.institution).where(
+                    credentials.c.token_hash == digest, credentials.c.revoked_at.is_(None)
+                )
+            ).first()
+        return None if row is None else Caller(row.id, row.institution)
+
+    def _take(self, credential: int, now: float) -> None:
+        with self._lock:
+            tokens, last = self._buckets.get(credential, (2 * self.rate, now))
+            tokens = min(2 * self.rate, tokens + (now - last) * self.rate)
+            if tokens < 1:
+                self._buckets[credential] = [tokens, now]
+                raise ServiceError("E_RATE_LIMIT", "", f"more than {self.rate:g} a second")
+            self._buckets[credential] = [tokens - 1, now]

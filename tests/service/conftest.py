@@ -1,0 +1,74 @@
+"""A real `gongji serve` app under uvicorn on a loopback port, over each store of the `db`
+fixture, with a registered institution, a second one, members and credentials."""
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+
+from gongji.ledger import members, registry
+from gongji.service import auth
+from gongji.service.app import create_app
+from gongji.service.settings import Settings
+
+HOSPITAL = "H41020000001"  # level 3, Kaifeng
+CLINIC = "H41020000002"  # level 1, another institution
+
+
+@dataclass
+class Service:
+    url: str
+    db: object
+    hospital: str  # tokens
+    clinic: str
+    bureau: str
+
+    def client(self, token: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "the service did not start"
+    return f"http://127.0.0.1:{port}", server, thread
+
+
+def start(db, **settings) -> tuple[Service, uvicorn.Server, threading.Thread]:
+    with db.begin() as conn:
+        for code, level in ((HOSPITAL, "level3"), (CLINIC, "level1")):
+            registry.add_institution(
+                conn, {"code": code, "name": f"医院 {code}", "region": "kaifeng", "level": level}
+            )
+    members.add_member(
+        db, "kaifeng", {"id": "P001", "type": "employee", "account_balance": "300.00"}
+    )
+    members.add_member(db, "kaifeng", {"id": "P002", "type": "retiree", "account_balance": "50.00"})
+    tokens = [auth.issue(db, code, code) for code in (HOSPITAL, CLINIC)]
+    bureau = auth.issue(db, None, "bureau")
+    url = db.url.render_as_string(hide_password=False)
+    app = create_app(Settings(database_url=url, access_log=False, **settings))
+    base, server, thread = serve(app)
+    return Service(base, db, tokens[0], tokens[1], bureau), server, thread
+
+
+@pytest.fixture
+def service(db):
+    svc, server, thread = start(db)
+    yield svc
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -1,0 +1,214 @@
+"""REST, credentials, tenancy, limits and faults over real HTTP, on SQLite and PostgreSQL."""
+
+import socket
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+
+from gongji.ledger import check, views
+from gongji.service import auth
+
+from .conftest import CLINIC, HOSPITAL, start
+
+VISIT = {
+    "id": "V1",
+    "time": "2023-03-01T10:00:00",
+    "institution": HOSPITAL,
+    "total": "250.00",
+    "in_scope": "200.00",
+}
+
+
+def test_settle_read_cancel_through_rest(service):
+    with service.client(service.hospital) as c:
+        pre = c.post("/v1/settlements/pre", json={"member_id": "P001", "visit": VISIT})
+        assert pre.status_code == 200 and pre.json()["fund_pay"] == "75.00"
+        first = c.post(
+            "/v1/settlements", json={"txn_id": "T1", "member_id": "P001", "visit": VISIT}
+        )
+        again = c.post(
+            "/v1/settlements", json={"txn_id": "T1", "member_id": "P001", "visit": VISIT}
+        )
+        assert first.status_code == 200 and first.json() == again.json()
+        assert (first.json()["fund_pay"], first.json()["account_pay"]) == ("75.00", "125.00")
+        shown = c.get("/v1/settlements/T1").json()
+        assert shown["trace"][0]["article"] and "deductible" in shown["trace"][0]["text"]
+        assert [v["txn_id"] for v in c.get("/v1/visits").json()] == ["T1"]
+        conflict = c.post(
+            "/v1/settlements",
+            json={"txn_id": "T1", "member_id": "P001", "visit": {**VISIT, "total": "251.00"}},
+        )
+        assert conflict.status_code == 409 and conflict.json()["code"] == "E_TXN_CONFLICT"
+        assert c.post("/v1/settlements/T1/cancel").json() == {"txn_id": "T1", "cancelled": True}
+    assert views.member_show(service.db, "P001")["account_balance"] == Decimal("300.00")
+    assert check.problems(service.db) == []
+
+
+def test_credentials_and_tenancy(service):
+    with service.client(None) as anonymous:
+        missing = anonymous.get("/v1/visits")
+        assert missing.status_code == 401 and missing.json()["code"] == "E_UNAUTHORIZED"
+        assert "凭证" in missing.json()["message_zh"]
+    with service.client("not-a-token") as c:
+        assert c.get("/v1/visits").status_code == 401
+    with service.client(service.hospital) as c:
+        c.post("/v1/settlements", json={"txn_id": "T1", "member_id": "P001", "visit": VISIT})
+        assert c.get("/v1/accounts/P001").status_code == 403  # the bureau's
+        other = c.post(
+            "/v1/settlements",
+            json={"txn_id": "T2", "member_id": "P001", "visit": {**VISIT, "institution": CLINIC}},
+        )
+        assert other.status_code == 403
+    with service.client(service.clinic) as c:
+        assert c.get("/v1/settlements/T1").status_code == 403
+        assert c.get("/v1/visits").json() == []
+    with service.client(service.bureau) as c:
+        assert c.get("/v1/settlements/T1").status_code == 200
+        assert c.get("/v1/accounts/P001").json()["account_balance"] == "175.00"
+    with service.db.connect() as conn:
+        from sqlalchemy import select
+
+        from gongji.ledger.schema import credentials
+
+        clinic_id = conn.execute(
+            select(credentials.c.id).where(credentials.c.institution == CLINIC)
+        ).scalar()
+    auth.revoke(service.db, clinic_id)
+    time.sleep(1.1)  # a checked credential is trusted for a second
+    with service.client(service.clinic) as c:
+        assert c.get("/v1/visits").status_code == 401
+
+
+def test_bad_input_names_the_field_and_is_never_a_server_error(service):
+    with service.client(service.hospital) as c:
+        cases = [
+            (
+                {"txn_id": "T1", "member_id": "P001", "visit": {**VISIT, "total": "-1"}},
+                "visit.total",
+            ),
+            (
+                {"txn_id": "T1", "member_id": "P001", "visit": {**VISIT, "in_scope": "300"}},
+                "visit.in_scope",
+            ),
+            ({"txn_id": "T1", "member_id": "NOBODY", "visit": VISIT}, "member_id"),
+            ({"txn_id": "", "member_id": "P001", "visit": VISIT}, "txn_id"),
+            ({"member_id": "P001", "visit": VISIT}, "txn_id"),
+        ]
+        for document, field in cases:
+            r = c.post("/v1/settlements", json=document)
+            assert 400 <= r.status_code < 500, r.text
+            assert r.json()["field"] == field, r.json()
+            assert field in r.json()["message_zh"] and field in r.json()["message_en"]
+        assert (
+            c.post(
+                "/v1/settlements",
+                content=b"{not json",
+                headers={"content-type": "application/json"},
+            ).status_code
+            == 422
+        )
+    assert views.account_show(service.db, "P001")["journal"][-1]["kind"] == "opening"
+
+
+def test_bureau_adds_members_and_reimburses_manually(service):
+    with service.client(service.bureau) as c:
+        added = c.post(
+            "/v1/members", json={"region": "kaifeng", "member": {"id": "P009", "type": "employee"}}
+        )
+        assert added.status_code == 201
+        manual = c.post(
+            "/v1/reimbursements",
+            json={"txn_id": "M1", "member_id": "P009", "visit": {**VISIT, "id": "INV-1"}},
+        )
+        assert manual.status_code == 200, manual.text
+        assert manual.json()["fund_pay"] == "75.00"  # KF: the same rules, entered from invoices
+    with service.client(service.hospital) as c:
+        assert (
+            c.post(
+                "/v1/members",
+                json={"region": "kaifeng", "member": {"id": "P010", "type": "employee"}},
+            ).status_code
+            == 403
+        )
+
+
+def test_body_size_and_rate_limits(db):
+    svc, server, thread = start(db, max_body=2_000, rate=5)
+    try:
+        with svc.client(svc.hospital) as c:
+            big = c.post(
+                "/v1/settlements",
+                content=b"x" * 5_000,
+                headers={"content-type": "application/json"},
+            )
+            assert big.status_code == 413 and big.json()["code"] == "E_TOO_LARGE"
+            codes = [c.get("/v1/visits").status_code for _ in range(30)]
+            assert codes[0] == 200 and 429 in codes
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_many_clients_settling_for_one_member_spend_caps_and_balance_once(service):
+    # 16 clients at once, each a 100-yuan level-1 visit for P001 on 10 March: KF-9b's 150
+    # monthly cap and the 300 balance may each be spent once
+    answers: list = []
+
+    def one(i: int) -> None:
+        with service.client(service.clinic) as c:
+            visit = {
+                "id": f"C{i}",
+                "time": "2023-03-10T09:00:00",
+                "institution": CLINIC,
+                "total": "100.00",
+            }
+            answers.append(
+                c.post(
+                    "/v1/settlements", json={"txn_id": f"C{i}", "member_id": "P001", "visit": visit}
+                )
+            )
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(a.status_code == 200 for a in answers), [
+        a.text for a in answers if a.status_code != 200
+    ]
+    assert sum(Decimal(a.json()["fund_pay"]) for a in answers) == Decimal("150.00")
+    assert sum(Decimal(a.json()["account_pay"]) for a in answers) == Decimal("300.00")
+    assert check.problems(service.db) == []
+
+
+def test_a_dropped_connection_leaves_a_whole_settlement_or_none(service):
+    body = (
+        '{"txn_id": "D1", "member_id": "P001", "visit": {"id": "V1", "time": "2023-03-01T10:00:00",'
+        f' "institution": "{HOSPITAL}", "total": "250.00", "in_scope": "200.00"}}}}'
+    ).encode()
+    host, port = service.url.removeprefix("http://").split(":")
+    for cut in (len(body) // 2, len(body)):  # mid-body, and right after sending it all
+        with socket.create_connection((host, int(port))) as s:
+            s.sendall(
+                b"POST /v1/settlements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Authorization: Bearer {service.hospital}\r\n".encode()
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body[:cut]
+            )
+        time.sleep(0.5)
+        assert check.problems(service.db) == []
+    with service.client(service.hospital) as c:  # the retry settles it, or returns the first
+        retry = c.post(
+            "/v1/settlements", json={"txn_id": "D1", "member_id": "P001", "visit": VISIT}
+        )
+    assert retry.json()["fund_pay"] == "75.00"
+    assert views.member_show(service.db, "P001")["account_balance"] == Decimal("175.00")
+    assert check.problems(service.db) == []
+
+
+@pytest.mark.parametrize("path", ["/health", "/openapi.json", "/docs"])
+def test_health_and_docs_need_no_credential(service, path):
+    with service.client(None) as c:
+        assert c.get(path).status_code == 200

@@ -16,7 +16,7 @@ from functools import lru_cache
 import orjson
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from gongji import engine, policy
 from gongji.calculate import (
@@ -61,53 +61,72 @@ def settle_many(db: Engine, requests: list[Request]) -> list[dict | InputError]:
     refused it (a refused request writes nothing; the others go on)."""
     try:
         with db.begin() as conn:
-            return [_settle_or_refuse(conn, *r) for r in requests]
-    except IntegrityError:
-        # the same txn_id was settled by a concurrent transaction for another member: settle
-        # one by one, so each request sees what won
+            sql = _prefetched(conn, requests)
+            return [_settle_or_refuse(conn, sql, *r) for r in requests]
+    except (IntegrityError, OperationalError) as exc:
+        # the same txn_id settled by a concurrent transaction for another member, or two
+        # batches deadlocked over a mutual-aid holder: one by one, each sees what won
+        if isinstance(exc, OperationalError) and not _deadlock(exc):
+            raise
         if len(requests) > 1:
             return [a for r in requests for a in settle_many(db, [r])]
         txn_id, member_id, visit = requests[0]
         with db.connect() as conn:
             try:
                 done = _settled(conn, txn_id, _request(member_id, visit)[1])
-            except InputError as exc:
-                return [exc]
+            except InputError as e:
+                return [e]
         if done is None:
             raise
         return [done]
 
 
+def _deadlock(exc: OperationalError) -> bool:
+    return type(exc.orig).__name__ in ("DeadlockDetected", "SerializationFailure")
+
+
+def _prefetched(conn: Connection, requests: list[Request]) -> Driver:
+    sql = Driver(conn)
+    keys = []
+    for txn_id, member_id, visit in requests:
+        keys.append((str(txn_id), str(member_id), _institution_code(visit)))
+    sql.prefetch(keys)
+    return sql
+
+
 def presettle(db: Engine, member_id: str, visit: object) -> dict:
     """What settling would give now (the platform's 2206): the same path as `settle`, in a
     transaction that is rolled back, so nothing is written."""
+    txn_id = f"presettle:{uuid.uuid4().hex}"
     with db.connect() as conn:
         trans = conn.begin()
         try:
-            answer = _settle_one(conn, f"presettle:{uuid.uuid4().hex}", member_id, visit)
+            sql = _prefetched(conn, [(txn_id, member_id, visit)])
+            answer = _settle_one(conn, sql, txn_id, member_id, visit)
         finally:
             trans.rollback()
     return {**answer, "txn_id": None, "presettle": True}
 
 
-def _settle_or_refuse(conn: Connection, txn_id: str, member_id: str, visit: object):
+def _settle_or_refuse(conn: Connection, sql: Driver, txn_id: str, member_id: str, visit: object):
     try:
-        return _settle_one(conn, txn_id, member_id, visit)
+        return _settle_one(conn, sql, txn_id, member_id, visit)
     except InputError as exc:
         return exc
 
 
-def _settle_one(conn: Connection, txn_id: str, member_id: str, document: object) -> dict:
+def _settle_one(
+    conn: Connection, sql: Driver, txn_id: str, member_id: str, document: object
+) -> dict:
     request, digest = _request(member_id, document)
-    sql = Driver(conn)
-    found = sql.lock(member_id, txn_id, _institution_code(request["visit"]))
-    if found is None:
+    row = sql.members.get(member_id)
+    if row is None:
         raise InputError("member_id", f"unknown member {member_id}", "E_NOT_FOUND")
-    row, done, known, withdrawn = found
-    if withdrawn:
+    if txn_id in sql.withdrawn:
         raise InputError("txn_id", f"{txn_id} was reversed before it arrived", "E_TXN_REVERSED")
     if row.status != "active":
         raise InputError("member_id", f"member {member_id} is {row.status}", "E_MEMBER_CLOSED")
+    done = sql.done.get(txn_id)
     if done is not None:
         if done.payload_hash != digest:
             raise InputError(
@@ -115,7 +134,8 @@ def _settle_one(conn: Connection, txn_id: str, member_id: str, document: object)
             )
         return done.result
     pack = policy.load_region(row.region)
-    v, as_settled = _visit(request["visit"], known)
+    code = _institution_code(request["visit"])
+    v, as_settled = _visit(request["visit"], sql.institutions.get(code) if code else None)
     check_visit(pack, "visit", v)
     if row.last_visit is not None and v.time < row.last_visit:
         raise InputError(
@@ -129,23 +149,20 @@ def _settle_one(conn: Connection, txn_id: str, member_id: str, document: object)
     result, new_state = engine.settle(tables, member, state, visit)
     version = pack.version_on(v.time.date())
     holder, aid = _mutual_aid(conn, version, row, v.time.date(), result)
+    if holder is not None:
+        sql.reload(holder)
     out = _answer(txn_id, v, visit, result, tables, version.mutual_aid, holder, aid)
-    entry_id = sql.post(
-        "settle",
-        txn_id,
-        [
-            (f"institution:{v.institution}", result.total),
-            (f"fund:{row.region}", -result.fund_pay),
-            (f"account:{row.id}", -result.account_pay),
-            (f"account:{holder}", -aid),
-            (f"cash:{row.id}", aid - result.cash_pay),
-        ],
-    )
+    moves = [
+        (f"institution:{v.institution}", result.total),
+        (f"fund:{row.region}", -result.fund_pay),
+        (f"account:{row.id}", -result.account_pay),
+        (f"account:{holder}", -aid),
+        (f"cash:{row.id}", aid - result.cash_pay),
+    ]
     # what `gongji db check` replays: the visit as settled (the registry's values filled
     # in) and the member record it was settled with; payload_hash keeps the request's digest
     stored = orjson.dumps({"member_id": row.id, "visit": as_settled, "record": profile}).decode()
-    sql.record(txn_id, row.id, v.institution, v.time, digest, stored, out, state, entry_id)
-    sql.save(row.id, new_state, v.time)
+    sql.write(row, txn_id, v.institution, v.time, digest, stored, out, moves, state, new_state)
     return out
 
 

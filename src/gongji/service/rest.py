@@ -119,7 +119,7 @@ async def visits(
     request: Request,
     who: Who,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> list[dict]:
     def rows() -> list:
         query = select(settlements.c.txn_id, settlements.c.result, settlements.c.cancel_entry_id)

@@ -1,0 +1,242 @@
+"""Durable settlements/s over HTTP: a load process against `gongji serve`, on SQLite and
+PostgreSQL, then the ledger's invariants.
+
+    python benchmarks/service.py [--store sqlite|postgresql|both] [--workers 2]
+                                 [--seconds 10] [--connections 32] [--rate 500]
+
+For each store: a fresh database with 5,000 members and one registered hospital; the service
+runs as its own process(es) (`gongji serve --workers N`, access log on, to /dev/null); the
+load is another process (asyncio, HTTP/1.1 keep-alive connections, one settlement per request
+to POST /v1/settlements). Two measurements:
+- peak: `--connections` connections, each sending its next settlement as soon as the last
+  is answered, for `--seconds`: settlements/s answered 200;
+- fixed rate: `--rate` settlements/s scheduled on a clock for `--seconds`: p50 and p99
+  latency from the scheduled send time (so a stall counts against every request it delays).
+Each connection (and, at a fixed rate, each member) has its own members, so a member's
+visits arrive in time order. Afterwards `gongji db check` must find nothing.
+"""
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from gongji.ledger import check, registry, store
+from gongji.ledger.members import insert_member
+from gongji.service import auth
+
+PG_ADMIN = os.environ.get("GONGJI_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MEMBERS = 5000
+HOSPITAL = "H41020000001"
+START = datetime(2023, 3, 1, 8, 0)
+
+
+def prepare(url: str) -> str:
+    db = store.connect(url)
+    store.upgrade(db)
+    with db.begin() as conn:
+        registry.add_institution(
+            conn, {"code": HOSPITAL, "name": "开封市某医院", "region": "kaifeng", "level": "level2"}
+        )
+        for m in range(MEMBERS):
+            insert_member(
+                conn, "kaifeng", {"id": f"M{m}", "type": "employee", "account_balance": "500.00"}
+            )
+    token = auth.issue(db, HOSPITAL, "load")
+    db.dispose()
+    return token
+
+
+def body(n: int, member: int, k: int, run: str) -> bytes:
+    when = (START + timedelta(minutes=10 * k)).isoformat()
+    return (
+        f'{{"txn_id":"{run}-{n}","member_id":"M{member}","visit":{{"id":"{run}-{n}",'
+        f'"time":"{when}","institution":"{HOSPITAL}","total":"{40 + n % 9 * 15}.00"}}}}'
+    ).encode()
+
+
+class Connection:
+    """A minimal HTTP/1.1 keep-alive client: the load process must cost little CPU."""
+
+    def __init__(self, port: int, token: str):
+        self.port, self.token = port, token
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+
+    async def post(self, payload: bytes) -> int:
+        head = (
+            f"POST /v1/settlements HTTP/1.1\r\nHost: load\r\nAuthorization: Bearer {self.token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        ).encode()
+        self.writer.write(head + payload)
+        status_line = await self.reader.readline()
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        await self.reader.readexactly(length)
+        return int(status_line.split()[1])
+
+
+async def peak(
+    port: int, token: str, connections: int, seconds: float, run: str
+) -> tuple[int, int]:
+    ok = bad = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(w: int) -> None:
+        nonlocal ok, bad
+        c = Connection(port, token)
+        await c.open()
+        mine = list(range(w, MEMBERS, connections))
+        n = 0
+        while time.perf_counter() < deadline:
+            member = mine[n % len(mine)]
+            status = await c.post(body(w * 1_000_000 + n, member, n // len(mine), run))
+            ok, bad = (ok + 1, bad) if status == 200 else (ok, bad + 1)
+            n += 1
+
+    await asyncio.gather(*(worker(w) for w in range(connections)))
+    return ok, bad
+
+
+async def fixed_rate(
+    port: int, token: str, rate: float, seconds: float, run: str
+) -> tuple[list[float], int]:
+    """Open loop: request i is due at start + i/rate; its latency counts from then."""
+    pool: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(64):
+        c = Connection(port, token)
+        await c.open()
+        pool.put_nowait(c)
+    latencies: list[float] = []
+    bad = 0
+    start = time.perf_counter() + 0.1
+    total = int(rate * seconds)
+
+    async def one(i: int) -> None:
+        nonlocal bad
+        due = start + i / rate
+        c = await pool.get()
+        status = await c.post(body(i, i % MEMBERS, 100 + i // MEMBERS, run))
+        latencies.append(time.perf_counter() - due)
+        bad += status != 200
+        pool.put_nowait(c)
+
+    tasks = []
+    for i in range(total):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+    return latencies, bad
+
+
+def load(port: int, token: str, args, out) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    ok, bad = asyncio.run(peak(port, token, args.connections, args.seconds, "P"))
+    latencies, bad_fixed = asyncio.run(fixed_rate(port, token, args.rate, args.seconds, "F"))
+    out.put((ok / args.seconds, bad, latencies, bad_fixed))
+
+
+def serve(url: str, port: int, workers: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "GONGJI_DATABASE_URL": url,
+        "GONGJI_PORT": str(port),
+        "GONGJI_RATE": "100000",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gongji", "serve", "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the service did not start")
+
+
+def bench(name: str, url: str, args) -> None:
+    token = prepare(url)
+    port = 18000 + os.getpid() % 1000
+    proc = serve(url, port, args.workers)
+    try:
+        out: multiprocessing.Queue = multiprocessing.Queue()
+        loader = multiprocessing.Process(target=load, args=(port, token, args, out))
+        loader.start()
+        rate, bad, latencies, bad_fixed = out.get()
+        loader.join()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    db = store.connect(url)
+    problems = check.problems(db)
+    db.dispose()
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    print(
+        f"{name:<11} peak {rate:7.0f} settlements/s "
+        f"({args.connections} connections, {bad} refused)   "
+        f"at {args.rate:g}/s: p50 {p50:6.1f} ms  p99 {p99:6.1f} ms ({bad_fixed} refused)   "
+        + ("invariants hold" if not problems else f"PROBLEMS: {problems[:3]}")
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--store", choices=["sqlite", "postgresql", "both"], default="both")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--rate", type=float, default=500)
+    args = ap.parse_args()
+    cores = os.cpu_count()
+    print(f"gongji serve --workers {args.workers}; the load process on the same {cores} cores")
+    if args.store in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory() as tmp:
+            bench("sqlite", f"sqlite:///{Path(tmp) / 'service.db'}", args)
+    if args.store in ("postgresql", "both"):
+        name = f"gongji_svc_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            bench("postgresql", PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", args)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

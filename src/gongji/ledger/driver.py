@@ -16,6 +16,8 @@ Everything else uses SQLAlchemy Core. SQL is written with `?` markers (turned in
 psycopg); JSON and timestamps are sent as text, which both stores accept.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -82,39 +84,77 @@ class Institution:
 
 
 class Driver:
+    """Use as a context manager around the batch: on PostgreSQL it runs in pipeline mode, so
+    the batch's writes go out without waiting for each other's answers; leaving it waits for
+    them all (and raises if any failed) before the transaction commits."""
+
     def __init__(self, conn: Connection):
         self.pg = conn.dialect.name == "postgresql"
-        self.cur = conn.connection.dbapi_connection.cursor()
+        self.raw = conn.connection.dbapi_connection
+        self.cur = self.raw.cursor()
+        self._pipeline = None
         self.members: dict[str, MemberRow] = {}
         self.done: dict[str, Done] = {}
         self.institutions: dict[str, Institution] = {}
         self.withdrawn: set[str] = set()
 
+    def __enter__(self) -> "Driver":
+        if self.pg:
+            self._pipeline = self.raw.pipeline()
+            self._pipeline.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pipeline is not None:
+            pipeline, self._pipeline = self._pipeline, None
+            pipeline.__exit__(*exc)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Out of pipeline mode for statements made through SQLAlchemy (which reads a
+        result's shape as soon as it executes)."""
+        if self._pipeline is None:
+            yield
+            return
+        self.__exit__(None, None, None)
+        try:
+            yield
+        finally:
+            self.__enter__()
+
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s") if self.pg else text
 
-    def _select(self, template: str, keys: set[str], **fill: str) -> list[tuple]:
+    def _send(self, template: str, keys: set[str], **fill: str):
+        """Send a query over `keys` on a cursor of its own (its rows are read later, so
+        in pipeline mode several queries share one round trip)."""
         if not keys:
-            return []
+            return None
+        cur = self.raw.cursor()
         marks = ", ".join("?" * len(keys))
-        self.cur.execute(self._sql(template.format(marks=marks, **fill)), sorted(keys))
-        return self.cur.fetchall()
+        cur.execute(self._sql(template.format(marks=marks, **fill)), sorted(keys))
+        return cur
 
     def prefetch(self, requests: list[tuple[str, str, str | None]]) -> None:
         """(txn_id, member_id, institution) of each request: read (and lock) what the batch
-        needs, in four statements."""
-        member_ids = {m for _, m, _ in requests}
+        needs, in four statements (one round trip on PostgreSQL)."""
         txn_ids = {t for t, _, _ in requests}
-        codes = {i for _, _, i in requests if i is not None}
         profile = "profile::text" if self.pg else "profile"
         lock = " FOR UPDATE" if self.pg else ""
-        for r in self._select(_MEMBERS + lock, member_ids, profile=profile):
+        sent = [
+            self._send(_MEMBERS + lock, {m for _, m, _ in requests}, profile=profile),
+            self._send(_DONE, txn_ids),
+            self._send(_INSTITUTIONS, {i for _, _, i in requests if i is not None}),
+            self._send(_WITHDRAWN, txn_ids),
+        ]
+        members, done, known, withdrawn = (c.fetchall() if c else [] for c in sent)
+        for r in members:
             self.members[r[0]] = MemberRow(r[0], r[1], r[2], _time(r[3]), r[4], _json(r[5]), r[6])
-        for r in self._select(_DONE, txn_ids):
+        for r in done:
             self.done[r[0]] = Done(r[1], _json(r[2]))
-        for r in self._select(_INSTITUTIONS, codes):
+        for r in known:
             self.institutions[r[0]] = Institution(r[1], bool(r[2]), r[3])
-        self.withdrawn |= {r[0] for r in self._select(_WITHDRAWN, txn_ids)}
+        self.withdrawn |= {r[0] for r in withdrawn}
 
     def write(
         self,
@@ -168,7 +208,7 @@ class Driver:
         from the holder's account)."""
         self.members.pop(member_id, None)
         profile = "profile::text" if self.pg else "profile"
-        for r in self._select(_MEMBERS, {member_id}, profile=profile):
+        for r in self._send(_MEMBERS, {member_id}, profile=profile).fetchall():
             self.members[r[0]] = MemberRow(r[0], r[1], r[2], _time(r[3]), r[4], _json(r[5]), r[6])
 
 

@@ -9,6 +9,8 @@ commit carries many settlements; each answer is final when it returns.
 
 import hashlib
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -60,8 +62,7 @@ def settle_many(db: Engine, requests: list[Request]) -> list[dict | InputError]:
     """Settle a batch in one transaction; each answer is the result or the InputError that
     refused it (a refused request writes nothing; the others go on)."""
     try:
-        with db.begin() as conn:
-            sql = _prefetched(conn, requests)
+        with db.begin() as conn, _prefetched(conn, requests) as sql:
             return [_settle_or_refuse(conn, sql, *r) for r in requests]
     except (IntegrityError, OperationalError) as exc:
         # the same txn_id settled by a concurrent transaction for another member, or two
@@ -85,13 +86,11 @@ def _deadlock(exc: OperationalError) -> bool:
     return type(exc.orig).__name__ in ("DeadlockDetected", "SerializationFailure")
 
 
-def _prefetched(conn: Connection, requests: list[Request]) -> Driver:
-    sql = Driver(conn)
-    keys = []
-    for txn_id, member_id, visit in requests:
-        keys.append((str(txn_id), str(member_id), _institution_code(visit)))
-    sql.prefetch(keys)
-    return sql
+@contextmanager
+def _prefetched(conn: Connection, requests: list[Request]) -> Iterator[Driver]:
+    with Driver(conn) as sql:
+        sql.prefetch([(str(t), str(m), _institution_code(v)) for t, m, v in requests])
+        yield sql
 
 
 def presettle(db: Engine, member_id: str, visit: object) -> dict:
@@ -101,8 +100,8 @@ def presettle(db: Engine, member_id: str, visit: object) -> dict:
     with db.connect() as conn:
         trans = conn.begin()
         try:
-            sql = _prefetched(conn, [(txn_id, member_id, visit)])
-            answer = _settle_one(conn, sql, txn_id, member_id, visit)
+            with _prefetched(conn, [(txn_id, member_id, visit)]) as sql:
+                answer = _settle_one(conn, sql, txn_id, member_id, visit)
         finally:
             trans.rollback()
     return {**answer, "txn_id": None, "presettle": True}
@@ -148,9 +147,12 @@ def _settle_one(
     tables = engine.tables_on(pack, v.time.date())
     result, new_state = engine.settle(tables, member, state, visit)
     version = pack.version_on(v.time.date())
-    holder, aid = _mutual_aid(conn, version, row, v.time.date(), result)
-    if holder is not None:
-        sql.reload(holder)
+    holder, aid = None, 0
+    if version.mutual_aid is not None:
+        with sql.paused():
+            holder, aid = _mutual_aid(conn, version, row, v.time.date(), result)
+            if holder is not None:
+                sql.reload(holder)
     out = _answer(txn_id, v, visit, result, tables, version.mutual_aid, holder, aid)
     moves = [
         (f"institution:{v.institution}", result.total),

@@ -7,7 +7,8 @@ and enters manual reimbursements (XSBN-28) from invoices.
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -20,6 +21,12 @@ from gongji.service.auth import Caller
 from gongji.service.errors import ServiceError
 
 router = APIRouter(prefix="/v1")
+
+
+def _json(content: object, status_code: int = 200) -> Response:
+    """The answer as JSON, straight from orjson (money stays text, decimals as text):
+    FastAPI's generic encoder would cost more than the settlement itself."""
+    return Response(orjson.dumps(content, default=str), status_code, media_type="application/json")
 
 
 def caller(request: Request) -> Caller:
@@ -58,34 +65,34 @@ def _own_visit(who: Caller, visit: dict) -> None:
 
 
 @router.get("/members/{member_id}", summary="A member: record, balances, accumulators")
-async def member(member_id: str, request: Request, who: Who) -> dict:
+async def member(member_id: str, request: Request, who: Who) -> Response:
     shown = await asyncio.to_thread(views.member_show, request.app.state.db, member_id)
     if who.bureau:
-        return shown
+        return _json(shown)
     keep = ("id", "region", "status", "account_balance", "year", "accumulators")
-    return {k: shown[k] for k in keep} | {"type": shown["record"]["type"]}
+    return _json({k: shown[k] for k in keep} | {"type": shown["record"]["type"]})
 
 
 @router.post("/members", status_code=201, summary="Add a member (bureau)")
-async def member_add(body: MemberNew, request: Request, who: Who) -> dict:
+async def member_add(body: MemberNew, request: Request, who: Who) -> Response:
     _bureau(who)
     db = request.app.state.db
     added = await asyncio.to_thread(ledger_members.add_member, db, body.region, body.member)
-    return {"id": added}
+    return _json({"id": added}, 201)
 
 
 @router.post("/settlements", summary="Settle a visit, exactly once per txn_id")
-async def settle(body: SettleIn, request: Request, who: Who) -> dict:
+async def settle(body: SettleIn, request: Request, who: Who) -> Response:
     _own_visit(who, body.visit)
     future = request.app.state.writer.submit(body.txn_id, body.member_id, body.visit)
-    return await asyncio.wrap_future(future)
+    return _json(await asyncio.wrap_future(future))
 
 
 @router.post("/settlements/pre", summary="What settling would give now; writes nothing")
-async def settle_pre(body: PresettleIn, request: Request, who: Who) -> dict:
+async def settle_pre(body: PresettleIn, request: Request, who: Who) -> Response:
     _own_visit(who, body.visit)
     db = request.app.state.db
-    return await asyncio.to_thread(presettle, db, body.member_id, body.visit)
+    return _json(await asyncio.to_thread(presettle, db, body.member_id, body.visit))
 
 
 def _settlement(request: Request, who: Caller, txn_id: str):
@@ -99,19 +106,21 @@ def _settlement(request: Request, who: Caller, txn_id: str):
 
 
 @router.get("/settlements/{txn_id}", summary="A settlement with its trace in words")
-async def settlement(txn_id: str, request: Request, who: Who) -> dict:
+async def settlement(txn_id: str, request: Request, who: Who) -> Response:
     row = await asyncio.to_thread(_settlement, request, who, txn_id)
-    return {
-        **row.result,
-        "cancelled": row.cancel_entry_id is not None,
-        "trace": explain_answer(row.result),
-    }
+    return _json(
+        {
+            **row.result,
+            "cancelled": row.cancel_entry_id is not None,
+            "trace": explain_answer(row.result),
+        }
+    )
 
 
 @router.post("/settlements/{txn_id}/cancel", summary="Cancel a settlement (the latest first)")
-async def settlement_cancel(txn_id: str, request: Request, who: Who) -> dict:
+async def settlement_cancel(txn_id: str, request: Request, who: Who) -> Response:
     await asyncio.to_thread(_settlement, request, who, txn_id)
-    return await asyncio.to_thread(cancel, request.app.state.db, txn_id)
+    return _json(await asyncio.to_thread(cancel, request.app.state.db, txn_id))
 
 
 @router.get("/visits", summary="The caller's settled visits, newest first")
@@ -120,7 +129,7 @@ async def visits(
     who: Who,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
-) -> list[dict]:
+) -> Response:
     def rows() -> list:
         query = select(settlements.c.txn_id, settlements.c.result, settlements.c.cancel_entry_id)
         if not who.bureau:
@@ -129,36 +138,38 @@ async def visits(
         with request.app.state.db.connect() as conn:
             return conn.execute(query).all()
 
-    return [
-        {
-            k: r.result[k]
-            for k in (
-                "txn_id",
-                "visit_id",
-                "institution",
-                "time",
-                "total",
-                "fund_pay",
-                "account_pay",
-                "cash_pay",
-            )
-        }
-        | {"cancelled": r.cancel_entry_id is not None}
-        for r in await asyncio.to_thread(rows)
-    ]
+    return _json(
+        [
+            {
+                k: r.result[k]
+                for k in (
+                    "txn_id",
+                    "visit_id",
+                    "institution",
+                    "time",
+                    "total",
+                    "fund_pay",
+                    "account_pay",
+                    "cash_pay",
+                )
+            }
+            | {"cancelled": r.cancel_entry_id is not None}
+            for r in await asyncio.to_thread(rows)
+        ]
+    )
 
 
 @router.get("/accounts/{member_id}", summary="A personal account and its journal (bureau)")
-async def account(member_id: str, request: Request, who: Who) -> dict:
+async def account(member_id: str, request: Request, who: Who) -> Response:
     _bureau(who)
-    return await asyncio.to_thread(views.account_show, request.app.state.db, member_id)
+    return _json(await asyncio.to_thread(views.account_show, request.app.state.db, member_id))
 
 
 @router.post("/reimbursements", summary="Manual reimbursement from invoices (XSBN-28, bureau)")
-async def reimbursement(body: SettleIn, request: Request, who: Who) -> dict:
+async def reimbursement(body: SettleIn, request: Request, who: Who) -> Response:
     """Care that could not be settled online, entered by bureau staff from the invoices:
     the same engine and ledger, the visit marked manual."""
     _bureau(who)
     visit = {**body.visit, "manual": True}
     future = request.app.state.writer.submit(body.txn_id, body.member_id, visit)
-    return await asyncio.wrap_future(future)
+    return _json(await asyncio.wrap_future(future))

@@ -39,6 +39,7 @@ PG_ADMIN = os.environ.get("GONGJI_TEST_PG", "postgresql+psycopg://postgres@127.0
 MEMBERS = 5000
 HOSPITAL = "H41020000001"
 START = datetime(2023, 3, 1, 8, 0)
+REFUSALS: list[str] = []  # the first few refused answers, to print
 
 
 def prepare(url: str) -> str:
@@ -88,8 +89,11 @@ class Connection:
                 break
             if line.lower().startswith(b"content-length:"):
                 length = int(line.split(b":")[1])
-        await self.reader.readexactly(length)
-        return int(status_line.split()[1])
+        payload = await self.reader.readexactly(length)
+        status = int(status_line.split()[1])
+        if status != 200 and len(REFUSALS) < 3:
+            REFUSALS.append(payload.decode(errors="replace")[:300])
+        return status
 
 
 async def peak(
@@ -157,6 +161,8 @@ def load(port: int, token: str, args, out) -> None:
     ok, bad = asyncio.run(peak(port, token, args.connections, args.seconds, "P"))
     latencies, bad_fixed = asyncio.run(fixed_rate(port, token, args.rate, args.seconds, "F"))
     out.put((ok / args.seconds, bad, latencies, bad_fixed))
+    for refusal in REFUSALS:
+        print("  refused:", refusal)
 
 
 def serve(url: str, port: int, workers: int) -> subprocess.Popen:

@@ -69,8 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def authenticate(request: Request) -> None:
-    request.state.caller = request.app.state.gate.caller(request.headers.get("authorization"))
+async def authenticate(request: Request) -> None:
+    gate = request.app.state.gate
+    request.state.caller = await gate.caller(request.headers.get("authorization"))
 
 
 async def transaction(request: Request) -> Response:

@@ -5,6 +5,7 @@ for `credential_ttl` seconds (a revocation takes effect within that). Requests a
 per credential by a token bucket.
 """
 
+import asyncio
 import hashlib
 import secrets
 import threading
@@ -77,18 +78,17 @@ class Gate:
         self._buckets: dict[int, list[float]] = {}
         self._lock = threading.Lock()
 
-    def caller(self, authorization: str | None) -> Caller:
+    async def caller(self, authorization: str | None) -> Caller:
         if not authorization or not authorization.startswith("Bearer "):
             raise ServiceError("E_UNAUTHORIZED", "Authorization", "give 'Bearer <token>'")
         digest = _hash(authorization[7:].strip())
-        now = time.monotonic()
         seen = self._known.get(digest)
-        if seen is None or now - seen[0] > self.ttl:
-            seen = (now, self._lookup(digest))
+        if seen is None or time.monotonic() - seen[0] > self.ttl:
+            seen = (time.monotonic(), await asyncio.to_thread(self._lookup, digest))
             self._known[digest] = seen
         if seen[1] is None:
             raise ServiceError("E_UNAUTHORIZED", "Authorization", "unknown or revoked token")
-        self._take(seen[1].credential, now)
+        self._take(seen[1].credential)
         return seen[1]
 
     def _lookup(self, digest: str) -> Caller | None:
@@ -100,10 +100,11 @@ class Gate:
             ).first()
         return None if row is None else Caller(row.id, row.institution)
 
-    def _take(self, credential: int, now: float) -> None:
+    def _take(self, credential: int) -> None:
         with self._lock:
+            now = time.monotonic()
             tokens, last = self._buckets.get(credential, (2 * self.rate, now))
-            tokens = min(2 * self.rate, tokens + (now - last) * self.rate)
+            tokens = min(2 * self.rate, tokens + max(0.0, now - last) * self.rate)
             if tokens < 1:
                 self._buckets[credential] = [tokens, now]
                 raise ServiceError("E_RATE_LIMIT", "", f"more than {self.rate:g} a second")

@@ -106,3 +106,21 @@ def test_import_credit_show_and_a_bad_import(tmp_path):
     rolled = gongji(tmp_path, "year", "rollover", "2024")
     assert json.loads(rolled.stdout) == {"year": 2024, "rolled": 0}  # no visits yet
     assert gongji(tmp_path, "db", "check").returncode == 0
+
+
+def test_demo_prepares_a_store_and_settles_the_sample_visits(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "gongji", "demo", "--no-serve", "--db", str(tmp_path / "d.db")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("D1  total 250.00  fund 75.00  account 125.00  cash 50.00")
+    assert "token for H41020000001:" in lines[-1]
+    env = {**os.environ, "GONGJI_DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}"}
+    checked = subprocess.run(
+        [sys.executable, "-m", "gongji", "db", "check"], env=env, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr

@@ -32,6 +32,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
     app.add_typer(credential_app, name="credential")
     app.command()(serve)
+    app.command()(demo)
     app.add_typer(member_app, name="member")
     app.add_typer(account_app, name="account")
     app.add_typer(year_app, name="year")
@@ -295,6 +296,37 @@ def _batch(what: str, action) -> None:
             emit(action(db, lambda n: bar.advance(task, n)))
     except InputError as exc:
         fail(exc)
+
+
+def demo(
+    path: Path = typer.Option(Path("gongji-demo.db"), "--db", help="The demo store (replaced)."),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Prepare and settle; do not serve."),
+) -> None:
+    """A demo on the embedded store: sample institutions and members, three visits settled,
+    then the service on 127.0.0.1:8000 (Ctrl-C stops it)."""
+    import os
+
+    from gongji.demo import HOSPITAL, prepare
+
+    token, answers = prepare(path)
+    for a in answers:
+        out.print(
+            f"{a['visit_id']}  total {a['total']}  fund {a['fund_pay']}  account "
+            f"{a['account_pay']}  cash {a['cash_pay']}  ({a['policy_version']}; "
+            + ", ".join(s["rule"] for s in a["trace"])
+            + ")",
+            soft_wrap=True,
+        )
+    out.print(f"store: sqlite:///{path}   token for {HOSPITAL}: {token}", soft_wrap=True)
+    if no_serve:
+        return
+    out.print(
+        "try: curl -s localhost:8000/v1/visits -H 'Authorization: Bearer "
+        f"{token}'   (docs: http://127.0.0.1:8000/docs)",
+        soft_wrap=True,
+    )
+    os.environ["GONGJI_DATABASE_URL"] = f"sqlite:///{path}"
+    serve(workers=1)
 
 
 def serve(

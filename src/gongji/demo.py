@@ -1,0 +1,34 @@
+"""`gongji demo`: a fresh SQLite store with sample institutions and members, a few visits
+settled through the ledger (their answers printed), then the HTTP service with a token for
+a sample hospital."""
+
+from pathlib import Path
+
+from gongji.ledger import imports, store
+from gongji.ledger.settlement import settle
+from gongji.service import auth
+
+DATA = Path(__file__).parent / "data"
+HOSPITAL = "H41020000001"
+VISITS = [
+    ("DEMO-1", "KF0001", {"id": "D1", "time": "2023-03-01T09:30:00", "institution": HOSPITAL,
+                          "total": "250.00", "in_scope": "200.00"}),
+    ("DEMO-2", "KF0002", {"id": "D2", "time": "2023-03-02T10:00:00",
+                          "institution": "H41020000002", "total": "180.00"}),
+    ("DEMO-3", "XS0002", {"id": "D3", "time": "2023-03-03T08:00:00",
+                          "institution": "H53280000002", "total": "100.00"}),
+]  # fmt: skip
+
+
+def prepare(path: Path) -> tuple[str, list[dict]]:
+    """A new demo store at `path` (replacing one there); the hospital's token and the demo
+    visits' answers."""
+    path.unlink(missing_ok=True)
+    db = store.connect(f"sqlite:///{path}")
+    store.upgrade(db)
+    imports.import_csv(db, "institutions", DATA / "demo-institutions.csv")
+    imports.import_csv(db, "members", DATA / "demo-members.csv")
+    answers = [settle(db, txn, member, visit) for txn, member, visit in VISITS]
+    token = auth.issue(db, HOSPITAL, "demo hospital")
+    db.dispose()
+    return token, answers

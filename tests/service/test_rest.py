@@ -212,3 +212,11 @@ def test_a_dropped_connection_leaves_a_whole_settlement_or_none(service):
 def test_health_and_docs_need_no_credential(service, path):
     with service.client(None) as c:
         assert c.get(path).status_code == 200
+
+
+def test_unknown_routes_and_methods_answer_in_the_error_format(service):
+    with service.client(service.hospital) as c:
+        missing = c.get("/v1/nothing")
+        wrong = c.delete("/v1/visits")
+    assert missing.status_code == 404 and missing.json()["code"] == "E_NOT_FOUND"
+    assert wrong.status_code == 405 and wrong.json()["message_zh"] == "请求内容有误"

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gongji.errors import InputError
 from gongji.ledger import store
@@ -112,6 +113,14 @@ def _errors(app: FastAPI) -> None:
         field = ".".join(str(p) for p in first["loc"] if p != "body") or "(body)"
         err = ServiceError("E_INPUT", field, first["msg"])
         return JSONResponse(body(err), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {401: "E_UNAUTHORIZED", 403: "E_FORBIDDEN", 404: "E_NOT_FOUND"}.get(
+            exc.status_code, "E_INPUT"
+        )
+        err = ServiceError(code, "", str(exc.detail))
+        return JSONResponse(body(err), status_code=exc.status_code)
 
     @app.exception_handler(OSError)
     async def unavailable(_request: Request, exc: OSError) -> JSONResponse:

@@ -124,6 +124,9 @@ def test_bureau_adds_members_and_reimburses_manually(service):
         )
         assert manual.status_code == 200, manual.text
         assert manual.json()["fund_pay"] == "75.00"  # KF: the same rules, entered from invoices
+        assert manual.json()["manual"] is True
+        stored = c.get("/v1/settlements/M1").json()
+        assert stored["fund_pay"] == "75.00" and not stored["cancelled"]
     with service.client(service.hospital) as c:
         assert (
             c.post(

@@ -172,4 +172,4 @@ async def reimbursement(body: SettleIn, request: Request, who: Who) -> Response:
     _bureau(who)
     visit = {**body.visit, "manual": True}
     future = request.app.state.writer.submit(body.txn_id, body.member_id, visit)
-    return _json(await asyncio.wrap_future(future))
+    return _json({**await asyncio.wrap_future(future), "manual": True})

@@ -97,13 +97,12 @@ async def answer(ctx_db: Engine, writer: Writer, caller: Caller, document: objec
 
 def _failed(envelope: Envelope | None, exc: InputError) -> dict:
     _, zh, en = CATALOGUE.get(exc.code, CATALOGUE["E_INPUT"])
-    field = exc.field
     return {
         "infcode": -1,
         "inf_refmsgid": _refmsgid(envelope) if envelope else None,
         "refmsg_time": _now(),
         "respond_time": _now(),
-        "err_msg": f"[{exc.code}] {zh}（{field}）/ {en} — {field}: {exc.reason}",
+        "err_msg": f"[{exc.code}] {zh}（{exc.field}）/ {en} — {exc.field}: {exc.reason}",
         "err_code": exc.code,
         "warn_msg": None,
         "output": None,
@@ -125,17 +124,13 @@ def _data(ctx: Context, key: str = "data") -> dict:
     return value
 
 
-def _in_thread(fn, *args):
-    return asyncio.to_thread(fn, *args)
-
-
 # -- 1101 member information ---------------------------------------------------------------
 async def member_information(ctx: Context) -> dict:
     data = _data(ctx)
     member_id = str(data.get("psn_no") or data.get("mdtrt_cert_no") or "")
     if not member_id:
         raise InputError("input.data.mdtrt_cert_no", "required (or psn_no)")
-    shown = await _in_thread(views.member_show, ctx.db, member_id)
+    shown = await asyncio.to_thread(views.member_show, ctx.db, member_id)
     pack = policy.load_region(shown["region"])
     mtype = shown["record"]["type"]
     return {
@@ -155,7 +150,7 @@ async def member_information(ctx: Context) -> dict:
 # -- 2201 / 2203 / 2204 registration, visit information, fee details -----------------------
 async def registration(ctx: Context) -> dict:
     e = ctx.envelope
-    return await _in_thread(
+    return await asyncio.to_thread(
         registered.register, ctx.db, e.fixmedins_code, e.msgid, _data(ctx), "input.data"
     )
 
@@ -163,13 +158,17 @@ async def registration(ctx: Context) -> dict:
 async def visit_information(ctx: Context) -> None:
     info = _data(ctx, "mdtrtinfo")
     diagnoses = ctx.envelope.input.get("diseinfo") or []
-    await _in_thread(registered.describe, ctx.db, ctx.caller, info, diagnoses, "input.mdtrtinfo")
+    await asyncio.to_thread(
+        registered.describe, ctx.db, ctx.caller, info, diagnoses, "input.mdtrtinfo"
+    )
     return None
 
 
 async def fee_details(ctx: Context) -> dict:
     lines = ctx.envelope.input.get("feedetail")
-    result = await _in_thread(registered.upload_fees, ctx.db, ctx.caller, lines, "input.feedetail")
+    result = await asyncio.to_thread(
+        registered.upload_fees, ctx.db, ctx.caller, lines, "input.feedetail"
+    )
     return {"result": result}
 
 
@@ -182,13 +181,13 @@ async def _settlement_input(ctx: Context) -> tuple[str, dict, object, str]:
     mdtrt_id = str(data.get("mdtrt_id") or "")
     if not mdtrt_id:
         raise InputError("input.data.mdtrt_id", "required")
-    document, visit = await _in_thread(
+    document, visit = await asyncio.to_thread(
         registered.visit_document, ctx.db, ctx.caller, mdtrt_id, "input.data.mdtrt_id"
     )
     if visit.member_id != member_id:
         raise InputError("input.data.psn_no", f"visit {mdtrt_id} is not {member_id}'s")
     med_type = str(data.get("med_type") or visit.med_type)
-    region = await _in_thread(_region_of, ctx.db, member_id)
+    region = await asyncio.to_thread(_region_of, ctx.db, member_id)
     pack = policy.load_region(region)
     category = pack.med_types.get(med_type)
     if category is None:
@@ -226,7 +225,7 @@ def _check_total(ctx: Context, visit) -> None:
 async def presettle_visit(ctx: Context) -> dict:
     member_id, document, visit, med_type = await _settlement_input(ctx)
     _check_total(ctx, visit)
-    result = await _in_thread(presettle, ctx.db, member_id, document)
+    result = await asyncio.to_thread(presettle, ctx.db, member_id, document)
     return setlinfo(result, member_id, med_type, ctx.envelope.msgid)
 
 
@@ -244,8 +243,8 @@ async def cancel_settlement(ctx: Context) -> dict:
     setl_id = str(data.get("setl_id") or "")
     if not setl_id:
         raise InputError("input.data.setl_id", "required")
-    original = await _in_thread(_own_settlement, ctx, setl_id, "input.data.setl_id")
-    await _in_thread(cancel, ctx.db, setl_id)
+    original = await asyncio.to_thread(_own_settlement, ctx, setl_id, "input.data.setl_id")
+    await asyncio.to_thread(cancel, ctx.db, setl_id)
     out = setlinfo(original.result, original.member_id, "", setl_id, sign=-1)
     return out
 
@@ -263,10 +262,10 @@ async def reverse_transaction(ctx: Context) -> dict | None:
     if oinfno != "2207":
         raise InputError("input.data.oinfno", "2207, 2201, 2203 or 2204 can be reversed")
     if not omsgid.startswith(ctx.envelope.fixmedins_code) and not ctx.caller.bureau:
-        found = await _in_thread(_settlement_row, ctx.db, omsgid)
+        found = await asyncio.to_thread(_settlement_row, ctx.db, omsgid)
         if found is None or not ctx.caller.may_see(found.institution):
             raise ServiceError("E_FORBIDDEN", "input.data.omsgid", "not this institution's")
-    await _in_thread(reverse, ctx.db, omsgid, member_id)
+    await asyncio.to_thread(reverse, ctx.db, omsgid, member_id)
     return None
 
 
@@ -287,7 +286,7 @@ def _own_settlement(ctx: Context, txn_id: str, field: str):
 # -- 3201 / 3202 reconciliation ---------------------------------------------------------------
 async def reconcile_totals(ctx: Context) -> dict:
     data = _data(ctx)
-    ours = await _in_thread(_period_rows, ctx, data)
+    ours = await asyncio.to_thread(_period_rows, ctx, data)
     totals = _sums(ours)
     theirs = {
         "medfee_sumamt": _dec(data, "medfee_sumamt"),
@@ -311,7 +310,7 @@ async def reconcile_totals(ctx: Context) -> dict:
 
 async def reconcile_details(ctx: Context) -> dict:
     data = _data(ctx)
-    ours = {r["setl_id"]: r for r in await _in_thread(_period_rows, ctx, data)}
+    ours = {r["setl_id"]: r for r in await asyncio.to_thread(_period_rows, ctx, data)}
     rows = data.get("detail") or ctx.envelope.input.get("detail") or []
     if not isinstance(rows, list):
         raise InputError("input.data.detail", "a list of settlement rows")

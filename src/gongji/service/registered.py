@@ -4,7 +4,7 @@ details, which 2206/2207 settle as line items priced from the catalogue."""
 
 import hashlib
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import Engine, insert, select, update
 
@@ -175,10 +175,3 @@ def _time(data: dict, key: str, where: str) -> datetime:
 def _num(fen: int) -> float:
     """Fen as the platform's JSON number (yuan); the float exists only in the JSON text."""
     return float(Decimal(fen) / 100)
-
-
-def yuan_number(text: str) -> float:
-    try:
-        return float(Decimal(text))
-    except InvalidOperation:
-        raise ValueError(text) from None

@@ -13,7 +13,9 @@ to POST /v1/settlements). Two measurements:
 - fixed rate: `--rate` settlements/s scheduled on a clock for `--seconds`: p50 and p99
   latency from the scheduled send time (so a stall counts against every request it delays).
 Each connection (and, at a fixed rate, each member) has its own members, so a member's
-visits arrive in time order. Afterwards `gongji db check` must find nothing.
+visits arrive in time order. Also printed: the CPU time the service's processes and
+PostgreSQL's spend per settlement during the fixed-rate run (from /proc) — on a noisy
+machine a steadier figure than the peak. Afterwards `gongji db check` must find nothing.
 """
 
 import argparse
@@ -151,7 +153,29 @@ async def fixed_rate(
     return latencies, bad
 
 
-def load(port: int, token: str, args, out) -> None:
+def cpu_seconds(match) -> float:
+    """CPU seconds used so far by the processes `match(pid, parent, cmdline)` accepts."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if match(int(pid), int(fields[1]), cmdline):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres(_pid: int, _parent: int, cmdline: bytes) -> bool:
+    return cmdline.startswith(b"postgres")
+
+
+def load(port: int, token: str, args, out, server: int) -> None:
     try:
         import uvloop
 
@@ -159,8 +183,18 @@ def load(port: int, token: str, args, out) -> None:
     except ImportError:
         pass
     ok, bad = asyncio.run(peak(port, token, args.connections, args.seconds, "P"))
+
+    def service(pid: int, parent: int, _cmdline: bytes) -> bool:  # gongji serve and its workers
+        return server in (pid, parent)
+
+    used = cpu_seconds(service), cpu_seconds(_postgres)
     latencies, bad_fixed = asyncio.run(fixed_rate(port, token, args.rate, args.seconds, "F"))
-    out.put((ok / args.seconds, bad, latencies, bad_fixed))
+    n = len(latencies)
+    cpu = [
+        (after - before) / n
+        for before, after in zip(used, (cpu_seconds(service), cpu_seconds(_postgres)), strict=True)
+    ]
+    out.put((ok / args.seconds, bad, latencies, bad_fixed, cpu))
     for refusal in REFUSALS:
         print("  refused:", refusal)
 
@@ -197,9 +231,9 @@ def bench(name: str, url: str, args) -> None:
     proc = serve(url, port, args.workers)
     try:
         out: multiprocessing.Queue = multiprocessing.Queue()
-        loader = multiprocessing.Process(target=load, args=(port, token, args, out))
+        loader = multiprocessing.Process(target=load, args=(port, token, args, out, proc.pid))
         loader.start()
-        rate, bad, latencies, bad_fixed = out.get()
+        rate, bad, latencies, bad_fixed, cpu = out.get()
         loader.join()
     finally:
         proc.terminate()
@@ -215,6 +249,10 @@ def bench(name: str, url: str, args) -> None:
         f"({args.connections} connections, {bad} refused)   "
         f"at {args.rate:g}/s: p50 {p50:6.1f} ms  p99 {p99:6.1f} ms ({bad_fixed} refused)   "
         + ("invariants hold" if not problems else f"PROBLEMS: {problems[:3]}")
+    )
+    print(
+        f"{'':<11} CPU a settlement at {args.rate:g}/s: service {cpu[0] * 1000:.2f} ms, "
+        f"PostgreSQL {cpu[1] * 1000:.2f} ms (steadier than the peak on a noisy machine)"
     )
 
 

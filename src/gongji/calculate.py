@@ -148,8 +148,9 @@ def _check_visits(pack: Pack, visits: list[VisitIn]) -> None:
         check_visit(pack, where, v)
 
 
-def check_visit(pack: Pack, where: str, v: VisitIn) -> None:
-    """What a visit must satisfy beyond its field types; `where` prefixes the field names."""
+def check_visit(pack: Pack, where: str, v: VisitIn) -> engine.Tables:
+    """What a visit must satisfy beyond its field types; `where` prefixes the field names.
+    The compiled policy version in force on the visit's day, which it has to look up."""
     if v.time.tzinfo is not None:
         raise InputError(f"{where}.time", "give local time without a time zone")
     if v.items is not None and (v.total is not None or v.in_scope is not None):
@@ -182,6 +183,7 @@ def check_visit(pack: Pack, where: str, v: VisitIn) -> None:
         raise InputError(
             f"{where}.category", f"{tables.version_id} has no {v.category.value} policy"
         )
+    return tables
 
 
 def engine_member(pack: Pack, m: MemberIn, first_day: date) -> engine.Member:

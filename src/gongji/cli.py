@@ -13,6 +13,7 @@ from gongji import catalogue, documents, policy
 from gongji.calculate import calculate as run_calculation
 from gongji.calculate import to_json_numbers
 from gongji.errors import InputError
+from gongji.ledger.cli import fail, register
 from gongji.policy import present
 
 app = typer.Typer(
@@ -35,11 +36,6 @@ FIGURES = (
     "cash_pay",
     "account_balance",
 )
-
-
-def fail(exc: InputError) -> None:
-    typer.echo(str(exc).replace("\n", " "), err=True)
-    raise typer.Exit(2)
 
 
 @app.command()
@@ -181,6 +177,4 @@ def catalogue_check(
     )
 
 
-from gongji.ledger.cli import register  # noqa: E402  (the ledger's commands)
-
-register(app)
+register(app)  # the ledger's and the service's commands

@@ -110,20 +110,30 @@ def _credit_one(conn: Connection, pack: Pack, member_id: str, month: date) -> in
     if due is None or due[0] == 0:
         return 0
     amount, credit, source = due
-    _credit(conn, row, month, "monthly", amount, credit, source)
+    _credit(conn, row.id, month, "monthly", amount, credit, source)
+    M.move_balance(conn, row, amount)
     return amount
 
 
-def _credit(conn, row, month: date, kind: str, amount: int, credit: Credit, source: str) -> None:
+def _credit(
+    conn: Connection,
+    member_id: str,
+    month: date,
+    kind: str,
+    amount: int,
+    credit: Credit,
+    source: str,
+) -> None:
+    """The credit's journal entry and record; the caller moves the member's balance."""
     entry_id = post(
         conn,
         kind,
-        f"{kind}:{row.id}:{month:%Y-%m}",
-        [(f"account:{row.id}", amount), (source, -amount)],
+        f"{kind}:{member_id}:{month:%Y-%m}",
+        [(f"account:{member_id}", amount), (source, -amount)],
     )
     conn.execute(
         insert(credits).values(
-            member_id=row.id,
+            member_id=member_id,
             month=month,
             kind=kind,
             amount=amount,
@@ -131,7 +141,6 @@ def _credit(conn, row, month: date, kind: str, amount: int, credit: Credit, sour
             entry_id=entry_id,
         )
     )
-    M.move_balance(conn, row, amount)
 
 
 def back_credit(db: Engine, region: str, progress: Progress | None = None) -> dict:
@@ -171,9 +180,10 @@ def _back_credit_one(conn: Connection, pack: Pack, member_id: str) -> int:
         ).scalar()
         due = credit_due(pack, m, month, base)
         if due is not None and due[0] > paid:
-            _credit(conn, row, month, "back_credit", due[0] - paid, due[1], due[2])
-            row = M.lock(conn, member_id)
+            _credit(conn, member_id, month, "back_credit", due[0] - paid, due[1], due[2])
             total += due[0] - paid
+    if total:
+        M.move_balance(conn, row, total)
     return total
 
 

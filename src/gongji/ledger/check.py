@@ -83,8 +83,7 @@ def _ceilings(region: str, year: int) -> dict[str, int]:
     in force during `year` (a cap that grows with diseases at its ceiling)."""
     pack = policy.load_region(region)
     out: dict[str, int] = {}
-    for tables in engine.compile_pack(pack):
-        version = next(v for v in pack.versions if pack.version_id(v) == tables.version_id)
+    for version, tables in zip(pack.versions, engine.compile_pack(pack), strict=True):
         if version.valid_from.year > year or (version.valid_to and version.valid_to.year < year):
             continue
         p = tables.params

@@ -42,6 +42,7 @@ def register(app: typer.Typer) -> None:
 
 
 def fail(exc: InputError) -> None:
+    """Bad input: one line on stderr naming the field, exit 2 (every `gongji` command)."""
     typer.echo(str(exc).replace("\n", " "), err=True)
     raise typer.Exit(2)
 

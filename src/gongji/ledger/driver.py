@@ -25,7 +25,8 @@ import orjson
 from sqlalchemy import Connection
 
 from gongji import engine
-from gongji.ledger.journal import LedgerError
+from gongji.ledger.journal import balanced
+from gongji.ledger.members import check_balance
 
 _MEMBERS = """
 SELECT id, region, status, last_visit, {profile}, state, account_balance
@@ -93,6 +94,7 @@ class Driver:
         self.raw = conn.connection.dbapi_connection
         self.cur = self.raw.cursor()
         self._pipeline = None
+        self._profile = "profile::text" if self.pg else "profile"  # JSON text on both
         self.members: dict[str, MemberRow] = {}
         self.done: dict[str, Done] = {}
         self.institutions: dict[str, Institution] = {}
@@ -139,17 +141,16 @@ class Driver:
         """(txn_id, member_id, institution) of each request: read (and lock) what the batch
         needs, in four statements (one round trip on PostgreSQL)."""
         txn_ids = {t for t, _, _ in requests}
-        profile = "profile::text" if self.pg else "profile"
         lock = " FOR UPDATE" if self.pg else ""
         sent = [
-            self._send(_MEMBERS + lock, {m for _, m, _ in requests}, profile=profile),
+            self._send(_MEMBERS + lock, {m for _, m, _ in requests}, profile=self._profile),
             self._send(_DONE, txn_ids),
             self._send(_INSTITUTIONS, {i for _, _, i in requests if i is not None}),
             self._send(_WITHDRAWN, txn_ids),
         ]
         members, done, known, withdrawn = (c.fetchall() if c else [] for c in sent)
         for r in members:
-            self.members[r[0]] = MemberRow(r[0], r[1], r[2], _time(r[3]), r[4], _json(r[5]), r[6])
+            self._keep(r)
         for r in done:
             self.done[r[0]] = Done(r[1], _json(r[2]))
         for r in known:
@@ -171,11 +172,8 @@ class Driver:
     ) -> None:
         """The settlement's journal entry (balanced), its record, and the member's new state;
         the batch's view of the member and of the transaction id follows."""
-        moves = [(account, amount) for account, amount in moves if amount]
-        if sum(amount for _, amount in moves) != 0:
-            raise LedgerError(f"unbalanced entry settle {txn_id}: {moves}")
-        if state.account_balance < 0:
-            raise LedgerError(f"account:{row.id} would go below zero")
+        moves = balanced("settle", txn_id, moves)
+        check_balance(row.id, state)
         now, at = _text_time(datetime.now()), _text_time(visit_time)
         before, after = _dump(list(state_before.slots)), _dump(list(state.slots))
         answer = _dump(result)
@@ -207,9 +205,11 @@ class Driver:
         """Read a member again whose row changed outside the batch's view (mutual aid took
         from the holder's account)."""
         self.members.pop(member_id, None)
-        profile = "profile::text" if self.pg else "profile"
-        for r in self._send(_MEMBERS, {member_id}, profile=profile).fetchall():
-            self.members[r[0]] = MemberRow(r[0], r[1], r[2], _time(r[3]), r[4], _json(r[5]), r[6])
+        for r in self._send(_MEMBERS, {member_id}, profile=self._profile).fetchall():
+            self._keep(r)
+
+    def _keep(self, r: tuple) -> None:
+        self.members[r[0]] = MemberRow(r[0], r[1], r[2], _time(r[3]), r[4], _json(r[5]), r[6])
 
 
 def _dump(value: object) -> str:

@@ -26,9 +26,7 @@ def post(
 
     The members' balance columns are the caller's to keep in step (in the same
     transaction); `gongji db check` recomputes them from the legs."""
-    moves = [(account, amount) for account, amount in moves if amount]
-    if sum(amount for _, amount in moves) != 0:
-        raise LedgerError(f"unbalanced entry {kind} {txn_id}: {moves}")
+    moves = balanced(kind, txn_id, moves)
     entry_id = conn.execute(
         _INSERT_ENTRY,
         {"kind": kind, "txn_id": txn_id, "reverses": reverses, "created_at": datetime.now()},
@@ -38,6 +36,14 @@ def post(
             _INSERT_LEGS, [{"entry_id": entry_id, "account": a, "amount": m} for a, m in moves]
         )
     return entry_id
+
+
+def balanced(kind: str, txn_id: str, moves: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The entry's non-zero legs, which must sum to zero."""
+    moves = [(account, amount) for account, amount in moves if amount]
+    if sum(amount for _, amount in moves) != 0:
+        raise LedgerError(f"unbalanced entry {kind} {txn_id}: {moves}")
+    return moves
 
 
 def legs_of(conn: Connection, entry_id: int) -> list[tuple[str, int]]:

@@ -104,9 +104,14 @@ def save_visit(
     conn.execute(_SAVE_VISIT, {**_params(member_id, state), "b_last_visit": last_visit})
 
 
-def _params(member_id: str, state: engine.YearState) -> dict:
+def check_balance(member_id: str, state: engine.YearState) -> None:
+    """No personal account goes below zero (the store's CHECK says so too)."""
     if state.account_balance < 0:
         raise LedgerError(f"account:{member_id} would go below zero ({state.account_balance})")
+
+
+def _params(member_id: str, state: engine.YearState) -> dict:
+    check_balance(member_id, state)
     return {"b_id": member_id, "b_state": list(state.slots), "b_balance": state.account_balance}
 
 

@@ -135,18 +135,17 @@ def _settle_one(
     pack = policy.load_region(row.region)
     code = _institution_code(request["visit"])
     v, as_settled = _visit(request["visit"], sql.institutions.get(code) if code else None)
-    check_visit(pack, "visit", v)
+    tables = check_visit(pack, "visit", v)
     if row.last_visit is not None and v.time < row.last_visit:
         raise InputError(
             "visit.time", f"earlier than the member's last settlement ({row.last_visit})"
         )
     version_index = pack.version_index_on(v.time.date())
+    version = pack.versions[version_index]
     member, profile = _member_for(row.region, id(pack), row.profile, version_index)
     visit = engine_visit(v, sample_catalogue() if v.items else None)
     state = M.state_of(row)
-    tables = engine.tables_on(pack, v.time.date())
     result, new_state = engine.settle(tables, member, state, visit)
-    version = pack.version_on(v.time.date())
     holder, aid = None, 0
     if version.mutual_aid is not None:
         with sql.paused():

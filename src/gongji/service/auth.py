@@ -69,6 +69,9 @@ def revoke(db: Engine, credential_id: int) -> None:
         raise InputError("credential", f"no active credential {credential_id}", "E_NOT_FOUND")
 
 
+KNOWN_MAX = 10_000  # tokens remembered at once
+
+
 class Gate:
     """Who is calling (401 if nobody we know) and whether they may call now (429)."""
 
@@ -85,6 +88,8 @@ class Gate:
         seen = self._known.get(digest)
         if seen is None or time.monotonic() - seen[0] > self.ttl:
             seen = (time.monotonic(), await asyncio.to_thread(self._lookup, digest))
+            if len(self._known) >= KNOWN_MAX:  # random tokens must not grow it without end
+                self._known.clear()
             self._known[digest] = seen
         if seen[1] is None:
             raise ServiceError("E_UNAUTHORIZED", "Authorization", "unknown or revoked token")

@@ -27,7 +27,7 @@ from sqlalchemy import Engine, and_, select
 from gongji import policy
 from gongji.errors import InputError, first_error
 from gongji.ledger import views
-from gongji.ledger.schema import members, settlements
+from gongji.ledger.schema import settlements
 from gongji.ledger.settlement import cancel, presettle, reverse
 from gongji.service import registered
 from gongji.service.auth import Caller
@@ -187,7 +187,7 @@ async def _settlement_input(ctx: Context) -> tuple[str, dict, object, str]:
     if visit.member_id != member_id:
         raise InputError("input.data.psn_no", f"visit {mdtrt_id} is not {member_id}'s")
     med_type = str(data.get("med_type") or visit.med_type)
-    region = await asyncio.to_thread(_region_of, ctx.db, member_id)
+    region = visit.region
     pack = policy.load_region(region)
     category = pack.med_types.get(med_type)
     if category is None:
@@ -202,14 +202,6 @@ async def _settlement_input(ctx: Context) -> tuple[str, dict, object, str]:
     if e.mdtrtarea_admvs and e.insuplc_admdvs and e.mdtrtarea_admvs != e.insuplc_admdvs:
         document["remote"] = True
     return member_id, document, visit, med_type
-
-
-def _region_of(db: Engine, member_id: str) -> str:
-    with db.connect() as conn:
-        region = conn.execute(select(members.c.region).where(members.c.id == member_id)).scalar()
-    if region is None:
-        raise InputError("input.data.psn_no", f"unknown member {member_id}", "E_NOT_FOUND")
-    return region
 
 
 def _check_total(ctx: Context, visit) -> None:

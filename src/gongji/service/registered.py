@@ -12,7 +12,7 @@ from gongji import catalogue
 from gongji.calculate import sample_catalogue
 from gongji.errors import InputError
 from gongji.ledger.schema import members, visits
-from gongji.money import fmt, times, to_fen
+from gongji.money import MoneyError, fmt, times, to_fen
 from gongji.service.auth import Caller
 from gongji.service.errors import ServiceError
 
@@ -123,7 +123,12 @@ def fees_total(visit) -> int:
 
 
 def _own(conn, caller: Caller, mdtrt_id: str, field: str):
-    visit = conn.execute(select(visits).where(visits.c.mdtrt_id == mdtrt_id)).first()
+    """The registered visit (with its member's region), if the caller may see it."""
+    visit = conn.execute(
+        select(visits, members.c.region)
+        .join(members, members.c.id == visits.c.member_id)
+        .where(visits.c.mdtrt_id == mdtrt_id)
+    ).first()
     if visit is None:
         raise InputError(field, f"no visit {mdtrt_id}", "E_NOT_FOUND")
     if not caller.may_see(visit.institution):
@@ -151,7 +156,7 @@ def _fee(line: dict, at: str) -> dict:
 def _fen(data: dict, key: str, where: str) -> int:
     try:
         fen = to_fen(data.get(key))
-    except Exception:
+    except MoneyError:
         raise InputError(f"{where}.{key}", "an amount in yuan, at most two decimals") from None
     if fen < 0:
         raise InputError(f"{where}.{key}", "must not be negative")

@@ -8,7 +8,7 @@ import pytest
 
 from gongji.errors import InputError
 from gongji.ledger import check, members, registry, views
-from gongji.ledger.settlement import cancel, settle
+from gongji.ledger.settlement import cancel, settle, settle_many
 
 # XSBN-9/10 at level 1: deductible 30, employee 60%. A 100-yuan visit: the fund pays
 # (100 - 30) x 60% = 42, the member's in-scope share is 58.
@@ -27,27 +27,34 @@ def family(db):
                 "level": "level1",
             },
         )
+    add_family(db)
+    return db
+
+
+def add_family(db, suffix: str = "") -> None:
+    """The holder H, a user U with a small account, a user F without one (ids + suffix)."""
     for member_id, mtype, balance in (
         ("H", "employee", "100.00"),
         ("U", "employee", "10.00"),
         ("F", "flexible", "0"),  # XSBN-18: a flexible worker has no account
     ):
         members.add_member(
-            db, "xishuangbanna", {"id": member_id, "type": mtype, "account_balance": balance}
+            db,
+            "xishuangbanna",
+            {"id": member_id + suffix, "type": mtype, "account_balance": balance},
         )
     with db.begin() as conn:
         for user, rel, start in (("U", "child", "2023-02-01"), ("F", "spouse", "2023-01-10")):
             registry.bind_family(
                 conn,
                 {
-                    "holder": "H",
-                    "user": user,
+                    "holder": "H" + suffix,
+                    "user": user + suffix,
                     "relationship": rel,
                     "from": start,
                     "to": "2023-12-31",
                 },
             )
-    return db
 
 
 def money(db, member_id: str) -> Decimal:
@@ -118,3 +125,44 @@ def test_kaifeng_has_no_mutual_aid(db):
             },
         )
     assert err.value.code == "E_NOT_IN_POLICY"
+
+
+def test_a_batch_settles_as_the_same_requests_one_by_one(family):
+    """Group commit (`settle_many`): one family settled as one batch — the holder twice
+    before the users who draw on it, a refused request, a retry inside the batch —
+    gives the answers and balances that settling each request alone gives a twin family."""
+
+    def at(hour: int, total: str = "100.00") -> dict:
+        return {**VISIT, "id": f"V{hour}", "time": f"2023-03-01T{hour:02d}:00:00", "total": total}
+
+    def requests(suffix: str) -> list:
+        return [
+            ("T0" + suffix, "H" + suffix, at(7, "20.00")),  # below the deductible: 20 own
+            ("T1" + suffix, "H" + suffix, at(8)),
+            ("T2" + suffix, "U" + suffix, at(9)),
+            ("T3" + suffix, "nobody", at(9)),
+            ("T4" + suffix, "F" + suffix, at(10)),
+            ("T2" + suffix, "U" + suffix, at(9)),  # a retry: the first answer
+            ("T5" + suffix, "U" + suffix, at(11)),
+        ]
+
+    batch = settle_many(family, requests(""))
+    add_family(family, "2")
+    alone = []
+    for txn_id, member_id, visit in requests("2"):
+        try:
+            alone.append(settle(family, txn_id, member_id, visit))
+        except InputError as exc:
+            alone.append(exc)
+
+    def same(answer) -> object:
+        if isinstance(answer, InputError):
+            return answer.code, answer.field
+        return {k: v for k, v in answer.items() if k not in ("txn_id", "holder")}
+
+    assert [same(a) for a in batch] == [same(a) for a in alone]
+    assert batch[5] == batch[2] and batch[2]["mutual_aid_pay"] == "22.00"
+    for member_id in "HUF":
+        assert money(family, member_id) == money(family, member_id + "2")
+    assert money(family, "H") == Decimal("0.00")
+    assert check.problems(family) == []

@@ -63,7 +63,9 @@ def settle_many(db: Engine, requests: list[Request]) -> list[dict | InputError]:
     refused it (a refused request writes nothing; the others go on)."""
     try:
         with db.begin() as conn, _prefetched(conn, requests) as sql:
-            return [_settle_or_refuse(conn, sql, *r) for r in requests]
+            answers = [_settle_or_refuse(conn, sql, *r) for r in requests]
+            sql.commit()
+            return answers
     except (IntegrityError, OperationalError) as exc:
         # the same txn_id settled by a concurrent transaction for another member, or two
         # batches deadlocked over a mutual-aid holder: one by one, each sees what won
@@ -146,12 +148,7 @@ def _settle_one(
     visit = engine_visit(v, sample_catalogue() if v.items else None)
     state = M.state_of(row)
     result, new_state = engine.settle(tables, member, state, visit)
-    holder, aid = None, 0
-    if version.mutual_aid is not None:
-        with sql.paused():
-            holder, aid = _mutual_aid(conn, version, row, v.time.date(), result)
-            if holder is not None:
-                sql.reload(holder)
+    holder, aid = _mutual_aid(conn, sql, version, row, v.time.date(), result)
     out = _answer(txn_id, v, visit, result, tables, version.mutual_aid, holder, aid)
     moves = [
         (f"institution:{v.institution}", result.total),
@@ -219,20 +216,22 @@ def _unregistered(code: object) -> InputError:
 
 
 def _mutual_aid(
-    conn: Connection, version: Version, row, day: date, result: engine.Result
+    conn: Connection, sql: Driver, version: Version, row, day: date, result: engine.Result
 ) -> tuple[str | None, int]:
     """XSBN-24: what the user's own account could not pay of the in-scope share is drawn
     from the holder's account (the user is locked first, then the holder)."""
     unpaid = result.in_scope - result.fund_pay - result.account_pay
     if version.mutual_aid is None or unpaid <= 0:
         return None, 0
-    holder_id = conn.execute(_HOLDER, {"b_user": row.id, "b_day": day}).scalar()
-    if holder_id is None:
-        return None, 0
-    holder = M.lock(conn, holder_id, "holder")
-    aid = min(unpaid, holder.account_balance)
-    if aid:
-        M.move_balance(conn, holder, -aid)
+    with sql.paused():  # the batch's writes so far go out first: the holder may be among them
+        holder_id = conn.execute(_HOLDER, {"b_user": row.id, "b_day": day}).scalar()
+        if holder_id is None:
+            return None, 0
+        holder = M.lock(conn, holder_id, "holder")
+        aid = min(unpaid, holder.account_balance)
+        if aid:
+            M.move_balance(conn, holder, -aid)
+        sql.reload(holder_id)
     return holder_id, aid
 
 

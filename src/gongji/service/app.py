@@ -8,7 +8,7 @@ import time
 from decimal import Decimal
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
@@ -43,24 +43,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.writer = Writer(db, settings.batch)
     app.state.gate = Gate(db, settings.credential_ttl, settings.rate)
     _errors(app)
-    guarded = APIRouter(dependencies=[Depends(authenticate)])
-    guarded.add_api_route(
+    app.add_api_route(
         "/fsi/api",
         transaction,
         methods=["POST"],
         summary="A national-platform transaction (1101, 2201, 2203, 2204, 2206, 2207, 2208, "
         "2601, 3201, 3202)",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": national.Envelope.model_json_schema()}},
-            }
-        },
+        openapi_extra=rest.openapi_body(national.Envelope),
     )
-    guarded.include_router(rest.router)
-    app.include_router(guarded)
+    rest.install(app)
     app.add_api_route("/health", health, methods=["GET"], summary="The service and its store")
-    app.add_middleware(Guard, max_body=settings.max_body, log=settings.access_log)
+    app.add_middleware(
+        Guard, max_body=settings.max_body, log=settings.access_log, gate=app.state.gate
+    )
     if settings.access_log and not access.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
@@ -68,11 +63,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access.setLevel(logging.INFO)
         access.propagate = False
     return app
-
-
-async def authenticate(request: Request) -> None:
-    gate = request.app.state.gate
-    request.state.caller = await gate.caller(request.headers.get("authorization"))
 
 
 async def transaction(request: Request) -> Response:
@@ -127,22 +117,36 @@ def _errors(app: FastAPI) -> None:
         return JSONResponse(body(ServiceError("E_UNAVAILABLE", "", str(exc))), status_code=503)
 
 
-class Guard:
-    """ASGI middleware: refuses bodies over the limit (413) and writes one access-log line a
-    request — method, route (ids masked), status, milliseconds; never a member's id, an
-    identity number or a name."""
+# what answers without a credential
+PUBLIC = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
-    def __init__(self, app, max_body: int, log: bool):
-        self.app, self.max_body, self.log = app, max_body, log
+
+class Guard:
+    """ASGI middleware, the front door: refuses bodies over the limit (413), finds the caller
+    (401 unknown, 429 over the rate) for every route but the public ones, and writes one
+    access-log line a request — method, route (ids masked), status, milliseconds; never a
+    member's id, an identity number or a name. (As middleware rather than a FastAPI
+    dependency: on the settling path a dependency cost as much as the settlement.)"""
+
+    def __init__(self, app, max_body: int, log: bool, gate: Gate):
+        self.app, self.max_body, self.log, self.gate = app, max_body, log, gate
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        length = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             return await _refuse(
                 send, ServiceError("E_TOO_LARGE", "", f"over {self.max_body} bytes")
             )
+        if scope["path"] not in PUBLIC:
+            authorization = headers.get(b"authorization")
+            try:
+                caller = await self.gate.caller(authorization and authorization.decode("latin-1"))
+            except ServiceError as err:
+                return await _refuse(send, err)
+            scope.setdefault("state", {})["caller"] = caller
         seen = 0
         started = time.perf_counter()
         code = [0]

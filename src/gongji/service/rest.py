@@ -5,14 +5,16 @@ and enters manual reimbursements (XSBN-28) from invoices.
 """
 
 import asyncio
-from typing import Annotated
+import json
+from decimal import Decimal
+from typing import Annotated, TypeVar
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import FastAPI, Query, Request, Response
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
-from gongji.errors import InputError
+from gongji.errors import InputError, first_error
 from gongji.ledger import members as ledger_members
 from gongji.ledger import views
 from gongji.ledger.schema import settlements
@@ -20,20 +22,13 @@ from gongji.ledger.settlement import cancel, explain_answer, presettle
 from gongji.service.auth import Caller
 from gongji.service.errors import ServiceError
 
-router = APIRouter(prefix="/v1")
+Body = TypeVar("Body", bound=BaseModel)
 
 
 def _json(content: object, status_code: int = 200) -> Response:
     """The answer as JSON, straight from orjson (money stays text, decimals as text):
     FastAPI's generic encoder would cost more than the settlement itself."""
     return Response(orjson.dumps(content, default=str), status_code, media_type="application/json")
-
-
-def caller(request: Request) -> Caller:
-    return request.state.caller
-
-
-Who = Annotated[Caller, Depends(caller)]
 
 
 class MemberNew(BaseModel):
@@ -64,8 +59,22 @@ def _own_visit(who: Caller, visit: dict) -> None:
         raise ServiceError("E_FORBIDDEN", "visit.institution", "not this credential's institution")
 
 
-@router.get("/members/{member_id}", summary="A member: record, balances, accumulators")
-async def member(member_id: str, request: Request, who: Who) -> Response:
+async def _body(request: Request, model: type[Body]) -> Body:
+    """The request body as `model`: amounts exact (JSON numbers read as decimals, never
+    floats); a mistake names its field."""
+    try:
+        document = json.loads(await request.body(), parse_float=Decimal)
+    except ValueError:
+        raise ServiceError("E_INPUT", "(body)", "not JSON") from None
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        field, reason = first_error(exc)
+        raise ServiceError("E_INPUT", field, reason) from None
+
+
+async def member(member_id: str, request: Request) -> Response:
+    who: Caller = request.state.caller
     shown = await asyncio.to_thread(views.member_show, request.app.state.db, member_id)
     if who.bureau:
         return _json(shown)
@@ -73,41 +82,40 @@ async def member(member_id: str, request: Request, who: Who) -> Response:
     return _json({k: shown[k] for k in keep} | {"type": shown["record"]["type"]})
 
 
-@router.post("/members", status_code=201, summary="Add a member (bureau)")
-async def member_add(body: MemberNew, request: Request, who: Who) -> Response:
-    _bureau(who)
+async def member_add(request: Request) -> Response:
+    _bureau(request.state.caller)
+    body = await _body(request, MemberNew)
     db = request.app.state.db
     added = await asyncio.to_thread(ledger_members.add_member, db, body.region, body.member)
     return _json({"id": added}, 201)
 
 
-@router.post("/settlements", summary="Settle a visit, exactly once per txn_id")
-async def settle(body: SettleIn, request: Request, who: Who) -> Response:
-    _own_visit(who, body.visit)
+async def settle(request: Request) -> Response:
+    body = await _body(request, SettleIn)
+    _own_visit(request.state.caller, body.visit)
     future = request.app.state.writer.submit(body.txn_id, body.member_id, body.visit)
     return _json(await asyncio.wrap_future(future))
 
 
-@router.post("/settlements/pre", summary="What settling would give now; writes nothing")
-async def settle_pre(body: PresettleIn, request: Request, who: Who) -> Response:
-    _own_visit(who, body.visit)
+async def settle_pre(request: Request) -> Response:
+    body = await _body(request, PresettleIn)
+    _own_visit(request.state.caller, body.visit)
     db = request.app.state.db
     return _json(await asyncio.to_thread(presettle, db, body.member_id, body.visit))
 
 
-def _settlement(request: Request, who: Caller, txn_id: str):
+def _settlement(request: Request, txn_id: str):
     with request.app.state.db.connect() as conn:
         row = conn.execute(select(settlements).where(settlements.c.txn_id == txn_id)).first()
     if row is None:
         raise InputError("txn_id", f"no settlement {txn_id}", "E_NOT_FOUND")
-    if not who.may_see(row.institution):
+    if not request.state.caller.may_see(row.institution):
         raise ServiceError("E_FORBIDDEN", "txn_id", "another institution's settlement")
     return row
 
 
-@router.get("/settlements/{txn_id}", summary="A settlement with its trace in words")
-async def settlement(txn_id: str, request: Request, who: Who) -> Response:
-    row = await asyncio.to_thread(_settlement, request, who, txn_id)
+async def settlement(txn_id: str, request: Request) -> Response:
+    row = await asyncio.to_thread(_settlement, request, txn_id)
     return _json(
         {
             **row.result,
@@ -117,19 +125,18 @@ async def settlement(txn_id: str, request: Request, who: Who) -> Response:
     )
 
 
-@router.post("/settlements/{txn_id}/cancel", summary="Cancel a settlement (the latest first)")
-async def settlement_cancel(txn_id: str, request: Request, who: Who) -> Response:
-    await asyncio.to_thread(_settlement, request, who, txn_id)
+async def settlement_cancel(txn_id: str, request: Request) -> Response:
+    await asyncio.to_thread(_settlement, request, txn_id)
     return _json(await asyncio.to_thread(cancel, request.app.state.db, txn_id))
 
 
-@router.get("/visits", summary="The caller's settled visits, newest first")
 async def visits(
     request: Request,
-    who: Who,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> Response:
+    who: Caller = request.state.caller
+
     def rows() -> list:
         query = select(settlements.c.txn_id, settlements.c.result, settlements.c.cancel_entry_id)
         if not who.bureau:
@@ -159,17 +166,58 @@ async def visits(
     )
 
 
-@router.get("/accounts/{member_id}", summary="A personal account and its journal (bureau)")
-async def account(member_id: str, request: Request, who: Who) -> Response:
-    _bureau(who)
+async def account(member_id: str, request: Request) -> Response:
+    _bureau(request.state.caller)
     return _json(await asyncio.to_thread(views.account_show, request.app.state.db, member_id))
 
 
-@router.post("/reimbursements", summary="Manual reimbursement from invoices (XSBN-28, bureau)")
-async def reimbursement(body: SettleIn, request: Request, who: Who) -> Response:
+async def reimbursement(request: Request) -> Response:
     """Care that could not be settled online, entered by bureau staff from the invoices:
     the same engine and ledger, the visit marked manual."""
-    _bureau(who)
+    _bureau(request.state.caller)
+    body = await _body(request, SettleIn)
     visit = {**body.visit, "manual": True}
     future = request.app.state.writer.submit(body.txn_id, body.member_id, visit)
     return _json({**await asyncio.wrap_future(future), "manual": True})
+
+
+# (method, path, endpoint, body model, status, summary); the settling routes first: a
+# request is matched against the routes in order
+ROUTES = [
+    ("POST", "/v1/settlements", settle, SettleIn, 200,
+     "Settle a visit, exactly once per txn_id"),
+    ("POST", "/v1/settlements/pre", settle_pre, PresettleIn, 200,
+     "What settling would give now; writes nothing"),
+    ("GET", "/v1/settlements/{txn_id}", settlement, None, 200,
+     "A settlement with its trace in words"),
+    ("POST", "/v1/settlements/{txn_id}/cancel", settlement_cancel, None, 200,
+     "Cancel a settlement (the latest first)"),
+    ("GET", "/v1/members/{member_id}", member, None, 200,
+     "A member: record, balances, accumulators"),
+    ("POST", "/v1/members", member_add, MemberNew, 201, "Add a member (bureau)"),
+    ("GET", "/v1/visits", visits, None, 200, "The caller's settled visits, newest first"),
+    ("GET", "/v1/accounts/{member_id}", account, None, 200,
+     "A personal account and its journal (bureau)"),
+    ("POST", "/v1/reimbursements", reimbursement, SettleIn, 200,
+     "Manual reimbursement from invoices (XSBN-28, bureau)"),
+]  # fmt: skip
+
+
+def install(app: FastAPI) -> None:
+    """The REST routes on the app itself (an included router costs a lookup a request);
+    bodies are read by `_body`, their schemas given to the OpenAPI description here."""
+    for method, path, endpoint, model, status, summary in ROUTES:
+        app.add_api_route(
+            path,
+            endpoint,
+            methods=[method],
+            status_code=status,
+            summary=summary,
+            openapi_extra=None if model is None else openapi_body(model),
+        )
+
+
+def openapi_body(model: type[BaseModel]) -> dict:
+    """The OpenAPI description of a body read by hand rather than by FastAPI."""
+    schema = model.model_json_schema()
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

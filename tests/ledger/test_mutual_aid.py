@@ -8,6 +8,7 @@ import pytest
 
 from gongji.errors import InputError
 from gongji.ledger import check, members, registry, views
+from gongji.ledger.accounts import close_account
 from gongji.ledger.settlement import cancel, settle, settle_many
 
 # XSBN-9/10 at level 1: deductible 30, employee 60%. A 100-yuan visit: the fund pays
@@ -166,3 +167,11 @@ def test_a_batch_settles_as_the_same_requests_one_by_one(family):
         assert money(family, member_id) == money(family, member_id + "2")
     assert money(family, "H") == Decimal("0.00")
     assert check.problems(family) == []
+
+
+def test_a_closed_holder_pays_nothing_and_the_settlement_is_refused(family):
+    close_account(family, "H", "death", date(2023, 2, 20))
+    with pytest.raises(InputError) as err:
+        settle(family, "T1", "U", VISIT)
+    assert (err.value.code, err.value.field) == ("E_MEMBER_CLOSED", "holder")
+    assert money(family, "U") == Decimal("10.00") and check.problems(family) == []

@@ -17,10 +17,8 @@ Everything else uses SQLAlchemy Core. SQL is written with `?` markers (turned in
 psycopg); JSON and timestamps are sent as text, which both stores accept.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 
 import orjson
 from orjson import Fragment
@@ -36,16 +34,26 @@ FROM members WHERE id IN ({marks}) ORDER BY id"""
 _DONE = "SELECT txn_id, payload_hash, result FROM settlements WHERE txn_id IN ({marks})"
 _INSTITUTIONS = "SELECT code, level, designated, kind FROM institutions WHERE code IN ({marks})"
 _WITHDRAWN = "SELECT txn_id FROM withdrawn_txns WHERE txn_id IN ({marks})"
+_BINDINGS = """
+SELECT user_id, holder_id, valid_from, valid_to FROM family_bindings
+WHERE user_id IN ({marks})"""
 
-# PostgreSQL: the four reads in one statement, the keys and the rows as JSON; the members
-# locked in id order, so two batches never deadlock on each other.
+# PostgreSQL: the reads in one statement, the keys and the rows as JSON; the members and
+# their family account holders (XSBN-24) locked together in id order, so two batches never
+# deadlock on each other.
 _PREFETCH_PG = """
-WITH k AS (SELECT %s::json AS j), m AS (
+WITH k AS (SELECT %s::json AS j),
+u AS (SELECT json_array_elements_text(j->'members') AS id FROM k),
+b AS (SELECT user_id, holder_id, valid_from, valid_to FROM family_bindings
+  WHERE user_id IN (SELECT id FROM u)),
+m AS (
   SELECT id, region, status, last_visit, profile::text AS profile, state, account_balance
-  FROM members WHERE id IN (SELECT json_array_elements_text(j->'members') FROM k)
+  FROM members WHERE id IN (SELECT id FROM u UNION SELECT holder_id FROM b)
   ORDER BY id FOR UPDATE
 ), t AS (SELECT json_array_elements_text(j->'txns') AS txn_id FROM k)
 SELECT json_build_object(
+  'bindings', (SELECT json_agg(json_build_array(user_id, holder_id, valid_from, valid_to))
+    FROM b),
   'members', (SELECT json_agg(json_build_array(id, region, status, last_visit, profile, state,
     account_balance) ORDER BY id) FROM m),
   'done', (SELECT json_agg(json_build_array(txn_id, payload_hash, result)) FROM settlements
@@ -113,6 +121,16 @@ class Done:
 
 
 @dataclass(frozen=True, slots=True)
+class Binding:
+    holder: str
+    valid_from: date
+    valid_to: date
+
+    def covers(self, day: date) -> bool:
+        return self.valid_from <= day <= self.valid_to
+
+
+@dataclass(frozen=True, slots=True)
 class Institution:
     level: str
     designated: bool
@@ -133,6 +151,7 @@ class Driver:
         self.done: dict[str, Done] = {}
         self.institutions: dict[str, Institution] = {}
         self.withdrawn: set[str] = set()
+        self.bindings: dict[str, list[Binding]] = {}  # user -> the holders it is bound to
         # PostgreSQL: what `flush` sends — the settlements, their legs, each member's newest
         # state — as the rows of its JSON document
         self._settlements: list[dict] = []
@@ -156,23 +175,10 @@ class Driver:
         self.flush()
         self.raw.commit()
 
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        """Out of pipeline mode for statements made through SQLAlchemy (which reads a
-        result's shape as soon as it executes); the batch's writes so far go out first."""
-        self.flush()
-        if self._pipeline is None:
-            yield
-            return
-        self.__exit__(None, None, None)
-        try:
-            yield
-        finally:
-            self.__enter__()
-
     def prefetch(self, requests: list[tuple[str, str, str | None]]) -> None:
         """(txn_id, member_id, institution) of each request: read (and lock) what the batch
-        needs — one statement on PostgreSQL, four on SQLite."""
+        needs, the members' family bindings and holders included, so that settling the
+        batch reads nothing more — one statement on PostgreSQL, five on SQLite."""
         keys = {
             "members": sorted({m for _, m, _ in requests}),
             "txns": sorted({t for t, _, _ in requests}),
@@ -181,16 +187,20 @@ class Driver:
         if self.pg:
             self.cur.execute(_PREFETCH_PG, (orjson.dumps(keys).decode(),))
             found = orjson.loads(self.cur.fetchone()[0])
-            members, done, known, withdrawn = (
-                found[k] or [] for k in ("members", "done", "institutions", "withdrawn")
+            bindings, members, done, known, withdrawn = (
+                found[k] or [] for k in ("bindings", "members", "done", "institutions", "withdrawn")
             )
         else:
-            members = self._rows(_MEMBERS, keys["members"])
+            bindings = self._rows(_BINDINGS, keys["members"])
+            holders = {r[1] for r in bindings}
+            members = self._rows(_MEMBERS, sorted(set(keys["members"]) | holders))
             done = self._rows(_DONE, keys["txns"])
             known = self._rows(_INSTITUTIONS, keys["institutions"])
             withdrawn = self._rows(_WITHDRAWN, keys["txns"])
         for r in members:
             self._keep(r)
+        for r in bindings:
+            self.bindings.setdefault(r[0], []).append(Binding(r[1], _day(r[2]), _day(r[3])))
         for r in done:
             self.done[r[0]] = Done(r[1], _json(r[2]))
         for r in known:
@@ -204,6 +214,18 @@ class Driver:
         sql = template.format(marks=marks)
         self.cur.execute(sql.replace("?", "%s") if self.pg else sql, keys)
         return self.cur.fetchall()
+
+    def holder(self, user_id: str, day: date) -> str | None:
+        """XSBN-24: the account holder `user_id` is bound to on `day`, if any."""
+        return next((b.holder for b in self.bindings.get(user_id, ()) if b.covers(day)), None)
+
+    def move(self, row: MemberRow, amount: int) -> None:
+        """Add `amount` (negative: take) to a member's account, in the batch's view and its
+        writes (mutual aid: the holder's account)."""
+        state = engine.YearState(tuple(row.state))
+        state = state.with_balance(state.account_balance + amount)
+        check_balance(row.id, state)
+        self._save(row, state, row.last_visit)
 
     def write(
         self,
@@ -223,8 +245,7 @@ class Driver:
         moves = balanced("settle", txn_id, moves)
         check_balance(row.id, state)
         now, at = _text_time(datetime.now()), _text_time(visit_time)
-        before, after = _dump(list(state_before.slots)), _dump(list(state.slots))
-        answer = _dump(result)
+        before, answer = _dump(list(state_before.slots)), _dump(result)
         if self.pg:
             self._settlements.append(
                 {"n": len(self._settlements), "txn_id": txn_id, "member_id": row.id,
@@ -236,9 +257,6 @@ class Driver:
                 {"n": n, "txn_id": txn_id, "account": a, "amount": m}
                 for n, (a, m) in enumerate(moves, len(self._legs))
             ]
-            self._members[row.id] = {
-                "id": row.id, "state": Fragment(after), "balance": state.account_balance, "at": at
-            }  # fmt: skip
         else:
             self.cur.execute(_ENTRY, ("settle", txn_id, now))
             entry_id = self.cur.lastrowid
@@ -247,14 +265,24 @@ class Driver:
                 _SETTLEMENT,
                 (txn_id, row.id, institution, at, digest, request, answer, before, entry_id),
             )
+        self._save(row, state, visit_time)
+        self.done[txn_id] = Done(digest, result)
+
+    def _save(self, row: MemberRow, state: engine.YearState, last_visit: datetime | None):
+        """A member's new state: in the batch's view, and written (PostgreSQL: at `flush`,
+        the newest state of each member)."""
+        after = _dump(list(state.slots))
+        at = None if last_visit is None else _text_time(last_visit)
+        if self.pg:
+            self._members[row.id] = {
+                "id": row.id, "state": Fragment(after), "balance": state.account_balance, "at": at
+            }  # fmt: skip
+        else:
             self.cur.execute(_SAVE, (after, state.account_balance, at, row.id))
         self.members[row.id] = replace(
-            row,
-            state=list(state.slots),
-            account_balance=state.account_balance,
-            last_visit=visit_time,
-        )
-        self.done[txn_id] = Done(digest, result)
+            row, state=list(state.slots), account_balance=state.account_balance,
+            last_visit=last_visit,
+        )  # fmt: skip
 
     def flush(self) -> None:
         """PostgreSQL: send the settlements written so far, as one statement."""
@@ -269,13 +297,6 @@ class Driver:
         self._settlements, self._legs, self._members = [], [], {}
         self.cur.execute(_WRITE_PG, (orjson.dumps(document).decode(),))
 
-    def reload(self, member_id: str) -> None:
-        """Read a member again whose row changed outside the batch's view (mutual aid took
-        from the holder's account)."""
-        self.members.pop(member_id, None)
-        for r in self._rows(_MEMBERS, [member_id]):
-            self._keep(r)
-
     def _keep(self, r: tuple) -> None:
         self.members[r[0]] = MemberRow(r[0], r[1], r[2], _time(r[3]), r[4], _json(r[5]), r[6])
 
@@ -286,6 +307,10 @@ def _dump(value: object) -> str:
 
 def _json(value: object) -> object:
     return orjson.loads(value) if isinstance(value, str) else value
+
+
+def _day(value: object) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _time(value: object) -> datetime | None:

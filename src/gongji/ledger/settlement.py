@@ -1,7 +1,7 @@
 """Settling visits against the store exactly once, and cancelling them.
 
-Each settlement locks its member (and, for account mutual aid, the holder after the user),
-checks everything before it writes anything, and commits with the journal entry, the
+Each settlement locks its member (and, for account mutual aid, the holder with the user, in
+id order), checks everything before it writes anything, and commits with the journal entry, the
 settlement record and the member's new state together: a crash leaves a whole settlement
 or none. `settle_many` settles a batch in one transaction (group commit), so one durable
 commit carries many settlements; each answer is final when it returns.
@@ -33,7 +33,7 @@ from gongji.errors import InputError, first_error
 from gongji.ledger import members as M
 from gongji.ledger.driver import Driver
 from gongji.ledger.journal import legs_of, post
-from gongji.ledger.schema import family_bindings, settlements, withdrawn_txns
+from gongji.ledger.schema import settlements, withdrawn_txns
 from gongji.money import fmt
 from gongji.policy.schema import Cited, Version
 from gongji.terms import MemberClass
@@ -42,11 +42,6 @@ Request = tuple[str, str, object]  # (txn_id, member_id, visit document)
 
 _DONE = select(settlements.c.payload_hash, settlements.c.result).where(
     settlements.c.txn_id == bindparam("b_txn")
-)
-_HOLDER = select(family_bindings.c.holder_id).where(
-    family_bindings.c.user_id == bindparam("b_user"),
-    family_bindings.c.valid_from <= bindparam("b_day"),
-    family_bindings.c.valid_to >= bindparam("b_day"),
 )
 
 
@@ -63,12 +58,13 @@ def settle_many(db: Engine, requests: list[Request]) -> list[dict | InputError]:
     refused it (a refused request writes nothing; the others go on)."""
     try:
         with db.begin() as conn, _prefetched(conn, requests) as sql:
-            answers = [_settle_or_refuse(conn, sql, *r) for r in requests]
+            answers = [_settle_or_refuse(sql, *r) for r in requests]
             sql.commit()
             return answers
     except (IntegrityError, OperationalError) as exc:
-        # the same txn_id settled by a concurrent transaction for another member, or two
-        # batches deadlocked over a mutual-aid holder: one by one, each sees what won
+        # the same txn_id settled by a concurrent transaction for another member, or a
+        # batch deadlocked with a cancel (which locks the user, then the holder): one by
+        # one, each sees what won
         if isinstance(exc, OperationalError) and not _deadlock(exc):
             raise
         if len(requests) > 1:
@@ -103,22 +99,20 @@ def presettle(db: Engine, member_id: str, visit: object) -> dict:
         trans = conn.begin()
         try:
             with _prefetched(conn, [(txn_id, member_id, visit)]) as sql:
-                answer = _settle_one(conn, sql, txn_id, member_id, visit)
+                answer = _settle_one(sql, txn_id, member_id, visit)
         finally:
             trans.rollback()
     return {**answer, "txn_id": None, "presettle": True}
 
 
-def _settle_or_refuse(conn: Connection, sql: Driver, txn_id: str, member_id: str, visit: object):
+def _settle_or_refuse(sql: Driver, txn_id: str, member_id: str, visit: object):
     try:
-        return _settle_one(conn, sql, txn_id, member_id, visit)
+        return _settle_one(sql, txn_id, member_id, visit)
     except InputError as exc:
         return exc
 
 
-def _settle_one(
-    conn: Connection, sql: Driver, txn_id: str, member_id: str, document: object
-) -> dict:
+def _settle_one(sql: Driver, txn_id: str, member_id: str, document: object) -> dict:
     request, digest = _request(member_id, document)
     row = sql.members.get(member_id)
     if row is None:
@@ -148,7 +142,7 @@ def _settle_one(
     visit = engine_visit(v, sample_catalogue() if v.items else None)
     state = M.state_of(row)
     result, new_state = engine.settle(tables, member, state, visit)
-    holder, aid = _mutual_aid(conn, sql, version, row, v.time.date(), result)
+    holder, aid = _mutual_aid(sql, version, row, v.time.date(), result)
     out = _answer(txn_id, v, visit, result, tables, version.mutual_aid, holder, aid)
     moves = [
         (f"institution:{v.institution}", result.total),
@@ -216,22 +210,22 @@ def _unregistered(code: object) -> InputError:
 
 
 def _mutual_aid(
-    conn: Connection, sql: Driver, version: Version, row, day: date, result: engine.Result
+    sql: Driver, version: Version, row, day: date, result: engine.Result
 ) -> tuple[str | None, int]:
     """XSBN-24: what the user's own account could not pay of the in-scope share is drawn
-    from the holder's account (the user is locked first, then the holder)."""
+    from the holder's account (the batch's prefetch locked both, in id order)."""
     unpaid = result.in_scope - result.fund_pay - result.account_pay
     if version.mutual_aid is None or unpaid <= 0:
         return None, 0
-    with sql.paused():  # the batch's writes so far go out first: the holder may be among them
-        holder_id = conn.execute(_HOLDER, {"b_user": row.id, "b_day": day}).scalar()
-        if holder_id is None:
-            return None, 0
-        holder = M.lock(conn, holder_id, "holder")
-        aid = min(unpaid, holder.account_balance)
-        if aid:
-            M.move_balance(conn, holder, -aid)
-        sql.reload(holder_id)
+    holder_id = sql.holder(row.id, day)
+    if holder_id is None:
+        return None, 0
+    holder = sql.members[holder_id]
+    if holder.status != "active":
+        raise InputError("holder", f"member {holder_id} is {holder.status}", "E_MEMBER_CLOSED")
+    aid = min(unpaid, holder.account_balance)
+    if aid:
+        sql.move(holder, -aid)
     return holder_id, aid
 
 

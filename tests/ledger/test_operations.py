@@ -11,7 +11,7 @@ from gongji.errors import InputError
 from gongji.ledger import check
 from gongji.ledger.members import add_member
 from gongji.ledger.schema import members, settlements
-from gongji.ledger.settlement import cancel, settle
+from gongji.ledger.settlement import _prefetched, _settle_one, cancel, settle, settle_many
 
 MEMBER = {"id": "P001", "type": "employee", "account_balance": "300.00"}
 
@@ -215,3 +215,24 @@ def test_reverse_cancels_a_settlement_once_and_withdraws_one_not_yet_arrived(mem
         settle(member, "T3", "P001", V2)
     assert err.value.code == "E_TXN_REVERSED"
     assert check.problems(member) == []
+
+
+def test_one_txn_id_racing_for_two_members_settles_once(member):
+    """Two batches carry the same txn_id for different members, so no member lock orders
+    them: the second's insert waits on the first's, then fails; it is settled again alone
+    and told that the id was used for another request."""
+    add_member(member, "kaifeng", {**MEMBER, "id": "P002"})
+    outcome: list[object] = []
+    with member.begin() as conn, _prefetched(conn, [("T1", "P001", V1)]) as sql:
+        _settle_one(sql, "T1", "P001", V1)
+        sql.flush()  # written, not committed: the racing insert must wait for this commit
+        racer = threading.Thread(
+            target=lambda: outcome.append(settle_many(member, [("T1", "P002", V1)])[0])
+        )
+        racer.start()
+        racer.join(timeout=1 if member.dialect.name == "postgresql" else 0)
+        sql.commit()
+    racer.join()
+    (answer,) = outcome
+    assert isinstance(answer, InputError) and answer.code == "E_TXN_CONFLICT"
+    assert snapshot(member)[0] == 1 and check.problems(member) == []

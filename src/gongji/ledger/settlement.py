@@ -18,7 +18,6 @@ from functools import lru_cache
 import orjson
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from gongji import engine, policy
 from gongji.calculate import (
@@ -61,11 +60,11 @@ def settle_many(db: Engine, requests: list[Request]) -> list[dict | InputError]:
             answers = [_settle_or_refuse(sql, *r) for r in requests]
             sql.commit()
             return answers
-    except (IntegrityError, OperationalError) as exc:
+    except Exception as exc:
         # the same txn_id settled by a concurrent transaction for another member, or a
         # batch deadlocked with a cancel (which locks the user, then the holder): one by
         # one, each sees what won
-        if isinstance(exc, OperationalError) and not _deadlock(exc):
+        if not _lost_race(exc):
             raise
         if len(requests) > 1:
             return [a for r in requests for a in settle_many(db, [r])]
@@ -80,8 +79,13 @@ def settle_many(db: Engine, requests: list[Request]) -> list[dict | InputError]:
         return [done]
 
 
-def _deadlock(exc: OperationalError) -> bool:
-    return type(exc.orig).__name__ in ("DeadlockDetected", "SerializationFailure")
+# what a transaction that lost a race gets from the database, whether SQLAlchemy wrapped it
+# or it came straight from the driver's cursor
+_RACES = ("UniqueViolation", "IntegrityError", "DeadlockDetected", "SerializationFailure")
+
+
+def _lost_race(exc: Exception) -> bool:
+    return type(getattr(exc, "orig", None) or exc).__name__ in _RACES
 
 
 @contextmanager

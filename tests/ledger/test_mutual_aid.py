@@ -1,15 +1,17 @@
 """XSBN-24 account mutual aid: the user's own account first, then the holder's; a user
 without an account draws on the holder's directly. On SQLite and PostgreSQL."""
 
+import asyncio
 from datetime import date
 from decimal import Decimal
 
+import psycopg
 import pytest
 
 from gongji.errors import InputError
 from gongji.ledger import check, members, registry, views
 from gongji.ledger.accounts import close_account
-from gongji.ledger.settlement import cancel, settle, settle_many
+from gongji.ledger.settlement import cancel, settle, settle_many, settle_many_async
 
 # XSBN-9/10 at level 1: deductible 30, employee 60%. A 100-yuan visit: the fund pays
 # (100 - 30) x 60% = 42, the member's in-scope share is 58.
@@ -128,44 +130,66 @@ def test_kaifeng_has_no_mutual_aid(db):
     assert err.value.code == "E_NOT_IN_POLICY"
 
 
-def test_a_batch_settles_as_the_same_requests_one_by_one(family):
-    """Group commit (`settle_many`): one family settled as one batch — the holder twice
-    before the users who draw on it, a refused request, a retry inside the batch —
-    gives the answers and balances that settling each request alone gives a twin family."""
+def family_requests(suffix: str) -> list:
+    """One family's day: the holder twice before the users who draw on it, a refused
+    request, a retry inside the batch."""
 
     def at(hour: int, total: str = "100.00") -> dict:
         return {**VISIT, "id": f"V{hour}", "time": f"2023-03-01T{hour:02d}:00:00", "total": total}
 
-    def requests(suffix: str) -> list:
-        return [
-            ("T0" + suffix, "H" + suffix, at(7, "20.00")),  # below the deductible: 20 own
-            ("T1" + suffix, "H" + suffix, at(8)),
-            ("T2" + suffix, "U" + suffix, at(9)),
-            ("T3" + suffix, "nobody", at(9)),
-            ("T4" + suffix, "F" + suffix, at(10)),
-            ("T2" + suffix, "U" + suffix, at(9)),  # a retry: the first answer
-            ("T5" + suffix, "U" + suffix, at(11)),
-        ]
+    return [
+        ("T0" + suffix, "H" + suffix, at(7, "20.00")),  # below the deductible: 20 own
+        ("T1" + suffix, "H" + suffix, at(8)),
+        ("T2" + suffix, "U" + suffix, at(9)),
+        ("T3" + suffix, "nobody", at(9)),
+        ("T4" + suffix, "F" + suffix, at(10)),
+        ("T2" + suffix, "U" + suffix, at(9)),  # a retry: the first answer
+        ("T5" + suffix, "U" + suffix, at(11)),
+    ]
 
-    batch = settle_many(family, requests(""))
+
+def comparable(answer) -> object:
+    if isinstance(answer, InputError):
+        return answer.code, answer.field
+    return {k: v for k, v in answer.items() if k not in ("txn_id", "holder")}
+
+
+def test_a_batch_settles_as_the_same_requests_one_by_one(family):
+    """Group commit (`settle_many`): one family's requests settled as one batch give the
+    answers and balances that settling each request alone gives a twin family."""
+    batch = settle_many(family, family_requests(""))
     add_family(family, "2")
     alone = []
-    for txn_id, member_id, visit in requests("2"):
+    for txn_id, member_id, visit in family_requests("2"):
         try:
             alone.append(settle(family, txn_id, member_id, visit))
         except InputError as exc:
             alone.append(exc)
-
-    def same(answer) -> object:
-        if isinstance(answer, InputError):
-            return answer.code, answer.field
-        return {k: v for k, v in answer.items() if k not in ("txn_id", "holder")}
-
-    assert [same(a) for a in batch] == [same(a) for a in alone]
+    assert [comparable(a) for a in batch] == [comparable(a) for a in alone]
     assert batch[5] == batch[2] and batch[2]["mutual_aid_pay"] == "22.00"
     for member_id in "HUF":
         assert money(family, member_id) == money(family, member_id + "2")
     assert money(family, "H") == Decimal("0.00")
+    assert check.problems(family) == []
+
+
+def test_an_asyncio_batch_settles_as_a_batch(family):
+    """`settle_many_async` (the service's, on PostgreSQL) gives what `settle_many` gives."""
+    if family.dialect.name != "postgresql":
+        pytest.skip("asyncio batches are PostgreSQL's (SQLite's run in a thread)")
+
+    async def run() -> list:
+        url = family.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            return await settle_many_async(conn, family_requests(""))
+
+    got = asyncio.run(run())
+    add_family(family, "2")
+    assert [comparable(a) for a in got] == [
+        comparable(a) for a in settle_many(family, family_requests("2"))
+    ]
+    for member_id in "HUF":
+        assert money(family, member_id) == money(family, member_id + "2")
     assert check.problems(family) == []
 
 

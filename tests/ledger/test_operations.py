@@ -1,8 +1,10 @@
 """Settle, retry, conflict, cancel, bad input, and db check — on SQLite and PostgreSQL."""
 
+import asyncio
 import threading
 from decimal import Decimal
 
+import psycopg
 import pytest
 from sqlalchemy import func, select
 
@@ -11,7 +13,14 @@ from gongji.errors import InputError
 from gongji.ledger import check
 from gongji.ledger.members import add_member
 from gongji.ledger.schema import members, settlements
-from gongji.ledger.settlement import _prefetched, _settle_one, cancel, settle, settle_many
+from gongji.ledger.settlement import (
+    _prefetched,
+    _settle_one,
+    cancel,
+    settle,
+    settle_many,
+    settle_many_async,
+)
 
 MEMBER = {"id": "P001", "type": "employee", "account_balance": "300.00"}
 
@@ -236,3 +245,29 @@ def test_one_txn_id_racing_for_two_members_settles_once(member):
     (answer,) = outcome
     assert isinstance(answer, InputError) and answer.code == "E_TXN_CONFLICT"
     assert snapshot(member)[0] == 1 and check.problems(member) == []
+
+
+def test_one_txn_id_racing_in_an_asyncio_batch_settles_once(member):
+    """As above, the racer being the service's asyncio batch (PostgreSQL)."""
+    if member.dialect.name != "postgresql":
+        pytest.skip("asyncio batches are PostgreSQL's (SQLite's run in a thread)")
+    add_member(member, "kaifeng", {**MEMBER, "id": "P002"})
+    url = member.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def race() -> object:
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            return await settle_many_async(conn, [("T1", "P002", V1), ("T2", "P002", V2)])
+
+    outcome: list[object] = []
+    with member.begin() as conn, _prefetched(conn, [("T1", "P001", V1)]) as sql:
+        _settle_one(sql, "T1", "P001", V1)
+        sql.flush()
+        racer = threading.Thread(target=lambda: outcome.append(asyncio.run(race())))
+        racer.start()
+        racer.join(timeout=1)
+        sql.commit()
+    racer.join()
+    (conflict, second) = outcome[0]
+    assert isinstance(conflict, InputError) and conflict.code == "E_TXN_CONFLICT"
+    assert second["txn_id"] == "T2"  # the rest of the batch, settled one by one
+    assert snapshot(member)[0] == 2 and check.problems(member) == []

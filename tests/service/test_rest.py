@@ -6,6 +6,7 @@ import time
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 
 from gongji.ledger import check, views
 from gongji.service import auth
@@ -223,3 +224,31 @@ def test_unknown_routes_and_methods_answer_in_the_error_format(service):
         wrong = c.delete("/v1/visits")
     assert missing.status_code == 404 and missing.json()["code"] == "E_NOT_FOUND"
     assert wrong.status_code == 405 and wrong.json()["message_zh"] == "请求内容有误"
+
+
+def test_a_lost_store_connection_is_a_503_and_the_retry_settles(service):
+    """The store drops the writer's connection: the batch in flight is refused whole
+    (E_UNAVAILABLE, nothing written) and the client's retry, same txn_id, settles."""
+    if service.db.dialect.name != "postgresql":
+        pytest.skip("an embedded SQLite file has no connection to lose")
+
+    def settle_p001(c, txn_id: str, hour: int):
+        visit = {"id": txn_id, "time": f"2023-03-01T{hour:02d}:00:00", "institution": HOSPITAL,
+                 "total": "80.00"}  # fmt: skip
+        body = {"txn_id": txn_id, "member_id": "P001", "visit": visit}
+        return c.post("/v1/settlements", json=body)
+
+    with service.client(service.hospital) as c:
+        assert settle_p001(c, "L1", 9).status_code == 200
+        with service.db.connect() as conn:  # every other session of this database
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        lost = settle_p001(c, "L2", 10)
+        assert lost.status_code == 503 and lost.json()["code"] == "E_UNAVAILABLE"
+        retry = settle_p001(c, "L2", 10)
+    assert retry.status_code == 200 and retry.json()["txn_id"] == "L2"
+    assert check.problems(service.db) == []

@@ -38,17 +38,20 @@ _BINDINGS = """
 SELECT user_id, holder_id, valid_from, valid_to FROM family_bindings
 WHERE user_id IN ({marks})"""
 
+# Every lookup by key is `= ANY(ARRAY(...))`: the planner guesses 100 rows for a set from
+# JSON and then scans a whole table (the members, in a city hundreds of thousands) rather
+# than its index; an array of keys it looks up by index.
 # PostgreSQL: the reads in one statement, the keys and the rows as JSON; the members and
 # their family account holders (XSBN-24) locked together in id order, so two batches never
 # deadlock on each other.
-_PREFETCH_PG = """
+PREFETCH_PG = """
 WITH k AS (SELECT %s::json AS j),
 u AS (SELECT json_array_elements_text(j->'members') AS id FROM k),
 b AS (SELECT user_id, holder_id, valid_from, valid_to FROM family_bindings
-  WHERE user_id IN (SELECT id FROM u)),
+  WHERE user_id = ANY(ARRAY(SELECT id FROM u))),
 m AS (
   SELECT id, region, status, last_visit, profile::text AS profile, state, account_balance
-  FROM members WHERE id IN (SELECT id FROM u UNION SELECT holder_id FROM b)
+  FROM members WHERE id = ANY(ARRAY(SELECT id FROM u UNION SELECT holder_id FROM b))
   ORDER BY id FOR UPDATE
 ), t AS (SELECT json_array_elements_text(j->'txns') AS txn_id FROM k)
 SELECT json_build_object(
@@ -57,11 +60,12 @@ SELECT json_build_object(
   'members', (SELECT json_agg(json_build_array(id, region, status, last_visit, profile, state,
     account_balance) ORDER BY id) FROM m),
   'done', (SELECT json_agg(json_build_array(txn_id, payload_hash, result)) FROM settlements
-    WHERE txn_id IN (SELECT txn_id FROM t)),
+    WHERE txn_id = ANY(ARRAY(SELECT txn_id FROM t))),
   'institutions', (SELECT json_agg(json_build_array(code, level, designated, kind))
-    FROM institutions WHERE code IN (SELECT json_array_elements_text(j->'institutions') FROM k)),
+    FROM institutions
+    WHERE code = ANY(ARRAY(SELECT json_array_elements_text(j->'institutions') FROM k))),
   'withdrawn', (SELECT json_agg(json_build_array(txn_id)) FROM withdrawn_txns
-    WHERE txn_id IN (SELECT txn_id FROM t))
+    WHERE txn_id = ANY(ARRAY(SELECT txn_id FROM t)))
 )::text"""
 
 _ENTRY = "INSERT INTO journal_entries (kind, txn_id, created_at) VALUES (?, ?, ?)"
@@ -75,7 +79,7 @@ _SAVE = "UPDATE members SET state = ?, account_balance = ?, last_visit = ? WHERE
 # PostgreSQL: the batch's writes in one statement (one round trip, one parse), from one JSON
 # document (the server reads it in C; arrays of JSON text cost psycopg a regex an element);
 # `n` keeps the ids in the order the settlements were made.
-_WRITE_PG = """
+WRITE_PG = """
 WITH p AS (SELECT %s::json AS j), v AS (
   SELECT * FROM json_to_recordset((SELECT j->'settlements' FROM p)) AS v(n int, txn_id text,
     member_id text, institution text, visit_time timestamp, payload_hash text, request json,
@@ -100,7 +104,8 @@ WITH p AS (SELECT %s::json AS j), v AS (
 UPDATE members m SET state = u.state, account_balance = u.balance, last_visit = u.at
 FROM json_to_recordset((SELECT j->'members' FROM p)) AS u(id text, state json, balance bigint,
   at timestamp)
-WHERE m.id = u.id"""
+WHERE m.id = u.id
+  AND m.id = ANY(ARRAY(SELECT json_array_elements(j->'members')->>'id' FROM p))"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +145,16 @@ class Institution:
 class Driver:
     """Use as a context manager around the batch, and end a batch to keep with `commit`. On
     PostgreSQL it runs in pipeline mode: the prefetch is one round trip, and the batch's
-    writes go out with the COMMIT in another."""
+    writes go out with the COMMIT in another.
 
-    def __init__(self, conn: Connection):
-        self.pg = conn.dialect.name == "postgresql"
-        self.raw = conn.connection.dbapi_connection
-        self.cur = self.raw.cursor()
+    Without a connection (`Driver()`), it is the batch's view alone, for a caller that does
+    the PostgreSQL I/O itself (the service, over an asyncio connection): `keys` and `found`
+    around PREFETCH_PG, `writes` for WRITE_PG."""
+
+    def __init__(self, conn: Connection | None = None):
+        self.pg = conn is None or conn.dialect.name == "postgresql"
+        self.raw = None if conn is None else conn.connection.dbapi_connection
+        self.cur = None if conn is None else self.raw.cursor()
         self._pipeline = None
         self.members: dict[str, MemberRow] = {}
         self.done: dict[str, Done] = {}
@@ -179,24 +188,37 @@ class Driver:
         """(txn_id, member_id, institution) of each request: read (and lock) what the batch
         needs, the members' family bindings and holders included, so that settling the
         batch reads nothing more — one statement on PostgreSQL, five on SQLite."""
+        if self.pg:
+            self.cur.execute(PREFETCH_PG, (self.keys(requests),))
+            self.found(self.cur.fetchone()[0])
+            return
+        keys = orjson.loads(self.keys(requests))
+        bindings = self._rows(_BINDINGS, keys["members"])
+        holders = {r[1] for r in bindings}
+        members = self._rows(_MEMBERS, sorted(set(keys["members"]) | holders))
+        done = self._rows(_DONE, keys["txns"])
+        known = self._rows(_INSTITUTIONS, keys["institutions"])
+        withdrawn = self._rows(_WITHDRAWN, keys["txns"])
+        self._load(bindings, members, done, known, withdrawn)
+
+    @staticmethod
+    def keys(requests: list[tuple[str, str, str | None]]) -> str:
+        """PREFETCH_PG's parameter: the batch's members, transaction ids and institutions."""
         keys = {
             "members": sorted({m for _, m, _ in requests}),
             "txns": sorted({t for t, _, _ in requests}),
             "institutions": sorted({i for _, _, i in requests if i is not None}),
         }
-        if self.pg:
-            self.cur.execute(_PREFETCH_PG, (orjson.dumps(keys).decode(),))
-            found = orjson.loads(self.cur.fetchone()[0])
-            bindings, members, done, known, withdrawn = (
-                found[k] or [] for k in ("bindings", "members", "done", "institutions", "withdrawn")
-            )
-        else:
-            bindings = self._rows(_BINDINGS, keys["members"])
-            holders = {r[1] for r in bindings}
-            members = self._rows(_MEMBERS, sorted(set(keys["members"]) | holders))
-            done = self._rows(_DONE, keys["txns"])
-            known = self._rows(_INSTITUTIONS, keys["institutions"])
-            withdrawn = self._rows(_WITHDRAWN, keys["txns"])
+        return orjson.dumps(keys).decode()
+
+    def found(self, document: str) -> None:
+        """PREFETCH_PG's answer (one JSON text) into the batch's view."""
+        found = orjson.loads(document)
+        self._load(
+            *(found[k] or [] for k in ("bindings", "members", "done", "institutions", "withdrawn"))
+        )
+
+    def _load(self, bindings, members, done, known, withdrawn) -> None:
         for r in members:
             self._keep(r)
         for r in bindings:
@@ -286,8 +308,14 @@ class Driver:
 
     def flush(self) -> None:
         """PostgreSQL: send the settlements written so far, as one statement."""
+        document = self.writes()
+        if document is not None:
+            self.cur.execute(WRITE_PG, (document,))
+
+    def writes(self) -> str | None:
+        """PostgreSQL: WRITE_PG's parameter for what was written since the last call."""
         if not self._settlements:
-            return
+            return None
         document = {
             "now": _text_time(datetime.now()),
             "settlements": self._settlements,
@@ -295,7 +323,7 @@ class Driver:
             "members": list(self._members.values()),
         }
         self._settlements, self._legs, self._members = [], [], {}
-        self.cur.execute(_WRITE_PG, (orjson.dumps(document).decode(),))
+        return orjson.dumps(document).decode()
 
     def _keep(self, r: tuple) -> None:
         self.members[r[0]] = MemberRow(r[0], r[1], r[2], _time(r[3]), r[4], _json(r[5]), r[6])

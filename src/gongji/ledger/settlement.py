@@ -30,7 +30,7 @@ from gongji.calculate import (
 )
 from gongji.errors import InputError, first_error
 from gongji.ledger import members as M
-from gongji.ledger.driver import Driver
+from gongji.ledger.driver import PREFETCH_PG, WRITE_PG, Driver
 from gongji.ledger.journal import legs_of, post
 from gongji.ledger.schema import settlements, withdrawn_txns
 from gongji.money import fmt
@@ -79,6 +79,30 @@ def settle_many(db: Engine, requests: list[Request]) -> list[dict | InputError]:
         return [done]
 
 
+async def settle_many_async(conn, requests: list[Request], alone: bool = False) -> list:
+    """`settle_many` on PostgreSQL over a psycopg AsyncConnection (the service's event loop
+    settles while the store works, with no thread beside it): the same batch — one prefetch,
+    the settling, the writes sent with the COMMIT — in two round trips."""
+    sql = Driver()
+    try:
+        async with conn.pipeline():
+            cur = conn.cursor()
+            await cur.execute(PREFETCH_PG, (sql.keys(_prefetch_keys(requests)),))
+            sql.found((await cur.fetchone())[0])
+            answers = [_settle_or_refuse(sql, *r) for r in requests]
+            writes = sql.writes()
+            if writes is not None:
+                await cur.execute(WRITE_PG, (writes,))
+            await conn.commit()
+        return answers
+    except Exception as exc:
+        await conn.rollback()
+        if not _lost_race(exc) or alone:
+            raise
+        # as in `settle_many`: one by one; settled again, a request's prefetch sees what won
+        return [a for r in requests for a in await settle_many_async(conn, [r], len(requests) == 1)]
+
+
 # what a transaction that lost a race gets from the database, whether SQLAlchemy wrapped it
 # or it came straight from the driver's cursor
 _RACES = ("UniqueViolation", "IntegrityError", "DeadlockDetected", "SerializationFailure")
@@ -91,8 +115,12 @@ def _lost_race(exc: Exception) -> bool:
 @contextmanager
 def _prefetched(conn: Connection, requests: list[Request]) -> Iterator[Driver]:
     with Driver(conn) as sql:
-        sql.prefetch([(str(t), str(m), _institution_code(v)) for t, m, v in requests])
+        sql.prefetch(_prefetch_keys(requests))
         yield sql
+
+
+def _prefetch_keys(requests: list[Request]) -> list[tuple[str, str, str | None]]:
+    return [(str(t), str(m), _institution_code(v)) for t, m, v in requests]
 
 
 def presettle(db: Engine, member_id: str, visit: object) -> dict:

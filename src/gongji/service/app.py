@@ -27,10 +27,6 @@ access = logging.getLogger("gongji.access")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or from_env()
-    # The writer thread spends its time waiting on the store and the event loop on requests;
-    # a short switch interval lets the writer take the GIL back soon after its answer comes
-    # (at the default 5 ms, each round trip to PostgreSQL could wait that long behind the loop).
-    sys.setswitchinterval(0.0005)
     db = store.connect(settings.database_url)
     if not store.is_initialised(db):
         raise SystemExit(f"database: not initialised: run gongji db init ({db.url})")

@@ -224,8 +224,7 @@ async def presettle_visit(ctx: Context) -> dict:
 async def settle_visit(ctx: Context) -> dict:
     member_id, document, visit, med_type = await _settlement_input(ctx)
     _check_total(ctx, visit)
-    future = ctx.writer.submit(ctx.envelope.msgid, member_id, document)
-    result = await asyncio.wrap_future(future)
+    result = await ctx.writer.settle(ctx.envelope.msgid, member_id, document)
     return setlinfo(result, member_id, med_type, ctx.envelope.msgid)
 
 

@@ -93,8 +93,7 @@ async def member_add(request: Request) -> Response:
 async def settle(request: Request) -> Response:
     body = await _body(request, SettleIn)
     _own_visit(request.state.caller, body.visit)
-    future = request.app.state.writer.submit(body.txn_id, body.member_id, body.visit)
-    return _json(await asyncio.wrap_future(future))
+    return _json(await request.app.state.writer.settle(body.txn_id, body.member_id, body.visit))
 
 
 async def settle_pre(request: Request) -> Response:
@@ -177,8 +176,8 @@ async def reimbursement(request: Request) -> Response:
     _bureau(request.state.caller)
     body = await _body(request, SettleIn)
     visit = {**body.visit, "manual": True}
-    future = request.app.state.writer.submit(body.txn_id, body.member_id, visit)
-    return _json({**await asyncio.wrap_future(future), "manual": True})
+    answer = await request.app.state.writer.settle(body.txn_id, body.member_id, visit)
+    return _json({**answer, "manual": True})
 
 
 # (method, path, endpoint, body model, status, summary); the settling routes first: a

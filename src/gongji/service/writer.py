@@ -1,69 +1,96 @@
-"""Group commit: settlements from concurrent requests go to one writer thread, which settles
-whatever has queued up in one transaction (`settle_many`) and answers each request only once
-that transaction is committed. Under load one fsync carries many settlements; with a single
-request in flight it is one settlement per commit, as without the writer."""
+"""Group commit: settlements from concurrent requests wait in a queue, and one task settles
+whatever has gathered in one transaction, answering each request only once that transaction
+is committed. Under load one fsync carries many settlements; with a single request in flight
+it is one settlement per commit.
 
+On PostgreSQL the task runs on the event loop and talks to the store over an asyncio
+connection of its own (`settle_many_async`): while a batch waits on the store the loop goes
+on reading requests, and nothing competes for the GIL. (A writer thread beside the loop,
+measured: ~15 ms of waiting per batch against ~4 ms of work, the two threads handing the GIL
+back and forth.) On SQLite, an embedded file, the batch runs in a thread (`settle_many`).
+"""
+
+import asyncio
 import logging
-import queue
-import threading
 import time
-from concurrent.futures import Future
 
+import psycopg
 from sqlalchemy import Engine
 
 from gongji.errors import InputError
-from gongji.ledger.settlement import Request, settle_many
+from gongji.ledger.settlement import Request, settle_many, settle_many_async
+from gongji.service.errors import ServiceError
 
 log = logging.getLogger("gongji.writer")
 
 LINGER = 0.002  # seconds a batch may wait to fill under load
 
+Waiting = tuple[Request, asyncio.Future]
+
 
 class Writer:
     def __init__(self, db: Engine, batch: int):
         self.db, self.batch = db, batch
-        self._queue: queue.SimpleQueue[tuple[Request, Future]] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="gongji-writer", daemon=True)
-        self._thread.start()
+        self._queue: asyncio.Queue[Waiting] | None = None  # made on the serving loop
+        self._task: asyncio.Task | None = None
+        self._conn: psycopg.AsyncConnection | None = None
 
-    def submit(self, txn_id: str, member_id: str, visit: object) -> Future:
-        done: Future = Future()
-        self._queue.put(((txn_id, member_id, visit), done))
-        return done
+    async def settle(self, txn_id: str, member_id: str, visit: object) -> dict:
+        """Settle in the next batch; the answer once that batch is committed (raises the
+        InputError that refused it)."""
+        if self._task is None:
+            self._queue = asyncio.Queue()
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        done = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(((txn_id, member_id, visit), done))
+        return await done
 
-    def _gather(self, usual: float) -> list[tuple[Request, Future]]:
+    async def _run(self) -> None:
+        usual = 1.0  # batch size, a moving mean
+        while True:
+            work = await self._gather(usual)
+            usual = 0.9 * usual + 0.1 * len(work)
+            try:
+                answers = await self._settle([request for request, _ in work])
+            except Exception:  # the store failed: nothing of this batch was written
+                log.exception("settlement batch failed")
+                unavailable = ServiceError("E_UNAVAILABLE", "", "the store failed; retry")
+                answers = [unavailable] * len(work)
+            for (_, done), answer in zip(work, answers, strict=True):
+                if done.done():  # the client went away: the settlement stands, unanswered
+                    continue
+                if isinstance(answer, Exception):
+                    done.set_exception(answer)
+                else:
+                    done.set_result(answer)
+
+    async def _gather(self, usual: float) -> list[Waiting]:
         """The next batch: what has queued up, and under load (`usual`: the recent batches'
         mean size) up to LINGER seconds more, until half the usual size. The clients just
         answered are about to send again: without waiting, a big batch is followed by a run
         of batches of one (measured: 3 in 4 batches were of one at 32 clients), each a
         transaction of its own."""
-        work = [self._queue.get()]
+        work = [await self._queue.get()]
         deadline = time.monotonic() + LINGER
         while len(work) < self.batch:
+            if not self._queue.empty():
+                work.append(self._queue.get_nowait())
+                continue
             wait = deadline - time.monotonic()
+            if len(work) >= usual / 2 or wait <= 0:
+                break
             try:
-                if len(work) >= usual / 2 or wait <= 0:
-                    work.append(self._queue.get_nowait())
-                else:
-                    work.append(self._queue.get(timeout=wait))
-            except queue.Empty:
+                work.append(await asyncio.wait_for(self._queue.get(), wait))
+            except TimeoutError:
                 break
         return work
 
-    def _run(self) -> None:
-        usual = 1.0  # batch size, a moving mean
-        while True:
-            work = self._gather(usual)
-            usual = 0.9 * usual + 0.1 * len(work)
-            try:
-                answers = settle_many(self.db, [request for request, _ in work])
-            except Exception as exc:  # the store failed: nothing of this batch was written
-                log.exception("settlement batch failed")
-                for _, done in work:
-                    done.set_exception(exc)
-                continue
-            for (_, done), answer in zip(work, answers, strict=True):
-                if isinstance(answer, InputError):
-                    done.set_exception(answer)
-                else:
-                    done.set_result(answer)
+    async def _settle(self, requests: list[Request]) -> list[dict | InputError]:
+        if self.db.dialect.name != "postgresql":
+            return await asyncio.to_thread(settle_many, self.db, requests)
+        if self._conn is None or self._conn.closed:
+            url = self.db.url.set(drivername="postgresql")
+            self._conn = await psycopg.AsyncConnection.connect(
+                url.render_as_string(hide_password=False)
+            )
+        return await settle_many_async(self._conn, requests)

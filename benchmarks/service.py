@@ -2,14 +2,15 @@
 PostgreSQL, then the ledger's invariants.
 
     python benchmarks/service.py [--store sqlite|postgresql|both] [--workers 2]
-                                 [--seconds 10] [--connections 32] [--rate 500]
+                                 [--seconds 10] [--connections 64] [--rate 500]
 
 For each store: a fresh database with 5,000 members and one registered hospital; the service
 runs as its own process(es) (`gongji serve --workers N`, access log on, to /dev/null); the
 load is another process (asyncio, HTTP/1.1 keep-alive connections, one settlement per request
 to POST /v1/settlements). Two measurements:
-- peak: `--connections` connections, each sending its next settlement as soon as the last
-  is answered, for `--seconds`: settlements/s answered 200;
+- peak: `--connections` connections (a city's hospital and pharmacy systems: many at once),
+  each sending its next settlement as soon as the last is answered, for `--seconds`:
+  settlements/s answered 200;
 - fixed rate: `--rate` settlements/s scheduled on a clock for `--seconds`: p50 and p99
   latency from the scheduled send time (so a stall counts against every request it delays).
 Each connection (and, at a fixed rate, each member) has its own members, so a member's
@@ -261,7 +262,7 @@ def main() -> None:
     ap.add_argument("--store", choices=["sqlite", "postgresql", "both"], default="both")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--rate", type=float, default=500)
     args = ap.parse_args()
     cores = os.cpu_count()

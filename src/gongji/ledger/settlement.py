@@ -16,6 +16,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 import orjson
+import psycopg
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
@@ -79,7 +80,9 @@ def settle_many(db: Engine, requests: list[Request]) -> list[dict | InputError]:
         return [done]
 
 
-async def settle_many_async(conn, requests: list[Request], alone: bool = False) -> list:
+async def settle_many_async(
+    conn: psycopg.AsyncConnection, requests: list[Request], alone: bool = False
+) -> list[dict | InputError]:
     """`settle_many` on PostgreSQL over a psycopg AsyncConnection (the service's event loop
     settles while the store works, with no thread beside it): the same batch — one prefetch,
     the settling, the writes sent with the COMMIT — in two round trips."""

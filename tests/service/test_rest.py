@@ -250,5 +250,8 @@ def test_a_lost_store_connection_is_a_503_and_the_retry_settles(service):
         lost = settle_p001(c, "L2", 10)
         assert lost.status_code == 503 and lost.json()["code"] == "E_UNAVAILABLE"
         retry = settle_p001(c, "L2", 10)
+        time.sleep(1.1)  # the credential is checked again, over a pooled connection
+        later = settle_p001(c, "L3", 11)
     assert retry.status_code == 200 and retry.json()["txn_id"] == "L2"
+    assert later.status_code == 200
     assert check.problems(service.db) == []

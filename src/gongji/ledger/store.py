@@ -22,7 +22,9 @@ def database_url() -> str:
 
 
 def connect(url: str | None = None) -> Engine:
-    engine = create_engine(url or database_url())
+    # pre-ping: a pooled connection the server dropped (a restart, a failover) is replaced
+    # before use instead of failing the request that drew it
+    engine = create_engine(url or database_url(), pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         _make_sqlite_durable(engine)
     return engine

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from gongji.errors import InputError
 from gongji.ledger.schema import credentials, institutions
@@ -78,6 +79,7 @@ class Gate:
     def __init__(self, db: Engine, ttl: float, rate: float):
         self.db, self.ttl, self.rate = db, ttl, rate
         self._known: dict[str, tuple[float, Caller | None]] = {}
+        self._looking: dict[str, asyncio.Future] = {}  # lookups under way, shared
         self._buckets: dict[int, list[float]] = {}
         self._lock = threading.Lock()
 
@@ -87,7 +89,14 @@ class Gate:
         digest = _hash(authorization[7:].strip())
         seen = self._known.get(digest)
         if seen is None or time.monotonic() - seen[0] > self.ttl:
-            seen = (time.monotonic(), await asyncio.to_thread(self._lookup, digest))
+            # one lookup a token at a time: when a checked token expires, every request in
+            # flight with it would otherwise ask the store at once
+            looking = self._looking.get(digest)
+            if looking is None:
+                looking = asyncio.ensure_future(asyncio.to_thread(self._lookup, digest))
+                self._looking[digest] = looking
+                looking.add_done_callback(lambda _: self._looking.pop(digest, None))
+            seen = (time.monotonic(), await asyncio.shield(looking))
             if len(self._known) >= KNOWN_MAX:  # random tokens must not grow it without end
                 self._known.clear()
             self._known[digest] = seen
@@ -97,12 +106,15 @@ class Gate:
         return seen[1]
 
     def _lookup(self, digest: str) -> Caller | None:
-        with self.db.connect() as conn:
-            row = conn.execute(
-                select(credentials.c.id, credentials.c.institution).where(
-                    credentials.c.token_hash == digest, credentials.c.revoked_at.is_(None)
-                )
-            ).first()
+        try:
+            with self.db.connect() as conn:
+                row = conn.execute(
+                    select(credentials.c.id, credentials.c.institution).where(
+                        credentials.c.token_hash == digest, credentials.c.revoked_at.is_(None)
+                    )
+                ).first()
+        except SQLAlchemyError as exc:
+            raise ServiceError("E_UNAVAILABLE", "", "the store failed; retry") from exc
         return None if row is None else Caller(row.id, row.institution)
 
     def _take(self, credential: int) -> None:

@@ -90,12 +90,12 @@ async def settle_many_async(
     try:
         async with conn.pipeline():
             cur = conn.cursor()
-            await cur.execute(PREFETCH_PG, (sql.keys(_prefetch_keys(requests)),))
+            await cur.execute(PREFETCH_PG, (sql.keys(_prefetch_keys(requests)),), prepare=True)
             sql.found((await cur.fetchone())[0])
             answers = [_settle_or_refuse(sql, *r) for r in requests]
             writes = sql.writes()
             if writes is not None:
-                await cur.execute(WRITE_PG, (writes,))
+                await cur.execute(WRITE_PG, (writes,), prepare=True)
             await conn.commit()
         return answers
     except Exception as exc:

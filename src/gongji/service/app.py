@@ -5,6 +5,7 @@ import json
 import logging
 import sys
 import time
+from contextlib import asynccontextmanager
 from decimal import Decimal
 
 import orjson
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="gongji 共济",
         summary="Employee outpatient mutual-aid settlement: national transactions and REST.",
         version="0.1",
+        lifespan=_lifespan,
     )
     app.state.db = db
     app.state.writer = Writer(db, settings.batch)
@@ -59,6 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access.setLevel(logging.INFO)
         access.propagate = False
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """The writer connects as the worker starts, not on its first settlement (which would
+    otherwise wait for the connection)."""
+    await app.state.writer.start()
+    yield
 
 
 async def transaction(request: Request) -> Response:

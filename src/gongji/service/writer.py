@@ -35,12 +35,18 @@ class Writer:
         self._task: asyncio.Task | None = None
         self._conn: psycopg.AsyncConnection | None = None
 
-    async def settle(self, txn_id: str, member_id: str, visit: object) -> dict:
-        """Settle in the next batch; the answer once that batch is committed (raises the
-        InputError that refused it)."""
+    async def start(self) -> None:
+        """Start the writer on the serving loop (and, on PostgreSQL, connect)."""
         if self._task is None:
             self._queue = asyncio.Queue()
             self._task = asyncio.get_running_loop().create_task(self._run())
+            if self.db.dialect.name == "postgresql":
+                await self._connection()
+
+    async def settle(self, txn_id: str, member_id: str, visit: object) -> dict:
+        """Settle in the next batch; the answer once that batch is committed (raises the
+        InputError that refused it)."""
+        await self.start()  # already, unless served without the app's lifespan
         done = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(((txn_id, member_id, visit), done))
         return await done
@@ -88,9 +94,13 @@ class Writer:
     async def _settle(self, requests: list[Request]) -> list[dict | InputError]:
         if self.db.dialect.name != "postgresql":
             return await asyncio.to_thread(settle_many, self.db, requests)
+        return await settle_many_async(await self._connection(), requests)
+
+    async def _connection(self) -> psycopg.AsyncConnection:
+        """The writer's own connection; a new one if the store dropped it."""
         if self._conn is None or self._conn.closed:
             url = self.db.url.set(drivername="postgresql")
             self._conn = await psycopg.AsyncConnection.connect(
                 url.render_as_string(hide_password=False)
             )
-        return await settle_many_async(self._conn, requests)
+        return self._conn

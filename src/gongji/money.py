@@ -71,3 +71,6 @@ def times(fen: int, quantity: Decimal) -> int:
 def apply_ratio(fen: int, bp: int) -> int:
     """fen x ratio, rounded half-up to the fen (both operands are non-negative)."""
     return (fen * bp + BP_PER_UNIT // 2) // BP_PER_UNIT
+
+
+KERNEL_FUNCTIONS = ("apply_ratio",)  # compiled for the batch replay (engine/jit.py)

@@ -8,12 +8,13 @@ into the kernel's integer arguments.
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from gongji.engine import layout as L
 from gongji.terms import Category, Level, MemberType, RetirementTiming
 
 _EPOCH = datetime(1970, 1, 1)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
 LEVEL_INDEX = {level: i for i, level in enumerate(L.LEVELS)}
 _TYPE_INDEX = {mtype: i for i, mtype in enumerate(L.MEMBER_TYPES)}
 
@@ -41,10 +42,10 @@ class Member:
     remote_filings: tuple[Period, ...] = ()
     chronic_diseases: tuple[str, ...] = ()  # recognised 慢特病 codes (caps may grow with them)
 
-    def retired_on(self, day: date) -> bool:
-        if self.type is MemberType.retiree:
-            return True
-        return self.retired_from is not None and day >= self.retired_from
+    @cached_property
+    def periods_flat(self) -> list[int]:
+        """Dated periods as the kernel reads them (computed once per member)."""
+        return periods_flat(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,30 +85,95 @@ def institution_key(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest()) >> 1
 
 
+# -- facts as the kernel computes them (numba subset: integers and flat arrays) ------------
+# Online, facts_of calls these per visit; the batch replay calls the same functions compiled.
+NO_DAY = -(1 << 40)  # no retirement date
+PERIOD_STRIDE = 3  # a member's periods, flat: (fact bit, first day, last day) per period
+
+
+def member_bits(has_account, raised):
+    """The facts that hold for a member whatever the visit."""
+    return (L.F_HAS_ACCOUNT if has_account else 0) | (L.F_RAISED if raised else 0)
+
+
+def visit_bits(designated, remote, manual, third_party, use_account):
+    """The facts a visit states about itself."""
+    bits = L.F_DESIGNATED if designated else 0
+    bits |= L.F_REMOTE if remote else 0
+    bits |= L.F_MANUAL if manual else 0
+    bits |= L.F_THIRD_PARTY if third_party else 0
+    return bits | (0 if use_account else L.F_ACCOUNT_DECLINED)
+
+
+def visit_facts(day, year_start, bits, retiree_type, retired_from, limited, periods, lo, hi):
+    """The fact bits of a visit on `day` (days since 1970; `year_start` is 1 January's).
+
+    `bits` are the member's and the visit's own bits; `periods[lo:hi]` hold the member's
+    dated periods, each setting its bit on the days it covers; `limited`: the member has
+    benefit periods (without them, entitled throughout).
+    """
+    facts = bits
+    for r in range(lo, hi, PERIOD_STRIDE):
+        if periods[r + 1] <= day <= periods[r + 2]:
+            facts |= periods[r]
+    if not limited:
+        facts |= L.F_IN_BENEFIT
+    if retiree_type or (retired_from != NO_DAY and day >= retired_from):
+        facts |= L.F_RETIRED
+        # retired after 1 January of this year: the year's earlier pay counts (X-2)
+        if retired_from != NO_DAY and year_start < retired_from:
+            facts |= L.F_SWITCHED_THIS_YEAR
+    return facts
+
+
+def class_of(facts):
+    """The benefit class ratios and caps follow (X-2): retiree once retired."""
+    return L.RETIREE if facts & L.F_RETIRED else L.EMPLOYEE
+
+
+KERNEL_FUNCTIONS = ("member_bits", "visit_bits", "visit_facts", "class_of")
+
+
+def day_number(day: date) -> int:
+    return day.toordinal() - _EPOCH_ORDINAL
+
+
+def periods_flat(member: Member) -> list[int]:
+    """The member's dated periods as `visit_facts` reads them."""
+    flat: list[int] = []
+    for bit, periods in (
+        (L.F_IN_BENEFIT, member.benefit_periods or ()),
+        (L.F_IN_STAY, member.inpatient_stays),
+        (L.F_IN_ARREARS, member.arrears),
+        (L.F_FILED, member.remote_filings),
+    ):
+        for p in periods:
+            flat += [bit, day_number(p.start), day_number(p.end)]
+    return flat
+
+
 def facts_of(member: Member, visit: Visit) -> int:
     day = visit.time.date()
-    retired = member.retired_on(day)
-    rf = member.retired_from
-    facts = (
-        (L.F_DESIGNATED, visit.designated),
-        (
-            L.F_IN_BENEFIT,
-            member.benefit_periods is None or _any_covers(member.benefit_periods, day),
+    periods = member.periods_flat
+    return visit_facts(
+        day_number(day),
+        day_number(date(day.year, 1, 1)),
+        member_bits(member.has_account, member.contribution_raised)
+        | visit_bits(
+            visit.designated, visit.remote, visit.manual, visit.third_party, visit.use_account
         ),
-        (L.F_IN_STAY, _any_covers(member.inpatient_stays, day)),
-        (L.F_IN_ARREARS, _any_covers(member.arrears, day)),
-        (L.F_HAS_ACCOUNT, member.has_account),
-        (L.F_RAISED, member.contribution_raised),
-        (L.F_REMOTE, visit.remote),
-        (L.F_FILED, _any_covers(member.remote_filings, day)),
-        (L.F_MANUAL, visit.manual),
-        (L.F_THIRD_PARTY, visit.third_party),
-        (L.F_RETIRED, retired),
-        # retired after 1 January of this year: the year's earlier pay counts (X-2)
-        (L.F_SWITCHED_THIS_YEAR, retired and rf is not None and date(day.year, 1, 1) < rf),
-        (L.F_ACCOUNT_DECLINED, not visit.use_account),
+        member.type is MemberType.retiree,
+        NO_DAY if member.retired_from is None else day_number(member.retired_from),
+        member.benefit_periods is not None,
+        periods,
+        0,
+        len(periods),
     )
-    return sum(bit for bit, holds in facts if holds)
+
+
+def item_key(drug: str | None) -> int:
+    """The per-item deductible key of a drug; 0 marks a free slot, so no drug is 0."""
+    return (institution_key(drug) or 1) if drug else 0
 
 
 def kernel_args(member: Member, visit: Visit) -> tuple[int, ...]:
@@ -119,16 +185,12 @@ def kernel_args(member: Member, visit: Visit) -> tuple[int, ...]:
         int((t.replace(tzinfo=None) - _EPOCH).total_seconds()),
         t.year * 12 + t.month - 1,
         institution_key(visit.institution),
-        institution_key(visit.drug) or 1 if visit.drug else 0,  # item key; 0 marks a free slot
+        item_key(visit.drug),
         LEVEL_INDEX[visit.level],
-        L.RETIREE if facts & L.F_RETIRED else L.EMPLOYEE,
+        class_of(facts),
         _TYPE_INDEX[member.type],
         facts,
         len(member.chronic_diseases),
         visit.total,
         visit.in_scope,
     )
-
-
-def _any_covers(periods: tuple[Period, ...], day: date) -> bool:
-    return any(p.covers(day) for p in periods)

@@ -1,29 +1,75 @@
-"""The kernel compiled by numba, for batch replay: the same functions, not a second rulebook.
+"""Kernel functions compiled by numba, for batch replay: the same functions, not a second
+rulebook.
 
-Each kernel function is rebuilt over a shared globals dict in which its callees are already
-their compiled versions, then compiled with `numba.njit`. Parameters and state are int64
-arrays; the trace is a `numba.typed.List` of int64.
+A module opts in by listing its kernel functions in `KERNEL_FUNCTIONS` (written in the subset
+of Python numba compiles). Each is rebuilt over a copy of its module's globals in which every
+kernel function it can call — its own module's and those it imports — is the compiled
+version, then compiled with `numba.njit`. Parameters and state are int64 arrays; the trace
+is a `numba.typed.List` of int64.
 """
 
+import hashlib
+import importlib
+import os
 import types
 from functools import cache
+from pathlib import Path
 
-from gongji.engine import kernel
+# Options per function name (the replay's batch loop runs its chunks in parallel).
+OPTIONS = {"replay_chunks": {"parallel": True}}
+
+
+# Modules whose source the compiled code depends on. numba's own cache only notices a change
+# to a function's own file, so the cache folder is named by a hash of all of them.
+SOURCES = (
+    "gongji.money",
+    "gongji.engine.layout",
+    "gongji.engine.facts",
+    "gongji.engine.state",
+    "gongji.engine.kernel",
+    "gongji.analysis.kernel",
+)
 
 
 @cache
-def compiled_settle_visit():
-    import numba  # optional dependency (extra "fast"): only batch replay needs it
+def _use_cache_folder() -> None:
+    import numba
 
-    namespace = dict(vars(kernel))
-    for name in kernel.KERNEL_FUNCTIONS:
-        fn = namespace[name]
-        if fn.__module__ != kernel.__name__:
-            namespace[name] = numba.njit(fn)  # a leaf from another module, e.g. money.apply_ratio
-            continue
+    digest = hashlib.sha256()
+    for name in SOURCES:
+        digest.update(Path(importlib.import_module(name).__file__).read_bytes())
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    numba.config.CACHE_DIR = str(home / "gongji" / "numba" / digest.hexdigest()[:16])
+
+
+@cache
+def compiled(module_name: str) -> dict:
+    """The module's globals with its kernel functions and the kernel functions it imports
+    replaced by their compiled versions."""
+    import numba  # optional dependency (extra "analysis"): only batch replay needs it
+
+    _use_cache_folder()
+    module = importlib.import_module(module_name)
+    namespace = dict(vars(module))
+    for key, value in vars(module).items():
+        if _imported_kernel_function(value, module_name):
+            namespace[key] = compiled(value.__module__)[value.__name__]
+    for name in module.KERNEL_FUNCTIONS:
+        fn = vars(module)[name]
         rebuilt = types.FunctionType(fn.__code__, namespace, name, fn.__defaults__)
-        namespace[name] = numba.njit(rebuilt)
-    return namespace["settle_visit"]
+        namespace[name] = numba.njit(nogil=True, cache=True, **OPTIONS.get(name, {}))(rebuilt)
+    return namespace
+
+
+def _imported_kernel_function(value, module_name: str) -> bool:
+    if not isinstance(value, types.FunctionType) or value.__module__ == module_name:
+        return False
+    owner = importlib.import_module(value.__module__)
+    return value.__name__ in getattr(owner, "KERNEL_FUNCTIONS", ())
+
+
+def compiled_settle_visit():
+    return compiled("gongji.engine.kernel")["settle_visit"]
 
 
 def empty_trace():

@@ -306,9 +306,8 @@ def pay_account(S, facts, share, tracing, tr):
     return paid
 
 
-# Names the JIT compiles, leaves first (see jit.py).
+# Names the JIT compiles (see jit.py).
 KERNEL_FUNCTIONS = (
-    "apply_ratio",
     "emit",
     "window_is_open",
     "open_window",

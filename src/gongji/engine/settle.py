@@ -114,8 +114,16 @@ def _before_kernel(tables: Tables, visit: Visit) -> tuple[Visit, list[int]]:
             records += [step, amount, 0, 0]
     if visit.internet and tables.channels.internet is not None:
         records += [L.T_INTERNET, 0, LEVEL_INDEX[visit.level], 0]
-    prescribed = visit.prescription_level
-    if visit.level is Level.pharmacy and prescribed and tables.channels.prescription is not None:
-        records += [L.T_PRESCRIPTION, 0, LEVEL_INDEX[visit.level], LEVEL_INDEX[prescribed]]
-        visit = replace(visit, level=prescribed)
+    level = settled_level(tables, visit.level, visit.prescription_level)
+    if level is not visit.level:
+        records += [L.T_PRESCRIPTION, 0, LEVEL_INDEX[visit.level], LEVEL_INDEX[level]]
+        visit = replace(visit, level=level)
     return visit, records
+
+
+def settled_level(tables: Tables, level: Level, prescription_level: Level | None) -> Level:
+    """The level a visit settles at: a pharmacy's sale on a prescription the pack lets
+    circulate settles at the prescriber's level (XSBN-32, KF-23)."""
+    if level is Level.pharmacy and prescription_level and tables.channels.prescription is not None:
+        return prescription_level
+    return level

@@ -5,6 +5,18 @@ from dataclasses import dataclass
 from gongji.engine import layout as L
 
 
+def start_state(S, account_balance):
+    """A member's state before their first visit (numba subset: the replay calls it too)."""
+    for i in range(L.S_SIZE):
+        S[i] = 0
+    S[L.S_BALANCE] = account_balance
+    for i in range(L.WINDOWS):
+        S[L.S_WINDOW + i * L.W_STRIDE + L.W_OPENED] = -1
+
+
+KERNEL_FUNCTIONS = ("start_state",)
+
+
 @dataclass(frozen=True, slots=True)
 class PoolUse:
     """What one pool (the accumulator caps count against) holds for the year and month."""
@@ -30,9 +42,7 @@ class YearState:
     @classmethod
     def new(cls, account_balance: int = 0) -> "YearState":
         s = [0] * L.S_SIZE
-        s[L.S_BALANCE] = account_balance
-        for i in range(L.WINDOWS):
-            s[L.S_WINDOW + i * L.W_STRIDE + L.W_OPENED] = -1
+        start_state(s, account_balance)
         return cls(tuple(s))
 
     @property

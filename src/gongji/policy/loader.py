@@ -9,6 +9,7 @@ import os
 from functools import cache
 from pathlib import Path
 
+import yaml
 from pydantic import ValidationError
 
 from gongji import documents
@@ -53,6 +54,10 @@ def load_region(region: str) -> Pack:
 
 @cache
 def _load_region(region: str, _own_dir: str | None) -> Pack:
+    return load_file(region_path(region))
+
+
+def region_path(region: str) -> Path:
     path = next(
         (d / f"{region}.yaml" for d in _pack_dirs() if (d / f"{region}.yaml").is_file()), None
     )
@@ -60,18 +65,21 @@ def _load_region(region: str, _own_dir: str | None) -> Pack:
         raise InputError(
             "region", f"unknown region {region!r} (known: {', '.join(known_regions())})"
         )
-    return load_file(path)
+    return path
 
 
-def load(name: str) -> Pack:
-    """A region id of a shipped pack, or the path of a pack file."""
+def load(name: str, overrides: dict[str, str] | None = None) -> Pack:
+    """A region id of a shipped pack, or the path of a pack file; `overrides` change values
+    in every version (what-if analysis: `general.annual_cap.employee=3000`)."""
     path = Path(name)
-    if path.suffix in (".yaml", ".yml") and path.exists():
-        return load_file(path)
-    return load_region(name)
+    if not (path.suffix in (".yaml", ".yml") and path.exists()):
+        if not overrides:
+            return load_region(name)
+        path = region_path(name)
+    return load_file(path, overrides)
 
 
-def load_file(path: Path) -> Pack:
+def load_file(path: Path, overrides: dict[str, str] | None = None) -> Pack:
     file = path.name
     try:
         raw = documents.read(path)
@@ -81,6 +89,8 @@ def load_file(path: Path) -> Pack:
         raise PolicyError(file, "", "a pack is a mapping with region, name, versions, ...")
     raw = dict(raw)
     raw["versions"] = _inherit(file, raw.get("versions"))
+    for key, value in (overrides or {}).items():
+        _override(file, raw["versions"], key, value)
     try:
         pack = Pack.model_validate(raw)
     except ValidationError as exc:
@@ -88,6 +98,25 @@ def load_file(path: Path) -> Pack:
         raise PolicyError(file, key, reason) from None
     _check(file, path.stem, pack)
     return pack
+
+
+def _override(file: str, versions: list[dict], key: str, text: str) -> None:
+    """Set `key` (dotted: `general.ratio.employee.level3`) to `text` in every version that
+    has the node above it. The pack is validated afterwards, so a bad value is named there."""
+    *path, leaf = key.split(".")
+    value = yaml.safe_load(text) if text.strip() else text
+    if isinstance(value, float):  # amounts stay exact: '3000.5' is read as text, not a float
+        value = text
+    found = False
+    for version in versions:
+        node = version
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node[leaf] = value
+            found = True
+    if not found:
+        raise PolicyError(file, key, "no such node in any version (override)")
 
 
 def _inherit(file: str, versions: object) -> list[dict]:

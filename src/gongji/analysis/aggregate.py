@@ -1,0 +1,127 @@
+"""What a replay adds up: visits and money by member type, level, category and month, and
+each member's out-of-pocket (account + cash) for the distribution members bear.
+
+Integer fen throughout; partial aggregates (a Spark partition's, a batch's) add up exactly,
+so the single-process and Spark runs give identical figures. `summary` turns them into the
+JSON of aggregates.json (amounts as yuan strings), which `gongji report` reads.
+"""
+
+import io
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+
+from gongji.analysis import kernel as K
+from gongji.errors import InputError
+from gongji.money import fmt
+from gongji.terms import Category, Level, MemberType
+
+MONTH_BASE = 2000 * 12  # months are kept from January 2000 ...
+N_MONTHS = 100 * 12  # ... to December 2099
+MEASURES = ("visits", "refused", "total", "in_scope", "deductible", "fund_pay", "account_pay")
+MEASURES += ("cash_pay",)
+COUNTS = ("visits", "refused")
+DIMENSIONS = {
+    "member_type": [t.value for t in MemberType],
+    "level": [lv.value for lv in Level],
+    "category": [c.value for c in Category],
+    "month": [f"{m // 12}-{m % 12 + 1:02d}" for m in range(MONTH_BASE, MONTH_BASE + N_MONTHS)],
+}
+# out-of-pocket histogram edges, yuan a member a year (the last bucket is open)
+EDGES = (0, 100, 200, 500, 1000, 2000, 5000, 10000, 20000)
+PERCENTILES = (50, 90, 99)
+
+
+class Aggregates:
+    def __init__(self, members: int):
+        self.by = {
+            name: np.zeros((len(keys), K.N_MEASURES), np.int64) for name, keys in DIMENSIONS.items()
+        }
+        self.out_of_pocket = np.zeros(members, np.int64)
+
+    def add(self, decoded, member_types: np.ndarray, results) -> None:
+        month = decoded.month - MONTH_BASE
+        if len(month) and (month.min() < 0 or month.max() >= N_MONTHS):
+            raise InputError("visits.time", "must fall between 2000 and 2099")
+        keys = (member_types[decoded.member], decoded.level, decoded.category, month)
+        K.compiled()["accumulate"](
+            *self.by.values(),
+            self.out_of_pocket,
+            keys,
+            decoded.member,
+            results,
+            decoded.total,
+            decoded.in_scope,
+        )
+
+    def merge(self, other: "Aggregates") -> None:
+        for name in self.by:
+            self.by[name] += other.by[name]
+        self.out_of_pocket += other.out_of_pocket
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, out_of_pocket=self.out_of_pocket, **self.by)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Aggregates":
+        arrays = np.load(io.BytesIO(data))
+        out = cls(len(arrays["out_of_pocket"]))
+        out.out_of_pocket = arrays["out_of_pocket"]
+        out.by = {name: arrays[name] for name in DIMENSIONS}
+        return out
+
+    def summary(self, member_types: np.ndarray) -> dict:
+        by = {
+            name: {
+                key: _measures(row) for key, row in zip(keys, self.by[name], strict=True) if row[0]
+            }
+            for name, keys in DIMENSIONS.items()
+        }
+        return {
+            "totals": _measures(self.by["member_type"].sum(axis=0)),
+            "by": by,
+            "out_of_pocket": _distribution(self.out_of_pocket, member_types),
+        }
+
+
+def _measures(row: np.ndarray) -> dict:
+    return {
+        name: int(v) if name in COUNTS else fmt(int(v))
+        for name, v in zip(MEASURES, row, strict=True)
+    }
+
+
+def _distribution(oop: np.ndarray, member_types: np.ndarray) -> dict:
+    out = _stats(oop)
+    edges = [e * 100 for e in EDGES]
+    counts = np.bincount(np.searchsorted(edges, oop, side="right") - 1, minlength=len(edges))
+    out["histogram"] = [
+        {
+            "from": fmt(lo),
+            "to": fmt(edges[i + 1]) if i + 1 < len(edges) else None,
+            "members": int(counts[i]),
+        }
+        for i, lo in enumerate(edges)
+    ]
+    out["by_member_type"] = {
+        t.value: _stats(oop[member_types == i])
+        for i, t in enumerate(MemberType)
+        if (member_types == i).any()
+    }
+    return out
+
+
+def _stats(oop: np.ndarray) -> dict:
+    """Members, mean (half-up to the fen), nearest-rank percentiles and max, in yuan."""
+    n = len(oop)
+    if n == 0:
+        return {"members": 0}
+    ranked = np.sort(oop)
+    mean = (Decimal(int(oop.sum())) / n).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    out = {"members": n, "mean": fmt(int(mean))}
+    for p in PERCENTILES:
+        out[f"p{p}"] = fmt(int(ranked[max((p * n + 99) // 100 - 1, 0)]))
+    out["max"] = fmt(int(ranked[-1]))
+    return out

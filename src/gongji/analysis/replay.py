@@ -1,0 +1,558 @@
+"""Replay: a file of visits settled under a policy — the engine's rules, compiled, in batches.
+
+    replay(visits.parquet, members, scenarios, out) -> per-visit results and aggregates
+
+Visits are read as Arrow record batches in (member_id, time) order and turned into the
+kernel's integer arguments (the same functions the online engine uses for facts, levels and
+lines); `analysis/kernel.py` folds the engine's `settle_visit` over them, carrying each
+member's state across batch boundaries. Every scenario (the baseline and a reform) is
+settled from the same decoded batch. Memory is bounded by the batch size plus the members
+table; nothing holds the whole file.
+
+results.parquet per scenario, one row per visit in the visits file's order:
+    visit_id, member_id, policy_version, status ("" settled, else the engine's error code:
+    E_NO_POLICY, E_CATEGORY, E_WINDOWS_FULL, E_ITEMS_FULL), member_class, deductible,
+    fund_pay, account_pay, cash_pay, account_balance (after the visit; fen)
+"""
+
+import json
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from gongji import engine
+from gongji.analysis import kernel as K
+from gongji.analysis import schema
+from gongji.analysis.aggregate import Aggregates
+from gongji.engine import jit
+from gongji.engine import layout as L
+from gongji.engine.facts import NO_DAY, institution_key, item_key, member_bits, periods_flat
+from gongji.engine.settle import settled_level
+from gongji.errors import InputError
+from gongji.policy.schema import Pack
+from gongji.terms import Category, Level, MemberClass, MemberType
+
+Visits = namedtuple(
+    "Visits",
+    "member version line level when month day year_start inst item bits total in_scope",
+)
+Members = namedtuple(
+    "Members", "bits retiree retired_from limited lo hi periods type diseases balance"
+)
+Results = namedtuple("Results", "status klass deductible fund account cash balance")
+
+RESULTS = pa.schema(
+    [
+        ("visit_id", pa.int64()),
+        ("member_id", pa.int64()),
+        ("policy_version", pa.dictionary(pa.int32(), pa.string())),
+        ("status", pa.dictionary(pa.int32(), pa.string())),
+        ("member_class", pa.dictionary(pa.int32(), pa.string())),
+        ("deductible", pa.int64()),
+        ("fund_pay", pa.int64()),
+        ("account_pay", pa.int64()),
+        ("cash_pay", pa.int64()),
+        ("account_balance", pa.int64()),
+    ]
+)
+BATCH_ROWS = 1 << 20  # rows a batch: big enough to amortise, small enough to bound memory
+CHUNKS = 8  # chunks a batch is cut into for the threads (cut at member boundaries)
+CATEGORIES = list(Category)
+LEVELS = list(Level)
+NO_PRESCRIPTION = len(LEVELS)  # code of a visit without a prescribing level
+DICTIONARY_COLUMNS = ("institution", "level", "category", "disease", "drug", "prescription_level")
+REQUIRED = ("visit_id", "member_id", "time", "institution", "level", "category", "total")
+REQUIRED += ("in_scope", *schema.VISIT_FLAGS)
+_EPOCH = date(1970, 1, 1)
+
+
+@dataclass
+class Scenario:
+    """A policy to replay under: the region's pack, or a reform of it."""
+
+    name: str
+    pack: Pack
+    overrides: dict[str, str] = field(default_factory=dict)
+    pack_file: str | None = None
+
+    def __post_init__(self) -> None:
+        tables = engine.compile_pack(self.pack)
+        self.tables = tables
+        self.params = np.array([t.params for t in tables], dtype=np.int64)
+        self.version_ids = [t.version_id for t in tables]
+        self._days: dict[int, int] = {}
+        self._exception: dict[str | None, np.ndarray] = {}
+        # line of (version, category, special-exception disease?), -1 where not paid
+        self.lines = np.array(
+            [[[_line(t, c, flag) for flag in (False, True)] for c in CATEGORIES] for t in tables],
+            dtype=np.int64,
+        )
+        # level a visit settles at, by (version, level, prescribing level or none)
+        self.levels = np.array(
+            [
+                [
+                    [LEVELS.index(settled_level(t, lv, pl)) for pl in (*LEVELS, None)]
+                    for lv in LEVELS
+                ]
+                for t in tables
+            ],
+            dtype=np.int64,
+        )
+
+    def versions(self, days: np.ndarray) -> np.ndarray:
+        """The version in force on each day (days since 1970), -1 outside every version."""
+        lo, hi = int(days.min()), int(days.max())
+        table = np.array([self._version(d) for d in range(lo, hi + 1)], dtype=np.int64)
+        return table[days - lo]
+
+    def _version(self, day: int) -> int:
+        if day not in self._days:
+            i = self.pack.version_index_on(_EPOCH + timedelta(days=day))
+            self._days[day] = -1 if i is None else i
+        return self._days[day]
+
+    def exception_flags(self, diseases: list[str | None]) -> np.ndarray:
+        """(version, disease code) -> the disease is paid on the special-exception line."""
+        return np.array(
+            [[d in t.exception_diseases for d in diseases] for t in self.tables], dtype=np.int64
+        ).reshape(len(self.tables), len(diseases))
+
+
+def _level(tables: engine.Tables, level: Level, prescription_level: Level | None) -> int:
+    return LEVELS.index(settled_level(tables, level, prescription_level))
+
+
+def _line(tables: engine.Tables, category: Category, exception: bool) -> int:
+    disease = next(iter(tables.exception_diseases), None) if exception else None
+    if exception and disease is None:
+        return -1  # no exception diseases: never asked for
+    line = tables.line_for(category, disease)
+    return -1 if line is None else line
+
+
+class MemberTable:
+    """The members file as the kernel's arrays, indexed by row (sorted by member_id)."""
+
+    def __init__(self, path: Path):
+        table = _read_checked(path, schema.MEMBERS, "members")
+        table = table.sort_by("member_id")
+        self.ids = table.column("member_id").to_numpy()
+        if len(self.ids) and (np.diff(self.ids) == 0).any():
+            dup = self.ids[np.flatnonzero(np.diff(self.ids) == 0)[0]]
+            raise InputError("members.member_id", f"member {dup} appears twice")
+        self.types = _codes(table.column("type"), list(MemberType), "members.type")
+        self.arrays = self._arrays(table)
+
+    def _arrays(self, table: pa.Table) -> Members:
+        rows = table.to_pylist()  # once per run; the flat periods are the engine's own encoding
+        flat: list[int] = []
+        lo = np.empty(len(rows), np.int64)
+        hi = np.empty(len(rows), np.int64)
+        for i, row in enumerate(rows):
+            lo[i] = len(flat)
+            flat += periods_flat(_member(row))
+            hi[i] = len(flat)
+        retired = table.column("retired_from").cast(pa.int32()).cast(pa.int64()).fill_null(NO_DAY)
+        balance = table.column("account_balance").fill_null(0).to_numpy()
+        return Members(
+            bits=np.array(
+                [member_bits(r["has_account"], r["contribution_raised"]) for r in rows], np.int64
+            ),
+            retiree=(self.types == list(MemberType).index(MemberType.retiree)).astype(np.int64),
+            retired_from=retired.to_numpy(),
+            limited=np.array([r["benefit_periods"] is not None for r in rows], np.int64),
+            lo=lo,
+            hi=hi,
+            periods=np.array(flat, np.int64),
+            type=self.types,
+            diseases=np.array([len(r["chronic_diseases"] or ()) for r in rows], np.int64),
+            balance=balance.astype(np.int64),
+        )
+
+    def rows(self, member_ids: np.ndarray, first_row: int) -> np.ndarray:
+        rows = np.searchsorted(self.ids, member_ids)
+        rows = np.minimum(rows, len(self.ids) - 1)
+        missing = self.ids[rows] != member_ids
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            raise InputError(
+                f"visits[{first_row + i}].member_id", f"member {member_ids[i]} not in members"
+            )
+        return rows
+
+
+def _member(row: dict) -> engine.Member:
+    def periods(name: str) -> tuple[engine.Period, ...]:
+        return tuple(engine.Period(p["start"], p["end"]) for p in row[name] or ())
+
+    return engine.Member(
+        type=MemberType(row["type"]),
+        has_account=row["has_account"],
+        retired_from=row["retired_from"],
+        contribution_raised=row["contribution_raised"],
+        benefit_periods=None if row["benefit_periods"] is None else periods("benefit_periods"),
+        inpatient_stays=periods("inpatient_stays"),
+        arrears=periods("arrears"),
+        remote_filings=periods("remote_filings"),
+        chronic_diseases=tuple(row["chronic_diseases"] or ()),
+    )
+
+
+def _read_checked(path: Path, expected: pa.Schema, what: str) -> pa.Table:
+    if not path.is_file():
+        raise InputError(what, f"no such file: {path}")
+    table = pq.read_table(path)
+    _check_schema(table.schema, expected, what)
+    return table
+
+
+def _check_schema(got: pa.Schema, expected: pa.Schema, what: str) -> None:
+    for f in expected:
+        i = got.get_field_index(f.name)
+        if i < 0:
+            raise InputError(f"{what}.{f.name}", "missing column")
+        kind = got.field(i).type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        if pa.types.is_timestamp(kind) and pa.types.is_timestamp(f.type) and kind.tz is None:
+            continue  # Parquet keeps seconds as milliseconds; any unit is read as seconds
+        if kind != f.type and not (pa.types.is_large_string(kind) and f.type == pa.string()):
+            raise InputError(f"{what}.{f.name}", f"must be {f.type}, not {kind}")
+
+
+def _codes(column, values: list, where: str) -> np.ndarray:
+    """Dictionary codes of a string column, as indices into `values`."""
+    encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    if encoded.null_count:
+        raise InputError(f"{where}", f"missing in row {_first_null(encoded)}")
+    names = encoded.dictionary.to_pylist()
+    known = {str(v): i for i, v in enumerate(values)}
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise InputError(where, f"unknown value {bad[0]!r} (known: {', '.join(known)})")
+    table = np.array([known[n] for n in names], dtype=np.int64)
+    return table[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
+def _first_null(array) -> int:
+    return int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
+
+
+@dataclass
+class Decoded:
+    """One batch of visits as the kernel's columns, before any policy is applied."""
+
+    first_row: int
+    visit_id: np.ndarray
+    member_id: np.ndarray
+    member: np.ndarray
+    when: np.ndarray
+    day: np.ndarray
+    month: np.ndarray
+    year_start: np.ndarray
+    inst: np.ndarray
+    item: np.ndarray
+    level: np.ndarray
+    prescription: np.ndarray
+    category: np.ndarray
+    disease: np.ndarray
+    disease_names: list[str | None]
+    bits: np.ndarray
+    total: np.ndarray
+    in_scope: np.ndarray
+
+
+class Decoder:
+    """Record batches of visits -> `Decoded`, checking what the engine would refuse."""
+
+    def __init__(self, members: MemberTable):
+        self.members = members
+        self.rows = 0
+        self.last: tuple[int, int] | None = None  # (member_id, time) of the previous row
+        self._keys: dict[str, int] = {}
+        self._days: dict[int, tuple[int, int]] = {}
+
+    def decode(self, batch: pa.RecordBatch) -> Decoded:
+        first = self.rows
+        self.rows += batch.num_rows
+        for name in REQUIRED:
+            col = batch.column(name)
+            if col.null_count:
+                raise InputError(f"visits[{first + _first_null(col)}].{name}", "missing")
+        member_id = batch.column("member_id").to_numpy()
+        when = _seconds(batch.column("time"), first)
+        self._check_order(member_id, when, first)
+        total = batch.column("total").to_numpy()
+        in_scope = batch.column("in_scope").to_numpy()
+        _check_amounts(total, in_scope, first)
+        day = when // L.SECONDS_PER_DAY
+        month, year_start = self._calendar(day)
+        disease_codes, disease_names = _dictionary(batch.column("disease"))
+        return Decoded(
+            first_row=first,
+            visit_id=batch.column("visit_id").to_numpy(),
+            member_id=member_id,
+            member=self.members.rows(member_id, first),
+            when=when,
+            day=day,
+            month=month,
+            year_start=year_start,
+            inst=self._keyed(batch.column("institution"), institution_key),
+            item=self._keyed(batch.column("drug"), item_key),
+            level=_codes(batch.column("level"), LEVELS, "visits.level"),
+            prescription=_optional_codes(batch.column("prescription_level"), LEVELS),
+            category=_codes(batch.column("category"), CATEGORIES, "visits.category"),
+            disease=disease_codes,
+            disease_names=disease_names,
+            bits=self._bits(batch),
+            total=total,
+            in_scope=in_scope,
+        )
+
+    def _check_order(self, member_id: np.ndarray, when: np.ndarray, first: int) -> None:
+        ids, times = member_id, when
+        if self.last is not None:
+            ids = np.concatenate(([self.last[0]], member_id))
+            times = np.concatenate(([self.last[1]], when))
+            first -= 1
+        step = np.diff(ids)
+        bad = (step < 0) | ((step == 0) & (np.diff(times) < 0))
+        if bad.any():
+            i = first + int(np.flatnonzero(bad)[0]) + 1
+            raise InputError(
+                f"visits[{i}]", "visits must be sorted by member_id, then time (sort the file)"
+            )
+        if len(member_id):
+            self.last = (int(member_id[-1]), int(when[-1]))
+
+    def _calendar(self, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(year * 12 + month - 1, 1 January's day) of each day, from a table of the days seen."""
+        lo, hi = int(day.min()), int(day.max())
+        table = np.array([self._day(d) for d in range(lo, hi + 1)], dtype=np.int64)
+        picked = table[day - lo]
+        return picked[:, 0], picked[:, 1]
+
+    def _day(self, d: int) -> tuple[int, int]:
+        if d not in self._days:
+            t = _EPOCH + timedelta(days=d)
+            self._days[d] = (t.year * 12 + t.month - 1, (date(t.year, 1, 1) - _EPOCH).days)
+        return self._days[d]
+
+    def _keyed(self, column, key: Callable[[str | None], int]) -> np.ndarray:
+        codes, names = _dictionary(column)
+        table = np.array([key(n) if n is not None else 0 for n in names], dtype=np.int64)
+        return table[codes]
+
+    def _bits(self, batch: pa.RecordBatch) -> np.ndarray:
+        flags = [
+            batch.column(name).to_numpy(zero_copy_only=False).astype(np.int64)
+            for name in ("designated", "remote", "manual", "third_party", "use_account")
+        ]
+        out = np.empty(batch.num_rows, np.int64)
+        K.compiled()["visit_bits_all"](*flags, out)
+        return out
+
+
+def _seconds(column, first: int) -> np.ndarray:
+    try:
+        return column.cast(pa.timestamp("s")).cast(pa.int64()).to_numpy()
+    except pa.ArrowInvalid:
+        raise InputError(f"visits[{first}:].time", "must be whole seconds") from None
+
+
+def _dictionary(column) -> tuple[np.ndarray, list[str | None]]:
+    """(codes, names) of a nullable string column; code len(names)-1 is None when nulls exist."""
+    encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
+    names = encoded.dictionary.to_pylist()
+    codes = encoded.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)
+    return codes.astype(np.int64), [*names, None]
+
+
+def _optional_codes(column, values: list) -> np.ndarray:
+    codes, names = _dictionary(column)
+    known = {str(v): i for i, v in enumerate(values)}
+    bad = [n for n in names if n is not None and n not in known]
+    if bad:
+        raise InputError(
+            "visits.prescription_level", f"unknown value {bad[0]!r} (known: {', '.join(known)})"
+        )
+    table = np.array([known[n] if n is not None else len(values) for n in names], np.int64)
+    return table[codes]
+
+
+def _check_amounts(total: np.ndarray, in_scope: np.ndarray, first: int) -> None:
+    for name, bad in (
+        ("total", total < 0),
+        ("in_scope", (in_scope < 0) | (in_scope > total)),
+    ):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"visits[{first + i}].{name}",
+                "must not be negative" if name == "total" else "must be between 0 and total",
+            )
+
+
+class Run:
+    """One scenario's replay: its member-state carry between batches and its aggregates."""
+
+    def __init__(self, scenario: Scenario, members: MemberTable):
+        self.scenario = scenario
+        self.members = members
+        self.carry = np.zeros(L.S_SIZE, np.int64)
+        self.carry_member = -1
+        self.aggregates = Aggregates(len(members.ids))
+        self._trace = jit.empty_trace()
+
+    def settle(self, d: Decoded) -> pa.RecordBatch:
+        s = self.scenario
+        n = len(d.member)
+        version = s.versions(d.day)
+        v = np.maximum(version, 0)
+        exception = s.exception_flags(d.disease_names)[v, d.disease]
+        line = np.where(version < 0, -1, s.lines[v, d.category, exception])
+        visits = Visits(
+            member=d.member,
+            version=version,
+            line=line,
+            level=s.levels[v, d.level, d.prescription],
+            when=d.when,
+            month=d.month,
+            day=d.day,
+            year_start=d.year_start,
+            inst=d.inst,
+            item=d.item,
+            bits=d.bits,
+            total=d.total,
+            in_scope=d.in_scope,
+        )
+        results = Results(*(np.empty(n, np.int64) for _ in Results._fields))
+        bounds = _chunks(d.member, CHUNKS)
+        last = np.zeros((len(bounds) - 1, L.S_SIZE), np.int64)
+        kern = K.compiled()
+        kern["replay_chunks"](
+            s.params,
+            bounds,
+            self.carry,
+            self.carry_member,
+            visits,
+            self.members.arrays,
+            results,
+            last,
+            self._trace,
+        )
+        if n:
+            self.carry = last[-1].copy()
+            self.carry_member = int(d.member[-1])
+        self.aggregates.add(d, self.members.types, results)
+        return self._batch(d, version, results)
+
+    def _batch(self, d: Decoded, version: np.ndarray, r: Results) -> pa.RecordBatch:
+        ids = pa.array([*self.scenario.version_ids, ""], pa.string())
+        return pa.record_batch(
+            {
+                "visit_id": d.visit_id,
+                "member_id": d.member_id,
+                "policy_version": pa.DictionaryArray.from_arrays(
+                    np.where(version < 0, len(ids) - 1, version).astype(np.int32), ids
+                ),
+                "status": pa.DictionaryArray.from_arrays(
+                    r.status.astype(np.int32), pa.array(K.STATUS_CODES)
+                ),
+                "member_class": pa.DictionaryArray.from_arrays(
+                    r.klass.astype(np.int32), pa.array([c.value for c in MemberClass])
+                ),
+                "deductible": r.deductible,
+                "fund_pay": r.fund,
+                "account_pay": r.account,
+                "cash_pay": r.cash,
+                "account_balance": r.balance,
+            }
+        )
+
+
+def _chunks(member: np.ndarray, k: int) -> np.ndarray:
+    """Chunk bounds for `k` threads, each cut at a member boundary."""
+    n = len(member)
+    targets = np.linspace(0, n, k + 1).astype(np.int64)[1:-1]
+    cuts = np.searchsorted(member, member[np.minimum(targets, max(n - 1, 0))]) if n else targets
+    return np.unique(np.concatenate(([0], cuts, [n]))).astype(np.int64)
+
+
+def read_batches(path: Path, rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    if not path.is_file():
+        raise InputError("visits", f"no such file: {path}")
+    f = pq.ParquetFile(path, read_dictionary=DICTIONARY_COLUMNS)
+    _check_schema(f.schema_arrow, schema.VISITS, "visits")
+    yield from f.iter_batches(batch_size=rows, columns=schema.VISITS.names)
+
+
+def replay_batches(
+    batches: Iterable[pa.RecordBatch], members: MemberTable, runs: list[Run]
+) -> Iterator[tuple[int, list[pa.RecordBatch]]]:
+    """For each batch of visits: (its row count, one results batch per run). Shared by the
+    single-process replay and the Spark one (each Spark partition calls it)."""
+    decoder = Decoder(members)
+    for batch in batches:
+        d = decoder.decode(batch)
+        yield batch.num_rows, [run.settle(d) for run in runs]
+
+
+def visit_count(path: Path) -> int:
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def replay(
+    visits: Path,
+    members: Path,
+    scenarios: list[Scenario],
+    out: Path,
+    progress: Callable[[int], None] = lambda rows: None,
+    batch_rows: int = BATCH_ROWS,
+) -> dict:
+    """Settle every visit under each scenario: out/<scenario>/results.parquet and
+    out/aggregates.json (returned). Results are written batch by batch."""
+    table = MemberTable(members)
+    runs = [Run(s, table) for s in scenarios]
+    out.mkdir(parents=True, exist_ok=True)
+    writers = []
+    try:
+        for s in scenarios:
+            (out / s.name).mkdir(exist_ok=True)
+            writers.append(pq.ParquetWriter(out / s.name / "results.parquet", RESULTS))
+        for rows, batches in replay_batches(read_batches(visits, batch_rows), table, runs):
+            for writer, batch in zip(writers, batches, strict=True):
+                writer.write_batch(batch)
+            progress(rows)
+    finally:
+        for writer in writers:
+            writer.close()
+    aggregates = summary(visits, table, runs)
+    (out / "aggregates.json").write_text(json.dumps(aggregates, ensure_ascii=False, indent=1))
+    return aggregates
+
+
+def summary(visits: Path, members: MemberTable, runs: list[Run]) -> dict:
+    return {
+        "region": runs[0].scenario.pack.region,
+        "visits_file": str(visits),
+        "visit_count": int(runs[0].aggregates.by["member_type"][:, 0].sum()),
+        "scenarios": {
+            run.scenario.name: {
+                "policy": run.scenario.version_ids,
+                "overrides": run.scenario.overrides,
+                "pack_file": run.scenario.pack_file,
+                **run.aggregates.summary(members.types),
+            }
+            for run in runs
+        },
+    }

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from gongji import engine, policy
+from gongji.engine import layout as L
 from gongji.engine.facts import kernel_args
 from gongji.engine.jit import compiled_settle_visit, empty_trace
 from gongji.engine.kernel import settle_visit
@@ -65,7 +66,7 @@ def test_compiled_kernel_matches_python(region):
         for visit in visits:
             tables = engine.tables_on(pack, visit.time.date())
             args = kernel_args(member, visit)
-            py_trace: list[int] = []
+            py_trace = [0] * L.TRACE_CAPACITY
             jit_trace = empty_trace()
             line = tables.line_for(visit.category, visit.disease)
             expected = settle_visit(tables.params, py_state, *args, line, True, py_trace)

@@ -14,7 +14,7 @@ the members' (indexed by member row), and the results (indexed like the visits).
 from numba import prange
 
 from gongji.engine import layout as L
-from gongji.engine.facts import class_of, visit_bits, visit_facts
+from gongji.engine.facts import class_of, member_bits, visit_bits, visit_facts
 from gongji.engine.kernel import settle_visit
 from gongji.engine.state import start_state
 
@@ -28,18 +28,26 @@ def replay_chunks(P, bounds, carry, carry_member, V, M, R, last_states, tr):
     """Settle visits [bounds[k], bounds[k+1]) for every chunk k; chunk k's final state goes
     to last_states[k]. `carry` is the state of member row `carry_member` (-1: none)."""
     for k in prange(len(bounds) - 1):
-        S = last_states[k]
-        backup = S.copy()
-        current = -1
-        if k == 0 and carry_member >= 0:
-            S[:] = carry
-            current = carry_member
-        for i in range(bounds[k], bounds[k + 1]):
-            m = V.member[i]
-            if m != current:
-                start_state(S, M.balance[m])
-                current = m
-            settle_row(P, S, backup, V, M, R, i, m, tr)
+        backup = last_states[k].copy()
+        carried = carry_member if k == 0 else -1
+        settle_chunk(
+            P, bounds[k], bounds[k + 1], carry, carried, V, M, R, last_states[k], backup, tr
+        )
+
+
+def settle_chunk(P, lo, hi, carry, carried, V, M, R, S, backup, tr):
+    """One chunk's visits in order, a member's state in S. A function of its own, compiled
+    without reference counting: the per-visit calls below cost no atomic operations."""
+    current = -1
+    if carried >= 0:
+        copy_into(S, carry)
+        current = carried
+    for i in range(lo, hi):
+        m = V.member[i]
+        if m != current:
+            start_state(S, M.balance[m])
+            current = m
+        settle_row(P, S, backup, V, M, R, i, m, tr)
 
 
 def settle_row(P, S, backup, V, M, R, i, m, tr):
@@ -60,7 +68,7 @@ def settle_row(P, S, backup, V, M, R, i, m, tr):
         M.hi[m],
     )
     klass = class_of(facts)
-    backup[:] = S
+    copy_into(backup, S)
     deductible, fund, account, cash, status = settle_visit(
         P[v],
         S,
@@ -80,7 +88,7 @@ def settle_row(P, S, backup, V, M, R, i, m, tr):
         tr,
     )
     if status != L.OK:
-        S[:] = backup
+        copy_into(S, backup)
         refuse(S, R, i, status)
         return
     R.status[i] = L.OK
@@ -92,6 +100,11 @@ def settle_row(P, S, backup, V, M, R, i, m, tr):
     R.balance[i] = S[L.S_BALANCE]
 
 
+def copy_into(dst, src):
+    for j in range(len(src)):  # a plain loop: a slice assignment may allocate
+        dst[j] = src[j]
+
+
 def refuse(S, R, i, status):
     R.status[i] = status
     R.klass[i] = 0
@@ -100,6 +113,11 @@ def refuse(S, R, i, status):
     R.account[i] = 0
     R.cash[i] = 0
     R.balance[i] = S[L.S_BALANCE]
+
+
+def member_bits_all(has_account, raised, out):
+    for i in range(len(out)):
+        out[i] = member_bits(has_account[i], raised[i])
 
 
 def visit_bits_all(designated, remote, manual, third_party, use_account, out):
@@ -147,8 +165,11 @@ def compiled() -> dict:
 
 KERNEL_FUNCTIONS = (
     "replay_chunks",
+    "settle_chunk",
     "settle_row",
     "refuse",
+    "copy_into",
+    "member_bits_all",
     "visit_bits_all",
     "accumulate",
     "add",

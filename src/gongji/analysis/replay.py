@@ -33,7 +33,13 @@ from gongji.analysis import schema
 from gongji.analysis.aggregate import Aggregates
 from gongji.engine import jit
 from gongji.engine import layout as L
-from gongji.engine.facts import NO_DAY, institution_key, item_key, member_bits, periods_flat
+from gongji.engine.facts import (
+    NO_DAY,
+    PERIOD_FACTS,
+    PERIOD_STRIDE,
+    institution_key,
+    item_key,
+)
 from gongji.engine.settle import settled_level
 from gongji.errors import InputError
 from gongji.policy.schema import Pack
@@ -151,29 +157,24 @@ class MemberTable:
         self.arrays = self._arrays(table)
 
     def _arrays(self, table: pa.Table) -> Members:
-        rows = table.to_pylist()  # once per run; the flat periods are the engine's own encoding
-        flat: list[int] = []
-        lo = np.empty(len(rows), np.int64)
-        hi = np.empty(len(rows), np.int64)
-        for i, row in enumerate(rows):
-            lo[i] = len(flat)
-            flat += periods_flat(_member(row))
-            hi[i] = len(flat)
-        retired = table.column("retired_from").cast(pa.int32()).cast(pa.int64()).fill_null(NO_DAY)
-        balance = table.column("account_balance").fill_null(0).to_numpy()
+        n = table.num_rows
+        lo, hi, flat = _periods(table)
+        retired = table.column("retired_from").cast(pa.int32()).cast(pa.int64())
+        bits = np.empty(n, np.int64)
+        K.compiled()["member_bits_all"](
+            _bools(table.column("has_account")), _bools(table.column("contribution_raised")), bits
+        )
         return Members(
-            bits=np.array(
-                [member_bits(r["has_account"], r["contribution_raised"]) for r in rows], np.int64
-            ),
+            bits=bits,
             retiree=(self.types == list(MemberType).index(MemberType.retiree)).astype(np.int64),
-            retired_from=retired.to_numpy(),
-            limited=np.array([r["benefit_periods"] is not None for r in rows], np.int64),
+            retired_from=retired.fill_null(NO_DAY).to_numpy(),
+            limited=table.column("benefit_periods").is_valid().to_numpy().astype(np.int64),
             lo=lo,
             hi=hi,
-            periods=np.array(flat, np.int64),
+            periods=flat,
             type=self.types,
-            diseases=np.array([len(r["chronic_diseases"] or ()) for r in rows], np.int64),
-            balance=balance.astype(np.int64),
+            diseases=_lengths(table.column("chronic_diseases")),
+            balance=table.column("account_balance").fill_null(0).to_numpy().astype(np.int64),
         )
 
     def rows(self, member_ids: np.ndarray, first_row: int) -> np.ndarray:
@@ -188,21 +189,34 @@ class MemberTable:
         return rows
 
 
-def _member(row: dict) -> engine.Member:
-    def periods(name: str) -> tuple[engine.Period, ...]:
-        return tuple(engine.Period(p["start"], p["end"]) for p in row[name] or ())
+def _periods(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every member's dated periods as `facts.visit_facts` reads them: rows of (fact bit,
+    first day, last day), a member's rows together; (lo, hi, flat) with member i's rows at
+    flat[lo[i]:hi[i]] (the encoding of `facts.periods_flat`, built a column at a time)."""
+    n = table.num_rows
+    owners, rows = [], []
+    for name, bit in PERIOD_FACTS:
+        column = table.column(name).combine_chunks()
+        lengths = _lengths(column)
+        spans = column.flatten()
+        start = spans.field("start").cast(pa.int32()).to_numpy(zero_copy_only=False)
+        end = spans.field("end").cast(pa.int32()).to_numpy(zero_copy_only=False)
+        owners.append(np.repeat(np.arange(n), lengths))
+        rows.append(np.column_stack([np.full(len(start), bit), start, end]).astype(np.int64))
+    owner = np.concatenate(owners)
+    order = np.argsort(owner, kind="stable")
+    flat = np.concatenate(rows)[order].ravel()
+    count = np.bincount(owner, minlength=n) * PERIOD_STRIDE
+    hi = np.cumsum(count)
+    return hi - count, hi, flat
 
-    return engine.Member(
-        type=MemberType(row["type"]),
-        has_account=row["has_account"],
-        retired_from=row["retired_from"],
-        contribution_raised=row["contribution_raised"],
-        benefit_periods=None if row["benefit_periods"] is None else periods("benefit_periods"),
-        inpatient_stays=periods("inpatient_stays"),
-        arrears=periods("arrears"),
-        remote_filings=periods("remote_filings"),
-        chronic_diseases=tuple(row["chronic_diseases"] or ()),
-    )
+
+def _lengths(column) -> np.ndarray:
+    return pc.list_value_length(column).fill_null(0).to_numpy().astype(np.int64)
+
+
+def _bools(column) -> np.ndarray:
+    return column.fill_null(False).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _read_checked(path: Path, expected: pa.Schema, what: str) -> pa.Table:
@@ -528,7 +542,7 @@ def replay(
     try:
         for s in scenarios:
             (out / s.name).mkdir(exist_ok=True)
-            writers.append(pq.ParquetWriter(out / s.name / "results.parquet", RESULTS))
+            writers.append(results_writer(out / s.name / "results.parquet"))
         for rows, batches in replay_batches(read_batches(visits, batch_rows), table, runs):
             for writer, batch in zip(writers, batches, strict=True):
                 writer.write_batch(batch)
@@ -539,6 +553,15 @@ def replay(
     aggregates = summary(visits, table, runs)
     (out / "aggregates.json").write_text(json.dumps(aggregates, ensure_ascii=False, indent=1))
     return aggregates
+
+
+def results_writer(path: Path) -> pq.ParquetWriter:
+    # Dictionaries only where values repeat (trying them on amounts costs more than the
+    # rules), LZ4: the results are written about as fast as they are computed.
+    dictionary = [f.name for f in RESULTS if pa.types.is_dictionary(f.type)]
+    return pq.ParquetWriter(
+        path, RESULTS, compression="lz4", use_dictionary=dictionary, write_statistics=False
+    )
 
 
 def summary(visits: Path, members: MemberTable, runs: list[Run]) -> dict:

@@ -36,8 +36,10 @@ results.parquet — one row per visit, in the visits file's order (see replay.py
 
 import pyarrow as pa
 
+from gongji.engine.facts import PERIOD_FACTS
+
 PERIOD = pa.list_(pa.struct([("start", pa.date32()), ("end", pa.date32())]))
-PERIOD_COLUMNS = ("benefit_periods", "inpatient_stays", "arrears", "remote_filings")
+PERIOD_COLUMNS = tuple(name for name, _ in PERIOD_FACTS)
 
 MEMBERS = pa.schema(
     [

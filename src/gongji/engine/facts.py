@@ -138,16 +138,21 @@ def day_number(day: date) -> int:
     return day.toordinal() - _EPOCH_ORDINAL
 
 
+# The fact each kind of a member's dated periods sets on the days it covers (the names are
+# Member's attributes and the columns of the analysis files).
+PERIOD_FACTS = (
+    ("benefit_periods", L.F_IN_BENEFIT),
+    ("inpatient_stays", L.F_IN_STAY),
+    ("arrears", L.F_IN_ARREARS),
+    ("remote_filings", L.F_FILED),
+)
+
+
 def periods_flat(member: Member) -> list[int]:
     """The member's dated periods as `visit_facts` reads them."""
     flat: list[int] = []
-    for bit, periods in (
-        (L.F_IN_BENEFIT, member.benefit_periods or ()),
-        (L.F_IN_STAY, member.inpatient_stays),
-        (L.F_IN_ARREARS, member.arrears),
-        (L.F_FILED, member.remote_filings),
-    ):
-        for p in periods:
+    for name, bit in PERIOD_FACTS:
+        for p in getattr(member, name) or ():
             flat += [bit, day_number(p.start), day_number(p.end)]
     return flat
 

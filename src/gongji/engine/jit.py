@@ -5,7 +5,7 @@ A module opts in by listing its kernel functions in `KERNEL_FUNCTIONS` (written 
 of Python numba compiles). Each is rebuilt over a copy of its module's globals in which every
 kernel function it can call — its own module's and those it imports — is the compiled
 version, then compiled with `numba.njit`. Parameters and state are int64 arrays; the trace
-is a `numba.typed.List` of int64.
+is an int64 buffer (kernel.emit).
 """
 
 import hashlib
@@ -15,8 +15,13 @@ import types
 from functools import cache
 from pathlib import Path
 
-# Options per function name (the replay's batch loop runs its chunks in parallel).
-OPTIONS = {"replay_chunks": {"parallel": True}}
+from gongji.engine import layout as L
+
+# Compiled without reference counting (`_nrt=False`): numba counts references to every array
+# passed to a call, with atomic operations, which cost more than the rules themselves (a
+# visit makes some twenty calls: ~400 ns a visit against ~30 without). Only the replay's
+# batch loop, which allocates its per-thread state, keeps it.
+OPTIONS = {"replay_chunks": {"_nrt": True, "parallel": True}}
 
 
 # Modules whose source the compiled code depends on. numba's own cache only notices a change
@@ -28,6 +33,7 @@ SOURCES = (
     "gongji.engine.state",
     "gongji.engine.kernel",
     "gongji.analysis.kernel",
+    "gongji.engine.jit",  # the options things are compiled with
 )
 
 
@@ -57,7 +63,8 @@ def compiled(module_name: str) -> dict:
     for name in module.KERNEL_FUNCTIONS:
         fn = vars(module)[name]
         rebuilt = types.FunctionType(fn.__code__, namespace, name, fn.__defaults__)
-        namespace[name] = numba.njit(nogil=True, cache=True, **OPTIONS.get(name, {}))(rebuilt)
+        options = {"nogil": True, "cache": True, "_nrt": False, **OPTIONS.get(name, {})}
+        namespace[name] = numba.njit(**options)(rebuilt)
     return namespace
 
 
@@ -73,6 +80,7 @@ def compiled_settle_visit():
 
 
 def empty_trace():
-    import numba
+    """A trace buffer for the compiled kernel (see kernel.emit)."""
+    import numpy as np
 
-    return numba.typed.List.empty_list(numba.int64)
+    return np.zeros(L.TRACE_CAPACITY, np.int64)

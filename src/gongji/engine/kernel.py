@@ -20,11 +20,15 @@ C_RAISED_CONTRIBUTION, C_REMOTE_FILING, C_REMOTE_DIRECT, C_NO_THIRD_PARTY = 5, 6
 
 
 def emit(tracing, tr, step, amount, a, b):
+    """Record a trace step: `tr[0]` counts the integers written after it (a fixed buffer,
+    `layout.TRACE_CAPACITY`, which a visit's steps provably never fill)."""
     if tracing:
-        tr.append(step)
-        tr.append(amount)
-        tr.append(a)
-        tr.append(b)
+        n = tr[0]
+        tr[n + 1] = step
+        tr[n + 2] = amount
+        tr[n + 3] = a
+        tr[n + 4] = b
+        tr[0] = n + L.TRACE_STRIDE
 
 
 def settle_visit(

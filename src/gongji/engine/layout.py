@@ -124,6 +124,11 @@ T_CLASS_B = T_ABOVE_STANDARD + 1
 T_ACCOUNT_DECLINED = T_CLASS_B + 1  # b = the in-scope share, paid in cash at the member's wish
 N_STEPS = T_ACCOUNT_DECLINED + 1
 TRACE_STRIDE = 4  # step, amount, a, b
+# A visit records at most: 5 steps before the kernel, a year reset, and per line it passes
+# through (each line at most once) a line mark, one step per condition, level, deductible,
+# ratio, retiree merge, two caps, fund and overflow; then account and cash.
+MAX_STEPS = 5 + 1 + N_LINES * (1 + N_CONDITIONS + 8) + 2
+TRACE_CAPACITY = 1 + MAX_STEPS * TRACE_STRIDE
 
 # -- kernel status -------------------------------------------------------------------------
 OK = 0

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 from gongji.engine import layout as L
 from gongji.engine.facts import LEVEL_INDEX, Member, Visit, kernel_args
-from gongji.engine.kernel import settle_visit
+from gongji.engine.kernel import emit, settle_visit
 from gongji.engine.state import YearState
 from gongji.engine.tables import Tables, tables_on
 from gongji.policy.schema import Pack
@@ -57,9 +57,10 @@ def settle(
         raise EngineError(
             "E_CATEGORY", f"{tables.version_id} has no {visit.category.value} outpatient policy"
         )
-    visit, tr = _before_kernel(tables, visit)
-    if not trace:
-        tr = []
+    visit, before = _before_kernel(tables, visit)
+    tr = [0] * L.TRACE_CAPACITY if trace else [0]
+    for i in range(0, len(before) if trace else 0, L.TRACE_STRIDE):
+        emit(True, tr, *before[i : i + L.TRACE_STRIDE])
     args = kernel_args(member, visit)
     s = list(state.slots)
     deductible, fund, account, cash, status = settle_visit(tables.params, s, *args, line, trace, tr)
@@ -76,7 +77,7 @@ def settle(
         account,
         cash,
         s[L.S_BALANCE],
-        tuple(tr),
+        tuple(tr[1 : 1 + tr[0]]),
     )
     return result, YearState(tuple(s))
 

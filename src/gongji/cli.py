@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gongji import catalogue, documents, policy
+from gongji.analysis import cli as analysis
 from gongji.calculate import calculate as run_calculation
 from gongji.calculate import to_json_numbers
 from gongji.errors import InputError
@@ -178,3 +179,4 @@ def catalogue_check(
 
 
 register(app)  # the ledger's and the service's commands
+analysis.register(app)  # generate, replay, report

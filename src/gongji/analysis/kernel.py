@@ -5,7 +5,8 @@ tests use to check the compiled loop). A batch is cut at member boundaries into 
 run in parallel; each chunk carries one member's state at a time, and the first chunk may
 continue the member the previous batch ended with (`carry`). A visit the engine refuses
 (no policy in force, a category the version does not pay, a full window table) is recorded
-with its status and leaves the member's state as it was — as the ledger refuses it.
+with its status, zero amounts, and leaves the member's state as it was — as the ledger
+refuses it.
 
 `V`, `M` and `R` are named tuples of arrays (see replay.py): the visits' kernel arguments,
 the members' (indexed by member row), and the results (indexed like the visits).
@@ -36,8 +37,9 @@ def replay_chunks(P, bounds, carry, carry_member, V, M, R, last_states, tr):
 
 
 def settle_chunk(P, lo, hi, carry, carried, V, M, R, S, backup, tr):
-    """One chunk's visits in order, a member's state in S. A function of its own, compiled
-    without reference counting: the per-visit calls below cost no atomic operations."""
+    """One chunk's visits in order, a member's state in S. Compiled without reference
+    counting, and the named tuples of arrays are read here, not passed on: a call that takes
+    them copies every array's header (the loop cost more than the rules did)."""
     current = -1
     if carried >= 0:
         copy_into(S, carry)
@@ -47,72 +49,57 @@ def settle_chunk(P, lo, hi, carry, carried, V, M, R, S, backup, tr):
         if m != current:
             start_state(S, M.balance[m])
             current = m
-        settle_row(P, S, backup, V, M, R, i, m, tr)
-
-
-def settle_row(P, S, backup, V, M, R, i, m, tr):
-    v = V.version[i]
-    line = V.line[i]
-    if v < 0 or line < 0:
-        refuse(S, R, i, NO_POLICY if v < 0 else NO_CATEGORY)
-        return
-    facts = visit_facts(
-        V.day[i],
-        V.year_start[i],
-        M.bits[m] | V.bits[i],
-        M.retiree[m],
-        M.retired_from[m],
-        M.limited[m],
-        M.periods,
-        M.lo[m],
-        M.hi[m],
-    )
-    klass = class_of(facts)
-    copy_into(backup, S)
-    deductible, fund, account, cash, status = settle_visit(
-        P[v],
-        S,
-        V.when[i],
-        V.month[i],
-        V.inst[i],
-        V.item[i],
-        V.level[i],
-        klass,
-        M.type[m],
-        facts,
-        M.diseases[m],
-        V.total[i],
-        V.in_scope[i],
-        line,
-        False,
-        tr,
-    )
-    if status != L.OK:
-        copy_into(S, backup)
-        refuse(S, R, i, status)
-        return
-    R.status[i] = L.OK
-    R.klass[i] = klass
-    R.deductible[i] = deductible
-    R.fund[i] = fund
-    R.account[i] = account
-    R.cash[i] = cash
-    R.balance[i] = S[L.S_BALANCE]
+        v = V.version[i]
+        line = V.line[i]
+        status = NO_POLICY if v < 0 else NO_CATEGORY if line < 0 else L.OK
+        klass = deductible = fund = account = cash = 0
+        if status == L.OK:
+            facts = visit_facts(
+                V.day[i],
+                V.year_start[i],
+                M.bits[m] | V.bits[i],
+                M.retiree[m],
+                M.retired_from[m],
+                M.limited[m],
+                M.periods,
+                M.lo[m],
+                M.hi[m],
+            )
+            klass = class_of(facts)
+            copy_into(backup, S)
+            deductible, fund, account, cash, status = settle_visit(
+                P[v],
+                S,
+                V.when[i],
+                V.month[i],
+                V.inst[i],
+                V.item[i],
+                V.level[i],
+                klass,
+                M.type[m],
+                facts,
+                M.diseases[m],
+                V.total[i],
+                V.in_scope[i],
+                line,
+                False,
+                tr,
+            )
+            if status != L.OK:  # refused as the engine refuses: the state stays as it was
+                copy_into(S, backup)
+                klass = deductible = fund = account = cash = 0
+        R.status[i] = status
+        R.klass[i] = klass
+        R.deductible[i] = deductible
+        R.fund[i] = fund
+        R.account[i] = account
+        R.cash[i] = cash
+        R.balance[i] = S[L.S_BALANCE]
 
 
 def copy_into(dst, src):
     for j in range(len(src)):  # a plain loop: a slice assignment may allocate
         dst[j] = src[j]
-
-
-def refuse(S, R, i, status):
-    R.status[i] = status
-    R.klass[i] = 0
-    R.deductible[i] = 0
-    R.fund[i] = 0
-    R.account[i] = 0
-    R.cash[i] = 0
-    R.balance[i] = S[L.S_BALANCE]
 
 
 def member_bits_all(has_account, raised, out):
@@ -166,8 +153,6 @@ def compiled() -> dict:
 KERNEL_FUNCTIONS = (
     "replay_chunks",
     "settle_chunk",
-    "settle_row",
-    "refuse",
     "copy_into",
     "member_bits_all",
     "visit_bits_all",

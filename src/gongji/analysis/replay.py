@@ -18,6 +18,7 @@ results.parquet per scenario, one row per visit in the visits file's order:
 import json
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -532,27 +533,69 @@ def replay(
     out: Path,
     progress: Callable[[int], None] = lambda rows: None,
     batch_rows: int = BATCH_ROWS,
+    results: bool = True,
 ) -> dict:
-    """Settle every visit under each scenario: out/<scenario>/results.parquet and
-    out/aggregates.json (returned). Results are written batch by batch."""
+    """Settle every visit under each scenario: out/<scenario>/results.parquet (unless
+    `results` is False: aggregates only) and out/aggregates.json (returned). The next batch
+    is read and the last one's results are written while a batch is settled. Results take
+    their names only when the whole file has been replayed: bad input midway leaves no
+    results that look complete."""
+    if not visits.is_file():
+        raise InputError("visits", f"no such file: {visits}")
     table = MemberTable(members)
     runs = [Run(s, table) for s in scenarios]
+    paths = [out / s.name / "results.parquet" for s in scenarios] if results else []
     out.mkdir(parents=True, exist_ok=True)
-    writers = []
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    writers = [results_writer(_partial(p)) for p in paths]
+    finished = False
     try:
-        for s in scenarios:
-            (out / s.name).mkdir(exist_ok=True)
-            writers.append(results_writer(out / s.name / "results.parquet"))
-        for rows, batches in replay_batches(read_batches(visits, batch_rows), table, runs):
-            for writer, batch in zip(writers, batches, strict=True):
-                writer.write_batch(batch)
-            progress(rows)
+        with ThreadPoolExecutor(1) as pool:
+            pending = None
+            batches = _read_ahead(read_batches(visits, batch_rows))
+            for rows, settled in replay_batches(batches, table, runs):
+                if pending is not None:
+                    pending.result()
+                if writers:
+                    pending = pool.submit(_write, writers, settled)
+                progress(rows)
+            if pending is not None:
+                pending.result()
+        finished = True
     finally:
-        for writer in writers:
+        for writer, path in zip(writers, paths, strict=True):
             writer.close()
+            if finished:
+                _partial(path).replace(path)
+            else:
+                _partial(path).unlink()
     aggregates = summary(visits, table, runs)
-    (out / "aggregates.json").write_text(json.dumps(aggregates, ensure_ascii=False, indent=1))
+    write_aggregates(out, aggregates)
     return aggregates
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")
+
+
+def _write(writers: list[pq.ParquetWriter], batches: list[pa.RecordBatch]) -> None:
+    for writer, batch in zip(writers, batches, strict=True):
+        writer.write_batch(batch)
+
+
+def _read_ahead(items: Iterable) -> Iterator:
+    """The items of `items`, the next one read in a thread while the caller works."""
+    it = iter(items)
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(next, it, None)
+        while (item := future.result()) is not None:
+            future = pool.submit(next, it, None)
+            yield item
+
+
+def write_aggregates(out: Path, aggregates: dict) -> None:
+    (out / "aggregates.json").write_text(json.dumps(aggregates, ensure_ascii=False, indent=1))
 
 
 def results_writer(path: Path) -> pq.ParquetWriter:

@@ -12,20 +12,21 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 
 from gongji.analysis import kernel as K
-from gongji.errors import InputError
 from gongji.money import fmt
 from gongji.terms import Category, Level, MemberType
 
-MONTH_BASE = 2000 * 12  # months are kept from January 2000 ...
-N_MONTHS = 100 * 12  # ... to December 2099
 MEASURES = ("visits", "refused", "total", "in_scope", "deductible", "fund_pay", "account_pay")
 MEASURES += ("cash_pay",)
 COUNTS = ("visits", "refused")
+# dimension -> (its first row in the sums, its keys)
 DIMENSIONS = {
-    "member_type": [t.value for t in MemberType],
-    "level": [lv.value for lv in Level],
-    "category": [c.value for c in Category],
-    "month": [f"{m // 12}-{m % 12 + 1:02d}" for m in range(MONTH_BASE, MONTH_BASE + N_MONTHS)],
+    "member_type": (K.ROW_TYPE, [t.value for t in MemberType]),
+    "level": (K.ROW_LEVEL, [lv.value for lv in Level]),
+    "category": (K.ROW_CATEGORY, [c.value for c in Category]),
+    "month": (
+        K.ROW_MONTH,
+        [f"{m // 12}-{m % 12 + 1:02d}" for m in range(K.MONTH_BASE, K.MONTH_BASE + K.N_MONTHS)],
+    ),
 }
 # out-of-pocket histogram edges, yuan a member a year (the last bucket is open)
 EDGES = (0, 100, 200, 500, 1000, 2000, 5000, 10000, 20000)
@@ -33,54 +34,44 @@ PERCENTILES = (50, 90, 99)
 
 
 class Aggregates:
+    """Sums by dimension (added to by the replay's kernel) and out-of-pocket by member."""
+
     def __init__(self, members: int):
-        self.by = {
-            name: np.zeros((len(keys), K.N_MEASURES), np.int64) for name, keys in DIMENSIONS.items()
-        }
+        self.sums = np.zeros((K.N_ROWS, K.N_MEASURES), np.int64)
         self.out_of_pocket = np.zeros(members, np.int64)
 
-    def add(self, decoded, member_types: np.ndarray, results) -> None:
-        month = decoded.month - MONTH_BASE
-        if len(month) and (month.min() < 0 or month.max() >= N_MONTHS):
-            raise InputError("visits.time", "must fall between 2000 and 2099")
-        keys = (member_types[decoded.member], decoded.level, decoded.category, month)
-        K.compiled()["accumulate"](
-            *self.by.values(),
-            self.out_of_pocket,
-            keys,
-            decoded.member,
-            results,
-            decoded.total,
-            decoded.in_scope,
-        )
+    def by(self, dimension: str) -> np.ndarray:
+        first, keys = DIMENSIONS[dimension]
+        return self.sums[first : first + len(keys)]
 
     def merge(self, other: "Aggregates") -> None:
-        for name in self.by:
-            self.by[name] += other.by[name]
+        self.sums += other.sums
         self.out_of_pocket += other.out_of_pocket
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
-        np.savez(buf, out_of_pocket=self.out_of_pocket, **self.by)
+        np.savez(buf, sums=self.sums, out_of_pocket=self.out_of_pocket)
         return buf.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Aggregates":
         arrays = np.load(io.BytesIO(data))
         out = cls(len(arrays["out_of_pocket"]))
+        out.sums = arrays["sums"]
         out.out_of_pocket = arrays["out_of_pocket"]
-        out.by = {name: arrays[name] for name in DIMENSIONS}
         return out
 
     def summary(self, member_types: np.ndarray) -> dict:
         by = {
             name: {
-                key: _measures(row) for key, row in zip(keys, self.by[name], strict=True) if row[0]
+                key: _measures(row)
+                for key, row in zip(keys, self.by(name), strict=True)
+                if row[K.A_VISITS]
             }
-            for name, keys in DIMENSIONS.items()
+            for name, (_, keys) in DIMENSIONS.items()
         }
         return {
-            "totals": _measures(self.by["member_type"].sum(axis=0)),
+            "totals": _measures(self.by("member_type").sum(axis=0)),
             "by": by,
             "out_of_pocket": _distribution(self.out_of_pocket, member_types),
         }

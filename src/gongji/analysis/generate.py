@@ -209,7 +209,8 @@ def generate(
     try:
         with (
             pq.ParquetWriter(tmp["members"], MEMBERS, compression="zstd") as mw,
-            pq.ParquetWriter(tmp["visits"], VISITS, compression="zstd") as vw,
+            # LZ4: a replay reads it a third faster than zstd, for a quarter more bytes
+            pq.ParquetWriter(tmp["visits"], VISITS, compression="lz4") as vw,
         ):
             for chunk, first in enumerate(range(0, members, CHUNK)):
                 # one stream per chunk: the data depends on the seed, not on the machine

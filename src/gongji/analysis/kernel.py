@@ -1,42 +1,59 @@
 """The replay's batch loop: the engine's own kernel folded over member-sorted columns.
 
-Numba subset (compiled by `engine/jit.py`; it runs as plain Python too, slowly, which the
-tests use to check the compiled loop). A batch is cut at member boundaries into chunks that
-run in parallel; each chunk carries one member's state at a time, and the first chunk may
-continue the member the previous batch ended with (`carry`). A visit the engine refuses
-(no policy in force, a category the version does not pay, a full window table) is recorded
-with its status, zero amounts, and leaves the member's state as it was — as the ledger
-refuses it.
+Numba subset (compiled by `engine/jit.py`). A batch is cut at member boundaries into chunks
+that run in parallel; each chunk carries one member's state at a time, and the first chunk
+may continue the member the previous batch ended with (`carry`). Per visit: the policy
+version in force, the line its category starts on and the level it settles at are looked
+up in tables built from the engine's own functions (replay.py); the engine's `visit_facts`
+and `settle_visit` do the rest; the figures are added to the chunk's sums. A visit the
+engine refuses (no policy in force, a category the version does not pay, a full window
+table) is recorded with its status and zero amounts and leaves the member's state as it
+was — as the ledger refuses it.
 
-`V`, `M` and `R` are named tuples of arrays (see replay.py): the visits' kernel arguments,
-the members' (indexed by member row), and the results (indexed like the visits).
+Named tuples of arrays (see replay.py): `V` the visits, `M` the members (by member row),
+`T` the batch's lookup tables, `R` the results (like the visits).
 """
 
+import numpy as np
 from numba import prange
 
 from gongji.engine import layout as L
 from gongji.engine.facts import class_of, member_bits, visit_bits, visit_facts
 from gongji.engine.kernel import settle_visit
 from gongji.engine.state import start_state
+from gongji.terms import Category, Level, MemberType
 
 # Result status beyond the kernel's own (layout.OK, WINDOWS_FULL, ITEMS_FULL).
 NO_POLICY = 3  # no policy version in force on the visit's day (engine: E_NO_POLICY)
 NO_CATEGORY = 4  # the version does not pay the visit's category (engine: E_CATEGORY)
 STATUS_CODES = ("", "E_WINDOWS_FULL", "E_ITEMS_FULL", "E_NO_POLICY", "E_CATEGORY")
 
+# The sums: one row per key of each dimension, one column per measure (see aggregate.py).
+A_VISITS, A_REFUSED, A_TOTAL, A_IN_SCOPE, A_DEDUCTIBLE, A_FUND, A_ACCOUNT, A_CASH = range(8)
+N_MEASURES = 8
+MONTH_BASE = 2000 * 12  # months are kept from January 2000 ...
+N_MONTHS = 100 * 12  # ... to December 2099
+ROW_TYPE = 0
+ROW_LEVEL = ROW_TYPE + len(MemberType)
+ROW_CATEGORY = ROW_LEVEL + len(Level)
+ROW_MONTH = ROW_CATEGORY + len(Category)
+N_ROWS = ROW_MONTH + N_MONTHS
 
-def replay_chunks(P, bounds, carry, carry_member, V, M, R, last_states, tr):
-    """Settle visits [bounds[k], bounds[k+1]) for every chunk k; chunk k's final state goes
-    to last_states[k]. `carry` is the state of member row `carry_member` (-1: none)."""
+
+def replay_chunks(P, T, bounds, carry, carry_member, V, M, R, last_states, sums, oop, tr):
+    """Settle visits [bounds[k], bounds[k+1]) for every chunk k, adding to sums[k] and to
+    the members' out-of-pocket `oop` (chunks hold different members); chunk k's final state
+    goes to last_states[k]. `carry` is the state of member row `carry_member` (-1: none)."""
     for k in prange(len(bounds) - 1):
         backup = last_states[k].copy()
         carried = carry_member if k == 0 else -1
+        lo, hi = bounds[k], bounds[k + 1]
         settle_chunk(
-            P, bounds[k], bounds[k + 1], carry, carried, V, M, R, last_states[k], backup, tr
+            P, T, lo, hi, carry, carried, V, M, R, last_states[k], backup, sums[k], oop, tr
         )
 
 
-def settle_chunk(P, lo, hi, carry, carried, V, M, R, S, backup, tr):
+def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, tr):
     """One chunk's visits in order, a member's state in S. Compiled without reference
     counting, and the named tuples of arrays are read here, not passed on: a call that takes
     them copies every array's header (the loop cost more than the rules did)."""
@@ -49,14 +66,19 @@ def settle_chunk(P, lo, hi, carry, carried, V, M, R, S, backup, tr):
         if m != current:
             start_state(S, M.balance[m])
             current = m
-        v = V.version[i]
-        line = V.line[i]
+        day = V.when[i] // L.SECONDS_PER_DAY - T.first_day
+        v = T.version[day]
+        line = -1
+        level = V.level[i]
+        if v >= 0:
+            line = T.line[v, V.category[i], T.exception[v, V.disease[i]]]
+            level = T.level[v, level, V.prescription[i]]
         status = NO_POLICY if v < 0 else NO_CATEGORY if line < 0 else L.OK
         klass = deductible = fund = account = cash = 0
         if status == L.OK:
             facts = visit_facts(
-                V.day[i],
-                V.year_start[i],
+                day + T.first_day,
+                T.year_start[day],
                 M.bits[m] | V.bits[i],
                 M.retiree[m],
                 M.retired_from[m],
@@ -71,10 +93,10 @@ def settle_chunk(P, lo, hi, carry, carried, V, M, R, S, backup, tr):
                 P[v],
                 S,
                 V.when[i],
-                V.month[i],
+                T.month[day],
                 V.inst[i],
                 V.item[i],
-                V.level[i],
+                level,
                 klass,
                 M.type[m],
                 facts,
@@ -88,6 +110,7 @@ def settle_chunk(P, lo, hi, carry, carried, V, M, R, S, backup, tr):
             if status != L.OK:  # refused as the engine refuses: the state stays as it was
                 copy_into(S, backup)
                 klass = deductible = fund = account = cash = 0
+        R.version[i] = v
         R.status[i] = status
         R.klass[i] = klass
         R.deductible[i] = deductible
@@ -95,6 +118,26 @@ def settle_chunk(P, lo, hi, carry, carried, V, M, R, S, backup, tr):
         R.account[i] = account
         R.cash[i] = cash
         R.balance[i] = S[L.S_BALANCE]
+        keys = (M.type[m], V.level[i], V.category[i], T.month[day] - MONTH_BASE)
+        amounts = (V.total[i], V.in_scope[i], deductible, fund, account, cash)
+        tally(sums, keys, status, amounts)
+        oop[m] += account + cash
+
+
+def tally(sums, keys, status, amounts):
+    """Add one visit to its row in every dimension."""
+    for row in (
+        ROW_TYPE + keys[0],
+        ROW_LEVEL + keys[1],
+        ROW_CATEGORY + keys[2],
+        ROW_MONTH + keys[3],
+    ):
+        sums[row, A_VISITS] += 1
+        if status != L.OK:
+            sums[row, A_REFUSED] += 1
+            continue
+        for j in range(len(amounts)):
+            sums[row, A_TOTAL + j] += amounts[j]
 
 
 def copy_into(dst, src):
@@ -112,35 +155,49 @@ def visit_bits_all(designated, remote, manual, third_party, use_account, out):
         out[i] = visit_bits(designated[i], remote[i], manual[i], third_party[i], use_account[i])
 
 
-# Measures of the aggregates, in this order (see aggregate.py).
-A_VISITS, A_REFUSED, A_TOTAL, A_IN_SCOPE, A_DEDUCTIBLE, A_FUND, A_ACCOUNT, A_CASH = range(8)
-N_MEASURES = 8
+# Why decode_rows stopped at a row.
+BAD_ORDER, BAD_TOTAL, BAD_IN_SCOPE, BAD_MEMBER, BAD_CODE = 1, 2, 3, 4, 5
 
 
-def accumulate(
-    by_type, by_level, by_category, by_month, out_of_pocket, keys, member, R, total, in_scope
-):
-    """Add a batch's settled visits to the aggregates: one row per key of each dimension
-    (keys[d][i] is visit i's key in dimension d), and each member's out-of-pocket."""
-    for i in range(len(member)):
-        add(by_type[keys[0][i]], R, total, in_scope, i)
-        add(by_level[keys[1][i]], R, total, in_scope, i)
-        add(by_category[keys[2][i]], R, total, in_scope, i)
-        add(by_month[keys[3][i]], R, total, in_scope, i)
-        out_of_pocket[member[i]] += R.account[i] + R.cash[i]
+def decode_rows(member_id, when, total, in_scope, last, ids, C, T, F, out):
+    """One pass over a batch of visits: check order and amounts, find member rows, map
+    dictionary codes through their tables (`C` codes, `T` tables; a table's -1 marks a value
+    the engine does not know) and build the visit bits. Returns (row, reason), reason 0 if
+    the batch is good. `last` is (member id, time) of the previous batch's last row."""
+    prev_id, prev_when = last[0], last[1]
+    row = -1
+    for i in range(len(member_id)):
+        m, t = member_id[i], when[i]
+        if m < prev_id or (m == prev_id and t < prev_when):
+            return i, BAD_ORDER
+        if total[i] < 0:
+            return i, BAD_TOTAL
+        if in_scope[i] < 0 or in_scope[i] > total[i]:
+            return i, BAD_IN_SCOPE
+        if m != prev_id or row < 0:
+            row = min(np.searchsorted(ids, m), len(ids) - 1)
+            if len(ids) == 0 or ids[row] != m:
+                return i, BAD_MEMBER
+        prev_id, prev_when = m, t
+        out.member[i] = row
+        # the coded columns, spelt out: a tuple indexed by a loop variable is slow in numba
+        bad = -1
+        bad = code_into(out.codes[0], T[0], C[0], i, 0, bad)
+        bad = code_into(out.codes[1], T[1], C[1], i, 1, bad)
+        bad = code_into(out.codes[2], T[2], C[2], i, 2, bad)
+        bad = code_into(out.codes[3], T[3], C[3], i, 3, bad)
+        bad = code_into(out.codes[4], T[4], C[4], i, 4, bad)
+        if bad >= 0:
+            return i, BAD_CODE + bad
+        out.bits[i] = visit_bits(F[0][i], F[1][i], F[2][i], F[3][i], F[4][i])
+    return -1, 0
 
 
-def add(row, R, total, in_scope, i):
-    row[A_VISITS] += 1
-    if R.status[i] != L.OK:
-        row[A_REFUSED] += 1
-        return
-    row[A_TOTAL] += total[i]
-    row[A_IN_SCOPE] += in_scope[i]
-    row[A_DEDUCTIBLE] += R.deductible[i]
-    row[A_FUND] += R.fund[i]
-    row[A_ACCOUNT] += R.account[i]
-    row[A_CASH] += R.cash[i]
+def code_into(out, table, codes, i, j, bad):
+    """out[i] = table[codes[i]]; returns j for a value the table does not know, else bad."""
+    value = table[codes[i]]
+    out[i] = value
+    return j if value == -1 and bad < 0 else bad
 
 
 def compiled() -> dict:
@@ -153,9 +210,10 @@ def compiled() -> dict:
 KERNEL_FUNCTIONS = (
     "replay_chunks",
     "settle_chunk",
+    "tally",
     "copy_into",
     "member_bits_all",
     "visit_bits_all",
-    "accumulate",
-    "add",
+    "decode_rows",
+    "code_into",
 )

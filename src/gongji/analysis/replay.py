@@ -48,13 +48,14 @@ from gongji.terms import Category, Level, MemberClass, MemberType
 
 Visits = namedtuple(
     "Visits",
-    "member version line level when month day year_start inst item bits total in_scope",
+    "member when inst item bits total in_scope level prescription category disease",
 )
 Members = namedtuple(
     "Members", "bits retiree retired_from limited lo hi periods type diseases balance"
 )
-Results = namedtuple("Results", "status klass deductible fund account cash balance")
-
+# A batch's lookup tables, by day (days since 1970 minus first_day) and by code.
+Tables = namedtuple("Tables", "first_day version month year_start line level exception")
+Results = namedtuple("Results", "version status klass deductible fund account cash balance")
 RESULTS = pa.schema(
     [
         ("visit_id", pa.int64()),
@@ -75,9 +76,22 @@ CATEGORIES = list(Category)
 LEVELS = list(Level)
 NO_PRESCRIPTION = len(LEVELS)  # code of a visit without a prescribing level
 DICTIONARY_COLUMNS = ("institution", "level", "category", "disease", "drug", "prescription_level")
+BIT_FLAGS = ("designated", "remote", "manual", "third_party", "use_account")  # facts.visit_bits
+_LEVEL = {lv.value: i for i, lv in enumerate(Level)}
+_CATEGORY = {c.value: i for i, c in enumerate(Category)}
+# Coded columns, in decode_rows' order: what a dictionary value becomes (-1: unknown).
+CODED = {
+    "institution": lambda name: institution_key(name) if name is not None else -1,
+    "drug": item_key,
+    "level": lambda name: _LEVEL.get(name, -1),
+    "category": lambda name: _CATEGORY.get(name, -1),
+    "prescription_level": lambda name: len(LEVELS) if name is None else _LEVEL.get(name, -1),
+}
+Decoding = namedtuple("Decoding", "member codes bits")
 REQUIRED = ("visit_id", "member_id", "time", "institution", "level", "category", "total")
 REQUIRED += ("in_scope", *schema.VISIT_FLAGS)
 _EPOCH = date(1970, 1, 1)
+_BEFORE_ALL = -(1 << 62)
 
 
 @dataclass
@@ -113,11 +127,9 @@ class Scenario:
             dtype=np.int64,
         )
 
-    def versions(self, days: np.ndarray) -> np.ndarray:
-        """The version in force on each day (days since 1970), -1 outside every version."""
-        lo, hi = int(days.min()), int(days.max())
-        table = np.array([self._version(d) for d in range(lo, hi + 1)], dtype=np.int64)
-        return table[days - lo]
+    def versions(self, first: int, last: int) -> np.ndarray:
+        """The version in force on each day first..last (days since 1970), -1 outside all."""
+        return np.array([self._version(d) for d in range(first, last + 1)], dtype=np.int64)
 
     def _version(self, day: int) -> int:
         if day not in self._days:
@@ -179,15 +191,19 @@ class MemberTable:
         )
 
     def rows(self, member_ids: np.ndarray, first_row: int) -> np.ndarray:
-        rows = np.searchsorted(self.ids, member_ids)
-        rows = np.minimum(rows, len(self.ids) - 1)
-        missing = self.ids[rows] != member_ids
+        """Member rows of sorted member ids (looked up once per run of one member)."""
+        if not len(member_ids):
+            return np.zeros(0, np.int64)
+        starts = np.flatnonzero(np.diff(member_ids, prepend=member_ids[0] - 1))
+        ids = member_ids[starts]
+        rows = np.minimum(np.searchsorted(self.ids, ids), max(len(self.ids) - 1, 0))
+        missing = self.ids[rows] != ids if len(self.ids) else np.ones(len(ids), bool)
         if missing.any():
-            i = int(np.flatnonzero(missing)[0])
+            i = int(starts[np.flatnonzero(missing)[0]])
             raise InputError(
                 f"visits[{first_row + i}].member_id", f"member {member_ids[i]} not in members"
             )
-        return rows
+        return np.repeat(rows, np.diff(starts, append=len(member_ids)))
 
 
 def _periods(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -269,21 +285,10 @@ class Decoded:
     first_row: int
     visit_id: np.ndarray
     member_id: np.ndarray
-    member: np.ndarray
-    when: np.ndarray
-    day: np.ndarray
-    month: np.ndarray
-    year_start: np.ndarray
-    inst: np.ndarray
-    item: np.ndarray
-    level: np.ndarray
-    prescription: np.ndarray
-    category: np.ndarray
-    disease: np.ndarray
+    visits: Visits
+    first_day: int
+    last_day: int
     disease_names: list[str | None]
-    bits: np.ndarray
-    total: np.ndarray
-    in_scope: np.ndarray
 
 
 class Decoder:
@@ -292,7 +297,7 @@ class Decoder:
     def __init__(self, members: MemberTable):
         self.members = members
         self.rows = 0
-        self.last: tuple[int, int] | None = None  # (member_id, time) of the previous row
+        self.last = (_BEFORE_ALL, _BEFORE_ALL)  # (member_id, time) of the previous row
         self._keys: dict[str, int] = {}
         self._days: dict[int, tuple[int, int]] = {}
 
@@ -305,76 +310,97 @@ class Decoder:
                 raise InputError(f"visits[{first + _first_null(col)}].{name}", "missing")
         member_id = batch.column("member_id").to_numpy()
         when = _seconds(batch.column("time"), first)
-        self._check_order(member_id, when, first)
         total = batch.column("total").to_numpy()
         in_scope = batch.column("in_scope").to_numpy()
-        _check_amounts(total, in_scope, first)
-        day = when // L.SECONDS_PER_DAY
-        month, year_start = self._calendar(day)
+        columns = [_dictionary(batch.column(name)) for name in CODED]
+        tables = tuple(
+            self._table(name, names) for name, (_, names) in zip(CODED, columns, strict=True)
+        )
+        n = batch.num_rows
+        out = Decoding(
+            np.empty(n, np.int64),
+            tuple(np.empty(n, np.int64) for _ in CODED),
+            np.empty(n, np.int64),
+        )
+        flags = tuple(batch.column(f).to_numpy(zero_copy_only=False) for f in BIT_FLAGS)
+        row, reason = K.compiled()["decode_rows"](
+            member_id,
+            when,
+            total,
+            in_scope,
+            np.array(self.last, np.int64),
+            self.members.ids,
+            tuple(codes for codes, _ in columns),
+            tables,
+            flags,
+            out,
+        )
+        if reason:
+            self._refuse(first + row, reason, batch, row, columns)
+        if n:
+            self.last = (int(member_id[-1]), int(when[-1]))
         disease_codes, disease_names = _dictionary(batch.column("disease"))
+        inst, item, level, category, prescription = out.codes
+        visits = Visits(
+            member=out.member,
+            when=when,
+            inst=inst,
+            item=item,
+            bits=out.bits,
+            total=total,
+            in_scope=in_scope,
+            level=level,
+            prescription=prescription,
+            category=category,
+            disease=disease_codes,
+        )
+        day = when // L.SECONDS_PER_DAY
         return Decoded(
             first_row=first,
             visit_id=batch.column("visit_id").to_numpy(),
             member_id=member_id,
-            member=self.members.rows(member_id, first),
-            when=when,
-            day=day,
-            month=month,
-            year_start=year_start,
-            inst=self._keyed(batch.column("institution"), institution_key),
-            item=self._keyed(batch.column("drug"), item_key),
-            level=_codes(batch.column("level"), LEVELS, "visits.level"),
-            prescription=_optional_codes(batch.column("prescription_level"), LEVELS),
-            category=_codes(batch.column("category"), CATEGORIES, "visits.category"),
-            disease=disease_codes,
+            visits=visits,
+            first_day=int(day.min()) if n else 0,
+            last_day=int(day.max()) if n else 0,
             disease_names=disease_names,
-            bits=self._bits(batch),
-            total=total,
-            in_scope=in_scope,
         )
 
-    def _check_order(self, member_id: np.ndarray, when: np.ndarray, first: int) -> None:
-        ids, times = member_id, when
-        if self.last is not None:
-            ids = np.concatenate(([self.last[0]], member_id))
-            times = np.concatenate(([self.last[1]], when))
-            first -= 1
-        step = np.diff(ids)
-        bad = (step < 0) | ((step == 0) & (np.diff(times) < 0))
-        if bad.any():
-            i = first + int(np.flatnonzero(bad)[0]) + 1
-            raise InputError(
-                f"visits[{i}]", "visits must be sorted by member_id, then time (sort the file)"
-            )
-        if len(member_id):
-            self.last = (int(member_id[-1]), int(when[-1]))
+    def _table(self, column: str, names: list[str | None]) -> np.ndarray:
+        """What each dictionary value of a coded column becomes (-1: not a known value)."""
+        return np.array([CODED[column](n) for n in names], dtype=np.int64)
 
-    def _calendar(self, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(year * 12 + month - 1, 1 January's day) of each day, from a table of the days seen."""
-        lo, hi = int(day.min()), int(day.max())
-        table = np.array([self._day(d) for d in range(lo, hi + 1)], dtype=np.int64)
-        picked = table[day - lo]
-        return picked[:, 0], picked[:, 1]
+    def _refuse(self, at: int, reason: int, batch, row: int, columns) -> None:
+        if reason == K.BAD_ORDER:
+            raise InputError(
+                f"visits[{at}]", "visits must be sorted by member_id, then time (sort the file)"
+            )
+        if reason == K.BAD_TOTAL:
+            raise InputError(f"visits[{at}].total", "must not be negative")
+        if reason == K.BAD_IN_SCOPE:
+            raise InputError(f"visits[{at}].in_scope", "must be between 0 and total")
+        if reason == K.BAD_MEMBER:
+            member = batch.column("member_id")[row].as_py()
+            raise InputError(f"visits[{at}].member_id", f"member {member} not in members")
+        name = list(CODED)[reason - K.BAD_CODE]
+        codes, names = columns[reason - K.BAD_CODE]
+        known = ", ".join(lv.value for lv in (CATEGORIES if name == "category" else LEVELS))
+        raise InputError(
+            f"visits[{at}].{name}", f"unknown value {names[codes[row]]!r} (known: {known})"
+        )
+
+    def calendar(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+        """(year * 12 + month - 1, 1 January's day) of each day first..last."""
+        table = np.array([self._day(d) for d in range(first, last + 1)], dtype=np.int64)
+        months = table[:, 0] - K.MONTH_BASE
+        if len(months) and (months.min() < 0 or months.max() >= K.N_MONTHS):
+            raise InputError("visits.time", "must fall between 2000 and 2099")
+        return table[:, 0].copy(), table[:, 1].copy()
 
     def _day(self, d: int) -> tuple[int, int]:
         if d not in self._days:
             t = _EPOCH + timedelta(days=d)
             self._days[d] = (t.year * 12 + t.month - 1, (date(t.year, 1, 1) - _EPOCH).days)
         return self._days[d]
-
-    def _keyed(self, column, key: Callable[[str | None], int]) -> np.ndarray:
-        codes, names = _dictionary(column)
-        table = np.array([key(n) if n is not None else 0 for n in names], dtype=np.int64)
-        return table[codes]
-
-    def _bits(self, batch: pa.RecordBatch) -> np.ndarray:
-        flags = [
-            batch.column(name).to_numpy(zero_copy_only=False).astype(np.int64)
-            for name in ("designated", "remote", "manual", "third_party", "use_account")
-        ]
-        out = np.empty(batch.num_rows, np.int64)
-        K.compiled()["visit_bits_all"](*flags, out)
-        return out
 
 
 def _seconds(column, first: int) -> np.ndarray:
@@ -389,96 +415,72 @@ def _dictionary(column) -> tuple[np.ndarray, list[str | None]]:
     encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
     names = encoded.dictionary.to_pylist()
     codes = encoded.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)
-    return codes.astype(np.int64), [*names, None]
-
-
-def _optional_codes(column, values: list) -> np.ndarray:
-    codes, names = _dictionary(column)
-    known = {str(v): i for i, v in enumerate(values)}
-    bad = [n for n in names if n is not None and n not in known]
-    if bad:
-        raise InputError(
-            "visits.prescription_level", f"unknown value {bad[0]!r} (known: {', '.join(known)})"
-        )
-    table = np.array([known[n] if n is not None else len(values) for n in names], np.int64)
-    return table[codes]
-
-
-def _check_amounts(total: np.ndarray, in_scope: np.ndarray, first: int) -> None:
-    for name, bad in (
-        ("total", total < 0),
-        ("in_scope", (in_scope < 0) | (in_scope > total)),
-    ):
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                f"visits[{first + i}].{name}",
-                "must not be negative" if name == "total" else "must be between 0 and total",
-            )
+    return codes, [*names, None]
 
 
 class Run:
     """One scenario's replay: its member-state carry between batches and its aggregates."""
 
-    def __init__(self, scenario: Scenario, members: MemberTable):
+    def __init__(self, scenario: Scenario, members: MemberTable, keep: bool = True):
         self.scenario = scenario
         self.members = members
         self.carry = np.zeros(L.S_SIZE, np.int64)
         self.carry_member = -1
         self.aggregates = Aggregates(len(members.ids))
         self._trace = jit.empty_trace()
+        self._keep = keep  # False: only the aggregates are wanted, result arrays are reused
+        self._results: Results | None = None
 
-    def settle(self, d: Decoded) -> pa.RecordBatch:
+    def _buffers(self, n: int) -> Results:
+        if self._keep or self._results is None or len(self._results.status) != n:
+            self._results = Results(*(np.empty(n, np.int64) for _ in Results._fields))
+        return self._results
+
+    def settle(self, d: Decoded, calendar: tuple[np.ndarray, np.ndarray]) -> Results:
         s = self.scenario
-        n = len(d.member)
-        version = s.versions(d.day)
-        v = np.maximum(version, 0)
-        exception = s.exception_flags(d.disease_names)[v, d.disease]
-        line = np.where(version < 0, -1, s.lines[v, d.category, exception])
-        visits = Visits(
-            member=d.member,
-            version=version,
-            line=line,
-            level=s.levels[v, d.level, d.prescription],
-            when=d.when,
-            month=d.month,
-            day=d.day,
-            year_start=d.year_start,
-            inst=d.inst,
-            item=d.item,
-            bits=d.bits,
-            total=d.total,
-            in_scope=d.in_scope,
+        n = len(d.member_id)
+        tables = Tables(
+            first_day=d.first_day,
+            version=s.versions(d.first_day, d.last_day),
+            month=calendar[0],
+            year_start=calendar[1],
+            line=s.lines,
+            level=s.levels,
+            exception=s.exception_flags(d.disease_names),
         )
-        results = Results(*(np.empty(n, np.int64) for _ in Results._fields))
-        bounds = _chunks(d.member, CHUNKS)
+        results = self._buffers(n)
+        bounds = _chunks(d.visits.member, CHUNKS)
         last = np.zeros((len(bounds) - 1, L.S_SIZE), np.int64)
-        kern = K.compiled()
-        kern["replay_chunks"](
+        sums = np.zeros((len(bounds) - 1, K.N_ROWS, K.N_MEASURES), np.int64)
+        K.compiled()["replay_chunks"](
             s.params,
+            tables,
             bounds,
             self.carry,
             self.carry_member,
-            visits,
+            d.visits,
             self.members.arrays,
             results,
             last,
+            sums,
+            self.aggregates.out_of_pocket,
             self._trace,
         )
         if n:
             self.carry = last[-1].copy()
-            self.carry_member = int(d.member[-1])
-        self.aggregates.add(d, self.members.types, results)
-        return self._batch(d, version, results)
+            self.carry_member = int(d.visits.member[-1])
+        self.aggregates.sums += sums.sum(axis=0)
+        return results
 
-    def _batch(self, d: Decoded, version: np.ndarray, r: Results) -> pa.RecordBatch:
+    def to_batch(self, d: Decoded, r: Results) -> pa.RecordBatch:
+        """A batch's results as rows of results.parquet."""
         ids = pa.array([*self.scenario.version_ids, ""], pa.string())
         return pa.record_batch(
             {
                 "visit_id": d.visit_id,
                 "member_id": d.member_id,
                 "policy_version": pa.DictionaryArray.from_arrays(
-                    np.where(version < 0, len(ids) - 1, version).astype(np.int32), ids
+                    np.where(r.version < 0, len(ids) - 1, r.version).astype(np.int32), ids
                 ),
                 "status": pa.DictionaryArray.from_arrays(
                     r.status.astype(np.int32), pa.array(K.STATUS_CODES)
@@ -512,14 +514,16 @@ def read_batches(path: Path, rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]
 
 
 def replay_batches(
-    batches: Iterable[pa.RecordBatch], members: MemberTable, runs: list[Run]
-) -> Iterator[tuple[int, list[pa.RecordBatch]]]:
-    """For each batch of visits: (its row count, one results batch per run). Shared by the
-    single-process replay and the Spark one (each Spark partition calls it)."""
+    batches: Iterable[pa.RecordBatch], members: MemberTable, runs: list[Run], ahead: bool = False
+) -> Iterator[tuple[Decoded, list[Results]]]:
+    """For each batch of visits: the decoded batch and each run's results. Shared by the
+    single-process replay and the Spark one (each Spark partition calls it). `ahead`: read
+    and decode the next batch in a thread while this one is settled."""
     decoder = Decoder(members)
-    for batch in batches:
-        d = decoder.decode(batch)
-        yield batch.num_rows, [run.settle(d) for run in runs]
+    decoded = (decoder.decode(batch) for batch in batches)
+    for d in _read_ahead(decoded) if ahead else decoded:
+        calendar = decoder.calendar(d.first_day, d.last_day)
+        yield d, [run.settle(d, calendar) for run in runs]
 
 
 def visit_count(path: Path) -> int:
@@ -543,7 +547,7 @@ def replay(
     if not visits.is_file():
         raise InputError("visits", f"no such file: {visits}")
     table = MemberTable(members)
-    runs = [Run(s, table) for s in scenarios]
+    runs = [Run(s, table, keep=results) for s in scenarios]
     paths = [out / s.name / "results.parquet" for s in scenarios] if results else []
     out.mkdir(parents=True, exist_ok=True)
     for path in paths:
@@ -553,13 +557,13 @@ def replay(
     try:
         with ThreadPoolExecutor(1) as pool:
             pending = None
-            batches = _read_ahead(read_batches(visits, batch_rows))
-            for rows, settled in replay_batches(batches, table, runs):
+            batches = read_batches(visits, batch_rows)
+            for d, settled in replay_batches(batches, table, runs, ahead=True):
                 if pending is not None:
                     pending.result()
                 if writers:
-                    pending = pool.submit(_write, writers, settled)
-                progress(rows)
+                    pending = pool.submit(_write, writers, runs, d, settled)
+                progress(len(d.member_id))
             if pending is not None:
                 pending.result()
         finished = True
@@ -579,9 +583,9 @@ def _partial(path: Path) -> Path:
     return path.with_name(path.name + ".partial")
 
 
-def _write(writers: list[pq.ParquetWriter], batches: list[pa.RecordBatch]) -> None:
-    for writer, batch in zip(writers, batches, strict=True):
-        writer.write_batch(batch)
+def _write(writers: list[pq.ParquetWriter], runs: list[Run], d: Decoded, settled) -> None:
+    for writer, run, results in zip(writers, runs, settled, strict=True):
+        writer.write_batch(run.to_batch(d, results))
 
 
 def _read_ahead(items: Iterable) -> Iterator:
@@ -611,7 +615,7 @@ def summary(visits: Path, members: MemberTable, runs: list[Run]) -> dict:
     return {
         "region": runs[0].scenario.pack.region,
         "visits_file": str(visits),
-        "visit_count": int(runs[0].aggregates.by["member_type"][:, 0].sum()),
+        "visit_count": int(runs[0].aggregates.by("member_type")[:, K.A_VISITS].sum()),
         "scenarios": {
             run.scenario.name: {
                 "policy": run.scenario.version_ids,

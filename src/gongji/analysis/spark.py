@@ -106,9 +106,9 @@ def replay_spark(
 def _partition(shared, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     table, scenarios = shared
     runs = [Run(s, table) for s in scenarios]
-    for _, results in replay_batches(batches, table, runs):
-        for run, batch in zip(runs, results, strict=True):
-            yield _with_scenario(run.scenario.name, batch)
+    for d, settled in replay_batches(batches, table, runs):
+        for run, results in zip(runs, settled, strict=True):
+            yield _with_scenario(run.scenario.name, run.to_batch(d, results))
     for run in runs:
         row = {f.name: [None] for f in OUTPUT}
         row["scenario"] = [run.scenario.name]

@@ -19,6 +19,14 @@ from gongji.policy.loader import load
 out = Console()
 
 
+def _analysis_installed() -> None:
+    try:
+        import numba  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError:
+        fail(InputError("install", "the analysis tools need: pip install 'gongji[analysis]'"))
+
+
 def register(app: typer.Typer) -> None:
     app.command()(generate)
     app.command()(replay)
@@ -44,6 +52,7 @@ def generate(
     seed: int = typer.Option(1, "--seed", min=0, help="Same seed, same data."),
 ) -> None:
     """Synthetic data (合成数据): a population and a year of its visits, as Parquet."""
+    _analysis_installed()
     from gongji.analysis.generate import generate as run
 
     try:
@@ -72,6 +81,7 @@ def replay(
     partitions: int = typer.Option(8, "--partitions", min=1, help="Spark partitions."),
 ) -> None:
     """Replay visits under the policy (回放测算); with --set or --pack, beside a reform."""
+    _analysis_installed()
     from gongji.analysis.replay import Scenario, visit_count
     from gongji.analysis.replay import replay as run
 
@@ -123,6 +133,7 @@ def report(
     folder: Path = typer.Argument(..., help="A replay's --out folder (with aggregates.json)."),
 ) -> None:
     """Fund-impact report (基金影响报告): report.html with charts, and the charts as PNG."""
+    _analysis_installed()
     from gongji.analysis.report import write_report
 
     try:

@@ -432,9 +432,9 @@ class Run:
         self._results: Results | None = None
 
     def _buffers(self, n: int) -> Results:
-        if self._keep or self._results is None or len(self._results.status) != n:
+        if self._keep or self._results is None or len(self._results.status) < n:
             self._results = Results(*(np.empty(n, np.int64) for _ in Results._fields))
-        return self._results
+        return Results(*(a[:n] for a in self._results))
 
     def settle(self, d: Decoded, calendar: tuple[np.ndarray, np.ndarray]) -> Results:
         s = self.scenario

@@ -1,0 +1,176 @@
+"""Replay throughput: visits/s end to end from Parquet, peak memory, and Spark beside it.
+
+    python benchmarks/replay.py [--members 740000] [--region kaifeng] [--repeat 3]
+                                [--data DIR] [--no-spark]
+
+About 740,000 generated members make 10 million visits (`gongji generate`, seed 1; the data
+is kept in --data and reused). Each measurement runs in a fresh process, `--repeat` times,
+and the median is printed:
+- baseline: a plain compiled loop over the same member-sorted arrays (one ratio product and
+  a per-member sum a visit), in memory — what this machine does with no rules at all;
+- kernel: the replay's compiled loop over batches already decoded in memory (the rules);
+- end to end, warm: `replay()` from the Parquet file to aggregates (and to per-visit
+  results.parquet), in a process that has replayed once already (imports and compiled
+  code loaded); cold: the same as a new process's first replay;
+- peak memory: the largest resident set of the end-to-end process;
+- Spark local[*]: the same replay through `replay_spark` on the same files, and whether its
+  aggregates equal the single-process run's.
+"""
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+
+
+def worker(args: argparse.Namespace) -> dict:
+    """One measurement, in this (fresh) process."""
+    import numpy as np
+
+    from gongji import policy
+    from gongji.analysis import replay as R
+
+    data, out = Path(args.data), Path(args.data) / "out"
+    scenarios = [R.Scenario("baseline", policy.load_region(args.region))]
+    visits, members = data / "visits.parquet", data / "members.parquet"
+    if args.worker in ("warm", "cold", "warm-results", "cold-results"):
+        keep = args.worker.endswith("results")
+        if args.worker.startswith("warm"):
+            R.replay(visits, members, scenarios, out, results=keep)
+        t = time.perf_counter()
+        agg = R.replay(visits, members, scenarios, out, results=keep)
+        seconds = time.perf_counter() - t
+        return {"visits": agg["visit_count"], "seconds": seconds, "rss_mb": _rss_mb()}
+    table = R.MemberTable(members)
+    decoder = R.Decoder(table)
+    decoded = [decoder.decode(b) for b in R.read_batches(visits)]
+    if args.worker == "kernel":
+        run = R.Run(scenarios[0], table, keep=False)
+        calendars = [decoder.calendar(d.first_day, d.last_day) for d in decoded]
+        for d, c in zip(decoded[:1], calendars[:1], strict=True):
+            run.settle(d, c)  # compiled code loaded
+        run = R.Run(scenarios[0], table, keep=False)
+        t = time.perf_counter()
+        for d, c in zip(decoded, calendars, strict=True):
+            run.settle(d, c)
+        seconds = time.perf_counter() - t
+    else:  # baseline
+        member = np.concatenate([d.visits.member for d in decoded])
+        in_scope = np.concatenate([d.visits.in_scope for d in decoded])
+        loop = _baseline_loop()
+        sums = np.zeros(len(table.ids), np.int64)
+        loop(member, in_scope, sums)
+        t = time.perf_counter()
+        loop(member, in_scope, sums)
+        seconds = time.perf_counter() - t
+    n = sum(len(d.member_id) for d in decoded)
+    return {"visits": n, "seconds": seconds, "rss_mb": _rss_mb()}
+
+
+def _baseline_loop():
+    import numba
+
+    @numba.njit(nogil=True)
+    def loop(member, in_scope, sums):
+        for i in range(len(member)):
+            sums[member[i]] += (in_scope[i] * 5000 + 5000) // 10000
+        return sums
+
+    return loop
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(args: argparse.Namespace, what: str) -> dict:
+    runs = []
+    for _ in range(args.repeat):
+        cmd = [sys.executable, str(HERE), "--worker", what, "--data", args.data]
+        cmd += ["--region", args.region]
+        runs.append(json.loads(subprocess.run(cmd, check=True, capture_output=True).stdout))
+    seconds = statistics.median(r["seconds"] for r in runs)
+    return {
+        "visits": runs[0]["visits"],
+        "seconds": seconds,
+        "rate": runs[0]["visits"] / seconds,
+        "rss_mb": max(r["rss_mb"] for r in runs),
+    }
+
+
+def spark_run(args: argparse.Namespace) -> tuple[float, bool]:
+    from gongji import policy
+    from gongji.analysis.replay import Scenario, replay
+    from gongji.analysis.spark import replay_spark, session
+
+    data = Path(args.data)
+    scenarios = [Scenario("baseline", policy.load_region(args.region))]
+    visits, members = data / "visits.parquet", data / "members.parquet"
+    single = replay(visits, members, scenarios, data / "out-single", results=False)
+    spark = session("local[*]", partitions=8)
+    spark.sparkContext.setLogLevel("ERROR")
+    replay_spark(spark, visits, members, scenarios, data / "out-spark-warmup", partitions=8)
+    t = time.perf_counter()
+    on_spark = replay_spark(spark, visits, members, scenarios, data / "out-spark", partitions=8)
+    seconds = time.perf_counter() - t
+    spark.stop()
+    return seconds, on_spark["scenarios"] == single["scenarios"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--members", type=int, default=740_000)
+    ap.add_argument("--region", default="kaifeng")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--no-spark", action="store_true")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    args.data = args.data or f"/tmp/gongji-bench-replay/{args.region}-{args.members}"
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return
+    data = Path(args.data)
+    if not (data / "visits.parquet").is_file():
+        from gongji.analysis.generate import generate
+
+        t = time.perf_counter()
+        generate(args.region, args.members, 2023, data)
+        print(f"generated in {time.perf_counter() - t:.1f} s -> {data}")
+    results = {
+        what: measure(args, what)
+        for what in ("baseline", "kernel", "warm", "warm-results", "cold", "cold-results")
+    }
+    n = results["baseline"]["visits"]
+    print(f"{args.region}: {n:,} visits, median of {args.repeat} runs, 2-core machine")
+    base = results["baseline"]["rate"]
+    labels = {
+        "baseline": "baseline: plain compiled loop, in memory",
+        "kernel": "kernel: the rules over decoded batches",
+        "warm": "end to end, warm: Parquet -> aggregates",
+        "warm-results": "end to end, warm: + per-visit results.parquet",
+        "cold": "end to end, cold process: -> aggregates",
+        "cold-results": "end to end, cold process: + results.parquet",
+    }
+    for what, label in labels.items():
+        r = results[what]
+        print(
+            f"{label:<48}{r['rate'] / 1e6:>7.2f} M visits/s  {r['seconds']:>6.2f} s"
+            f"  {r['rate'] / base:>5.2f} x baseline  peak {r['rss_mb']:>6.0f} MB"
+        )
+    if not args.no_spark:
+        seconds, same = spark_run(args)
+        print(
+            f"{'Spark local[*], 8 partitions -> results':<48}{n / seconds / 1e6:>7.2f} M visits/s"
+            f"  {seconds:>6.2f} s  aggregates identical to the single process: {same}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -109,10 +109,11 @@ def _stats(oop: np.ndarray) -> dict:
     n = len(oop)
     if n == 0:
         return {"members": 0}
-    ranked = np.sort(oop)
+    ranks = [max((p * n + 99) // 100 - 1, 0) for p in PERCENTILES]
+    ranked = np.partition(oop, [*ranks, n - 1])  # those ranks in place, no full sort
     mean = (Decimal(int(oop.sum())) / n).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     out = {"members": n, "mean": fmt(int(mean))}
-    for p in PERCENTILES:
-        out[f"p{p}"] = fmt(int(ranked[max((p * n + 99) // 100 - 1, 0)]))
-    out["max"] = fmt(int(ranked[-1]))
+    for p, k in zip(PERCENTILES, ranks, strict=True):
+        out[f"p{p}"] = fmt(int(ranked[k]))
+    out["max"] = fmt(int(ranked[n - 1]))
     return out

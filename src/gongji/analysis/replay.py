@@ -161,7 +161,8 @@ class MemberTable:
 
     def __init__(self, path: Path):
         table = _read_checked(path, schema.MEMBERS, "members")
-        table = table.sort_by("member_id")
+        if (np.diff(table.column("member_id").to_numpy()) < 0).any():
+            table = table.sort_by("member_id")  # generated files are sorted already
         self.ids = table.column("member_id").to_numpy()
         if len(self.ids) and (np.diff(self.ids) == 0).any():
             dup = self.ids[np.flatnonzero(np.diff(self.ids) == 0)[0]]
@@ -283,7 +284,7 @@ class Decoded:
     """One batch of visits as the kernel's columns, before any policy is applied."""
 
     first_row: int
-    visit_id: np.ndarray
+    visit_id: np.ndarray | None  # not read for aggregates only
     member_id: np.ndarray
     visits: Visits
     first_day: int
@@ -305,6 +306,8 @@ class Decoder:
         first = self.rows
         self.rows += batch.num_rows
         for name in REQUIRED:
+            if name not in batch.schema.names:
+                continue  # not read (visit_id, for aggregates only)
             col = batch.column(name)
             if col.null_count:
                 raise InputError(f"visits[{first + _first_null(col)}].{name}", "missing")
@@ -357,7 +360,9 @@ class Decoder:
         day = when // L.SECONDS_PER_DAY
         return Decoded(
             first_row=first,
-            visit_id=batch.column("visit_id").to_numpy(),
+            visit_id=batch.column("visit_id").to_numpy()
+            if "visit_id" in batch.schema.names
+            else None,
             member_id=member_id,
             visits=visits,
             first_day=int(day.min()) if n else 0,
@@ -401,6 +406,10 @@ class Decoder:
             t = _EPOCH + timedelta(days=d)
             self._days[d] = (t.year * 12 + t.month - 1, (date(t.year, 1, 1) - _EPOCH).days)
         return self._days[d]
+
+
+def _column(batch: pa.RecordBatch, name: str) -> np.ndarray | None:
+    return batch.column(name).to_numpy() if name in batch.schema.names else None
 
 
 def _seconds(column, first: int) -> np.ndarray:
@@ -505,12 +514,14 @@ def _chunks(member: np.ndarray, k: int) -> np.ndarray:
     return np.unique(np.concatenate(([0], cuts, [n]))).astype(np.int64)
 
 
-def read_batches(path: Path, rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+def read_batches(path: Path, rows: int = BATCH_ROWS, ids: bool = True) -> Iterator[pa.RecordBatch]:
+    """The visits file's batches (without visit_id unless `ids`: aggregates need none)."""
     if not path.is_file():
         raise InputError("visits", f"no such file: {path}")
     f = pq.ParquetFile(path, read_dictionary=DICTIONARY_COLUMNS)
     _check_schema(f.schema_arrow, schema.VISITS, "visits")
-    yield from f.iter_batches(batch_size=rows, columns=schema.VISITS.names)
+    columns = [c for c in schema.VISITS.names if ids or c != "visit_id"]
+    yield from f.iter_batches(batch_size=rows, columns=columns)
 
 
 def replay_batches(
@@ -521,7 +532,7 @@ def replay_batches(
     and decode the next batch in a thread while this one is settled."""
     decoder = Decoder(members)
     decoded = (decoder.decode(batch) for batch in batches)
-    for d in _read_ahead(decoded) if ahead else decoded:
+    for d in Ahead(decoded) if ahead else decoded:
         calendar = decoder.calendar(d.first_day, d.last_day)
         yield d, [run.settle(d, calendar) for run in runs]
 
@@ -541,12 +552,18 @@ def replay(
 ) -> dict:
     """Settle every visit under each scenario: out/<scenario>/results.parquet (unless
     `results` is False: aggregates only) and out/aggregates.json (returned). The next batch
-    is read and the last one's results are written while a batch is settled. Results take
+    is read and decoded and the last one's results are written while a batch is settled (a
+    pipeline of threads; the members load while the first batch is read). Results take
     their names only when the whole file has been replayed: bad input midway leaves no
     results that look complete."""
     if not visits.is_file():
         raise InputError("visits", f"no such file: {visits}")
-    table = MemberTable(members)
+    batches = Ahead(read_batches(visits, batch_rows, ids=results))  # read while members load
+    try:
+        table = MemberTable(members)
+    except BaseException:
+        batches.close()
+        raise
     runs = [Run(s, table, keep=results) for s in scenarios]
     paths = [out / s.name / "results.parquet" for s in scenarios] if results else []
     out.mkdir(parents=True, exist_ok=True)
@@ -557,7 +574,6 @@ def replay(
     try:
         with ThreadPoolExecutor(1) as pool:
             pending = None
-            batches = read_batches(visits, batch_rows)
             for d, settled in replay_batches(batches, table, runs, ahead=True):
                 if pending is not None:
                     pending.result()
@@ -568,6 +584,7 @@ def replay(
                 pending.result()
         finished = True
     finally:
+        batches.close()
         for writer, path in zip(writers, paths, strict=True):
             writer.close()
             if finished:
@@ -588,14 +605,30 @@ def _write(writers: list[pq.ParquetWriter], runs: list[Run], d: Decoded, settled
         writer.write_batch(run.to_batch(d, results))
 
 
-def _read_ahead(items: Iterable) -> Iterator:
-    """The items of `items`, the next one read in a thread while the caller works."""
-    it = iter(items)
-    with ThreadPoolExecutor(1) as pool:
-        future = pool.submit(next, it, None)
-        while (item := future.result()) is not None:
-            future = pool.submit(next, it, None)
-            yield item
+class Ahead:
+    """The items of an iterable, the next one fetched in a thread (from creation on) while
+    the caller works on this one. Stages of a pipeline: Ahead(decode(b) for b in Ahead(read))."""
+
+    _END = object()
+
+    def __init__(self, items: Iterable):
+        self._items = iter(items)
+        self._pool = ThreadPoolExecutor(1)
+        self._next = self._pool.submit(next, self._items, self._END)
+
+    def __iter__(self) -> "Ahead":
+        return self
+
+    def __next__(self):
+        item = self._next.result()
+        if item is self._END:
+            self.close()
+            raise StopIteration
+        self._next = self._pool.submit(next, self._items, self._END)
+        return item
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
 
 
 def write_aggregates(out: Path, aggregates: dict) -> None:

@@ -22,10 +22,17 @@ from gongji.engine import layout as L
 # visit makes some twenty calls: ~400 ns a visit against ~30 without). Only the replay's
 # batch loop, which allocates its per-thread state, keeps it.
 OPTIONS = {"replay_chunks": {"_nrt": True, "parallel": True}}
-# Modules whose kernel functions are inlined into their callers by numba, but for the named
-# entry points: the rules' small functions, called some twenty times a visit (LLVM does not
-# inline across numba's functions; inlined, a visit costs about a third less).
-INLINED = {"gongji.engine.kernel": ("settle_visit",)}
+# Kernel functions are inlined into their callers by numba (LLVM does not inline across
+# numba's functions; inlined, a visit costs about a third less), but for the entry points
+# named here, which are called from Python or hold a loop of their own.
+NOT_INLINED = (
+    "settle_visit",
+    "replay_chunks",
+    "settle_chunk",
+    "decode_rows",
+    "member_bits_all",
+    "visit_bits_all",
+)
 
 
 # Modules whose source the compiled code depends on. numba's own cache only notices a change
@@ -68,7 +75,7 @@ def compiled(module_name: str) -> dict:
         fn = vars(module)[name]
         rebuilt = types.FunctionType(fn.__code__, namespace, name, fn.__defaults__)
         options = {"nogil": True, "cache": True, "_nrt": False, **OPTIONS.get(name, {})}
-        if module_name in INLINED and name not in INLINED[module_name]:
+        if name not in NOT_INLINED:
             options["inline"] = "always"
         namespace[name] = numba.njit(**options)(rebuilt)
     return namespace

@@ -162,8 +162,9 @@ BAD_ORDER, BAD_TOTAL, BAD_IN_SCOPE, BAD_MEMBER, BAD_CODE = 1, 2, 3, 4, 5
 def decode_rows(member_id, when, total, in_scope, last, ids, C, T, F, out):
     """One pass over a batch of visits: check order and amounts, find member rows, map
     dictionary codes through their tables (`C` codes, `T` tables; a table's -1 marks a value
-    the engine does not know) and build the visit bits. Returns (row, reason), reason 0 if
-    the batch is good. `last` is (member id, time) of the previous batch's last row."""
+    the engine does not know) and build the visit bits from the flags' packed bits (`F`).
+    Returns (row, reason), reason 0 if the batch is good. `last` is (member id, time) of the
+    previous batch's last row."""
     prev_id, prev_when = last[0], last[1]
     row = -1
     for i in range(len(member_id)):
@@ -189,8 +190,16 @@ def decode_rows(member_id, when, total, in_scope, last, ids, C, T, F, out):
         bad = code_into(out.codes[4], T[4], C[4], i, 4, bad)
         if bad >= 0:
             return i, BAD_CODE + bad
-        out.bits[i] = visit_bits(F[0][i], F[1][i], F[2][i], F[3][i], F[4][i])
+        out.bits[i] = visit_bits(
+            bit(F[0], i), bit(F[1], i), bit(F[2], i), bit(F[3], i), bit(F[4], i)
+        )
     return -1, 0
+
+
+def bit(flags, i):
+    """Row i of an Arrow boolean column, read from its packed bits: (bytes, offset)."""
+    k = flags[1] + i
+    return (flags[0][k >> 3] >> (k & 7)) & 1 == 1
 
 
 def code_into(out, table, codes, i, j, bad):
@@ -216,4 +225,5 @@ KERNEL_FUNCTIONS = (
     "visit_bits_all",
     "decode_rows",
     "code_into",
+    "bit",
 )

@@ -325,7 +325,7 @@ class Decoder:
             tuple(np.empty(n, np.int64) for _ in CODED),
             np.empty(n, np.int64),
         )
-        flags = tuple(batch.column(f).to_numpy(zero_copy_only=False) for f in BIT_FLAGS)
+        flags = tuple(_packed(batch.column(f)) for f in BIT_FLAGS)
         row, reason = K.compiled()["decode_rows"](
             member_id,
             when,
@@ -406,6 +406,14 @@ class Decoder:
             t = _EPOCH + timedelta(days=d)
             self._days[d] = (t.year * 12 + t.month - 1, (date(t.year, 1, 1) - _EPOCH).days)
         return self._days[d]
+
+
+def _packed(column: pa.BooleanArray) -> tuple[np.ndarray, int]:
+    """A boolean column's packed bits and bit offset, read in place (no array of bools)."""
+    bits = column.buffers()[1]
+    return np.frombuffer(bits, np.uint8) if bits is not None else np.zeros(
+        0, np.uint8
+    ), column.offset
 
 
 def _column(batch: pa.RecordBatch, name: str) -> np.ndarray | None:

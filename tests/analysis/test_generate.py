@@ -2,7 +2,7 @@
 the engine settles what it makes."""
 
 from collections import Counter
-from datetime import date, datetime
+from datetime import date
 from itertools import groupby
 
 import numpy as np
@@ -14,7 +14,9 @@ import pytest
 from gongji import engine, policy
 from gongji.analysis import generate as gen
 from gongji.analysis.schema import MEMBERS, PERIOD_COLUMNS, VISITS
-from gongji.terms import Category, Level, MemberType
+from gongji.terms import MemberType
+
+from .rows import to_member, to_visit
 
 REGIONS = policy.known_regions()
 
@@ -141,46 +143,6 @@ def test_disease_and_drug_follow_the_category(data):
             assert r["level"] == "pharmacy"
 
 
-def _member(row) -> engine.Member:
-    def periods(xs):
-        return tuple(engine.Period(p["start"], p["end"]) for p in xs)
-
-    bp = row["benefit_periods"]
-    return engine.Member(
-        type=MemberType(row["type"]),
-        has_account=row["has_account"],
-        retired_from=row["retired_from"],
-        contribution_raised=row["contribution_raised"],
-        benefit_periods=None if bp is None else periods(bp),
-        inpatient_stays=periods(row["inpatient_stays"]),
-        arrears=periods(row["arrears"]),
-        remote_filings=periods(row["remote_filings"]),
-        chronic_diseases=tuple(row["chronic_diseases"]),
-    )
-
-
-def _visit(row) -> engine.Visit:
-    time: datetime = row["time"]
-    prescribed = row["prescription_level"]
-    return engine.Visit(
-        time=time,
-        institution=row["institution"],
-        level=Level(row["level"]),
-        total=row["total"],
-        in_scope=row["in_scope"],
-        category=Category(row["category"]),
-        remote=row["remote"],
-        designated=row["designated"],
-        manual=row["manual"],
-        third_party=row["third_party"],
-        disease=row["disease"],
-        drug=row["drug"],
-        internet=row["internet"],
-        prescription_level=None if prescribed is None else Level(prescribed),
-        use_account=row["use_account"],
-    )
-
-
 @pytest.mark.parametrize("region", REGIONS)
 def test_the_engine_settles_the_generated_visits(tmp_path, region):
     pack = policy.load_region(region)
@@ -189,8 +151,8 @@ def test_the_engine_settles_the_generated_visits(tmp_path, region):
     errors, settled, fund = Counter(), 0, 0
     for member_id, rows in groupby(v.slice(0, 2_000).to_pylist(), key=lambda r: r["member_id"]):
         row = members[member_id]
-        member, state = _member(row), engine.YearState.new(row["account_balance"])
-        for visit in map(_visit, rows):
+        member, state = to_member(row), engine.YearState.new(row["account_balance"])
+        for visit in map(to_visit, rows):
             tables = engine.tables_on(pack, visit.time.date())
             assert tables is not None and visit.category in tables.entry
             try:

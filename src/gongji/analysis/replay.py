@@ -74,7 +74,6 @@ BATCH_ROWS = 1 << 20  # rows a batch: big enough to amortise, small enough to bo
 CHUNKS = 8  # chunks a batch is cut into for the threads (cut at member boundaries)
 CATEGORIES = list(Category)
 LEVELS = list(Level)
-NO_PRESCRIPTION = len(LEVELS)  # code of a visit without a prescribing level
 DICTIONARY_COLUMNS = ("institution", "level", "category", "disease", "drug", "prescription_level")
 BIT_FLAGS = ("designated", "remote", "manual", "third_party", "use_account")  # facts.visit_bits
 _LEVEL = {lv.value: i for i, lv in enumerate(Level)}
@@ -109,7 +108,6 @@ class Scenario:
         self.params = np.array([t.params for t in tables], dtype=np.int64)
         self.version_ids = [t.version_id for t in tables]
         self._days: dict[int, int] = {}
-        self._exception: dict[str | None, np.ndarray] = {}
         # line of (version, category, special-exception disease?), -1 where not paid
         self.lines = np.array(
             [[[_line(t, c, flag) for flag in (False, True)] for c in CATEGORIES] for t in tables],
@@ -117,13 +115,7 @@ class Scenario:
         )
         # level a visit settles at, by (version, level, prescribing level or none)
         self.levels = np.array(
-            [
-                [
-                    [LEVELS.index(settled_level(t, lv, pl)) for pl in (*LEVELS, None)]
-                    for lv in LEVELS
-                ]
-                for t in tables
-            ],
+            [[[_level(t, lv, pl) for pl in (*LEVELS, None)] for lv in LEVELS] for t in tables],
             dtype=np.int64,
         )
 
@@ -190,21 +182,6 @@ class MemberTable:
             diseases=_lengths(table.column("chronic_diseases")),
             balance=table.column("account_balance").fill_null(0).to_numpy().astype(np.int64),
         )
-
-    def rows(self, member_ids: np.ndarray, first_row: int) -> np.ndarray:
-        """Member rows of sorted member ids (looked up once per run of one member)."""
-        if not len(member_ids):
-            return np.zeros(0, np.int64)
-        starts = np.flatnonzero(np.diff(member_ids, prepend=member_ids[0] - 1))
-        ids = member_ids[starts]
-        rows = np.minimum(np.searchsorted(self.ids, ids), max(len(self.ids) - 1, 0))
-        missing = self.ids[rows] != ids if len(self.ids) else np.ones(len(ids), bool)
-        if missing.any():
-            i = int(starts[np.flatnonzero(missing)[0]])
-            raise InputError(
-                f"visits[{first_row + i}].member_id", f"member {member_ids[i]} not in members"
-            )
-        return np.repeat(rows, np.diff(starts, append=len(member_ids)))
 
 
 def _periods(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -293,13 +270,13 @@ class Decoded:
 
 
 class Decoder:
-    """Record batches of visits -> `Decoded`, checking what the engine would refuse."""
+    """Record batches of visits -> `Decoded`; input the engine cannot take (out of order,
+    amounts, unknown members or codes) raises InputError naming the row and field."""
 
     def __init__(self, members: MemberTable):
         self.members = members
         self.rows = 0
         self.last = (_BEFORE_ALL, _BEFORE_ALL)  # (member_id, time) of the previous row
-        self._keys: dict[str, int] = {}
         self._days: dict[int, tuple[int, int]] = {}
 
     def decode(self, batch: pa.RecordBatch) -> Decoded:

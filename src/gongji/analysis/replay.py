@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -446,20 +447,23 @@ class Run:
         bounds = _chunks(d.visits.member, CHUNKS)
         last = np.zeros((len(bounds) - 1, L.S_SIZE), np.int64)
         sums = np.zeros((len(bounds) - 1, K.N_ROWS, K.N_MEASURES), np.int64)
-        K.compiled()["replay_chunks"](
-            s.params,
-            tables,
-            bounds,
-            self.carry,
-            self.carry_member,
-            d.visits,
-            self.members.arrays,
-            results,
-            last,
-            sums,
-            self.aggregates.out_of_pocket,
-            self._trace,
-        )
+        # chunks handed out one at a time: a thread the reader or decoder holds up does not
+        # hold the batch up (equal shares per thread waited for the slowest)
+        with numba.parallel_chunksize(1):
+            K.compiled()["replay_chunks"](
+                s.params,
+                tables,
+                bounds,
+                self.carry,
+                self.carry_member,
+                d.visits,
+                self.members.arrays,
+                results,
+                last,
+                sums,
+                self.aggregates.out_of_pocket,
+                self._trace,
+            )
         if n:
             self.carry = last[-1].copy()
             self.carry_member = int(d.visits.member[-1])

@@ -150,11 +150,6 @@ def member_bits_all(has_account, raised, out):
         out[i] = member_bits(has_account[i], raised[i])
 
 
-def visit_bits_all(designated, remote, manual, third_party, use_account, out):
-    for i in range(len(out)):
-        out[i] = visit_bits(designated[i], remote[i], manual[i], third_party[i], use_account[i])
-
-
 # Why decode_rows stopped at a row.
 BAD_ORDER, BAD_TOTAL, BAD_IN_SCOPE, BAD_MEMBER, BAD_CODE = 1, 2, 3, 4, 5
 
@@ -222,7 +217,6 @@ KERNEL_FUNCTIONS = (
     "tally",
     "copy_into",
     "member_bits_all",
-    "visit_bits_all",
     "decode_rows",
     "code_into",
     "bit",

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from gongji.analysis.aggregate import Aggregates
 from gongji.analysis.replay import (
+    RESULTS,
     MemberTable,
     Run,
     Scenario,
@@ -39,16 +40,11 @@ from gongji.errors import InputError
 OUTPUT = pa.schema(
     [
         ("scenario", pa.string()),
-        ("visit_id", pa.int64()),
-        ("member_id", pa.int64()),
-        ("policy_version", pa.string()),
-        ("status", pa.string()),
-        ("member_class", pa.string()),
-        ("deductible", pa.int64()),
-        ("fund_pay", pa.int64()),
-        ("account_pay", pa.int64()),
-        ("cash_pay", pa.int64()),
-        ("account_balance", pa.int64()),
+        # results.parquet's columns, dictionaries as their plain values (Spark takes those)
+        *(
+            (f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+            for f in RESULTS
+        ),
         ("aggregates", pa.binary()),
     ]
 )

@@ -31,7 +31,6 @@ NOT_INLINED = (
     "settle_chunk",
     "decode_rows",
     "member_bits_all",
-    "visit_bits_all",
 )
 
 

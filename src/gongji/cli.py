@@ -16,6 +16,7 @@ from gongji.calculate import to_json_numbers
 from gongji.errors import InputError
 from gongji.ledger.cli import fail, register
 from gongji.policy import present
+from gongji.supervision import cli as supervision
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -180,3 +181,4 @@ def catalogue_check(
 
 register(app)  # the ledger's and the service's commands
 analysis.register(app)  # generate, replay, report
+supervision.register(app)  # monitor, statements, fund statistics

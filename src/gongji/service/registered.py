@@ -77,6 +77,7 @@ def upload_fees(db: Engine, caller: Caller, lines: list, where: str) -> list[dic
                 "code": fee["code"],
                 "quantity": str(fee["quantity"]),
                 "unit_price": fmt(fee["unit_price"]),
+                **{k: fee[k] for k in ("rxno", "rx_circ_flag") if k in fee},
             }
             known = items.get(fee["code"])
             out.append(
@@ -150,7 +151,13 @@ def _fee(line: dict, at: str) -> dict:
             f"{at}.det_item_fee_sumamt",
             f"{fmt(total)} is not cnt x pric ({fmt(times(price, quantity))})",
         )
-    return {"sn": sn, "code": code, "quantity": quantity, "unit_price": price}
+    fee = {"sn": sn, "code": code, "quantity": quantity, "unit_price": price}
+    # the prescription (rxno) and whether it circulates to a pharmacy (rx_circ_flag 1): the
+    # prescription-circulation monitoring (KF-23, PZH-14, XSBN-32) reads them
+    for key in ("rxno", "rx_circ_flag"):
+        if line.get(key) not in (None, ""):
+            fee[key] = str(line[key])
+    return fee
 
 
 def _fen(data: dict, key: str, where: str) -> int:

@@ -1,0 +1,173 @@
+"""Claims: what the monitoring rules read — settled visits and what is known around them.
+
+    visits         one row per settled visit (cancelled ones left out):
+                   visit_id, member_id, time, institution, kind (hospital | pharmacy |
+                   internet), level, category, total, in_scope, examination, fund_pay,
+                   account_pay, cash_pay (fen), rxno (a pharmacy sale's prescription, or null)
+    stays          member_id, start, end: inpatient stays as known now (a stay reported after
+                   the outpatient visit was settled is what KF-10's monitoring is for)
+    prescriptions  rxno, institution, member_id, issued: prescriptions written by institutions
+    institutions   code, kind, level, designated
+
+Two sources fill them: the ledger (`from_ledger`), and generated data for measuring the rules
+(`supervision.planted`). Examination is the medical-technical share of a visit (imaging,
+laboratory, pathology: national service codes starting with "2"); a visit settled without
+line items has none recorded.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+
+import polars as pl
+from sqlalchemy import Engine, and_, select
+
+from gongji.ledger.schema import institutions, members, settlements
+from gongji.ledger.schema import visits as registered
+from gongji.money import times, to_fen
+
+VISITS = {
+    "visit_id": pl.Utf8,
+    "member_id": pl.Utf8,
+    "time": pl.Datetime("us"),
+    "institution": pl.Utf8,
+    "kind": pl.Utf8,
+    "level": pl.Utf8,
+    "category": pl.Utf8,
+    "total": pl.Int64,
+    "in_scope": pl.Int64,
+    "examination": pl.Int64,
+    "fund_pay": pl.Int64,
+    "account_pay": pl.Int64,
+    "cash_pay": pl.Int64,
+    "rxno": pl.Utf8,
+}
+STAYS = {"member_id": pl.Utf8, "start": pl.Date, "end": pl.Date}
+PRESCRIPTIONS = {"rxno": pl.Utf8, "institution": pl.Utf8, "member_id": pl.Utf8, "issued": pl.Date}
+INSTITUTIONS = {"code": pl.Utf8, "kind": pl.Utf8, "level": pl.Utf8, "designated": pl.Boolean}
+EXAMINATION_PREFIX = "2"  # 医技诊疗类: the national service catalogue's medical-technical class
+
+
+@dataclass(frozen=True)
+class Claims:
+    visits: pl.DataFrame
+    stays: pl.DataFrame
+    prescriptions: pl.DataFrame
+    institutions: pl.DataFrame
+
+    def __post_init__(self) -> None:
+        for name, schema in (
+            ("visits", VISITS),
+            ("stays", STAYS),
+            ("prescriptions", PRESCRIPTIONS),
+            ("institutions", INSTITUTIONS),
+        ):
+            frame = getattr(self, name)
+            if dict(frame.select(list(schema)).schema) != schema:
+                raise ValueError(f"claims.{name}: columns must be {schema}, not {frame.schema}")
+
+
+def from_ledger(db: Engine, begin: date, end: date) -> Claims:
+    """The settled visits with visit days in [begin, end], from the store."""
+    with db.connect() as conn:
+        rows = conn.execute(
+            select(
+                settlements.c.txn_id,
+                settlements.c.member_id,
+                settlements.c.visit_time,
+                settlements.c.institution,
+                settlements.c.request,
+                settlements.c.result,
+            ).where(
+                and_(
+                    settlements.c.cancel_entry_id.is_(None),
+                    settlements.c.visit_time >= datetime.combine(begin, time.min),
+                    settlements.c.visit_time <= datetime.combine(end, time.max),
+                )
+            )
+        ).all()
+        insts = conn.execute(select(institutions)).all()
+        profiles = conn.execute(select(members.c.id, members.c.profile)).all()
+        fees = conn.execute(
+            select(
+                registered.c.member_id,
+                registered.c.institution,
+                registered.c.begntime,
+                registered.c.fees,
+                registered.c.txn_id,
+            )
+        ).all()
+    kinds = {i.code: i.kind for i in insts}
+    rx_of = {f.txn_id: _rxno(f.fees) for f in fees if f.txn_id}
+    return Claims(
+        visits=pl.DataFrame([_visit(r, kinds, rx_of) for r in rows], schema=VISITS, orient="row"),
+        stays=pl.DataFrame(
+            [
+                (p.id, date.fromisoformat(s["from"]), date.fromisoformat(s["to"]))
+                for p in profiles
+                for s in p.profile.get("inpatient_stays") or []
+            ],
+            schema=STAYS,
+            orient="row",
+        ),
+        prescriptions=pl.DataFrame(
+            [
+                (rx, f.institution, f.member_id, f.begntime.date())
+                for f in fees
+                if kinds.get(f.institution) != "pharmacy"
+                for rx in _written(f.fees)
+            ],
+            schema=PRESCRIPTIONS,
+            orient="row",
+        ),
+        institutions=pl.DataFrame(
+            [(i.code, i.kind, i.level, i.designated) for i in insts],
+            schema=INSTITUTIONS,
+            orient="row",
+        ),
+    )
+
+
+def _visit(r, kinds: dict[str, str], rx_of: dict[str, str | None]) -> tuple:
+    visit = r.request.get("visit", r.request)
+    result = r.result
+    items = visit.get("items") or []
+    examination = sum(
+        times(to_fen(i["unit_price"]), Decimal(str(i["quantity"])))
+        for i in items
+        if str(i.get("code", "")).startswith(EXAMINATION_PREFIX)
+    )
+    return (
+        r.txn_id,
+        r.member_id,
+        r.visit_time,
+        r.institution,
+        kinds.get(r.institution, "hospital"),
+        visit.get("level"),
+        visit.get("category", "general"),
+        to_fen(result["total"]),
+        to_fen(result["in_scope"]),
+        examination,
+        to_fen(result["fund_pay"]),
+        to_fen(result["account_pay"]) + to_fen(result.get("mutual_aid_pay", "0")),
+        to_fen(result["cash_pay"]),
+        rx_of.get(r.txn_id),
+    )
+
+
+def _rxno(fees: object) -> str | None:
+    """The prescription a pharmacy sale's fee details name (2204 `rxno`)."""
+    for line in (fees or {}).values() if isinstance(fees, dict) else fees or []:
+        if isinstance(line, dict) and line.get("rxno"):
+            return str(line["rxno"])
+    return None
+
+
+def _written(fees: object) -> set[str]:
+    """The prescriptions a hospital visit's fee details wrote for circulation (rx_circ_flag 1)."""
+    lines = (fees or {}).values() if isinstance(fees, dict) else fees or []
+    return {
+        str(line["rxno"])
+        for line in lines
+        if isinstance(line, dict) and line.get("rxno") and str(line.get("rx_circ_flag")) == "1"
+    }

@@ -13,6 +13,7 @@ from gongji import catalogue, documents, policy
 from gongji.analysis import cli as analysis
 from gongji.calculate import calculate as run_calculation
 from gongji.calculate import to_json_numbers
+from gongji.console import cli as console
 from gongji.errors import InputError
 from gongji.ledger.cli import fail, register
 from gongji.policy import present
@@ -182,3 +183,4 @@ def catalogue_check(
 register(app)  # the ledger's and the service's commands
 analysis.register(app)  # generate, replay, report
 supervision.register(app)  # monitor, statements, fund statistics
+console.register(app)  # staff

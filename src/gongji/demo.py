@@ -1,9 +1,11 @@
 """`gongji demo`: a fresh SQLite store with sample institutions and members, a few visits
 settled through the ledger (their answers printed), then the HTTP service with a token for
-a sample hospital."""
+a sample hospital and a console login for an administrator."""
 
+import secrets
 from pathlib import Path
 
+from gongji.console import auth as console
 from gongji.ledger import imports, store
 from gongji.ledger.settlement import settle
 from gongji.service import auth
@@ -20,9 +22,12 @@ VISITS = [
 ]  # fmt: skip
 
 
-def prepare(path: Path) -> tuple[str, list[dict]]:
-    """A new demo store at `path` (replacing one there); the hospital's token and the demo
-    visits' answers."""
+CONSOLE_USER = "admin"
+
+
+def prepare(path: Path) -> tuple[str, list[dict], str]:
+    """A new demo store at `path` (replacing one there); the hospital's token, the demo
+    visits' answers and the console administrator's password."""
     path.unlink(missing_ok=True)
     db = store.connect(f"sqlite:///{path}")
     store.upgrade(db)
@@ -30,5 +35,7 @@ def prepare(path: Path) -> tuple[str, list[dict]]:
     imports.import_csv(db, "members", DATA / "demo-members.csv")
     answers = [settle(db, txn, member, visit) for txn, member, visit in VISITS]
     token = auth.issue(db, HOSPITAL, "demo hospital")
+    password = secrets.token_urlsafe(12)
+    console.add_staff(db, CONSOLE_USER, "演示管理员", "admin", password, "demo")
     db.dispose()
-    return token, answers
+    return token, answers, password

@@ -5,6 +5,9 @@ import os
 import subprocess
 import sys
 
+from gongji.console import auth as console_auth
+from gongji.ledger import store
+
 
 def gongji(tmp_path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "GONGJI_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
@@ -118,7 +121,11 @@ def test_demo_prepares_a_store_and_settles_the_sample_visits(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("D1  total 250.00  fund 75.00  account 125.00  cash 50.00")
-    assert "token for H41020000001:" in lines[-1]
+    assert any("token for H41020000001:" in line for line in lines)
+    (console,) = [line for line in lines if line.startswith("console login: user admin")]
+    demo_store = store.connect(f"sqlite:///{tmp_path / 'd.db'}")
+    assert console_auth.login(demo_store, "admin", console.split("password ")[1]) is not None
+    demo_store.dispose()
     env = {**os.environ, "GONGJI_DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}"}
     checked = subprocess.run(
         [sys.executable, "-m", "gongji", "db", "check"], env=env, capture_output=True, text=True

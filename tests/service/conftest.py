@@ -10,6 +10,7 @@ import httpx
 import pytest
 import uvicorn
 
+from gongji.console import auth as console_auth
 from gongji.ledger import members, registry
 from gongji.service import auth
 from gongji.service.app import create_app
@@ -17,6 +18,7 @@ from gongji.service.settings import Settings
 
 HOSPITAL = "H41020000001"  # level 3, Kaifeng
 CLINIC = "H41020000002"  # level 1, another institution
+PASSWORD = "correct horse battery"  # the console staff's
 
 
 @dataclass
@@ -72,3 +74,11 @@ def service(db):
     yield svc
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def console(service):
+    """The service with console staff: viewer1, operator1, admin1 (password PASSWORD)."""
+    for name, role in (("viewer1", "viewer"), ("operator1", "operator"), ("admin1", "admin")):
+        console_auth.add_staff(service.db, name, f"{role} 张", role, PASSWORD, "test")
+    return service

@@ -307,9 +307,9 @@ def demo(
     then the service on 127.0.0.1:8000 (Ctrl-C stops it)."""
     import os
 
-    from gongji.demo import HOSPITAL, prepare
+    from gongji.demo import CONSOLE_USER, HOSPITAL, prepare
 
-    token, answers = prepare(path)
+    token, answers, password = prepare(path)
     for a in answers:
         out.print(
             f"{a['visit_id']}  total {a['total']}  fund {a['fund_pay']}  account "
@@ -319,11 +319,12 @@ def demo(
             soft_wrap=True,
         )
     out.print(f"store: sqlite:///{path}   token for {HOSPITAL}: {token}", soft_wrap=True)
+    out.print(f"console login: user {CONSOLE_USER}  password {password}", soft_wrap=True)
     if no_serve:
         return
     out.print(
         "try: curl -s localhost:8000/v1/visits -H 'Authorization: Bearer "
-        f"{token}'   (docs: http://127.0.0.1:8000/docs)",
+        f"{token}'   (docs: http://127.0.0.1:8000/docs, console: http://127.0.0.1:8000/console/)",
         soft_wrap=True,
     )
     os.environ["GONGJI_DATABASE_URL"] = f"sqlite:///{path}"

@@ -12,10 +12,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, 
 from sqlalchemy import Connection, insert, or_, select
 
 from gongji import policy
-from gongji.calculate import Fen, Id
+from gongji.calculate import Fen, Id, MemberIn
 from gongji.errors import InputError, first_error
 from gongji.ledger import members as M
+from gongji.ledger.accounts import credit_due
+from gongji.ledger.journal import post
 from gongji.ledger.schema import contributions, family_bindings, institutions
+from gongji.money import fmt
 from gongji.terms import Level
 
 
@@ -59,6 +62,7 @@ class ContributionIn(_Record):
     month: Month
     base: Fen
     paid_on: date
+    amount: Fen | None = None  # the whole contribution paid (employer + member)
 
 
 def parse(model: type[_Record], document: object, where: str):
@@ -128,9 +132,11 @@ def bind_family(conn: Connection, document: object, where: str = "binding") -> i
 
 
 def add_contribution(conn: Connection, document: object, where: str = "contribution") -> None:
-    """A month's contribution, paid: the base the month's account credit is 2% of (X-4)."""
+    """A month's contribution, paid: the base the month's account credit is 2% of (X-4).
+    With its `amount`, the money comes in too: the share the month's credit will take
+    goes to the accounts' clearing (premium:<region>), the rest to the pooling fund."""
     c = parse(ContributionIn, document, where)
-    M.lock(conn, c.member, f"{where}.member")
+    member = M.lock(conn, c.member, f"{where}.member")
     found = conn.execute(
         select(contributions.c.id).where(
             contributions.c.member_id == c.member, contributions.c.month == c.month
@@ -142,8 +148,40 @@ def add_contribution(conn: Connection, document: object, where: str = "contribut
             f"{c.member} has a contribution for {c.month:%Y-%m} already",
             "E_EXISTS",
         )
+    entry_id = None if c.amount is None else _post_contribution(conn, member, c, where)
     conn.execute(
         insert(contributions).values(
-            member_id=c.member, month=c.month, base=c.base, paid_on=c.paid_on
+            member_id=c.member,
+            month=c.month,
+            base=c.base,
+            paid_on=c.paid_on,
+            amount=c.amount,
+            entry_id=entry_id,
         )
     )
+
+
+def _post_contribution(conn: Connection, member, c: ContributionIn, where: str) -> int:
+    region = member.region
+    share = _account_share(member, c)
+    if c.amount < share:
+        raise InputError(
+            f"{where}.amount",
+            f"{fmt(c.amount)} is less than the account credit it pays for ({fmt(share)})",
+        )
+    moves = [
+        (f"contributions:{region}", -c.amount),
+        (f"premium:{region}", share),
+        (f"fund:{region}", c.amount - share),
+    ]
+    return post(conn, "contribution", f"contribution:{c.member}:{c.month:%Y-%m}", moves)
+
+
+def _account_share(member, c: ContributionIn) -> int:
+    """What the month's credit will take from premium:<region> (none when the credit comes
+    from the fund, as a retiree's does, or no credit is due)."""
+    pack = policy.load_region(member.region)
+    due = credit_due(pack, MemberIn.model_validate(member.profile), c.month, c.base)
+    if due is None or due[2] != f"premium:{member.region}":
+        return 0
+    return due[0]

@@ -76,13 +76,19 @@ contributions = Table(
     Column("month", Date, nullable=False),  # the first day of the month paid for
     Column("base", BigInteger, nullable=False),
     Column("paid_on", Date, nullable=False),
+    # the whole contribution paid for the month (employer + member), when it was given: then
+    # its journal entry (kind "contribution") brings it into the fund and the accounts'
+    # clearing (premium:<region>); older records give only the base
+    Column("amount", BigInteger),
+    Column("entry_id", Integer, ForeignKey("journal_entries.id")),
     UniqueConstraint("member_id", "month", name="uq_contributions_month"),
 )
 
 # Double-entry: an entry's legs sum to zero. Accounts are named by kind and owner, e.g.
 # "account:P001" (personal account), "frozen:P001" (frozen for a premium), "fund:kaifeng"
 # (pooling fund), "institution:H001" (owed to the institution), "cash:P001" (paid by the
-# member), "premium:kaifeng" (contributions clearing), "payout:P001" (refunded to a member).
+# member), "premium:kaifeng" (contributions clearing), "payout:P001" (refunded to a member),
+# "contributions:kaifeng" (contributions paid in: the outside source of the fund's income).
 entries = Table(
     "journal_entries",
     metadata,
@@ -146,7 +152,8 @@ settlements = Table(
     Column("txn_id", String(64), nullable=False),
     Column("member_id", String(40), ForeignKey("members.id"), nullable=False, index=True),
     Column("institution", String(40), index=True),  # where the visit was (reconciliation)
-    Column("visit_time", DateTime, nullable=False),
+    # indexed: statements, reconciliation and monitoring read a period's settlements
+    Column("visit_time", DateTime, nullable=False, index=True),
     Column("payload_hash", String(64), nullable=False),
     Column("request", JSON, nullable=False),
     Column("result", JSON, nullable=False),

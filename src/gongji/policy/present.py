@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from pydantic import BaseModel
+
 from gongji.money import fmt, fmt_bp
 from gongji.policy.schema import (
     CATEGORY_SECTIONS,
@@ -152,3 +154,26 @@ def _row(
     if node is None:
         return Row(topic, value, "", "", False)
     return Row(topic, value, node.rule_for(klass), node.article, node.uses_configured())
+
+
+def quotes(version: Version) -> dict[tuple[str, str], str]:
+    """The words of the rulebook each (rule ID, article) of a version cites: a trace step
+    names its rule and article, and a reader wants the article's text beside it."""
+    found: dict[tuple[str, str], str] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, Cited) and node.text:
+            for klass in MemberClass:
+                found.setdefault((node.rule_for(klass), node.article), node.text)
+        if isinstance(node, BaseModel):
+            for name in type(node).model_fields:
+                walk(getattr(node, name))
+        elif isinstance(node, list | tuple):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            for item in node.values():
+                walk(item)
+
+    walk(version)
+    return found

@@ -1,6 +1,7 @@
 """The FastAPI app: national transactions at POST /fsi/api, REST under /v1, /health, and
 the OpenAPI docs at /docs. `create_app()` reads its settings from the environment."""
 
+import asyncio
 import json
 import logging
 import sys
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gongji.console import pages as console
 from gongji.errors import InputError
 from gongji.ledger import store
 from gongji.service import national, rest
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_extra=rest.openapi_body(national.Envelope),
     )
     rest.install(app)
+    console.install(app)  # after the API: its routes are matched first
     app.add_api_route("/health", health, methods=["GET"], summary="The service and its store")
     app.add_middleware(
         Guard, max_body=settings.max_body, log=settings.access_log, gate=app.state.gate
@@ -68,7 +71,10 @@ async def _lifespan(app: FastAPI):
     """The writer connects as the worker starts, not on its first settlement (which would
     otherwise wait for the connection)."""
     await app.state.writer.start()
+    # the console's fund page sums the journal once; done in the background, not awaited
+    warming = asyncio.get_running_loop().run_in_executor(None, console.warm, app.state.db)
     yield
+    warming.cancel()
 
 
 async def transaction(request: Request) -> Response:
@@ -146,7 +152,8 @@ class Guard:
             return await _refuse(
                 send, ServiceError("E_TOO_LARGE", "", f"over {self.max_body} bytes")
             )
-        if scope["path"] not in PUBLIC:
+        if scope["path"] not in PUBLIC and not scope["path"].startswith(console.PREFIX):
+            # the console's pages check their staff session themselves
             authorization = headers.get(b"authorization")
             try:
                 caller = await self.gate.caller(authorization and authorization.decode("latin-1"))

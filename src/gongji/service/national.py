@@ -22,7 +22,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, select
 
 from gongji import policy
 from gongji.errors import InputError, first_error
@@ -33,6 +33,7 @@ from gongji.service import registered
 from gongji.service.auth import Caller
 from gongji.service.errors import CATALOGUE, ServiceError
 from gongji.service.writer import Writer
+from gongji.supervision import statements
 
 PSN_TYPE = {"employee": "1101", "flexible": "1103", "retiree": "1201", "single_pool": "1101"}
 FUND_NAME = {"310100": "职工基本医疗保险统筹基金", "310200": "职工基本医疗保险个人账户基金"}
@@ -277,8 +278,9 @@ def _own_settlement(ctx: Context, txn_id: str, field: str):
 # -- 3201 / 3202 reconciliation ---------------------------------------------------------------
 async def reconcile_totals(ctx: Context) -> dict:
     data = _data(ctx)
-    ours = await asyncio.to_thread(_period_rows, ctx, data)
-    totals = _sums(ours)
+    totals = await asyncio.to_thread(
+        statements.reconciliation_totals, ctx.db, ctx.envelope.fixmedins_code, *_period(data)
+    )
     theirs = {
         "medfee_sumamt": _dec(data, "medfee_sumamt"),
         "fund_pay_sumamt": _dec(data, "fund_pay_sumamt"),
@@ -301,7 +303,10 @@ async def reconcile_totals(ctx: Context) -> dict:
 
 async def reconcile_details(ctx: Context) -> dict:
     data = _data(ctx)
-    ours = {r["setl_id"]: r for r in await asyncio.to_thread(_period_rows, ctx, data)}
+    settled = await asyncio.to_thread(
+        statements.reconciliation_rows, ctx.db, ctx.envelope.fixmedins_code, *_period(data)
+    )
+    ours = {r["setl_id"]: r for r in settled}
     rows = data.get("detail") or ctx.envelope.input.get("detail") or []
     if not isinstance(rows, list):
         raise InputError("input.data.detail", "a list of settlement rows")
@@ -350,44 +355,6 @@ def _period(data: dict) -> tuple[date, date]:
             "input.data.stmt_begndate", "give stmt_begndate and stmt_enddate as yyyy-MM-dd"
         ) from None
     return begin, end
-
-
-def _period_rows(ctx: Context, data: dict) -> list[dict]:
-    """The caller's settlements with visits in the period (both days included); a cancelled
-    one counts as a refund (refd_setl_flag 1) and not in the totals."""
-    begin, end = _period(data)
-    institution = ctx.envelope.fixmedins_code
-    with ctx.db.connect() as conn:
-        rows = conn.execute(
-            select(settlements.c.txn_id, settlements.c.result, settlements.c.cancel_entry_id).where(
-                and_(
-                    settlements.c.institution == institution,
-                    settlements.c.visit_time >= datetime.combine(begin, datetime.min.time()),
-                    settlements.c.visit_time < datetime.combine(end, datetime.max.time()),
-                )
-            )
-        ).all()
-    return [
-        {
-            "setl_id": r.txn_id,
-            "medfee_sumamt": Decimal(r.result["total"]),
-            "fund_pay_sumamt": Decimal(r.result["fund_pay"]),
-            "acct_pay": Decimal(r.result["account_pay"])
-            + Decimal(r.result.get("mutual_aid_pay", "0")),
-            "refd_setl_flag": "1" if r.cancel_entry_id else "0",
-        }
-        for r in rows
-    ]
-
-
-def _sums(rows: list[dict]) -> dict:
-    live = [r for r in rows if r["refd_setl_flag"] == "0"]
-    return {
-        "medfee_sumamt": sum((r["medfee_sumamt"] for r in live), Decimal("0.00")),
-        "fund_pay_sumamt": sum((r["fund_pay_sumamt"] for r in live), Decimal("0.00")),
-        "acct_pay": sum((r["acct_pay"] for r in live), Decimal("0.00")),
-        "fixmedins_setl_cnt": len(live),
-    }
 
 
 # -- the settlement in the platform's names --------------------------------------------------

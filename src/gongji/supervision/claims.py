@@ -16,7 +16,7 @@ line items has none recorded.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import polars as pl
@@ -69,6 +69,14 @@ class Claims:
 
 def from_ledger(db: Engine, begin: date, end: date) -> Claims:
     """The settled visits with visit days in [begin, end], from the store."""
+    in_period = and_(
+        settlements.c.visit_time >= datetime.combine(begin, time.min),
+        settlements.c.visit_time <= datetime.combine(end, time.max),
+    )
+    # stays of the members who visited (not every member's record); prescriptions written
+    # from a week before the period (a sale early in it may use one)
+    visited = select(settlements.c.member_id).where(in_period).distinct()
+    since = datetime.combine(begin - timedelta(days=7), time.min)
     with db.connect() as conn:
         rows = conn.execute(
             select(
@@ -76,18 +84,15 @@ def from_ledger(db: Engine, begin: date, end: date) -> Claims:
                 settlements.c.member_id,
                 settlements.c.visit_time,
                 settlements.c.institution,
-                settlements.c.request,
-                settlements.c.result,
-            ).where(
-                and_(
-                    settlements.c.cancel_entry_id.is_(None),
-                    settlements.c.visit_time >= datetime.combine(begin, time.min),
-                    settlements.c.visit_time <= datetime.combine(end, time.max),
-                )
-            )
+                *_SETTLED,
+            ).where(settlements.c.cancel_entry_id.is_(None), in_period)
         ).all()
         insts = conn.execute(select(institutions)).all()
-        profiles = conn.execute(select(members.c.id, members.c.profile)).all()
+        profiles = conn.execute(
+            select(members.c.id, members.c.profile["inpatient_stays"].label("stays")).where(
+                members.c.id.in_(visited)
+            )
+        ).all()
         fees = conn.execute(
             select(
                 registered.c.member_id,
@@ -95,17 +100,20 @@ def from_ledger(db: Engine, begin: date, end: date) -> Claims:
                 registered.c.begntime,
                 registered.c.fees,
                 registered.c.txn_id,
+            ).where(
+                registered.c.begntime >= since,
+                registered.c.begntime <= datetime.combine(end, time.max),
             )
         ).all()
     kinds = {i.code: i.kind for i in insts}
-    rx_of = {f.txn_id: _rxno(f.fees) for f in fees if f.txn_id}
+    rx_of = {f.txn_id: rx for f in fees if f.txn_id and (rx := _rxno(f.fees))}
     return Claims(
-        visits=pl.DataFrame([_visit(r, kinds, rx_of) for r in rows], schema=VISITS, orient="row"),
+        visits=_visits(rows, kinds, rx_of),
         stays=pl.DataFrame(
             [
                 (p.id, date.fromisoformat(s["from"]), date.fromisoformat(s["to"]))
                 for p in profiles
-                for s in p.profile.get("inpatient_stays") or []
+                for s in p.stays or []
             ],
             schema=STAYS,
             orient="row",
@@ -128,30 +136,59 @@ def from_ledger(db: Engine, begin: date, end: date) -> Claims:
     )
 
 
-def _visit(r, kinds: dict[str, str], rx_of: dict[str, str | None]) -> tuple:
-    visit = r.request.get("visit", r.request)
-    result = r.result
-    items = visit.get("items") or []
-    examination = sum(
+# What a visit's row needs of the settlement's documents, read by the store (JSON paths):
+# decoding whole documents cost more than the rules.
+_RESULT = ("total", "in_scope", "fund_pay", "account_pay", "mutual_aid_pay", "cash_pay")
+_SETTLED = (
+    settlements.c.request[("visit", "level")].as_string().label("level"),
+    settlements.c.request[("visit", "category")].as_string().label("category"),
+    settlements.c.request[("visit", "items")].label("items"),
+    *(settlements.c.result[key].as_string().label(key) for key in _RESULT),
+)
+
+
+def _visits(rows: list, kinds: dict[str, str], rx_of: dict[str, str | None]) -> pl.DataFrame:
+    raw = pl.DataFrame(
+        [
+            (r.txn_id, r.member_id, r.visit_time, r.institution, r.level, r.category,
+             _examination(r.items), *(getattr(r, k) for k in _RESULT))
+            for r in rows
+        ],
+        schema={**{k: pl.Utf8 for k in ("visit_id", "member_id")}, "time": pl.Datetime("us"),
+                **{k: pl.Utf8 for k in ("institution", "level", "category")},
+                "examination": pl.Int64, **{k: pl.Utf8 for k in _RESULT}},
+        orient="row",
+    )  # fmt: skip
+    fen = {k: _fen(pl.col(k)) for k in _RESULT}
+    return raw.select(
+        "visit_id",
+        "member_id",
+        pl.col("time").cast(pl.Datetime("us")),
+        "institution",
+        pl.col("institution").replace_strict(kinds, default="hospital").alias("kind"),
+        "level",
+        pl.col("category").fill_null("general"),
+        fen["total"],
+        fen["in_scope"],
+        "examination",
+        fen["fund_pay"],
+        (fen["account_pay"] + fen["mutual_aid_pay"].fill_null(0)).alias("account_pay"),
+        fen["cash_pay"],
+        pl.col("visit_id").replace_strict(rx_of, default=None, return_dtype=pl.Utf8).alias("rxno"),
+    ).cast(VISITS)
+
+
+def _fen(amount: pl.Expr) -> pl.Expr:
+    """A settlement's amount as the ledger writes it (money.fmt: yuan with exactly two
+    decimals, "123.45") -> integer fen, exactly (no floats)."""
+    return amount.str.replace(".", "", literal=True).cast(pl.Int64)
+
+
+def _examination(items: list | None) -> int:
+    return sum(
         times(to_fen(i["unit_price"]), Decimal(str(i["quantity"])))
-        for i in items
+        for i in items or []
         if str(i.get("code", "")).startswith(EXAMINATION_PREFIX)
-    )
-    return (
-        r.txn_id,
-        r.member_id,
-        r.visit_time,
-        r.institution,
-        kinds.get(r.institution, "hospital"),
-        visit.get("level"),
-        visit.get("category", "general"),
-        to_fen(result["total"]),
-        to_fen(result["in_scope"]),
-        examination,
-        to_fen(result["fund_pay"]),
-        to_fen(result["account_pay"]) + to_fen(result.get("mutual_aid_pay", "0")),
-        to_fen(result["cash_pay"]),
-        rx_of.get(r.txn_id),
     )
 
 

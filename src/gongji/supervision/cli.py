@@ -1,5 +1,6 @@
-"""`gongji monitor` (alerts over the store's settled visits) and `gongji monitor-measure`
-(recall and false alarms of the rules on generated data with planted anomalies)."""
+"""Supervision commands: `gongji monitor` (alerts over the store's settled visits, kept as a
+run), `gongji monitor-measure` (recall and false alarms on generated data with planted
+anomalies), `gongji statements`, `gongji clearing` and `gongji fund-stats` (JSON, yuan)."""
 
 from datetime import date
 from pathlib import Path
@@ -10,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gongji.errors import InputError
-from gongji.ledger.cli import _day, _store, fail
+from gongji.ledger.cli import _day, _store, emit, fail
 from gongji.money import fmt
 
 out = Console()
@@ -19,6 +20,62 @@ out = Console()
 def register(app: typer.Typer) -> None:
     app.command()(monitor)
     app.command("monitor-measure")(monitor_measure)
+    app.command()(statements)
+    app.command()(clearing)
+    app.command("fund-stats")(fund_stats)
+
+
+def statements(
+    month: str = typer.Argument(..., help="The month (YYYY-MM)."),
+    institution: str = typer.Option(None, "--institution", help="Only this institution."),
+    config: Path = typer.Option(None, "--config", help="Payment methods (default: payment.yaml)."),
+) -> None:
+    """Monthly statements (结算单) per institution: what the fund owes, under its payment
+    method (M-2); every amount sums the journal."""
+    from gongji.supervision import payment, present
+    from gongji.supervision import statements as S
+    from gongji.supervision.legs import month_span
+
+    first = _day(month, "month")
+    try:
+        cfg = payment.load_payment(config) if config else payment.load_payment()
+        if institution:
+            begin, end = month_span(first)
+            found = [S.statement(_store(), institution, begin, end, cfg)]
+        else:
+            found = S.statements(_store(), first, cfg)
+    except InputError as exc:
+        fail(exc)
+    emit(present.in_yuan(found))
+
+
+def clearing(
+    region: str = typer.Argument(..., help="Policy pack id (the insured region)."),
+    month: str = typer.Argument(..., help="The month (YYYY-MM)."),
+) -> None:
+    """Clearing with other regions (M-7): remote care and cross-region account mutual aid."""
+    from gongji.supervision import present
+    from gongji.supervision.clearing import clearing as cleared
+
+    try:
+        emit(present.in_yuan(cleared(_store(), region, _day(month, "month"))))
+    except InputError as exc:
+        fail(exc)
+
+
+def fund_stats(
+    region: str = typer.Argument(..., help="Policy pack id."),
+    year: int = typer.Argument(..., help="The year."),
+) -> None:
+    """Fund statistics (M-1): income, expenditure by category and level, accounts, balances,
+    month by month."""
+    from gongji.supervision import present
+    from gongji.supervision.fund import fund_statistics
+
+    try:
+        emit(present.in_yuan(fund_statistics(_store(), region, year)))
+    except InputError as exc:
+        fail(exc)
 
 
 def monitor(
@@ -27,20 +84,23 @@ def monitor(
     config: Path = typer.Option(None, "--config", help="Thresholds (default: monitoring.yaml)."),
     save: Path = typer.Option(None, "--out", help="Write every alert here (.csv or .parquet)."),
 ) -> None:
-    """Monitoring (智能监控): run the rules over settled visits and list the alerts."""
-    from gongji.supervision import claims, monitoring
+    """Monitoring (智能监控): run the rules over settled visits, keep the run and its alerts
+    in the store (the console lists them), and print them."""
+    from gongji.supervision import monitoring, runs
 
     first, last = _day(begin, "--from"), _day(end, "--to")
     if last < first:
         fail(InputError("--to", f"{last} is before --from {first}"))
     try:
         cfg = monitoring.load_config(config) if config else monitoring.load_config()
-        alerts = monitoring.monitor(claims.from_ledger(_store(), first, last), cfg)
+        if save is not None and save.suffix not in (".csv", ".parquet"):
+            raise InputError("--out", "give a .csv or .parquet file")
+        run_id, alerts = runs.run(_store(), first, last, "cli", cfg)
         if save is not None:
             _save(alerts, save)
     except InputError as exc:
         fail(exc)
-    _print_alerts(alerts, first, last)
+    _print_alerts(alerts, first, last, run_id)
 
 
 def monitor_measure(
@@ -58,7 +118,7 @@ def monitor_measure(
     report = planted.measure(planted.generated_claims(data, results, seed), per_rule, seed)
     table = Table(title=f"Monitoring rules on planted anomalies (seed {seed})")
     for column in ("rule", "planted", "alerts", "found", "recall", "false alarms", "of alerts"):
-        table.add_column(column, justify="left" if column == "rule" else "right")
+        table.add_column(column, justify="left" if column == "rule" else "right", no_wrap=True)
     for r in report.iter_rows(named=True):
         table.add_row(
             r["rule"],
@@ -75,15 +135,13 @@ def monitor_measure(
 def _save(alerts: pl.DataFrame, path: Path) -> None:
     if path.suffix == ".parquet":
         alerts.write_parquet(path)
-    elif path.suffix == ".csv":
-        alerts.write_csv(path)
     else:
-        raise InputError("--out", "give a .csv or .parquet file")
+        alerts.write_csv(path)
 
 
-def _print_alerts(alerts: pl.DataFrame, first: date, last: date) -> None:
+def _print_alerts(alerts: pl.DataFrame, first: date, last: date, run_id: int) -> None:
     counts = alerts.group_by("rule", "rules").agg(pl.len(), pl.col("amount").sum()).sort("rule")
-    table = Table(title=f"预警 alerts {first} – {last}: {alerts.height}")
+    table = Table(title=f"预警 alerts {first} – {last}: {alerts.height} (run {run_id})")
     for column in ("rule", "rule IDs", "alerts", "amount (yuan)"):
         table.add_column(
             column, justify="right" if column in ("alerts", "amount (yuan)") else "left"

@@ -1,0 +1,139 @@
+"""Staff, roles, login sessions and the audit log.
+
+Roles are ordered: a viewer looks things up; an operator also enters changes (manual
+reimbursement); an admin also manages staff and reads the audit log. Passwords are kept as
+salted scrypt hashes; a session is a random token in an HttpOnly cookie (only its hash is
+stored) with its own CSRF token that every form of the session must carry back.
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+
+from gongji.console.tables import audit_log, staff, staff_sessions
+from gongji.errors import InputError
+
+ROLES = ("viewer", "operator", "admin")
+SESSION_HOURS = 8  # a working day; then log in again
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+@dataclass(frozen=True)
+class Staff:
+    username: str
+    name: str
+    role: str
+    csrf: str
+
+    def may(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def _matches(password: str, stored: str) -> bool:
+    _, salt, digest = stored.split("$")
+    given = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), **_SCRYPT)
+    return hmac.compare_digest(given.hex(), digest)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_staff(db: Engine, username: str, name: str, role: str, password: str, actor: str) -> None:
+    if role not in ROLES:
+        raise InputError("role", f"one of {', '.join(ROLES)}")
+    if not username.isascii() or not username.replace("_", "").isalnum() or len(username) > 40:
+        raise InputError("username", "letters, digits and _ only, at most 40")
+    if len(password) < 10:
+        raise InputError("password", "at least 10 characters")
+    with db.begin() as conn:
+        if conn.execute(select(staff.c.username).where(staff.c.username == username)).first():
+            raise InputError("username", f"{username} exists already", "E_EXISTS")
+        conn.execute(
+            insert(staff).values(
+                username=username,
+                name=name,
+                role=role,
+                password_hash=hash_password(password),
+                created_at=datetime.now(),
+            )
+        )
+        record(conn, actor, "staff.add", username, {"name": name, "role": role})
+
+
+def login(db: Engine, username: str, password: str) -> str | None:
+    """A new session's token, or None (unknown user, wrong password, disabled)."""
+    with db.begin() as conn:
+        row = conn.execute(select(staff).where(staff.c.username == username)).first()
+        if row is None or row.disabled_at is not None or not _matches(password, row.password_hash):
+            record(conn, username[:40] or "-", "login.refused", None, {})
+            return None
+        token = secrets.token_urlsafe(32)
+        now = datetime.now()
+        conn.execute(delete(staff_sessions).where(staff_sessions.c.expires_at < now))
+        conn.execute(
+            insert(staff_sessions).values(
+                token_hash=_token_hash(token),
+                username=username,
+                csrf=secrets.token_urlsafe(32),
+                expires_at=now + timedelta(hours=SESSION_HOURS),
+            )
+        )
+        record(conn, username, "login", None, {})
+    return token
+
+
+def session(db: Engine, token: str | None) -> Staff | None:
+    if not token:
+        return None
+    with db.connect() as conn:
+        row = conn.execute(
+            select(staff.c.username, staff.c.name, staff.c.role, staff_sessions.c.csrf)
+            .join(staff, staff.c.username == staff_sessions.c.username)
+            .where(
+                staff_sessions.c.token_hash == _token_hash(token),
+                staff_sessions.c.expires_at > datetime.now(),
+                staff.c.disabled_at.is_(None),
+            )
+        ).first()
+    return Staff(row.username, row.name, row.role, row.csrf) if row else None
+
+
+def logout(db: Engine, who: Staff, token: str) -> None:
+    with db.begin() as conn:
+        conn.execute(
+            delete(staff_sessions).where(staff_sessions.c.token_hash == _token_hash(token))
+        )
+        record(conn, who.username, "logout", None, {})
+
+
+def disable(db: Engine, username: str, actor: str) -> None:
+    with db.begin() as conn:
+        done = conn.execute(
+            update(staff)
+            .where(staff.c.username == username, staff.c.disabled_at.is_(None))
+            .values(disabled_at=datetime.now())
+        )
+        if done.rowcount == 0:
+            raise InputError("username", f"no active staff {username}", "E_NOT_FOUND")
+        conn.execute(delete(staff_sessions).where(staff_sessions.c.username == username))
+        record(conn, actor, "staff.disable", username, {})
+
+
+def record(conn: Connection, actor: str, action: str, target: str | None, detail: dict) -> None:
+    """One line of the audit log, in the transaction of the change it records."""
+    conn.execute(
+        insert(audit_log).values(
+            at=datetime.now(), actor=actor, action=action, target=target, detail=detail
+        )
+    )

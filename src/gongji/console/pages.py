@@ -1,0 +1,513 @@
+"""The bureau's console (经办控制台): server-rendered Chinese pages in the service's app.
+
+Every page needs a logged-in staff member (a session cookie); every form posts its session's
+CSRF token back; pages that name a member are reached by POST, so no member's id is ever in
+a URL (nor in the access log); every change goes into the audit log. Reads call the same
+functions as the CLI and the REST API (ledger.views, calculate, policy.present, supervision).
+"""
+
+import hmac
+import secrets
+from datetime import date
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from gongji import calculate as calc
+from gongji import policy
+from gongji.console import auth, charts
+from gongji.console.tables import audit_log, staff
+from gongji.errors import InputError
+from gongji.ledger import views
+from gongji.ledger.schema import members
+from gongji.money import fmt
+from gongji.policy import present
+from gongji.terms import Category, Level, MemberType
+
+HERE = Path(__file__).parent
+COOKIE = "gongji_console"
+PREFIX = "/console"
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["yuan"] = lambda fen: fmt(int(fen))
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+LABELS = {
+    "employee": "在职职工",
+    "retiree": "退休人员",
+    "flexible": "灵活就业人员",
+    "single_pool": "单建统筹",
+    "general": "普通门诊统筹",
+    "chronic": "门诊慢性病",
+    "special": "门诊特殊病",
+    "two_diseases": "两病",
+    "emergency": "门诊急诊抢救",
+    "negotiated_drug": "国家谈判药品",
+    "day_surgery": "日间手术",
+    "viewer": "查询员",
+    "operator": "经办员",
+    "admin": "管理员",
+    "fee_for_service": "按项目（总额预算）",
+    "capitation": "按人头",
+}
+templates.env.globals["label"] = lambda key: LABELS.get(str(key), str(key))
+
+
+class _Redirect(Exception):
+    """Not logged in (or the session expired): to the login page."""
+
+
+class _Forbidden(Exception):
+    """Logged in, but the page needs a higher role."""
+
+    def __init__(self, role: str):
+        self.role = role
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
+
+    @app.exception_handler(_Redirect)
+    async def _to_login(_request: Request, _exc: _Redirect) -> Response:
+        return RedirectResponse(f"{PREFIX}/login", status_code=303)
+
+    @app.exception_handler(_Forbidden)
+    async def _forbidden(request: Request, exc: _Forbidden) -> Response:
+        who = auth.session(_db(request), request.cookies.get(COOKIE))
+        error = InputError("role", f"此页面需要{LABELS[exc.role]}权限 needs the {exc.role} role")
+        return _page(request, who, "error.html", status=403, error=error)
+
+
+def _db(request: Request):
+    return request.app.state.db
+
+
+def _staff(request: Request, role: str = "viewer") -> auth.Staff:
+    who = auth.session(_db(request), request.cookies.get(COOKIE))
+    if who is None:
+        raise _Redirect()
+    if not who.may(role):
+        raise _Forbidden(role)
+    return who
+
+
+async def _form(request: Request, who: auth.Staff) -> dict:
+    """The posted form, once its CSRF token is the session's (a page of ours sent it)."""
+    form = dict(await request.form())
+    if not hmac.compare_digest(str(form.pop("csrf", "")), who.csrf):
+        raise InputError("csrf", "the form is stale or not ours: reload the page", "E_CSRF")
+    return form
+
+
+def _page(request: Request, who: auth.Staff | None, name: str, status: int = 200, **context):
+    response = templates.TemplateResponse(
+        request, name, {"who": who, "prefix": PREFIX, **context}, status_code=status
+    )
+    # pages show personal data: not cached, not framed, no scripts or styles from elsewhere
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data:"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _error(request: Request, who: auth.Staff | None, exc: InputError, page: str, **context):
+    status = 403 if exc.code in ("E_FORBIDDEN", "E_CSRF") else 400
+    if exc.code == "E_NOT_FOUND":
+        status = 404
+    return _page(request, who, page, status=status, error=exc, **context)
+
+
+# -- login ---------------------------------------------------------------------------------------
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request):
+    return _page(request, None, "login.html")
+
+
+@router.post("/login")
+async def login(request: Request):
+    form = await request.form()
+    token = auth.login(_db(request), str(form.get("username", "")), str(form.get("password", "")))
+    if token is None:
+        error = InputError("password", "用户名或密码不正确 wrong username or password")
+        return _page(request, None, "login.html", status=401, error=error)
+    response = RedirectResponse(f"{PREFIX}/", status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=auth.SESSION_HOURS * 3600,
+        path=PREFIX,
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request):
+    who = _staff(request)
+    await _form(request, who)
+    auth.logout(_db(request), who, request.cookies[COOKIE])
+    response = RedirectResponse(f"{PREFIX}/login", status_code=303)
+    response.delete_cookie(COOKIE, path=PREFIX)
+    return response
+
+
+# -- home: the fund ------------------------------------------------------------------------------
+def store_regions(db) -> list[str]:
+    """The regions whose members the store holds (the fund pages' choices)."""
+    with db.connect() as conn:
+        return list(
+            conn.execute(select(members.c.region).distinct().order_by(members.c.region)).scalars()
+        )
+
+
+def warm(db) -> None:
+    """Sum the journal for each region's fund page once, at startup (later views only add
+    the entries posted since)."""
+    from gongji.supervision.fund import fund_statistics
+
+    for region in store_regions(db):
+        fund_statistics(db, region, date.today().year)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, region: str = "", year: int | None = None):
+    from gongji.supervision.fund import fund_statistics
+
+    who = _staff(request)
+    year = year or date.today().year
+    region = region or next(iter(store_regions(_db(request))), "kaifeng")
+    try:
+        stats = fund_statistics(_db(request), region, year)
+    except InputError as exc:
+        return _error(
+            request,
+            who,
+            exc,
+            "fund.html",
+            regions=policy.known_regions(),
+            region=region,
+            year=year,
+            stats=None,
+            chart=None,
+        )
+    return _page(
+        request,
+        who,
+        "fund.html",
+        regions=policy.known_regions(),
+        region=region,
+        year=year,
+        stats=stats,
+        chart=charts.fund_months(stats),
+    )
+
+
+# -- members -------------------------------------------------------------------------------------
+@router.get("/members", response_class=HTMLResponse)
+def member_form(request: Request):
+    return _page(request, _staff(request), "member.html", member=None, account=None)
+
+
+@router.post("/members", response_class=HTMLResponse)
+async def member_lookup(request: Request):
+    who = _staff(request)
+    try:
+        form = await _form(request, who)
+        member_id = str(form.get("member_id", "")).strip()
+        if not member_id:
+            raise InputError("member_id", "请输入个人编号 give the member's id")
+        member = views.member_show(_db(request), member_id)
+        account = views.account_show(_db(request), member_id)
+    except InputError as exc:
+        return _error(request, who, exc, "member.html", member=None, account=None)
+    return _page(request, who, "member.html", member=member, account=account)
+
+
+# -- trial calculation ---------------------------------------------------------------------------
+VISIT_ROWS = 3
+
+
+@router.get("/calculate", response_class=HTMLResponse)
+def calculate_form(request: Request):
+    return _page(request, _staff(request), "calculate.html", **_calc_context({}, None))
+
+
+@router.post("/calculate", response_class=HTMLResponse)
+async def calculate(request: Request):
+    who = _staff(request)
+    form: dict = {}
+    try:
+        form = await _form(request, who)
+        result = calc.calculate(_scenario(form))
+    except InputError as exc:
+        return _error(request, who, exc, "calculate.html", **_calc_context(form, None))
+    return _page(
+        request, who, "calculate.html", quotes=_quotes(result), **_calc_context(form, result)
+    )
+
+
+def _quotes(result: dict) -> dict[str, dict]:
+    """For each visit: the article words each (rule, article) of its trace cites."""
+    pack = policy.load_region(result["region"])
+    by_id = {pack.version_id(v): v for v in pack.versions}
+    return {
+        v["id"]: {f"{r}|{a}": t for (r, a), t in present.quotes(by_id[v["policy_version"]]).items()}
+        for v in result["visits"]
+    }
+
+
+def _calc_context(form: dict, result: dict | None) -> dict:
+    return {
+        "form": form,
+        "result": result,
+        "regions": policy.known_regions(),
+        "types": [t.value for t in MemberType],
+        "levels": [lv.value for lv in Level],
+        "categories": [c.value for c in Category],
+        "rows": range(VISIT_ROWS),
+    }
+
+
+def _scenario(form: dict) -> dict:
+    """The calculate document (calculate.md) from the form's fields."""
+    member = {"id": "TRIAL", "type": form.get("type", "employee")}
+    for key in ("account_balance", "retired_from"):
+        if form.get(key):
+            member[key] = form[key]
+    visits = []
+    for i in range(VISIT_ROWS):
+        if not form.get(f"total{i}"):
+            continue
+        visit = {
+            "id": f"V{i + 1}",
+            "time": form.get(f"time{i}") or "",
+            "institution": form.get(f"institution{i}") or "H",
+            "level": form.get(f"level{i}") or "",
+            "category": form.get(f"category{i}") or "general",
+            "total": form[f"total{i}"],
+        }
+        if form.get(f"in_scope{i}"):
+            visit["in_scope"] = form[f"in_scope{i}"]
+        visits.append(visit)
+    if not visits:
+        raise InputError("visits[0].total", "至少填写一次就诊 enter at least one visit")
+    return {"region": form.get("region", ""), "member": member, "visits": visits}
+
+
+# -- policy --------------------------------------------------------------------------------------
+@router.get("/policy", response_class=HTMLResponse)
+def policy_page(request: Request, region: str = "kaifeng", other: str = ""):
+    who = _staff(request)
+    try:
+        pack = policy.load_region(region)
+        second = policy.load_region(other) if other else None
+    except InputError as exc:
+        return _error(
+            request,
+            who,
+            exc,
+            "policy.html",
+            regions=policy.known_regions(),
+            pack=None,
+            region=region,
+            other=other,
+            versions=[],
+            compare=None,
+        )
+    versions = [(pack.version_id(v), v, present.rows(v)) for v in pack.versions]
+    compare = _compare(pack, second) if second else None
+    return _page(
+        request,
+        who,
+        "policy.html",
+        regions=policy.known_regions(),
+        pack=pack,
+        region=region,
+        other=other,
+        versions=versions,
+        compare=compare,
+    )
+
+
+def _compare(first, second) -> dict:
+    left, right = present.rows(first.versions[-1]), present.rows(second.versions[-1])
+    by_topic = [{r.topic: r for r in rows} for rows in (left, right)]
+    topics = list(dict.fromkeys([r.topic for r in left] + [r.topic for r in right]))
+    return {
+        "names": (first.name, second.name),
+        "rows": [(t, by_topic[0].get(t), by_topic[1].get(t)) for t in topics],
+    }
+
+
+# -- monitoring and statements -------------------------------------------------------------------
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, rule: str = ""):
+    """The last monitoring run's alerts (a run is started here or by `gongji monitor`)."""
+    from gongji.supervision import runs
+
+    who = _staff(request)
+    last, rows = runs.latest(_db(request), rule or None)
+    return _page(request, who, "alerts.html", run=last, alerts=rows, rule=rule)
+
+
+@router.post("/alerts", response_class=HTMLResponse)
+async def alerts_run(request: Request):
+    """An operator runs the monitoring rules over a period; the run is kept and audited."""
+    from gongji.supervision import runs
+
+    who = _staff(request, "operator")
+    form: dict = {}
+    try:
+        form = await _form(request, who)
+        first, last = _date(form.get("begin", ""), "begin"), _date(form.get("end", ""), "end")
+        run_id, found = runs.run(_db(request), first, last, who.username)
+    except InputError as exc:
+        last_run, rows = runs.latest(_db(request))
+        return _error(request, who, exc, "alerts.html", run=last_run, alerts=rows, rule="")
+    with _db(request).begin() as conn:
+        auth.record(conn, who.username, "monitor", str(run_id),
+                    {"begin": str(first), "end": str(last), "alerts": found.height})  # fmt: skip
+    return RedirectResponse(f"{PREFIX}/alerts", status_code=303)
+
+
+@router.get("/statements", response_class=HTMLResponse)
+def statements_page(request: Request, month: str = ""):
+    from gongji.supervision.statements import statements
+
+    who = _staff(request)
+    rows = None
+    try:
+        if month:
+            rows = statements(_db(request), _date(f"{month}-01", "month"))
+    except InputError as exc:
+        return _error(request, who, exc, "statements.html", rows=None, month=month)
+    return _page(request, who, "statements.html", rows=rows, month=month)
+
+
+def _date(text: str, field: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(field, f"日期格式 YYYY-MM-DD, not {text!r}") from None
+
+
+# -- manual reimbursement (XSBN-28) --------------------------------------------------------------
+@router.get("/reimbursement", response_class=HTMLResponse)
+def reimbursement_form(request: Request):
+    who = _staff(request, "operator")
+    return _page(
+        request,
+        who,
+        "reimbursement.html",
+        form={},
+        result=None,
+        levels=[lv.value for lv in Level],
+        txn=_new_txn(),
+    )
+
+
+@router.post("/reimbursement", response_class=HTMLResponse)
+async def reimburse(request: Request):
+    """Care that could not be settled online, entered from the invoices: the same engine and
+    ledger as a settlement (the writer), the visit marked manual; the txn id was fixed when
+    the form was drawn, so a form posted twice pays once."""
+    who = _staff(request, "operator")
+    form: dict = {}
+    context = {"levels": [lv.value for lv in Level]}
+    try:
+        form = await _form(request, who)
+        txn = str(form.get("txn", ""))
+        if not txn.startswith("MR"):
+            raise InputError("txn", "the form's transaction id is missing: reload the page")
+        member_id = str(form.get("member_id", "")).strip()
+        visit = {
+            "id": str(form.get("invoice", "")).strip(),
+            "time": form.get("time", ""),
+            "institution": str(form.get("institution", "")).strip(),
+            "total": form.get("total", ""),
+            "remote": form.get("remote") == "on",  # else a registered institution of ours
+            "manual": True,
+        }
+        for key in ("level", "in_scope"):  # a registered institution's level is known
+            if form.get(key):
+                visit[key] = form[key]
+        answer = await request.app.state.writer.settle(txn, member_id, visit)
+    except InputError as exc:
+        return _error(
+            request,
+            who,
+            exc,
+            "reimbursement.html",
+            form=form,
+            result=None,
+            txn=form.get("txn") or _new_txn(),
+            **context,
+        )
+    with _db(request).begin() as conn:
+        auth.record(
+            conn,
+            who.username,
+            "reimbursement",
+            txn,
+            {
+                "member": member_id,
+                "invoice": visit["id"],
+                "total": str(visit["total"]),
+                "fund_pay": answer.get("fund_pay"),
+            },
+        )
+    return _page(
+        request, who, "reimbursement.html", form={}, result=answer, txn=_new_txn(), **context
+    )
+
+
+def _new_txn() -> str:
+    return f"MR{date.today():%Y%m%d}{secrets.token_hex(6).upper()}"
+
+
+# -- staff and audit (admin) ---------------------------------------------------------------------
+@router.get("/staff", response_class=HTMLResponse)
+def staff_page(request: Request):
+    who = _staff(request, "admin")
+    return _page(request, who, "staff.html", people=_people(request), roles=auth.ROLES)
+
+
+@router.post("/staff", response_class=HTMLResponse)
+async def staff_add(request: Request):
+    who = _staff(request, "admin")
+    try:
+        form = await _form(request, who)
+        auth.add_staff(
+            _db(request),
+            str(form.get("username", "")),
+            str(form.get("name", "")),
+            str(form.get("role", "")),
+            str(form.get("password", "")),
+            who.username,
+        )
+    except InputError as exc:
+        return _error(request, who, exc, "staff.html", people=_people(request), roles=auth.ROLES)
+    return RedirectResponse(f"{PREFIX}/staff", status_code=303)
+
+
+def _people(request: Request) -> list:
+    with _db(request).connect() as conn:
+        return conn.execute(
+            select(staff.c.username, staff.c.name, staff.c.role, staff.c.disabled_at).order_by(
+                staff.c.username
+            )
+        ).all()
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request):
+    who = _staff(request, "admin")
+    with _db(request).connect() as conn:
+        rows = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(200)).all()
+    return _page(request, who, "audit.html", rows=rows)

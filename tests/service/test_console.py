@@ -1,0 +1,153 @@
+"""The console over HTTP (both stores): login and roles, CSRF, no member id in a URL, the
+audit log, and manual reimbursement paying exactly once."""
+
+import json
+import re
+
+import httpx
+from sqlalchemy import func, select
+
+from gongji.console.tables import audit_log
+from gongji.ledger.schema import settlements
+
+from .conftest import HOSPITAL, PASSWORD
+
+
+def login(svc, username: str) -> tuple[httpx.Client, str]:
+    client = httpx.Client(base_url=svc.url, timeout=30)
+    r = client.post("/console/login", data={"username": username, "password": PASSWORD})
+    assert r.status_code == 303 and r.headers["location"] == "/console/", r.text
+    page = client.get("/console/members")
+    return client, re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+
+
+def audit(db) -> list[tuple[str, str, str | None]]:
+    with db.connect() as conn:
+        rows = conn.execute(select(audit_log).order_by(audit_log.c.id)).all()
+    return [(r.actor, r.action, r.target) for r in rows]
+
+
+def test_pages_need_a_login_and_a_wrong_password_is_refused_and_audited(console):
+    anonymous = httpx.Client(base_url=console.url, timeout=30)
+    for path in ("/console/", "/console/members", "/console/audit"):
+        r = anonymous.get(path)
+        assert r.status_code == 303 and r.headers["location"] == "/console/login"
+    r = anonymous.post("/console/login", data={"username": "viewer1", "password": "wrong!"})
+    assert r.status_code == 401 and "用户名或密码不正确" in r.text
+    assert ("viewer1", "login.refused", None) in audit(console.db)
+
+
+def test_member_lookup_is_a_post_and_shows_balance_and_accumulators(console):
+    client, csrf = login(console, "viewer1")
+    r = client.post("/console/members", data={"csrf": csrf, "member_id": "P001"})
+    assert r.status_code == 200
+    assert re.search(r'id="balance">300.00<', r.text)
+    assert "在职职工" in r.text
+    assert "P001" not in str(r.url)  # never in a URL
+    unknown = client.post("/console/members", data={"csrf": csrf, "member_id": "NOPE"})
+    assert unknown.status_code == 404 and "unknown member NOPE" in unknown.text
+
+
+def test_a_form_without_the_sessions_csrf_token_is_refused(console):
+    client, _csrf = login(console, "operator1")
+    form = {"txn": "MR1", "member_id": "P001", "invoice": "INV-1", "time": "2023-03-01T09:00:00",
+            "institution": "H11010000001", "level": "level3", "total": "300.00"}  # fmt: skip
+    for bad in ({}, {"csrf": "forged"}):
+        r = client.post("/console/reimbursement", data={**form, **bad})
+        assert r.status_code == 403 and "csrf" in r.text
+    with console.db.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(settlements)).scalar() == 0
+    # another session's token does not do either
+    _other, other_csrf = login(console, "admin1")
+    r = client.post("/console/reimbursement", data={**form, "csrf": other_csrf})
+    assert r.status_code == 403
+
+
+def test_roles_viewer_operator_admin(console):
+    viewer, _ = login(console, "viewer1")
+    for path in ("/console/reimbursement", "/console/staff", "/console/audit"):
+        r = viewer.get(path)
+        assert r.status_code == 403 and "权限" in r.text
+    operator, _ = login(console, "operator1")
+    assert operator.get("/console/reimbursement").status_code == 200
+    assert operator.get("/console/staff").status_code == 403
+    admin, csrf = login(console, "admin1")
+    assert admin.get("/console/audit").status_code == 200
+    r = admin.post("/console/staff", data={"csrf": csrf, "username": "new_one", "name": "李",
+                                           "role": "operator", "password": "short"})  # fmt: skip
+    assert r.status_code == 400 and "password" in r.text
+    r = admin.post("/console/staff", data={"csrf": csrf, "username": "new_one", "name": "李",
+                                           "role": "operator", "password": PASSWORD})  # fmt: skip
+    assert r.status_code == 303
+    assert ("admin1", "staff.add", "new_one") in audit(console.db)
+
+
+def test_manual_reimbursement_pays_once_and_is_audited(console):
+    client, csrf = login(console, "operator1")
+    page = client.get("/console/reimbursement").text
+    txn = re.search(r'name="txn" value="([^"]+)"', page).group(1)
+    form = {"csrf": csrf, "txn": txn, "member_id": "P001", "invoice": "INV-9",
+            "time": "2023-03-01T09:00:00", "institution": HOSPITAL, "level": "",
+            "total": "300.00", "in_scope": "300.00"}  # fmt: skip
+    first = client.post("/console/reimbursement", data=form)
+    assert first.status_code == 200, first.text
+    # Kaifeng level 3, employee: (300 - 50 deductible) x 50% = 125.00 from the fund
+    assert re.search(r"统筹支付 <b>125.00</b>", first.text)
+    again = client.post("/console/reimbursement", data=form)  # the same form posted twice
+    assert again.status_code == 200
+    with console.db.connect() as conn:
+        rows = conn.execute(select(settlements.c.txn_id, settlements.c.request)).all()
+    assert [r.txn_id for r in rows] == [txn]
+    request = rows[0].request
+    request = json.loads(request) if isinstance(request, str) else request
+    assert request["visit"]["manual"] is True
+    actions = [a for a in audit(console.db) if a[1] == "reimbursement"]
+    assert actions[0] == ("operator1", "reimbursement", txn)
+
+
+def test_logout_ends_the_session(console):
+    client, csrf = login(console, "viewer1")
+    r = client.post("/console/logout", data={"csrf": csrf})
+    assert r.status_code == 303
+    assert client.get("/console/members").status_code == 303  # back to the login page
+    assert ("viewer1", "logout", None) in audit(console.db)
+
+
+def test_pages_render_with_data(console):
+    client, _csrf = login(console, "admin1")
+    pages = {
+        "/console/?region=kaifeng&year=2023": "统筹基金月度收支",
+        "/console/calculate": "待遇测算",
+        "/console/policy?region=kaifeng&other=nanyang": "KF-9a",
+        "/console/alerts": "尚未运行监控规则",
+        "/console/statements?month=2023-03": "本月无结算",
+        "/console/audit": "login",
+    }
+    for path, expected in pages.items():
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.text[:300])
+        assert expected in r.text, path
+        assert r.headers["cache-control"] == "no-store"
+    bad = client.get("/console/statements?month=2023-13")
+    assert bad.status_code == 400 and "month" in bad.text
+
+
+def test_a_monitoring_run_from_the_console_is_kept_and_audited(console):
+    from gongji.ledger.settlement import settle
+
+    for n in range(3):  # three settlements at one institution in one day: split visits
+        visit = {"id": f"V{n}", "time": f"2023-03-01T0{n + 1}:00:00", "institution": HOSPITAL,
+                 "total": "80.00"}  # fmt: skip
+        settle(console.db, f"T{n}", "P001", visit)
+    viewer, viewer_csrf = login(console, "viewer1")
+    form = {"csrf": viewer_csrf, "begin": "2023-03-01", "end": "2023-03-31"}
+    assert viewer.post("/console/alerts", data=form).status_code == 403  # viewers only read
+    client, csrf = login(console, "operator1")
+    bad = client.post("/console/alerts", data={**form, "csrf": csrf, "begin": "2023-03-32"})
+    assert bad.status_code == 400 and "begin" in bad.text
+    r = client.post("/console/alerts", data={**form, "csrf": csrf})
+    assert r.status_code == 303
+    page = viewer.get("/console/alerts").text
+    assert re.search(r"第 1 次监控：就诊日期 2023-03-01 至 2023-03-31，1 条预警", page)
+    assert f"P001@{HOSPITAL}@2023-03-01" in page
+    assert ("operator1", "monitor", "1") in audit(console.db)

@@ -167,12 +167,14 @@ def store_regions(db) -> list[str]:
 
 
 def warm(db) -> None:
-    """Sum the journal for each region's fund page once, at startup (later views only add
-    the entries posted since)."""
+    """Sum the journal for the fund and statements pages once, at startup (later views only
+    add the entries posted since)."""
     from gongji.supervision.fund import fund_statistics
+    from gongji.supervision.statements import statements
 
     for region in store_regions(db):
         fund_statistics(db, region, date.today().year)
+    statements(db, date.today())
 
 
 @router.get("/", response_class=HTMLResponse)

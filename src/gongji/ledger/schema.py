@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -158,9 +159,16 @@ settlements = Table(
     Column("request", JSON, nullable=False),
     Column("result", JSON, nullable=False),
     Column("state_before", JSON, nullable=False),  # restored exactly by a cancellation
-    Column("entry_id", Integer, ForeignKey("journal_entries.id"), nullable=False),
+    # indexed: reports kept over the journal find the settlements of new entries
+    Column("entry_id", Integer, ForeignKey("journal_entries.id"), nullable=False, index=True),
     Column("cancel_entry_id", Integer, ForeignKey("journal_entries.id")),
     UniqueConstraint("txn_id", name="uq_settlements_txn"),
+    Index(
+        "ix_settlements_cancel_entry_id",
+        "cancel_entry_id",
+        postgresql_where=text("cancel_entry_id IS NOT NULL"),
+        sqlite_where=text("cancel_entry_id IS NOT NULL"),
+    ),
 )
 
 # A transaction id reversed (2601) before any settlement under it arrived: a late arrival is

@@ -9,12 +9,12 @@ Other entries (a premium not frozen, a freeze's end, an account closed) count wh
 were posted. Opening balances, carried over from before the ledger, come before all.
 """
 
-import threading
 from collections import defaultdict
 
 from sqlalchemy import Connection, Engine, String, case, func, literal, or_, select, union_all
 
 from gongji.ledger.schema import contributions, credits, entries, freezes, legs, members
+from gongji.supervision.kept import kept_sums
 from gongji.supervision.legs import S, month_of, text_null
 
 BEFORE_ALL = "0000-00"  # the month of opening balances
@@ -137,37 +137,14 @@ def _links(conn: Connection):
     ).subquery("link")
 
 
-class _Summed:
-    """The movements of entries up to `through` (an entry id, posted at `posted`), summed."""
-
-    def __init__(self) -> None:
-        self.through, self.posted = 0, None
-        self.sums: dict[tuple, int] = defaultdict(int)
-
-
-_SUMMED: dict[tuple[str, str], _Summed] = {}
-_SUMMING = threading.Lock()
-
-
 def _summed(db: Engine, region: str) -> list[tuple]:
-    """The region's movements, kept summed between calls and brought up to date with the
-    entries posted since. Exact because the journal is append-only: an entry, once posted,
-    never changes, nor does the month it counts in (a correction is a new entry)."""
-    key = (db.url.render_as_string(hide_password=False), region)
-    with _SUMMING, db.connect() as conn:
-        summed = _SUMMED.setdefault(key, _Summed())
-        if summed.through and _posted(conn, summed.through) != summed.posted:
-            summed = _SUMMED[key] = _Summed()  # a store made anew under the same URL
-        newest = conn.execute(select(func.coalesce(func.max(entries.c.id), 0))).scalar_one()
-        if newest > summed.through:
-            for *k, amount in _movements(conn, region, summed.through, newest):
-                summed.sums[tuple(k)] += amount
-            summed.through, summed.posted = newest, _posted(conn, newest)
-        return [(*k, amount) for k, amount in summed.sums.items()]
+    """The region's movements over the whole journal (kept: only new entries are summed)."""
 
+    def summer(conn: Connection, after: int, through: int) -> list[tuple]:
+        return _movements(conn, region, after, through)
 
-def _posted(conn: Connection, entry_id: int):
-    return conn.execute(select(entries.c.created_at).where(entries.c.id == entry_id)).scalar()
+    sums = kept_sums(db, ("fund", region), 5, summer)
+    return [(*k, amount) for k, (amount,) in sums.items()]
 
 
 def _movements(conn: Connection, region: str, after: int, through: int) -> list[tuple]:

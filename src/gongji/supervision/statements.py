@@ -7,12 +7,13 @@ cancelled. Amounts are fen, summed from the settlements' journal legs (see legs.
 
 from datetime import date, timedelta
 
-from sqlalchemy import Connection, Engine, case, select
+from sqlalchemy import Connection, Engine, Integer, case, distinct, func, literal, select, union_all
 
 from gongji.errors import InputError
 from gongji.ledger.schema import institutions
 from gongji.money import to_yuan
 from gongji.supervision import payment
+from gongji.supervision.kept import kept_sums
 from gongji.supervision.legs import (
     AMOUNTS,
     S,
@@ -20,6 +21,7 @@ from gongji.supervision.legs import (
     counted,
     entries,
     in_period,
+    month_of,
     month_span,
     with_legs,
 )
@@ -45,23 +47,68 @@ def statement(
 
 def statements(db: Engine, month: date, config: payment.PaymentConfig | None = None) -> list[dict]:
     """The month's statement of every institution with settlements in it (or paid by
-    capitation for it), by code."""
+    capitation for it), by code. From sums by (month, institution) kept over the journal
+    (kept.py): a month viewed again sums only what was posted since."""
     begin, end = month_span(month)
     config = config or payment.load_payment()
+    monthly = kept_sums(db, ("statements",), 2, _month_sums)
+    key = f"{begin:%Y-%m}"
+    sums = {code: dict(zip(KEYS, v, strict=True)) for (m, code), v in monthly.items() if m == key}
     with db.connect() as conn:
-        sums = _sums(conn, begin, end)
         codes = sorted(set(sums) | config.enrolled_in(begin, end))
         known = _registry(conn, codes)
         return [
-            _statement(conn, config, c, known.get(c), sums.get(c, ZERO), begin, end) for c in codes
-        ]
+            _statement(
+                conn, config, c, known.get(c), sums.get(c, ZERO), begin, end,
+                used=_used_before(monthly, c, begin),
+            )
+            for c in codes
+        ]  # fmt: skip
 
 
-def _statement(conn: Connection, config, code: str, known, sums: dict, begin, end) -> dict:
+KEYS = ("settlements", "cancelled", *AMOUNTS)
+
+
+def _used_before(monthly: dict, code: str, begin: date) -> int:
+    """What the year's earlier months charged the fund at `code` (a global budget)."""
+    first = f"{begin:%Y}-01"
+    fund = KEYS.index("fund_pay")
+    return sum(
+        v[fund] for (m, c), v in monthly.items() if c == code and first <= m < f"{begin:%Y-%m}"
+    )
+
+
+def _month_sums(conn: Connection, after: int, through: int) -> list[tuple]:
+    """(visit month, institution, settlements, cancelled, amounts...) of the settlements'
+    and cancellations' entries after..through. Counted by entry (a settlement by its own
+    entry, a cancellation by its own), so sums of successive ranges add up."""
+    cols = (S.id.label("settlement_id"), S.institution, S.member_id, S.visit_time)
+    made = select(*cols, S.entry_id.label("entry_id"), literal(0, Integer).label("undone"))
+    undone = select(*cols, S.cancel_entry_id, literal(1, Integer))
+    e = union_all(
+        made.where(S.entry_id > after, S.entry_id <= through),
+        undone.where(S.cancel_entry_id > after, S.cancel_entry_id <= through),
+    ).subquery("e")
+    month = month_of(conn, e.c.visit_time)
+    counts = (
+        func.count(distinct(case((e.c.undone == 0, e.c.settlement_id)))).label("settlements"),
+        func.count(distinct(case((e.c.undone == 1, e.c.settlement_id)))).label("cancelled"),
+    )
+    query = (
+        select(month, e.c.institution, *counts, *amounts(e)[2:])
+        .select_from(with_legs(e))
+        .group_by(month, e.c.institution)
+    )
+    return conn.execute(query).all()
+
+
+def _statement(
+    conn: Connection, config, code: str, known, sums: dict, begin, end, used: int | None = None
+) -> dict:
     owed = sums["fund_pay"] + sums["account_pay"] + sums["mutual_aid_pay"]
     region, level = (known.region, known.level) if known else (None, None)
     method = config.method_for(code, region, level)
-    terms = _terms(conn, config, method, code, begin, end, sums["fund_pay"])
+    terms = _terms(conn, config, method, code, begin, end, sums["fund_pay"], used)
     return {
         "institution": code,
         "name": known.name if known else None,  # a remote visit's unregistered institution
@@ -76,18 +123,22 @@ def _statement(conn: Connection, config, code: str, known, sums: dict, begin, en
     }
 
 
-def _terms(conn, config, method, code: str, begin: date, end: date, settled: int) -> dict:
-    used, member_months = 0, 0
+def _terms(
+    conn, config, method, code: str, begin: date, end: date, settled: int, used: int | None
+) -> dict:
+    """The payment method's terms; `used`: the year's fund charges before `begin`, when the
+    caller has them (else summed here)."""
+    member_months = 0
     if method is not None and method.method == "capitation":
         member_months = config.member_months(code, begin, end)
     elif method is not None and method.annual_budget is not None:
         if begin.year != end.year:
             raise InputError("end", f"{code} has an annual budget: keep a period in one year")
         new_year = date(begin.year, 1, 1)
-        if begin > new_year:
+        if used is None and begin > new_year:
             before = _sums(conn, new_year, begin - timedelta(days=1), code).get(code, ZERO)
             used = before["fund_pay"]
-    return payment.terms(method, settled, used, member_months)
+    return payment.terms(method, settled, used or 0, member_months)
 
 
 def _check_period(begin: date, end: date) -> None:

@@ -1,5 +1,5 @@
 """The console: staff with roles, their login sessions, and the audit log; monitoring runs
-and their alerts; an index of settlements by visit time.
+and their alerts; indexes of settlements by visit time and by entry.
 
 Revision ID: 0005
 Revises: 0004
@@ -62,9 +62,20 @@ def upgrade() -> None:
     op.create_index("ix_alerts_run_id", "alerts", ["run_id"])
     # statements, reconciliation and monitoring read a period's settlements
     op.create_index("ix_settlements_visit_time", "settlements", ["visit_time"])
+    # reports kept over the journal find the settlements of new entries (supervision/kept.py)
+    op.create_index("ix_settlements_entry_id", "settlements", ["entry_id"])
+    op.create_index(
+        "ix_settlements_cancel_entry_id",
+        "settlements",
+        ["cancel_entry_id"],
+        postgresql_where=sa.text("cancel_entry_id IS NOT NULL"),
+        sqlite_where=sa.text("cancel_entry_id IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_settlements_cancel_entry_id", "settlements")
+    op.drop_index("ix_settlements_entry_id", "settlements")
     op.drop_index("ix_settlements_visit_time", "settlements")
     op.drop_table("alerts")
     op.drop_table("monitoring_runs")

@@ -15,19 +15,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, 
 from gongji import catalogue, engine, policy
 from gongji.engine import EngineError
 from gongji.errors import InputError, first_error
-from gongji.money import MoneyError, to_fen, to_yuan
+from gongji.money import amount, to_yuan
 from gongji.policy.schema import Pack, Version
 from gongji.terms import Category, Level, MemberType
-
-
-def _amount(value: object) -> int:
-    try:
-        fen = to_fen(value)
-    except MoneyError as exc:
-        raise ValueError(str(exc)) from None
-    if fen < 0:
-        raise ValueError("must not be negative")
-    return fen
 
 
 def _text(value: object) -> object:
@@ -40,7 +30,7 @@ def _moment(value: object) -> object:
     return value
 
 
-Fen = Annotated[int, BeforeValidator(_amount)]
+Fen = Annotated[int, BeforeValidator(amount)]
 Id = Annotated[str, BeforeValidator(_text), Field(min_length=1)]
 LocalTime = Annotated[datetime, BeforeValidator(_moment)]
 

@@ -30,6 +30,18 @@ class PolicyError(InputError):
         self.key = key
 
 
+def validated(model, document: object, where: str = ""):
+    """`document` as the pydantic `model`, or an InputError naming the first bad field
+    under `where` (e.g. `visit.total`; the whole document: `where` itself)."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        field, reason = first_error(exc)
+        if where:
+            field = where if field == "(document)" else f"{where}.{field}"
+        raise InputError(field, reason) from None
+
+
 def field_path(loc: tuple) -> str:
     """('visits', 2, 'in_scope') -> 'visits[2].in_scope'."""
     out = ""

@@ -31,6 +31,15 @@ def to_fen(value: object) -> int:
     return int(fen)
 
 
+def amount(value: object) -> int:
+    """A non-negative amount of yuan -> fen. MoneyError is a ValueError: pydantic validators
+    use this as it is, and the reason reaches the person."""
+    fen = to_fen(value)
+    if fen < 0:
+        raise MoneyError("must not be negative")
+    return fen
+
+
 def to_yuan(fen: int) -> Decimal:
     """Fen -> Decimal yuan with exactly two decimals."""
     return Decimal(fen).scaleb(-2).quantize(Decimal("0.01"))

@@ -184,30 +184,13 @@ def home(request: Request, region: str = "", year: int | None = None):
     who = _staff(request)
     year = year or date.today().year
     region = region or next(iter(store_regions(_db(request))), "kaifeng")
+    context = {"regions": policy.known_regions(), "region": region, "year": year}
     try:
         stats = fund_statistics(_db(request), region, year)
     except InputError as exc:
-        return _error(
-            request,
-            who,
-            exc,
-            "fund.html",
-            regions=policy.known_regions(),
-            region=region,
-            year=year,
-            stats=None,
-            chart=None,
-        )
-    return _page(
-        request,
-        who,
-        "fund.html",
-        regions=policy.known_regions(),
-        region=region,
-        year=year,
-        stats=stats,
-        chart=charts.fund_months(stats),
-    )
+        return _error(request, who, exc, "fund.html", stats=None, chart=None, **context)
+    chart = charts.fund_months(stats)
+    return _page(request, who, "fund.html", stats=stats, chart=chart, **context)
 
 
 # -- members -------------------------------------------------------------------------------------
@@ -306,34 +289,18 @@ def _scenario(form: dict) -> dict:
 @router.get("/policy", response_class=HTMLResponse)
 def policy_page(request: Request, region: str = "kaifeng", other: str = ""):
     who = _staff(request)
+    context = {"regions": policy.known_regions(), "region": region, "other": other}
     try:
         pack = policy.load_region(region)
         second = policy.load_region(other) if other else None
     except InputError as exc:
         return _error(
-            request,
-            who,
-            exc,
-            "policy.html",
-            regions=policy.known_regions(),
-            pack=None,
-            region=region,
-            other=other,
-            versions=[],
-            compare=None,
+            request, who, exc, "policy.html", pack=None, versions=[], compare=None, **context
         )
     versions = [(pack.version_id(v), v, present.rows(v)) for v in pack.versions]
     compare = _compare(pack, second) if second else None
     return _page(
-        request,
-        who,
-        "policy.html",
-        regions=policy.known_regions(),
-        pack=pack,
-        region=region,
-        other=other,
-        versions=versions,
-        compare=compare,
+        request, who, "policy.html", pack=pack, versions=versions, compare=compare, **context
     )
 
 

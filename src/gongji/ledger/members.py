@@ -8,12 +8,11 @@ UPDATE on PostgreSQL; on SQLite the transaction already holds the database's wri
 
 from datetime import date, datetime
 
-from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from gongji import engine, policy
 from gongji.calculate import MemberIn, engine_member
-from gongji.errors import InputError, first_error
+from gongji.errors import InputError, validated
 from gongji.ledger.journal import LedgerError, post
 from gongji.ledger.schema import members
 from gongji.terms import MemberType
@@ -70,11 +69,7 @@ def _check(pack, m: MemberIn, where: str) -> None:
 
 
 def parse_member(document: object, where: str = "member") -> MemberIn:
-    try:
-        return MemberIn.model_validate(document)
-    except ValidationError as exc:
-        field, reason = first_error(exc)
-        raise InputError(where if field == "(document)" else f"{where}.{field}", reason) from None
+    return validated(MemberIn, document, where)
 
 
 def lock(conn: Connection, member_id: str, field: str = "member_id"):

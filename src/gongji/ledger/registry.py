@@ -8,12 +8,12 @@ names in errors (a CSV import passes "row 7").
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from sqlalchemy import Connection, insert, or_, select
 
 from gongji import policy
 from gongji.calculate import Fen, Id, MemberIn
-from gongji.errors import InputError, first_error
+from gongji.errors import InputError, validated
 from gongji.ledger import members as M
 from gongji.ledger.accounts import credit_due
 from gongji.ledger.journal import post
@@ -66,11 +66,7 @@ class ContributionIn(_Record):
 
 
 def parse(model: type[_Record], document: object, where: str):
-    try:
-        return model.model_validate(document)
-    except ValidationError as exc:
-        field, reason = first_error(exc)
-        raise InputError(where if field == "(document)" else f"{where}.{field}", reason) from None
+    return validated(model, document, where)
 
 
 def add_institution(conn: Connection, document: object, where: str = "institution") -> str:

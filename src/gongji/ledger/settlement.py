@@ -17,7 +17,6 @@ from functools import lru_cache
 
 import orjson
 import psycopg
-from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from gongji import engine, policy
@@ -29,7 +28,7 @@ from gongji.calculate import (
     engine_visit,
     sample_catalogue,
 )
-from gongji.errors import InputError, first_error
+from gongji.errors import InputError, validated
 from gongji.ledger import members as M
 from gongji.ledger.driver import PREFETCH_PG, WRITE_PG, Driver
 from gongji.ledger.journal import legs_of, post
@@ -230,11 +229,7 @@ def _visit(document: object, known) -> tuple[VisitIn, object]:
                     f" not {given}",
                     "E_INSTITUTION_MISMATCH",
                 )
-    try:
-        v = VisitIn.model_validate(document)
-    except ValidationError as exc:
-        field, reason = first_error(exc)
-        raise InputError("visit" if field == "(document)" else f"visit.{field}", reason) from None
+    v = validated(VisitIn, document, "visit")
     if known is None and not v.remote:
         raise _unregistered(v.institution)
     return v, document

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import polars as pl
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from gongji.errors import InputError, first_error
-from gongji.money import BP_PER_UNIT, MoneyError, percent_to_bp, to_fen
+from gongji.errors import InputError, validated
+from gongji.money import BP_PER_UNIT, amount, percent_to_bp
 from gongji.supervision.claims import Claims
 
 CONFIG = Path(__file__).with_name("monitoring.yaml")
@@ -31,18 +31,7 @@ ALERTS = {
 
 
 # -- configuration ---------------------------------------------------------------------------
-def _yuan(value: object) -> int:
-    try:
-        return to_fen(value)
-    except MoneyError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _bp(value: object) -> int:
-    try:
-        return percent_to_bp(value)
-    except MoneyError as exc:
-        raise ValueError(str(exc)) from None
+_yuan, _bp = amount, percent_to_bp  # MoneyError is a ValueError: pydantic reports it
 
 
 class _Rule(BaseModel):
@@ -131,14 +120,14 @@ def load_config(path: Path = CONFIG) -> Config:
     """The thresholds; a bad value is named by file and key."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return Config.model_validate(document)
     except OSError as exc:
         raise InputError("config", f"cannot read {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise InputError(path.name, f"not YAML: {exc}") from None
-    except ValidationError as exc:
-        field, reason = first_error(exc)
-        raise InputError(f"{path.name}: {field}", reason) from None
+    try:
+        return validated(Config, document)
+    except InputError as exc:
+        raise InputError(f"{path.name}: {exc.field}", exc.reason) from None
 
 
 # -- rules -------------------------------------------------------------------------------------

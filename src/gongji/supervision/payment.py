@@ -23,14 +23,13 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictInt,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
 
 from gongji.calculate import Id
-from gongji.errors import InputError, first_error
-from gongji.money import MoneyError, to_fen
+from gongji.errors import InputError, validated
+from gongji.money import amount
 from gongji.terms import Level
 
 CONFIG = Path(__file__).with_name("payment.yaml")
@@ -49,13 +48,7 @@ def _yuan(value: object) -> int:
     # a string, as packs write money: YAML would read 1200.10 as a float
     if not isinstance(value, str):
         raise ValueError("an amount of yuan as a string, e.g. '1200.00'")
-    try:
-        fen = to_fen(value)
-    except MoneyError as exc:
-        raise ValueError(str(exc)) from None
-    if fen < 0:
-        raise ValueError("must not be negative")
-    return fen
+    return amount(value)
 
 
 def _is_month(text: str) -> bool:
@@ -180,11 +173,7 @@ def whole_months(begin: date, end: date) -> list[str]:
 
 
 def payment_config(document: object, where: str = "payment") -> PaymentConfig:
-    try:
-        return PaymentConfig.model_validate(document)
-    except ValidationError as exc:
-        field, reason = first_error(exc)
-        raise InputError(where if field == "(document)" else f"{where}.{field}", reason) from None
+    return validated(PaymentConfig, document, where)
 
 
 @cache

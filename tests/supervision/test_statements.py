@@ -15,7 +15,7 @@ from gongji.errors import InputError
 from gongji.ledger import members, registry
 from gongji.ledger.schema import family_bindings
 from gongji.ledger.settlement import cancel, settle
-from gongji.supervision import clearing, statements
+from gongji.supervision import clearing, payment, statements
 from gongji.supervision.payment import payment_config
 from gongji.supervision.present import in_yuan
 
@@ -43,7 +43,7 @@ def institution(db, code: str, region: str, level: str) -> None:
 
 
 def config(*methods: dict, enrolment: dict | None = None):
-    cited = [{"rule": "M-2", "region": "kaifeng", "article": "KF-24", **m} for m in methods]
+    cited = [{"region": "kaifeng", "rule": "KF-24", "article": "第二十四条", **m} for m in methods]
     return payment_config({"methods": cited, "enrolment": enrolment or {}})
 
 
@@ -71,7 +71,7 @@ def test_a_months_statements_from_the_journal(kaifeng):
     )  # fmt: skip
     assert h["owed"] == 20000 and h["payable"] == 20000  # fund + account; the cash was the member's
     assert h["payment"] == {
-        "method": "fee_for_service", "rule": "M-2", "article": "KF-24",
+        "method": "fee_for_service", "rule": "KF-24", "article": "第二十四条",
         "fund_settled": 7500, "fund_payable": 7500, "adjustment": 0,
     }  # fmt: skip
     assert (got["C1"]["total"], got["C1"]["fund_pay"], got["C1"]["owed"]) == (8000, 4800, 8000)
@@ -118,7 +118,7 @@ def test_a_global_budget_pays_no_more_than_the_year_has_left(db):
     # March: 100 - 75 = 25 left of the budget; 75 settled, 25 payable, 50 over budget
     got = statements.statement(db, "H001", MARCH, date(2023, 3, 31), budget)["payment"]
     assert got == {
-        "method": "fee_for_service", "rule": "M-2", "article": "KF-24",
+        "method": "fee_for_service", "rule": "KF-24", "article": "第二十四条",
         "fund_settled": 7500, "fund_payable": 2500, "adjustment": -5000,
         "annual_budget": 10000, "budget_left": 2500, "over_budget": 5000,
     }  # fmt: skip
@@ -137,7 +137,7 @@ def test_capitation_pays_per_member_month_whatever_the_visits_cost(kaifeng):
     got = {s["institution"]: s for s in statements.statements(kaifeng, MARCH, cap)}
     # C1: 40 members x 12.50 = 500 payable; its visits charged the fund 48
     assert got["C1"]["payment"] == {
-        "method": "capitation", "rule": "M-2", "article": "KF-24",
+        "method": "capitation", "rule": "KF-24", "article": "第二十四条",
         "fund_settled": 4800, "fund_payable": 50000, "adjustment": 45200,
         "per_member_month": 1250, "member_months": 40,
     }  # fmt: skip
@@ -160,7 +160,7 @@ def test_capitation_pays_per_member_month_whatever_the_visits_cost(kaifeng):
         ({"method": "fee_for_service", "annual_budget": 1000.5}, "methods[0].annual_budget"),
         ({"method": "fee_for_service", "annual_budget": "10.001"}, "methods[0].annual_budget"),
         ({"method": "by_points"}, "methods[0].method"),
-        ({"method": "fee_for_service", "article": "NY-17"}, "methods[0].article"),
+        ({"method": "fee_for_service", "rule": "NY-17"}, "methods[0].rule"),
         ({"method": "fee_for_service", "institution": "H1", "level": "level2"}, "methods[0].level"),
     ],
 )
@@ -170,12 +170,10 @@ def test_a_bad_payment_config_names_the_field(entry, field):
     assert err.value.field == f"payment.{field}"
 
 
-def test_the_shipped_payment_config_cites_m2_in_every_region():
-    from gongji.supervision.payment import ARTICLES, load_payment
-
-    shipped = load_payment()
-    assert {(m.region, m.article) for m in shipped.methods} == set(ARTICLES.items())
-    assert all(m.rule == "M-2" for m in shipped.methods)
+def test_the_shipped_payment_config_cites_each_regions_rule_and_article():
+    shipped = payment.load_payment()
+    assert {m.region for m in shipped.methods} == set(payment.ARTICLES)
+    assert all((m.rule, m.article) == payment.ARTICLES[m.region] for m in shipped.methods)
 
 
 def test_mutual_aid_in_a_statement(db):
@@ -191,7 +189,7 @@ def test_mutual_aid_in_a_statement(db):
     assert (got["fund_pay"], got["account_pay"], got["mutual_aid_pay"], got["cash_pay"]) == (
         4200, 1000, 4800, 0
     )  # fmt: skip
-    assert got["owed"] == 10000 and got["payment"]["article"] == "XSBN-30"
+    assert got["owed"] == 10000 and got["payment"]["rule"] == "XSBN-30"
     assert {k: got[k] for k in statement_sums(db, "X1", "2023-03-01", "2023-04-01")} == (
         statement_sums(db, "X1", "2023-03-01", "2023-04-01")
     )

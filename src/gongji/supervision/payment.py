@@ -33,14 +33,13 @@ from gongji.money import amount
 from gongji.terms import Level
 
 CONFIG = Path(__file__).with_name("payment.yaml")
-RULE = "M-2"
-# each region's article on paying institutions (rules inventory, M-2)
+# each region's rule and article on paying institutions (rules inventory, M-2)
 ARTICLES = {
-    "jiamusi": "JMS-19",
-    "kaifeng": "KF-24",
-    "panzhihua": "PZH-17",
-    "nanyang": "NY-17",
-    "xishuangbanna": "XSBN-30",
+    "jiamusi": ("JMS-19", "第十九条"),
+    "kaifeng": ("KF-24", "第二十四条"),
+    "panzhihua": ("PZH-17", "第十七条"),
+    "nanyang": ("NY-17", "第十七条"),
+    "xishuangbanna": ("XSBN-30", "第三十条"),
 }
 
 
@@ -65,8 +64,8 @@ Yuan = Annotated[int, BeforeValidator(_yuan)]
 class Method(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rule: Literal["M-2"]
     region: Id
+    rule: str  # the region's rule (KF-24, ...): M-2 of the rules inventory
     article: str
     institution: Id | None = None
     level: Level | None = Field(default=None, validate_default=True)
@@ -74,14 +73,17 @@ class Method(BaseModel):
     annual_budget: Yuan | None = Field(default=None, validate_default=True)
     per_member_month: Yuan | None = Field(default=None, validate_default=True)
 
-    @field_validator("article")
+    @field_validator("rule", "article")
     @classmethod
-    def _regions_article(cls, article: str, info: ValidationInfo) -> str:
+    def _regions_article(cls, cited: str, info: ValidationInfo) -> str:
         region = info.data.get("region")
-        if region is not None and ARTICLES.get(region) != article:
-            want = ARTICLES.get(region)
-            raise ValueError(f"{region}'s article on payment is {want}" if want else "no region")
-        return article
+        want = dict(zip(("rule", "article"), ARTICLES.get(region, (None, None)), strict=True))
+        if region is not None and want[info.field_name] != cited:
+            found = want[info.field_name]
+            raise ValueError(
+                f"{region}'s {info.field_name} on payment is {found}" if found else "no region"
+            )
+        return cited
 
     @field_validator("level")
     @classmethod
@@ -189,7 +191,7 @@ def terms(method: Method | None, settled: int, used_before: int, member_months: 
     """What the fund owes under the method for a period whose settlements charged it
     `settled` fen; `used_before` is what the year's earlier settlements charged (a global
     budget), `member_months` the period's enrolment (capitation)."""
-    cited = {"rule": RULE, "article": method.article if method else None}
+    cited = {"rule": method.rule if method else None, "article": method.article if method else None}
     if method is not None and method.method == "capitation":
         payable = method.per_member_month * member_months
         more = {"per_member_month": method.per_member_month, "member_months": member_months}

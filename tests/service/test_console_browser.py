@@ -120,17 +120,21 @@ def test_manual_reimbursement_then_the_audit_log(open_page, console):
     with console.db.connect() as conn:
         assert len(conn.execute(select(settlements.c.txn_id)).all()) == 1
 
-    admin = open_page("admin1")
+    admin = open_page("admin1")  # opens on the fund: the year of the latest visit
+    march = admin.locator("#months tr", has_text="2023-03").inner_text()
+    assert "125.00" in march  # the fund's pay for the reimbursed visit, in its month
+    assert admin.locator("svg rect").count() > 2  # the monthly chart has its bars
+    admin.shot("02-fund")
     admin.get_by_role("link", name="审计日志").click()
     log = admin.locator("#audit").inner_text()
     assert "operator1" in log and "reimbursement" in log
-    admin.shot("02-audit")
+    admin.shot("03-audit")
     admin.get_by_role("link", name="机构结算").click()
     admin.fill("input[name=month]", "2023-03")
     admin.get_by_role("button", name="生成").click()
     row = admin.locator("#statements tr", has_text=HOSPITAL).inner_text()
     assert "300.00" in row and "125.00" in row
-    admin.shot("03-statements")
+    admin.shot("04-statements")
     admin.get_by_role("button", name="退出").click()
     admin.wait_for_url(f"{console.url}/console/login")
     with console.db.connect() as conn:

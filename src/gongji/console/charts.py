@@ -9,7 +9,9 @@ WIDTH, HEIGHT, LEFT, BOTTOM = 1200, 220, 70, 24
 
 def bars(title: str, labels: list[str], series: dict[str, list[int]]) -> Markup:
     """Grouped bars, one group per label, one bar per series (amounts in fen)."""
-    top = max((v for values in series.values() for v in values), default=0) or 1
+    top = max((v for values in series.values() for v in values), default=0)
+    if top <= 0:
+        return Markup(f'<p class="muted">{escape(title)}：暂无数据</p>')
     group = (WIDTH - LEFT) / max(len(labels), 1)
     bar = group * 0.8 / max(len(series), 1)
     colours = ("#0b4f8a", "#e07b39", "#3aa676", "#9b59b6")

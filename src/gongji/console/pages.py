@@ -9,13 +9,14 @@ functions as the CLI and the REST API (ledger.views, calculate, policy.present, 
 import hmac
 import secrets
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gongji import calculate as calc
 from gongji import policy
@@ -23,7 +24,7 @@ from gongji.console import auth, charts
 from gongji.console.tables import audit_log, staff
 from gongji.errors import InputError
 from gongji.ledger import views
-from gongji.ledger.schema import members
+from gongji.ledger.schema import members, settlements
 from gongji.money import fmt
 from gongji.policy import present
 from gongji.terms import Category, Level, MemberType
@@ -53,6 +54,12 @@ LABELS = {
     "capitation": "按人头",
 }
 templates.env.globals["label"] = lambda key: LABELS.get(str(key), str(key))
+templates.env.globals["region_name"] = lambda region: _region_names().get(region, region)
+
+
+@cache
+def _region_names() -> dict[str, str]:
+    return {r: policy.load_region(r).name for r in policy.known_regions()}
 
 
 class _Redirect(Exception):
@@ -166,6 +173,13 @@ def store_regions(db) -> list[str]:
         )
 
 
+def _latest_year(db) -> int:
+    """The year of the latest visit settled (a store of past years opens on its last)."""
+    with db.connect() as conn:
+        latest = conn.execute(select(func.max(settlements.c.visit_time))).scalar()
+    return latest.year if latest else date.today().year
+
+
 def warm(db) -> None:
     """Sum the journal for the fund and statements pages once, at startup (later views only
     add the entries posted since)."""
@@ -182,7 +196,7 @@ def home(request: Request, region: str = "", year: int | None = None):
     from gongji.supervision.fund import fund_statistics
 
     who = _staff(request)
-    year = year or date.today().year
+    year = year or _latest_year(_db(request))
     region = region or next(iter(store_regions(_db(request))), "kaifeng")
     context = {"regions": policy.known_regions(), "region": region, "year": year}
     try:

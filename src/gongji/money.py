@@ -31,12 +31,17 @@ def to_fen(value: object) -> int:
     return int(fen)
 
 
+MAX_FEN = 10**12  # ten billion yuan: no amount of this system comes near it
+
+
 def amount(value: object) -> int:
     """A non-negative amount of yuan -> fen. MoneyError is a ValueError: pydantic validators
     use this as it is, and the reason reaches the person."""
     fen = to_fen(value)
     if fen < 0:
         raise MoneyError("must not be negative")
+    if fen > MAX_FEN:
+        raise MoneyError(f"at most {MAX_FEN // FEN_PER_YUAN} yuan")
     return fen
 
 

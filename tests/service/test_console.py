@@ -5,6 +5,7 @@ import json
 import re
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from gongji.console.tables import audit_log
@@ -151,3 +152,80 @@ def test_a_monitoring_run_from_the_console_is_kept_and_audited(console):
     assert re.search(r"第 1 次监控：就诊日期 2023-03-01 至 2023-03-31，1 条预警", page)
     assert f"P001@{HOSPITAL}@2023-03-01" in page
     assert ("operator1", "monitor", "1") in audit(console.db)
+
+
+def test_refused_logins_are_throttled_without_being_heard(console):
+    client = httpx.Client(base_url=console.url, timeout=30)
+    for _ in range(5):
+        r = client.post("/console/login", data={"username": "admin1", "password": "wrong!"})
+        assert r.status_code == 401
+    r = client.post("/console/login", data={"username": "admin1", "password": PASSWORD})
+    assert r.status_code == 429 and "登录失败次数过多" in r.text  # even the right password
+    refused = [a for a in audit(console.db) if a[1] == "login.refused"]
+    assert len(refused) == 5  # the throttled attempt is not heard, so not written
+    # a name that is not a username is not recorded as typed (it may be a password)
+    from gongji.console import auth
+
+    auth._failures.clear()  # this client (127.0.0.1) is throttled too: start again
+    r = client.post("/console/login", data={"username": "my secret", "password": "x"})
+    assert r.status_code == 401
+    assert ("(unknown)", "login.refused", None) in audit(console.db)
+
+
+@pytest.fixture(autouse=True)
+def _forget_refused_logins():
+    from gongji.console import auth
+
+    auth._failures.clear()  # the throttle counts per process: each test starts afresh
+    yield
+    auth._failures.clear()
+
+
+def test_bad_input_is_a_page_naming_the_field_never_a_500(console):
+    client, csrf = login(console, "admin1")
+    cases = [
+        ("POST", "/console/members", {"csrf": "令牌", "member_id": "P001"}, 403, "csrf"),
+        ("POST", "/console/members", {"csrf": csrf, "member_id": "P0\x0001"}, 400, "member_id"),
+        ("POST", "/console/members", {"csrf": csrf, "member_id": "P" * 41}, 400, "member_id"),
+        ("GET", "/console/statements?month=9999-12", None, 400, "month"),
+        ("GET", "/console/?year=abc", None, 400, "year"),
+        ("GET", "/console/?region=nowhere", None, 400, "region"),
+        ("POST", "/console/staff", {"csrf": csrf, "username": "x1", "name": "名" * 81,
+                                    "role": "viewer", "password": PASSWORD}, 400, "name"),
+        ("POST", "/console/calculate", {"csrf": csrf, "region": "kaifeng", "type": "employee",
+                                        "time0": "2023-03-01T09:00:00", "level0": "level3",
+                                        "total0": "1e30"}, 400, "total"),
+        ("POST", "/console/logout", {}, 403, "csrf"),
+    ]  # fmt: skip
+    for method, path, form, status, field in cases:
+        r = client.request(method, path, data=form)
+        assert r.status_code == status, (path, form, r.status_code, r.text[:200])
+        assert "text/html" in r.headers["content-type"] and field in r.text, (path, r.text[:300])
+
+
+def test_a_reimbursement_form_checks_its_fields_before_anything_is_settled(console):
+    client, csrf = login(console, "operator1")
+    page = client.get("/console/reimbursement").text
+    txn = re.search(r'name="txn" value="([^"]+)"', page).group(1)
+    good = {"csrf": csrf, "txn": txn, "member_id": "P001", "invoice": "INV-1",
+            "time": "2023-03-01T09:00:00", "institution": HOSPITAL, "total": "300.00"}  # fmt: skip
+    for change, field in (
+        ({"txn": "MR" + "9" * 70}, "txn"),
+        ({"time": "2032-03-01T09:00:00"}, "time"),  # a typo for 2023 would block the member
+        ({"institution": "H" * 41}, "institution"),
+        ({"invoice": "INV\x00"}, "invoice"),
+    ):
+        r = client.post("/console/reimbursement", data={**good, **change})
+        assert r.status_code == 400 and field in r.text, (change, r.text[:300])
+    with console.db.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(settlements)).scalar() == 0
+    assert client.post("/console/reimbursement", data=good).status_code == 200
+    assert client.post("/console/reimbursement", data=good).status_code == 200  # posted again
+    actions = [a[1] for a in audit(console.db) if a[2] == txn]
+    assert actions == ["reimbursement", "reimbursement.replayed"]
+
+
+def test_only_the_console_itself_skips_the_api_credentials(console):
+    anonymous = httpx.Client(base_url=console.url, timeout=30)
+    assert anonymous.get("/consolefoo").status_code == 401
+    assert anonymous.get("/console").status_code in (303, 307, 404)  # not an API route either

@@ -8,6 +8,7 @@ outpatient (level 3: deductible 50, employee 50%; level 1: none, employee 60%, r
 """
 
 import itertools
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -312,3 +313,29 @@ def test_kept_sums_brought_up_to_date_equal_a_fresh_summing(stores, monkeypatch)
     kept.forget()
     assert brought_up == fund.fund_statistics(stores, "kaifeng", 2023)  # summed from scratch
     assert brought_up["months"][2]["expenditure"]["fund_pay"] > 0  # March: the retiree's visit
+
+
+def test_kept_sums_wait_for_a_long_transaction_still_open(db, monkeypatch):
+    """PostgreSQL: an import's entries (one transaction) become visible only at its commit,
+    after entries with larger ids; the kept sums must not pass over them meanwhile."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: its entries appear in id order")
+    monkeypatch.setattr(kept, "SETTLED", timedelta(seconds=0.5))
+    monkeypatch.setattr(kept, "CLOCKS", timedelta(0))
+    members.add_member(db, "kaifeng", {"id": "P1", "type": "employee", "account_balance": "300.00"})
+    time.sleep(0.6)
+    fund.fund_statistics(db, "kaifeng", 2023)
+    importing = db.connect()
+    open_import = importing.begin()  # a long import, still running, posts an opening entry...
+    members.insert_member(importing, "kaifeng", {"id": "P2", "type": "employee",
+                                                 "account_balance": "500.00"})  # fmt: skip
+    settle(db, "T1", "P1", visit("V1", "03-01", "H001", "10.00"))  # ...a settlement commits
+    time.sleep(0.6)
+    fund.fund_statistics(db, "kaifeng", 2023)  # the fund page is viewed meanwhile
+    open_import.commit()
+    importing.close()
+    time.sleep(0.6)
+    brought_up = fund.fund_statistics(db, "kaifeng", 2023)
+    kept.forget()
+    assert brought_up == fund.fund_statistics(db, "kaifeng", 2023)
+    assert brought_up["opening"]["accounts"] == 80_000  # both members' opening balances

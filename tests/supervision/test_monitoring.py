@@ -317,3 +317,31 @@ def test_planted_claims_keep_every_normal_visit(generated):
 def test_measure_command_names_a_missing_file(tmp_path):
     run = CliRunner().invoke(app, ["monitor-measure", str(tmp_path), "x.parquet"])
     assert run.exit_code == 2 and "data: no such file" in run.output
+
+
+def test_a_prescription_used_twice_flags_the_later_sale_whatever_the_row_order():
+    def sale(vid, day):
+        return visit(vid, "M1", T0 + timedelta(days=day), "P1", kind="pharmacy", rxno="RX1")
+
+    issued = T0.date()
+    c = claims(
+        [sale("later", 1), sale("first", 0)],  # the store gives rows in no particular order
+        prescriptions=[("RX1", "H1", "M1", issued), ("RX1", "H1", "M1", issued)],  # uploaded twice
+    )
+    assert subjects(c, "prescription_circulation") == ["later"]
+
+
+def test_cost_growth_compares_whole_months_only():
+    # a flat institution: 8 visits a day; monitored from 20 January to the end of February
+    visits = [
+        visit(f"v{d}-{n}", f"M{d}-{n}", datetime(2023, 1, 20) + timedelta(days=d, hours=n))
+        for d in range(40)
+        for n in range(8)
+    ]
+    c = claims(visits)
+    assert c.period() == (date(2023, 1, 20), date(2023, 2, 28))
+    assert subjects(c, "institution_cost_growth") == []
+    march = [visit(f"m{d}-{n}", f"N{d}-{n}", datetime(2023, 3, 1) + timedelta(days=d, hours=n),
+                   total=40_000) for d in range(31) for n in range(8)]  # fmt: skip
+    # March at twice February's cost a visit: growth, now that both months are whole
+    assert subjects(claims(visits + march), "institution_cost_growth") == ["H1@2023-03"]

@@ -9,6 +9,7 @@ stored) with its own CSRF token that every form of the session must carry back.
 import hashlib
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,6 +46,9 @@ def _matches(password: str, stored: str) -> bool:
     return hmac.compare_digest(given.hex(), digest)
 
 
+_DUMMY = hash_password(secrets.token_urlsafe(16))  # what an unknown username is checked against
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -55,7 +59,9 @@ def add_staff(db: Engine, username: str, name: str, role: str, password: str, ac
     if not username.isascii() or not username.replace("_", "").isalnum() or len(username) > 40:
         raise InputError("username", "letters, digits and _ only, at most 40")
     if len(password) < 10:
-        raise InputError("password", "at least 10 characters")
+        raise InputError("password", "密码至少 10 位 at least 10 characters")
+    if not name.strip() or len(name) > 80:
+        raise InputError("name", "姓名必填，至多 80 字 required, at most 80 characters")
     with db.begin() as conn:
         if conn.execute(select(staff.c.username).where(staff.c.username == username)).first():
             raise InputError("username", f"{username} exists already", "E_EXISTS")
@@ -71,12 +77,20 @@ def add_staff(db: Engine, username: str, name: str, role: str, password: str, ac
         record(conn, actor, "staff.add", username, {"name": name, "role": role})
 
 
-def login(db: Engine, username: str, password: str) -> str | None:
-    """A new session's token, or None (unknown user, wrong password, disabled)."""
+def login(db: Engine, username: str, password: str, client: str = "-") -> str | None:
+    """A new session's token, or None (unknown user, wrong password, disabled). After
+    FAILURES refused logins of a username or from a client within THROTTLE, more are
+    refused unheard (E_THROTTLED) until the window has passed."""
+    _throttle(username, client)
     with db.begin() as conn:
         row = conn.execute(select(staff).where(staff.c.username == username)).first()
-        if row is None or row.disabled_at is not None or not _matches(password, row.password_hash):
-            record(conn, username[:40] or "-", "login.refused", None, {})
+        # an unknown username costs the same hashing: the time does not tell who exists
+        stored = row.password_hash if row is not None else _DUMMY
+        if not _matches(password, stored) or row is None or row.disabled_at is not None:
+            _failed(username, client)
+            # what was typed is recorded only when it is a username (not a mistyped password)
+            record(conn, username if row is not None else "(unknown)", "login.refused", None,
+                   {"client": client})  # fmt: skip
             return None
         token = secrets.token_urlsafe(32)
         now = datetime.now()
@@ -91,6 +105,31 @@ def login(db: Engine, username: str, password: str) -> str | None:
         )
         record(conn, username, "login", None, {})
     return token
+
+
+FAILURES, THROTTLE = 5, timedelta(minutes=15)
+_failures: dict[str, list[datetime]] = {}
+_failures_lock = threading.Lock()
+
+
+def _throttle(username: str, client: str) -> None:
+    since = datetime.now() - THROTTLE
+    with _failures_lock:
+        for key in (f"user:{username}", f"client:{client}"):
+            recent = [t for t in _failures.get(key, []) if t > since]
+            _failures[key] = recent
+            if len(recent) >= FAILURES:
+                raise InputError(
+                    "username",
+                    "登录失败次数过多，请 15 分钟后再试 too many refused logins",
+                    "E_THROTTLED",
+                )
+
+
+def _failed(username: str, client: str) -> None:
+    with _failures_lock:
+        for key in (f"user:{username}", f"client:{client}"):
+            _failures.setdefault(key, []).append(datetime.now())
 
 
 def session(db: Engine, token: str | None) -> Staff | None:

@@ -6,13 +6,18 @@ a URL (nor in the access log); every change goes into the audit log. Reads call 
 functions as the CLI and the REST API (ledger.views, calculate, policy.present, supervision).
 """
 
+import asyncio
 import hmac
+import os
+import re
 import secrets
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Request
+from anyio import from_thread
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -27,10 +32,13 @@ from gongji.ledger import views
 from gongji.ledger.schema import members, settlements
 from gongji.money import fmt
 from gongji.policy import present
+from gongji.service.errors import ServiceError
 from gongji.terms import Category, Level, MemberType
 
 HERE = Path(__file__).parent
 COOKIE = "gongji_console"
+# behind a proxy that ends TLS the app sees http: GONGJI_SECURE_COOKIE=1 marks the cookie Secure
+SECURE_COOKIE = os.environ.get("GONGJI_SECURE_COOKIE") == "1"
 PREFIX = "/console"
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["yuan"] = lambda fen: fmt(int(fen))
@@ -83,7 +91,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(_Forbidden)
     async def _forbidden(request: Request, exc: _Forbidden) -> Response:
-        who = auth.session(_db(request), request.cookies.get(COOKIE))
+        who = await asyncio.to_thread(auth.session, _db(request), request.cookies.get(COOKIE))
         error = InputError("role", f"此页面需要{LABELS[exc.role]}权限 needs the {exc.role} role")
         return _page(request, who, "error.html", status=403, error=error)
 
@@ -101,12 +109,36 @@ def _staff(request: Request, role: str = "viewer") -> auth.Staff:
     return who
 
 
-async def _form(request: Request, who: auth.Staff) -> dict:
-    """The posted form, once its CSRF token is the session's (a page of ours sent it)."""
-    form = dict(await request.form())
-    if not hmac.compare_digest(str(form.pop("csrf", "")), who.csrf):
-        raise InputError("csrf", "the form is stale or not ours: reload the page", "E_CSRF")
+async def _posted(request: Request) -> dict:
+    """The posted form's fields as text. Read on the event loop; the handlers that take it
+    are plain functions, run in the thread pool: their database work and password hashing
+    never hold up the settlements the service's writer runs on the loop."""
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
+Posted = Annotated[dict, Depends(_posted)]
+
+
+def _checked(form: dict, who: auth.Staff) -> dict:
+    """The form, once its CSRF token is the session's (a page of ours drew it)."""
+    given = form.pop("csrf", "").encode()
+    if not hmac.compare_digest(given, who.csrf.encode()):
+        raise InputError(
+            "csrf", "表单已过期或来源不明，请刷新页面 the form is stale or not ours", "E_CSRF"
+        )
     return form
+
+
+def _text(form: dict, key: str, limit: int = 40, required: bool = True) -> str:
+    """A field of a form: trimmed, printable, at most `limit` characters."""
+    value = form.get(key, "").strip()
+    if required and not value:
+        raise InputError(key, "必填 required")
+    if len(value) > limit:
+        raise InputError(key, f"至多 {limit} 个字符 at most {limit} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InputError(key, "含有控制字符 control characters are not allowed")
+    return value
 
 
 def _page(request: Request, who: auth.Staff | None, name: str, status: int = 200, **context):
@@ -135,9 +167,14 @@ def login_page(request: Request):
 
 
 @router.post("/login")
-async def login(request: Request):
-    form = await request.form()
-    token = auth.login(_db(request), str(form.get("username", "")), str(form.get("password", "")))
+def login(request: Request, form: Posted):
+    client = request.client.host if request.client else "-"
+    try:
+        username = _text(form, "username")
+        token = auth.login(_db(request), username, form.get("password", "")[:200], client)
+    except InputError as exc:
+        status = 429 if exc.code == "E_THROTTLED" else 400
+        return _page(request, None, "login.html", status=status, error=exc)
     if token is None:
         error = InputError("password", "用户名或密码不正确 wrong username or password")
         return _page(request, None, "login.html", status=401, error=error)
@@ -147,7 +184,7 @@ async def login(request: Request):
         token,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=request.url.scheme == "https" or SECURE_COOKIE,
         max_age=auth.SESSION_HOURS * 3600,
         path=PREFIX,
     )
@@ -155,9 +192,12 @@ async def login(request: Request):
 
 
 @router.post("/logout")
-async def logout(request: Request):
+def logout(request: Request, form: Posted):
     who = _staff(request)
-    await _form(request, who)
+    try:
+        _checked(form, who)
+    except InputError as exc:
+        return _page(request, who, "error.html", status=403, error=exc)
     auth.logout(_db(request), who, request.cookies[COOKIE])
     response = RedirectResponse(f"{PREFIX}/login", status_code=303)
     response.delete_cookie(COOKIE, path=PREFIX)
@@ -192,15 +232,19 @@ def warm(db) -> None:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, region: str = "", year: int | None = None):
+def home(request: Request, region: str = "", year: str = ""):
     from gongji.supervision.fund import fund_statistics
 
     who = _staff(request)
-    year = year or _latest_year(_db(request))
     region = region or next(iter(store_regions(_db(request))), "kaifeng")
-    context = {"regions": policy.known_regions(), "region": region, "year": year}
+    context = {"regions": policy.known_regions(), "region": region, "year": year[:4]}
     try:
-        stats = fund_statistics(_db(request), region, year)
+        if region not in policy.known_regions():
+            raise InputError("region", f"没有这个统筹地区 no region {region[:40]!r}")
+        if year and not (year.isdigit() and 2000 <= int(year) <= 2100):
+            raise InputError("year", "年度应为 2000–2100 a year from 2000 to 2100")
+        context["year"] = int(year) if year else _latest_year(_db(request))
+        stats = fund_statistics(_db(request), region, context["year"])
     except InputError as exc:
         return _error(request, who, exc, "fund.html", stats=None, chart=None, **context)
     chart = charts.fund_months(stats)
@@ -214,13 +258,10 @@ def member_form(request: Request):
 
 
 @router.post("/members", response_class=HTMLResponse)
-async def member_lookup(request: Request):
+def member_lookup(request: Request, form: Posted):
     who = _staff(request)
     try:
-        form = await _form(request, who)
-        member_id = str(form.get("member_id", "")).strip()
-        if not member_id:
-            raise InputError("member_id", "请输入个人编号 give the member's id")
+        member_id = _text(_checked(form, who), "member_id")
         member = views.member_show(_db(request), member_id)
         account = views.account_show(_db(request), member_id)
     except InputError as exc:
@@ -238,12 +279,10 @@ def calculate_form(request: Request):
 
 
 @router.post("/calculate", response_class=HTMLResponse)
-async def calculate(request: Request):
+def calculate(request: Request, form: Posted):
     who = _staff(request)
-    form: dict = {}
     try:
-        form = await _form(request, who)
-        result = calc.calculate(_scenario(form))
+        result = calc.calculate(_scenario(_checked(form, who)))
     except InputError as exc:
         return _error(request, who, exc, "calculate.html", **_calc_context(form, None))
     return _page(
@@ -340,22 +379,26 @@ def alerts_page(request: Request, rule: str = ""):
 
 
 @router.post("/alerts", response_class=HTMLResponse)
-async def alerts_run(request: Request):
-    """An operator runs the monitoring rules over a period; the run is kept and audited."""
+def alerts_run(request: Request, form: Posted):
+    """An operator runs the monitoring rules over a period (at most a year); the run and its
+    audit line are written in one transaction."""
     from gongji.supervision import runs
 
     who = _staff(request, "operator")
-    form: dict = {}
     try:
-        form = await _form(request, who)
+        _checked(form, who)
         first, last = _date(form.get("begin", ""), "begin"), _date(form.get("end", ""), "end")
-        run_id, found = runs.run(_db(request), first, last, who.username)
+        if (last - first).days > 366:
+            raise InputError("end", "一次至多监控一年 at most a year at a time")
+
+        def audited(conn, run_id: int, found) -> None:
+            detail = {"begin": str(first), "end": str(last), "alerts": found.height}
+            auth.record(conn, who.username, "monitor", str(run_id), detail)
+
+        runs.run(_db(request), first, last, who.username, also=audited)
     except InputError as exc:
         last_run, rows = runs.latest(_db(request))
         return _error(request, who, exc, "alerts.html", run=last_run, alerts=rows, rule="")
-    with _db(request).begin() as conn:
-        auth.record(conn, who.username, "monitor", str(run_id),
-                    {"begin": str(first), "end": str(last), "alerts": found.height})  # fmt: skip
     return RedirectResponse(f"{PREFIX}/alerts", status_code=303)
 
 
@@ -367,7 +410,7 @@ def statements_page(request: Request, month: str = ""):
     rows = None
     try:
         if month:
-            rows = statements(_db(request), _date(f"{month}-01", "month"))
+            rows = statements(_db(request), _month(month))
     except InputError as exc:
         return _error(request, who, exc, "statements.html", rows=None, month=month)
     return _page(request, who, "statements.html", rows=rows, month=month)
@@ -375,9 +418,19 @@ def statements_page(request: Request, month: str = ""):
 
 def _date(text: str, field: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
-        raise InputError(field, f"日期格式 YYYY-MM-DD, not {text!r}") from None
+        raise InputError(field, f"日期格式 YYYY-MM-DD, not {text[:20]!r}") from None
+    if not 2000 <= day.year <= 2100:
+        raise InputError(field, "年份应在 2000–2100 之间 a year from 2000 to 2100")
+    return day
+
+
+def _month(text: str) -> date:
+    try:
+        return _date(f"{text}-01", "month")
+    except InputError:
+        raise InputError("month", f"月份格式 YYYY-MM, not {text[:20]!r}") from None
 
 
 # -- manual reimbursement (XSBN-28) --------------------------------------------------------------
@@ -396,31 +449,25 @@ def reimbursement_form(request: Request):
 
 
 @router.post("/reimbursement", response_class=HTMLResponse)
-async def reimburse(request: Request):
+def reimburse(request: Request, form: Posted):
     """Care that could not be settled online, entered from the invoices: the same engine and
-    ledger as a settlement (the writer), the visit marked manual; the txn id was fixed when
-    the form was drawn, so a form posted twice pays once."""
+    ledger as a settlement (the service's writer), the visit marked manual. The txn id was
+    fixed when the form was drawn, so a form posted twice pays once (and is audited once)."""
     who = _staff(request, "operator")
-    form: dict = {}
     context = {"levels": [lv.value for lv in Level]}
     try:
-        form = await _form(request, who)
-        txn = str(form.get("txn", ""))
-        if not txn.startswith("MR"):
-            raise InputError("txn", "the form's transaction id is missing: reload the page")
-        member_id = str(form.get("member_id", "")).strip()
-        visit = {
-            "id": str(form.get("invoice", "")).strip(),
-            "time": form.get("time", ""),
-            "institution": str(form.get("institution", "")).strip(),
-            "total": form.get("total", ""),
-            "remote": form.get("remote") == "on",  # else a registered institution of ours
-            "manual": True,
-        }
-        for key in ("level", "in_scope"):  # a registered institution's level is known
-            if form.get(key):
-                visit[key] = form[key]
-        answer = await request.app.state.writer.settle(txn, member_id, visit)
+        _checked(form, who)
+        txn = form.get("txn", "")
+        if not TXN.fullmatch(txn):
+            raise InputError("txn", "表单流水号有误，请刷新页面 the form's transaction id is wrong")
+        member_id = _text(form, "member_id")
+        visit = _invoice(form)
+        replayed = _settled(_db(request), txn)
+        answer = from_thread.run(request.app.state.writer.settle, txn, member_id, visit)
+    except ServiceError as exc:  # the store is unavailable: nothing was settled
+        error = InputError(exc.field or "txn", f"暂时无法结算，请稍后重试 {exc.reason}")
+        return _error(request, who, error, "reimbursement.html", form=form, result=None,
+                      txn=form.get("txn") or _new_txn(), **context)  # fmt: skip
     except InputError as exc:
         return _error(
             request,
@@ -432,19 +479,13 @@ async def reimburse(request: Request):
             txn=form.get("txn") or _new_txn(),
             **context,
         )
+    # the settlement is the writer's transaction: the audit line follows it (a replay of a
+    # form already settled is recorded as such, not as a second payment)
     with _db(request).begin() as conn:
-        auth.record(
-            conn,
-            who.username,
-            "reimbursement",
-            txn,
-            {
-                "member": member_id,
-                "invoice": visit["id"],
-                "total": str(visit["total"]),
-                "fund_pay": answer.get("fund_pay"),
-            },
-        )
+        detail = {"member": member_id, "invoice": visit["id"], "total": str(visit["total"]),
+                  "fund_pay": answer.get("fund_pay")}  # fmt: skip
+        action = "reimbursement.replayed" if replayed else "reimbursement"
+        auth.record(conn, who.username, action, txn, detail)
     return _page(
         request, who, "reimbursement.html", form={}, result=answer, txn=_new_txn(), **context
     )
@@ -452,6 +493,41 @@ async def reimburse(request: Request):
 
 def _new_txn() -> str:
     return f"MR{date.today():%Y%m%d}{secrets.token_hex(6).upper()}"
+
+
+TXN = re.compile(r"MR\d{8}[0-9A-F]{12}")
+
+
+def _invoice(form: dict) -> dict:
+    """The visit an invoice records. Not later than now: a visit dated ahead (a typo for
+    another year) would hold every later settlement of the member behind it."""
+    when = form.get("time", "")
+    try:
+        moment = datetime.fromisoformat(when)
+    except ValueError:
+        raise InputError("time", f"时间格式 2023-03-01T09:00:00, not {when[:30]!r}") from None
+    if moment > datetime.now():
+        raise InputError("time", "就诊时间不能晚于现在 the visit cannot be in the future")
+    visit = {
+        "id": _text(form, "invoice"),
+        "time": when,
+        "institution": _text(form, "institution"),
+        "total": form.get("total", ""),
+        "remote": form.get("remote") == "on",  # else a registered institution of ours
+        "manual": True,
+    }
+    for key in ("level", "in_scope"):  # a registered institution's level is known
+        if form.get(key):
+            visit[key] = form[key]
+    return visit
+
+
+def _settled(db, txn: str) -> bool:
+    with db.connect() as conn:
+        return (
+            conn.execute(select(settlements.c.id).where(settlements.c.txn_id == txn)).first()
+            is not None
+        )
 
 
 # -- staff and audit (admin) ---------------------------------------------------------------------
@@ -462,16 +538,16 @@ def staff_page(request: Request):
 
 
 @router.post("/staff", response_class=HTMLResponse)
-async def staff_add(request: Request):
+def staff_add(request: Request, form: Posted):
     who = _staff(request, "admin")
     try:
-        form = await _form(request, who)
+        _checked(form, who)
         auth.add_staff(
             _db(request),
-            str(form.get("username", "")),
-            str(form.get("name", "")),
-            str(form.get("role", "")),
-            str(form.get("password", "")),
+            _text(form, "username"),
+            _text(form, "name", limit=80),
+            _text(form, "role"),
+            form.get("password", "")[:200],
             who.username,
         )
     except InputError as exc:

@@ -152,7 +152,12 @@ class Guard:
             return await _refuse(
                 send, ServiceError("E_TOO_LARGE", "", f"over {self.max_body} bytes")
             )
-        if scope["path"] not in PUBLIC and not scope["path"].startswith(console.PREFIX):
+        path = scope["path"]
+        if (
+            path not in PUBLIC
+            and path != console.PREFIX
+            and not path.startswith(console.PREFIX + "/")
+        ):
             # the console's pages check their staff session themselves
             authorization = headers.get(b"authorization")
             try:

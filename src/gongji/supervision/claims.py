@@ -54,6 +54,14 @@ class Claims:
     stays: pl.DataFrame
     prescriptions: pl.DataFrame
     institutions: pl.DataFrame
+    # the visit days the claims cover (a month is compared whole or not at all); None: the
+    # visits' own first and last day
+    begin: date | None = None
+    end: date | None = None
+
+    def period(self) -> tuple[date, date]:
+        days = self.visits["time"].dt.date()
+        return self.begin or days.min(), self.end or days.max()
 
     def __post_init__(self) -> None:
         for name, schema in (
@@ -67,16 +75,17 @@ class Claims:
                 raise ValueError(f"claims.{name}: columns must be {schema}, not {frame.schema}")
 
 
-def from_ledger(db: Engine, begin: date, end: date) -> Claims:
-    """The settled visits with visit days in [begin, end], from the store."""
+def from_ledger(db: Engine, begin: date, end: date, rx_days: int = 7) -> Claims:
+    """The settled visits with visit days in [begin, end], from the store, with the
+    prescriptions written from `rx_days` before `begin` (a sale early in the period may use
+    one written before it)."""
     in_period = and_(
         settlements.c.visit_time >= datetime.combine(begin, time.min),
         settlements.c.visit_time <= datetime.combine(end, time.max),
     )
-    # stays of the members who visited (not every member's record); prescriptions written
-    # from a week before the period (a sale early in it may use one)
+    # stays of the members who visited (not every member's record)
     visited = select(settlements.c.member_id).where(in_period).distinct()
-    since = datetime.combine(begin - timedelta(days=7), time.min)
+    since = datetime.combine(begin - timedelta(days=rx_days), time.min)
     with db.connect() as conn:
         rows = conn.execute(
             select(
@@ -133,6 +142,8 @@ def from_ledger(db: Engine, begin: date, end: date) -> Claims:
             schema=INSTITUTIONS,
             orient="row",
         ),
+        begin=begin,
+        end=end,
     )
 
 

@@ -9,21 +9,23 @@ store made anew under the same URL (its entry ids start again) is noticed and su
 
 Entry ids are handed out before commit, so an entry with a smaller id can become visible
 after one with a larger id (two PostgreSQL transactions in flight). Only entries posted at
-least SETTLED ago are kept; the newer ones are summed afresh on every call. This assumes no
-transaction that posts entries stays open that long (the ledger's last milliseconds).
+least SETTLED ago, and before the oldest transaction still open that has written began, are
+kept; the newer ones are summed afresh on every call. Entry times are the posting process's
+clock: the processes that post and the one that reads must agree within CLOCKS.
 """
 
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, case, func, select
+from sqlalchemy import Connection, Engine, case, func, select, text
 
 from gongji.ledger.schema import entries
 
 # (conn, after, through) -> rows of (*key, *values): the entries with after < id <= through
 Summer = Callable[[Connection, int, int], Iterable[tuple]]
 SETTLED = timedelta(seconds=30)
+CLOCKS = timedelta(seconds=5)  # the service's and the database's clocks may differ this much
 
 
 class _Kept:
@@ -55,14 +57,32 @@ def kept_sums(db: Engine, name: tuple, width: int, summer: Summer) -> dict[tuple
 
 
 def _since(conn: Connection, through: int) -> tuple[int, int]:
-    """Of the entries after `through`: the last id of those posted at least SETTLED ago, and
-    the last id of all."""
+    """Of the entries after `through`: the last id of those safe to keep, and the last id of
+    all. Safe: posted at least SETTLED ago and, on PostgreSQL, before the oldest transaction
+    still open that has written (a long import's entries become visible only at its commit;
+    SQLite has one writer at a time, so there its entries are visible in id order)."""
     cutoff = datetime.now() - SETTLED
+    oldest = _oldest_writer(conn)
+    if oldest is not None:
+        cutoff = min(cutoff, oldest - CLOCKS)
     e = entries.c
     stable, newest = conn.execute(
         select(func.max(case((e.created_at < cutoff, e.id))), func.max(e.id)).where(e.id > through)
     ).one()
     return stable or through, newest or through
+
+
+def _oldest_writer(conn: Connection) -> datetime | None:
+    """When the oldest other open transaction that has written began (local time)."""
+    if conn.dialect.name != "postgresql":
+        return None
+    began = conn.execute(
+        text(
+            "SELECT min(xact_start) FROM pg_stat_activity WHERE backend_xid IS NOT NULL"
+            " AND pid <> pg_backend_pid() AND datname = current_database()"
+        )
+    ).scalar()
+    return None if began is None else began.astimezone().replace(tzinfo=None)
 
 
 def _add(sums: dict, rows: Iterable[tuple], width: int) -> None:

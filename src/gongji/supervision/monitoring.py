@@ -10,6 +10,7 @@ Shares are compared in integer arithmetic: `part * 10000 >= whole * bp` (no floa
 """
 
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -285,11 +286,16 @@ def prescription_circulation(c: Claims, cfg: PrescriptionCirculation) -> pl.Data
     writers = c.institutions.select(
         pl.col("code").alias("writer"), pl.col("designated").alias("writer_designated")
     )
-    rx = c.prescriptions.rename({"institution": "writer", "member_id": "patient"}).join(
-        writers, on="writer", how="left"
+    rx = (  # one row a prescription (fee details uploaded twice name it twice)
+        c.prescriptions.sort("issued")
+        .unique("rxno", keep="first", maintain_order=True)
+        .rename({"institution": "writer", "member_id": "patient"})
+        .join(writers, on="writer", how="left")
     )
-    joined = sales.join(rx, on="rxno", how="left").with_columns(
-        pl.col("visit_id").cum_count().over("rxno").alias("use")
+    joined = (  # the sales in time order: the first use of a prescription is the good one
+        sales.sort("time", "visit_id")
+        .join(rx, on="rxno", how="left", maintain_order="left")
+        .with_columns(pl.col("visit_id").cum_count().over("rxno").alias("use"))
     )
     age = (_day() - pl.col("issued")).dt.total_days()
     reason = (
@@ -306,11 +312,7 @@ def prescription_circulation(c: Claims, cfg: PrescriptionCirculation) -> pl.Data
         .when(pl.col("use") > 1)
         .then(pl.lit("used again"))
     )
-    hits = (
-        joined.sort("time")
-        .with_columns(reason.alias("reason"))
-        .filter(pl.col("reason").is_not_null())
-    )
+    hits = joined.with_columns(reason.alias("reason")).filter(pl.col("reason").is_not_null())
     return _alerts(
         hits,
         pl.col("visit_id"),
@@ -365,12 +367,21 @@ def institution_indicators(c: Claims, cfg: InstitutionIndicators) -> pl.DataFram
 
 
 def _growth(c: Claims, cfg: InstitutionIndicators) -> pl.DataFrame:
+    """Months wholly inside the claims' period only: a month cut by the period's edge would
+    look like a fall, and the month after it like growth."""
+    first, last = c.period()
+    whole_from = first if first.day == 1 else _next_month(first)
+    ends_month = (last + timedelta(days=1)).day == 1
+    whole_until = _next_month(last) if ends_month else last.replace(day=1)  # exclusive
+    month = pl.col("time").dt.truncate("1mo").dt.date()
     monthly = (
-        c.visits.group_by("institution", pl.col("time").dt.truncate("1mo").alias("month"))
+        c.visits.filter(month >= whole_from, month < whole_until)
+        .group_by("institution", month.alias("month"))
         .agg(pl.col("total").sum(), pl.len().alias("visits"))
         .sort("institution", "month")
         .with_columns(
             pl.col("total").shift(1).over("institution").alias("before"),
+            pl.col("visits").shift(1).over("institution").alias("visits_before"),
             pl.col("month").shift(1).over("institution").alias("month_before"),
         )
     )
@@ -378,6 +389,7 @@ def _growth(c: Claims, cfg: InstitutionIndicators) -> pl.DataFrame:
     hits = monthly.filter(
         consecutive,
         pl.col("visits") >= cfg.min_monthly_visits,
+        pl.col("visits_before") >= cfg.min_monthly_visits,
         pl.col("before") > 0,
         (pl.col("total") - pl.col("before")) * BP_PER_UNIT
         > pl.col("before") * cfg.max_monthly_growth,
@@ -391,6 +403,10 @@ def _growth(c: Claims, cfg: InstitutionIndicators) -> pl.DataFrame:
         pl.col("total") - pl.col("before"),
         ["institution", pl.col("month").dt.strftime("%Y-%m"), "total", "before", "visits"],
     )
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 RULES: dict[str, Callable[[Claims, object], pl.DataFrame]] = {

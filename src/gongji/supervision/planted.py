@@ -16,7 +16,7 @@ rule; an alert whose subject was not planted is a false alarm (the generator's o
 raise some: they are part of what is measured).
 """
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +67,10 @@ def generated_claims(data: Path, results: Path, seed: int = 1) -> Claims:
         .unnest("inpatient_stays")
         .with_columns(pl.col("member_id").cast(pl.Utf8))
     )
+    year = frame["time"].min().year
     return Claims(
+        begin=date(year, 1, 1),
+        end=date(year, 12, 31),
         visits=frame.with_columns(pl.col("time").cast(pl.Datetime("us")))
         .select(list(VISITS))
         .cast(VISITS),
@@ -388,7 +391,10 @@ class _Planter:
         for code in growing:
             june = (pl.col("institution") == code) & (pl.col("time").dt.month() == 6)
             self._change(june, changes["institution_cost_per_visit"]())
-            self.labels.append(("institution_cost_growth", f"{code}@2023-06"))
+            self.labels.append(("institution_cost_growth", f"{code}@{self._year()}-06"))
+
+    def _year(self) -> int:
+        return self.c.visits["time"].min().year
 
     def _change(self, where: pl.Expr, columns: dict[str, pl.Expr]) -> None:
         self.visits = self.visits.with_columns(
@@ -400,6 +406,8 @@ class _Planter:
         added = pl.DataFrame(self.added, schema=VISITS, orient="row") if self.added else None
         visits = pl.concat([self.visits, added]) if added is not None else self.visits
         claims = Claims(
+            begin=self.c.begin,
+            end=self.c.end,
             visits=visits.sort("member_id", "time"),
             stays=pl.DataFrame(self.stays, schema=STAYS, orient="row"),
             prescriptions=self.prescriptions,

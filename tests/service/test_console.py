@@ -229,3 +229,22 @@ def test_only_the_console_itself_skips_the_api_credentials(console):
     anonymous = httpx.Client(base_url=console.url, timeout=30)
     assert anonymous.get("/consolefoo").status_code == 401
     assert anonymous.get("/console").status_code in (303, 307, 404)  # not an API route either
+
+
+def test_an_invoice_older_than_the_members_last_settlement_is_explained(console):
+    from gongji.ledger.settlement import settle
+
+    settle(console.db, "T-later", "P001", {"id": "V9", "time": "2023-03-10T09:00:00",
+                                           "institution": HOSPITAL, "total": "50.00"})  # fmt: skip
+    client, csrf = login(console, "operator1")
+    txn = re.search(r'name="txn" value="([^"]+)"', client.get("/console/reimbursement").text)[1]
+    r = client.post("/console/reimbursement", data={
+        "csrf": csrf, "txn": txn, "member_id": "P001", "invoice": "INV-OLD",
+        "time": "2023-03-01T09:00:00", "institution": HOSPITAL, "total": "80.00"})  # fmt: skip
+    assert r.status_code == 400 and "须按就诊时间顺序录入" in r.text
+
+
+def test_looking_a_member_up_is_audited(console):
+    client, csrf = login(console, "viewer1")
+    client.post("/console/members", data={"csrf": csrf, "member_id": "P002"})
+    assert ("viewer1", "member.viewed", "P002") in audit(console.db)

@@ -263,6 +263,8 @@ def member_lookup(request: Request, form: Posted):
     try:
         member_id = _text(_checked(form, who), "member_id")
         member = views.member_show(_db(request), member_id)
+        with _db(request).begin() as conn:  # who looked at whose personal data
+            auth.record(conn, who.username, "member.viewed", member_id, {})
         account = views.account_show(_db(request), member_id)
     except InputError as exc:
         return _error(request, who, exc, "member.html", member=None, account=None)
@@ -469,6 +471,7 @@ def reimburse(request: Request, form: Posted):
         return _error(request, who, error, "reimbursement.html", form=form, result=None,
                       txn=form.get("txn") or _new_txn(), **context)  # fmt: skip
     except InputError as exc:
+        exc = _explained(exc)
         return _error(
             request,
             who,
@@ -520,6 +523,18 @@ def _invoice(form: dict) -> dict:
         if form.get(key):
             visit[key] = form[key]
     return visit
+
+
+def _explained(exc: InputError) -> InputError:
+    """The ledger settles a member's visits in time order (the year's accumulators build up
+    in it): an invoice older than the member's last settlement is refused, said plainly."""
+    if exc.field == "visit.time" and "earlier than the member's last settlement" in exc.reason:
+        return InputError(
+            "time",
+            "该参保人已有更晚就诊日期的结算，手工报销须按就诊时间顺序录入；请联系管理员处理 "
+            + exc.reason,
+        )
+    return exc
 
 
 def _settled(db, txn: str) -> bool:

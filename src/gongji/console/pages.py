@@ -82,6 +82,10 @@ class _Forbidden(Exception):
 
 
 def install(app: FastAPI) -> None:
+    # done now, not on a staff member's time: the templates compiled, the packs' names read
+    for name in templates.env.list_templates():
+        templates.env.get_template(name)
+    _region_names()
     app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
 

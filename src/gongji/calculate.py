@@ -10,11 +10,11 @@ from decimal import Decimal
 from functools import cache
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from gongji import catalogue, engine, policy
 from gongji.engine import EngineError
-from gongji.errors import InputError, first_error
+from gongji.errors import InputError, validated
 from gongji.money import amount, to_yuan
 from gongji.policy.schema import Pack, Version
 from gongji.terms import Category, Level, MemberType
@@ -98,10 +98,7 @@ def calculate(document: object, items: dict[str, catalogue.Item] | None = None) 
     `items` is the catalogue line-item visits are priced with (the shipped sample if None).
     """
     pack = _pack_of(document)
-    try:
-        scenario = Scenario.model_validate(document)
-    except ValidationError as exc:
-        raise InputError(*first_error(exc)) from None
+    scenario = validated(Scenario, document)
     _check_visits(pack, scenario.visits)
     member = engine_member(pack, scenario.member, scenario.visits[0].time.date())
     balance = scenario.member.account_balance or 0

@@ -138,17 +138,12 @@ def policy_compare(
         if version is None:
             fail(InputError("--on", f"no {pack.region} policy in force on {day}"))
         versions.append(version)
-    left, right = (present.rows(v) for v in versions)
     table = Table(title=f"{packs[0].version_id(versions[0])} vs {packs[1].version_id(versions[1])}")
     table.add_column("topic")
     for pack in packs:
         table.add_column(pack.name)
         table.add_column("rule", style="cyan")
-    topics = list(dict.fromkeys([r.topic for r in left] + [r.topic for r in right]))
-    by_left = {r.topic: r for r in left}
-    by_right = {r.topic: r for r in right}
-    for topic in topics:
-        a, b = by_left.get(topic), by_right.get(topic)
+    for topic, a, b in present.side_by_side(*versions):
         style = None if a and b and a.value == b.value else "bold"
         table.add_row(
             topic,

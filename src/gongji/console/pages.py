@@ -6,7 +6,6 @@ a URL (nor in the access log); every change goes into the audit log. Reads call 
 functions as the CLI and the REST API (ledger.views, calculate, policy.present, supervision).
 """
 
-import asyncio
 import hmac
 import os
 import re
@@ -77,8 +76,8 @@ class _Redirect(Exception):
 class _Forbidden(Exception):
     """Logged in, but the page needs a higher role."""
 
-    def __init__(self, role: str):
-        self.role = role
+    def __init__(self, who: auth.Staff, role: str):
+        self.who, self.role = who, role
 
 
 def install(app: FastAPI) -> None:
@@ -95,9 +94,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(_Forbidden)
     async def _forbidden(request: Request, exc: _Forbidden) -> Response:
-        who = await asyncio.to_thread(auth.session, _db(request), request.cookies.get(COOKIE))
         error = InputError("role", f"此页面需要{LABELS[exc.role]}权限 needs the {exc.role} role")
-        return _page(request, who, "error.html", status=403, error=error)
+        return _page(request, exc.who, "error.html", status=403, error=error)
 
 
 def _db(request: Request):
@@ -109,7 +107,7 @@ def _staff(request: Request, role: str = "viewer") -> auth.Staff:
     if who is None:
         raise _Redirect()
     if not who.may(role):
-        raise _Forbidden(role)
+        raise _Forbidden(who, role)
     return who
 
 
@@ -300,10 +298,11 @@ def _quotes(result: dict) -> dict[str, dict]:
     """For each visit: the article words each (rule, article) of its trace cites."""
     pack = policy.load_region(result["region"])
     by_id = {pack.version_id(v): v for v in pack.versions}
-    return {
-        v["id"]: {f"{r}|{a}": t for (r, a), t in present.quotes(by_id[v["policy_version"]]).items()}
-        for v in result["visits"]
+    words = {
+        vid: {f"{r}|{a}": t for (r, a), t in present.quotes(by_id[vid]).items()}
+        for vid in {v["policy_version"] for v in result["visits"]}
     }
+    return {v["id"]: words[v["policy_version"]] for v in result["visits"]}
 
 
 def _calc_context(form: dict, result: dict | None) -> dict:
@@ -364,13 +363,8 @@ def policy_page(request: Request, region: str = "kaifeng", other: str = ""):
 
 
 def _compare(first, second) -> dict:
-    left, right = present.rows(first.versions[-1]), present.rows(second.versions[-1])
-    by_topic = [{r.topic: r for r in rows} for rows in (left, right)]
-    topics = list(dict.fromkeys([r.topic for r in left] + [r.topic for r in right]))
-    return {
-        "names": (first.name, second.name),
-        "rows": [(t, by_topic[0].get(t), by_topic[1].get(t)) for t in topics],
-    }
+    rows = present.side_by_side(first.versions[-1], second.versions[-1])
+    return {"names": (first.name, second.name), "rows": rows}
 
 
 # -- monitoring and statements -------------------------------------------------------------------
@@ -470,22 +464,9 @@ def reimburse(request: Request, form: Posted):
         visit = _invoice(form)
         replayed = _settled(_db(request), txn)
         answer = from_thread.run(request.app.state.writer.settle, txn, member_id, visit)
-    except ServiceError as exc:  # the store is unavailable: nothing was settled
-        error = InputError(exc.field or "txn", f"暂时无法结算，请稍后重试 {exc.reason}")
-        return _error(request, who, error, "reimbursement.html", form=form, result=None,
-                      txn=form.get("txn") or _new_txn(), **context)  # fmt: skip
-    except InputError as exc:
-        exc = _explained(exc)
-        return _error(
-            request,
-            who,
-            exc,
-            "reimbursement.html",
-            form=form,
-            result=None,
-            txn=form.get("txn") or _new_txn(),
-            **context,
-        )
+    except (InputError, ServiceError) as exc:
+        return _error(request, who, _explained(exc), "reimbursement.html", form=form,
+                      result=None, txn=form.get("txn") or _new_txn(), **context)  # fmt: skip
     # the settlement is the writer's transaction: the audit line follows it (a replay of a
     # form already settled is recorded as such, not as a second payment)
     with _db(request).begin() as conn:
@@ -529,9 +510,12 @@ def _invoice(form: dict) -> dict:
     return visit
 
 
-def _explained(exc: InputError) -> InputError:
-    """The ledger settles a member's visits in time order (the year's accumulators build up
-    in it): an invoice older than the member's last settlement is refused, said plainly."""
+def _explained(exc: InputError | ServiceError) -> InputError:
+    """What stopped a reimbursement, said plainly. The ledger settles a member's visits in
+    time order (the year's accumulators build up in it): an invoice older than the member's
+    last settlement is refused. A store failure settled nothing: try again."""
+    if isinstance(exc, ServiceError):
+        return InputError(exc.field or "txn", f"暂时无法结算，请稍后重试 {exc.reason}")
     if exc.field == "visit.time" and "earlier than the member's last settlement" in exc.reason:
         return InputError(
             "time",

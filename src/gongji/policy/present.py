@@ -156,6 +156,14 @@ def _row(
     return Row(topic, value, node.rule_for(klass), node.article, node.uses_configured())
 
 
+def side_by_side(first: Version, second: Version) -> list[tuple[str, Row | None, Row | None]]:
+    """Two versions' rows by topic (every topic of either, in order): a comparison."""
+    left, right = rows(first), rows(second)
+    by_left, by_right = {r.topic: r for r in left}, {r.topic: r for r in right}
+    topics = dict.fromkeys([r.topic for r in left] + [r.topic for r in right])
+    return [(t, by_left.get(t), by_right.get(t)) for t in topics]
+
+
 def quotes(version: Version) -> dict[tuple[str, str], str]:
     """The words of the rulebook each (rule ID, article) of a version cites: a trace step
     names its rule and article, and a reader wants the article's text beside it."""

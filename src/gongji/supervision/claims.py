@@ -174,7 +174,7 @@ def _visits(rows: list, kinds: dict[str, str], rx_of: dict[str, str | None]) -> 
     return raw.select(
         "visit_id",
         "member_id",
-        pl.col("time").cast(pl.Datetime("us")),
+        "time",
         "institution",
         pl.col("institution").replace_strict(kinds, default="hospital").alias("kind"),
         "level",
@@ -203,19 +203,16 @@ def _examination(items: list | None) -> int:
     )
 
 
-def _rxno(fees: object) -> str | None:
+# A registered visit's fees are its uploaded fee lines by feedetl_sn (service/registered.py).
+def _rxno(fees: dict) -> str | None:
     """The prescription a pharmacy sale's fee details name (2204 `rxno`)."""
-    for line in (fees or {}).values() if isinstance(fees, dict) else fees or []:
-        if isinstance(line, dict) and line.get("rxno"):
-            return str(line["rxno"])
-    return None
+    return next((line["rxno"] for line in fees.values() if line.get("rxno")), None)
 
 
-def _written(fees: object) -> set[str]:
+def _written(fees: dict) -> set[str]:
     """The prescriptions a hospital visit's fee details wrote for circulation (rx_circ_flag 1)."""
-    lines = (fees or {}).values() if isinstance(fees, dict) else fees or []
     return {
-        str(line["rxno"])
-        for line in lines
-        if isinstance(line, dict) and line.get("rxno") and str(line.get("rx_circ_flag")) == "1"
+        line["rxno"]
+        for line in fees.values()
+        if line.get("rxno") and line.get("rx_circ_flag") == "1"
     }

@@ -32,15 +32,22 @@ from gongji.ledger.schema import legs, settlements
 S = settlements.c
 
 
-def entries(*where: ColumnElement, extra: tuple = ()) -> Subquery:
+def entries(
+    *where: ColumnElement, extra: tuple = (), entry_ids: tuple[int, int] | None = None
+) -> Subquery:
     """The settlements matching `where`, one row per journal entry: the settlement's own and,
     once cancelled, its cancellation's (`undone` 1), whose legs net the first to nothing.
-    `extra` columns of the settlement ride along."""
+    `entry_ids` (after, through): only the entries with ids in that range. `extra` columns
+    of the settlement ride along."""
     cols = (S.id.label("settlement_id"), S.institution, S.member_id, S.visit_time, *extra)
     made = select(*cols, S.entry_id.label("entry_id"), literal(0, Integer).label("undone"))
     undone = select(
         *cols, S.cancel_entry_id.label("entry_id"), literal(1, Integer).label("undone")
     ).where(S.cancel_entry_id.is_not(None))
+    if entry_ids is not None:
+        after, through = entry_ids
+        made = made.where(S.entry_id > after, S.entry_id <= through)
+        undone = undone.where(S.cancel_entry_id > after, S.cancel_entry_id <= through)
     return union_all(made.where(*where), undone.where(*where)).subquery("e")
 
 
@@ -48,6 +55,17 @@ def in_period(begin: date, end: date) -> tuple[ColumnElement, ...]:
     """Visits from `begin` to `end`, both days included."""
     after = datetime.combine(end + timedelta(days=1), time())
     return S.visit_time >= datetime.combine(begin, time()), S.visit_time < after
+
+
+def whole_months(begin: date, end: date) -> list[str]:
+    """The months ('YYYY-MM') lying wholly within begin..end."""
+    out, first = [], begin.replace(day=1)
+    while first <= end:
+        following = (first + timedelta(days=32)).replace(day=1)
+        if first >= begin and following - timedelta(days=1) <= end:
+            out.append(f"{first:%Y-%m}")
+        first = following
+    return out
 
 
 def month_span(month: date) -> tuple[date, date]:
@@ -79,13 +97,16 @@ def amounts(e: Subquery) -> list[ColumnElement]:
 
 
 def counts(e: Subquery) -> list[ColumnElement]:
+    """A settlement counted by its own entry, a cancellation by its own: the counts of
+    successive entry ranges add up (kept.py)."""
     return [
-        func.count(distinct(e.c.settlement_id)).label("settlements"),
+        func.count(distinct(case((e.c.undone == 0, e.c.settlement_id)))).label("settlements"),
         func.count(distinct(case((e.c.undone == 1, e.c.settlement_id)))).label("cancelled"),
     ]
 
 
 AMOUNTS = ("total", "fund_pay", "account_pay", "mutual_aid_pay", "cash_pay")
+KEYS = ("settlements", "cancelled", *AMOUNTS)  # what `amounts` gives, in its order
 
 
 def _sum(condition: ColumnElement) -> ColumnElement:
@@ -109,6 +130,6 @@ def text_null() -> ColumnElement:
     return cast(null(), String)
 
 
-def counted(row, keys: tuple[str, ...] = ("settlements", "cancelled", *AMOUNTS)) -> dict:
+def counted(row, keys: tuple[str, ...] = KEYS) -> dict:
     """A result row's sums as ints (PostgreSQL sums bigints as numeric)."""
     return {k: int(getattr(row, k) or 0) for k in keys}

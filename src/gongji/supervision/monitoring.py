@@ -10,7 +10,7 @@ Shares are compared in integer arithmetic: `part * 10000 >= whole * bp` (no floa
 """
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from gongji.errors import InputError, validated
 from gongji.money import BP_PER_UNIT, amount, percent_to_bp
 from gongji.supervision.claims import Claims
+from gongji.supervision.legs import whole_months
 
 CONFIG = Path(__file__).with_name("monitoring.yaml")
 ALERTS = {
@@ -32,7 +33,8 @@ ALERTS = {
 
 
 # -- configuration ---------------------------------------------------------------------------
-_yuan, _bp = amount, percent_to_bp  # MoneyError is a ValueError: pydantic reports it
+# thresholds are read by money.amount and money.percent_to_bp: their MoneyError is a
+# ValueError, which pydantic reports against the field
 
 
 class _Rule(BaseModel):
@@ -50,8 +52,8 @@ class ShiftedInpatient(_Rule):
     days_after: int
     min_examination_share: int
     min_total: int
-    _bp = field_validator("min_examination_share", mode="before")(_bp)
-    _fen = field_validator("min_total", mode="before")(_yuan)
+    _bp = field_validator("min_examination_share", mode="before")(percent_to_bp)
+    _fen = field_validator("min_total", mode="before")(amount)
 
 
 class SplitVisits(_Rule):
@@ -71,7 +73,7 @@ class LargePrescription(_Rule):
     def _amounts(cls, value: object) -> object:
         if not isinstance(value, dict) or "other" not in value:
             raise ValueError("give a limit per institution kind, including 'other'")
-        return {k: _yuan(v) for k, v in value.items()}
+        return {k: amount(v) for k, v in value.items()}
 
 
 class AccountCashOut(_Rule):
@@ -80,8 +82,8 @@ class AccountCashOut(_Rule):
     round_to: int
     min_account_pay: int
     min_account_share: int
-    _fen = field_validator("round_to", "min_account_pay", mode="before")(_yuan)
-    _bp = field_validator("min_account_share", mode="before")(_bp)
+    _fen = field_validator("round_to", "min_account_pay", mode="before")(amount)
+    _bp = field_validator("min_account_share", mode="before")(percent_to_bp)
 
 
 class PrescriptionCirculation(_Rule):
@@ -94,7 +96,7 @@ class PeerFactors(BaseModel):
     self_pay_ratio: int
     examination_share: int
     out_of_catalogue_share: int
-    _bp = field_validator("*", mode="before")(_bp)
+    _bp = field_validator("*", mode="before")(percent_to_bp)
 
 
 class InstitutionIndicators(_Rule):
@@ -102,7 +104,7 @@ class InstitutionIndicators(_Rule):
     min_monthly_visits: int
     peer_factor: PeerFactors
     max_monthly_growth: int
-    _bp = field_validator("max_monthly_growth", mode="before")(_bp)
+    _bp = field_validator("max_monthly_growth", mode="before")(percent_to_bp)
 
 
 class Config(BaseModel):
@@ -369,13 +371,10 @@ def institution_indicators(c: Claims, cfg: InstitutionIndicators) -> pl.DataFram
 def _growth(c: Claims, cfg: InstitutionIndicators) -> pl.DataFrame:
     """Months wholly inside the claims' period only: a month cut by the period's edge would
     look like a fall, and the month after it like growth."""
-    first, last = c.period()
-    whole_from = first if first.day == 1 else _next_month(first)
-    ends_month = (last + timedelta(days=1)).day == 1
-    whole_until = _next_month(last) if ends_month else last.replace(day=1)  # exclusive
+    whole = [date.fromisoformat(f"{m}-01") for m in whole_months(*c.period())]
     month = pl.col("time").dt.truncate("1mo").dt.date()
     monthly = (
-        c.visits.filter(month >= whole_from, month < whole_until)
+        c.visits.filter(month.is_in(whole))
         .group_by("institution", month.alias("month"))
         .agg(pl.col("total").sum(), pl.len().alias("visits"))
         .sort("institution", "month")
@@ -403,10 +402,6 @@ def _growth(c: Claims, cfg: InstitutionIndicators) -> pl.DataFrame:
         pl.col("total") - pl.col("before"),
         ["institution", pl.col("month").dt.strftime("%Y-%m"), "total", "before", "visits"],
     )
-
-
-def _next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 RULES: dict[str, Callable[[Claims, object], pl.DataFrame]] = {

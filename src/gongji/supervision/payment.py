@@ -11,7 +11,7 @@ covers is paid fee-for-service, as settled. Methods:
 Amounts are yuan as strings ("1200.00") in the file, fen inside.
 """
 
-from datetime import date, timedelta
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -30,6 +30,7 @@ from pydantic import (
 from gongji.calculate import Id
 from gongji.errors import InputError, validated
 from gongji.money import amount
+from gongji.supervision.legs import whole_months
 from gongji.terms import Level
 
 CONFIG = Path(__file__).with_name("payment.yaml")
@@ -162,16 +163,6 @@ class PaymentConfig(BaseModel):
     def enrolled_in(self, begin: date, end: date) -> set[str]:
         months = set(whole_months(begin, end))
         return {code for code, counts in self.enrolment.items() if months & set(counts)}
-
-
-def whole_months(begin: date, end: date) -> list[str]:
-    out, first = [], begin.replace(day=1)
-    while first <= end:
-        following = (first + timedelta(days=32)).replace(day=1)
-        if first >= begin and following - timedelta(days=1) <= end:
-            out.append(f"{first:%Y-%m}")
-        first = following
-    return out
 
 
 def payment_config(document: object, where: str = "payment") -> PaymentConfig:

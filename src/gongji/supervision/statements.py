@@ -7,7 +7,7 @@ cancelled. Amounts are fen, summed from the settlements' journal legs (see legs.
 
 from datetime import date, timedelta
 
-from sqlalchemy import Connection, Engine, Integer, case, distinct, func, literal, select, union_all
+from sqlalchemy import Connection, Engine, case, select
 
 from gongji.errors import InputError
 from gongji.ledger.schema import institutions
@@ -15,7 +15,7 @@ from gongji.money import to_yuan
 from gongji.supervision import payment
 from gongji.supervision.kept import kept_sums
 from gongji.supervision.legs import (
-    AMOUNTS,
+    KEYS,
     S,
     amounts,
     counted,
@@ -26,7 +26,7 @@ from gongji.supervision.legs import (
     with_legs,
 )
 
-ZERO = {"settlements": 0, "cancelled": 0, **dict.fromkeys(AMOUNTS, 0)}
+ZERO = dict.fromkeys(KEYS, 0)
 
 
 def statement(
@@ -66,9 +66,6 @@ def statements(db: Engine, month: date, config: payment.PaymentConfig | None = N
         ]  # fmt: skip
 
 
-KEYS = ("settlements", "cancelled", *AMOUNTS)
-
-
 def _used_before(monthly: dict, code: str, begin: date) -> int:
     """What the year's earlier months charged the fund at `code` (a global budget)."""
     first = f"{begin:%Y}-01"
@@ -80,22 +77,11 @@ def _used_before(monthly: dict, code: str, begin: date) -> int:
 
 def _month_sums(conn: Connection, after: int, through: int) -> list[tuple]:
     """(visit month, institution, settlements, cancelled, amounts...) of the settlements'
-    and cancellations' entries after..through. Counted by entry (a settlement by its own
-    entry, a cancellation by its own), so sums of successive ranges add up."""
-    cols = (S.id.label("settlement_id"), S.institution, S.member_id, S.visit_time)
-    made = select(*cols, S.entry_id.label("entry_id"), literal(0, Integer).label("undone"))
-    undone = select(*cols, S.cancel_entry_id, literal(1, Integer))
-    e = union_all(
-        made.where(S.entry_id > after, S.entry_id <= through),
-        undone.where(S.cancel_entry_id > after, S.cancel_entry_id <= through),
-    ).subquery("e")
+    and cancellations' entries after..through (counts and sums of ranges add up)."""
+    e = entries(entry_ids=(after, through))
     month = month_of(conn, e.c.visit_time)
-    counts = (
-        func.count(distinct(case((e.c.undone == 0, e.c.settlement_id)))).label("settlements"),
-        func.count(distinct(case((e.c.undone == 1, e.c.settlement_id)))).label("cancelled"),
-    )
     query = (
-        select(month, e.c.institution, *counts, *amounts(e)[2:])
+        select(month, e.c.institution, *amounts(e))
         .select_from(with_legs(e))
         .group_by(month, e.c.institution)
     )

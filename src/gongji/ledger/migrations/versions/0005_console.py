@@ -39,7 +39,6 @@ def upgrade() -> None:
         sa.Column("detail", sa.JSON, nullable=False),
     )
 
-
     op.create_table(
         "monitoring_runs",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

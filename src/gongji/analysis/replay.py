@@ -16,7 +16,7 @@ results.parquet per scenario, one row per visit in the visits file's order:
 """
 
 import json
-from collections import namedtuple
+from collections import deque, namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -57,18 +57,22 @@ Members = namedtuple(
 # A batch's lookup tables, by day (days since 1970 minus first_day) and by code.
 Tables = namedtuple("Tables", "first_day version month year_start line level exception")
 Results = namedtuple("Results", "version status klass deductible fund account cash balance")
+# Every column is filled for every visit (not nullable: no definition levels to write).
 RESULTS = pa.schema(
     [
-        ("visit_id", pa.int64()),
-        ("member_id", pa.int64()),
-        ("policy_version", pa.dictionary(pa.int32(), pa.string())),
-        ("status", pa.dictionary(pa.int32(), pa.string())),
-        ("member_class", pa.dictionary(pa.int32(), pa.string())),
-        ("deductible", pa.int64()),
-        ("fund_pay", pa.int64()),
-        ("account_pay", pa.int64()),
-        ("cash_pay", pa.int64()),
-        ("account_balance", pa.int64()),
+        pa.field(name, kind, nullable=False)
+        for name, kind in (
+            ("visit_id", pa.int64()),
+            ("member_id", pa.int64()),
+            ("policy_version", pa.dictionary(pa.int32(), pa.string())),
+            ("status", pa.dictionary(pa.int32(), pa.string())),
+            ("member_class", pa.dictionary(pa.int32(), pa.string())),
+            ("deductible", pa.int64()),
+            ("fund_pay", pa.int64()),
+            ("account_pay", pa.int64()),
+            ("cash_pay", pa.int64()),
+            ("account_balance", pa.int64()),
+        )
     ]
 )
 BATCH_ROWS = 1 << 20  # rows a batch: big enough to amortise, small enough to bound memory
@@ -88,10 +92,32 @@ CODED = {
     "prescription_level": lambda name: len(LEVELS) if name is None else _LEVEL.get(name, -1),
 }
 Decoding = namedtuple("Decoding", "member codes bits")
+# What the rules read of a member (not the descriptive columns).
+MEMBER_COLUMNS = pa.schema([f for f in schema.MEMBERS if f.name not in schema.DESCRIPTIVE])
 REQUIRED = ("visit_id", "member_id", "time", "institution", "level", "category", "total")
 REQUIRED += ("in_scope", *schema.VISIT_FLAGS)
 _EPOCH = date(1970, 1, 1)
 _BEFORE_ALL = -(1 << 62)
+
+
+class Buffers:
+    """Sets of int64 arrays for a batch's rows, reused once given back: fresh memory costs a
+    page fault per 4 KB on first touch (a tenth of a replay's time). Taken by one thread,
+    given back by any."""
+
+    def __init__(self, width: int):
+        self.width = width
+        self._free: list[list[np.ndarray]] = []
+
+    def take(self, n: int) -> list[np.ndarray]:
+        arrays = self._free.pop() if self._free else None
+        if arrays is None or len(arrays[0]) < n:
+            arrays = [np.empty(max(n, BATCH_ROWS), np.int64) for _ in range(self.width)]
+        return [a[:n] for a in arrays]
+
+    def give(self, arrays: Iterable[np.ndarray]) -> None:
+        """Arrays from `take`, no longer read: their memory serves a later batch."""
+        self._free.append([a if a.base is None else a.base for a in arrays])
 
 
 @dataclass
@@ -153,7 +179,7 @@ class MemberTable:
     """The members file as the kernel's arrays, indexed by row (sorted by member_id)."""
 
     def __init__(self, path: Path):
-        table = _read_checked(path, schema.MEMBERS, "members")
+        table = _read_checked(path, MEMBER_COLUMNS, "members")
         if (np.diff(table.column("member_id").to_numpy()) < 0).any():
             table = table.sort_by("member_id")  # generated files are sorted already
         self.ids = table.column("member_id").to_numpy()
@@ -216,11 +242,11 @@ def _bools(column) -> np.ndarray:
 
 
 def _read_checked(path: Path, expected: pa.Schema, what: str) -> pa.Table:
+    """The file's columns named in `expected`, which they must match."""
     if not path.is_file():
         raise InputError(what, f"no such file: {path}")
-    table = pq.read_table(path)
-    _check_schema(table.schema, expected, what)
-    return table
+    _check_schema(pq.read_schema(path), expected, what)
+    return pq.read_table(path, columns=expected.names)
 
 
 def _check_schema(got: pa.Schema, expected: pa.Schema, what: str) -> None:
@@ -264,7 +290,7 @@ class Decoded:
     first_row: int
     visit_id: np.ndarray | None  # not read for aggregates only
     member_id: np.ndarray
-    visits: Visits
+    visits: Visits | None  # None once settled: its arrays serve the next batches
     first_day: int
     last_day: int
     disease_names: list[str | None]
@@ -278,6 +304,8 @@ class Decoder:
         self.members = members
         self.rows = 0
         self.last = (_BEFORE_ALL, _BEFORE_ALL)  # (member_id, time) of the previous row
+        self.buffers = Buffers(2 + len(CODED))  # Decoding's arrays
+        self._taken: deque = deque()  # the decoded batches' buffers, oldest first
         self._days: dict[int, tuple[int, int]] = {}
 
     def decode(self, batch: pa.RecordBatch) -> Decoded:
@@ -298,11 +326,8 @@ class Decoder:
             self._table(name, names) for name, (_, names) in zip(CODED, columns, strict=True)
         )
         n = batch.num_rows
-        out = Decoding(
-            np.empty(n, np.int64),
-            tuple(np.empty(n, np.int64) for _ in CODED),
-            np.empty(n, np.int64),
-        )
+        member, bits, *codes = self.buffers.take(n)
+        out = Decoding(member, tuple(codes), bits)
         flags = tuple(_packed(batch.column(f)) for f in BIT_FLAGS)
         row, reason = K.compiled()["decode_rows"](
             member_id,
@@ -336,6 +361,7 @@ class Decoder:
             disease=disease_codes,
         )
         day = when // L.SECONDS_PER_DAY
+        self._taken.append((member, bits, *codes))
         return Decoded(
             first_row=first,
             visit_id=batch.column("visit_id").to_numpy()
@@ -347,6 +373,11 @@ class Decoder:
             last_day=int(day.max()) if n else 0,
             disease_names=disease_names,
         )
+
+    def settled(self, d: Decoded) -> None:
+        """The oldest batch decoded is settled: its buffers serve a later batch."""
+        self.buffers.give(self._taken.popleft())
+        d.visits = None
 
     def _table(self, column: str, names: list[str | None]) -> np.ndarray:
         """What each dictionary value of a coded column becomes (-1: not a known value)."""
@@ -416,20 +447,14 @@ def _dictionary(column) -> tuple[np.ndarray, list[str | None]]:
 class Run:
     """One scenario's replay: its member-state carry between batches and its aggregates."""
 
-    def __init__(self, scenario: Scenario, members: MemberTable, keep: bool = True):
+    def __init__(self, scenario: Scenario, members: MemberTable):
         self.scenario = scenario
         self.members = members
         self.carry = np.zeros(L.S_SIZE, np.int64)
         self.carry_member = -1
         self.aggregates = Aggregates(len(members.ids))
         self._trace = jit.empty_trace()
-        self._keep = keep  # False: only the aggregates are wanted, result arrays are reused
-        self._results: Results | None = None
-
-    def _buffers(self, n: int) -> Results:
-        if self._keep or self._results is None or len(self._results.status) < n:
-            self._results = Results(*(np.empty(n, np.int64) for _ in Results._fields))
-        return Results(*(a[:n] for a in self._results))
+        self.buffers = Buffers(len(Results._fields))  # results are given back when read
 
     def settle(self, d: Decoded, calendar: tuple[np.ndarray, np.ndarray]) -> Results:
         s = self.scenario
@@ -443,7 +468,7 @@ class Run:
             level=s.levels,
             exception=s.exception_flags(d.disease_names),
         )
-        results = self._buffers(n)
+        results = Results(*self.buffers.take(n))
         bounds = _chunks(d.visits.member, CHUNKS)
         last = np.zeros((len(bounds) - 1, L.S_SIZE), np.int64)
         sums = np.zeros((len(bounds) - 1, K.N_ROWS, K.N_MEASURES), np.int64)
@@ -491,7 +516,8 @@ class Run:
                 "account_pay": r.account,
                 "cash_pay": r.cash,
                 "account_balance": r.balance,
-            }
+            },
+            schema=RESULTS,
         )
 
 
@@ -523,7 +549,9 @@ def replay_batches(
     decoded = (decoder.decode(batch) for batch in batches)
     for d in Ahead(decoded) if ahead else decoded:
         calendar = decoder.calendar(d.first_day, d.last_day)
-        yield d, [run.settle(d, calendar) for run in runs]
+        settled = [run.settle(d, calendar) for run in runs]
+        decoder.settled(d)
+        yield d, settled
 
 
 def visit_count(path: Path) -> int:
@@ -553,7 +581,7 @@ def replay(
     except BaseException:
         batches.close()
         raise
-    runs = [Run(s, table, keep=results) for s in scenarios]
+    runs = [Run(s, table) for s in scenarios]
     paths = [out / s.name / "results.parquet" for s in scenarios] if results else []
     out.mkdir(parents=True, exist_ok=True)
     for path in paths:
@@ -568,6 +596,8 @@ def replay(
                     pending.result()
                 if writers:
                     pending = pool.submit(_write, writers, runs, d, settled)
+                else:
+                    _done(runs, settled)
                 progress(len(d.member_id))
             if pending is not None:
                 pending.result()
@@ -592,6 +622,12 @@ def _partial(path: Path) -> Path:
 def _write(writers: list[pq.ParquetWriter], runs: list[Run], d: Decoded, settled) -> None:
     for writer, run, results in zip(writers, runs, settled, strict=True):
         writer.write_batch(run.to_batch(d, results))
+    _done(runs, settled)
+
+
+def _done(runs: list[Run], settled: list[Results]) -> None:
+    for run, results in zip(runs, settled, strict=True):
+        run.buffers.give(results)
 
 
 class Ahead:
@@ -625,11 +661,18 @@ def write_aggregates(out: Path, aggregates: dict) -> None:
 
 
 def results_writer(path: Path) -> pq.ParquetWriter:
-    # Dictionaries only where values repeat (trying them on amounts costs more than the
-    # rules), LZ4: the results are written about as fast as they are computed.
+    # Dictionaries where values repeat; the integers delta-encoded, which packs ids that
+    # climb and amounts of a few digits into a quarter of their bytes about as fast as they
+    # are copied, and no compression on top (it cost more than the rules did).
     dictionary = [f.name for f in RESULTS if pa.types.is_dictionary(f.type)]
+    numbers = {f.name: "DELTA_BINARY_PACKED" for f in RESULTS if f.name not in dictionary}
     return pq.ParquetWriter(
-        path, RESULTS, compression="lz4", use_dictionary=dictionary, write_statistics=False
+        path,
+        RESULTS,
+        compression="none",
+        use_dictionary=dictionary,
+        column_encoding=numbers,
+        write_statistics=False,
     )
 
 

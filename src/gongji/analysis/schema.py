@@ -40,6 +40,7 @@ from gongji.engine.facts import PERIOD_FACTS
 
 PERIOD = pa.list_(pa.struct([("start", pa.date32()), ("end", pa.date32())]))
 PERIOD_COLUMNS = tuple(name for name, _ in PERIOD_FACTS)
+DESCRIPTIVE = ("age", "sex", "contribution_base")  # members' columns the rules do not read
 
 MEMBERS = pa.schema(
     [

@@ -62,6 +62,10 @@ def _use_cache_folder() -> None:
 def compiled(module_name: str) -> dict:
     """The module's globals with its kernel functions and the kernel functions it imports
     replaced by their compiled versions."""
+    # The replay's parallel loop shares two cores with the threads that read and write
+    # Parquet; OpenMP's workers spinning while they wait for work took the CPU those need
+    # (a fifth of a replay's time). Read when OpenMP starts, so set before numba loads it.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import numba  # optional dependency (extra "analysis"): only batch replay needs it
 
     _use_cache_folder()

@@ -51,7 +51,7 @@ def worker(args: argparse.Namespace) -> dict:
         return {"visits": agg["visit_count"], "seconds": seconds, "rss_mb": _rss_mb()}
     if args.worker == "baseline":
         return _baseline(visits, R)
-    table = R.MemberTable(members)
+    table = R.MemberTable.read(members)
     decoder = R.Decoder(table)
     decoded = [decoder.decode(b) for b in R.read_batches(visits)]
     run = R.Run(scenarios[0], table)

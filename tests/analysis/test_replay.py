@@ -11,10 +11,12 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
+import numba
 import pyarrow.parquet as pq
 import pytest
 
 from gongji import engine, policy
+from gongji.analysis import kernel as K
 from gongji.analysis.generate import generate
 from gongji.analysis.replay import Scenario, replay
 from gongji.money import fmt
@@ -144,3 +146,27 @@ def test_out_of_pocket_is_per_member_account_plus_cash(tmp_path):
     assert oop["max"] == fmt(amounts[-1])
     assert oop["p50"] == fmt(amounts[(50 * len(amounts) + 99) // 100 - 1])
     assert sum(h["members"] for h in oop["histogram"]) == all_members
+
+
+def test_the_kernel_is_loaded_with_the_types_the_replay_calls_it_with(tmp_path, monkeypatch):
+    """`load_kernel` settles an empty batch while the files are read, so that a new process
+    loads the compiled kernel early. Were any argument's numba type different from the real
+    batches' (a read-only array where the replay passes a writable one), numba would compile
+    a second version: seconds, not the half second saved."""
+    data = tmp_path / "data"
+    generate("kaifeng", 300, 2023, data)
+    members = data / "members.parquet"  # in several row groups, as a large file is (Arrow
+    pq.write_table(pq.read_table(members), members, row_group_size=100)  # copies chunks)
+    compiled = K.compiled()
+    calls = defaultdict(set)
+    for name in ("decode_rows", "replay_chunks"):
+
+        def recorded(*args, _name=name, _fn=compiled[name]):
+            calls[_name].add(tuple(numba.typeof(a) for a in args))
+            return _fn(*args)
+
+        monkeypatch.setitem(compiled, name, recorded)
+    pack = policy.load_region("kaifeng")
+    replay(data / "visits.parquet", members, [Scenario("b", pack)], tmp_path / "o")
+    assert set(calls) == {"decode_rows", "replay_chunks"}
+    assert {name: len(types) for name, types in calls.items()} == dict.fromkeys(calls, 1)

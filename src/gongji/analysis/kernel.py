@@ -18,7 +18,7 @@ import numpy as np
 from numba import prange
 
 from gongji.engine import layout as L
-from gongji.engine.facts import class_of, member_bits, visit_bits, visit_facts
+from gongji.engine.facts import class_of, visit_bits, visit_facts
 from gongji.engine.kernel import settle_visit
 from gongji.engine.state import start_state
 from gongji.terms import Category, Level, MemberType
@@ -145,11 +145,6 @@ def copy_into(dst, src):
         dst[j] = src[j]
 
 
-def member_bits_all(has_account, raised, out):
-    for i in range(len(out)):
-        out[i] = member_bits(has_account[i], raised[i])
-
-
 # Why decode_rows stopped at a row.
 BAD_ORDER, BAD_TOTAL, BAD_IN_SCOPE, BAD_MEMBER, BAD_CODE = 1, 2, 3, 4, 5
 
@@ -216,7 +211,6 @@ KERNEL_FUNCTIONS = (
     "settle_chunk",
     "tally",
     "copy_into",
-    "member_bits_all",
     "decode_rows",
     "code_into",
     "bit",

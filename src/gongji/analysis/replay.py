@@ -41,6 +41,7 @@ from gongji.engine.facts import (
     PERIOD_STRIDE,
     institution_key,
     item_key,
+    member_bits,
 )
 from gongji.engine.settle import settled_level
 from gongji.errors import InputError
@@ -76,6 +77,7 @@ RESULTS = pa.schema(
     ]
 )
 BATCH_ROWS = 1 << 20  # rows a batch: big enough to amortise, small enough to bound memory
+READ_AHEAD = 4  # batches read ahead of the one decoded
 CHUNKS = 8  # chunks a batch is cut into for the threads (cut at member boundaries)
 CATEGORIES = list(Category)
 LEVELS = list(Level)
@@ -178,11 +180,14 @@ def _line(tables: engine.Tables, category: Category, exception: bool) -> int:
 class MemberTable:
     """The members file as the kernel's arrays, indexed by row (sorted by member_id)."""
 
-    def __init__(self, path: Path):
-        table = _read_checked(path, MEMBER_COLUMNS, "members")
+    @classmethod
+    def read(cls, path: Path) -> "MemberTable":
+        return cls(_read_checked(path, MEMBER_COLUMNS, "members"))
+
+    def __init__(self, table: pa.Table):
         if (np.diff(table.column("member_id").to_numpy()) < 0).any():
             table = table.sort_by("member_id")  # generated files are sorted already
-        self.ids = table.column("member_id").to_numpy()
+        self.ids = _owned(table.column("member_id"))
         if len(self.ids) and (np.diff(self.ids) == 0).any():
             dup = self.ids[np.flatnonzero(np.diff(self.ids) == 0)[0]]
             raise InputError("members.member_id", f"member {dup} appears twice")
@@ -190,24 +195,22 @@ class MemberTable:
         self.arrays = self._arrays(table)
 
     def _arrays(self, table: pa.Table) -> Members:
-        n = table.num_rows
         lo, hi, flat = _periods(table)
         retired = table.column("retired_from").cast(pa.int32()).cast(pa.int64())
-        bits = np.empty(n, np.int64)
-        K.compiled()["member_bits_all"](
-            _bools(table.column("has_account")), _bools(table.column("contribution_raised")), bits
-        )
+        # the engine's member_bits of each of the four (has account, raised) pairs
+        pairs = np.array([member_bits(a, r) for a in (False, True) for r in (False, True)])
+        pair = 2 * _bools(table.column("has_account")) + _bools(table.column("contribution_raised"))
         return Members(
-            bits=bits,
+            bits=pairs[pair],
             retiree=(self.types == list(MemberType).index(MemberType.retiree)).astype(np.int64),
-            retired_from=retired.fill_null(NO_DAY).to_numpy(),
+            retired_from=_owned(retired.fill_null(NO_DAY)),
             limited=table.column("benefit_periods").is_valid().to_numpy().astype(np.int64),
             lo=lo,
             hi=hi,
             periods=flat,
             type=self.types,
             diseases=_lengths(table.column("chronic_diseases")),
-            balance=table.column("account_balance").fill_null(0).to_numpy().astype(np.int64),
+            balance=_owned(table.column("account_balance").fill_null(0)),
         )
 
 
@@ -231,6 +234,13 @@ def _periods(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     count = np.bincount(owner, minlength=n) * PERIOD_STRIDE
     hi = np.cumsum(count)
     return hi - count, hi, flat
+
+
+def _owned(column) -> np.ndarray:
+    """A column as a writable int64 array of its own. Arrow hands out read-only views, but
+    not always (an empty column's is writable): to numba those are two types, and a second
+    type is a second compilation."""
+    return np.array(column.to_numpy(zero_copy_only=False), dtype=np.int64, copy=True)
 
 
 def _lengths(column) -> np.ndarray:
@@ -404,7 +414,8 @@ class Decoder:
 
     def calendar(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
         """(year * 12 + month - 1, 1 January's day) of each day first..last."""
-        table = np.array([self._day(d) for d in range(first, last + 1)], dtype=np.int64)
+        days = [self._day(d) for d in range(first, last + 1)]
+        table = np.array(days, dtype=np.int64).reshape(len(days), 2)
         months = table[:, 0] - K.MONTH_BASE
         if len(months) and (months.min() < 0 or months.max() >= K.N_MONTHS):
             raise InputError("visits.time", "must fall between 2000 and 2099")
@@ -531,12 +542,16 @@ def _chunks(member: np.ndarray, k: int) -> np.ndarray:
 
 def read_batches(path: Path, rows: int = BATCH_ROWS, ids: bool = True) -> Iterator[pa.RecordBatch]:
     """The visits file's batches (without visit_id unless `ids`: aggregates need none)."""
+    columns = [c for c in schema.VISITS.names if ids or c != "visit_id"]
+    yield from _visits_file(path).iter_batches(batch_size=rows, columns=columns)
+
+
+def _visits_file(path: Path) -> pq.ParquetFile:
     if not path.is_file():
         raise InputError("visits", f"no such file: {path}")
     f = pq.ParquetFile(path, read_dictionary=DICTIONARY_COLUMNS)
     _check_schema(f.schema_arrow, schema.VISITS, "visits")
-    columns = [c for c in schema.VISITS.names if ids or c != "visit_id"]
-    yield from f.iter_batches(batch_size=rows, columns=columns)
+    return f
 
 
 def replay_batches(
@@ -552,6 +567,17 @@ def replay_batches(
         settled = [run.settle(d, calendar) for run in runs]
         decoder.settled(d)
         yield d, settled
+
+
+def load_kernel(visits: Path, scenario: Scenario) -> None:
+    """Decode and settle no visits: in a new process the compiled kernel's first use loads it
+    from numba's cache (half a second), which can go on while the files are read. The empty
+    columns have the types of the real ones, so no other version of the kernel is compiled."""
+    columns = _visits_file(visits).schema_arrow
+    empty = pa.record_batch([pa.array([], f.type) for f in columns], schema=columns)
+    members = MemberTable(MEMBER_COLUMNS.empty_table())
+    decoder = Decoder(members)
+    Run(scenario, members).settle(decoder.decode(empty), decoder.calendar(0, -1))
 
 
 def visit_count(path: Path) -> int:
@@ -575,12 +601,16 @@ def replay(
     results that look complete."""
     if not visits.is_file():
         raise InputError("visits", f"no such file: {visits}")
-    batches = Ahead(read_batches(visits, batch_rows, ids=results))  # read while members load
-    try:
-        table = MemberTable(members)
-    except BaseException:
-        batches.close()
-        raise
+    # the first batches are read while the members and the kernel load
+    batches = Ahead(read_batches(visits, batch_rows, ids=results), depth=READ_AHEAD)
+    with ThreadPoolExecutor(1) as pool:
+        loading = pool.submit(load_kernel, visits, scenarios[0])
+        try:
+            table = MemberTable.read(members)
+            loading.result()
+        except BaseException:
+            batches.close()
+            raise
     runs = [Run(s, table) for s in scenarios]
     paths = [out / s.name / "results.parquet" for s in scenarios] if results else []
     out.mkdir(parents=True, exist_ok=True)
@@ -631,25 +661,29 @@ def _done(runs: list[Run], settled: list[Results]) -> None:
 
 
 class Ahead:
-    """The items of an iterable, the next one fetched in a thread (from creation on) while
-    the caller works on this one. Stages of a pipeline: Ahead(decode(b) for b in Ahead(read))."""
+    """The items of an iterable, the next `depth` fetched in a thread (from creation on)
+    while the caller works on this one. Stages of a pipeline: Ahead(decode(b) for b in
+    Ahead(read))."""
 
     _END = object()
 
-    def __init__(self, items: Iterable):
+    def __init__(self, items: Iterable, depth: int = 1):
         self._items = iter(items)
-        self._pool = ThreadPoolExecutor(1)
-        self._next = self._pool.submit(next, self._items, self._END)
+        self._pool = ThreadPoolExecutor(1)  # one thread: the items are fetched in order
+        self._next = deque(self._fetch() for _ in range(depth))
+
+    def _fetch(self):
+        return self._pool.submit(next, self._items, self._END)
 
     def __iter__(self) -> "Ahead":
         return self
 
     def __next__(self):
-        item = self._next.result()
+        item = self._next.popleft().result()
         if item is self._END:
             self.close()
             raise StopIteration
-        self._next = self._pool.submit(next, self._items, self._END)
+        self._next.append(self._fetch())
         return item
 
     def close(self) -> None:

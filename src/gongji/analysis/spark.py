@@ -75,7 +75,7 @@ def replay_spark(
     out/aggregates.json (returned)."""
     if not visits.exists():
         raise InputError("visits", f"no such file: {visits}")
-    table = MemberTable(members)
+    table = MemberTable.read(members)
     shared = spark.sparkContext.broadcast((table, scenarios))
     frame = (
         spark.read.parquet(str(visits))

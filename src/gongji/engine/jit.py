@@ -30,7 +30,6 @@ NOT_INLINED = (
     "replay_chunks",
     "settle_chunk",
     "decode_rows",
-    "member_bits_all",
 )
 
 

@@ -37,7 +37,8 @@ def test_files_follow_the_schema_exactly(data, tmp_path):
     assert m.schema.equals(MEMBERS) and m.schema.names == MEMBERS.names
     # Parquet has no seconds unit: `time` is stored as milliseconds, whole seconds only, and
     # reads back as timestamp[s] when asked for the contract's schema.
-    stored = VISITS.set(VISITS.get_field_index("time"), pa.field("time", pa.timestamp("ms")))
+    time = pa.field("time", pa.timestamp("ms"), nullable=False)
+    stored = VISITS.set(VISITS.get_field_index("time"), time)
     assert v.schema.equals(stored) and v.schema.names == VISITS.names
     assert (v["time"].cast(pa.int64()).to_numpy() % 1000 == 0).all()
     run(tmp_path, members=20)

@@ -96,8 +96,7 @@ CODED = {
 Decoding = namedtuple("Decoding", "member codes bits")
 # What the rules read of a member (not the descriptive columns).
 MEMBER_COLUMNS = pa.schema([f for f in schema.MEMBERS if f.name not in schema.DESCRIPTIVE])
-REQUIRED = ("visit_id", "member_id", "time", "institution", "level", "category", "total")
-REQUIRED += ("in_scope", *schema.VISIT_FLAGS)
+REQUIRED = tuple(f.name for f in schema.VISITS if not f.nullable)
 _EPOCH = date(1970, 1, 1)
 _BEFORE_ALL = -(1 << 62)
 

@@ -17,7 +17,10 @@ the rules do not read: age, sex, contribution base):
     arrears              list<struct<start, end>>
     remote_filings       list<struct<start, end>>
 
-visits.parquet — one row per visit, sorted by (member_id, time), as `engine.Visit` holds it:
+visits.parquet — one row per visit, sorted by (member_id, time), as `engine.Visit` holds it;
+every column but those marked "null" is required (declared not nullable: a reader then has no
+null markers to decode, though a file that declares them nullable is read too, and refused
+only where a value is missing):
     visit_id             int64, unique
     member_id            int64
     time                 timestamp[s], local time
@@ -60,19 +63,23 @@ MEMBERS = pa.schema(
 
 VISIT_FLAGS = ("remote", "designated", "manual", "third_party", "internet", "use_account")
 
+OPTIONAL = ("disease", "drug", "prescription_level")  # the visits' columns that may be null
 VISITS = pa.schema(
     [
-        ("visit_id", pa.int64()),
-        ("member_id", pa.int64()),
-        ("time", pa.timestamp("s")),
-        ("institution", pa.string()),
-        ("level", pa.string()),
-        ("category", pa.string()),
-        ("disease", pa.string()),
-        ("drug", pa.string()),
-        ("total", pa.int64()),
-        ("in_scope", pa.int64()),
-        *((name, pa.bool_()) for name in VISIT_FLAGS),
-        ("prescription_level", pa.string()),
+        pa.field(name, kind, nullable=name in OPTIONAL)
+        for name, kind in (
+            ("visit_id", pa.int64()),
+            ("member_id", pa.int64()),
+            ("time", pa.timestamp("s")),
+            ("institution", pa.string()),
+            ("level", pa.string()),
+            ("category", pa.string()),
+            ("disease", pa.string()),
+            ("drug", pa.string()),
+            ("total", pa.int64()),
+            ("in_scope", pa.int64()),
+            *((name, pa.bool_()) for name in VISIT_FLAGS),
+            ("prescription_level", pa.string()),
+        )
     ]
 )

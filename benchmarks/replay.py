@@ -12,6 +12,8 @@ and the median is printed:
 - end to end, warm: `replay()` from the Parquet file to aggregates (and to per-visit
   results.parquet), in a process that has replayed once already (imports and compiled
   code loaded); cold: the same as a new process's first replay;
+- the same, warm, from a copy of the visits file that declares every column nullable (as
+  an export may): its reader decodes null markers the generated file does not have;
 - peak memory: the largest resident set of the end-to-end process;
 - Spark local[*]: the same replay through `replay_spark` on the same files, and whether its
   aggregates equal the single-process run's.
@@ -40,6 +42,8 @@ def worker(args: argparse.Namespace) -> dict:
     data, out = Path(args.data), Path(args.data) / "out"
     scenarios = [R.Scenario("baseline", policy.load_region(args.region))]
     visits, members = data / "visits.parquet", data / "members.parquet"
+    if args.worker == "nullable-results":
+        visits, args.worker = data / "nullable" / "visits.parquet", "warm-results"
     if args.worker in ("warm", "cold", "warm-results", "cold-results"):
         keep = args.worker.endswith("results")
         if args.worker.startswith("warm"):
@@ -113,6 +117,19 @@ def measure(args: argparse.Namespace, what: str) -> dict:
     }
 
 
+def nullable_copy(data: Path) -> None:
+    """data/nullable/visits.parquet: the visits, row group by row group, every column nullable."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(data / "visits.parquet")
+    kinds = pa.schema([f.with_nullable(True) for f in source.schema_arrow])
+    (data / "nullable").mkdir(exist_ok=True)
+    with pq.ParquetWriter(data / "nullable" / "visits.parquet", kinds, compression="lz4") as w:
+        for i in range(source.num_row_groups):
+            w.write_table(source.read_row_group(i).cast(kinds))
+
+
 def spark_run(args: argparse.Namespace) -> tuple[float, bool]:
     from gongji import policy
     from gongji.analysis.replay import Scenario, replay
@@ -152,9 +169,19 @@ def main() -> None:
         t = time.perf_counter()
         generate(args.region, args.members, 2023, data)
         print(f"generated in {time.perf_counter() - t:.1f} s -> {data}")
+    if not (data / "nullable" / "visits.parquet").is_file():
+        nullable_copy(data)
     results = {
         what: measure(args, what)
-        for what in ("baseline", "kernel", "warm", "warm-results", "cold", "cold-results")
+        for what in (
+            "baseline",
+            "kernel",
+            "warm",
+            "warm-results",
+            "cold",
+            "cold-results",
+            "nullable-results",
+        )
     }
     n = results["baseline"]["visits"]
     print(f"{args.region}: {n:,} visits, median of {args.repeat} runs, 2-core machine")
@@ -166,6 +193,7 @@ def main() -> None:
         "warm-results": "end to end, warm: + per-visit results.parquet",
         "cold": "end to end, cold process: -> aggregates",
         "cold-results": "end to end, cold process: + results.parquet",
+        "nullable-results": "warm + results, visits declared all nullable",
     }
     for what, label in labels.items():
         r = results[what]

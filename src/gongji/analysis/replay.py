@@ -9,6 +9,12 @@ member's state across batch boundaries. Every scenario (the baseline and a refor
 settled from the same decoded batch. Memory is bounded by the batch size plus the members
 table; nothing holds the whole file.
 
+On two cores the stages overlap as a pipeline of threads: batches are read ahead, the next
+one is decoded and the last one's results written while one is settled (the kernel's own
+loop runs on both cores), and the compiled kernel loads while the members are read. What it
+took to reach the throughput target (benchmarks/replay.py) is said where it is done: results
+delta-encoded and uncompressed, batch buffers reused, OpenMP's idle workers not spinning.
+
 results.parquet per scenario, one row per visit in the visits file's order:
     visit_id, member_id, policy_version, status ("" settled, else the engine's error code:
     E_NO_POLICY, E_CATEGORY, E_WINDOWS_FULL, E_ITEMS_FULL), member_class, deductible,
@@ -78,6 +84,7 @@ RESULTS = pa.schema(
 )
 BATCH_ROWS = 1 << 20  # rows a batch: big enough to amortise, small enough to bound memory
 READ_AHEAD = 4  # batches read ahead of the one decoded
+WRITE_BEHIND = 3  # batches settled and not yet written (the writer is one thread)
 CHUNKS = 8  # chunks a batch is cut into for the threads (cut at member boundaries)
 CATEGORIES = list(Category)
 LEVELS = list(Level)
@@ -618,18 +625,18 @@ def replay(
     writers = [results_writer(_partial(p)) for p in paths]
     finished = False
     try:
-        with ThreadPoolExecutor(1) as pool:
-            pending = None
+        with ThreadPoolExecutor(1) as pool:  # one thread: batches are written in order
+            pending: deque = deque()
             for d, settled in replay_batches(batches, table, runs, ahead=True):
-                if pending is not None:
-                    pending.result()
+                if len(pending) == WRITE_BEHIND:
+                    pending.popleft().result()
                 if writers:
-                    pending = pool.submit(_write, writers, runs, d, settled)
+                    pending.append(pool.submit(_write, writers, runs, d, settled))
                 else:
                     _done(runs, settled)
                 progress(len(d.member_id))
-            if pending is not None:
-                pending.result()
+            for written in pending:
+                written.result()
         finished = True
     finally:
         batches.close()

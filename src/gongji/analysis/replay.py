@@ -307,6 +307,7 @@ class Decoded:
     visit_id: np.ndarray | None  # not read for aggregates only
     member_id: np.ndarray
     visits: Visits | None  # None once settled: its arrays serve the next batches
+    buffers: list[np.ndarray] | None  # those of its arrays that are the decoder's buffers
     first_day: int
     last_day: int
     disease_names: list[str | None]
@@ -321,7 +322,6 @@ class Decoder:
         self.rows = 0
         self.last = (_BEFORE_ALL, _BEFORE_ALL)  # (member_id, time) of the previous row
         self.buffers = Buffers(2 + len(CODED))  # Decoding's arrays
-        self._taken: deque = deque()  # the decoded batches' buffers, oldest first
         self._days: dict[int, tuple[int, int]] = {}
 
     def decode(self, batch: pa.RecordBatch) -> Decoded:
@@ -377,7 +377,6 @@ class Decoder:
             disease=disease_codes,
         )
         day = when // L.SECONDS_PER_DAY
-        self._taken.append((member, bits, *codes))
         return Decoded(
             first_row=first,
             visit_id=batch.column("visit_id").to_numpy()
@@ -385,15 +384,16 @@ class Decoder:
             else None,
             member_id=member_id,
             visits=visits,
+            buffers=[member, bits, *codes],
             first_day=int(day.min()) if n else 0,
             last_day=int(day.max()) if n else 0,
             disease_names=disease_names,
         )
 
     def settled(self, d: Decoded) -> None:
-        """The oldest batch decoded is settled: its buffers serve a later batch."""
-        self.buffers.give(self._taken.popleft())
-        d.visits = None
+        """The batch is settled: its buffers serve a later batch."""
+        self.buffers.give(d.buffers)
+        d.visits = d.buffers = None
 
     def _table(self, column: str, names: list[str | None]) -> np.ndarray:
         """What each dictionary value of a coded column becomes (-1: not a known value)."""
@@ -440,10 +440,6 @@ def _packed(column: pa.BooleanArray) -> tuple[np.ndarray, int]:
     return np.frombuffer(bits, np.uint8) if bits is not None else np.zeros(
         0, np.uint8
     ), column.offset
-
-
-def _column(batch: pa.RecordBatch, name: str) -> np.ndarray | None:
-    return batch.column(name).to_numpy() if name in batch.schema.names else None
 
 
 def _seconds(column, first: int) -> np.ndarray:

@@ -5,88 +5,19 @@ through the engine under the policy version in force on each visit's date, and r
 yuan. Any problem with the scenario is an `InputError` naming the field; nothing else.
 """
 
-from datetime import date, datetime, time
 from decimal import Decimal
-from functools import cache
-from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import Field
 
 from gongji import catalogue, engine, policy
 from gongji.engine import EngineError
 from gongji.errors import InputError, validated
-from gongji.money import amount, to_yuan
-from gongji.policy.schema import Pack, Version
-from gongji.terms import Category, Level, MemberType
+from gongji.model import Id, MemberIn, Strict, VisitIn, check_visit, engine_member, engine_visit
+from gongji.money import to_yuan
+from gongji.policy.schema import Pack
 
 
-def _text(value: object) -> object:
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-def _moment(value: object) -> object:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return datetime.combine(value, time())
-    return value
-
-
-Fen = Annotated[int, BeforeValidator(amount)]
-Id = Annotated[str, BeforeValidator(_text), Field(min_length=1)]
-LocalTime = Annotated[datetime, BeforeValidator(_moment)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class PeriodIn(_Strict):
-    start: date = Field(alias="from")
-    end: date = Field(alias="to")
-
-
-class MemberIn(_Strict):
-    id: Id
-    type: MemberType
-    retired_from: date | None = None
-    retirement_processed: date | None = None  # the pack's switch rule (X-2) gives the date
-    contribution_base: Fen | None = None
-    account_balance: Fen | None = None
-    has_account: StrictBool | None = None  # default: by member type, from the pack
-    contribution_raised: StrictBool = False
-    chronic_diseases: list[Id] = []
-    benefit_periods: list[PeriodIn] | None = None
-    inpatient_stays: list[PeriodIn] = []
-    arrears: list[PeriodIn] = []
-    remote_filing: PeriodIn | list[PeriodIn] | None = None
-
-
-class ItemIn(_Strict):
-    code: Id
-    quantity: Annotated[Decimal, BeforeValidator(catalogue.quantity)]
-    unit_price: Fen
-
-
-class VisitIn(_Strict):
-    id: Id
-    time: LocalTime
-    institution: Id
-    level: Level
-    category: Category = Category.general
-    total: Fen | None = None  # required unless the visit lists items
-    in_scope: Fen | None = None
-    items: list[ItemIn] | None = Field(default=None, min_length=1)
-    remote: StrictBool = False
-    designated: StrictBool = True
-    manual: StrictBool = False
-    third_party: StrictBool = False
-    disease: Id | None = None
-    drug: Id | None = None
-    internet: StrictBool = False  # an internet hospital: `level` is its physical institution's
-    prescription_level: Level | None = None  # pharmacy sale: the prescribing institution's level
-    use_account: StrictBool = True  # false: the in-scope share in cash, the account untouched
-
-
-class Scenario(_Strict):
+class Scenario(Strict):
     region: Id
     member: MemberIn
     visits: list[VisitIn] = Field(min_length=1)
@@ -103,7 +34,7 @@ def calculate(document: object, items: dict[str, catalogue.Item] | None = None) 
     member = engine_member(pack, scenario.member, scenario.visits[0].time.date())
     balance = scenario.member.account_balance or 0
     if items is None and any(v.items for v in scenario.visits):
-        items = sample_catalogue()
+        items = catalogue.sample()
     visits = [engine_visit(v, items) for v in scenario.visits]
     try:
         results, _ = engine.settle_all(pack, member, engine.YearState.new(balance), visits)
@@ -133,146 +64,6 @@ def _check_visits(pack: Pack, visits: list[VisitIn]) -> None:
                 f"{where}.time", f"earlier than visits[{i - 1}] (visits go in time order)"
             )
         check_visit(pack, where, v)
-
-
-def check_visit(pack: Pack, where: str, v: VisitIn) -> engine.Tables:
-    """What a visit must satisfy beyond its field types; `where` prefixes the field names.
-    The compiled policy version in force on the visit's day, which it has to look up."""
-    if v.time.tzinfo is not None:
-        raise InputError(f"{where}.time", "give local time without a time zone")
-    if v.items is not None and (v.total is not None or v.in_scope is not None):
-        raise InputError(f"{where}.items", "give total/in_scope or items, not both")
-    if v.items is None and v.total is None:
-        raise InputError(f"{where}.total", "required (or list the visit's items)")
-    if v.in_scope is not None and v.in_scope > v.total:
-        raise InputError(
-            f"{where}.in_scope",
-            f"must not exceed total ({to_yuan(v.in_scope)} > {to_yuan(v.total)})",
-        )
-    if v.prescription_level is not None and (
-        v.level is not Level.pharmacy or v.prescription_level is Level.pharmacy
-    ):
-        raise InputError(
-            f"{where}.prescription_level", "only for a pharmacy sale, naming a medical level"
-        )
-    if v.internet and v.level is Level.pharmacy:
-        raise InputError(f"{where}.internet", "give the physical institution's medical level")
-    if v.category is Category.negotiated_drug and v.drug is None:
-        raise InputError(f"{where}.drug", "required for a negotiated_drug visit")
-    tables = engine.tables_on(pack, v.time.date())
-    if tables is None:
-        starts = ", ".join(ver.valid_from.isoformat() for ver in pack.versions)
-        raise InputError(
-            f"{where}.time",
-            f"no {pack.region} policy in force on {v.time.date()} (versions from {starts})",
-        )
-    if tables.line_for(v.category, v.disease) is None:
-        raise InputError(
-            f"{where}.category", f"{tables.version_id} has no {v.category.value} policy"
-        )
-    return tables
-
-
-def engine_member(pack: Pack, m: MemberIn, first_day: date) -> engine.Member:
-    for name in ("benefit_periods", "inpatient_stays", "arrears"):
-        _check_periods(f"member.{name}", getattr(m, name) or [])
-    filings = (
-        m.remote_filing
-        if isinstance(m.remote_filing, list)
-        else [m.remote_filing]
-        if m.remote_filing
-        else []
-    )
-    _check_periods("member.remote_filing", filings)
-    retired_from = _retired_from(pack, m)
-    account = has_account(pack.version_on(first_day), m)
-    if not account and m.account_balance:
-        raise InputError(
-            "member.account_balance", f"a {m.type.value} member here has no personal account"
-        )
-    return engine.Member(
-        type=m.type,
-        has_account=account,
-        retired_from=retired_from,
-        contribution_raised=m.contribution_raised,
-        benefit_periods=None if m.benefit_periods is None else _periods(m.benefit_periods),
-        inpatient_stays=_periods(m.inpatient_stays),
-        arrears=_periods(m.arrears),
-        remote_filings=_periods(filings),
-        chronic_diseases=tuple(m.chronic_diseases),
-    )
-
-
-def has_account(version: Version, m: MemberIn) -> bool:
-    """Whether the member has a personal account: as recorded, else by type (JMS-9, KF-16,
-    XSBN-18 name the types without one)."""
-    if m.has_account is not None:
-        return m.has_account
-    return m.type not in version.accounts.without_account
-
-
-def _retired_from(pack: Pack, m: MemberIn) -> date | None:
-    given = [n for n in ("retired_from", "retirement_processed") if getattr(m, n) is not None]
-    if given and m.type is MemberType.retiree:
-        raise InputError(
-            f"member.{given[0]}", "a retiree has no retirement switch (type is retiree)"
-        )
-    if len(given) == 2:
-        raise InputError(
-            "member.retirement_processed", "give retired_from or retirement_processed, not both"
-        )
-    if m.retirement_processed is None:
-        return m.retired_from
-    timing = pack.version_on(m.retirement_processed) or pack.versions[-1]
-    return engine.retirement_effective(m.retirement_processed, timing.retirement.takes_effect)
-
-
-def _check_periods(field: str, periods: list[PeriodIn]) -> None:
-    for i, p in enumerate(periods):
-        if p.end < p.start:
-            raise InputError(f"{field}[{i}].to", f"ends before it starts ({p.end} < {p.start})")
-
-
-def _periods(periods: list[PeriodIn]) -> tuple[engine.Period, ...]:
-    return tuple(engine.Period(p.start, p.end) for p in periods)
-
-
-@cache
-def sample_catalogue() -> dict[str, catalogue.Item]:
-    return catalogue.load_csv(catalogue.SAMPLE)
-
-
-def engine_visit(v: VisitIn, items: dict[str, catalogue.Item] | None) -> engine.Visit:
-    if v.items is not None:
-        lines = [catalogue.Line(i.code, i.quantity, i.unit_price) for i in v.items]
-        priced = catalogue.price(lines, items)
-        total, in_scope = priced.total, priced.in_scope
-        split = {
-            "out_of_scope": priced.out_of_scope,
-            "above_standard": priced.above_standard,
-            "class_b_self_pay": priced.class_b_self_pay,
-        }
-    else:
-        total, in_scope = v.total, v.total if v.in_scope is None else v.in_scope
-        split = {}
-    return engine.Visit(
-        time=v.time,
-        institution=v.institution,
-        level=v.level,
-        total=total,
-        in_scope=in_scope,
-        **split,
-        category=v.category,
-        remote=v.remote,
-        designated=v.designated,
-        manual=v.manual,
-        third_party=v.third_party,
-        disease=v.disease,
-        drug=v.drug,
-        internet=v.internet,
-        prescription_level=v.prescription_level,
-        use_account=v.use_account,
-    )
 
 
 def _split(v: VisitIn, visit: engine.Visit) -> dict:

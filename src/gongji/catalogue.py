@@ -10,6 +10,7 @@ payment standard, the class-B self-pay share, and the in-scope rest.
 import csv
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from pathlib import Path
 
 from gongji.errors import InputError
@@ -65,6 +66,12 @@ def load_csv(path: Path) -> dict[str, Item]:
     except UnicodeDecodeError:
         raise InputError(name, "not UTF-8 text") from None
     return items
+
+
+@cache
+def sample() -> dict[str, Item]:
+    """The shipped sample catalogue (line-item visits are priced with it unless told)."""
+    return load_csv(SAMPLE)
 
 
 def _item(name: str, row_number: int, row: dict[str, str]) -> Item:

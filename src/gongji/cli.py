@@ -13,10 +13,12 @@ from gongji import catalogue, documents, policy
 from gongji.analysis import cli as analysis
 from gongji.calculate import calculate as run_calculation
 from gongji.calculate import to_json_numbers
+from gongji.commands import fail
 from gongji.console import cli as console
 from gongji.errors import InputError
-from gongji.ledger.cli import fail, register
+from gongji.ledger import cli as ledger
 from gongji.policy import present
+from gongji.service import cli as service
 from gongji.supervision import cli as supervision
 
 app = typer.Typer(
@@ -175,7 +177,8 @@ def catalogue_check(
     )
 
 
-register(app)  # the ledger's and the service's commands
+ledger.register(app)  # db, member, import, settle, cancel, account, year
+service.register(app)  # serve, demo, credential
 analysis.register(app)  # generate, replay, report
 supervision.register(app)  # monitor, statements, fund statistics
 console.register(app)  # staff

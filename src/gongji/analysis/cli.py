@@ -12,8 +12,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from gongji import policy
+from gongji.commands import fail
 from gongji.errors import InputError
-from gongji.ledger.cli import fail
 from gongji.policy.loader import load
 
 out = Console()

@@ -2,8 +2,8 @@
 
 import typer
 
+from gongji.commands import emit, fail, store
 from gongji.errors import InputError
-from gongji.ledger.cli import _store, emit, fail
 
 staff_app = typer.Typer(no_args_is_help=True, help="Console staff (经办人员) and their roles.")
 
@@ -31,7 +31,7 @@ def staff_add(
     from gongji.console import auth
 
     try:
-        auth.add_staff(_store(), username, name, role, password, "cli")
+        auth.add_staff(store(), username, name, role, password, "cli")
     except InputError as exc:
         fail(exc)
     emit({"added": username, "role": role})
@@ -43,7 +43,7 @@ def staff_disable(username: str = typer.Argument(..., help="Login name.")) -> No
     from gongji.console import auth
 
     try:
-        auth.disable(_store(), username, "cli")
+        auth.disable(store(), username, "cli")
     except InputError as exc:
         fail(exc)
     emit({"disabled": username})

@@ -12,11 +12,11 @@ from datetime import date, timedelta
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from gongji import engine, policy
-from gongji.calculate import MemberIn, has_account
 from gongji.errors import InputError
 from gongji.ledger import members as M
 from gongji.ledger.journal import post
 from gongji.ledger.schema import contributions, credits, entries, freezes, members
+from gongji.model import MemberIn, has_account
 from gongji.money import apply_ratio, to_yuan
 from gongji.policy.schema import Credit, Pack
 from gongji.terms import AccountPurpose, CloseReason, MemberType

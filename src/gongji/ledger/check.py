@@ -16,10 +16,10 @@ from functools import cache
 
 from sqlalchemy import Connection, Engine, func, select
 
-from gongji import engine, policy
-from gongji.calculate import MemberIn, VisitIn, engine_member, engine_visit, sample_catalogue
+from gongji import catalogue, engine, policy
 from gongji.engine import layout as L
 from gongji.ledger.schema import legs, members, settlements
+from gongji.model import MemberIn, VisitIn, engine_member, engine_visit
 from gongji.money import to_yuan
 
 
@@ -113,7 +113,7 @@ def _replay(conn: Connection, member) -> list[str]:
         em = engine_member(
             pack, MemberIn.model_validate(s.request.get("record", member.profile)), v.time.date()
         )
-        visit = engine_visit(v, sample_catalogue() if v.items else None)
+        visit = engine_visit(v, catalogue.sample() if v.items else None)
         tables = engine.tables_on(pack, v.time.date())
         result, state = engine.settle(tables, em, engine.YearState(tuple(before)), visit)
         for key in ("fund_pay", "account_pay"):

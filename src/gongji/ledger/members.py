@@ -11,10 +11,10 @@ from datetime import date, datetime
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from gongji import engine, policy
-from gongji.calculate import MemberIn, engine_member
 from gongji.errors import InputError, validated
 from gongji.ledger.journal import LedgerError, post
 from gongji.ledger.schema import members
+from gongji.model import MemberIn, engine_member
 from gongji.terms import MemberType
 
 _SELECT = select(members).where(members.c.id == bindparam("b_id"))

@@ -12,12 +12,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from sqlalchemy import Connection, insert, or_, select
 
 from gongji import policy
-from gongji.calculate import Fen, Id, MemberIn
 from gongji.errors import InputError, validated
 from gongji.ledger import members as M
 from gongji.ledger.accounts import credit_due
 from gongji.ledger.journal import post
 from gongji.ledger.schema import contributions, family_bindings, institutions
+from gongji.model import Fen, Id, MemberIn
 from gongji.money import fmt
 from gongji.terms import Level
 

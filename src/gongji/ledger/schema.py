@@ -36,7 +36,7 @@ members = Table(
     Column("account_balance", BigInteger, nullable=False, server_default="0"),
     Column("frozen", BigInteger, nullable=False, server_default="0"),
     Column("last_visit", DateTime),  # settlements for a member go in time order
-    # the member record (calculate.MemberIn) with its stays, filings, arrears and benefit
+    # the member record (model.MemberIn) with its stays, filings, arrears and benefit
     # periods; read with the lock, so a settlement needs no other query about the member
     Column("profile", JSON, nullable=False),
     # the member's year-to-date engine state (YearState.slots); locked per settlement

@@ -19,20 +19,13 @@ import orjson
 import psycopg
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
-from gongji import engine, policy
-from gongji.calculate import (
-    MemberIn,
-    VisitIn,
-    check_visit,
-    engine_member,
-    engine_visit,
-    sample_catalogue,
-)
+from gongji import catalogue, engine, policy
 from gongji.errors import InputError, validated
 from gongji.ledger import members as M
 from gongji.ledger.driver import PREFETCH_PG, WRITE_PG, Driver
 from gongji.ledger.journal import legs_of, post
 from gongji.ledger.schema import settlements, withdrawn_txns
+from gongji.model import MemberIn, VisitIn, check_visit, engine_member, engine_visit
 from gongji.money import fmt
 from gongji.policy.schema import Cited, Version
 from gongji.terms import MemberClass
@@ -173,7 +166,7 @@ def _settle_one(sql: Driver, txn_id: str, member_id: str, document: object) -> d
     version_index = pack.version_index_on(v.time.date())
     version = pack.versions[version_index]
     member, profile = _member_for(row.region, id(pack), row.profile, version_index)
-    visit = engine_visit(v, sample_catalogue() if v.items else None)
+    visit = engine_visit(v, catalogue.sample() if v.items else None)
     state = M.state_of(row)
     result, new_state = engine.settle(tables, member, state, visit)
     holder, aid = _mutual_aid(sql, version, row, v.time.date(), result)

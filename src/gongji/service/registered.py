@@ -9,7 +9,6 @@ from decimal import Decimal
 from sqlalchemy import Engine, insert, select, update
 
 from gongji import catalogue
-from gongji.calculate import sample_catalogue
 from gongji.errors import InputError
 from gongji.ledger.schema import members, visits
 from gongji.money import MoneyError, fmt, times, to_fen
@@ -58,7 +57,7 @@ def upload_fees(db: Engine, caller: Caller, lines: list, where: str) -> list[dic
     """Fee details, each priced against the catalogue (the care region's: 就医地目录)."""
     if not isinstance(lines, list) or not lines:
         raise InputError(where, "give the fee detail lines")
-    items = sample_catalogue()
+    items = catalogue.sample()
     out = []
     with db.begin() as conn:
         fees_by_visit: dict[str, dict] = {}

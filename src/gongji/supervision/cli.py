@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gongji.commands import day, emit, fail, store
 from gongji.errors import InputError
-from gongji.ledger.cli import _day, _store, emit, fail
 from gongji.money import fmt
 
 out = Console()
@@ -36,14 +36,14 @@ def statements(
     from gongji.supervision import statements as S
     from gongji.supervision.legs import month_span
 
-    first = _day(month, "month")
+    first = day(month, "month")
     try:
         cfg = payment.load_payment(config) if config else payment.load_payment()
         if institution:
             begin, end = month_span(first)
-            found = [S.statement(_store(), institution, begin, end, cfg)]
+            found = [S.statement(store(), institution, begin, end, cfg)]
         else:
-            found = S.statements(_store(), first, cfg)
+            found = S.statements(store(), first, cfg)
     except InputError as exc:
         fail(exc)
     emit(present.in_yuan(found))
@@ -58,7 +58,7 @@ def clearing(
     from gongji.supervision.clearing import clearing as cleared
 
     try:
-        emit(present.in_yuan(cleared(_store(), region, _day(month, "month"))))
+        emit(present.in_yuan(cleared(store(), region, day(month, "month"))))
     except InputError as exc:
         fail(exc)
 
@@ -73,7 +73,7 @@ def fund_stats(
     from gongji.supervision.fund import fund_statistics
 
     try:
-        emit(present.in_yuan(fund_statistics(_store(), region, year)))
+        emit(present.in_yuan(fund_statistics(store(), region, year)))
     except InputError as exc:
         fail(exc)
 
@@ -88,14 +88,14 @@ def monitor(
     in the store (the console lists them), and print them."""
     from gongji.supervision import monitoring, runs
 
-    first, last = _day(begin, "--from"), _day(end, "--to")
+    first, last = day(begin, "--from"), day(end, "--to")
     if last < first:
         fail(InputError("--to", f"{last} is before --from {first}"))
     try:
         cfg = monitoring.load_config(config) if config else monitoring.load_config()
         if save is not None and save.suffix not in (".csv", ".parquet"):
             raise InputError("--out", "give a .csv or .parquet file")
-        run_id, alerts = runs.run(_store(), first, last, "cli", cfg)
+        run_id, alerts = runs.run(store(), first, last, "cli", cfg)
         if save is not None:
             _save(alerts, save)
     except InputError as exc:

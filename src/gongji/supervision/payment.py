@@ -27,8 +27,8 @@ from pydantic import (
     field_validator,
 )
 
-from gongji.calculate import Id
 from gongji.errors import InputError, validated
+from gongji.model import Id
 from gongji.money import amount
 from gongji.supervision.legs import whole_months
 from gongji.terms import Level

@@ -1,0 +1,222 @@
+"""Members and visits as every front end receives them, and their translation to the engine's.
+
+One input schema for `gongji calculate`, the ledger, the service and supervision: field types
+(amounts read as exact yuan into fen, ids as text, local times), the checks a visit must pass
+beyond its types (`check_visit`), and the engine's `Member` and `Visit` made from them. Any
+problem is an `InputError` naming the field.
+"""
+
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+
+from gongji import catalogue, engine
+from gongji.errors import InputError
+from gongji.money import amount, to_yuan
+from gongji.policy.schema import Pack, Version
+from gongji.terms import Category, Level, MemberType
+
+
+def _text(value: object) -> object:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _moment(value: object) -> object:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime.combine(value, time())
+    return value
+
+
+Fen = Annotated[int, BeforeValidator(amount)]
+Id = Annotated[str, BeforeValidator(_text), Field(min_length=1)]
+LocalTime = Annotated[datetime, BeforeValidator(_moment)]
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused (a misspelt field must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class PeriodIn(Strict):
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+
+
+class MemberIn(Strict):
+    id: Id
+    type: MemberType
+    retired_from: date | None = None
+    retirement_processed: date | None = None  # the pack's switch rule (X-2) gives the date
+    contribution_base: Fen | None = None
+    account_balance: Fen | None = None
+    has_account: StrictBool | None = None  # default: by member type, from the pack
+    contribution_raised: StrictBool = False
+    chronic_diseases: list[Id] = []
+    benefit_periods: list[PeriodIn] | None = None
+    inpatient_stays: list[PeriodIn] = []
+    arrears: list[PeriodIn] = []
+    remote_filing: PeriodIn | list[PeriodIn] | None = None
+
+
+class ItemIn(Strict):
+    code: Id
+    quantity: Annotated[Decimal, BeforeValidator(catalogue.quantity)]
+    unit_price: Fen
+
+
+class VisitIn(Strict):
+    id: Id
+    time: LocalTime
+    institution: Id
+    level: Level
+    category: Category = Category.general
+    total: Fen | None = None  # required unless the visit lists items
+    in_scope: Fen | None = None
+    items: list[ItemIn] | None = Field(default=None, min_length=1)
+    remote: StrictBool = False
+    designated: StrictBool = True
+    manual: StrictBool = False
+    third_party: StrictBool = False
+    disease: Id | None = None
+    drug: Id | None = None
+    internet: StrictBool = False  # an internet hospital: `level` is its physical institution's
+    prescription_level: Level | None = None  # pharmacy sale: the prescribing institution's level
+    use_account: StrictBool = True  # false: the in-scope share in cash, the account untouched
+
+
+def check_visit(pack: Pack, where: str, v: VisitIn) -> engine.Tables:
+    """What a visit must satisfy beyond its field types; `where` prefixes the field names.
+    The compiled policy version in force on the visit's day, which it has to look up."""
+    if v.time.tzinfo is not None:
+        raise InputError(f"{where}.time", "give local time without a time zone")
+    if v.items is not None and (v.total is not None or v.in_scope is not None):
+        raise InputError(f"{where}.items", "give total/in_scope or items, not both")
+    if v.items is None and v.total is None:
+        raise InputError(f"{where}.total", "required (or list the visit's items)")
+    if v.in_scope is not None and v.in_scope > v.total:
+        raise InputError(
+            f"{where}.in_scope",
+            f"must not exceed total ({to_yuan(v.in_scope)} > {to_yuan(v.total)})",
+        )
+    if v.prescription_level is not None and (
+        v.level is not Level.pharmacy or v.prescription_level is Level.pharmacy
+    ):
+        raise InputError(
+            f"{where}.prescription_level", "only for a pharmacy sale, naming a medical level"
+        )
+    if v.internet and v.level is Level.pharmacy:
+        raise InputError(f"{where}.internet", "give the physical institution's medical level")
+    if v.category is Category.negotiated_drug and v.drug is None:
+        raise InputError(f"{where}.drug", "required for a negotiated_drug visit")
+    tables = engine.tables_on(pack, v.time.date())
+    if tables is None:
+        starts = ", ".join(ver.valid_from.isoformat() for ver in pack.versions)
+        raise InputError(
+            f"{where}.time",
+            f"no {pack.region} policy in force on {v.time.date()} (versions from {starts})",
+        )
+    if tables.line_for(v.category, v.disease) is None:
+        raise InputError(
+            f"{where}.category", f"{tables.version_id} has no {v.category.value} policy"
+        )
+    return tables
+
+
+def engine_member(pack: Pack, m: MemberIn, first_day: date) -> engine.Member:
+    for name in ("benefit_periods", "inpatient_stays", "arrears"):
+        _check_periods(f"member.{name}", getattr(m, name) or [])
+    filings = (
+        m.remote_filing
+        if isinstance(m.remote_filing, list)
+        else [m.remote_filing]
+        if m.remote_filing
+        else []
+    )
+    _check_periods("member.remote_filing", filings)
+    retired_from = _retired_from(pack, m)
+    account = has_account(pack.version_on(first_day), m)
+    if not account and m.account_balance:
+        raise InputError(
+            "member.account_balance", f"a {m.type.value} member here has no personal account"
+        )
+    return engine.Member(
+        type=m.type,
+        has_account=account,
+        retired_from=retired_from,
+        contribution_raised=m.contribution_raised,
+        benefit_periods=None if m.benefit_periods is None else _periods(m.benefit_periods),
+        inpatient_stays=_periods(m.inpatient_stays),
+        arrears=_periods(m.arrears),
+        remote_filings=_periods(filings),
+        chronic_diseases=tuple(m.chronic_diseases),
+    )
+
+
+def has_account(version: Version, m: MemberIn) -> bool:
+    """Whether the member has a personal account: as recorded, else by type (JMS-9, KF-16,
+    XSBN-18 name the types without one)."""
+    if m.has_account is not None:
+        return m.has_account
+    return m.type not in version.accounts.without_account
+
+
+def _retired_from(pack: Pack, m: MemberIn) -> date | None:
+    given = [n for n in ("retired_from", "retirement_processed") if getattr(m, n) is not None]
+    if given and m.type is MemberType.retiree:
+        raise InputError(
+            f"member.{given[0]}", "a retiree has no retirement switch (type is retiree)"
+        )
+    if len(given) == 2:
+        raise InputError(
+            "member.retirement_processed", "give retired_from or retirement_processed, not both"
+        )
+    if m.retirement_processed is None:
+        return m.retired_from
+    timing = pack.version_on(m.retirement_processed) or pack.versions[-1]
+    return engine.retirement_effective(m.retirement_processed, timing.retirement.takes_effect)
+
+
+def _check_periods(field: str, periods: list[PeriodIn]) -> None:
+    for i, p in enumerate(periods):
+        if p.end < p.start:
+            raise InputError(f"{field}[{i}].to", f"ends before it starts ({p.end} < {p.start})")
+
+
+def _periods(periods: list[PeriodIn]) -> tuple[engine.Period, ...]:
+    return tuple(engine.Period(p.start, p.end) for p in periods)
+
+
+def engine_visit(v: VisitIn, items: dict[str, catalogue.Item] | None) -> engine.Visit:
+    if v.items is not None:
+        lines = [catalogue.Line(i.code, i.quantity, i.unit_price) for i in v.items]
+        priced = catalogue.price(lines, items)
+        total, in_scope = priced.total, priced.in_scope
+        split = {
+            "out_of_scope": priced.out_of_scope,
+            "above_standard": priced.above_standard,
+            "class_b_self_pay": priced.class_b_self_pay,
+        }
+    else:
+        total, in_scope = v.total, v.total if v.in_scope is None else v.in_scope
+        split = {}
+    return engine.Visit(
+        time=v.time,
+        institution=v.institution,
+        level=v.level,
+        total=total,
+        in_scope=in_scope,
+        **split,
+        category=v.category,
+        remote=v.remote,
+        designated=v.designated,
+        manual=v.manual,
+        third_party=v.third_party,
+        disease=v.disease,
+        drug=v.drug,
+        internet=v.internet,
+        prescription_level=v.prescription_level,
+        use_account=v.use_account,
+    )

@@ -1,0 +1,97 @@
+"""The service's commands: `gongji serve`, `gongji demo`, `gongji credential issue|revoke`."""
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from gongji.commands import fail, run, store
+from gongji.errors import InputError
+
+out = Console()
+credential_app = typer.Typer(no_args_is_help=True, help="Credentials for the service.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(credential_app, name="credential")
+    app.command()(serve)
+    app.command()(demo)
+
+
+def demo(
+    path: Path = typer.Option(Path("gongji-demo.db"), "--db", help="The demo store (replaced)."),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Prepare and settle; do not serve."),
+) -> None:
+    """A demo on the embedded store: sample institutions and members, three visits settled,
+    then the service on 127.0.0.1:8000 (Ctrl-C stops it)."""
+    import os
+
+    from gongji.demo import CONSOLE_USER, HOSPITAL, prepare
+
+    token, answers, password = prepare(path)
+    for a in answers:
+        out.print(
+            f"{a['visit_id']}  total {a['total']}  fund {a['fund_pay']}  account "
+            f"{a['account_pay']}  cash {a['cash_pay']}  ({a['policy_version']}; "
+            + ", ".join(s["rule"] for s in a["trace"])
+            + ")",
+            soft_wrap=True,
+        )
+    out.print(f"store: sqlite:///{path}   token for {HOSPITAL}: {token}", soft_wrap=True)
+    out.print(f"console login: user {CONSOLE_USER}  password {password}", soft_wrap=True)
+    if no_serve:
+        return
+    out.print(
+        "try: curl -s localhost:8000/v1/visits -H 'Authorization: Bearer "
+        f"{token}'   (docs: http://127.0.0.1:8000/docs, console: http://127.0.0.1:8000/console/)",
+        soft_wrap=True,
+    )
+    os.environ["GONGJI_DATABASE_URL"] = f"sqlite:///{path}"
+    serve(workers=1)
+
+
+def serve(
+    workers: int = typer.Option(1, "--workers", help="Processes (each with its own writer)."),
+) -> None:
+    """Run the HTTP service (GONGJI_HOST, GONGJI_PORT, GONGJI_DATABASE_URL, ...)."""
+    import uvicorn
+
+    from gongji.service.settings import from_env
+
+    store()
+    settings = from_env()
+    uvicorn.run(
+        "gongji.service.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        access_log=False,  # the service writes its own, without personal data
+        log_level="warning",
+    )
+
+
+@credential_app.command("issue")
+def credential_issue(
+    institution: str = typer.Option(None, "--institution", help="Its registered code."),
+    bureau: bool = typer.Option(False, "--bureau", help="A bureau credential (reads all)."),
+    label: str = typer.Option("", "--label", help="Who holds it."),
+) -> None:
+    """Issue a credential; the token is printed once and stored only as a hash."""
+    from gongji.service import auth
+
+    if bureau == (institution is not None):
+        fail(InputError("institution", "give --institution CODE or --bureau"))
+    try:
+        token = auth.issue(store(), institution, label or (institution or "bureau"))
+    except InputError as exc:
+        fail(exc)
+    typer.echo(token)
+
+
+@credential_app.command("revoke")
+def credential_revoke(credential_id: int = typer.Argument(..., help="Credential id.")) -> None:
+    """Revoke a credential (refused within a second)."""
+    from gongji.service import auth
+
+    run(lambda db: auth.revoke(db, credential_id) or {"revoked": credential_id})

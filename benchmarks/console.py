@@ -127,9 +127,9 @@ def fill(url: str, n_members: int, n_settlements: int) -> list[str]:
 def measure(url: str, member_id: str, repeat: int) -> None:
     from gongji.console.pages import warm
     from gongji.ledger import store
-    from gongji.service.app import create_app
     from gongji.service.settings import Settings
     from gongji.supervision import kept
+    from gongji.web import create_app
 
     # a bureau's store is mostly history: wait until the entries just loaded are older than
     # kept.SETTLED (newer ones are summed on every view, as a live store's last moments are)

@@ -13,8 +13,8 @@ import uvicorn
 from gongji.console import auth as console_auth
 from gongji.ledger import members, registry
 from gongji.service import auth
-from gongji.service.app import create_app
 from gongji.service.settings import Settings
+from gongji.web import create_app
 
 HOSPITAL = "H41020000001"  # level 3, Kaifeng
 CLINIC = "H41020000002"  # level 1, another institution

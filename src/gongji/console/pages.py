@@ -26,12 +26,11 @@ from gongji import calculate as calc
 from gongji import policy
 from gongji.console import auth, charts
 from gongji.console.tables import audit_log, staff
-from gongji.errors import InputError
+from gongji.errors import InputError, ServiceError
 from gongji.ledger import views
 from gongji.ledger.schema import members, settlements
 from gongji.money import fmt
 from gongji.policy import present
-from gongji.service.errors import ServiceError
 from gongji.terms import Category, Level, MemberType
 
 HERE = Path(__file__).parent
@@ -516,7 +515,7 @@ def _explained(exc: InputError | ServiceError) -> InputError:
     last settlement is refused. A store failure settled nothing: try again."""
     if isinstance(exc, ServiceError):
         return InputError(exc.field or "txn", f"暂时无法结算，请稍后重试 {exc.reason}")
-    if exc.field == "visit.time" and "earlier than the member's last settlement" in exc.reason:
+    if exc.code == "E_VISIT_ORDER":
         return InputError(
             "time",
             "该参保人已有更晚就诊日期的结算，手工报销须按就诊时间顺序录入；请联系管理员处理 "

@@ -161,7 +161,9 @@ def _settle_one(sql: Driver, txn_id: str, member_id: str, document: object) -> d
     tables = check_visit(pack, "visit", v)
     if row.last_visit is not None and v.time < row.last_visit:
         raise InputError(
-            "visit.time", f"earlier than the member's last settlement ({row.last_visit})"
+            "visit.time",
+            f"earlier than the member's last settlement ({row.last_visit})",
+            "E_VISIT_ORDER",
         )
     version_index = pack.version_index_on(v.time.date())
     version = pack.versions[version_index]

@@ -1,34 +1,47 @@
 """The FastAPI app: national transactions at POST /fsi/api, REST under /v1, /health, and
-the OpenAPI docs at /docs. `create_app()` reads its settings from the environment."""
+the OpenAPI docs at /docs. `create_app()` reads its settings from the environment.
+
+Front ends above the service (the console) are handed in by whoever composes the
+application (`gongji.web`): the service imports none of them."""
 
 import asyncio
 import json
 import logging
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from typing import Protocol
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gongji.console import pages as console
-from gongji.errors import InputError
+from gongji.errors import InputError, ServiceError, body, from_input, status
 from gongji.ledger import store
 from gongji.service import national, rest
 from gongji.service.auth import Gate
-from gongji.service.errors import ServiceError, body, from_input, status
 from gongji.service.settings import Settings, from_env
 from gongji.service.writer import Writer
 
 access = logging.getLogger("gongji.access")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+class FrontEnd(Protocol):
+    """Pages served beside the API under their own prefix (the console module is one)."""
+
+    PREFIX: str  # its pages check their own sessions: no service credential is asked
+
+    def install(self, app: FastAPI) -> None: ...
+
+    def warm(self, db: Engine) -> None: ...  # run in the background as the worker starts
+
+
+def create_app(settings: Settings | None = None, front_ends: Sequence[FrontEnd] = ()) -> FastAPI:
     settings = settings or from_env()
     db = store.connect(settings.database_url)
     if not store.is_initialised(db):
@@ -42,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.writer = Writer(db, settings.batch)
     app.state.gate = Gate(db, settings.credential_ttl, settings.rate)
+    app.state.front_ends = tuple(front_ends)
     _errors(app)
     app.add_api_route(
         "/fsi/api",
@@ -52,10 +66,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_extra=rest.openapi_body(national.Envelope),
     )
     rest.install(app)
-    console.install(app)  # after the API: its routes are matched first
+    for front_end in front_ends:
+        front_end.install(app)  # after the API: its routes are matched first
     app.add_api_route("/health", health, methods=["GET"], summary="The service and its store")
     app.add_middleware(
-        Guard, max_body=settings.max_body, log=settings.access_log, gate=app.state.gate
+        Guard,
+        max_body=settings.max_body,
+        log=settings.access_log,
+        gate=app.state.gate,
+        own_sessions=tuple(f.PREFIX for f in front_ends),
     )
     if settings.access_log and not access.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -71,10 +90,12 @@ async def _lifespan(app: FastAPI):
     """The writer connects as the worker starts, not on its first settlement (which would
     otherwise wait for the connection)."""
     await app.state.writer.start()
-    # the console's fund page sums the journal once; done in the background, not awaited
-    warming = asyncio.get_running_loop().run_in_executor(None, console.warm, app.state.db)
+    # e.g. the console's fund page sums the journal once: in the background, not awaited
+    loop = asyncio.get_running_loop()
+    warming = [loop.run_in_executor(None, f.warm, app.state.db) for f in app.state.front_ends]
     yield
-    warming.cancel()
+    for w in warming:
+        w.cancel()
 
 
 async def transaction(request: Request) -> Response:
@@ -140,8 +161,11 @@ class Guard:
     member's id, an identity number or a name. (As middleware rather than a FastAPI
     dependency: on the settling path a dependency cost as much as the settlement.)"""
 
-    def __init__(self, app, max_body: int, log: bool, gate: Gate):
+    def __init__(
+        self, app, max_body: int, log: bool, gate: Gate, own_sessions: tuple[str, ...] = ()
+    ):
         self.app, self.max_body, self.log, self.gate = app, max_body, log, gate
+        self.own_sessions = own_sessions  # path prefixes whose pages check their own sessions
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -153,12 +177,9 @@ class Guard:
                 send, ServiceError("E_TOO_LARGE", "", f"over {self.max_body} bytes")
             )
         path = scope["path"]
-        if (
-            path not in PUBLIC
-            and path != console.PREFIX
-            and not path.startswith(console.PREFIX + "/")
+        if path not in PUBLIC and not any(
+            path == p or path.startswith(p + "/") for p in self.own_sessions
         ):
-            # the console's pages check their staff session themselves
             authorization = headers.get(b"authorization")
             try:
                 caller = await self.gate.caller(authorization and authorization.decode("latin-1"))

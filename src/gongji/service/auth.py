@@ -16,9 +16,8 @@ from datetime import datetime
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from gongji.errors import InputError
+from gongji.errors import InputError, ServiceError
 from gongji.ledger.schema import credentials, institutions
-from gongji.service.errors import ServiceError
 
 
 @dataclass(frozen=True)

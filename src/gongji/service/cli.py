@@ -61,7 +61,7 @@ def serve(
     store()
     settings = from_env()
     uvicorn.run(
-        "gongji.service.app:create_app",
+        "gongji.web:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,

@@ -25,13 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine, select
 
 from gongji import policy
-from gongji.errors import InputError, first_error
+from gongji.errors import CATALOGUE, InputError, ServiceError, first_error
 from gongji.ledger import views
 from gongji.ledger.schema import settlements
 from gongji.ledger.settlement import cancel, presettle, reverse
 from gongji.service import registered
 from gongji.service.auth import Caller
-from gongji.service.errors import CATALOGUE, ServiceError
 from gongji.service.writer import Writer
 from gongji.supervision import statements
 

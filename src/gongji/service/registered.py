@@ -9,11 +9,10 @@ from decimal import Decimal
 from sqlalchemy import Engine, insert, select, update
 
 from gongji import catalogue
-from gongji.errors import InputError
+from gongji.errors import InputError, ServiceError
 from gongji.ledger.schema import members, visits
 from gongji.money import MoneyError, fmt, times, to_fen
 from gongji.service.auth import Caller
-from gongji.service.errors import ServiceError
 
 
 def register(db: Engine, caller_institution: str, msgid: str, data: dict, where: str) -> dict:

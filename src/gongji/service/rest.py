@@ -14,13 +14,12 @@ from fastapi import FastAPI, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
-from gongji.errors import InputError, first_error
+from gongji.errors import InputError, ServiceError, first_error
 from gongji.ledger import members as ledger_members
 from gongji.ledger import views
 from gongji.ledger.schema import settlements
 from gongji.ledger.settlement import cancel, explain_answer, presettle
 from gongji.service.auth import Caller
-from gongji.service.errors import ServiceError
 
 Body = TypeVar("Body", bound=BaseModel)
 

@@ -17,9 +17,8 @@ import time
 import psycopg
 from sqlalchemy import Engine
 
-from gongji.errors import InputError
+from gongji.errors import InputError, ServiceError
 from gongji.ledger.settlement import Request, settle_many, settle_many_async
-from gongji.service.errors import ServiceError
 
 log = logging.getLogger("gongji.writer")
 

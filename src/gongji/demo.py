@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gongji.console import auth as console
 from gongji.ledger import imports, store
+from gongji.ledger.answer import Settled
 from gongji.ledger.settlement import settle
 from gongji.service import auth
 
@@ -25,7 +26,7 @@ VISITS = [
 CONSOLE_USER = "admin"
 
 
-def prepare(path: Path) -> tuple[str, list[dict], str]:
+def prepare(path: Path) -> tuple[str, list[Settled], str]:
     """A new demo store at `path` (replacing one there); the hospital's token, the demo
     visits' answers and the console administrator's password."""
     path.unlink(missing_ok=True)

@@ -57,6 +57,13 @@ def fmt(fen: int) -> str:
     return f"{'-' if fen < 0 else ''}{whole}.{cents:02d}"
 
 
+def json_number(fen: int) -> float:
+    """Fen -> yuan as a JSON number, for interfaces that carry money as numbers (the
+    national platform's). Serialisation only: `fen / 100` is the double nearest the exact
+    amount (integer true division rounds once), which prints as its shortest decimal."""
+    return fen / FEN_PER_YUAN
+
+
 def percent_to_bp(value: object) -> int:
     """'55%' or '62.5%' -> basis points (5500, 6250). Only whole basis points are allowed."""
     text = str(value).strip()

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from gongji import calculate as calc
 from gongji import policy
@@ -28,7 +28,6 @@ from gongji.console import auth, charts
 from gongji.console.tables import audit_log, staff
 from gongji.errors import InputError, ServiceError
 from gongji.ledger import views
-from gongji.ledger.schema import members, settlements
 from gongji.money import fmt
 from gongji.policy import present
 from gongji.terms import Category, Level, MemberType
@@ -206,18 +205,9 @@ def logout(request: Request, form: Posted):
 
 
 # -- home: the fund ------------------------------------------------------------------------------
-def store_regions(db) -> list[str]:
-    """The regions whose members the store holds (the fund pages' choices)."""
-    with db.connect() as conn:
-        return list(
-            conn.execute(select(members.c.region).distinct().order_by(members.c.region)).scalars()
-        )
-
-
 def _latest_year(db) -> int:
     """The year of the latest visit settled (a store of past years opens on its last)."""
-    with db.connect() as conn:
-        latest = conn.execute(select(func.max(settlements.c.visit_time))).scalar()
+    latest = views.latest_visit_time(db)
     return latest.year if latest else date.today().year
 
 
@@ -227,7 +217,7 @@ def warm(db) -> None:
     from gongji.supervision.fund import fund_statistics
     from gongji.supervision.statements import statements
 
-    for region in store_regions(db):
+    for region in views.regions(db):
         fund_statistics(db, region, date.today().year)
     statements(db, date.today())
 
@@ -237,7 +227,7 @@ def home(request: Request, region: str = "", year: str = ""):
     from gongji.supervision.fund import fund_statistics
 
     who = _staff(request)
-    region = region or next(iter(store_regions(_db(request))), "kaifeng")
+    region = region or next(iter(views.regions(_db(request))), "kaifeng")
     context = {"regions": policy.known_regions(), "region": region, "year": year[:4]}
     try:
         if region not in policy.known_regions():
@@ -461,8 +451,8 @@ def reimburse(request: Request, form: Posted):
             raise InputError("txn", "表单流水号有误，请刷新页面 the form's transaction id is wrong")
         member_id = _text(form, "member_id")
         visit = _invoice(form)
-        replayed = _settled(_db(request), txn)
-        answer = from_thread.run(request.app.state.writer.settle, txn, member_id, visit)
+        replayed = views.find_settlement(_db(request), txn) is not None
+        answer = from_thread.run(request.app.state.writer.reimburse, txn, member_id, visit)
     except (InputError, ServiceError) as exc:
         return _error(request, who, _explained(exc), "reimbursement.html", form=form,
                       result=None, txn=form.get("txn") or _new_txn(), **context)  # fmt: skip
@@ -470,11 +460,17 @@ def reimburse(request: Request, form: Posted):
     # form already settled is recorded as such, not as a second payment)
     with _db(request).begin() as conn:
         detail = {"member": member_id, "invoice": visit["id"], "total": str(visit["total"]),
-                  "fund_pay": answer.get("fund_pay")}  # fmt: skip
+                  "fund_pay": fmt(answer.fund_pay)}  # fmt: skip
         action = "reimbursement.replayed" if replayed else "reimbursement"
         auth.record(conn, who.username, action, txn, detail)
     return _page(
-        request, who, "reimbursement.html", form={}, result=answer, txn=_new_txn(), **context
+        request,
+        who,
+        "reimbursement.html",
+        form={},
+        result=answer.document(),
+        txn=_new_txn(),
+        **context,
     )
 
 
@@ -501,7 +497,6 @@ def _invoice(form: dict) -> dict:
         "institution": _text(form, "institution"),
         "total": form.get("total", ""),
         "remote": form.get("remote") == "on",  # else a registered institution of ours
-        "manual": True,
     }
     for key in ("level", "in_scope"):  # a registered institution's level is known
         if form.get(key):
@@ -522,14 +517,6 @@ def _explained(exc: InputError | ServiceError) -> InputError:
             + exc.reason,
         )
     return exc
-
-
-def _settled(db, txn: str) -> bool:
-    with db.connect() as conn:
-        return (
-            conn.execute(select(settlements.c.id).where(settlements.c.txn_id == txn)).first()
-            is not None
-        )
 
 
 # -- staff and audit (admin) ---------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from gongji import catalogue, engine, policy
 from gongji.engine import layout as L
+from gongji.ledger.answer import Settled
 from gongji.ledger.schema import legs, members, settlements
 from gongji.model import MemberIn, VisitIn, engine_member, engine_visit
 from gongji.money import to_yuan
@@ -116,11 +117,12 @@ def _replay(conn: Connection, member) -> list[str]:
         visit = engine_visit(v, catalogue.sample() if v.items else None)
         tables = engine.tables_on(pack, v.time.date())
         result, state = engine.settle(tables, em, engine.YearState(tuple(before)), visit)
+        stored = Settled.from_document(s.result)
         for key in ("fund_pay", "account_pay"):
-            if str(to_yuan(getattr(result, key))) != s.result[key]:
+            if getattr(result, key) != getattr(stored, key):
                 return [
-                    f"settlement {s.txn_id}: {key} {s.result[key]} but replay gives "
-                    f"{to_yuan(getattr(result, key))}"
+                    f"settlement {s.txn_id}: {key} {to_yuan(getattr(stored, key))} but replay "
+                    f"gives {to_yuan(getattr(result, key))}"
                 ]
         after = list(state.slots)
     if after is not None and not _same_but_balance(after, list(member.state)):

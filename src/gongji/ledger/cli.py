@@ -123,7 +123,7 @@ def settle(
 
     def settled(db) -> dict:
         answer = settlement.settle(db, txn, member, document(visit_file))
-        return {**answer, "trace": settlement.explain_answer(answer)}
+        return {**answer.document(), "trace": settlement.explain_answer(answer)}
 
     run(settled)
 

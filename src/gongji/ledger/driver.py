@@ -25,6 +25,7 @@ from orjson import Fragment
 from sqlalchemy import Connection
 
 from gongji import engine
+from gongji.ledger.answer import Settled
 from gongji.ledger.journal import balanced
 from gongji.ledger.members import check_balance
 
@@ -122,7 +123,7 @@ class MemberRow:
 @dataclass(frozen=True, slots=True)
 class Done:
     payload_hash: str
-    result: dict
+    result: Settled
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +225,7 @@ class Driver:
         for r in bindings:
             self.bindings.setdefault(r[0], []).append(Binding(r[1], _day(r[2]), _day(r[3])))
         for r in done:
-            self.done[r[0]] = Done(r[1], _json(r[2]))
+            self.done[r[0]] = Done(r[1], Settled.from_document(_json(r[2])))
         for r in known:
             self.institutions[r[0]] = Institution(r[1], bool(r[2]), r[3])
         self.withdrawn |= {r[0] for r in withdrawn}
@@ -257,7 +258,7 @@ class Driver:
         visit_time: datetime,
         digest: str,
         request: str,
-        result: dict,
+        result: Settled,
         moves: list[tuple[str, int]],
         state_before: engine.YearState,
         state: engine.YearState,
@@ -267,7 +268,7 @@ class Driver:
         moves = balanced("settle", txn_id, moves)
         check_balance(row.id, state)
         now, at = _text_time(datetime.now()), _text_time(visit_time)
-        before, answer = _dump(list(state_before.slots)), _dump(result)
+        before, answer = _dump(list(state_before.slots)), _dump(result.document())
         if self.pg:
             self._settlements.append(
                 {"n": len(self._settlements), "txn_id": txn_id, "member_id": row.id,

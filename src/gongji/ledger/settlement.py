@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from gongji import catalogue, engine, policy
 from gongji.errors import InputError, validated
 from gongji.ledger import members as M
+from gongji.ledger.answer import Settled, Step
 from gongji.ledger.driver import PREFETCH_PG, WRITE_PG, Driver
 from gongji.ledger.journal import legs_of, post
 from gongji.ledger.schema import settlements, withdrawn_txns
@@ -37,7 +38,7 @@ _DONE = select(settlements.c.payload_hash, settlements.c.result).where(
 )
 
 
-def settle(db: Engine, txn_id: str, member_id: str, visit: object) -> dict:
+def settle(db: Engine, txn_id: str, member_id: str, visit: object) -> Settled:
     """Settle one visit. A retry with the same txn_id returns the first result."""
     (answer,) = settle_many(db, [(txn_id, member_id, visit)])
     if isinstance(answer, InputError):
@@ -45,7 +46,7 @@ def settle(db: Engine, txn_id: str, member_id: str, visit: object) -> dict:
     return answer
 
 
-def settle_many(db: Engine, requests: list[Request]) -> list[dict | InputError]:
+def settle_many(db: Engine, requests: list[Request]) -> list[Settled | InputError]:
     """Settle a batch in one transaction; each answer is the result or the InputError that
     refused it (a refused request writes nothing; the others go on)."""
     try:
@@ -74,7 +75,7 @@ def settle_many(db: Engine, requests: list[Request]) -> list[dict | InputError]:
 
 async def settle_many_async(
     conn: psycopg.AsyncConnection, requests: list[Request], alone: bool = False
-) -> list[dict | InputError]:
+) -> list[Settled | InputError]:
     """`settle_many` on PostgreSQL over a psycopg AsyncConnection (the service's event loop
     settles while the store works, with no thread beside it): the same batch — one prefetch,
     the settling, the writes sent with the COMMIT — in two round trips."""
@@ -118,7 +119,7 @@ def _prefetch_keys(requests: list[Request]) -> list[tuple[str, str, str | None]]
     return [(str(t), str(m), _institution_code(v)) for t, m, v in requests]
 
 
-def presettle(db: Engine, member_id: str, visit: object) -> dict:
+def presettle(db: Engine, member_id: str, visit: object) -> Settled:
     """What settling would give now (the platform's 2206): the same path as `settle`, in a
     transaction that is rolled back, so nothing is written."""
     txn_id = f"presettle:{uuid.uuid4().hex}"
@@ -129,7 +130,7 @@ def presettle(db: Engine, member_id: str, visit: object) -> dict:
                 answer = _settle_one(sql, txn_id, member_id, visit)
         finally:
             trans.rollback()
-    return {**answer, "txn_id": None, "presettle": True}
+    return answer.as_presettlement()
 
 
 def _settle_or_refuse(sql: Driver, txn_id: str, member_id: str, visit: object):
@@ -139,7 +140,7 @@ def _settle_or_refuse(sql: Driver, txn_id: str, member_id: str, visit: object):
         return exc
 
 
-def _settle_one(sql: Driver, txn_id: str, member_id: str, document: object) -> dict:
+def _settle_one(sql: Driver, txn_id: str, member_id: str, document: object) -> Settled:
     request, digest = _request(member_id, document)
     row = sql.members.get(member_id)
     if row is None:
@@ -327,13 +328,13 @@ def _cancel_locked(conn: Connection, row, settlement_id: int, txn_id: str) -> di
     return {"txn_id": txn_id, "cancelled": True}
 
 
-def _settled(conn: Connection, txn_id: str, digest: str) -> dict | None:
+def _settled(conn: Connection, txn_id: str, digest: str) -> Settled | None:
     found = conn.execute(_DONE, {"b_txn": txn_id}).first()
     if found is None:
         return None
     if found.payload_hash != digest:
         raise InputError("txn_id", f"{txn_id} was used for a different request", "E_TXN_CONFLICT")
-    return found.result
+    return Settled.from_document(found.result)
 
 
 def _answer(
@@ -345,56 +346,53 @@ def _answer(
     aid_rule: Cited | None,
     holder: str | None,
     aid: int,
-) -> dict:
-    """The answer for machines: amounts, and the trace as rule IDs with amounts (plus the
-    engine's records, from which `explain_answer` renders the words for people)."""
-    money = {
-        k: fmt(getattr(r, k))
-        for k in ("total", "in_scope", "deductible", "fund_pay", "account_pay", "account_balance")
-    }
-    split = {
-        k: fmt(getattr(visit, k)) for k in ("out_of_scope", "above_standard", "class_b_self_pay")
-    }
-    trace = [{"rule": s.rule, "amount": fmt(s.amount)} for s in engine.explain(tables, r, False)]
-    aided = {}
+) -> Settled:
+    """The answer: amounts, and the trace as rule IDs with amounts (plus the engine's
+    records, from which `explain_answer` renders the words for people)."""
+    trace = tuple(Step(s.rule, s.amount) for s in engine.explain(tables, r, False))
     if holder is not None:
-        aided = {"mutual_aid_pay": fmt(aid), "holder": holder}
-        trace.append({"rule": aid_rule.rule_for(), "amount": fmt(aid)})
-    return {
-        "txn_id": txn_id,
-        "visit_id": v.id,
-        "institution": v.institution,
-        "time": v.time.isoformat(),
-        **money,
-        **split,
-        **aided,
-        "cash_pay": fmt(r.cash_pay - aid),
-        "policy_version": r.version_id,
-        "member_class": r.member_class.value,
-        "trace": trace,
-        "trace_records": list(r.trace),
-    }
-
-
-def explain_answer(answer: dict) -> list[dict]:
-    """A settlement's trace with each step's article and words, for people."""
-    region, _, _ = answer["policy_version"].partition("@")
-    pack = policy.load_region(region)
-    tables = next(t for t in engine.compile_pack(pack) if t.version_id == answer["policy_version"])
-    steps = engine.explain_records(
-        tables, MemberClass(answer["member_class"]), tuple(answer["trace_records"])
+        trace += (Step(aid_rule.rule_for(), aid),)
+    return Settled(
+        txn_id=txn_id,
+        visit_id=v.id,
+        institution=v.institution,
+        time=v.time.isoformat(),
+        total=r.total,
+        in_scope=r.in_scope,
+        deductible=r.deductible,
+        fund_pay=r.fund_pay,
+        account_pay=r.account_pay,
+        account_balance=r.account_balance,
+        out_of_scope=visit.out_of_scope,
+        above_standard=visit.above_standard,
+        class_b_self_pay=visit.class_b_self_pay,
+        cash_pay=r.cash_pay - aid,
+        policy_version=r.version_id,
+        member_class=r.member_class.value,
+        trace=trace,
+        trace_records=tuple(r.trace),
+        holder=holder,
+        mutual_aid_pay=aid,
     )
+
+
+def explain_answer(answer: Settled) -> list[dict]:
+    """A settlement's trace with each step's article and words, for people."""
+    region, _, _ = answer.policy_version.partition("@")
+    pack = policy.load_region(region)
+    tables = next(t for t in engine.compile_pack(pack) if t.version_id == answer.policy_version)
+    steps = engine.explain_records(tables, MemberClass(answer.member_class), answer.trace_records)
     out = [
         {"rule": s.rule, "article": s.article, "text": s.text, "amount": fmt(s.amount)}
         for s in steps
     ]
-    if "holder" in answer:
+    if answer.holder is not None:
+        aid = fmt(answer.mutual_aid_pay)
         out.append(
             {
-                "rule": answer["trace"][-1]["rule"],
-                "text": f"account mutual aid: the holder {answer['holder']}'s account pays "
-                f"{answer['mutual_aid_pay']}",
-                "amount": answer["mutual_aid_pay"],
+                "rule": answer.trace[-1].rule,
+                "text": f"account mutual aid: the holder {answer.holder}'s account pays {aid}",
+                "amount": aid,
             }
         )
     return out

@@ -1,13 +1,38 @@
-"""What bureau staff look up: a member with their yearly accumulators, and an account with
-its journal. Read-only."""
+"""What the front ends look up (the CLI, the service, the console): a member with their
+yearly accumulators, an account with its journal, settlements by transaction id or by
+institution. Read-only."""
 
-from sqlalchemy import Engine, or_, select
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, func, or_, select
 
 from gongji.engine import layout as L
 from gongji.errors import InputError
 from gongji.ledger import members as M
-from gongji.ledger.schema import entries, family_bindings, legs, members, year_accumulators
+from gongji.ledger.answer import Settled
+from gongji.ledger.schema import (
+    entries,
+    family_bindings,
+    legs,
+    members,
+    settlements,
+    year_accumulators,
+)
 from gongji.money import to_yuan
+
+
+def regions(db: Engine) -> list[str]:
+    """The regions whose members the store holds."""
+    with db.connect() as conn:
+        query = select(members.c.region).distinct().order_by(members.c.region)
+        return list(conn.execute(query).scalars())
+
+
+def latest_visit_time(db: Engine) -> datetime | None:
+    """The time of the latest visit settled, if any."""
+    with db.connect() as conn:
+        return conn.execute(select(func.max(settlements.c.visit_time))).scalar()
 
 
 def member_show(db: Engine, member_id: str) -> dict:
@@ -114,3 +139,59 @@ def _row(conn, member_id: str):
     if row is None:
         raise InputError("member_id", f"unknown member {member_id}", "E_NOT_FOUND")
     return row
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementRecord:
+    """A settlement as the ledger keeps it: whose, where, its answer, and whether cancelled."""
+
+    txn_id: str
+    member_id: str
+    institution: str
+    answer: Settled
+    cancelled: bool
+
+
+def find_settlement(db: Engine, txn_id: str) -> SettlementRecord | None:
+    with db.connect() as conn:
+        row = conn.execute(_SETTLEMENTS.where(settlements.c.txn_id == txn_id)).first()
+    return None if row is None else _record(row)
+
+
+def settlement(db: Engine, txn_id: str, field: str = "txn_id") -> SettlementRecord:
+    """The settlement made under `txn_id`; an InputError naming `field` if there is none."""
+    found = find_settlement(db, txn_id)
+    if found is None:
+        raise InputError(field, f"no settlement {txn_id}", "E_NOT_FOUND")
+    return found
+
+
+def settlements_of(
+    db: Engine, institution: str | None, limit: int, offset: int
+) -> list[SettlementRecord]:
+    """An institution's settlements (None: every institution's), newest first."""
+    query = _SETTLEMENTS
+    if institution is not None:
+        query = query.where(settlements.c.institution == institution)
+    query = query.order_by(settlements.c.id.desc()).limit(limit).offset(offset)
+    with db.connect() as conn:
+        return [_record(r) for r in conn.execute(query)]
+
+
+_SETTLEMENTS = select(
+    settlements.c.txn_id,
+    settlements.c.member_id,
+    settlements.c.institution,
+    settlements.c.result,
+    settlements.c.cancel_entry_id,
+)
+
+
+def _record(row) -> SettlementRecord:
+    return SettlementRecord(
+        row.txn_id,
+        row.member_id,
+        row.institution,
+        Settled.from_document(row.result),
+        row.cancel_entry_id is not None,
+    )

@@ -7,6 +7,7 @@ from rich.console import Console
 
 from gongji.commands import fail, run, store
 from gongji.errors import InputError
+from gongji.money import fmt
 
 out = Console()
 credential_app = typer.Typer(no_args_is_help=True, help="Credentials for the service.")
@@ -31,9 +32,9 @@ def demo(
     token, answers, password = prepare(path)
     for a in answers:
         out.print(
-            f"{a['visit_id']}  total {a['total']}  fund {a['fund_pay']}  account "
-            f"{a['account_pay']}  cash {a['cash_pay']}  ({a['policy_version']}; "
-            + ", ".join(s["rule"] for s in a["trace"])
+            f"{a.visit_id}  total {fmt(a.total)}  fund {fmt(a.fund_pay)}  account "
+            f"{fmt(a.account_pay)}  cash {fmt(a.cash_pay)}  ({a.policy_version}; "
+            + ", ".join(s.rule for s in a.trace)
             + ")",
             soft_wrap=True,
         )

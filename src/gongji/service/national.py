@@ -22,13 +22,14 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from gongji import policy
 from gongji.errors import CATALOGUE, InputError, ServiceError, first_error
 from gongji.ledger import views
-from gongji.ledger.schema import settlements
+from gongji.ledger.answer import Settled
 from gongji.ledger.settlement import cancel, presettle, reverse
+from gongji.money import fmt, json_number, to_yuan
 from gongji.service import registered
 from gongji.service.auth import Caller
 from gongji.service.writer import Writer
@@ -207,7 +208,7 @@ async def _settlement_input(ctx: Context) -> tuple[str, dict, object, str]:
 def _check_total(ctx: Context, visit) -> None:
     """The HIS's total must be the total of the fee details it uploaded."""
     given = _data(ctx).get("medfee_sumamt")
-    total = Decimal(registered.fees_total(visit)) / 100
+    total = to_yuan(registered.fees_total(visit))
     if given is not None and Decimal(str(given)) != total:
         raise InputError(
             "input.data.medfee_sumamt", f"{given} is not the uploaded fee details' total ({total})"
@@ -236,8 +237,7 @@ async def cancel_settlement(ctx: Context) -> dict:
         raise InputError("input.data.setl_id", "required")
     original = await asyncio.to_thread(_own_settlement, ctx, setl_id, "input.data.setl_id")
     await asyncio.to_thread(cancel, ctx.db, setl_id)
-    out = setlinfo(original.result, original.member_id, "", setl_id, sign=-1)
-    return out
+    return setlinfo(original.answer, original.member_id, "", setl_id, sign=-1)
 
 
 async def reverse_transaction(ctx: Context) -> dict | None:
@@ -253,22 +253,15 @@ async def reverse_transaction(ctx: Context) -> dict | None:
     if oinfno != "2207":
         raise InputError("input.data.oinfno", "2207, 2201, 2203 or 2204 can be reversed")
     if not omsgid.startswith(ctx.envelope.fixmedins_code) and not ctx.caller.bureau:
-        found = await asyncio.to_thread(_settlement_row, ctx.db, omsgid)
+        found = await asyncio.to_thread(views.find_settlement, ctx.db, omsgid)
         if found is None or not ctx.caller.may_see(found.institution):
             raise ServiceError("E_FORBIDDEN", "input.data.omsgid", "not this institution's")
     await asyncio.to_thread(reverse, ctx.db, omsgid, member_id)
     return None
 
 
-def _settlement_row(db: Engine, txn_id: str):
-    with db.connect() as conn:
-        return conn.execute(select(settlements).where(settlements.c.txn_id == txn_id)).first()
-
-
-def _own_settlement(ctx: Context, txn_id: str, field: str):
-    found = _settlement_row(ctx.db, txn_id)
-    if found is None:
-        raise InputError(field, f"no settlement {txn_id}", "E_NOT_FOUND")
+def _own_settlement(ctx: Context, txn_id: str, field: str) -> views.SettlementRecord:
+    found = views.settlement(ctx.db, txn_id, field)
     if not ctx.caller.may_see(found.institution):
         raise ServiceError("E_FORBIDDEN", field, "another institution's settlement")
     return found
@@ -357,19 +350,22 @@ def _period(data: dict) -> tuple[date, date]:
 
 
 # -- the settlement in the platform's names --------------------------------------------------
-def setlinfo(result: dict, member_id: str, med_type: str, msgid: str, sign: int = 1) -> dict:
-    def n(key: str, default: str = "0") -> float:
-        return sign * float(Decimal(result.get(key, default)))
+def setlinfo(a: Settled, member_id: str, med_type: str, msgid: str, sign: int = 1) -> dict:
+    """The answer as the platform's setlinfo and setldetail: money as JSON numbers, negative
+    for a cancellation (`sign` -1)."""
 
-    fund_trace = "; ".join(f"{s['rule']} {s['amount']}" for s in result["trace"])
+    def n(key: str) -> float:
+        return json_number(sign * getattr(a, key))
+
+    fund_trace = "; ".join(f"{s.rule} {fmt(s.amount)}" for s in a.trace)
     info = {
-        "setl_id": result.get("txn_id") or None,
-        "mdtrt_id": result["visit_id"],
+        "setl_id": a.txn_id or None,
+        "mdtrt_id": a.visit_id,
         "psn_no": member_id,
         "psn_name": None,
         "insutype": "310",
         "med_type": med_type or None,
-        "setl_time": result.get("time"),
+        "setl_time": a.time,
         "medfee_sumamt": n("total"),
         "fulamt_ownpay_amt": n("out_of_scope"),
         "overlmt_selfpay": n("above_standard"),
@@ -382,12 +378,12 @@ def setlinfo(result: dict, member_id: str, med_type: str, msgid: str, sign: int 
         "maf_pay": 0.0,
         "oth_pay": 0.0,
         "fund_pay_sumamt": n("fund_pay"),
-        "psn_part_amt": round(n("total") - n("fund_pay"), 2),
+        "psn_part_amt": json_number(sign * (a.total - a.fund_pay)),
         "acct_pay": n("account_pay"),
         "acct_mulaid_pay": n("mutual_aid_pay"),
         "psn_cash_pay": n("cash_pay"),
         "hosp_part_amt": 0.0,
-        "balc": float(Decimal(result["account_balance"])),
+        "balc": json_number(a.account_balance),
         "medins_setl_id": msgid,
         "clr_type": "11",
     }

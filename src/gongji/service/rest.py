@@ -12,13 +12,12 @@ from typing import Annotated, TypeVar
 import orjson
 from fastapi import FastAPI, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select
 
-from gongji.errors import InputError, ServiceError, first_error
+from gongji.errors import ServiceError, first_error
 from gongji.ledger import members as ledger_members
 from gongji.ledger import views
-from gongji.ledger.schema import settlements
 from gongji.ledger.settlement import cancel, explain_answer, presettle
+from gongji.money import fmt
 from gongji.service.auth import Caller
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -44,6 +43,69 @@ class SettleIn(BaseModel):
 class PresettleIn(BaseModel):
     member_id: str = Field(min_length=1, max_length=40)
     visit: dict
+
+
+# -- answers, as the OpenAPI description gives them (money is yuan text: "75.00") ----------
+Yuan = Annotated[str, Field(pattern=r"^-?\d+\.\d{2}$", examples=["75.00"])]
+
+
+class StepOut(BaseModel):
+    rule: str
+    amount: Yuan
+
+
+class ExplainedStep(StepOut):
+    article: str | None = None
+    text: str
+
+
+class SettlementOut(BaseModel):
+    """A settlement's answer (`txn_id` null and `presettle` true for a pre-settlement)."""
+
+    txn_id: str | None
+    visit_id: str
+    institution: str
+    time: str
+    total: Yuan
+    in_scope: Yuan
+    deductible: Yuan
+    fund_pay: Yuan
+    account_pay: Yuan
+    account_balance: Yuan
+    out_of_scope: Yuan
+    above_standard: Yuan
+    class_b_self_pay: Yuan
+    mutual_aid_pay: Yuan | None = None
+    holder: str | None = None
+    cash_pay: Yuan
+    policy_version: str
+    member_class: str
+    trace: list[StepOut]
+    trace_records: list[int]
+    presettle: bool | None = None
+
+
+class ReimbursementOut(SettlementOut):
+    manual: bool
+
+
+class SettlementShown(SettlementOut):
+    """A settlement read back: whether it was cancelled, and its trace in words."""
+
+    cancelled: bool
+    trace: list[ExplainedStep]  # type: ignore[assignment]
+
+
+class VisitRow(BaseModel):
+    txn_id: str
+    visit_id: str
+    institution: str
+    time: str
+    total: Yuan
+    fund_pay: Yuan
+    account_pay: Yuan
+    cash_pay: Yuan
+    cancelled: bool
 
 
 def _bureau(who: Caller) -> None:
@@ -92,33 +154,32 @@ async def member_add(request: Request) -> Response:
 async def settle(request: Request) -> Response:
     body = await _body(request, SettleIn)
     _own_visit(request.state.caller, body.visit)
-    return _json(await request.app.state.writer.settle(body.txn_id, body.member_id, body.visit))
+    answer = await request.app.state.writer.settle(body.txn_id, body.member_id, body.visit)
+    return _json(answer.document())
 
 
 async def settle_pre(request: Request) -> Response:
     body = await _body(request, PresettleIn)
     _own_visit(request.state.caller, body.visit)
     db = request.app.state.db
-    return _json(await asyncio.to_thread(presettle, db, body.member_id, body.visit))
+    answer = await asyncio.to_thread(presettle, db, body.member_id, body.visit)
+    return _json(answer.document())
 
 
-def _settlement(request: Request, txn_id: str):
-    with request.app.state.db.connect() as conn:
-        row = conn.execute(select(settlements).where(settlements.c.txn_id == txn_id)).first()
-    if row is None:
-        raise InputError("txn_id", f"no settlement {txn_id}", "E_NOT_FOUND")
-    if not request.state.caller.may_see(row.institution):
+def _settlement(request: Request, txn_id: str) -> views.SettlementRecord:
+    found = views.settlement(request.app.state.db, txn_id)
+    if not request.state.caller.may_see(found.institution):
         raise ServiceError("E_FORBIDDEN", "txn_id", "another institution's settlement")
-    return row
+    return found
 
 
 async def settlement(txn_id: str, request: Request) -> Response:
-    row = await asyncio.to_thread(_settlement, request, txn_id)
+    found = await asyncio.to_thread(_settlement, request, txn_id)
     return _json(
         {
-            **row.result,
-            "cancelled": row.cancel_entry_id is not None,
-            "trace": explain_answer(row.result),
+            **found.answer.document(),
+            "cancelled": found.cancelled,
+            "trace": explain_answer(found.answer),
         }
     )
 
@@ -134,34 +195,22 @@ async def visits(
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> Response:
     who: Caller = request.state.caller
+    institution = None if who.bureau else who.institution
+    db = request.app.state.db
+    found = await asyncio.to_thread(views.settlements_of, db, institution, limit, offset)
+    return _json([_visit_row(r) for r in found])
 
-    def rows() -> list:
-        query = select(settlements.c.txn_id, settlements.c.result, settlements.c.cancel_entry_id)
-        if not who.bureau:
-            query = query.where(settlements.c.institution == who.institution)
-        query = query.order_by(settlements.c.id.desc()).limit(limit).offset(offset)
-        with request.app.state.db.connect() as conn:
-            return conn.execute(query).all()
 
-    return _json(
-        [
-            {
-                k: r.result[k]
-                for k in (
-                    "txn_id",
-                    "visit_id",
-                    "institution",
-                    "time",
-                    "total",
-                    "fund_pay",
-                    "account_pay",
-                    "cash_pay",
-                )
-            }
-            | {"cancelled": r.cancel_entry_id is not None}
-            for r in await asyncio.to_thread(rows)
-        ]
-    )
+def _visit_row(r: views.SettlementRecord) -> dict:
+    a = r.answer
+    return {
+        "txn_id": a.txn_id,
+        "visit_id": a.visit_id,
+        "institution": a.institution,
+        "time": a.time,
+        **{k: fmt(getattr(a, k)) for k in ("total", "fund_pay", "account_pay", "cash_pay")},
+        "cancelled": r.cancelled,
+    }
 
 
 async def account(member_id: str, request: Request) -> Response:
@@ -174,43 +223,47 @@ async def reimbursement(request: Request) -> Response:
     the same engine and ledger, the visit marked manual."""
     _bureau(request.state.caller)
     body = await _body(request, SettleIn)
-    visit = {**body.visit, "manual": True}
-    answer = await request.app.state.writer.settle(body.txn_id, body.member_id, visit)
-    return _json({**answer, "manual": True})
+    answer = await request.app.state.writer.reimburse(body.txn_id, body.member_id, body.visit)
+    return _json({**answer.document(), "manual": True})
 
 
-# (method, path, endpoint, body model, status, summary); the settling routes first: a
-# request is matched against the routes in order
+# (method, path, endpoint, body model, answer model, status, summary); the settling routes
+# first: a request is matched against the routes in order
 ROUTES = [
-    ("POST", "/v1/settlements", settle, SettleIn, 200,
+    ("POST", "/v1/settlements", settle, SettleIn, SettlementOut, 200,
      "Settle a visit, exactly once per txn_id"),
-    ("POST", "/v1/settlements/pre", settle_pre, PresettleIn, 200,
+    ("POST", "/v1/settlements/pre", settle_pre, PresettleIn, SettlementOut, 200,
      "What settling would give now; writes nothing"),
-    ("GET", "/v1/settlements/{txn_id}", settlement, None, 200,
+    ("GET", "/v1/settlements/{txn_id}", settlement, None, SettlementShown, 200,
      "A settlement with its trace in words"),
-    ("POST", "/v1/settlements/{txn_id}/cancel", settlement_cancel, None, 200,
+    ("POST", "/v1/settlements/{txn_id}/cancel", settlement_cancel, None, None, 200,
      "Cancel a settlement (the latest first)"),
-    ("GET", "/v1/members/{member_id}", member, None, 200,
+    ("GET", "/v1/members/{member_id}", member, None, None, 200,
      "A member: record, balances, accumulators"),
-    ("POST", "/v1/members", member_add, MemberNew, 201, "Add a member (bureau)"),
-    ("GET", "/v1/visits", visits, None, 200, "The caller's settled visits, newest first"),
-    ("GET", "/v1/accounts/{member_id}", account, None, 200,
+    ("POST", "/v1/members", member_add, MemberNew, None, 201, "Add a member (bureau)"),
+    ("GET", "/v1/visits", visits, None, list[VisitRow], 200,
+     "The caller's settled visits, newest first"),
+    ("GET", "/v1/accounts/{member_id}", account, None, None, 200,
      "A personal account and its journal (bureau)"),
-    ("POST", "/v1/reimbursements", reimbursement, SettleIn, 200,
+    ("POST", "/v1/reimbursements", reimbursement, SettleIn, ReimbursementOut, 200,
      "Manual reimbursement from invoices (XSBN-28, bureau)"),
 ]  # fmt: skip
 
 
 def install(app: FastAPI) -> None:
     """The REST routes on the app itself (an included router costs a lookup a request);
-    bodies are read by `_body`, their schemas given to the OpenAPI description here."""
-    for method, path, endpoint, model, status, summary in ROUTES:
+    bodies are read by `_body`, their schemas given to the OpenAPI description here. The
+    answer models describe what the handlers return; the handlers build the JSON themselves
+    (a Response, which FastAPI passes through unvalidated: its generic encoder would cost
+    more than the settlement)."""
+    for method, path, endpoint, model, answer, status, summary in ROUTES:
         app.add_api_route(
             path,
             endpoint,
             methods=[method],
             status_code=status,
             summary=summary,
+            response_model=answer,
             openapi_extra=None if model is None else openapi_body(model),
         )
 

@@ -18,6 +18,7 @@ import psycopg
 from sqlalchemy import Engine
 
 from gongji.errors import InputError, ServiceError
+from gongji.ledger.answer import Settled
 from gongji.ledger.settlement import Request, settle_many, settle_many_async
 
 log = logging.getLogger("gongji.writer")
@@ -42,13 +43,18 @@ class Writer:
             if self.db.dialect.name == "postgresql":
                 await self._connection()
 
-    async def settle(self, txn_id: str, member_id: str, visit: object) -> dict:
+    async def settle(self, txn_id: str, member_id: str, visit: object) -> Settled:
         """Settle in the next batch; the answer once that batch is committed (raises the
         InputError that refused it)."""
         await self.start()  # already, unless served without the app's lifespan
         done = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(((txn_id, member_id, visit), done))
         return await done
+
+    async def reimburse(self, txn_id: str, member_id: str, visit: dict) -> Settled:
+        """Manual reimbursement (XSBN-28): care that could not be settled online, entered by
+        bureau staff from the invoices; settled as any visit, marked manual."""
+        return await self.settle(txn_id, member_id, {**visit, "manual": True})
 
     async def _run(self) -> None:
         usual = 1.0  # batch size, a moving mean
@@ -90,7 +96,7 @@ class Writer:
                 break
         return work
 
-    async def _settle(self, requests: list[Request]) -> list[dict | InputError]:
+    async def _settle(self, requests: list[Request]) -> list[Settled | InputError]:
         if self.db.dialect.name != "postgresql":
             return await asyncio.to_thread(settle_many, self.db, requests)
         return await settle_many_async(await self._connection(), requests)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from gongji.console.tables import audit_log
+from gongji.console.schema import audit_log
 from gongji.ledger.schema import settlements
 
 from .conftest import HOSPITAL, PASSWORD

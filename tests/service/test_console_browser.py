@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from gongji.console.tables import audit_log
+from gongji.console.schema import audit_log
 from gongji.ledger.schema import settlements
 
 from .conftest import HOSPITAL, PASSWORD

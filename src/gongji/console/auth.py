@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from gongji.console.tables import audit_log, staff, staff_sessions
+from gongji.console.schema import audit_log, staff, staff_sessions
 from gongji.errors import InputError
 
 ROLES = ("viewer", "operator", "admin")

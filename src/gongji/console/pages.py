@@ -25,7 +25,7 @@ from sqlalchemy import select
 from gongji import calculate as calc
 from gongji import policy
 from gongji.console import auth, charts
-from gongji.console.tables import audit_log, staff
+from gongji.console.schema import audit_log, staff
 from gongji.errors import InputError, ServiceError
 from gongji.ledger import views
 from gongji.money import fmt

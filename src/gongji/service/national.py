@@ -160,7 +160,7 @@ async def visit_information(ctx: Context) -> None:
     info = _data(ctx, "mdtrtinfo")
     diagnoses = ctx.envelope.input.get("diseinfo") or []
     await asyncio.to_thread(
-        registered.describe, ctx.db, ctx.caller, info, diagnoses, "input.mdtrtinfo"
+        registered.add_visit_information, ctx.db, ctx.caller, info, diagnoses, "input.mdtrtinfo"
     )
     return None
 
@@ -215,14 +215,14 @@ def _check_total(ctx: Context, visit) -> None:
         )
 
 
-async def presettle_visit(ctx: Context) -> dict:
+async def presettle_transaction(ctx: Context) -> dict:
     member_id, document, visit, med_type = await _settlement_input(ctx)
     _check_total(ctx, visit)
     result = await asyncio.to_thread(presettle, ctx.db, member_id, document)
     return setlinfo(result, member_id, med_type, ctx.envelope.msgid)
 
 
-async def settle_visit(ctx: Context) -> dict:
+async def settle_transaction(ctx: Context) -> dict:
     member_id, document, visit, med_type = await _settlement_input(ctx)
     _check_total(ctx, visit)
     result = await ctx.writer.settle(ctx.envelope.msgid, member_id, document)
@@ -411,8 +411,8 @@ HANDLERS: dict[str, Handler] = {
     "2201": registration,
     "2203": visit_information,
     "2204": fee_details,
-    "2206": presettle_visit,
-    "2207": settle_visit,
+    "2206": presettle_transaction,
+    "2207": settle_transaction,
     "2208": cancel_settlement,
     "2601": reverse_transaction,
     "3201": reconcile_totals,

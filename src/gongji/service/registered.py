@@ -37,7 +37,9 @@ def register(db: Engine, caller_institution: str, msgid: str, data: dict, where:
     return {"mdtrt_id": mdtrt_id, "psn_no": member_id, "ipt_otp_no": data.get("ipt_otp_no")}
 
 
-def describe(db: Engine, caller: Caller, info: dict, diagnoses: list, where: str) -> None:
+def add_visit_information(
+    db: Engine, caller: Caller, info: dict, diagnoses: list, where: str
+) -> None:
     mdtrt_id = _text(info, "mdtrt_id", where)
     with db.begin() as conn:
         visit = _own(conn, caller, mdtrt_id, f"{where}.mdtrt_id")

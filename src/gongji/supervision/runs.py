@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from gongji.errors import InputError
 from gongji.supervision import claims, monitoring
-from gongji.supervision.tables import alerts, monitoring_runs
+from gongji.supervision.schema import alerts, monitoring_runs
 
 
 def run(

@@ -2,8 +2,9 @@
 each member's out-of-pocket (account + cash) for the distribution members bear.
 
 Integer fen throughout; partial aggregates (a Spark partition's, a batch's) add up exactly,
-so the single-process and Spark runs give identical figures. `summary` turns them into the
-JSON of aggregates.json (amounts as yuan strings), which `gongji report` reads.
+so the single-process and Spark runs give identical figures. `summary` turns them into a
+scenario's part of aggregates.json (amounts as yuan strings), the file `aggregates_file`
+describes and `gongji report` reads.
 """
 
 import io

@@ -21,7 +21,6 @@ results.parquet per scenario, one row per visit in the visits file's order:
     fund_pay, account_pay, cash_pay, account_balance (after the visit; fen)
 """
 
-import json
 from collections import deque, namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +38,7 @@ from gongji import engine
 from gongji.analysis import kernel as K
 from gongji.analysis import schema
 from gongji.analysis.aggregate import Aggregates
+from gongji.analysis.aggregates_file import AggregatesFile
 from gongji.engine import jit
 from gongji.engine import layout as L
 from gongji.engine.facts import (
@@ -693,7 +693,8 @@ class Ahead:
 
 
 def write_aggregates(out: Path, aggregates: dict) -> None:
-    (out / "aggregates.json").write_text(json.dumps(aggregates, ensure_ascii=False, indent=1))
+    """out/aggregates.json, as `AggregatesFile` describes it (and `gongji report` reads it)."""
+    AggregatesFile.model_validate(aggregates).write(out)
 
 
 def results_writer(path: Path) -> pq.ParquetWriter:

@@ -4,26 +4,35 @@ The report compares a reform scenario (optional) with the baseline for policy an
 fund pay (统筹基金支出) by member type, level, category and month, and the distribution of
 members' out-of-pocket payments (个人账户 + 个人现金, per member per year).
 
-report.html is one self-contained file (inline CSS, charts as base64 PNG data URIs); the same
-charts are written to DIR/charts/*.png. Charts carry English text only (no CJK font can be
-assumed); the Chinese labels are in the HTML around them. Amounts are integer fen throughout;
-floats appear only as values handed to matplotlib for drawing.
+report.html is one self-contained file (inline CSS, charts as base64 PNG data URIs), laid out
+by templates/report.html; the same charts are written to DIR/charts/*.png. Charts carry
+English text only (no CJK font can be assumed); the Chinese labels are in the HTML around
+them. Amounts are integer fen throughout; floats appear only as values handed to matplotlib
+for drawing.
 """
 
 import base64
-import html
 import io
 import json
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from pathlib import Path
+from typing import Annotated, NamedTuple
 
+import jinja2
+from pydantic import PlainValidator
+
+from gongji.analysis.aggregates_file import (
+    AggregatesFile,
+    Keyed,
+    OutOfPocketStats,
+    ScenarioAggregates,
+)
 from gongji.errors import InputError
-from gongji.money import MoneyError, fmt, to_fen, to_yuan
+from gongji.money import fmt, to_yuan
 
 SCENARIOS = ("baseline", "reform")  # display order; the difference is reform − baseline
-COUNTS = ("visits", "refused")
-AMOUNTS = ("total", "in_scope", "deductible", "fund_pay", "account_pay", "cash_pay")
+COUNTS = ("visits", "refused")  # the other figures are amounts
 OOP_AMOUNTS = ("mean", "p50", "p90", "p99", "max")
 
 # (中文, English) per key; a dict's order is the display order of its keys.
@@ -83,158 +92,72 @@ SCENARIO_NAMES = {"baseline": ("基线", "Baseline"), "reform": ("改革方案",
 COLOURS = {"baseline": "#4C72B0", "reform": "#DD8452"}
 
 
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    policy: list[str]
-    overrides: dict[str, object]
-    pack_file: str | None
-    totals: dict[str, int]  # COUNTS as counts, AMOUNTS in fen
-    by: dict[str, dict[str, dict[str, int]]]  # dimension -> key -> like totals
-    oop: dict[str, int]  # "members" and OOP_AMOUNTS in fen
-    oop_by_type: dict[str, dict[str, int]]
-    histogram: dict[tuple[int, int | None], int]  # (from, to) fen, to None = open -> members
-
-
 def write_report(directory: Path) -> Path:
     """Read directory/aggregates.json; write directory/report.html and directory/charts/*.png.
     Returns the path of report.html. Bad input raises InputError naming the field."""
     directory = Path(directory)
-    doc = _read_json(directory / "aggregates.json")
-    region, visits_file, visit_count, scenarios = _parse(doc)
+    aggregates, scenarios = _read(directory)
     charts = _draw_charts(scenarios)
     chart_dir = directory / "charts"
     chart_dir.mkdir(exist_ok=True)
     for name, png in charts.items():
         (chart_dir / f"{name}.png").write_bytes(png)
-    page = _page(region, visits_file, visit_count, scenarios, charts)
+    page = _page(aggregates, scenarios, charts)
     out = directory / "report.html"
     out.write_text(page, encoding="utf-8")
     return out
 
 
-# -- reading and checking aggregates.json ------------------------------------------------------
+# -- reading aggregates.json (described in aggregates_file) ------------------------------------
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(str(path), "file not found (run `gongji replay` first)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), f"cannot be read: {exc}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(str(path), f"not valid JSON: {exc}") from None
-    return _object(doc, "(document)")
-
-
-def _at(parent: dict, key: str, path: str) -> tuple[object, str]:
-    """parent[key] and its field path; a missing key is an InputError naming it."""
-    where = f"{path}.{key}" if path else key
-    if key not in parent:
-        raise InputError(where, "required")
-    return parent[key], where
-
-
-def _object(value: object, where: str) -> dict:
-    if not isinstance(value, dict):
-        raise InputError(where, "must be an object")
+def _scenario_name(value: str) -> str:
+    if value not in SCENARIOS:
+        raise ValueError(f"unknown scenario (expected {SCENARIOS})")
     return value
 
 
-def _text(value: object, where: str) -> str:
-    if not isinstance(value, str):
-        raise InputError(where, "must be a string")
-    return value
+class BaselineAndReform(AggregatesFile):
+    """aggregates.json as the report reads it: the baseline, and a reform to compare with it
+    (optional); no other scenario."""
+
+    scenarios: Keyed[Annotated[str, PlainValidator(_scenario_name)], ScenarioAggregates]
 
 
-def _count(value: object, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InputError(where, "must be a whole number ≥ 0")
-    return value
+# scenario name -> its aggregates, in display order (SCENARIOS)
+Scenarios = dict[str, ScenarioAggregates]
 
 
-def _fen(value: object, where: str) -> int:
-    if not isinstance(value, str):
-        raise InputError(where, 'must be an amount in yuan as a string, e.g. "1234.50"')
-    try:
-        return to_fen(value)
-    except MoneyError as exc:
-        raise InputError(where, str(exc)) from None
+def _read(directory: Path) -> tuple[BaselineAndReform, Scenarios]:
+    aggregates = BaselineAndReform.read(directory)
+    if "baseline" not in aggregates.scenarios:  # a reform is optional
+        raise InputError("scenarios.baseline", "required")
+    scenarios = {n: aggregates.scenarios[n] for n in SCENARIOS if n in aggregates.scenarios}
+    for name, s in scenarios.items():
+        where = f"scenarios.{name}.out_of_pocket"
+        _shown(s.out_of_pocket, where)
+        for key, stats in s.out_of_pocket.by_member_type.items():
+            _shown(stats, f"{where}.by_member_type.{key}")
+    return aggregates, scenarios
 
 
-def _parse(doc: dict) -> tuple[str, str, int, list[Scenario]]:
-    region = _text(*_at(doc, "region", ""))
-    visits_file = _text(*_at(doc, "visits_file", ""))
-    visit_count = _count(*_at(doc, "visit_count", ""))
-    given = _object(*_at(doc, "scenarios", ""))
-    for name in given:
-        if name not in SCENARIOS:
-            raise InputError(f"scenarios.{name}", f"unknown scenario (expected {SCENARIOS})")
-    _at(given, "baseline", "scenarios")  # required; reform is optional
-    scenarios = [_scenario(n, given[n], f"scenarios.{n}") for n in SCENARIOS if n in given]
-    return region, visits_file, visit_count, scenarios
+def _shown(stats: OutOfPocketStats, where: str) -> None:
+    """The report shows every amount of a group: one without them (a group of no members,
+    whose amounts the file leaves out) is refused."""
+    for key in OOP_AMOUNTS:
+        if getattr(stats, key) is None:
+            raise InputError(f"{where}.{key}", "required")
 
 
-def _scenario(name: str, value: object, path: str) -> Scenario:
-    obj = _object(value, path)
-    policy, where = _at(obj, "policy", path)
-    if not isinstance(policy, list):
-        raise InputError(where, "must be a list of policy versions")
-    policy = [_text(v, f"{where}[{i}]") for i, v in enumerate(policy)]
-    overrides = _object(*_at(obj, "overrides", path))
-    pack_file, pack_path = _at(obj, "pack_file", path)
-    by, by_path = _at(obj, "by", path)
-    by = _object(by, by_path)
-    oop_path = f"{path}.out_of_pocket"
-    oop = _object(*_at(obj, "out_of_pocket", path))
-    oop_by_type, by_type_path = _at(oop, "by_member_type", oop_path)
-    return Scenario(
-        name=name,
-        policy=policy,
-        overrides=overrides,
-        pack_file=None if pack_file is None else _text(pack_file, pack_path),
-        totals=_figures(*_at(obj, "totals", path)),
-        by={dim: _breakdown(*_at(by, dim, by_path)) for dim in DIMENSIONS},
-        oop=_oop_stats(oop, oop_path),
-        oop_by_type={
-            key: _oop_stats(_object(v, f"{by_type_path}.{key}"), f"{by_type_path}.{key}")
-            for key, v in _object(oop_by_type, by_type_path).items()
-        },
-        histogram=_histogram(*_at(oop, "histogram", oop_path)),
-    )
+def _fund_pay(s: ScenarioAggregates, dimension: str, key: str) -> int:
+    """Fund pay of one key of a breakdown; a key the scenario lacks had no visits: zero."""
+    figures = getattr(s.by, dimension).get(key)
+    return 0 if figures is None else figures.fund_pay
 
 
-def _figures(value: object, path: str) -> dict[str, int]:
-    """A totals-shaped object -> {count key: count, amount key: fen}."""
-    obj = _object(value, path)
-    out = {key: _count(*_at(obj, key, path)) for key in COUNTS}
-    return out | {key: _fen(*_at(obj, key, path)) for key in AMOUNTS}
-
-
-def _breakdown(value: object, path: str) -> dict[str, dict[str, int]]:
-    return {key: _figures(v, f"{path}.{key}") for key, v in _object(value, path).items()}
-
-
-def _oop_stats(obj: dict, path: str) -> dict[str, int]:
-    out = {"members": _count(*_at(obj, "members", path))}
-    return out | {key: _fen(*_at(obj, key, path)) for key in OOP_AMOUNTS}
-
-
-def _histogram(value: object, path: str) -> dict[tuple[int, int | None], int]:
-    if not isinstance(value, list):
-        raise InputError(path, "must be a list of bins")
-    bins = {}
-    for i, item in enumerate(value):
-        where = f"{path}[{i}]"
-        obj = _object(item, where)
-        low = _fen(*_at(obj, "from", where))
-        high, high_where = _at(obj, "to", where)  # null: the open last bin
-        high = None if high is None else _fen(high, high_where)
-        bins[(low, high)] = _count(*_at(obj, "members", where))
-    return bins
+def _histogram(s: ScenarioAggregates) -> dict[tuple[int, int | None], int]:
+    """(from, to) fen, to None = open -> members."""
+    return {(b.low, b.high): b.members for b in s.out_of_pocket.histogram}
 
 
 # -- numbers as text ---------------------------------------------------------------------------
@@ -263,17 +186,17 @@ def _label(names: dict[str, tuple[str, str]], key: str) -> str:
     return f"{zh} {en}".strip()
 
 
-def _keys(dimension: str, scenarios: list[Scenario]) -> list[str]:
+def _keys(dimension: str, scenarios: Scenarios) -> list[str]:
     """The union of the scenarios' keys: known ones in vocabulary order, the rest sorted."""
     known = DIMENSIONS[dimension][1]
-    present = {key for s in scenarios for key in s.by[dimension]}
+    present = {key for s in scenarios.values() for key in getattr(s.by, dimension)}
     return [k for k in known if k in present] + sorted(present - known.keys())
 
 
 # -- charts ------------------------------------------------------------------------------------
 
 
-def _draw_charts(scenarios: list[Scenario]) -> dict[str, bytes]:
+def _draw_charts(scenarios: Scenarios) -> dict[str, bytes]:
     """Chart name -> PNG bytes."""
     import matplotlib.style
 
@@ -282,16 +205,14 @@ def _draw_charts(scenarios: list[Scenario]) -> dict[str, bytes]:
     with matplotlib.style.context("default"):
         for dimension, ((_, en), names) in DIMENSIONS.items():
             keys = _keys(dimension, scenarios)
-            series = {
-                s.name: [s.by[dimension].get(k, {}).get("fund_pay", 0) for k in keys]
-                for s in scenarios
-            }
+            series = {n: [_fund_pay(s, dimension, k) for k in keys] for n, s in scenarios.items()}
             labels = [names.get(k, (k, k))[1] for k in keys]
             title = f"Fund pay by {en.lower()}"
             charts[f"fund_by_{dimension}"] = _bar_chart(title, "Fund pay (yuan)", labels, series)
-        bins = sorted({b for s in scenarios for b in s.histogram}, key=_bin_order)
+        histograms = {n: _histogram(s) for n, s in scenarios.items()}
+        bins = sorted({b for h in histograms.values() for b in h}, key=_bin_order)
         labels = [_bin_label(b) for b in bins]
-        series = {s.name: [s.histogram.get(b, 0) for b in bins] for s in scenarios}
+        series = {n: [h.get(b, 0) for b in bins] for n, h in histograms.items()}
         title = "Out-of-pocket per member per year (account + cash)"
         charts["out_of_pocket_histogram"] = _bar_chart(
             title, "Members", labels, series, money=False, xlabel="Out-of-pocket (yuan)"
@@ -351,28 +272,37 @@ def _bar_chart(
 
 # -- HTML --------------------------------------------------------------------------------------
 
-CSS = """
-body { font-family: "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif;
-       margin: 0 auto; max-width: 1240px; padding: 16px 24px; color: #222; }
-h1 { font-size: 24px; } h2 { margin-top: 36px; border-bottom: 2px solid #4C72B0; }
-table { border-collapse: collapse; margin: 8px 0 16px; }
-th, td { border: 1px solid #ccc; padding: 4px 10px; }
-th { background: #f0f3f8; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-img { max-width: 100%; height: auto; display: block; }
-.note { color: #555; font-size: 14px; }
-"""
+
+class Table(NamedTuple):
+    """Plain texts (the template escapes them): `labels` label columns, then numeric ones."""
+
+    head: list[str]
+    rows: list[list[str]]
+    labels: int = 1
 
 
-def _table(head: list[str], rows: list[list[str]], labels: int = 1) -> str:
-    """A table of plain texts (escaped here): `labels` label columns, then numeric ones."""
-    out = ["<table><thead><tr>", *(f"<th>{html.escape(h)}</th>" for h in head), "</tr></thead>"]
-    for row in rows:
-        out.append("<tr>")
-        out += [f"<th>{html.escape(cell)}</th>" for cell in row[:labels]]
-        out += [f'<td class="num">{html.escape(cell)}</td>' for cell in row[labels:]]
-        out.append("</tr>")
-    return "".join([*out, "</table>"])
+@cache
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("gongji.analysis"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return env.get_template("report.html")
+
+
+def _page(aggregates: BaselineAndReform, scenarios: Scenarios, charts: dict[str, bytes]) -> str:
+    return _template().render(
+        title=f"门诊共济测算报告 Outpatient mutual-aid replay report — {aggregates.region}",
+        header=_header(aggregates, scenarios),
+        totals=_totals(scenarios),
+        fund=[_fund_section(dimension, scenarios) for dimension in DIMENSIONS],
+        out_of_pocket=_oop_table(scenarios),
+        histogram=_histogram_table(scenarios),
+        images={name: base64.b64encode(png).decode("ascii") for name, png in charts.items()},
+    )
 
 
 def _compare(values: list[int], money: bool) -> list[str]:
@@ -384,118 +314,84 @@ def _compare(values: list[int], money: bool) -> list[str]:
     return cells
 
 
-def _compare_head(first: str, scenarios: list[Scenario]) -> list[str]:
-    head = [first, *(_label(SCENARIO_NAMES, s.name) for s in scenarios)]
+def _compare_head(first: str, scenarios: Scenarios) -> list[str]:
+    head = [first, *(_label(SCENARIO_NAMES, name) for name in scenarios)]
     if len(scenarios) == 2:
         head += ["差额 Difference (reform − baseline)", "变化 Change %"]
     return head
 
 
-def _img(name: str, png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" id="{name}">'
-
-
-def _page(
-    region: str,
-    visits_file: str,
-    visit_count: int,
-    scenarios: list[Scenario],
-    charts: dict[str, bytes],
-) -> str:
-    title = f"门诊共济测算报告 Outpatient mutual-aid replay report — {region}"
-    parts = [
-        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        _header(region, visits_file, visit_count, scenarios),
-        "<h2>总量 Totals</h2>",
-        _totals(scenarios),
-        "<h2>统筹基金支出 Fund pay</h2>",
-        *(_fund_section(dim, scenarios, charts) for dim in DIMENSIONS),
-        "<h2>个人负担 Out-of-pocket</h2>",
-        _oop_section(scenarios, charts),
-        "</body></html>\n",
-    ]
-    return "\n".join(parts)
-
-
-def _header(region: str, visits_file: str, visit_count: int, scenarios: list[Scenario]) -> str:
+def _header(aggregates: BaselineAndReform, scenarios: Scenarios) -> list[tuple[str, str]]:
+    """(label, value) rows: the values are texts, not numbers."""
     rows = [
-        ["统筹地区 Region", region],
-        ["就诊数据 Visits file", visits_file],
-        ["就诊人次 Visits", str(visit_count)],
+        ("统筹地区 Region", aggregates.region),
+        ("就诊数据 Visits file", aggregates.visits_file),
+        ("就诊人次 Visits", str(aggregates.visit_count)),
     ]
-    for s in scenarios:
+    for name, s in scenarios.items():
         overrides = [
             f"{key} = {v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}"
             for key, v in s.overrides.items()
         ]
+        label = _label(SCENARIO_NAMES, name)
         rows += [
-            [f"{_label(SCENARIO_NAMES, s.name)}: 政策版本 Policy", ", ".join(s.policy) or "—"],
-            [f"{_label(SCENARIO_NAMES, s.name)}: 参数调整 Overrides", "; ".join(overrides) or "—"],
-            [f"{_label(SCENARIO_NAMES, s.name)}: 政策包 Pack file", s.pack_file or "—"],
+            (f"{label}: 政策版本 Policy", ", ".join(s.policy) or "—"),
+            (f"{label}: 参数调整 Overrides", "; ".join(overrides) or "—"),
+            (f"{label}: 政策包 Pack file", s.pack_file or "—"),
         ]
-    # the header's values are texts, not numbers: a plain two-column table
-    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>"
+    return rows
 
 
-def _totals(scenarios: list[Scenario]) -> str:
+def _totals(scenarios: Scenarios) -> Table:
     rows = [
-        [_label(FIGURE_NAMES, key), *_compare([s.totals[key] for s in scenarios], key in AMOUNTS)]
+        [
+            _label(FIGURE_NAMES, key),
+            *_compare([getattr(s.totals, key) for s in scenarios.values()], key not in COUNTS),
+        ]
         for key in FIGURE_NAMES
     ]
-    note = '<p class="note">金额单位：元 Amounts in yuan.</p>'
-    return _table(_compare_head("项目 Item", scenarios), rows) + note
+    return Table(_compare_head("项目 Item", scenarios), rows)
 
 
-def _fund_section(dimension: str, scenarios: list[Scenario], charts: dict[str, bytes]) -> str:
+class FundSection(NamedTuple):
+    zh: str  # the dimension's name
+    en: str  # in English, lower case
+    chart: str
+    table: Table
+
+
+def _fund_section(dimension: str, scenarios: Scenarios) -> FundSection:
     (zh, en), names = DIMENSIONS[dimension]
     rows = []
     for key in _keys(dimension, scenarios):
-        values = [s.by[dimension].get(key, {}).get("fund_pay", 0) for s in scenarios]
+        values = [_fund_pay(s, dimension, key) for s in scenarios.values()]
         rows.append([_label(names, key), *_compare(values, money=True)])
-    name = f"fund_by_{dimension}"
-    return "\n".join(
-        [
-            f"<h3>按{html.escape(zh)} By {html.escape(en.lower())}</h3>",
-            _img(name, charts[name], f"Fund pay by {en.lower()}"),
-            _table(_compare_head(f"{zh} {en}", scenarios), rows),
-        ]
-    )
+    table = Table(_compare_head(f"{zh} {en}", scenarios), rows)
+    return FundSection(zh, en.lower(), f"fund_by_{dimension}", table)
 
 
-def _oop_section(scenarios: list[Scenario], charts: dict[str, bytes]) -> str:
-    note = (
-        '<p class="note">每名参保人员全年个人账户支付与个人现金支出之和（元）。'
-        "Per member per year: account pay + cash pay (yuan).</p>"
-    )
+def _oop_table(scenarios: Scenarios) -> Table:
     head = ["人群 Group", "方案 Scenario", *(_label(OOP_NAMES, k) for k in OOP_NAMES)]
-    rows = _oop_rows("全部 All", [s.oop for s in scenarios], scenarios)
+    rows = _oop_rows("全部 All", {n: s.out_of_pocket for n, s in scenarios.items()})
     names = DIMENSIONS["member_type"][1]
-    types = {key for s in scenarios for key in s.oop_by_type}
+    types = {key for s in scenarios.values() for key in s.out_of_pocket.by_member_type}
     for key in [k for k in names if k in types] + sorted(types - names.keys()):
-        stats = [s.oop_by_type.get(key, dict.fromkeys(OOP_NAMES, 0)) for s in scenarios]
-        rows += _oop_rows(_label(names, key), stats, scenarios)
-    return "\n".join(
-        [
-            note,
-            _img("out_of_pocket_histogram", charts["out_of_pocket_histogram"], "Out-of-pocket"),
-            _table(head, rows, labels=2),
-            _histogram_table(scenarios),
-        ]
-    )
+        stats = {n: s.out_of_pocket.by_member_type.get(key) for n, s in scenarios.items()}
+        rows += _oop_rows(_label(names, key), stats)
+    return Table(head, rows, labels=2)
 
 
-def _oop_rows(group: str, stats: list[dict[str, int]], scenarios: list[Scenario]) -> list:
-    """Rows of one group: each scenario, then the difference (reform − baseline)."""
+def _oop_rows(group: str, stats: dict[str, OutOfPocketStats | None]) -> list[list[str]]:
+    """Rows of one group: each scenario (zeros where a scenario lacks the group), then the
+    difference (reform − baseline)."""
+    values = [{k: 0 if st is None else getattr(st, k) for k in OOP_NAMES} for st in stats.values()]
     rows = [
-        [group, _label(SCENARIO_NAMES, s.name), *(_cell(k, st[k]) for k in OOP_NAMES)]
-        for s, st in zip(scenarios, stats, strict=True)
+        [group, _label(SCENARIO_NAMES, name), *(_cell(k, v[k]) for k in OOP_NAMES)]
+        for name, v in zip(stats, values, strict=True)
     ]
-    if len(stats) == 2:
-        diff = [_signed(stats[1][k] - stats[0][k], k != "members") for k in OOP_NAMES]
+    if len(values) == 2:
+        base, new = values
+        diff = [_signed(new[k] - base[k], k != "members") for k in OOP_NAMES]
         rows.append([group, "差额 Difference", *diff])
     return rows
 
@@ -504,11 +400,11 @@ def _cell(key: str, value: int) -> str:
     return str(value) if key == "members" else fmt(value)
 
 
-def _histogram_table(scenarios: list[Scenario]) -> str:
-    bins = sorted({b for s in scenarios for b in s.histogram}, key=_bin_order)
+def _histogram_table(scenarios: Scenarios) -> Table:
+    histograms = [_histogram(s) for s in scenarios.values()]
+    bins = sorted({b for h in histograms for b in h}, key=_bin_order)
     rows = []
     for low, high in bins:
         label = f"≥ {fmt(low)}" if high is None else f"{fmt(low)} – {fmt(high)}"
-        rows.append([label, *_compare([s.histogram.get((low, high), 0) for s in scenarios], False)])
-    table = _table(_compare_head("区间（元）Range (yuan)", scenarios), rows)
-    return f"<details><summary>分布明细 Histogram table</summary>{table}</details>"
+        rows.append([label, *_compare([h.get((low, high), 0) for h in histograms], False)])
+    return Table(_compare_head("区间（元）Range (yuan)", scenarios), rows)

@@ -168,4 +168,6 @@ class AggregatesFile(_Object):
         """directory/aggregates.json: the keys as given (a group without members keeps no
         amounts), in the model's order, which is the order the replay builds them in."""
         document = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        (directory / NAME).write_text(json.dumps(document, ensure_ascii=False, indent=1))
+        (directory / NAME).write_text(
+            json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8"
+        )

@@ -10,7 +10,6 @@ import httpx
 import pytest
 import uvicorn
 
-from gongji.console import auth as console_auth
 from gongji.ledger import members, registry
 from gongji.service import auth
 from gongji.service.settings import Settings
@@ -18,7 +17,6 @@ from gongji.web import create_app
 
 HOSPITAL = "H41020000001"  # level 3, Kaifeng
 CLINIC = "H41020000002"  # level 1, another institution
-PASSWORD = "correct horse battery"  # the console staff's
 
 
 @dataclass
@@ -74,11 +72,3 @@ def service(db):
     yield svc
     server.should_exit = True
     thread.join(timeout=10)
-
-
-@pytest.fixture
-def console(service):
-    """The service with console staff: viewer1, operator1, admin1 (password PASSWORD)."""
-    for name, role in (("viewer1", "viewer"), ("operator1", "operator"), ("admin1", "admin")):
-        console_auth.add_staff(service.db, name, f"{role} 张", role, PASSWORD, "test")
-    return service

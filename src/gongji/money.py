@@ -95,3 +95,8 @@ def apply_ratio(fen: int, bp: int) -> int:
 
 
 KERNEL_FUNCTIONS = ("apply_ratio",)  # compiled for the batch replay (engine/jit.py)
+
+
+def round_to_yuan(fen: int) -> int:
+    """Fen rounded half-up to whole yuan, still in fen (a non-negative amount: 6252 -> 6300)."""
+    return (fen + FEN_PER_YUAN // 2) // FEN_PER_YUAN * FEN_PER_YUAN

@@ -172,8 +172,8 @@ def test_a_bad_payment_config_names_the_field(entry, field):
 
 def test_the_shipped_payment_config_cites_each_regions_rule_and_article():
     shipped = payment.load_payment()
-    assert {m.region for m in shipped.methods} == set(payment.ARTICLES)
-    assert all((m.rule, m.article) == payment.ARTICLES[m.region] for m in shipped.methods)
+    assert {m.region for m in shipped.methods} == set(payment.articles())
+    assert all((m.rule, m.article) == payment.articles()[m.region] for m in shipped.methods)
 
 
 def test_mutual_aid_in_a_statement(db):

@@ -3,23 +3,26 @@ premiums paid from an account with their freeze (XSBN-26), and closing an accoun
 transfer, refund or pay-out (JMS-12, KF-18, NY-12, XSBN-22).
 
 Every movement is one journal entry under an operation id; repeating an operation with the
-same id changes nothing (crediting a month twice credits it once).
+same id changes nothing (crediting a month twice credits it once). What the rules make of
+the pack's values (a month's credit, a back-credit, a freeze's transfer day) is computed by
+engine.accounts; this module reads the records and posts the entries.
 """
 
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from gongji import engine, policy
+from gongji import policy
+from gongji.engine import accounts as account_rules
 from gongji.errors import InputError
 from gongji.ledger import members as M
 from gongji.ledger.journal import post
 from gongji.ledger.schema import contributions, credits, entries, freezes, members
 from gongji.model import MemberIn, has_account
-from gongji.money import apply_ratio, to_yuan
+from gongji.money import to_yuan
 from gongji.policy.schema import Credit, Pack
-from gongji.terms import AccountPurpose, CloseReason, MemberType
+from gongji.terms import AccountPurpose, CloseReason
 
 BATCH = 200  # members per transaction in a crediting run
 Progress = Callable[[int], None]
@@ -35,38 +38,22 @@ def credit_due(
     """What `month`'s credit is for member `m` under `pack`: (amount, rule node, the account
     it comes from), or None. Employees and flexible workers are credited a share of the
     month's contribution base from their own contribution (only once it is paid); retirees a
-    standard amount from the pooling fund."""
+    standard amount from the pooling fund (engine.accounts computes it)."""
     version = pack.version_on(month)
     if version is None:
         return None
     if not has_account(version, m):
         return None
-    credit = getattr(version.crediting, _credit_class(version, m, month).value)
+    switched = m.retirement_processed or m.retired_from
+    klass = account_rules.credit_class(version.crediting, m.type, switched, month)
+    credit = account_rules.credit_for(version.crediting, klass)
     if credit is None:
         return None
-    if credit.percent_of_base is not None:
-        if base is None:
-            return None
-        return apply_ratio(base, credit.percent_of_base), credit, f"premium:{pack.region}"
-    if credit.fixed is not None:
-        return credit.fixed, credit, f"fund:{pack.region}"
-    amount = apply_ratio(credit.average_pension, credit.percent_of_pension)
-    if credit.round_to_yuan:
-        amount = (amount + 50) // 100 * 100
-    return amount, credit, f"fund:{pack.region}"
-
-
-def _credit_class(version, m: MemberIn, month: date) -> MemberType:
-    """The class a month is credited as: a new retiree switches as the pack says (JMS-10b,
-    NY-11: from the next month; KF-16: from the day retiree benefits start)."""
-    if m.type is MemberType.retiree:
-        return MemberType.retiree
-    switched = m.retirement_processed or m.retired_from
-    if switched is not None:
-        effective = engine.retirement_effective(switched, version.crediting.switch.takes_effect)
-        if effective <= month:
-            return MemberType.retiree
-    return m.type
+    amount = account_rules.monthly_credit(credit, base)
+    if amount is None:
+        return None
+    source = "premium" if account_rules.from_contribution(credit) else "fund"
+    return amount, credit, f"{source}:{pack.region}"
 
 
 def credit_month(db: Engine, region: str, month: date, progress: Progress | None = None) -> dict:
@@ -179,9 +166,10 @@ def _back_credit_one(conn: Connection, pack: Pack, member_id: str) -> int:
             )
         ).scalar()
         due = credit_due(pack, m, month, base)
-        if due is not None and due[0] > paid:
-            _credit(conn, member_id, month, "back_credit", due[0] - paid, due[1], due[2])
-            total += due[0] - paid
+        top_up = 0 if due is None else account_rules.back_credit(due[0], paid)
+        if top_up:
+            _credit(conn, member_id, month, "back_credit", top_up, due[1], due[2])
+            total += top_up
     if total:
         M.move_balance(conn, row, total)
     return total
@@ -242,7 +230,7 @@ def pay_premium(
         M.move_balance(conn, row, -amount)
         if freeze is None:
             return {"op_id": op_id, "paid": to_yuan(amount), "rule": rule.rule_for()}
-        due = (first_of_month(on) + timedelta(days=32)).replace(day=freeze.transfer_by_day)
+        due = account_rules.freeze_due(freeze, on)
         conn.execute(
             update(members)
             .where(members.c.id == member_id)

@@ -20,6 +20,7 @@ import psycopg
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from gongji import catalogue, engine, policy
+from gongji.engine import accounts as account_rules
 from gongji.errors import InputError, validated
 from gongji.ledger import members as M
 from gongji.ledger.answer import Settled, Step
@@ -240,7 +241,7 @@ def _mutual_aid(
 ) -> tuple[str | None, int]:
     """XSBN-24: what the user's own account could not pay of the in-scope share is drawn
     from the holder's account (the batch's prefetch locked both, in id order)."""
-    unpaid = result.in_scope - result.fund_pay - result.account_pay
+    unpaid = account_rules.unpaid_in_scope(result.in_scope, result.fund_pay, result.account_pay)
     if version.mutual_aid is None or unpaid <= 0:
         return None, 0
     holder_id = sql.holder(row.id, day)
@@ -249,7 +250,7 @@ def _mutual_aid(
     holder = sql.members[holder_id]
     if holder.status != "active":
         raise InputError("holder", f"member {holder_id} is {holder.status}", "E_MEMBER_CLOSED")
-    aid = min(unpaid, holder.account_balance)
+    aid = account_rules.mutual_aid(unpaid, holder.account_balance)
     if aid:
         sql.move(holder, -aid)
     return holder_id, aid

@@ -22,6 +22,7 @@ from gongji.policy.schema import (
     ClassRules,
     Inpatient,
     Pack,
+    PaymentMethods,
     PerItemDeductible,
     PerVisitDeductible,
     Ratio,
@@ -154,6 +155,7 @@ def _check(file: str, stem: str, pack: Pack) -> None:
         _check_general(file, f"{where}.general", version)
         for name in ("year", "settlement", "accounts", "retirement"):
             _check_single_rule(file, f"{where}.{name}", getattr(version, name))
+        _check_payment_methods(file, f"{where}.payment_methods", version.payment_methods)
     for med_type, category in pack.med_types.items():
         if not any(getattr(v, category.value) is not None for v in pack.versions):
             raise PolicyError(
@@ -281,6 +283,14 @@ def _check_inpatient(file: str, where: str, inpatient: Inpatient | None) -> None
             raise PolicyError(file, f"{where}.{key}", f"missing levels: {', '.join(missing)}")
     if set(inpatient.annual_cap) != set(MemberClass):
         raise PolicyError(file, f"{where}.annual_cap", "give employee and retiree")
+
+
+def _check_payment_methods(file: str, where: str, node: PaymentMethods | None) -> None:
+    if node is None:
+        return
+    _check_single_rule(file, where, node)
+    if len(set(node.allowed)) != len(node.allowed):
+        raise PolicyError(file, f"{where}.allowed", "a method is listed twice")
 
 
 def _check_single_rule(file: str, key: str, node: Cited) -> None:

@@ -78,6 +78,9 @@ def rows(version: Version) -> list[Row]:
             "retiree switch takes effect", version.retirement.takes_effect.value, version.retirement
         )
     )
+    pay = version.payment_methods
+    if pay is not None:
+        out.append(_row("paying institutions", ", ".join(pay.allowed), pay))
     return out
 
 

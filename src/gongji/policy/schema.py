@@ -246,6 +246,17 @@ class Closing(Cited):
     reasons: list[CloseReason]
 
 
+PaymentMethod = Literal["fee_for_service", "capitation"]  # as supervision/payment.py pays
+
+
+class PaymentMethods(Cited):
+    """M-2: the article on how the insurance pays the region's designated institutions, and
+    the methods it allows that the project carries out (institution statements: the
+    bureau's budgets, capitation rates and enrolment are in the supervision config)."""
+
+    allowed: Annotated[list[PaymentMethod], Field(min_length=1)]
+
+
 class Benefit(_Strict):
     """One outpatient category's rules: general outpatient, chronic disease, emergency, ..."""
 
@@ -309,6 +320,7 @@ class Version(_Strict):
     mutual_aid: Cited | None = None  # family mutual aid: the holder's account pays (XSBN-24)
     premium_freeze: PremiumFreeze | None = None
     retirement: Retirement
+    payment_methods: PaymentMethods | None = None  # paying institutions (M-2)
     general: Benefit
     inpatient: Inpatient | None = None
     channels: Channels = Channels()

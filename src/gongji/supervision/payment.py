@@ -1,4 +1,6 @@
-"""M-2: how the insurance pays each institution, configured in payment.yaml.
+"""M-2: how the insurance pays each institution, configured in payment.yaml under the
+region's article on paying institutions, which its policy pack cites (`payment_methods`:
+the rule, the article and the methods it allows).
 
 An institution is paid by the first entry that names it (`institution`), else by its
 region's entry for its level, else by its region's entry without a level; one that no entry
@@ -8,13 +10,14 @@ covers is paid fee-for-service, as settled. Methods:
   not paid.
 - `capitation`: `per_member_month` for each member enrolled with the institution in each
   whole month of the period (`enrolment`, counts per month), whatever the visits cost.
-Amounts are yuan as strings ("1200.00") in the file, fen inside.
+Amounts are yuan as strings ("1200.00") in the file, fen inside. An entry takes its rule
+and article from the region's pack; one that gives them must give the pack's.
 """
 
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import yaml
 from pydantic import (
@@ -26,22 +29,32 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
+from gongji import policy
 from gongji.errors import InputError, validated
 from gongji.model import Id
 from gongji.money import amount
+from gongji.policy.schema import PaymentMethod, PaymentMethods
 from gongji.supervision.legs import whole_months
 from gongji.terms import Level
 
 CONFIG = Path(__file__).with_name("payment.yaml")
-# each region's rule and article on paying institutions (rules inventory, M-2)
-ARTICLES = {
-    "jiamusi": ("JMS-19", "第十九条"),
-    "kaifeng": ("KF-24", "第二十四条"),
-    "panzhihua": ("PZH-17", "第十七条"),
-    "nanyang": ("NY-17", "第十七条"),
-    "xishuangbanna": ("XSBN-30", "第三十条"),
-}
+
+
+def cited(region: str | None) -> PaymentMethods | None:
+    """The region's article on paying institutions (rules inventory, M-2), as its policy
+    pack cites it (the latest version: a statement is paid under the rule now in force);
+    None for a region without a pack or a pack without one."""
+    if region is None or region not in policy.known_regions():
+        return None
+    return policy.load_region(region).versions[-1].payment_methods
+
+
+def articles() -> dict[str, tuple[str, str]]:
+    """Each region's (rule, article) on paying institutions, from the packs."""
+    found = {region: cited(region) for region in policy.known_regions()}
+    return {region: (c.rule_for(), c.article) for region, c in found.items() if c is not None}
 
 
 def _yuan(value: object) -> int:
@@ -66,25 +79,48 @@ class Method(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     region: Id
-    rule: str  # the region's rule (KF-24, ...): M-2 of the rules inventory
-    article: str
+    # the region's rule (KF-24, ...) and article: M-2 of the rules inventory, from the pack
+    rule: str = Field(default=None, validate_default=True)
+    article: str = Field(default=None, validate_default=True)
     institution: Id | None = None
     level: Level | None = Field(default=None, validate_default=True)
-    method: Literal["fee_for_service", "capitation"]
+    method: PaymentMethod
     annual_budget: Yuan | None = Field(default=None, validate_default=True)
     per_member_month: Yuan | None = Field(default=None, validate_default=True)
 
+    @field_validator("rule", "article", mode="before")
+    @classmethod
+    def _from_pack(cls, given: object, info: ValidationInfo) -> object:
+        if given is not None or "region" not in info.data:
+            return given
+        pack = cited(info.data["region"])
+        if pack is None:  # no pack gives it: the entry must
+            raise PydanticCustomError("missing", "Field required")
+        return pack.rule_for() if info.field_name == "rule" else pack.article
+
     @field_validator("rule", "article")
     @classmethod
-    def _regions_article(cls, cited: str, info: ValidationInfo) -> str:
+    def _regions_article(cls, given: str, info: ValidationInfo) -> str:
         region = info.data.get("region")
-        want = dict(zip(("rule", "article"), ARTICLES.get(region, (None, None)), strict=True))
-        if region is not None and want[info.field_name] != cited:
-            found = want[info.field_name]
+        pack = cited(region)
+        want = {"rule": pack.rule_for(), "article": pack.article} if pack else {}
+        if region is not None and want.get(info.field_name) != given:
+            found = want.get(info.field_name)
+            if found:
+                raise ValueError(f"{region}'s {info.field_name} on payment is {found}")
+            known = region in policy.known_regions()
+            raise ValueError(f"{region}'s pack cites no rule on payment" if known else "no region")
+        return given
+
+    @field_validator("method")
+    @classmethod
+    def _allowed(cls, method: str, info: ValidationInfo) -> str:
+        pack = cited(info.data.get("region"))
+        if pack is not None and method not in pack.allowed:
             raise ValueError(
-                f"{region}'s {info.field_name} on payment is {found}" if found else "no region"
+                f"{info.data['region']}'s {pack.rule_for()} {pack.article} does not allow {method}"
             )
-        return cited
+        return method
 
     @field_validator("level")
     @classmethod

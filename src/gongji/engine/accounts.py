@@ -1,0 +1,76 @@
+"""Personal-account rules outside a visit's settlement, as pure functions of pack values:
+the monthly credit (X-4 and each region's crediting article), the back-credit of a
+provisional standard (JMS-10a), the transfer day of a frozen premium (XSBN-26) and what a
+holder's account pays by family mutual aid (XSBN-24).
+
+Amounts are fen. No I/O: the ledger reads members and contributions, calls these and posts
+the journal entries.
+"""
+
+from datetime import date, timedelta
+
+from gongji.engine.facts import retirement_effective
+from gongji.money import apply_ratio, round_to_yuan
+from gongji.policy.schema import Credit, Crediting, PremiumFreeze
+from gongji.terms import MemberType
+
+
+def credit_class(
+    crediting: Crediting, member_type: MemberType, switched: date | None, month: date
+) -> MemberType:
+    """The class a month is credited as: a member switched to retiree on `switched` (the
+    retirement processed, else the retirement date) is credited as one from when the pack
+    says (JMS-10b, NY-11: from the next month; KF-16: from the day retiree benefits start)."""
+    if member_type is MemberType.retiree:
+        return MemberType.retiree
+    timing = crediting.switch.takes_effect
+    if switched is not None and retirement_effective(switched, timing) <= month:
+        return MemberType.retiree
+    return member_type
+
+
+def credit_for(crediting: Crediting, klass: MemberType) -> Credit | None:
+    """The credit of a member class; None: the class is not credited (it has no account)."""
+    return getattr(crediting, klass.value)
+
+
+def monthly_credit(credit: Credit, base: int | None) -> int | None:
+    """One month's credit: a share of the month's contribution base (None while the month's
+    contribution is not paid: no base), a fixed amount, or a share of the average pension,
+    rounded to whole yuan where the pack says so (PZH-4a: 以"元"为单位四舍五入)."""
+    if credit.percent_of_base is not None:
+        return None if base is None else apply_ratio(base, credit.percent_of_base)
+    if credit.fixed is not None:
+        return credit.fixed
+    amount = apply_ratio(credit.average_pension, credit.percent_of_pension)
+    return round_to_yuan(amount) if credit.round_to_yuan else amount
+
+
+def from_contribution(credit: Credit) -> bool:
+    """X-4: a share of the base comes from the member's own contribution; a fixed amount or
+    a share of the pension from the pooling fund."""
+    return credit.percent_of_base is not None
+
+
+def back_credit(due: int, credited: int) -> int:
+    """JMS-10a: what a month already credited is topped up by once the standard in force for
+    it is higher; credits are never taken back."""
+    return due - credited if due > credited else 0
+
+
+def freeze_due(freeze: PremiumFreeze, frozen_on: date) -> date:
+    """XSBN-26: a premium frozen on `frozen_on` is transferred by the pack's day of the next
+    month."""
+    return (frozen_on.replace(day=1) + timedelta(days=32)).replace(day=freeze.transfer_by_day)
+
+
+def unpaid_in_scope(in_scope: int, fund_pay: int, account_pay: int) -> int:
+    """XSBN-24: the in-scope share of a visit that neither the fund nor the user's own account
+    paid, which a holder's account may pay by mutual aid (not above zero: nothing)."""
+    return in_scope - fund_pay - account_pay
+
+
+def mutual_aid(unpaid: int, holder_balance: int) -> int:
+    """XSBN-24: what the holder's account pays of the user's unpaid in-scope share: all of
+    it, or as much as the holder's balance holds."""
+    return min(unpaid, holder_balance)

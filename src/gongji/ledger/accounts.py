@@ -17,6 +17,7 @@ from gongji import policy
 from gongji.engine import accounts as account_rules
 from gongji.errors import InputError
 from gongji.ledger import members as M
+from gongji.ledger.chart import Chart
 from gongji.ledger.journal import post
 from gongji.ledger.schema import contributions, credits, entries, freezes, members
 from gongji.model import MemberIn, has_account
@@ -116,7 +117,7 @@ def _credit(
         conn,
         kind,
         f"{kind}:{member_id}:{month:%Y-%m}",
-        [(f"account:{member_id}", amount), (source, -amount)],
+        [(Chart.account.of(member_id), amount), (source, -amount)],
     )
     conn.execute(
         insert(credits).values(
@@ -223,9 +224,9 @@ def pay_premium(
                 "E_INSUFFICIENT",
             )
         freeze = version.premium_freeze
-        target = f"frozen:{member_id}" if freeze else f"payable:{purpose}"
+        target = Chart.frozen.of(member_id) if freeze else Chart.payable.of(purpose)
         entry_id = post(
-            conn, "premium", op_id, [(f"account:{member_id}", -amount), (target, amount)]
+            conn, "premium", op_id, [(Chart.account.of(member_id), -amount), (target, amount)]
         )
         M.move_balance(conn, row, -amount)
         if freeze is None:
@@ -264,7 +265,7 @@ def settle_freezes(db: Engine, today: date) -> dict:
             )
         ).all()
         for f in pending:
-            _end_freeze(conn, f, "transferred", f"payable:{f.purpose}")
+            _end_freeze(conn, f, "transferred", Chart.payable.of(f.purpose))
     return {"transferred": len(pending), "amount": to_yuan(sum(f.amount for f in pending))}
 
 
@@ -277,14 +278,14 @@ def release_freeze(db: Engine, freeze_id: int) -> dict:
         if f.outcome is not None:
             raise InputError("freeze_id", f"freeze {freeze_id} is {f.outcome} already", "E_DONE")
         row = M.lock(conn, f.member_id)
-        _end_freeze(conn, f, "released", f"account:{f.member_id}")
+        _end_freeze(conn, f, "released", Chart.account.of(f.member_id))
         M.move_balance(conn, row, f.amount)
     return {"freeze_id": freeze_id, "released": to_yuan(f.amount)}
 
 
 def _end_freeze(conn: Connection, f, outcome: str, to: str) -> None:
     entry_id = post(
-        conn, outcome, f"freeze:{f.id}", [(f"frozen:{f.member_id}", -f.amount), (to, f.amount)]
+        conn, outcome, f"freeze:{f.id}", [(Chart.frozen.of(f.member_id), -f.amount), (to, f.amount)]
     )
     conn.execute(
         update(members)
@@ -325,12 +326,16 @@ def close_account(db: Engine, member_id: str, reason: str, on: date) -> dict:
                 "E_FROZEN",
             )
         balance = row.account_balance
-        target = f"transfer:{member_id}" if why is CloseReason.transfer else f"payout:{member_id}"
+        target = (
+            Chart.transfer.of(member_id)
+            if why is CloseReason.transfer
+            else Chart.payout.of(member_id)
+        )
         post(
             conn,
             "close",
             f"close:{member_id}",
-            [(f"account:{member_id}", -balance), (target, balance)],
+            [(Chart.account.of(member_id), -balance), (target, balance)],
         )
         M.move_balance(conn, row, -balance)
         conn.execute(update(members).where(members.c.id == member_id).values(status="closed"))

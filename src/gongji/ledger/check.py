@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, func, select
 from gongji import catalogue, engine, policy
 from gongji.engine import layout as L
 from gongji.ledger.answer import Settled
+from gongji.ledger.chart import Chart
 from gongji.ledger.schema import legs, members, settlements
 from gongji.model import MemberIn, VisitIn, engine_member, engine_visit
 from gongji.money import to_yuan
@@ -44,7 +45,7 @@ def problems(db: Engine) -> list[str]:
 def _member_leg_sums(conn: Connection) -> dict[str, int]:
     rows = conn.execute(
         select(legs.c.account, func.sum(legs.c.amount))
-        .where(legs.c.account.like("account:%") | legs.c.account.like("frozen:%"))
+        .where(legs.c.account.like(Chart.account.like) | legs.c.account.like(Chart.frozen.like))
         .group_by(legs.c.account)
     ).all()
     return {account: int(total) for account, total in rows}

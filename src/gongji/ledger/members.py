@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from gongji import engine, policy
 from gongji.errors import InputError, validated
+from gongji.ledger.chart import Chart
 from gongji.ledger.journal import LedgerError, post
 from gongji.ledger.schema import members
 from gongji.model import MemberIn, engine_member
@@ -54,8 +55,8 @@ def insert_member(conn: Connection, region: str, document: object, where: str = 
     post(
         conn,
         "opening",
-        f"opening:{m.id}",
-        [(f"account:{m.id}", opening), (f"opening:{m.id}", -opening)],
+        Chart.opening.of(m.id),
+        [(Chart.account.of(m.id), opening), (Chart.opening.of(m.id), -opening)],
     )
     return m.id
 
@@ -102,7 +103,8 @@ def save_visit(
 def check_balance(member_id: str, state: engine.YearState) -> None:
     """No personal account goes below zero (the store's CHECK says so too)."""
     if state.account_balance < 0:
-        raise LedgerError(f"account:{member_id} would go below zero ({state.account_balance})")
+        account = Chart.account.of(member_id)
+        raise LedgerError(f"{account} would go below zero ({state.account_balance})")
 
 
 def _params(member_id: str, state: engine.YearState) -> dict:

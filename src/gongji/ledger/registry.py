@@ -15,6 +15,7 @@ from gongji import policy
 from gongji.errors import InputError, validated
 from gongji.ledger import members as M
 from gongji.ledger.accounts import credit_due
+from gongji.ledger.chart import Chart
 from gongji.ledger.journal import post
 from gongji.ledger.schema import contributions, family_bindings, institutions
 from gongji.model import Fen, Id, MemberIn
@@ -166,9 +167,9 @@ def _post_contribution(conn: Connection, member, c: ContributionIn, where: str) 
             f"{fmt(c.amount)} is less than the account credit it pays for ({fmt(share)})",
         )
     moves = [
-        (f"contributions:{region}", -c.amount),
-        (f"premium:{region}", share),
-        (f"fund:{region}", c.amount - share),
+        (Chart.contributions.of(region), -c.amount),
+        (Chart.premium.of(region), share),
+        (Chart.fund.of(region), c.amount - share),
     ]
     return post(conn, "contribution", f"contribution:{c.member}:{c.month:%Y-%m}", moves)
 
@@ -178,6 +179,6 @@ def _account_share(member, c: ContributionIn) -> int:
     from the fund, as a retiree's does, or no credit is due)."""
     pack = policy.load_region(member.region)
     due = credit_due(pack, MemberIn.model_validate(member.profile), c.month, c.base)
-    if due is None or due[2] != f"premium:{member.region}":
+    if due is None or due[2] != Chart.premium.of(member.region):
         return 0
     return due[0]

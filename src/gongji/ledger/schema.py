@@ -85,11 +85,8 @@ contributions = Table(
     UniqueConstraint("member_id", "month", name="uq_contributions_month"),
 )
 
-# Double-entry: an entry's legs sum to zero. Accounts are named by kind and owner, e.g.
-# "account:P001" (personal account), "frozen:P001" (frozen for a premium), "fund:kaifeng"
-# (pooling fund), "institution:H001" (owed to the institution), "cash:P001" (paid by the
-# member), "premium:kaifeng" (contributions clearing), "payout:P001" (refunded to a member),
-# "contributions:kaifeng" (contributions paid in: the outside source of the fund's income).
+# Double-entry: an entry's legs sum to zero. Accounts are named by kind and owner, as the
+# chart of accounts (chart.py) lists them: "account:P001", "fund:kaifeng", ...
 entries = Table(
     "journal_entries",
     metadata,

@@ -24,6 +24,7 @@ from gongji.engine import accounts as account_rules
 from gongji.errors import InputError, validated
 from gongji.ledger import members as M
 from gongji.ledger.answer import Settled, Step
+from gongji.ledger.chart import Chart
 from gongji.ledger.driver import PREFETCH_PG, WRITE_PG, Driver
 from gongji.ledger.journal import legs_of, post
 from gongji.ledger.schema import settlements, withdrawn_txns
@@ -176,11 +177,11 @@ def _settle_one(sql: Driver, txn_id: str, member_id: str, document: object) -> S
     holder, aid = _mutual_aid(sql, version, row, v.time.date(), result)
     out = _answer(txn_id, v, visit, result, tables, version.mutual_aid, holder, aid)
     moves = [
-        (f"institution:{v.institution}", result.total),
-        (f"fund:{row.region}", -result.fund_pay),
-        (f"account:{row.id}", -result.account_pay),
-        (f"account:{holder}", -aid),
-        (f"cash:{row.id}", aid - result.cash_pay),
+        (Chart.institution.of(v.institution), result.total),
+        (Chart.fund.of(row.region), -result.fund_pay),
+        (Chart.account.of(row.id), -result.account_pay),
+        (Chart.account.of(holder), -aid),
+        (Chart.cash.of(row.id), aid - result.cash_pay),
     ]
     # what `gongji db check` replays: the visit as settled (the registry's values filled
     # in) and the member record it was settled with; payload_hash keeps the request's digest
@@ -318,13 +319,13 @@ def _cancel_locked(conn: Connection, row, settlement_id: int, txn_id: str) -> di
     # the accumulators as they were before; the account as it is now (crediting may have
     # come in between) plus what the settlement took from it
     refund = dict(moves)
-    balance = M.state_of(row).account_balance + refund.get(f"account:{s.member_id}", 0)
+    balance = M.state_of(row).account_balance + refund.get(Chart.account.of(s.member_id), 0)
     restored = engine.YearState(tuple(s.state_before)).with_balance(balance)
     previous = active[1].visit_time if len(active) > 1 else None
     M.save_visit(conn, s.member_id, restored, previous)
     for account, amount in moves:
-        holder = account.removeprefix("account:")
-        if account.startswith("account:") and holder != s.member_id:
+        holder = account.removeprefix(Chart.account.prefix)
+        if account.startswith(Chart.account.prefix) and holder != s.member_id:
             M.move_balance(conn, M.lock(conn, holder, "holder"), amount)
     return {"txn_id": txn_id, "cancelled": True}
 

@@ -11,6 +11,7 @@ from gongji.engine import layout as L
 from gongji.errors import InputError
 from gongji.ledger import members as M
 from gongji.ledger.answer import Settled
+from gongji.ledger.chart import Chart
 from gongji.ledger.schema import (
     entries,
     family_bindings,
@@ -106,13 +107,13 @@ def account_show(db: Engine, member_id: str) -> dict:
                 legs.c.amount,
             )
             .join(legs, legs.c.entry_id == entries.c.id)
-            .where(legs.c.account.in_([f"account:{member_id}", f"frozen:{member_id}"]))
+            .where(legs.c.account.in_([Chart.account.of(member_id), Chart.frozen.of(member_id)]))
             .order_by(entries.c.id)
         ).all()
     balance = 0
     lines = []
     for j in journal:
-        if j.account.startswith("account:"):
+        if j.account.startswith(Chart.account.prefix):
             balance += j.amount
         lines.append(
             {

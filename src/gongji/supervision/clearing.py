@@ -15,6 +15,7 @@ from datetime import date
 
 from sqlalchemy import Connection, Engine, String, func, literal, or_, select
 
+from gongji.ledger.chart import Chart
 from gongji.ledger.schema import institutions, legs, members
 from gongji.supervision.legs import amounts, counted, counts, entries, in_period, is_aid, month_span
 
@@ -85,7 +86,7 @@ def _aid(conn: Connection, region: str, begin: date, end: date) -> list[dict]:
         .select_from(
             e.join(legs, legs.c.entry_id == e.c.entry_id)
             .join(user, user.c.id == e.c.member_id)
-            .join(holder, literal("account:", String) + holder.c.id == legs.c.account)
+            .join(holder, literal(Chart.account.prefix, String) + holder.c.id == legs.c.account)
         )
         .where(
             is_aid(e),

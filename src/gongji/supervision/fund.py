@@ -13,6 +13,7 @@ from collections import defaultdict
 
 from sqlalchemy import Connection, Engine, String, case, func, literal, or_, select, union_all
 
+from gongji.ledger.chart import Chart
 from gongji.ledger.schema import contributions, credits, entries, freezes, legs, members
 from gongji.supervision.kept import kept_sums
 from gongji.supervision.legs import S, month_of, text_null
@@ -153,12 +154,12 @@ def _movements(conn: Connection, region: str, after: int, through: int) -> list[
     (a member's own) or aid (a holder's account on another member's settlement)."""
     link = _links(conn)
     member = link.c.member_id
-    own = literal("account:", String) + member
+    own = literal(Chart.account.prefix, String) + member
     role = case(
-        (legs.c.account == f"fund:{region}", "fund"),
-        (legs.c.account == f"premium:{region}", "premium"),
-        (legs.c.account == f"contributions:{region}", "contributions"),
-        (legs.c.account.like("frozen:%"), "frozen"),
+        (legs.c.account == Chart.fund.of(region), "fund"),
+        (legs.c.account == Chart.premium.of(region), "premium"),
+        (legs.c.account == Chart.contributions.of(region), "contributions"),
+        (legs.c.account.like(Chart.frozen.like), "frozen"),
         (or_(member.is_(None), legs.c.account == own), "account"),
         else_="aid",
     )
@@ -190,12 +191,14 @@ def _movements(conn: Connection, region: str, after: int, through: int) -> list[
 
 
 def _of_region(region: str):
-    def owned(kind: str):
-        name = literal(f"{kind}:", String) + members.c.id
+    def owned(kind: Chart):
+        name = literal(kind.prefix, String) + members.c.id
         return legs.c.account.in_(select(name).where(members.c.region == region))
 
     return or_(
-        legs.c.account.in_([f"fund:{region}", f"premium:{region}", f"contributions:{region}"]),
-        owned("account"),
-        owned("frozen"),
+        legs.c.account.in_(
+            [Chart.fund.of(region), Chart.premium.of(region), Chart.contributions.of(region)]
+        ),
+        owned(Chart.account),
+        owned(Chart.frozen),
     )

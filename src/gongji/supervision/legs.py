@@ -27,6 +27,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from gongji.ledger.chart import Chart
 from gongji.ledger.schema import legs, settlements
 
 S = settlements.c
@@ -75,12 +76,12 @@ def month_span(month: date) -> tuple[date, date]:
 
 
 def own_account(e: Subquery) -> ColumnElement:
-    return literal("account:", String) + e.c.member_id
+    return literal(Chart.account.prefix, String) + e.c.member_id
 
 
 def is_aid(e: Subquery) -> ColumnElement:
     """A leg on another member's account: a holder's, by mutual aid (XSBN-24)."""
-    return and_(legs.c.account.like("account:%"), legs.c.account != own_account(e))
+    return and_(legs.c.account.like(Chart.account.like), legs.c.account != own_account(e))
 
 
 def amounts(e: Subquery) -> list[ColumnElement]:
@@ -88,11 +89,13 @@ def amounts(e: Subquery) -> list[ColumnElement]:
     and the legs' sums in fen, each with the sign of what it means (paid, owed)."""
     return [
         *counts(e),
-        _sum(legs.c.account == literal("institution:", String) + e.c.institution).label("total"),
-        (-_sum(legs.c.account.like("fund:%"))).label("fund_pay"),
+        _sum(legs.c.account == literal(Chart.institution.prefix, String) + e.c.institution).label(
+            "total"
+        ),
+        (-_sum(legs.c.account.like(Chart.fund.like))).label("fund_pay"),
         (-_sum(legs.c.account == own_account(e))).label("account_pay"),
         (-_sum(is_aid(e))).label("mutual_aid_pay"),
-        (-_sum(legs.c.account.like("cash:%"))).label("cash_pay"),
+        (-_sum(legs.c.account.like(Chart.cash.like))).label("cash_pay"),
     ]
 
 

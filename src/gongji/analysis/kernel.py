@@ -209,3 +209,9 @@ KERNEL_FUNCTIONS = (
     "code_into",
     "bit",
 )
+# Compiled as functions of their own (see engine/jit.py): called from Python, or holding a
+# loop of their own; the others are inlined.
+KERNEL_NOT_INLINED = ("replay_chunks", "settle_chunk", "decode_rows")
+# The batch loop runs its chunks in parallel and allocates their state: it keeps numba's
+# reference counting, which the functions it calls are compiled without.
+KERNEL_OPTIONS = {"replay_chunks": {"_nrt": True, "parallel": True}}

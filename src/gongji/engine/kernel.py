@@ -325,3 +325,4 @@ KERNEL_FUNCTIONS = (
     "settle_line",
     "settle_visit",
 )
+KERNEL_NOT_INLINED = ("settle_visit",)  # the entry point: called from Python and by loops

@@ -11,7 +11,7 @@ table) is recorded with its status and zero amounts and leaves the member's stat
 was — as the ledger refuses it.
 
 Named tuples of arrays (see replay.py): `V` the visits, `M` the members (by member row),
-`T` the batch's lookup tables, `R` the results (like the visits).
+`T` the batch's lookup tables (`Lookups`), `R` the results (like the visits).
 """
 
 import numpy as np

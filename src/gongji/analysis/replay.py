@@ -64,7 +64,7 @@ Members = namedtuple(
     "Members", "bits retiree retired_from limited lo hi periods type diseases balance"
 )
 # A batch's lookup tables, by day (days since 1970 minus first_day) and by code.
-Tables = namedtuple("Tables", "first_day version month year_start line level exception")
+Lookups = namedtuple("Lookups", "first_day version month year_start line level exception")
 Results = namedtuple("Results", "version status klass deductible fund account cash balance")
 # Every column is filled for every visit (not nullable: no definition levels to write).
 RESULTS = pa.schema(
@@ -131,8 +131,9 @@ class Buffers:
 
 
 @dataclass
-class Scenario:
-    """A policy to replay under: the region's pack, or a reform of it."""
+class ReplayPolicy:
+    """A scenario of the replay: the policy to replay under (the region's pack, or a reform
+    of it) by name, and its versions compiled to the kernel's arrays."""
 
     name: str
     pack: Pack
@@ -171,6 +172,11 @@ class Scenario:
         return np.array(
             [[d in t.exception_diseases for d in diseases] for t in self.tables], dtype=np.int64
         ).reshape(len(self.tables), len(diseases))
+
+
+# The former name, for callers not yet renamed (analysis/cli.py, benchmarks/monitoring.py and
+# tests/supervision): it clashed with calculate.Scenario and report.Scenario.
+Scenario = ReplayPolicy
 
 
 def _level(tables: engine.Tables, level: Level, prescription_level: Level | None) -> int:
@@ -462,7 +468,7 @@ def _dictionary(column) -> tuple[np.ndarray, list[str | None]]:
 class Run:
     """One scenario's replay: its member-state carry between batches and its aggregates."""
 
-    def __init__(self, scenario: Scenario, members: MemberTable):
+    def __init__(self, scenario: ReplayPolicy, members: MemberTable):
         self.scenario = scenario
         self.members = members
         self.carry = np.zeros(L.S_SIZE, np.int64)
@@ -474,7 +480,7 @@ class Run:
     def settle(self, d: Decoded, calendar: tuple[np.ndarray, np.ndarray]) -> Results:
         s = self.scenario
         n = len(d.member_id)
-        tables = Tables(
+        lookups = Lookups(
             first_day=d.first_day,
             version=s.versions(d.first_day, d.last_day),
             month=calendar[0],
@@ -492,7 +498,7 @@ class Run:
         with numba.parallel_chunksize(1):
             K.compiled()["replay_chunks"](
                 s.params,
-                tables,
+                lookups,
                 bounds,
                 self.carry,
                 self.carry_member,
@@ -571,7 +577,7 @@ def replay_batches(
         yield d, settled
 
 
-def load_kernel(visits: Path, scenario: Scenario) -> None:
+def load_kernel(visits: Path, scenario: ReplayPolicy) -> None:
     """Decode and settle no visits: in a new process the compiled kernel's first use loads it
     from numba's cache (half a second), which can go on while the files are read. The empty
     columns have the types of the real ones, so no other version of the kernel is compiled."""
@@ -589,7 +595,7 @@ def visit_count(path: Path) -> int:
 def replay(
     visits: Path,
     members: Path,
-    scenarios: list[Scenario],
+    scenarios: list[ReplayPolicy],
     out: Path,
     progress: Callable[[int], None] = lambda rows: None,
     batch_rows: int = BATCH_ROWS,

@@ -1,7 +1,9 @@
 """The engine's entry points: (policy, member, year-to-date state, visit) -> result, new state.
 
-Pure: no I/O, nothing mutated that the caller can see. `settle_all` folds `settle` over a
-member's visits in time order; the ledger, the service and `gongji calculate` all call these.
+Pure: no I/O, nothing mutated that the caller can see. The ledger settles each visit with
+`settle` (the service and the console reach the engine through the ledger); `settle_all`
+folds `settle` over a member's visits in time order, for `gongji calculate` (and the
+console's trial calculation, which is calculate's).
 """
 
 from collections.abc import Iterable

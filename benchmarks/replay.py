@@ -40,7 +40,7 @@ def worker(args: argparse.Namespace) -> dict:
     from gongji.analysis import replay as R
 
     data, out = Path(args.data), Path(args.data) / "out"
-    scenarios = [R.Scenario("baseline", policy.load_region(args.region))]
+    scenarios = [R.ReplayPolicy("baseline", policy.load_region(args.region))]
     visits, members = data / "visits.parquet", data / "members.parquet"
     if args.worker == "nullable-results":
         visits, args.worker = data / "nullable" / "visits.parquet", "warm-results"
@@ -132,11 +132,11 @@ def nullable_copy(data: Path) -> None:
 
 def spark_run(args: argparse.Namespace) -> tuple[float, bool]:
     from gongji import policy
-    from gongji.analysis.replay import Scenario, replay
+    from gongji.analysis.replay import ReplayPolicy, replay
     from gongji.analysis.spark import replay_spark, session
 
     data = Path(args.data)
-    scenarios = [Scenario("baseline", policy.load_region(args.region))]
+    scenarios = [ReplayPolicy("baseline", policy.load_region(args.region))]
     visits, members = data / "visits.parquet", data / "members.parquet"
     single = replay(visits, members, scenarios, data / "out-single", results=False)
     spark = session("local[*]", partitions=8)

@@ -75,3 +75,22 @@ def test_compiled_kernel_matches_python(region):
             assert tuple(got) == expected
             assert list(jit_state) == py_state
             assert list(jit_trace) == py_trace
+
+
+def test_the_cache_key_covers_what_the_compiled_code_depends_on():
+    """numba's cache notices a change to a function's own file only: the folder is named by
+    the modules a kernel module's compiled code depends on, found from what it imports."""
+    from gongji.engine import jit
+
+    replay = jit._sources("gongji.analysis.kernel")
+    assert {
+        "gongji.analysis.kernel",
+        "gongji.engine.kernel",  # kernel functions it imports, and theirs
+        "gongji.engine.facts",
+        "gongji.engine.state",
+        "gongji.money",
+        "gongji.engine.layout",  # constants
+        "gongji.terms",  # the enums layout's indices come from
+        "gongji.engine.jit",  # the options
+    } <= replay
+    assert "gongji.analysis.kernel" not in jit._sources("gongji.engine.kernel")

@@ -18,7 +18,7 @@ import pytest
 from gongji import engine, policy
 from gongji.analysis import kernel as K
 from gongji.analysis.generate import generate
-from gongji.analysis.replay import Scenario, replay
+from gongji.analysis.replay import ReplayPolicy, replay
 from gongji.money import fmt
 from gongji.policy import loader
 
@@ -87,7 +87,7 @@ def test_replay_equals_the_engine_visit_by_visit(region, tmp_path):
     aggregates = replay(
         data / "visits.parquet",
         data / "members.parquet",
-        [Scenario("baseline", pack)],
+        [ReplayPolicy("baseline", pack)],
         tmp_path / "out",
         batch_rows=7_919,  # members straddle batches
     )
@@ -116,7 +116,10 @@ def test_a_reform_changes_what_the_fund_pays_as_the_engine_says(tmp_path):
     aggregates = replay(
         data / "visits.parquet",
         data / "members.parquet",
-        [Scenario("baseline", policy.load_region("kaifeng")), Scenario("r", reform, overrides)],
+        [
+            ReplayPolicy("baseline", policy.load_region("kaifeng")),
+            ReplayPolicy("r", reform, overrides),
+        ],
         tmp_path / "out",
     )
     want = reference(data / "visits.parquet", data / "members.parquet", reform)
@@ -132,7 +135,7 @@ def test_out_of_pocket_is_per_member_account_plus_cash(tmp_path):
     generate("nanyang", 500, 2024, data)
     pack = policy.load_region("nanyang")
     aggregates = replay(
-        data / "visits.parquet", data / "members.parquet", [Scenario("b", pack)], tmp_path / "o"
+        data / "visits.parquet", data / "members.parquet", [ReplayPolicy("b", pack)], tmp_path / "o"
     )
     want = reference(data / "visits.parquet", data / "members.parquet", pack)
     visits = pq.read_table(data / "visits.parquet", columns=["visit_id", "member_id"]).to_pylist()
@@ -167,6 +170,6 @@ def test_the_kernel_is_loaded_with_the_types_the_replay_calls_it_with(tmp_path, 
 
         monkeypatch.setitem(compiled, name, recorded)
     pack = policy.load_region("kaifeng")
-    replay(data / "visits.parquet", members, [Scenario("b", pack)], tmp_path / "o")
+    replay(data / "visits.parquet", members, [ReplayPolicy("b", pack)], tmp_path / "o")
     assert set(calls) == {"decode_rows", "replay_chunks"}
     assert {name: len(types) for name, types in calls.items()} == dict.fromkeys(calls, 1)

@@ -5,7 +5,7 @@ import pytest
 
 from gongji import policy
 from gongji.analysis.generate import generate
-from gongji.analysis.replay import Scenario, replay
+from gongji.analysis.replay import ReplayPolicy, replay
 from gongji.analysis.spark import replay_spark, session
 from gongji.policy.loader import load
 
@@ -23,8 +23,8 @@ def test_spark_and_single_process_agree_to_the_fen(spark, tmp_path):
     generate("jiamusi", 2500, 2024, data)
     overrides = {"general.annual_cap.employee": "3000"}
     scenarios = [
-        Scenario("baseline", policy.load_region("jiamusi")),
-        Scenario("reform", load("jiamusi", overrides), overrides),
+        ReplayPolicy("baseline", policy.load_region("jiamusi")),
+        ReplayPolicy("reform", load("jiamusi", overrides), overrides),
     ]
     visits, members = data / "visits.parquet", data / "members.parquet"
     single = replay(visits, members, scenarios, tmp_path / "single", batch_rows=5_003)

@@ -119,19 +119,30 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gongji.analysis.schema import MEMBERS, VISITS
+from gongji.engine import layout as L
 from gongji.engine import retirement_effective, tables_on
+from gongji.engine.facts import day_number, day_of
 from gongji.policy import Pack, load_region
 from gongji.terms import Category, Level, MemberType
 
 CHUNK = 50_000  # members per chunk (one row group in each file)
-_EPOCH = date(1970, 1, 1)
-_DAY = 86_400
 
-TYPES = list(MemberType)
-LEVELS = list(Level)
-CATEGORIES = list(Category)
-EMP, RET, FLEX, SINGLE = (TYPES.index(t) for t in MemberType)
+TYPES = L.MEMBER_TYPES
+LEVELS = L.LEVELS
+CATEGORIES = L.CATEGORIES
+EMP, RET, FLEX, SINGLE = (
+    TYPES.index(t)
+    for t in (MemberType.employee, MemberType.retiree, MemberType.flexible, MemberType.single_pool)
+)
 PHARMACY = LEVELS.index(Level.pharmacy)
+# The order of the per-level lists below; _by_level puts them in the levels' index order.
+LEVEL_COLUMNS = (Level.primary, Level.level1, Level.level2, Level.level3, Level.pharmacy)
+
+
+def _by_level(values: list) -> list:
+    """A list written in LEVEL_COLUMNS' order, in the order of level indices."""
+    return [values[LEVEL_COLUMNS.index(lv)] for lv in LEVELS]
+
 
 TYPE_SHARE = {MemberType.employee: 0.60, MemberType.retiree: 0.27, MemberType.flexible: 0.10}
 SINGLE_POOL_SHARE = 0.03
@@ -150,15 +161,21 @@ TWO_DISEASES = {"hypertension", "diabetes"}
 SPECIAL_DISEASES = {"chronic_renal_failure", "malignant_tumor"}  # plus exception diseases
 DRUGS = [f"XJ{k:02d}" for k in range(1, 13)]
 
-# Care kinds: what a visit's cost is drawn by. 0-4 are general visits at each level.
-K_CHRONIC, K_TWO, K_SPECIAL, K_EMERGENCY, K_DAY_SURGERY, K_DRUG = range(5, 11)
+# Care kinds: what a visit's cost is drawn by. A general visit's kind is its level's index.
+K_CHRONIC, K_TWO, K_SPECIAL, K_EMERGENCY, K_DAY_SURGERY, K_DRUG = range(
+    len(LEVELS), len(LEVELS) + 6
+)
 COST = np.array(  # (median yuan, sigma, cap yuan) per kind
     [
-        (60, 0.8, 20_000),
-        (90, 0.8, 20_000),
-        (180, 0.8, 20_000),
-        (350, 0.8, 20_000),
-        (80, 0.8, 20_000),
+        *_by_level(  # general visits at each level
+            [
+                (60, 0.8, 20_000),
+                (90, 0.8, 20_000),
+                (180, 0.8, 20_000),
+                (350, 0.8, 20_000),
+                (80, 0.8, 20_000),
+            ]
+        ),
         (250, 0.6, 20_000),
         (150, 0.5, 20_000),
         (1500, 0.7, 100_000),
@@ -168,19 +185,19 @@ COST = np.array(  # (median yuan, sigma, cap yuan) per kind
     ]
 )
 GENERAL_LEVELS = {  # level mix of general visits: non-retirees, retirees
-    False: [0.30, 0.12, 0.22, 0.18, 0.18],
-    True: [0.40, 0.14, 0.18, 0.12, 0.16],
+    False: _by_level([0.30, 0.12, 0.22, 0.18, 0.18]),
+    True: _by_level([0.40, 0.14, 0.18, 0.12, 0.16]),
 }
 KIND_LEVELS = {  # level mix of the other kinds
-    K_CHRONIC: [0.40, 0.15, 0.28, 0.17, 0],
-    K_TWO: [0.40, 0.15, 0.28, 0.17, 0],
-    K_SPECIAL: [0, 0, 0.4, 0.6, 0],
-    K_EMERGENCY: [0, 0.1, 0.45, 0.45, 0],
-    K_DAY_SURGERY: [0, 0, 0.4, 0.6, 0],
-    K_DRUG: [0, 0, 0.3, 0.7, 0],
+    K_CHRONIC: _by_level([0.40, 0.15, 0.28, 0.17, 0]),
+    K_TWO: _by_level([0.40, 0.15, 0.28, 0.17, 0]),
+    K_SPECIAL: _by_level([0, 0, 0.4, 0.6, 0]),
+    K_EMERGENCY: _by_level([0, 0.1, 0.45, 0.45, 0]),
+    K_DAY_SURGERY: _by_level([0, 0, 0.4, 0.6, 0]),
+    K_DRUG: _by_level([0, 0, 0.3, 0.7, 0]),
 }
-PRESCRIBER_LEVELS = [0.30, 0.15, 0.30, 0.25, 0]
-LOCAL_POOL = [160, 60, 30, 12, 200]  # institutions per level
+PRESCRIBER_LEVELS = _by_level([0.30, 0.15, 0.30, 0.25, 0])
+LOCAL_POOL = _by_level([160, 60, 30, 12, 200])  # institutions per level
 REMOTE_CITIES = ("110100", "310100", "440100")  # Beijing, Shanghai, Guangzhou
 REMOTE_PER_CITY = 2
 
@@ -260,7 +277,7 @@ class _Year:
     @property
     def end(self) -> int:
         """31 December, days since 1970."""
-        return (date(self.year, 12, 31) - _EPOCH).days
+        return day_number(date(self.year, 12, 31))
 
 
 def _year_of(pack: Pack, year: int) -> _Year:
@@ -281,7 +298,7 @@ def _year_of(pack: Pack, year: int) -> _Year:
     chosen = [pack.versions[i] for i in versions]
     exceptions = sorted(set().union(*(t.exception_diseases for t in tables)) - set(PREVALENCE))
     diseases = (*PREVALENCE, *exceptions)
-    days = np.array([(d - _EPOCH).days for d in in_force], dtype=np.int64)
+    days = np.array([day_number(d) for d in in_force], dtype=np.int64)
     weekday = (days + 3) % 7  # 1 January 1970 was a Thursday; Monday is 0
     weights = np.select([weekday == 5, weekday == 6], [0.75, 0.6], 1.0)
     months = np.array([d.month for d in in_force])
@@ -294,7 +311,7 @@ def _year_of(pack: Pack, year: int) -> _Year:
         month_first=month_first,
         month_count=np.diff(month_first, append=len(days)),
         month_start=np.array(
-            [(in_force[i].replace(day=1) - _EPOCH).days for i in month_first], dtype=np.int64
+            [day_number(in_force[i].replace(day=1)) for i in month_first], dtype=np.int64
         ),
         categories=frozenset.intersection(*(frozenset(t.entry) for t in tables)),
         without_account=frozenset(chosen[0].accounts.without_account),
@@ -471,9 +488,9 @@ def _retired_from(rng, mtype, age, male, yr: _Year) -> pa.Array:
     days = np.zeros(n, dtype=np.int64)
     switching = np.flatnonzero((mtype == EMP) & (age >= 55) & (rng.random(n) < 0.04))
     for i, d in zip(switching, rng.choice(yr.days, len(switching)), strict=True):
-        processed = _EPOCH + timedelta(days=int(d))
+        processed = day_of(int(d))
         timing = yr.pack.version_on(processed).retirement.takes_effect
-        days[i] = (retirement_effective(processed, timing) - _EPOCH).days
+        days[i] = day_number(retirement_effective(processed, timing))
     retired = (mtype == RET) & (rng.random(n) < 0.6)
     years_ago = np.maximum(1, age - np.where(male, 60, 55))
     past = _month_start(yr.year, 1 - 12 * years_ago + rng.integers(0, 12, n))
@@ -509,7 +526,7 @@ def _visits(
     v = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     v = _keep(v, ~_in(pop.stay, v["member"], v["day"]) | (rng.random(len(v["day"])) < 0.1))
     n = len(v["day"])
-    time = v["day"] * _DAY + _seconds(rng, v["kind"], v["level"])
+    time = v["day"] * L.SECONDS_PER_DAY + _seconds(rng, v["kind"], v["level"])
     order = np.lexsort((time, v["member"]))
     v = {key: a[order] for key, a in v.items()}
     time, level, kind = time[order], v["level"], v["kind"]
@@ -667,7 +684,7 @@ def _seconds(rng: np.random.Generator, kind: np.ndarray, level: np.ndarray) -> n
     n = len(kind)
     hours = np.where(level == PHARMACY, 13.0, 9.5)
     open_hours = 8 * 3600 + rng.random(n) * hours * 3600
-    any_time = rng.random(n) * _DAY
+    any_time = rng.random(n) * L.SECONDS_PER_DAY
     off_hours = (kind == K_EMERGENCY) | (rng.random(n) < 0.08)
     return np.where(off_hours, any_time, open_hours).astype(np.int64)
 

@@ -11,7 +11,7 @@ table) is recorded with its status and zero amounts and leaves the member's stat
 was — as the ledger refuses it.
 
 Named tuples of arrays (see replay.py): `V` the visits, `M` the members (by member row),
-`T` the batch's lookup tables, `R` the results (like the visits).
+`T` the batch's lookup tables (`Lookups`), `R` the results (like the visits).
 """
 
 import numpy as np
@@ -21,22 +21,16 @@ from gongji.engine import layout as L
 from gongji.engine.facts import class_of, visit_bits, visit_facts
 from gongji.engine.kernel import settle_visit
 from gongji.engine.state import start_state
-from gongji.terms import Category, Level, MemberType
-
-# Result status beyond the kernel's own (layout.OK, WINDOWS_FULL, ITEMS_FULL).
-NO_POLICY = 3  # no policy version in force on the visit's day (engine: E_NO_POLICY)
-NO_CATEGORY = 4  # the version does not pay the visit's category (engine: E_CATEGORY)
-STATUS_CODES = ("", "E_WINDOWS_FULL", "E_ITEMS_FULL", "E_NO_POLICY", "E_CATEGORY")
 
 # The sums: one row per key of each dimension, one column per measure (see aggregate.py).
 A_VISITS, A_REFUSED, A_TOTAL, A_IN_SCOPE, A_DEDUCTIBLE, A_FUND, A_ACCOUNT, A_CASH = range(8)
 N_MEASURES = 8
 MONTH_BASE = 2000 * 12  # months are kept from January 2000 ...
 N_MONTHS = 100 * 12  # ... to December 2099
-ROW_TYPE = 0
-ROW_LEVEL = ROW_TYPE + len(MemberType)
-ROW_CATEGORY = ROW_LEVEL + len(Level)
-ROW_MONTH = ROW_CATEGORY + len(Category)
+ROW_TYPE = 0  # + the index of the member's type (layout.MEMBER_TYPES)
+ROW_LEVEL = ROW_TYPE + len(L.MEMBER_TYPES)  # + the visit's level (layout.LEVELS)
+ROW_CATEGORY = ROW_LEVEL + len(L.LEVELS)  # + its category (layout.CATEGORIES)
+ROW_MONTH = ROW_CATEGORY + len(L.CATEGORIES)  # + its month - MONTH_BASE
 N_ROWS = ROW_MONTH + N_MONTHS
 
 
@@ -73,7 +67,7 @@ def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, tr
         if v >= 0:
             line = T.line[v, V.category[i], T.exception[v, V.disease[i]]]
             level = T.level[v, level, V.prescription[i]]
-        status = NO_POLICY if v < 0 else NO_CATEGORY if line < 0 else L.OK
+        status = L.NO_POLICY if v < 0 else L.NO_CATEGORY if line < 0 else L.OK
         klass = deductible = fund = account = cash = 0
         if status == L.OK:
             facts = visit_facts(
@@ -215,3 +209,9 @@ KERNEL_FUNCTIONS = (
     "code_into",
     "bit",
 )
+# Compiled as functions of their own (see engine/jit.py): called from Python, or holding a
+# loop of their own; the others are inlined.
+KERNEL_NOT_INLINED = ("replay_chunks", "settle_chunk", "decode_rows")
+# The batch loop runs its chunks in parallel and allocates their state: it keeps numba's
+# reference counting, which the functions it calls are compiled without.
+KERNEL_OPTIONS = {"replay_chunks": {"_nrt": True, "parallel": True}}

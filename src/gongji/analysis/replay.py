@@ -25,7 +25,7 @@ from collections import deque, namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import numba
@@ -45,6 +45,8 @@ from gongji.engine.facts import (
     NO_DAY,
     PERIOD_FACTS,
     PERIOD_STRIDE,
+    day_number,
+    day_of,
     institution_key,
     item_key,
     member_bits,
@@ -52,7 +54,7 @@ from gongji.engine.facts import (
 from gongji.engine.settle import settled_level
 from gongji.errors import InputError
 from gongji.policy.schema import Pack
-from gongji.terms import Category, Level, MemberClass, MemberType
+from gongji.terms import Category, Level, MemberType
 
 Visits = namedtuple(
     "Visits",
@@ -62,7 +64,7 @@ Members = namedtuple(
     "Members", "bits retiree retired_from limited lo hi periods type diseases balance"
 )
 # A batch's lookup tables, by day (days since 1970 minus first_day) and by code.
-Tables = namedtuple("Tables", "first_day version month year_start line level exception")
+Lookups = namedtuple("Lookups", "first_day version month year_start line level exception")
 Results = namedtuple("Results", "version status klass deductible fund account cash balance")
 # Every column is filled for every visit (not nullable: no definition levels to write).
 RESULTS = pa.schema(
@@ -86,26 +88,26 @@ BATCH_ROWS = 1 << 20  # rows a batch: big enough to amortise, small enough to bo
 READ_AHEAD = 4  # batches read ahead of the one decoded
 WRITE_BEHIND = 3  # batches settled and not yet written (the writer is one thread)
 CHUNKS = 8  # chunks a batch is cut into for the threads (cut at member boundaries)
-CATEGORIES = list(Category)
-LEVELS = list(Level)
 DICTIONARY_COLUMNS = ("institution", "level", "category", "disease", "drug", "prescription_level")
 BIT_FLAGS = ("designated", "remote", "manual", "third_party", "use_account")  # facts.visit_bits
-_LEVEL = {lv.value: i for i, lv in enumerate(Level)}
-_CATEGORY = {c.value: i for i, c in enumerate(Category)}
+_LEVEL = {lv.value: i for i, lv in enumerate(L.LEVELS)}
+_CATEGORY = {c.value: i for i, c in enumerate(L.CATEGORIES)}
 # Coded columns, in decode_rows' order: what a dictionary value becomes (-1: unknown).
 CODED = {
     "institution": lambda name: institution_key(name) if name is not None else -1,
     "drug": item_key,
     "level": lambda name: _LEVEL.get(name, -1),
     "category": lambda name: _CATEGORY.get(name, -1),
-    "prescription_level": lambda name: len(LEVELS) if name is None else _LEVEL.get(name, -1),
+    "prescription_level": lambda name: L.N_LEVELS if name is None else _LEVEL.get(name, -1),
 }
 Decoding = namedtuple("Decoding", "member codes bits")
 # What the rules read of a member (not the descriptive columns).
 MEMBER_COLUMNS = pa.schema([f for f in schema.MEMBERS if f.name not in schema.DESCRIPTIVE])
 REQUIRED = tuple(f.name for f in schema.VISITS if not f.nullable)
-_EPOCH = date(1970, 1, 1)
 _BEFORE_ALL = -(1 << 62)
+# The dictionaries of the results' status and member_class columns (indexed by the codes).
+STATUS_CODES = pa.array([L.STATUS_CODES[s] for s in range(len(L.STATUS_CODES))])
+CLASS_NAMES = pa.array([c.value for c in L.CLASSES])
 
 
 class Buffers:
@@ -129,8 +131,9 @@ class Buffers:
 
 
 @dataclass
-class Scenario:
-    """A policy to replay under: the region's pack, or a reform of it."""
+class ReplayPolicy:
+    """A scenario of the replay: the policy to replay under (the region's pack, or a reform
+    of it) by name, and its versions compiled to the kernel's arrays."""
 
     name: str
     pack: Pack
@@ -145,12 +148,12 @@ class Scenario:
         self._days: dict[int, int] = {}
         # line of (version, category, special-exception disease?), -1 where not paid
         self.lines = np.array(
-            [[[_line(t, c, flag) for flag in (False, True)] for c in CATEGORIES] for t in tables],
+            [[[_line(t, c, flag) for flag in (False, True)] for c in L.CATEGORIES] for t in tables],
             dtype=np.int64,
         )
         # level a visit settles at, by (version, level, prescribing level or none)
         self.levels = np.array(
-            [[[_level(t, lv, pl) for pl in (*LEVELS, None)] for lv in LEVELS] for t in tables],
+            [[[_level(t, lv, pl) for pl in (*L.LEVELS, None)] for lv in L.LEVELS] for t in tables],
             dtype=np.int64,
         )
 
@@ -160,7 +163,7 @@ class Scenario:
 
     def _version(self, day: int) -> int:
         if day not in self._days:
-            i = self.pack.version_index_on(_EPOCH + timedelta(days=day))
+            i = self.pack.version_index_on(day_of(day))
             self._days[day] = -1 if i is None else i
         return self._days[day]
 
@@ -171,8 +174,13 @@ class Scenario:
         ).reshape(len(self.tables), len(diseases))
 
 
+# The former name, for callers not yet renamed (analysis/cli.py, benchmarks/monitoring.py and
+# tests/supervision): it clashed with calculate.Scenario and report.Scenario.
+Scenario = ReplayPolicy
+
+
 def _level(tables: engine.Tables, level: Level, prescription_level: Level | None) -> int:
-    return LEVELS.index(settled_level(tables, level, prescription_level))
+    return L.LEVELS.index(settled_level(tables, level, prescription_level))
 
 
 def _line(tables: engine.Tables, category: Category, exception: bool) -> int:
@@ -197,7 +205,7 @@ class MemberTable:
         if len(self.ids) and (np.diff(self.ids) == 0).any():
             dup = self.ids[np.flatnonzero(np.diff(self.ids) == 0)[0]]
             raise InputError("members.member_id", f"member {dup} appears twice")
-        self.types = _codes(table.column("type"), list(MemberType), "members.type")
+        self.types = _codes(table.column("type"), L.MEMBER_TYPES, "members.type")
         self.arrays = self._arrays(table)
 
     def _arrays(self, table: pa.Table) -> Members:
@@ -208,7 +216,7 @@ class MemberTable:
         pair = 2 * _bools(table.column("has_account")) + _bools(table.column("contribution_raised"))
         return Members(
             bits=pairs[pair],
-            retiree=(self.types == list(MemberType).index(MemberType.retiree)).astype(np.int64),
+            retiree=(self.types == L.MEMBER_TYPES.index(MemberType.retiree)).astype(np.int64),
             retired_from=_owned(retired.fill_null(NO_DAY)),
             limited=table.column("benefit_periods").is_valid().to_numpy().astype(np.int64),
             lo=lo,
@@ -413,7 +421,7 @@ class Decoder:
             raise InputError(f"visits[{at}].member_id", f"member {member} not in members")
         name = list(CODED)[reason - K.BAD_CODE]
         codes, names = columns[reason - K.BAD_CODE]
-        known = ", ".join(lv.value for lv in (CATEGORIES if name == "category" else LEVELS))
+        known = ", ".join(v.value for v in (L.CATEGORIES if name == "category" else L.LEVELS))
         raise InputError(
             f"visits[{at}].{name}", f"unknown value {names[codes[row]]!r} (known: {known})"
         )
@@ -429,8 +437,8 @@ class Decoder:
 
     def _day(self, d: int) -> tuple[int, int]:
         if d not in self._days:
-            t = _EPOCH + timedelta(days=d)
-            self._days[d] = (t.year * 12 + t.month - 1, (date(t.year, 1, 1) - _EPOCH).days)
+            t = day_of(d)
+            self._days[d] = (t.year * 12 + t.month - 1, day_number(date(t.year, 1, 1)))
         return self._days[d]
 
 
@@ -460,7 +468,7 @@ def _dictionary(column) -> tuple[np.ndarray, list[str | None]]:
 class Run:
     """One scenario's replay: its member-state carry between batches and its aggregates."""
 
-    def __init__(self, scenario: Scenario, members: MemberTable):
+    def __init__(self, scenario: ReplayPolicy, members: MemberTable):
         self.scenario = scenario
         self.members = members
         self.carry = np.zeros(L.S_SIZE, np.int64)
@@ -472,7 +480,7 @@ class Run:
     def settle(self, d: Decoded, calendar: tuple[np.ndarray, np.ndarray]) -> Results:
         s = self.scenario
         n = len(d.member_id)
-        tables = Tables(
+        lookups = Lookups(
             first_day=d.first_day,
             version=s.versions(d.first_day, d.last_day),
             month=calendar[0],
@@ -490,7 +498,7 @@ class Run:
         with numba.parallel_chunksize(1):
             K.compiled()["replay_chunks"](
                 s.params,
-                tables,
+                lookups,
                 bounds,
                 self.carry,
                 self.carry_member,
@@ -518,11 +526,9 @@ class Run:
                 "policy_version": pa.DictionaryArray.from_arrays(
                     np.where(r.version < 0, len(ids) - 1, r.version).astype(np.int32), ids
                 ),
-                "status": pa.DictionaryArray.from_arrays(
-                    r.status.astype(np.int32), pa.array(K.STATUS_CODES)
-                ),
+                "status": pa.DictionaryArray.from_arrays(r.status.astype(np.int32), STATUS_CODES),
                 "member_class": pa.DictionaryArray.from_arrays(
-                    r.klass.astype(np.int32), pa.array([c.value for c in MemberClass])
+                    r.klass.astype(np.int32), CLASS_NAMES
                 ),
                 "deductible": r.deductible,
                 "fund_pay": r.fund,
@@ -571,7 +577,7 @@ def replay_batches(
         yield d, settled
 
 
-def load_kernel(visits: Path, scenario: Scenario) -> None:
+def load_kernel(visits: Path, scenario: ReplayPolicy) -> None:
     """Decode and settle no visits: in a new process the compiled kernel's first use loads it
     from numba's cache (half a second), which can go on while the files are read. The empty
     columns have the types of the real ones, so no other version of the kernel is compiled."""
@@ -589,7 +595,7 @@ def visit_count(path: Path) -> int:
 def replay(
     visits: Path,
     members: Path,
-    scenarios: list[Scenario],
+    scenarios: list[ReplayPolicy],
     out: Path,
     progress: Callable[[int], None] = lambda rows: None,
     batch_rows: int = BATCH_ROWS,

@@ -27,8 +27,8 @@ from gongji.analysis.aggregate import Aggregates
 from gongji.analysis.replay import (
     RESULTS,
     MemberTable,
+    ReplayPolicy,
     Run,
-    Scenario,
     replay_batches,
     summary,
     write_aggregates,
@@ -69,7 +69,12 @@ def session(master: str = "local[*]", partitions: int = 8):
 
 
 def replay_spark(
-    spark, visits: Path, members: Path, scenarios: list[Scenario], out: Path, partitions: int = 8
+    spark,
+    visits: Path,
+    members: Path,
+    scenarios: list[ReplayPolicy],
+    out: Path,
+    partitions: int = 8,
 ) -> dict:
     """As `replay.replay`, on Spark: out/<scenario>/results/ (Parquet parts) and
     out/aggregates.json (returned)."""

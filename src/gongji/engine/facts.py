@@ -13,8 +13,9 @@ from functools import cached_property, lru_cache
 from gongji.engine import layout as L
 from gongji.terms import Category, Level, MemberType, RetirementTiming
 
-_EPOCH = datetime(1970, 1, 1)
-_EPOCH_ORDINAL = _EPOCH.toordinal()
+# The kernel counts time in local seconds and days since this (the one place it is said).
+EPOCH = datetime(1970, 1, 1)
+_EPOCH_ORDINAL = EPOCH.toordinal()
 LEVEL_INDEX = {level: i for i, level in enumerate(L.LEVELS)}
 _TYPE_INDEX = {mtype: i for i, mtype in enumerate(L.MEMBER_TYPES)}
 
@@ -135,7 +136,23 @@ KERNEL_FUNCTIONS = ("member_bits", "visit_bits", "visit_facts", "class_of")
 
 
 def day_number(day: date) -> int:
+    """Days since 1970-01-01."""
     return day.toordinal() - _EPOCH_ORDINAL
+
+
+def day_of(number: int) -> date:
+    """The date `number` days after 1970-01-01 (the inverse of day_number)."""
+    return date.fromordinal(number + _EPOCH_ORDINAL)
+
+
+def local_seconds(t: datetime) -> int:
+    """A local time as seconds since 1970-01-01 00:00 (its time zone, if any, ignored)."""
+    return int((t.replace(tzinfo=None) - EPOCH).total_seconds())
+
+
+def local_time(seconds: int) -> datetime:
+    """The inverse of local_seconds."""
+    return EPOCH + timedelta(seconds=seconds)
 
 
 # The fact each kind of a member's dated periods sets on the days it covers (the names are
@@ -187,7 +204,7 @@ def kernel_args(member: Member, visit: Visit) -> tuple[int, ...]:
     t = visit.time
     facts = facts_of(member, visit)
     return (
-        int((t.replace(tzinfo=None) - _EPOCH).total_seconds()),
+        local_seconds(t),
         t.year * 12 + t.month - 1,
         institution_key(visit.institution),
         item_key(visit.drug),

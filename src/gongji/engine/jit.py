@@ -1,85 +1,76 @@
 """Kernel functions compiled by numba, for batch replay: the same functions, not a second
 rulebook.
 
-A module opts in by listing its kernel functions in `KERNEL_FUNCTIONS` (written in the subset
-of Python numba compiles). Each is rebuilt over a copy of its module's globals in which every
-kernel function it can call — its own module's and those it imports — is the compiled
-version, then compiled with `numba.njit`. Parameters and state are int64 arrays; the trace
-is an int64 buffer (kernel.emit).
+A module opts in by declaring what it compiles, in the subset of Python numba compiles:
+- `KERNEL_FUNCTIONS`: the names of its kernel functions;
+- `KERNEL_NOT_INLINED` (optional): those of them compiled as functions of their own (called
+  from Python, or holding a loop of their own). The others are inlined into their callers:
+  LLVM does not inline across numba's functions, and inlined, a visit costs about a third
+  less;
+- `KERNEL_OPTIONS` (optional): numba options of some of them, over `DEFAULTS`.
+
+Each is rebuilt over a copy of its module's globals in which every kernel function it can
+call — its own module's and those it imports — is the compiled version, then compiled with
+`numba.njit`. Parameters and state are int64 arrays; the trace is an int64 buffer
+(kernel.emit). This module names no module that uses it: `compiled(name)` compiles the one
+named, and what it imports kernel functions from.
 """
 
 import hashlib
 import importlib
 import os
+import threading
 import types
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
+from gongji.engine import kernel
 from gongji.engine import layout as L
 
-# Compiled without reference counting (`_nrt=False`): numba counts references to every array
-# passed to a call, with atomic operations, which cost more than the rules themselves (a
-# visit makes some twenty calls: ~400 ns a visit against ~30 without). Only the replay's
-# batch loop, which allocates its per-thread state, keeps it.
-OPTIONS = {"replay_chunks": {"_nrt": True, "parallel": True}}
-# Kernel functions are inlined into their callers by numba (LLVM does not inline across
-# numba's functions; inlined, a visit costs about a third less), but for the entry points
-# named here, which are called from Python or hold a loop of their own.
-NOT_INLINED = (
-    "settle_visit",
-    "replay_chunks",
-    "settle_chunk",
-    "decode_rows",
-)
+# Compiled without reference counting (`_nrt=False`) unless a module's KERNEL_OPTIONS says
+# otherwise: numba counts references to every array passed to a call, with atomic
+# operations, which cost more than the rules themselves (a visit makes some twenty calls:
+# ~400 ns a visit against ~30 without).
+DEFAULTS = {"nogil": True, "cache": True, "_nrt": False}
+
+_lock = threading.RLock()  # one compilation at a time (numba's cache folder is global)
 
 
-# Modules whose source the compiled code depends on. numba's own cache only notices a change
-# to a function's own file, so the cache folder is named by a hash of all of them.
-SOURCES = (
-    "gongji.money",
-    "gongji.engine.layout",
-    "gongji.engine.facts",
-    "gongji.engine.state",
-    "gongji.engine.kernel",
-    "gongji.analysis.kernel",
-    "gongji.engine.jit",  # the options things are compiled with
-)
-
-
-@cache
-def _use_cache_folder() -> None:
-    import numba
-
-    digest = hashlib.sha256()
-    for name in SOURCES:
-        digest.update(Path(importlib.import_module(name).__file__).read_bytes())
-    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    numba.config.CACHE_DIR = str(home / "gongji" / "numba" / digest.hexdigest()[:16])
-
-
-@cache
 def compiled(module_name: str) -> dict:
     """The module's globals with its kernel functions and the kernel functions it imports
-    replaced by their compiled versions."""
+    replaced by their compiled versions (compiled on first use; the same dict after)."""
+    with _lock:
+        return _compiled(module_name)
+
+
+@cache
+def _compiled(module_name: str) -> dict:
     # The replay's parallel loop shares two cores with the threads that read and write
     # Parquet; OpenMP's workers spinning while they wait for work took the CPU those need
     # (a fifth of a replay's time). Read when OpenMP starts, so set before numba loads it.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import numba  # optional dependency (extra "analysis"): only batch replay needs it
 
-    _use_cache_folder()
     module = importlib.import_module(module_name)
     namespace = dict(vars(module))
     for key, value in vars(module).items():
         if _imported_kernel_function(value, module_name):
-            namespace[key] = compiled(value.__module__)[value.__name__]
-    for name in module.KERNEL_FUNCTIONS:
-        fn = vars(module)[name]
-        rebuilt = types.FunctionType(fn.__code__, namespace, name, fn.__defaults__)
-        options = {"nogil": True, "cache": True, "_nrt": False, **OPTIONS.get(name, {})}
-        if name not in NOT_INLINED:
-            options["inline"] = "always"
-        namespace[name] = numba.njit(**options)(rebuilt)
+            namespace[key] = _compiled(value.__module__)[value.__name__]
+    names = module.KERNEL_FUNCTIONS
+    not_inlined = getattr(module, "KERNEL_NOT_INLINED", ())
+    options_of = getattr(module, "KERNEL_OPTIONS", {})
+    unknown = sorted({*not_inlined, *options_of} - set(names))
+    if unknown:
+        raise ValueError(f"{module_name}: {', '.join(unknown)} not in KERNEL_FUNCTIONS")
+    with _cache_folder(module_name):
+        for name in names:
+            fn = vars(module)[name]
+            rebuilt = types.FunctionType(fn.__code__, namespace, name, fn.__defaults__)
+            options = {**DEFAULTS, **options_of.get(name, {})}
+            if name not in not_inlined:
+                options["inline"] = "always"
+            namespace[name] = numba.njit(**options)(rebuilt)
     return namespace
 
 
@@ -90,8 +81,50 @@ def _imported_kernel_function(value, module_name: str) -> bool:
     return value.__name__ in getattr(owner, "KERNEL_FUNCTIONS", ())
 
 
+@contextmanager
+def _cache_folder(module_name: str):
+    """numba's cache for the functions compiled meanwhile, in a folder named by a hash of
+    the source their compiled code depends on. numba's own cache notices a change to a
+    function's own file only, not to the kernel functions it calls (their code is compiled
+    into the caller's) nor to the constants it reads (compile-time constants to numba)."""
+    import numba
+
+    digest = hashlib.sha256()
+    for name in sorted(_sources(module_name)):
+        digest.update(name.encode() + b"\0")
+        digest.update(Path(importlib.import_module(name).__file__).read_bytes())
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    before = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = str(home / "gongji" / "numba" / digest.hexdigest()[:16])
+    try:
+        yield  # numba reads the folder when a function is decorated
+    finally:
+        numba.config.CACHE_DIR = before
+
+
+def _sources(module_name: str) -> set[str]:
+    """The modules a module's compiled code depends on: itself, this module (the options
+    things are compiled with), and, transitively, this package's modules its globals name —
+    those it imports kernel functions from, and those whose constants it reads (layout, and
+    the enums layout's indices are derived from)."""
+    package = __name__.split(".")[0]
+    found = {__name__}
+    todo = [module_name]
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.add(name)
+        for value in vars(importlib.import_module(name)).values():
+            owner = value.__name__ if isinstance(value, types.ModuleType) else None
+            owner = owner or getattr(value, "__module__", None)
+            if isinstance(owner, str) and owner.split(".")[0] == package and owner not in found:
+                todo.append(owner)
+    return found
+
+
 def compiled_settle_visit():
-    return compiled("gongji.engine.kernel")["settle_visit"]
+    return compiled(kernel.__name__)["settle_visit"]
 
 
 def empty_trace():

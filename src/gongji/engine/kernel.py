@@ -14,10 +14,6 @@ year roll -> for the line: eligibility -> level -> deductible -> ratio -> caps
 from gongji.engine import layout as L
 from gongji.money import apply_ratio
 
-# Condition indices, in the order of terms.Condition
-C_DESIGNATED, C_BENEFIT_PERIOD, C_NOT_INPATIENT, C_NOT_IN_ARREARS, C_HAS_ACCOUNT = 0, 1, 2, 3, 4
-C_RAISED_CONTRIBUTION, C_REMOTE_FILING, C_REMOTE_DIRECT, C_NO_THIRD_PARTY = 5, 6, 7, 8
-
 
 def emit(tracing, tr, step, amount, a, b):
     """Record a trace step: `tr[0]` counts the integers written after it (a fixed buffer,
@@ -136,24 +132,24 @@ def eligible(P, base, mtype, facts, tracing, tr):
 
 
 def condition_fails(P, base, c, mtype, facts):
-    if c == C_DESIGNATED:
+    if c == L.C_DESIGNATED:
         return facts & L.F_DESIGNATED == 0
-    if c == C_BENEFIT_PERIOD:
+    if c == L.C_BENEFIT_PERIOD:
         return facts & L.F_IN_BENEFIT == 0
-    if c == C_NOT_INPATIENT:
+    if c == L.C_NOT_INPATIENT:
         return facts & L.F_IN_STAY != 0
-    if c == C_NOT_IN_ARREARS:
+    if c == L.C_NOT_IN_ARREARS:
         return facts & L.F_IN_ARREARS != 0
-    if c == C_HAS_ACCOUNT:
+    if c == L.C_HAS_ACCOUNT:
         return facts & L.F_HAS_ACCOUNT == 0
-    if c == C_RAISED_CONTRIBUTION:
+    if c == L.C_RAISED_CONTRIBUTION:
         bound = (P[base + L.L_RAISE_TYPES] >> mtype) & 1 == 1 and facts & L.F_RETIRED == 0
         return bound and facts & L.F_RAISED == 0
-    if c == C_REMOTE_FILING:
+    if c == L.C_REMOTE_FILING:
         return facts & L.F_REMOTE != 0 and facts & L.F_FILED == 0
-    if c == C_REMOTE_DIRECT:
+    if c == L.C_REMOTE_DIRECT:
         return facts & L.F_REMOTE != 0 and facts & L.F_MANUAL != 0
-    if c == C_NO_THIRD_PARTY:
+    if c == L.C_NO_THIRD_PARTY:
         return facts & L.F_THIRD_PARTY != 0
     return False
 
@@ -329,3 +325,4 @@ KERNEL_FUNCTIONS = (
     "settle_line",
     "settle_visit",
 )
+KERNEL_NOT_INLINED = ("settle_visit",)  # the entry point: called from Python and by loops

@@ -12,14 +12,20 @@ compiled by numba (int64 arrays) for batch replay:
 Module-level ints are compile-time constants to numba.
 """
 
-from gongji.terms import Condition, Level, MemberType
+from gongji.terms import Category, Condition, Level, MemberClass, MemberType
 
-N_LEVELS = len(Level)
-N_CONDITIONS = len(Condition)
+# The vocabulary's indices: an enum member's index is its place in its enum (terms.py), and
+# every index below is derived from these lists, never written as a number.
 LEVELS = list(Level)
 CONDITIONS = list(Condition)
 MEMBER_TYPES = list(MemberType)
-EMPLOYEE, RETIREE = 0, 1  # benefit class index
+CATEGORIES = list(Category)
+CLASSES = list(MemberClass)  # benefit classes
+N_LEVELS = len(LEVELS)
+N_CONDITIONS = len(CONDITIONS)
+N_CLASSES = len(CLASSES)
+EMPLOYEE = CLASSES.index(MemberClass.employee)  # benefit class index
+RETIREE = CLASSES.index(MemberClass.retiree)
 
 # -- benefit lines and pools ---------------------------------------------------------------
 # A line is one way of paying a visit; a category maps to a line, and a line may pass what
@@ -51,15 +57,15 @@ L_DED_WINDOW = 2
 L_DED_WINDOW_SPAN = 3  # seconds a WIN_HOURS window stays open after the charged visit
 L_DED_LEVEL = 4  # per-visit (or per-item) deductible by level
 L_DED_CLASS = L_DED_LEVEL + N_LEVELS  # annual deductible by class
-L_LEVEL_OK = L_DED_CLASS + 2  # 1 where the level is paid by the line
+L_LEVEL_OK = L_DED_CLASS + N_CLASSES  # 1 where the level is paid by the line
 L_RATIO = L_LEVEL_OK + N_LEVELS  # basis points at [class * N_LEVELS + level]
-L_POOL = L_RATIO + 2 * N_LEVELS  # pool index the line's fund pay counts against
+L_POOL = L_RATIO + N_CLASSES * N_LEVELS  # pool index the line's fund pay counts against
 L_DED_POOL = L_POOL + 1  # pool whose annual deductible the line meets (may differ: XSBN-13)
 L_ANNUAL_CAP = L_DED_POOL + 1  # by class
-L_CAP_PER_EXTRA = L_ANNUAL_CAP + 2  # added to the cap per recognised disease beyond the first
+L_CAP_PER_EXTRA = L_ANNUAL_CAP + N_CLASSES  # added to the cap per recognised disease past the first
 L_CAP_MAX = L_CAP_PER_EXTRA + 1  # ceiling of the grown cap; -1 = no growth
 L_MONTHLY_CAP = L_CAP_MAX + 1  # by class; -1 = no monthly cap
-L_CONDITION = L_MONTHLY_CAP + 2  # ENFORCED or EXEMPT per condition (0: not applied)
+L_CONDITION = L_MONTHLY_CAP + N_CLASSES  # ENFORCED or EXEMPT per condition (0: not applied)
 L_RAISE_TYPES = L_CONDITION + N_CONDITIONS  # member types raised_contribution binds (bit mask)
 L_OVERFLOW = L_RAISE_TYPES + 1  # line that takes what the cap leaves unpaid; -1 = none
 LINE_SIZE = L_OVERFLOW + 1
@@ -96,6 +102,17 @@ F_RETIRED = 1 << 10
 F_SWITCHED_THIS_YEAR = 1 << 11  # retired earlier in the visit's year (caps merge)
 F_ACCOUNT_DECLINED = 1 << 12  # the member chose not to pay from the account this time
 
+# -- conditions: the index of each in L_CONDITION's block and in T_CONDITION + index ----------
+C_DESIGNATED = CONDITIONS.index(Condition.designated)
+C_BENEFIT_PERIOD = CONDITIONS.index(Condition.benefit_period)
+C_NOT_INPATIENT = CONDITIONS.index(Condition.not_inpatient)
+C_NOT_IN_ARREARS = CONDITIONS.index(Condition.not_in_arrears)
+C_HAS_ACCOUNT = CONDITIONS.index(Condition.has_account)
+C_RAISED_CONTRIBUTION = CONDITIONS.index(Condition.raised_contribution)
+C_REMOTE_FILING = CONDITIONS.index(Condition.remote_filing)
+C_REMOTE_DIRECT = CONDITIONS.index(Condition.remote_direct_settlement)
+C_NO_THIRD_PARTY = CONDITIONS.index(Condition.no_third_party)
+
 # -- trace steps ---------------------------------------------------------------------------
 T_YEAR_RESET = 0
 T_CONDITION = 1  # + condition index: the condition failed, the line pays nothing
@@ -130,10 +147,21 @@ TRACE_STRIDE = 4  # step, amount, a, b
 MAX_STEPS = 5 + 1 + N_LINES * (1 + N_CONDITIONS + 8) + 2
 TRACE_CAPACITY = 1 + MAX_STEPS * TRACE_STRIDE
 
-# -- kernel status -------------------------------------------------------------------------
+# -- result status -------------------------------------------------------------------------
+# The kernel's own, then the refusals made before the kernel runs; and each one's error code
+# (EngineError.code, and the status column of the replay's results).
 OK = 0
-WINDOWS_FULL = 1
-ITEMS_FULL = 2
+WINDOWS_FULL = 1  # more institutions with an open deductible window than S keeps
+ITEMS_FULL = 2  # more items with a yearly deductible than S keeps
+NO_POLICY = 3  # no policy version in force on the visit's day
+NO_CATEGORY = 4  # the version does not pay the visit's category
+STATUS_CODES = {
+    OK: "",
+    WINDOWS_FULL: "E_WINDOWS_FULL",
+    ITEMS_FULL: "E_ITEMS_FULL",
+    NO_POLICY: "E_NO_POLICY",
+    NO_CATEGORY: "E_CATEGORY",
+}
 
 
 def line_index(name: str) -> int:

@@ -1,7 +1,9 @@
 """The engine's entry points: (policy, member, year-to-date state, visit) -> result, new state.
 
-Pure: no I/O, nothing mutated that the caller can see. `settle_all` folds `settle` over a
-member's visits in time order; the ledger, the service and `gongji calculate` all call these.
+Pure: no I/O, nothing mutated that the caller can see. The ledger settles each visit with
+`settle` (the service and the console reach the engine through the ledger); `settle_all`
+folds `settle` over a member's visits in time order, for `gongji calculate` (and the
+console's trial calculation, which is calculate's).
 """
 
 from collections.abc import Iterable
@@ -24,12 +26,10 @@ class EngineError(ValueError):
         self.code = code
 
 
-_STATUS = {
-    L.WINDOWS_FULL: (
-        "E_WINDOWS_FULL",
-        f"more than {L.WINDOWS} institutions with an open deductible window at once",
-    ),
-    L.ITEMS_FULL: ("E_ITEMS_FULL", f"more than {L.ITEMS} items with a yearly deductible"),
+# Why the kernel refused a visit, by its status (the code is layout.STATUS_CODES').
+_REFUSED = {
+    L.WINDOWS_FULL: f"more than {L.WINDOWS} institutions with an open deductible window at once",
+    L.ITEMS_FULL: f"more than {L.ITEMS} items with a yearly deductible",
 }
 
 
@@ -55,7 +55,8 @@ def settle(
     line = tables.line_for(visit.category, visit.disease)
     if line is None:
         raise EngineError(
-            "E_CATEGORY", f"{tables.version_id} has no {visit.category.value} outpatient policy"
+            L.STATUS_CODES[L.NO_CATEGORY],
+            f"{tables.version_id} has no {visit.category.value} outpatient policy",
         )
     visit, before = _before_kernel(tables, visit)
     tr = [0] * L.TRACE_CAPACITY if trace else [0]
@@ -65,11 +66,10 @@ def settle(
     s = list(state.slots)
     deductible, fund, account, cash, status = settle_visit(tables.params, s, *args, line, trace, tr)
     if status != L.OK:
-        raise EngineError(*_STATUS[status])
-    klass = MemberClass.retiree if args[5] == L.RETIREE else MemberClass.employee
+        raise EngineError(L.STATUS_CODES[status], _REFUSED[status])
     result = Result(
         tables.version_id,
-        klass,
+        L.CLASSES[args[5]],
         visit.total,
         visit.in_scope,
         deductible,
@@ -91,7 +91,8 @@ def settle_all(
         tables = tables_on(pack, visit.time.date())
         if tables is None:
             raise EngineError(
-                "E_NO_POLICY", f"no {pack.region} policy in force on {visit.time:%Y-%m-%d}"
+                L.STATUS_CODES[L.NO_POLICY],
+                f"no {pack.region} policy in force on {visit.time:%Y-%m-%d}",
             )
         result, state = settle(tables, member, state, visit, trace)
         results.append(result)

@@ -32,7 +32,6 @@ _WINDOW = {
     DeductibleWindow.same_institution_day: L.WIN_SAME_DAY,
     DeductibleWindow.hours_from_charged: L.WIN_HOURS,
 }
-CLASSES = (MemberClass.employee, MemberClass.retiree)
 MEDICAL_LEVELS = (Level.primary, Level.level1, Level.level2, Level.level3)
 # The pool each category's own cap and annual deductible count against.
 OWN_POOL = {
@@ -139,12 +138,12 @@ def _compile(pack: Pack, version: Version) -> Tables:
         base = i * L.LINE_SIZE
         params[base + L.L_OVERFLOW] = -1
         params[base + L.L_CAP_MAX] = -1
-        for klass in (L.EMPLOYEE, L.RETIREE):
+        for klass in range(L.N_CLASSES):
             params[base + L.L_MONTHLY_CAP + klass] = -1
         if i in lines:
             _line_params(params, base, lines[i], version)
     cites = tuple(
-        tuple(tuple(_cites(version, lines.get(i), klass)) for klass in CLASSES)
+        tuple(tuple(_cites(version, lines.get(i), klass)) for klass in L.CLASSES)
         for i in range(L.N_LINES)
     )
     entry = {
@@ -170,7 +169,7 @@ def _line_params(p: list[int], base: int, line: _Line, version: Version) -> None
     p[base + L.L_POOL] = L.pool_index(line.pool)
     p[base + L.L_DED_POOL] = L.pool_index(line.deductible_pool)
     p[base + L.L_OVERFLOW] = line.overflow
-    for klass, name in ((L.EMPLOYEE, MemberClass.employee), (L.RETIREE, MemberClass.retiree)):
+    for klass, name in enumerate(L.CLASSES):
         for level, bp in _ratios(b.ratio, name, version).items():
             p[base + L.L_LEVEL_OK + L.LEVELS.index(level)] = 1
             p[base + L.L_RATIO + klass * L.N_LEVELS + L.LEVELS.index(level)] = bp

@@ -4,15 +4,13 @@ Kept out of the kernel: records are four integers; words are made only when aske
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from gongji.engine import layout as L
+from gongji.engine.facts import local_time
 from gongji.engine.settle import Result
 from gongji.engine.tables import Tables
 from gongji.money import fmt, fmt_bp
 from gongji.terms import Condition, MemberClass
-
-_EPOCH = datetime(1970, 1, 1)
 
 _CONDITION_TEXT = {
     Condition.designated: "institution not designated for outpatient pooling: no pooling",
@@ -45,7 +43,7 @@ def explain_records(
 ) -> list[Step]:
     """The steps of a trace, each citing its rule; `words=False` leaves the text empty (an
     answer for machines: rule IDs and amounts, the words rendered when someone reads it)."""
-    klass = 1 if member_class is MemberClass.retiree else 0
+    klass = L.CLASSES.index(member_class)
     line = L.GENERAL
     steps = []
     for i in range(0, len(records), L.TRACE_STRIDE):
@@ -64,7 +62,7 @@ def _level(i: int) -> str:
 
 
 def _opened(b: int) -> str:
-    return f"{_EPOCH + timedelta(seconds=b):%Y-%m-%d %H:%M}"
+    return f"{local_time(b):%Y-%m-%d %H:%M}"
 
 
 # step -> words, from (amount, a, b, the member's class, the line's name). A table rather than

@@ -36,7 +36,7 @@ def main() -> None:
         generate.generate(args.region, args.members, 2023, data, seed=1)
     results = data / "run" / "baseline" / "results.parquet"
     if not results.is_file():
-        scenario = replay.Scenario("baseline", policy.load_region(args.region))
+        scenario = replay.ReplayPolicy("baseline", policy.load_region(args.region))
         replay.replay(data / "visits.parquet", data / "members.parquet", [scenario], data / "run")
     claims = planted.generated_claims(data, results)
     print(f"{claims.visits.height:,} visits, {args.per_rule} anomalies planted per rule")

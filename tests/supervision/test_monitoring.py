@@ -288,7 +288,7 @@ def generated(tmp_path_factory) -> C.Claims:
 
     root = tmp_path_factory.mktemp("monitoring")
     generate.generate("kaifeng", 20_000, 2023, root, seed=3)
-    baseline = replay.Scenario("baseline", policy.load_region("kaifeng"))
+    baseline = replay.ReplayPolicy("baseline", policy.load_region("kaifeng"))
     replay.replay(root / "visits.parquet", root / "members.parquet", [baseline], root / "run")
     return planted.generated_claims(root, root / "run" / "baseline" / "results.parquet")
 

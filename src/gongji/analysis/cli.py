@@ -82,15 +82,15 @@ def replay(
 ) -> None:
     """Replay visits under the policy (回放测算); with --set or --pack, beside a reform."""
     _analysis_installed()
-    from gongji.analysis.replay import Scenario, visit_count
+    from gongji.analysis.replay import ReplayPolicy, visit_count
     from gongji.analysis.replay import replay as run
 
     try:
-        scenarios = [Scenario("baseline", policy.load_region(region))]
+        scenarios = [ReplayPolicy("baseline", policy.load_region(region))]
         changes = dict(_pair(o) for o in overrides)
         if changes or pack:
             reform = load(str(pack) if pack else region, changes)
-            scenarios.append(Scenario("reform", reform, changes, str(pack) if pack else None))
+            scenarios.append(ReplayPolicy("reform", reform, changes, str(pack) if pack else None))
         members = members or visits.with_name("members.parquet")
         if spark:
             from gongji.analysis.spark import replay_spark, session

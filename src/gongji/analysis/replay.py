@@ -7,7 +7,8 @@ kernel's integer arguments (the same functions the online engine uses for facts,
 lines); `analysis/kernel.py` folds the engine's `settle_visit` over them, carrying each
 member's state across batch boundaries. Every scenario (the baseline and a reform) is
 settled from the same decoded batch. Memory is bounded by the batch size plus the members
-table; nothing holds the whole file.
+table; nothing holds the whole file. Every visit settled is checked against the engine's
+invariants of a visit's figures (engine/invariants.py); one broken raises InvariantError.
 
 On two cores the stages overlap as a pipeline of threads: batches are read ahead, the next
 one is decoded and the last one's results written while one is settled (the kernel's own
@@ -51,6 +52,7 @@ from gongji.engine.facts import (
     item_key,
     member_bits,
 )
+from gongji.engine.invariants import INVARIANTS, InvariantError
 from gongji.engine.settle import settled_level
 from gongji.errors import InputError
 from gongji.policy.schema import Pack
@@ -493,6 +495,7 @@ class Run:
         bounds = _chunks(d.visits.member, CHUNKS)
         last = np.zeros((len(bounds) - 1, L.S_SIZE), np.int64)
         sums = np.zeros((len(bounds) - 1, K.N_ROWS, K.N_MEASURES), np.int64)
+        broken = np.zeros((len(bounds) - 1, 2), np.int64)  # (row, invariant) per chunk
         # chunks handed out one at a time: a thread the reader or decoder holds up does not
         # hold the batch up (equal shares per thread waited for the slowest)
         with numba.parallel_chunksize(1):
@@ -508,8 +511,12 @@ class Run:
                 last,
                 sums,
                 self.aggregates.out_of_pocket,
+                broken,
                 self._trace,
             )
+        if broken[:, 1].any():
+            row, invariant = broken[np.flatnonzero(broken[:, 1])[0]]
+            raise InvariantError(f"visits[{d.first_row + row}]: {INVARIANTS[invariant]}")
         if n:
             self.carry = last[-1].copy()
             self.carry_member = int(d.visits.member[-1])

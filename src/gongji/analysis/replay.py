@@ -108,8 +108,8 @@ MEMBER_COLUMNS = pa.schema([f for f in schema.MEMBERS if f.name not in schema.DE
 REQUIRED = tuple(f.name for f in schema.VISITS if not f.nullable)
 _BEFORE_ALL = -(1 << 62)
 # The dictionaries of the results' status and member_class columns (indexed by the codes).
-STATUS_CODES = pa.array([L.STATUS_CODES[s] for s in range(len(L.STATUS_CODES))])
-CLASS_NAMES = pa.array([c.value for c in L.CLASSES])
+STATUS_VALUES = pa.array([L.STATUS_CODES[s] for s in range(len(L.STATUS_CODES))])
+CLASS_VALUES = pa.array([c.value for c in L.CLASSES])
 
 
 class Buffers:
@@ -533,9 +533,9 @@ class Run:
                 "policy_version": pa.DictionaryArray.from_arrays(
                     np.where(r.version < 0, len(ids) - 1, r.version).astype(np.int32), ids
                 ),
-                "status": pa.DictionaryArray.from_arrays(r.status.astype(np.int32), STATUS_CODES),
+                "status": pa.DictionaryArray.from_arrays(r.status.astype(np.int32), STATUS_VALUES),
                 "member_class": pa.DictionaryArray.from_arrays(
-                    r.klass.astype(np.int32), CLASS_NAMES
+                    r.klass.astype(np.int32), CLASS_VALUES
                 ),
                 "deductible": r.deductible,
                 "fund_pay": r.fund,

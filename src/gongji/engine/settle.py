@@ -32,7 +32,7 @@ class EngineError(ValueError):
         self.code = code
 
 
-# Why the kernel refused a visit, by its status (the code is layout.STATUS_CODES').
+# Why the kernel refused a visit, by its status (its error code: layout.STATUS_CODES).
 _REFUSED = {
     L.WINDOWS_FULL: f"more than {L.WINDOWS} institutions with an open deductible window at once",
     L.ITEMS_FULL: f"more than {L.ITEMS} items with a yearly deductible",

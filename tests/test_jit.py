@@ -1,5 +1,6 @@
 """The numba-compiled kernel gives exactly the CPython kernel's results, state and trace."""
 
+import importlib
 import random
 from datetime import datetime, timedelta
 
@@ -12,6 +13,8 @@ from gongji.engine.facts import kernel_args
 from gongji.engine.jit import compiled_settle_visit, empty_trace
 from gongji.engine.kernel import settle_visit
 from gongji.terms import Level, MemberType
+
+SETTLE = importlib.import_module("gongji.engine.settle")  # engine.settle is the function
 
 
 def random_stream(rng: random.Random, pack, n: int):
@@ -94,3 +97,49 @@ def test_the_cache_key_covers_what_the_compiled_code_depends_on():
         "gongji.engine.jit",  # the options
     } <= replay
     assert "gongji.analysis.kernel" not in jit._sources("gongji.engine.kernel")
+
+
+@pytest.mark.parametrize(
+    ("broken", "invariant"),
+    [
+        (lambda d, f, a, c: (d, f, a, c + 1), "fund + account + cash = total"),
+        (lambda d, f, a, c: (d, f + c + 1, a, -1), "no amount negative"),
+        (lambda d, f, a, c: (d + f + a + c, f, a, c), "deductible + fund <= in_scope"),
+        (lambda d, f, a, c: (d, f, a + 1, c - 1), "account <= balance before"),
+    ],
+)
+def test_a_result_breaking_an_invariant_is_refused_loudly(monkeypatch, broken, invariant):
+    """engine.settle checks every result it makes (engine/invariants.py): a kernel returning
+    figures that break one raises InvariantError (raised, so `python -O` keeps it)."""
+    real = SETTLE.settle_visit
+
+    def kernel(*args):
+        deductible, fund, account, cash, status = real(*args)
+        return (*broken(deductible, fund, account, cash), status)
+
+    pack = policy.load_region("kaifeng")
+    member = engine.Member(type=MemberType.employee, has_account=True)
+    visit = engine.Visit(datetime(2023, 3, 1, 9), "H1", Level.level1, 50_000, 40_000)
+    tables = engine.tables_on(pack, visit.time.date())
+    state = engine.YearState.new(100_000)
+    engine.settle(tables, member, state, visit)  # as it is, it holds them
+    monkeypatch.setattr(SETTLE, "settle_visit", kernel)
+    with pytest.raises(engine.InvariantError, match=invariant.replace("+", r"\+")):
+        engine.settle(tables, member, state, visit)
+
+
+def test_fund_pay_not_counted_against_the_caps_is_refused(monkeypatch):
+    real = SETTLE.settle_visit
+
+    def kernel(P, S, *args):
+        out = real(P, S, *args)
+        S[L.S_POOL + L.PU_ANNUAL] -= 1  # a fen of fund pay not counted against the year's cap
+        return out
+
+    pack = policy.load_region("kaifeng")
+    member = engine.Member(type=MemberType.employee, has_account=True)
+    visit = engine.Visit(datetime(2023, 3, 1, 9), "H1", Level.level1, 50_000, 40_000)
+    tables = engine.tables_on(pack, visit.time.date())
+    monkeypatch.setattr(SETTLE, "settle_visit", kernel)
+    with pytest.raises(engine.InvariantError, match="pools"):
+        engine.settle(tables, member, engine.YearState.new(0), visit)

@@ -173,3 +173,25 @@ def test_the_kernel_is_loaded_with_the_types_the_replay_calls_it_with(tmp_path, 
     replay(data / "visits.parquet", members, [ReplayPolicy("b", pack)], tmp_path / "o")
     assert set(calls) == {"decode_rows", "replay_chunks"}
     assert {name: len(types) for name, types in calls.items()} == dict.fromkeys(calls, 1)
+
+
+def test_a_visit_breaking_an_invariant_stops_the_replay(tmp_path, monkeypatch):
+    """The replay's loop checks every visit it settles (engine/invariants.py): figures that
+    break one (here the account pays a negative amount: the balances are made negative
+    behind the reader's back) raise InvariantError naming the visit, and no results remain."""
+    data = tmp_path / "data"
+    generate("kaifeng", 300, 2023, data)
+    compiled = K.compiled()
+    real = compiled["replay_chunks"]
+
+    def replay_chunks(P, T, bounds, carry, carry_member, V, M, *rest):
+        below = M._replace(balance=M.balance - 10**9)
+        return real(P, T, bounds, carry, carry_member, V, below, *rest)
+
+    monkeypatch.setitem(compiled, "replay_chunks", replay_chunks)
+    pack = policy.load_region("kaifeng")
+    with pytest.raises(engine.InvariantError, match=r"visits\[\d+\]: no amount negative"):
+        replay(
+            data / "visits.parquet", data / "members.parquet", [ReplayPolicy("b", pack)], tmp_path
+        )
+    assert not (tmp_path / "b" / "results.parquet").exists()

@@ -8,7 +8,10 @@ up in tables built from the engine's own functions (replay.py); the engine's `vi
 and `settle_visit` do the rest; the figures are added to the chunk's sums. A visit the
 engine refuses (no policy in force, a category the version does not pay, a full window
 table) is recorded with its status and zero amounts and leaves the member's state as it
-was — as the ledger refuses it.
+was — as the ledger refuses it. A visit settled is checked against the engine's invariants
+of its figures (engine/invariants.py: fund + account + cash = total, no amount negative, the
+fund within in-scope cost, the account within its balance); a chunk records the first visit
+that breaks one, and the batch raises InvariantError.
 
 Named tuples of arrays (see replay.py): `V` the visits, `M` the members (by member row),
 `T` the batch's lookup tables (`Lookups`), `R` the results (like the visits).
@@ -19,6 +22,7 @@ from numba import prange
 
 from gongji.engine import layout as L
 from gongji.engine.facts import class_of, visit_bits, visit_facts
+from gongji.engine.invariants import broken_invariant
 from gongji.engine.kernel import settle_visit
 from gongji.engine.state import start_state
 
@@ -34,20 +38,36 @@ ROW_MONTH = ROW_CATEGORY + len(L.CATEGORIES)  # + its month - MONTH_BASE
 N_ROWS = ROW_MONTH + N_MONTHS
 
 
-def replay_chunks(P, T, bounds, carry, carry_member, V, M, R, last_states, sums, oop, tr):
+def replay_chunks(P, T, bounds, carry, carry_member, V, M, R, last_states, sums, oop, broken, tr):
     """Settle visits [bounds[k], bounds[k+1]) for every chunk k, adding to sums[k] and to
     the members' out-of-pocket `oop` (chunks hold different members); chunk k's final state
-    goes to last_states[k]. `carry` is the state of member row `carry_member` (-1: none)."""
+    goes to last_states[k], and its first visit to break an invariant to broken[k] (row,
+    invariant; left as it is if none does). `carry` is the state of member row
+    `carry_member` (-1: none)."""
     for k in prange(len(bounds) - 1):
         backup = last_states[k].copy()
         carried = carry_member if k == 0 else -1
         lo, hi = bounds[k], bounds[k + 1]
         settle_chunk(
-            P, T, lo, hi, carry, carried, V, M, R, last_states[k], backup, sums[k], oop, tr
+            P,
+            T,
+            lo,
+            hi,
+            carry,
+            carried,
+            V,
+            M,
+            R,
+            last_states[k],
+            backup,
+            sums[k],
+            oop,
+            broken[k],
+            tr,
         )
 
 
-def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, tr):
+def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, broken, tr):
     """One chunk's visits in order, a member's state in S. Compiled without reference
     counting, and the named tuples of arrays are read here, not passed on: a call that takes
     them copies every array's header (the loop cost more than the rules did)."""
@@ -104,6 +124,20 @@ def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, tr
             if status != L.OK:  # refused as the engine refuses: the state stays as it was
                 copy_into(S, backup)
                 klass = deductible = fund = account = cash = 0
+            else:
+                invariant = broken_invariant(
+                    V.total[i],
+                    V.in_scope[i],
+                    deductible,
+                    fund,
+                    account,
+                    cash,
+                    backup[L.S_BALANCE],
+                    S[L.S_BALANCE],
+                )
+                if invariant != 0 and broken[1] == 0:
+                    broken[0] = i
+                    broken[1] = invariant
         R.version[i] = v
         R.status[i] = status
         R.klass[i] = klass

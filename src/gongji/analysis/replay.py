@@ -7,7 +7,8 @@ kernel's integer arguments (the same functions the online engine uses for facts,
 lines); `analysis/kernel.py` folds the engine's `settle_visit` over them, carrying each
 member's state across batch boundaries. Every scenario (the baseline and a reform) is
 settled from the same decoded batch. Memory is bounded by the batch size plus the members
-table; nothing holds the whole file.
+table; nothing holds the whole file. Every visit settled is checked against the engine's
+invariants of a visit's figures (engine/invariants.py); one broken raises InvariantError.
 
 On two cores the stages overlap as a pipeline of threads: batches are read ahead, the next
 one is decoded and the last one's results written while one is settled (the kernel's own
@@ -51,6 +52,7 @@ from gongji.engine.facts import (
     item_key,
     member_bits,
 )
+from gongji.engine.invariants import INVARIANTS, InvariantError
 from gongji.engine.settle import settled_level
 from gongji.errors import InputError
 from gongji.policy.schema import Pack
@@ -106,8 +108,8 @@ MEMBER_COLUMNS = pa.schema([f for f in schema.MEMBERS if f.name not in schema.DE
 REQUIRED = tuple(f.name for f in schema.VISITS if not f.nullable)
 _BEFORE_ALL = -(1 << 62)
 # The dictionaries of the results' status and member_class columns (indexed by the codes).
-STATUS_CODES = pa.array([L.STATUS_CODES[s] for s in range(len(L.STATUS_CODES))])
-CLASS_NAMES = pa.array([c.value for c in L.CLASSES])
+STATUS_VALUES = pa.array([L.STATUS_CODES[s] for s in range(len(L.STATUS_CODES))])
+CLASS_VALUES = pa.array([c.value for c in L.CLASSES])
 
 
 class Buffers:
@@ -493,6 +495,7 @@ class Run:
         bounds = _chunks(d.visits.member, CHUNKS)
         last = np.zeros((len(bounds) - 1, L.S_SIZE), np.int64)
         sums = np.zeros((len(bounds) - 1, K.N_ROWS, K.N_MEASURES), np.int64)
+        broken = np.zeros((len(bounds) - 1, 2), np.int64)  # (row, invariant) per chunk
         # chunks handed out one at a time: a thread the reader or decoder holds up does not
         # hold the batch up (equal shares per thread waited for the slowest)
         with numba.parallel_chunksize(1):
@@ -508,8 +511,12 @@ class Run:
                 last,
                 sums,
                 self.aggregates.out_of_pocket,
+                broken,
                 self._trace,
             )
+        if broken[:, 1].any():
+            row, invariant = broken[np.flatnonzero(broken[:, 1])[0]]
+            raise InvariantError(f"visits[{d.first_row + row}]: {INVARIANTS[invariant]}")
         if n:
             self.carry = last[-1].copy()
             self.carry_member = int(d.visits.member[-1])
@@ -526,9 +533,9 @@ class Run:
                 "policy_version": pa.DictionaryArray.from_arrays(
                     np.where(r.version < 0, len(ids) - 1, r.version).astype(np.int32), ids
                 ),
-                "status": pa.DictionaryArray.from_arrays(r.status.astype(np.int32), STATUS_CODES),
+                "status": pa.DictionaryArray.from_arrays(r.status.astype(np.int32), STATUS_VALUES),
                 "member_class": pa.DictionaryArray.from_arrays(
-                    r.klass.astype(np.int32), CLASS_NAMES
+                    r.klass.astype(np.int32), CLASS_VALUES
                 ),
                 "deductible": r.deductible,
                 "fund_pay": r.fund,

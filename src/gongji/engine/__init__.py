@@ -1,6 +1,7 @@
 """The settlement engine: pure functions from policy, state and visit to result and trace."""
 
 from gongji.engine.facts import Member, Period, Visit, retirement_effective
+from gongji.engine.invariants import InvariantError
 from gongji.engine.settle import EngineError, Result, settle, settle_all
 from gongji.engine.state import YearState
 from gongji.engine.tables import Tables, compile_pack, tables_on
@@ -8,6 +9,7 @@ from gongji.engine.trace import Step, explain, explain_records
 
 __all__ = [
     "EngineError",
+    "InvariantError",
     "Member",
     "Period",
     "Result",

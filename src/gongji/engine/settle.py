@@ -4,6 +4,11 @@ Pure: no I/O, nothing mutated that the caller can see. The ledger settles each v
 `settle` (the service and the console reach the engine through the ledger); `settle_all`
 folds `settle` over a member's visits in time order, for `gongji calculate` (and the
 console's trial calculation, which is calculate's).
+
+Every result `settle` makes is checked against the invariants of a settled visit
+(invariants.py: fund + account + cash = total, no amount negative, the fund within in-scope
+cost, the account within its balance, the caps counting every fen the fund pays); a broken
+one raises InvariantError.
 """
 
 from collections.abc import Iterable
@@ -11,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from gongji.engine import layout as L
 from gongji.engine.facts import LEVEL_INDEX, Member, Visit, kernel_args
+from gongji.engine.invariants import check
 from gongji.engine.kernel import emit, settle_visit
 from gongji.engine.state import YearState
 from gongji.engine.tables import Tables, tables_on
@@ -26,7 +32,7 @@ class EngineError(ValueError):
         self.code = code
 
 
-# Why the kernel refused a visit, by its status (the code is layout.STATUS_CODES').
+# Why the kernel refused a visit, by its status (its error code: layout.STATUS_CODES).
 _REFUSED = {
     L.WINDOWS_FULL: f"more than {L.WINDOWS} institutions with an open deductible window at once",
     L.ITEMS_FULL: f"more than {L.ITEMS} items with a yearly deductible",
@@ -67,6 +73,7 @@ def settle(
     deductible, fund, account, cash, status = settle_visit(tables.params, s, *args, line, trace, tr)
     if status != L.OK:
         raise EngineError(L.STATUS_CODES[status], _REFUSED[status])
+    check(state.slots, s, visit.total, visit.in_scope, deductible, fund, account, cash)
     result = Result(
         tables.version_id,
         L.CLASSES[args[5]],

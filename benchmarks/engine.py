@@ -3,7 +3,8 @@
     python benchmarks/engine.py [--members 2000] [--repeat 5]
 
 A year of visits per region is generated (seeded), then settled member by member through
-`engine.settle_all`, the entry point the ledger and `gongji calculate` use. Figures are
+`engine.settle_all`, the entry point `gongji calculate` uses (the ledger calls
+`engine.settle` a visit at a time, the same rules). Figures are
 medians over --repeat runs, beside a baseline measured in the same run: a plain Python loop
 over the same visits doing one ratio product each, so noisy machines can be compared by ratio.
 """

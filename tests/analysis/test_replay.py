@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import numba
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -19,6 +20,7 @@ from gongji import engine, policy
 from gongji.analysis import kernel as K
 from gongji.analysis.generate import generate
 from gongji.analysis.replay import ReplayPolicy, replay
+from gongji.errors import InputError
 from gongji.money import fmt
 from gongji.policy import loader
 
@@ -194,4 +196,28 @@ def test_a_visit_breaking_an_invariant_stops_the_replay(tmp_path, monkeypatch):
         replay(
             data / "visits.parquet", data / "members.parquet", [ReplayPolicy("b", pack)], tmp_path
         )
+    assert not (tmp_path / "b" / "results.parquet").exists()
+
+
+def test_a_negative_opening_balance_is_named_not_settled(tmp_path):
+    """A members file is input: an overdrawn account is refused by name (it would otherwise
+    pay negative amounts from the account, which the invariants then stop)."""
+    data = tmp_path / "data"
+    generate("kaifeng", 50, 2023, data)
+    members = pq.read_table(data / "members.parquet")
+    balances = members.column("account_balance").to_pylist()
+    balances[7] = -100
+    bad = members.set_column(
+        members.schema.get_field_index("account_balance"),
+        members.schema.field("account_balance"),
+        pa.array(balances, members.schema.field("account_balance").type),
+    )
+    pq.write_table(bad, data / "members.parquet")
+    pack = policy.load_region("kaifeng")
+    with pytest.raises(InputError) as refused:
+        replay(
+            data / "visits.parquet", data / "members.parquet", [ReplayPolicy("b", pack)], tmp_path
+        )
+    assert refused.value.field == "members.account_balance"
+    assert f"member {members.column('member_id')[7].as_py()}'s" in refused.value.reason
     assert not (tmp_path / "b" / "results.parquet").exists()

@@ -10,6 +10,12 @@ settled from the same decoded batch. Memory is bounded by the batch size plus th
 table; nothing holds the whole file. Every visit settled is checked against the engine's
 invariants of a visit's figures (engine/invariants.py); one broken raises InvariantError.
 
+What it does not model: it settles visits only. A member's personal account starts at the
+members file's `account_balance` and is only drawn down by visits: not credited monthly
+(X-4), topped up by back-credits, reduced by premiums or closed; family mutual aid (XSBN-24)
+is not modelled either (what a user's own account cannot pay of the in-scope share is cash
+in the results, where the ledger draws it from the holder's account).
+
 On two cores the stages overlap as a pipeline of threads: batches are read ahead, the next
 one is decoded and the last one's results written while one is settled (the kernel's own
 loop runs on both cores), and the compiled kernel loads while the members are read. What it
@@ -176,11 +182,6 @@ class ReplayPolicy:
         ).reshape(len(self.tables), len(diseases))
 
 
-# The former name, for callers not yet renamed (analysis/cli.py, benchmarks/monitoring.py and
-# tests/supervision): it clashed with calculate.Scenario and report.Scenario.
-Scenario = ReplayPolicy
-
-
 def _level(tables: engine.Tables, level: Level, prescription_level: Level | None) -> int:
     return L.LEVELS.index(settled_level(tables, level, prescription_level))
 
@@ -226,8 +227,18 @@ class MemberTable:
             periods=flat,
             type=self.types,
             diseases=_lengths(table.column("chronic_diseases")),
-            balance=_owned(table.column("account_balance").fill_null(0)),
+            balance=_balances(table),
         )
+
+
+def _balances(table: pa.Table) -> np.ndarray:
+    """The members' opening account balances (fen; none given: 0), never negative: a
+    personal account cannot be overdrawn (the ledger's store refuses it too)."""
+    balance = _owned(table.column("account_balance").fill_null(0))
+    if len(balance) and balance.min() < 0:
+        member = table.column("member_id")[int(np.flatnonzero(balance < 0)[0])]
+        raise InputError("members.account_balance", f"member {member}'s must not be negative")
+    return balance
 
 
 def _periods(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

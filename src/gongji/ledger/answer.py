@@ -15,6 +15,7 @@ gives the same document. `Settled` is also a read-only mapping of its document
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
+from gongji.engine.invariants import InvariantError
 from gongji.money import fmt, to_fen
 
 # the amounts of every answer, in the document's order
@@ -56,10 +57,11 @@ class Settled(Mapping):
     presettle: bool = False
 
     def __post_init__(self) -> None:
-        # the answer's own invariant: every fen of the visit is paid by someone, once
+        # the answer's invariant (engine/invariants.py's first, with the holder's mutual aid):
+        # every fen of the visit is paid by someone, once
         paid = self.fund_pay + self.account_pay + self.mutual_aid_pay + self.cash_pay
         if paid != self.total:
-            raise AssertionError(f"{self.visit_id}: fund + account + aid + cash != total")
+            raise InvariantError(f"{self.visit_id}: fund + account + aid + cash != total")
 
     def as_presettlement(self) -> "Settled":
         return replace(self, txn_id=None, presettle=True)

@@ -10,6 +10,7 @@ import pytest
 from gongji import engine, policy
 from gongji.engine import layout as L
 from gongji.engine.facts import kernel_args
+from gongji.engine.invariants import check_pools
 from gongji.engine.jit import compiled_settle_visit, empty_trace
 from gongji.engine.kernel import settle_visit
 from gongji.terms import Level, MemberType
@@ -141,5 +142,7 @@ def test_fund_pay_not_counted_against_the_caps_is_refused(monkeypatch):
     visit = engine.Visit(datetime(2023, 3, 1, 9), "H1", Level.level1, 50_000, 40_000)
     tables = engine.tables_on(pack, visit.time.date())
     monkeypatch.setattr(SETTLE, "settle_visit", kernel)
+    before = engine.YearState.new(0)
+    result, after = engine.settle(tables, member, before, visit)  # checked where recorded
     with pytest.raises(engine.InvariantError, match="pools"):
-        engine.settle(tables, member, engine.YearState.new(0), visit)
+        check_pools(before.slots, after.slots, result.fund_pay)

@@ -1,6 +1,7 @@
 """Settle, retry, conflict, cancel, bad input, and db check — on SQLite and PostgreSQL."""
 
 import asyncio
+import importlib
 import threading
 from decimal import Decimal
 
@@ -8,7 +9,9 @@ import psycopg
 import pytest
 from sqlalchemy import func, select
 
+from gongji import engine
 from gongji.calculate import calculate
+from gongji.engine import layout as L
 from gongji.errors import InputError
 from gongji.ledger import check
 from gongji.ledger.members import add_member
@@ -271,3 +274,22 @@ def test_one_txn_id_racing_in_an_asyncio_batch_settles_once(member):
     assert isinstance(conflict, InputError) and conflict.code == "E_TXN_CONFLICT"
     assert second["txn_id"] == "T2"  # the rest of the batch, settled one by one
     assert snapshot(member)[0] == 2 and check.problems(member) == []
+
+
+def test_the_ledger_refuses_fund_pay_not_counted_against_the_caps(monkeypatch, db):
+    """The ledger checks invariant 5 before it records a settlement: nothing is written."""
+    add_member(db, "kaifeng", {"id": "P1", "type": "employee"})
+    kernel_module = importlib.import_module("gongji.engine.settle")
+    real = kernel_module.settle_visit
+
+    def kernel(P, S, *args):
+        out = real(P, S, *args)
+        S[L.S_POOL + L.PU_ANNUAL] -= 1  # a fen of fund pay not counted against the year's cap
+        return out
+
+    monkeypatch.setattr(kernel_module, "settle_visit", kernel)
+    visit = {"id": "V1", "time": "2023-03-01T09:00:00", "institution": "H1", "total": "500.00"}
+    with pytest.raises(engine.InvariantError, match="pools"):
+        settle(db, "T1", "P1", visit)
+    monkeypatch.setattr(kernel_module, "settle_visit", real)
+    assert settle(db, "T1", "P1", visit)["txn_id"] == "T1"  # nothing of the refused one kept

@@ -7,8 +7,8 @@ console's trial calculation, which is calculate's).
 
 Every result `settle` makes is checked against the invariants of a settled visit
 (invariants.py: fund + account + cash = total, no amount negative, the fund within in-scope
-cost, the account within its balance, the caps counting every fen the fund pays); a broken
-one raises InvariantError.
+cost, the account within its balance); a broken one raises InvariantError. The ledger also
+checks that the caps count every fen the fund pays, where it records a settlement.
 """
 
 from collections.abc import Iterable

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from gongji import catalogue, engine, policy
 from gongji.engine import accounts as account_rules
+from gongji.engine.invariants import check_pools
 from gongji.errors import InputError, validated
 from gongji.ledger import members as M
 from gongji.ledger.answer import Settled, Step
@@ -174,6 +175,7 @@ def _settle_one(sql: Driver, txn_id: str, member_id: str, document: object) -> S
     visit = engine_visit(v, catalogue.sample() if v.items else None)
     state = M.state_of(row)
     result, new_state = engine.settle(tables, member, state, visit)
+    check_pools(state.slots, new_state.slots, result.fund_pay)  # the caps count every fen
     holder, aid = _mutual_aid(sql, version, row, v.time.date(), result)
     out = _answer(txn_id, v, visit, result, tables, version.mutual_aid, holder, aid)
     moves = [

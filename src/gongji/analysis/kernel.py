@@ -75,6 +75,10 @@ def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, br
     if carried >= 0:
         copy_into(S, carry)
         current = carried
+    # the first visit to break an invariant, kept in locals and stored once after the loop
+    # (a store into `broken` inside the loop cost the loop a tenth of its time)
+    first_broken = -1
+    which = 0
     for i in range(lo, hi):
         m = V.member[i]
         if m != current:
@@ -135,9 +139,9 @@ def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, br
                     backup[L.S_BALANCE],
                     S[L.S_BALANCE],
                 )
-                if invariant != 0 and broken[1] == 0:
-                    broken[0] = i
-                    broken[1] = invariant
+                if invariant != 0 and which == 0:
+                    first_broken = i
+                    which = invariant
         R.version[i] = v
         R.status[i] = status
         R.klass[i] = klass
@@ -150,6 +154,9 @@ def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, br
         amounts = (V.total[i], V.in_scope[i], deductible, fund, account, cash)
         tally(sums, keys, status, amounts)
         oop[m] += account + cash
+    if which != 0:
+        broken[0] = first_broken
+        broken[1] = which
 
 
 def tally(sums, keys, status, amounts):

@@ -1,0 +1,58 @@
+"""`gongji db check` can fail: each problem it reports, made by tampering with a store that
+was consistent (the tampered balance, state and cap are in test_operations.py)."""
+
+import pytest
+from sqlalchemy import insert, select, update
+
+from gongji.ledger import check
+from gongji.ledger.members import add_member
+from gongji.ledger.schema import legs, settlements
+from gongji.ledger.settlement import settle
+
+
+def visit(vid: str, time: str, total: str) -> dict:
+    return {"id": vid, "time": time, "institution": "H001", "level": "level3", "total": total}
+
+
+@pytest.fixture
+def settled(db):
+    """Two settlements of one Kaifeng employee, checked consistent."""
+    add_member(db, "kaifeng", {"id": "P001", "type": "employee", "account_balance": "300.00"})
+    settle(db, "T1", "P001", visit("V1", "2023-03-01T10:00:00", "250.00"))
+    settle(db, "T2", "P001", visit("V2", "2023-03-05T10:00:00", "100.00"))
+    assert check.problems(db) == []
+    return db
+
+
+def _row(conn, txn_id: str):
+    return conn.execute(select(settlements).where(settlements.c.txn_id == txn_id)).one()
+
+
+def test_an_unbalanced_entry_is_reported(settled):
+    with settled.begin() as conn:
+        entry = _row(conn, "T1").entry_id
+        conn.execute(insert(legs).values(entry_id=entry, account="fund:kaifeng", amount=1))
+    assert check.problems(settled) == [f"entry {entry}: legs sum to 1, not 0"]
+
+
+def test_a_stored_result_the_engine_does_not_give_again_is_reported(settled):
+    with settled.begin() as conn:
+        result = dict(_row(conn, "T1").result)
+        paid = result["fund_pay"]
+        result["fund_pay"] = "999.99"
+        conn.execute(update(settlements).where(settlements.c.txn_id == "T1").values(result=result))
+    assert check.problems(settled) == [f"settlement T1: fund_pay 999.99 but replay gives {paid}"]
+
+
+def test_a_broken_chain_is_reported(settled):
+    """T2 must start from the state T1 left (the balance aside): a fen of pool use more in
+    its starting state is a settlement that did not follow the one before it."""
+    with settled.begin() as conn:
+        before = list(_row(conn, "T2").state_before)
+        before[3] += 1  # the general pool's annual use
+        conn.execute(
+            update(settlements).where(settlements.c.txn_id == "T2").values(state_before=before)
+        )
+    assert check.problems(settled) == [
+        "settlement T2: does not start from where the previous one ended"
+    ]

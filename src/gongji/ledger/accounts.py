@@ -53,8 +53,8 @@ def credit_due(
     amount = account_rules.monthly_credit(credit, base)
     if amount is None:
         return None
-    source = "premium" if account_rules.from_contribution(credit) else "fund"
-    return amount, credit, f"{source}:{pack.region}"
+    source = Chart.premium if account_rules.from_contribution(credit) else Chart.fund
+    return amount, credit, source.of(pack.region)
 
 
 def credit_month(db: Engine, region: str, month: date, progress: Progress | None = None) -> dict:

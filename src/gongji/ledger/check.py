@@ -52,12 +52,13 @@ def _member_leg_sums(conn: Connection) -> dict[str, int]:
 
 def _balances(member, sums: dict[str, int]) -> list[str]:
     out = []
-    for kind, kept in (("account", member.account_balance), ("frozen", member.frozen)):
-        legs_sum = sums.get(f"{kind}:{member.id}", 0)
+    for kind, kept in ((Chart.account, member.account_balance), (Chart.frozen, member.frozen)):
+        account = kind.of(member.id)
+        legs_sum = sums.get(account, 0)
         if kept != legs_sum:
-            out.append(f"{kind}:{member.id}: kept {kept}, legs sum to {legs_sum}")
+            out.append(f"{account}: kept {kept}, legs sum to {legs_sum}")
         if kept < 0:
-            out.append(f"{kind}:{member.id}: below zero ({kept})")
+            out.append(f"{account}: below zero ({kept})")
     if member.state[L.S_BALANCE] != member.account_balance:
         out.append(
             f"member {member.id}: state balance {member.state[L.S_BALANCE]} is not the account's"

@@ -326,8 +326,8 @@ def _cancel_locked(conn: Connection, row, settlement_id: int, txn_id: str) -> di
     previous = active[1].visit_time if len(active) > 1 else None
     M.save_visit(conn, s.member_id, restored, previous)
     for account, amount in moves:
-        holder = account.removeprefix(Chart.account.prefix)
-        if account.startswith(Chart.account.prefix) and holder != s.member_id:
+        holder = Chart.account.key(account)
+        if holder is not None and holder != s.member_id:
             M.move_balance(conn, M.lock(conn, holder, "holder"), amount)
     return {"txn_id": txn_id, "cancelled": True}
 

@@ -113,7 +113,7 @@ def account_show(db: Engine, member_id: str) -> dict:
     balance = 0
     lines = []
     for j in journal:
-        if j.account.startswith(Chart.account.prefix):
+        if Chart.account.key(j.account) is not None:
             balance += j.amount
         lines.append(
             {
@@ -121,7 +121,7 @@ def account_show(db: Engine, member_id: str) -> dict:
                 "kind": j.kind,
                 "txn_id": j.txn_id,
                 "at": j.created_at.isoformat(timespec="seconds"),
-                "account": j.account.split(":", 1)[0],
+                "account": j.account.partition(":")[0],  # its kind: account or frozen
                 "amount": to_yuan(j.amount),
                 "balance": to_yuan(balance),
                 **({"reverses": j.reverses} if j.reverses else {}),

@@ -4,7 +4,7 @@ was consistent (the tampered balance, state and cap are in test_operations.py)."
 import pytest
 from sqlalchemy import insert, select, update
 
-from gongji.ledger import check
+from gongji.ledger import check, year
 from gongji.ledger.members import add_member
 from gongji.ledger.schema import legs, settlements
 from gongji.ledger.settlement import settle
@@ -56,3 +56,34 @@ def test_a_broken_chain_is_reported(settled):
     assert check.problems(settled) == [
         "settlement T2: does not start from where the previous one ended"
     ]
+
+
+def test_a_first_settlement_not_starting_from_a_new_state_is_reported(settled):
+    """The first active settlement has no predecessor: it must start from the state the
+    member was added with (a fen of pool use there is use no settlement recorded)."""
+    with settled.begin() as conn:
+        before = list(_row(conn, "T1").state_before)
+        before[3] += 1  # the general pool's annual use
+        conn.execute(
+            update(settlements).where(settlements.c.txn_id == "T1").values(state_before=before)
+        )
+    assert check.problems(settled) == [
+        "settlement T1: does not start from the member's opening state"
+    ]
+
+
+def test_after_a_rollover_the_chain_is_the_reset_state(db):
+    """A year rollover between two settlements resets the year's use (X-1): the next year's
+    first settlement starts from exactly that reset, not from any state of a later year."""
+    add_member(db, "kaifeng", {"id": "P002", "type": "employee"})
+    settle(db, "T1", "P002", visit("V1", "2023-12-01T10:00:00", "250.00"))
+    year.rollover(db, 2024)
+    settle(db, "T2", "P002", visit("V2", "2024-03-05T10:00:00", "100.00"))
+    assert check.problems(db) == []
+    with db.begin() as conn:
+        before = list(_row(conn, "T2").state_before)
+        before[3] += 1  # a fen of 2024 use that no settlement paid
+        conn.execute(
+            update(settlements).where(settlements.c.txn_id == "T2").values(state_before=before)
+        )
+    assert check.problems(db) == ["settlement T2: does not start from where the previous one ended"]

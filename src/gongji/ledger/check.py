@@ -5,9 +5,10 @@
   below zero, and the balance equals the one in the member's engine state;
 - every active settlement, re-run through the engine from the state it started from (and
   the member record it was settled with), gives the stored result;
-- settlements chain: what one leaves is what the next starts from (the account balance
-  aside, which crediting and other account movements change in between), and the last
-  one's state is the member's (unless a year rollover came after it);
+- settlements chain: the first active one starts from a new member's state, and each one
+  from what the one before left (the account balance aside, which crediting and other
+  account movements change in between; a year rollover in between resets exactly what a
+  visit in the new year would, X-1); the member's state is what the last one left;
 - no pool's fund use this year is above the highest annual cap any version in force that
   year gives it.
 """
@@ -17,6 +18,7 @@ from functools import cache
 from sqlalchemy import Connection, Engine, func, select
 
 from gongji import catalogue, engine, policy
+from gongji.engine import kernel
 from gongji.engine import layout as L
 from gongji.ledger.chart import Chart
 from gongji.ledger.schema import legs, members, settlements
@@ -106,11 +108,14 @@ def _replay(conn: Connection, member) -> list[str]:
         .where(settlements.c.member_id == member.id, settlements.c.cancel_entry_id.is_(None))
         .order_by(settlements.c.id)
     ).all()
-    after = None
-    for s in active:
+    # cancelling only the latest settlement restores its starting state exactly, so the
+    # first active one starts from the state the member was added with
+    after = list(engine.YearState.new().slots)
+    for n, s in enumerate(active):
         before = list(s.state_before)
-        if after is not None and not _same_but_balance(after, before):
-            return [f"settlement {s.txn_id}: does not start from where the previous one ended"]
+        if not _continues(after, before):
+            where = "the member's opening state" if n == 0 else "where the previous one ended"
+            return [f"settlement {s.txn_id}: does not start from {where}"]
         v = VisitIn.model_validate(s.request["visit"])
         em = engine_member(
             pack, MemberIn.model_validate(s.request.get("record", member.profile)), v.time.date()
@@ -128,13 +133,16 @@ def _replay(conn: Connection, member) -> list[str]:
                     f"gives {to_yuan(getattr(result, key))}"
                 ]
         after = list(state.slots)
-    if after is not None and not _same_but_balance(after, list(member.state)):
+    if not _continues(after, list(member.state)):
         return [f"member {member.id}: state differs from its last settlement's"]
     return []
 
 
-def _same_but_balance(a: list[int], b: list[int]) -> bool:
-    """Equal apart from the account balance, or b is a later year (a rollover)."""
-    if b[L.S_YEAR] > a[L.S_YEAR]:
-        return True
-    return a[: L.S_BALANCE] == b[: L.S_BALANCE] and a[L.S_BALANCE + 1 :] == b[L.S_BALANCE + 1 :]
+def _continues(after: list[int], before: list[int]) -> bool:
+    """`before` is `after`, apart from the account balance and, where `before` is in a later
+    year, the reset the rollover made (the kernel's own, as `gongji year rollover` applies it)."""
+    expected = list(after)
+    if before[L.S_YEAR] > expected[L.S_YEAR]:
+        kernel.roll_year(expected, before[L.S_MONTH], False, [])
+    expected[L.S_BALANCE] = before[L.S_BALANCE]
+    return expected == before

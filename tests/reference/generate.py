@@ -174,7 +174,7 @@ def member_year(rng, pack, aims: Counter) -> tuple[M.MemberSpec, list[M.VisitSpe
         if version is None:  # a day no version covers (none inside the spans drawn)
             continue
         visit = make_visit(rng, pack, version, member, favourites, t, institution)
-        visit = avoid_known_disagreements(pack, version, state, visit)
+        visit = avoid_known_disagreements(pack, version, state, visit, aims)
         visit = steer(rng, pack, member, state, visit, steered, aims)
         M.settle(pack, member, state, visit)
         visits.append(visit)
@@ -255,7 +255,7 @@ def make_visit(rng, pack, version, member, favourites, t, institution) -> M.Visi
     )
 
 
-def avoid_known_disagreements(pack, version, state, visit: M.VisitSpec) -> M.VisitSpec:
+def avoid_known_disagreements(pack, version, state, visit: M.VisitSpec, aims) -> M.VisitSpec:
     """Keep out of generation what the report names as a disagreement with the engine.
 
     NY-5a's 24-hour window across 1 January: the model counts a visit within 24 hours of the
@@ -269,6 +269,7 @@ def avoid_known_disagreements(pack, version, state, visit: M.VisitSpec) -> M.Vis
     if rules.window == "hours_from_charged" and window is not None:
         end = M.window_end(rules, window[0])
         if window[0].year != visit.time.year and visit.time < end:
+            aims["avoided.window_across_new_year"] += 1
             return replace(visit, time=end)
     return visit
 

@@ -174,7 +174,6 @@ def member_year(rng, pack, aims: Counter) -> tuple[M.MemberSpec, list[M.VisitSpe
         if version is None:  # a day no version covers (none inside the spans drawn)
             continue
         visit = make_visit(rng, pack, version, member, favourites, t, institution)
-        visit = avoid_known_disagreements(pack, version, state, visit, aims)
         visit = steer(rng, pack, member, state, visit, steered, aims)
         M.settle(pack, member, state, visit)
         visits.append(visit)
@@ -253,25 +252,6 @@ def make_visit(rng, pack, version, member, favourites, t, institution) -> M.Visi
         prescription_level=prescription,
         use_account=rng.random() > 0.08,
     )
-
-
-def avoid_known_disagreements(pack, version, state, visit: M.VisitSpec, aims) -> M.VisitSpec:
-    """Keep out of generation what the report names as a disagreement with the engine.
-
-    NY-5a's 24-hour window across 1 January: the model counts a visit within 24 hours of the
-    charged visit as inside the window whatever the date (the text: 24 小时内在同一医院多次就诊的
-    只记一次起付标准); the engine's year roll closes every window on 1 January, so a visit at
-    00:30 on 1 January after one at 20:00 on 31 December is charged a second deductible.
-    Such a visit is moved to the window's end.
-    """
-    rules = M.line_rules(version, "general")
-    window = state["windows"].get(visit.institution)
-    if rules.window == "hours_from_charged" and window is not None:
-        end = M.window_end(rules, window[0])
-        if window[0].year != visit.time.year and visit.time < end:
-            aims["avoided.window_across_new_year"] += 1
-            return replace(visit, time=end)
-    return visit
 
 
 # -- amounts ---------------------------------------------------------------------------------------

@@ -104,11 +104,11 @@ def roll_year(S, month, tracing, tr):
                 used += S[L.S_POOL + p * L.PU_STRIDE + L.PU_ANNUAL]
             emit(tracing, tr, L.T_YEAR_RESET, used, S[L.S_YEAR], year)
         S[L.S_YEAR] = year
+        # a deductible window is not a yearly accumulator: 24 hours from a visit on 31
+        # December run into 1 January (NY-5a); a calendar-day window closes by itself
         for p in range(L.N_POOLS):
             S[L.S_POOL + p * L.PU_STRIDE + L.PU_ANNUAL] = 0
             S[L.S_POOL + p * L.PU_STRIDE + L.PU_DED_MET] = 0
-        for i in range(L.WINDOWS):
-            S[L.S_WINDOW + i * L.W_STRIDE + L.W_OPENED] = -1
         for i in range(L.ITEMS):
             S[L.S_ITEM + i * L.I_STRIDE + L.I_KEY] = 0
             S[L.S_ITEM + i * L.I_STRIDE + L.I_MET] = 0

@@ -6,7 +6,9 @@
 Fills a new store (SQLite file, or a new PostgreSQL database on the local server) with the
 members, registered institutions and a month of settlements, starts `gongji serve`'s app
 under uvicorn on a loopback port, logs in as an administrator and requests every page
---repeat times. Printed per page: the median and the largest of the server's own time
+--repeat times (the member page looks up a different member, drawn at random, each time:
+no one member's rows stay warm in the caches). Printed per page: the median and the largest
+of the server's own time
 (the access log's `ms`, measured around the app: no network, no client), and the median
 round trip seen by the client. Target: every page under 300 ms. Baseline in the same run:
 GET /health (one SELECT 1) — the floor of a request. Also printed: the startup summing of
@@ -48,7 +50,7 @@ def main() -> None:
         member_ids = fill(url, args.members, args.settlements)
         print(f"{args.store}: {args.members:,} members, {args.settlements:,} settlements "
               f"loaded in {time.perf_counter() - t:.0f} s")  # fmt: skip
-        measure(url, random.Random(1).choice(member_ids), args.repeat)
+        measure(url, random.Random(1).sample(member_ids, args.repeat), args.repeat)
     finally:
         drop()
 
@@ -124,7 +126,8 @@ def fill(url: str, n_members: int, n_settlements: int) -> list[str]:
     return ids
 
 
-def measure(url: str, member_id: str, repeat: int) -> None:
+def measure(url: str, member_ids: list[str], repeat: int) -> None:
+    """Each page `repeat` times; the member page looks up member_ids[0], [1], ... in turn."""
     from gongji.console.pages import warm
     from gongji.ledger import store
     from gongji.service.settings import Settings
@@ -155,7 +158,7 @@ def measure(url: str, member_id: str, repeat: int) -> None:
     pages = [
         ("GET", "/health", None),
         ("GET", "/console/?region=kaifeng&year=2023", None),
-        ("POST", "/console/members", {"csrf": csrf, "member_id": member_id}),
+        ("POST", "/console/members", {"csrf": csrf, "member_id": None}),  # one each time
         ("GET", "/console/calculate", None),
         ("POST", "/console/calculate", calc),
         ("GET", "/console/policy?region=kaifeng&other=nanyang", None),
@@ -166,12 +169,16 @@ def measure(url: str, member_id: str, repeat: int) -> None:
         ("GET", "/console/audit", None),
     ]
     trips: dict[str, list[float]] = {}
-    for _ in range(repeat):
+    for i in range(repeat):
         for method, path, form in pages:
+            if form and "member_id" in form:
+                form = {**form, "member_id": member_ids[i]}
             t = time.perf_counter()
             r = client.request(method, path, data=form)
             trips.setdefault(f"{method} {path}", []).append(time.perf_counter() - t)
             assert r.status_code == 200, (path, r.status_code, r.text[:300])
+            if form and "member_id" in form:
+                assert form["member_id"] in r.text, "the member page shows the member asked for"
     server.should_exit = True
     thread.join(timeout=10)
     print(f"{'page':58s} {'server median':>14s} {'server max':>11s} {'round trip':>11s}")

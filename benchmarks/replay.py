@@ -1,7 +1,7 @@
 """Replay throughput: visits/s end to end from Parquet, peak memory, and Spark beside it.
 
-    python benchmarks/replay.py [--members 740000] [--region kaifeng] [--repeat 3]
-                                [--data DIR] [--no-spark]
+    python benchmarks/replay.py [--members 740000] [--region kaifeng] [--repeat 5]
+                                [--data DIR] [--no-spark] [--check 1000]
 
 About 740,000 generated members make 10 million visits (`gongji generate`, seed 1; the data
 is kept in --data and reused). Each measurement runs in a fresh process, `--repeat` times,
@@ -17,6 +17,12 @@ and the median is printed:
 - peak memory: the largest resident set of the end-to-end process;
 - Spark local[*]: the same replay through `replay_spark` on the same files, and whether its
   aggregates equal the single-process run's.
+
+Then, outside every timed run: each run that wrote per-visit results (each has its own
+folder in --data/out) is checked on a seeded sample of members (at least --check visits)
+against `engine.settle`, visit by visit from each member's opening balance, the rows read
+back here independently of the replay's reader; a difference is printed and the script
+exits non-zero.
 """
 
 import argparse
@@ -39,7 +45,7 @@ def worker(args: argparse.Namespace) -> dict:
     from gongji import policy
     from gongji.analysis import replay as R
 
-    data, out = Path(args.data), Path(args.data) / "out"
+    data, out = Path(args.data), Path(args.data) / "out" / args.worker  # checked afterwards
     scenarios = [R.ReplayPolicy("baseline", policy.load_region(args.region))]
     visits, members = data / "visits.parquet", data / "members.parquet"
     if args.worker == "nullable-results":
@@ -117,6 +123,111 @@ def measure(args: argparse.Namespace, what: str) -> dict:
     }
 
 
+RESULT_RUNS = ("warm-results", "cold-results", "nullable-results")  # runs writing results
+
+
+def check(args: argparse.Namespace) -> tuple[list[str], int]:
+    """Each results-writing run's results.parquet on a seeded sample of members against
+    `engine.settle`: (differences, visits checked)."""
+    import pyarrow.parquet as pq
+
+    from gongji import engine, policy
+    from gongji.terms import Category, Level, MemberType
+
+    data = Path(args.data)
+    pack = policy.load_region(args.region)
+    ids = pq.read_table(data / "members.parquet", columns=["member_id"])["member_id"].to_numpy()
+    rng = np.random.default_rng(20240)
+    take = max(1, args.check // 10)
+    while True:  # enough members for --check visits (the files are sorted by member)
+        chosen = sorted(int(i) for i in rng.choice(ids, min(take, len(ids)), replace=False))
+        where = [("member_id", "in", chosen)]
+        visits = pq.read_table(data / "visits.parquet", filters=where).to_pylist()
+        if len(visits) >= args.check or take >= len(ids):
+            break
+        take *= 2
+    members = {
+        r["member_id"]: r
+        for r in pq.read_table(data / "members.parquet", filters=where).to_pylist()
+    }
+
+    def period_list(row, name):
+        return tuple(engine.Period(p["start"], p["end"]) for p in row[name] or ())
+
+    want, state = {}, {}
+    for v in visits:  # in the file's order: by member, then time
+        row = members[v["member_id"]]
+        member = engine.Member(
+            type=MemberType(row["type"]),
+            has_account=row["has_account"],
+            retired_from=row["retired_from"],
+            contribution_raised=row["contribution_raised"],
+            benefit_periods=None
+            if row["benefit_periods"] is None
+            else period_list(row, "benefit_periods"),
+            inpatient_stays=period_list(row, "inpatient_stays"),
+            arrears=period_list(row, "arrears"),
+            remote_filings=period_list(row, "remote_filings"),
+            chronic_diseases=tuple(row["chronic_diseases"]),
+        )
+        visit = engine.Visit(
+            time=v["time"],
+            institution=v["institution"],
+            level=Level(v["level"]),
+            total=v["total"],
+            in_scope=v["in_scope"],
+            category=Category(v["category"]),
+            remote=v["remote"],
+            designated=v["designated"],
+            manual=v["manual"],
+            third_party=v["third_party"],
+            disease=v["disease"],
+            drug=v["drug"],
+            internet=v["internet"],
+            prescription_level=Level(v["prescription_level"]) if v["prescription_level"] else None,
+            use_account=v["use_account"],
+        )
+        before = state.get(v["member_id"]) or engine.YearState.new(row["account_balance"])
+        tables = engine.tables_on(pack, visit.time.date())
+        if tables is None:
+            want[v["visit_id"]] = ("E_NO_POLICY", "", "employee", 0, 0, 0, 0)
+            want[v["visit_id"]] += (before.account_balance,)
+            continue
+        try:
+            r, state[v["member_id"]] = engine.settle(tables, member, before, visit, trace=False)
+        except engine.EngineError as exc:
+            want[v["visit_id"]] = (exc.code, tables.version_id, "employee", 0, 0, 0, 0)
+            want[v["visit_id"]] += (before.account_balance,)
+            continue
+        want[v["visit_id"]] = ("", r.version_id, r.member_class.value, r.deductible)
+        want[v["visit_id"]] += (r.fund_pay, r.account_pay, r.cash_pay, r.account_balance)
+    found = []
+    for run in RESULT_RUNS:
+        path = data / "out" / run / "baseline" / "results.parquet"
+        rows = pq.read_table(path, filters=where).to_pylist()
+        got = {
+            r["visit_id"]: (
+                r["status"],
+                r["policy_version"],
+                r["member_class"],
+                r["deductible"],
+                r["fund_pay"],
+                r["account_pay"],
+                r["cash_pay"],
+                r["account_balance"],
+            )
+            for r in rows
+        }
+        if set(got) != set(want):
+            found.append(f"{run}: {len(set(want) ^ set(got))} sampled visits missing or extra")
+        found += [
+            f"{run}: visit {k}: replay {got[k]} != settle {want[k]}"
+            for k in want
+            if k in got and got[k] != want[k]
+        ]
+    return found, len(want) * len(RESULT_RUNS)
+
+
 def nullable_copy(data: Path) -> None:
     """data/nullable/visits.parquet: the visits, row group by row group, every column nullable."""
     import pyarrow as pa
@@ -153,7 +264,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--members", type=int, default=740_000)
     ap.add_argument("--region", default="kaifeng")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--check", type=int, default=1000, help="visits checked a results file")
     ap.add_argument("--data", default=None)
     ap.add_argument("--no-spark", action="store_true")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -207,6 +319,13 @@ def main() -> None:
             f"{'Spark local[*], 8 partitions -> results':<48}{n / seconds / 1e6:>7.2f} M visits/s"
             f"  {seconds:>6.2f} s  aggregates identical to the single process: {same}"
         )
+    wrong, checked = check(args)
+    if not args.no_spark and not same:
+        wrong.append("Spark's aggregates differ from the single process's")
+    if wrong:
+        print(f"WRONG: {len(wrong)} replayed results differ", *wrong[:10], sep="\n  ")
+        sys.exit(1)
+    print(f"checked: {checked:,} replayed results ({', '.join(RESULT_RUNS)}) equal engine.settle's")
 
 
 if __name__ == "__main__":

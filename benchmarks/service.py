@@ -2,7 +2,7 @@
 PostgreSQL, then the ledger's invariants.
 
     python benchmarks/service.py [--store sqlite|postgresql|both] [--workers 2]
-                                 [--seconds 10] [--connections 64] [--rate 500]
+                                 [--seconds 10] [--connections 64] [--rate 500] [--runs 3]
 
 For each store: a fresh database with 5,000 members and one registered hospital; the service
 runs as its own process(es) (`gongji serve --workers N`, access log on, to /dev/null); the
@@ -15,8 +15,12 @@ to POST /v1/settlements). Two measurements:
   latency from the scheduled send time (so a stall counts against every request it delays).
 Each connection (and, at a fixed rate, each member) has its own members, so a member's
 visits arrive in time order. Also printed: the CPU time the service's processes and
-PostgreSQL's spend per settlement during the fixed-rate run (from /proc) — on a noisy
-machine a steadier figure than the peak. Afterwards `gongji db check` must find nothing.
+PostgreSQL's backends serving the run's database spend per settlement during the fixed-rate
+run (from /proc) — on a noisy machine a steadier figure than the peak. Afterwards `gongji db
+check` must find nothing.
+
+Each store is measured --runs times (3), each run on a fresh database with a fresh service:
+every run's line is printed, then the median of each figure over the runs.
 """
 
 import argparse
@@ -173,11 +177,7 @@ def cpu_seconds(match) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _postgres(_pid: int, _parent: int, cmdline: bytes) -> bool:
-    return cmdline.startswith(b"postgres")
-
-
-def load(port: int, token: str, args, out, server: int) -> None:
+def load(port: int, token: str, args, out, server: int, database: str | None) -> None:
     # The load process is apparatus: its garbage collector, sweeping thousands of live
     # request tasks, paused every request's clock at once (~150 ms, 4 s into a run) and
     # was most of the measured p99. Its memory is bounded by the run.
@@ -193,12 +193,22 @@ def load(port: int, token: str, args, out, server: int) -> None:
     def service(pid: int, parent: int, _cmdline: bytes) -> bool:  # gongji serve and its workers
         return server in (pid, parent)
 
-    used = cpu_seconds(service), cpu_seconds(_postgres)
+    def backends(_pid: int, _parent: int, cmdline: bytes) -> bool:
+        # PostgreSQL's backends serving this run's database ("postgres: [cluster: ]user
+        # database host state"): the service's pooled connections, open throughout; not
+        # other databases' on a shared server, whose backends come and go between readings
+        return (
+            database is not None
+            and cmdline.startswith(b"postgres: ")
+            and f" {database} ".encode() in cmdline
+        )
+
+    used = cpu_seconds(service), cpu_seconds(backends)
     latencies, bad_fixed = asyncio.run(fixed_rate(port, token, args.rate, args.seconds, "F"))
     n = len(latencies)
     cpu = [
         (after - before) / n
-        for before, after in zip(used, (cpu_seconds(service), cpu_seconds(_postgres)), strict=True)
+        for before, after in zip(used, (cpu_seconds(service), cpu_seconds(backends)), strict=True)
     ]
     out.put((ok / args.seconds, bad, latencies, bad_fixed, cpu))
     for refusal in REFUSALS:
@@ -231,13 +241,17 @@ def serve(url: str, port: int, workers: int) -> subprocess.Popen:
     raise SystemExit("the service did not start")
 
 
-def bench(name: str, url: str, args) -> None:
+def bench(name: str, url: str, args) -> dict:
+    """One run: the figures, printed on one line and returned."""
     token = prepare(url)
     port = 18000 + os.getpid() % 1000
     proc = serve(url, port, args.workers)
     try:
         out: multiprocessing.Queue = multiprocessing.Queue()
-        loader = multiprocessing.Process(target=load, args=(port, token, args, out, proc.pid))
+        database = url.rsplit("/", 1)[1] if url.startswith("postgresql") else None
+        loader = multiprocessing.Process(
+            target=load, args=(port, token, args, out, proc.pid, database)
+        )
         loader.start()
         rate, bad, latencies, bad_fixed, cpu = out.get()
         loader.join()
@@ -248,18 +262,53 @@ def bench(name: str, url: str, args) -> None:
     problems = check.problems(db)
     db.dispose()
     latencies.sort()
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    run = {
+        "peak": rate,
+        "p50": statistics.median(latencies) * 1000,
+        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "service_ms": cpu[0] * 1000,
+        "postgres_ms": cpu[1] * 1000,
+        "refused": bad + bad_fixed,
+        "problems": problems,
+    }
+    figures = line(run, args, name.startswith("postgresql"))
     print(
-        f"{name:<11} peak {rate:7.0f} settlements/s "
-        f"({args.connections} connections, {bad} refused)   "
-        f"at {args.rate:g}/s: p50 {p50:6.1f} ms  p99 {p99:6.1f} ms ({bad_fixed} refused)   "
+        f"{name:<18} {figures}   refused {bad} at peak, {bad_fixed} at a fixed rate   "
         + ("invariants hold" if not problems else f"PROBLEMS: {problems[:3]}")
     )
-    print(
-        f"{'':<11} CPU a settlement at {args.rate:g}/s: service {cpu[0] * 1000:.2f} ms, "
-        f"PostgreSQL {cpu[1] * 1000:.2f} ms (steadier than the peak on a noisy machine)"
+    return run
+
+
+def line(run: dict, args, postgres: bool) -> str:
+    return (
+        f"peak {run['peak']:7.0f} settlements/s ({args.connections} connections)   "
+        f"at {args.rate:g}/s: p50 {run['p50']:6.1f} ms  p99 {run['p99']:6.1f} ms   "
+        f"CPU a settlement: service {run['service_ms']:.2f} ms"
+        + (f", PostgreSQL {run['postgres_ms']:.2f} ms" if postgres else "")
     )
+
+
+def median_of(name: str, runs: list[dict], args) -> bool:
+    """The median of each figure over the runs; True when no run's store had a problem."""
+    mid = {k: statistics.median(r[k] for r in runs) for k in ("peak", "p50", "p99")}
+    mid |= {k: statistics.median(r[k] for r in runs) for k in ("service_ms", "postgres_ms")}
+    print(f"{name + ' median':<18} {line(mid, args, name == 'postgresql')}   ({len(runs)} runs)")
+    return all(not r["problems"] for r in runs)
+
+
+def postgres_database():
+    """A new database on the local server: (url, drop)."""
+    name = f"gongji_svc_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
 
 
 def main() -> None:
@@ -269,23 +318,29 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--rate", type=float, default=500)
+    ap.add_argument("--runs", type=int, default=3, help="runs a store; medians are reported")
     args = ap.parse_args()
     cores = os.cpu_count()
     print(f"gongji serve --workers {args.workers}; the load process on the same {cores} cores")
+    clean = True
     if args.store in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            bench("sqlite", f"sqlite:///{Path(tmp) / 'service.db'}", args)
+        runs = []
+        for _ in range(args.runs):
+            with tempfile.TemporaryDirectory() as tmp:
+                label = f"sqlite {len(runs) + 1}/{args.runs}"
+                runs.append(bench(label, f"sqlite:///{Path(tmp) / 'service.db'}", args))
+        clean &= median_of("sqlite", runs, args)
     if args.store in ("postgresql", "both"):
-        name = f"gongji_svc_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            bench("postgresql", PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", args)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-            admin.dispose()
+        runs = []
+        for _ in range(args.runs):
+            url, drop = postgres_database()
+            try:
+                runs.append(bench(f"postgresql {len(runs) + 1}/{args.runs}", url, args))
+            finally:
+                drop()
+        clean &= median_of("postgresql", runs, args)
+    if not clean:
+        raise SystemExit("a run's store has problems: see above")
 
 
 if __name__ == "__main__":

@@ -3,12 +3,33 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 from gongji.ledger import registry, store
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+
+# -- hypothesis: the `dev` profile by default; `ci` where CI is set (.ci/run sets it): seeded
+# (the same examples on every run, so a CI failure reproduces and a pass is not the luck of
+# the draw) and three times the examples. `pytest --hypothesis-profile NAME` chooses another.
+# A property test sets its number of examples with `examples(n)`: n under `dev`, scaled with
+# the loaded profile, so the profile decides and an expensive test still takes fewer than a
+# cheap one.
+DEV_EXAMPLES = 100
+settings.register_profile("dev", max_examples=DEV_EXAMPLES)
+settings.register_profile(
+    "ci", max_examples=3 * DEV_EXAMPLES, derandomize=True, database=None, print_blob=True
+)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+def examples(n: int, most: int | None = None) -> int:
+    """A test's max_examples: `n` under the `dev` profile, scaled to the loaded one (and no
+    more than `most`, for a test whose examples cost more and more)."""
+    scaled = max(1, n * settings().max_examples // DEV_EXAMPLES)
+    return scaled if most is None else min(scaled, max(n, most))
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from schemathesis.checks import not_a_server_error
 
 from gongji.ledger import store
 
+from ..conftest import examples
 from .conftest import start
 
 
@@ -33,7 +34,10 @@ def test_no_server_errors(api):
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+            max_examples=examples(40),
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
         )
         def no_5xx(case):
             for token in (api.bureau, api.hospital):

@@ -98,16 +98,21 @@ CATALOGUE: dict[str, tuple[int, str, str]] = {
         "the transaction id was used for a different request",
     ),
     "E_TXN_REVERSED": (409, "该交易已冲正", "the transaction was reversed"),
-    "E_NOT_LATEST": (
-        409,
-        "请先撤销该参保人之后的结算",
-        "cancel the member's later settlements first",
-    ),
     "E_YEAR_CLOSED": (409, "该年度已结转，不能撤销", "the year is closed"),
-    "E_VISIT_ORDER": (
+    "E_VISIT_SETTLED": (
+        409,
+        "该次就诊已结算（同一机构的同一就诊只结算一次）",
+        "the visit is paid already (a visit at an institution is settled once)",
+    ),
+    "E_INVOICE_CLAIMED": (
+        409,
+        "该发票已报销（同一开具机构的发票号只报销一次）",
+        "the invoice is reimbursed already (an invoice number is paid once per institution)",
+    ),
+    "E_VISIT_FUTURE": (
         422,
-        "就诊时间早于该参保人最近一次结算（按就诊时间顺序结算）",
-        "earlier than the member's last settlement (visits settle in time order)",
+        "就诊时间晚于当前时间（超出允许的时钟误差）",
+        "later than now (beyond the clock difference allowed)",
     ),
     "E_INSTITUTION_MISMATCH": (
         422,

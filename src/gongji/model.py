@@ -10,11 +10,11 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StrictBool
 
 from gongji import catalogue, engine
 from gongji.errors import InputError
-from gongji.money import amount, to_yuan
+from gongji.money import amount, fmt, to_yuan
 from gongji.policy.schema import Pack, Version
 from gongji.terms import Category, Level, MemberType
 
@@ -29,7 +29,9 @@ def _moment(value: object) -> object:
     return value
 
 
-Fen = Annotated[int, BeforeValidator(amount)]
+# Read as yuan into fen; written back as yuan text, so a stored record reads back the same
+# (written as fen, each update of a member's record multiplied its money by 100).
+Fen = Annotated[int, BeforeValidator(amount), PlainSerializer(fmt, when_used="json")]
 Id = Annotated[str, BeforeValidator(_text), Field(min_length=1)]
 LocalTime = Annotated[datetime, BeforeValidator(_moment)]
 

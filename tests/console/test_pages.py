@@ -231,17 +231,26 @@ def test_only_the_console_itself_skips_the_api_credentials(console):
     assert anonymous.get("/console").status_code in (303, 307, 404)  # not an API route either
 
 
-def test_an_invoice_older_than_the_members_last_settlement_is_explained(console):
+def test_an_old_invoice_is_settled_late_and_an_invoice_only_once(console):
+    """Issue 16: an invoice dated before the member's last settlement is settled late (it was
+    refused), and the same invoice again is refused by name (XSBN-28: once per invoice)."""
     from gongji.ledger.settlement import settle
 
     settle(console.db, "T-later", "P001", {"id": "V9", "time": "2023-03-10T09:00:00",
                                            "institution": HOSPITAL, "total": "50.00"})  # fmt: skip
     client, csrf = login(console, "operator1")
-    txn = re.search(r'name="txn" value="([^"]+)"', client.get("/console/reimbursement").text)[1]
-    r = client.post("/console/reimbursement", data={
-        "csrf": csrf, "txn": txn, "member_id": "P001", "invoice": "INV-OLD",
-        "time": "2023-03-01T09:00:00", "institution": HOSPITAL, "total": "80.00"})  # fmt: skip
-    assert r.status_code == 400 and "须按就诊时间顺序录入" in r.text
+
+    def post(invoice: str, total: str):
+        page = client.get("/console/reimbursement").text
+        txn = re.search(r'name="txn" value="([^"]+)"', page)[1]
+        return client.post("/console/reimbursement", data={
+            "csrf": csrf, "txn": txn, "member_id": "P001", "invoice": invoice,
+            "time": "2023-03-01T09:00:00", "institution": HOSPITAL, "total": total})  # fmt: skip
+
+    r = post("INV-OLD", "80.00")
+    assert r.status_code == 200 and "补结算" in r.text
+    again = post("INV-OLD", "90.00")
+    assert again.status_code == 400 and "该发票已报销" in again.text
 
 
 def test_looking_a_member_up_is_audited(console):

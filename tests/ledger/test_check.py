@@ -9,6 +9,8 @@ from gongji.ledger.members import add_member
 from gongji.ledger.schema import legs, settlements
 from gongji.ledger.settlement import settle
 
+NOT_FROM_BEFORE = "does not start from what the settlements before it consumed of its year"
+
 
 def visit(vid: str, time: str, total: str) -> dict:
     return {"id": vid, "time": time, "institution": "H001", "level": "level3", "total": total}
@@ -53,23 +55,20 @@ def test_a_broken_chain_is_reported(settled):
         conn.execute(
             update(settlements).where(settlements.c.txn_id == "T2").values(state_before=before)
         )
-    assert check.problems(settled) == [
-        "settlement T2: does not start from where the previous one ended"
-    ]
+    assert check.problems(settled) == [f"settlement T2: {NOT_FROM_BEFORE}"]
 
 
 def test_a_first_settlement_not_starting_from_a_new_state_is_reported(settled):
-    """The first active settlement has no predecessor: it must start from the state the
-    member was added with (a fen of pool use there is use no settlement recorded)."""
+    """The first settlement has no predecessor: it must start from nothing used of its
+    year (a fen of March 2023's pool use there is use no settlement recorded)."""
     with settled.begin() as conn:
         before = list(_row(conn, "T1").state_before)
+        before[:2] = [2023, 2023 * 12 + 2]  # the year and month of the visit
         before[3] += 1  # the general pool's annual use
         conn.execute(
             update(settlements).where(settlements.c.txn_id == "T1").values(state_before=before)
         )
-    assert check.problems(settled) == [
-        "settlement T1: does not start from the member's opening state"
-    ]
+    assert check.problems(settled) == [f"settlement T1: {NOT_FROM_BEFORE}"]
 
 
 def test_after_a_rollover_the_chain_is_the_reset_state(db):
@@ -86,4 +85,4 @@ def test_after_a_rollover_the_chain_is_the_reset_state(db):
         conn.execute(
             update(settlements).where(settlements.c.txn_id == "T2").values(state_before=before)
         )
-    assert check.problems(db) == ["settlement T2: does not start from where the previous one ended"]
+    assert check.problems(db) == [f"settlement T2: {NOT_FROM_BEFORE}"]

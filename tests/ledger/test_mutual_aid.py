@@ -135,7 +135,9 @@ def family_requests(suffix: str) -> list:
     request, a retry inside the batch."""
 
     def at(hour: int, total: str = "100.00") -> dict:
-        return {**VISIT, "id": f"V{hour}", "time": f"2023-03-01T{hour:02d}:00:00", "total": total}
+        # each family's own visits: a visit (institution and id) is paid once
+        vid = f"V{hour}{suffix}"
+        return {**VISIT, "id": vid, "time": f"2023-03-01T{hour:02d}:00:00", "total": total}
 
     return [
         ("T0" + suffix, "H" + suffix, at(7, "20.00")),  # below the deductible: 20 own
@@ -151,7 +153,7 @@ def family_requests(suffix: str) -> list:
 def comparable(answer) -> object:
     if isinstance(answer, InputError):
         return answer.code, answer.field
-    return {k: v for k, v in answer.items() if k not in ("txn_id", "holder")}
+    return {k: v for k, v in answer.items() if k not in ("txn_id", "holder", "visit_id")}
 
 
 def test_a_batch_settles_as_the_same_requests_one_by_one(family):

@@ -42,7 +42,9 @@ def test_settle_read_cancel_through_rest(service):
             json={"txn_id": "T1", "member_id": "P001", "visit": {**VISIT, "total": "251.00"}},
         )
         assert conflict.status_code == 409 and conflict.json()["code"] == "E_TXN_CONFLICT"
-        assert c.post("/v1/settlements/T1/cancel").json() == {"txn_id": "T1", "cancelled": True}
+        cancelled = c.post("/v1/settlements/T1/cancel").json()
+        assert (cancelled["txn_id"], cancelled["cancelled"]) == ("T1", True)
+        assert cancelled["returned"]["fund_pay"] == "75.00"  # what T1 consumed, given back
     assert views.member_show(service.db, "P001")["account_balance"] == Decimal("300.00")
     assert check.problems(service.db) == []
 

@@ -505,17 +505,13 @@ def _invoice(form: dict) -> dict:
 
 
 def _explained(exc: InputError | ServiceError) -> InputError:
-    """What stopped a reimbursement, said plainly. The ledger settles a member's visits in
-    time order (the year's accumulators build up in it): an invoice older than the member's
-    last settlement is refused. A store failure settled nothing: try again."""
+    """What stopped a reimbursement, said plainly. A store failure settled nothing: try
+    again. (An invoice older than the member's last settlement is settled late, against its
+    own month's and year's accumulators: not refused.)"""
     if isinstance(exc, ServiceError):
         return InputError(exc.field or "txn", f"暂时无法结算，请稍后重试 {exc.reason}")
-    if exc.code == "E_VISIT_ORDER":
-        return InputError(
-            "time",
-            "该参保人已有更晚就诊日期的结算，手工报销须按就诊时间顺序录入；请联系管理员处理 "
-            + exc.reason,
-        )
+    if exc.code == "E_INVOICE_CLAIMED":
+        return InputError("invoice", "该发票已报销，不能重复报销 " + exc.reason)
     return exc
 
 

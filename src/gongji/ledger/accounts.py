@@ -226,7 +226,11 @@ def pay_premium(
         freeze = version.premium_freeze
         target = Chart.frozen.of(member_id) if freeze else Chart.payable.of(purpose)
         entry_id = post(
-            conn, "premium", op_id, [(Chart.account.of(member_id), -amount), (target, amount)]
+            conn,
+            "premium",
+            op_id,
+            [(Chart.account.of(member_id), -amount), (target, amount)],
+            on=on,
         )
         M.move_balance(conn, row, -amount)
         if freeze is None:
@@ -265,7 +269,7 @@ def settle_freezes(db: Engine, today: date) -> dict:
             )
         ).all()
         for f in pending:
-            _end_freeze(conn, f, "transferred", Chart.payable.of(f.purpose))
+            _end_freeze(conn, f, "transferred", Chart.payable.of(f.purpose), on=today)
     return {"transferred": len(pending), "amount": to_yuan(sum(f.amount for f in pending))}
 
 
@@ -283,10 +287,9 @@ def release_freeze(db: Engine, freeze_id: int) -> dict:
     return {"freeze_id": freeze_id, "released": to_yuan(f.amount)}
 
 
-def _end_freeze(conn: Connection, f, outcome: str, to: str) -> None:
-    entry_id = post(
-        conn, outcome, f"freeze:{f.id}", [(Chart.frozen.of(f.member_id), -f.amount), (to, f.amount)]
-    )
+def _end_freeze(conn: Connection, f, outcome: str, to: str, on: date | None = None) -> None:
+    moves = [(Chart.frozen.of(f.member_id), -f.amount), (to, f.amount)]
+    entry_id = post(conn, outcome, f"freeze:{f.id}", moves, on=on)
     conn.execute(
         update(members)
         .where(members.c.id == f.member_id)
@@ -336,6 +339,7 @@ def close_account(db: Engine, member_id: str, reason: str, on: date) -> dict:
             "close",
             f"close:{member_id}",
             [(Chart.account.of(member_id), -balance), (target, balance)],
+            on=on,
         )
         M.move_balance(conn, row, -balance)
         conn.execute(update(members).where(members.c.id == member_id).values(status="closed"))

@@ -55,6 +55,8 @@ class Settled(Mapping):
     holder: str | None = None  # account mutual aid (XSBN-24): the holder whose account paid
     mutual_aid_pay: int = 0
     presettle: bool = False
+    remote_region: str | None = None  # care the registry places in another region: remote
+    late: bool = False  # dated before the member's last settlement (a late claim)
 
     def __post_init__(self) -> None:
         # the answer's invariant (engine/invariants.py's first, with the holder's mutual aid):
@@ -84,6 +86,10 @@ class Settled(Mapping):
         out["member_class"] = self.member_class
         out["trace"] = [{"rule": s.rule, "amount": fmt(s.amount)} for s in self.trace]
         out["trace_records"] = list(self.trace_records)
+        if self.remote_region is not None:
+            out["remote_region"] = self.remote_region
+        if self.late:
+            out["late"] = True
         if self.presettle:
             out["presettle"] = True
         return out
@@ -105,6 +111,8 @@ class Settled(Mapping):
             holder=holder,
             mutual_aid_pay=0 if holder is None else to_fen(doc["mutual_aid_pay"]),
             presettle=bool(doc.get("presettle", False)),
+            remote_region=doc.get("remote_region"),
+            late=bool(doc.get("late", False)),
         )
 
     # -- read-only mapping of the document ------------------------------------------------

@@ -1,28 +1,36 @@
 """`gongji db check`: recompute what the ledger keeps from what it recorded.
 
 - every journal entry's legs sum to zero;
+- no visit (its institution and id) has more than one active settlement;
+- each member's record reads back as imported (its opening balance the account's);
 - each member's account balance and frozen amount equal the sums of their legs, are not
   below zero, and the balance equals the one in the member's engine state;
-- every active settlement, re-run through the engine from the state it started from (and
-  the member record it was settled with), gives the stored result;
-- settlements chain: the first active one starts from a new member's state, and each one
-  from what the one before left (the account balance aside, which crediting and other
-  account movements change in between; a year rollover in between resets exactly what a
-  visit in the new year would, X-1); the member's state is what the last one left;
+- every settlement, re-run through the engine from the state it started from (and the
+  member record it was settled with), gives the stored result and the stored use (what it
+  consumed of the member's year, engine/use.py);
+- each settlement started from what the settlements active when it was made had consumed
+  of its year (its month's fund pay, its year's pool use and deductibles): in processing
+  order, whatever order the visits' dates, cancellations and late claims came in;
+- the member's accumulators are what its active settlements consumed (a cancellation gives
+  back its settlement's use), and so are each closed year's;
 - no pool's fund use this year is above the highest annual cap any version in force that
   year gives it.
 """
 
+from dataclasses import replace
 from functools import cache
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, func, select
 
-from gongji import catalogue, engine, policy
+from gongji import engine, policy
 from gongji.engine import kernel
 from gongji.engine import layout as L
+from gongji.engine.use import Use, accumulated, use_of
 from gongji.ledger.chart import Chart
-from gongji.ledger.schema import legs, members, settlements
-from gongji.model import MemberIn, VisitIn, engine_member, engine_visit
+from gongji.ledger.schema import legs, members, settlements, year_accumulators
+from gongji.ledger.uses import month_of, rerun
+from gongji.model import MemberIn
 from gongji.money import to_fen, to_yuan
 
 
@@ -35,12 +43,37 @@ def problems(db: Engine) -> list[str]:
             .having(func.sum(legs.c.amount) != 0)
         ).all()
         found += [f"entry {e}: legs sum to {s}, not 0" for e, s in unbalanced]
+        twice = conn.execute(
+            select(settlements.c.institution, settlements.c.visit_id, func.count())
+            .where(settlements.c.cancel_entry_id.is_(None), settlements.c.visit_id.is_not(None))
+            .group_by(settlements.c.institution, settlements.c.visit_id)
+            .having(func.count() > 1)
+        ).all()
+        found += [f"visit {v} at {i}: {n} active settlements" for i, v, n in twice]
         sums = _member_leg_sums(conn)
         for member in conn.execute(select(members).order_by(members.c.id)).all():
             found += _balances(member, sums)
             found += _caps(member)
-            found += _replay(conn, member)
+            record = _record(member)
+            found += record or _replay(conn, member)
     return found
+
+
+def _record(member) -> list[str]:
+    """The member's record reads back as it was imported: valid, with the opening balance
+    the account was opened with (a record written in fen and read in yuan fails this)."""
+    try:
+        m = MemberIn.model_validate(member.profile)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        return [f"member {member.id}: record does not read back ({field}: {first['msg']})"]
+    if (m.account_balance or 0) != member.opening_balance:
+        return [
+            f"member {member.id}: record's opening balance {to_yuan(m.account_balance or 0)} "
+            f"is not the account's {to_yuan(member.opening_balance)}"
+        ]
+    return []
 
 
 def _member_leg_sums(conn: Connection) -> dict[str, int]:
@@ -102,27 +135,16 @@ def _ceilings(region: str, year: int) -> dict[str, int]:
 
 
 def _replay(conn: Connection, member) -> list[str]:
-    pack = policy.load_region(member.region)
-    active = conn.execute(
-        select(settlements)
-        .where(settlements.c.member_id == member.id, settlements.c.cancel_entry_id.is_(None))
-        .order_by(settlements.c.id)
+    """Every settlement re-run from where it started gives its stored result and use; it
+    started from what the settlements active when it was made had consumed of its year; the
+    member's accumulators, and each closed year's, are what the active ones consumed."""
+    rows = conn.execute(
+        select(settlements).where(settlements.c.member_id == member.id).order_by(settlements.c.id)
     ).all()
-    # cancelling only the latest settlement restores its starting state exactly, so the
-    # first active one starts from the state the member was added with
-    after = list(engine.YearState.new().slots)
-    for n, s in enumerate(active):
+    uses = []
+    for s in rows:
         before = list(s.state_before)
-        if not _continues(after, before):
-            where = "the member's opening state" if n == 0 else "where the previous one ended"
-            return [f"settlement {s.txn_id}: does not start from {where}"]
-        v = VisitIn.model_validate(s.request["visit"])
-        em = engine_member(
-            pack, MemberIn.model_validate(s.request.get("record", member.profile)), v.time.date()
-        )
-        visit = engine_visit(v, catalogue.sample() if v.items else None)
-        tables = engine.tables_on(pack, v.time.date())
-        result, state = engine.settle(tables, em, engine.YearState(tuple(before)), visit)
+        result, after = rerun(member.region, s.request, before, member.profile)
         for key in ("fund_pay", "account_pay"):
             # the stored document's own figures, read one by one: a tampered document need
             # not hold the answer's invariants, and the check reports it rather than fail
@@ -132,17 +154,69 @@ def _replay(conn: Connection, member) -> list[str]:
                     f"settlement {s.txn_id}: {key} {to_yuan(stored)} but replay "
                     f"gives {to_yuan(getattr(result, key))}"
                 ]
-        after = list(state.slots)
-    if not _continues(after, list(member.state)):
-        return [f"member {member.id}: state differs from its last settlement's"]
+        use = use_of(engine.YearState(tuple(before)), after, month_of(s.visit_time))
+        if s.consumed is not None and Use.from_document(s.consumed) != use:
+            return [f"settlement {s.txn_id}: the use it stored is not what replay gives"]
+        uses.append(use)
+    for n, s in enumerate(rows):
+        # active when s was made: made before it, and not cancelled by then
+        then = [
+            u for r, u in zip(rows[:n], uses, strict=False)
+            if r.cancel_entry_id is None or r.cancel_entry_id > s.entry_id
+        ]  # fmt: skip
+        if not _same_accumulators(then, list(s.state_before), month_of(s.visit_time)):
+            return [
+                f"settlement {s.txn_id}: does not start from what the settlements before it "
+                "consumed of its year"
+            ]
+    active = [u for r, u in zip(rows, uses, strict=True) if r.cancel_entry_id is None]
+    state = list(member.state)
+    if state[L.S_YEAR] and not _same_accumulators(active, state, state[L.S_MONTH]):
+        return [f"member {member.id}: accumulators are not what its active settlements consumed"]
+    return _closed_years(conn, member.id, state[L.S_YEAR], active)
+
+
+def _same_accumulators(uses: list[Use], state: list[int], month: int) -> bool:
+    """The state's accumulators for `month` (its year's pools and items, the month's fund
+    pay) are the sum of the uses: the state carried into the month first, as the kernel does."""
+    rolled = list(state)
+    kernel.roll_year(rolled, month, False, [])
+    expected = accumulated([replace(u, windows=()) for u in uses], month, 0).slots
+    pools = slice(L.S_POOL, L.S_POOL + L.N_POOLS * L.PU_STRIDE)
+    items = slice(L.S_ITEM, L.S_SIZE)
+    return expected[pools] == tuple(rolled[pools]) and _items(expected[items]) == _items(
+        rolled[items]
+    )
+
+
+def _items(slots) -> set[tuple[int, int]]:
+    pairs = zip(slots[L.I_KEY :: L.I_STRIDE], slots[L.I_MET :: L.I_STRIDE], strict=True)
+    return {(k, m) for k, m in pairs if k and m}  # an item with nothing met is none
+
+
+def _closed_years(conn: Connection, member_id: str, year: int, active: list[Use]) -> list[str]:
+    """Each year before the member's current one: its kept accumulators (the rollover's, and
+    late claims') are what its active settlements consumed."""
+    kept: dict[tuple[int, str], tuple[int, int]] = {
+        (r.year, r.pool): (r.fund_paid, r.deductible_met)
+        for r in conn.execute(
+            select(year_accumulators).where(year_accumulators.c.member_id == member_id)
+        )
+    }
+    summed: dict[tuple[int, str], tuple[int, int]] = {}
+    for use in active:
+        if use.year >= year:
+            continue
+        for p, pool in enumerate(L.POOL_NAMES):
+            annual, _, met = use.pool(p)
+            was = summed.get((use.year, pool), (0, 0))
+            summed[(use.year, pool)] = (was[0] + annual, was[1] + met)
+    # a year the rollover closed keeps its accumulators; one the member's visits rolled past
+    # keeps none
+    closed = {y for y, _ in kept}
+    summed = {k: v for k, v in summed.items() if any(v) and k[0] in closed}
+    if kept != summed:
+        years = sorted({y for y, _ in set(kept) ^ set(summed)} | {
+            y for (y, p) in kept if summed.get((y, p)) != kept[(y, p)]})  # fmt: skip
+        return [f"member {member_id}: {years[0]}'s accumulators are not its settlements' sum"]
     return []
-
-
-def _continues(after: list[int], before: list[int]) -> bool:
-    """`before` is `after`, apart from the account balance and, where `before` is in a later
-    year, the reset the rollover made (the kernel's own, as `gongji year rollover` applies it)."""
-    expected = list(after)
-    if before[L.S_YEAR] > expected[L.S_YEAR]:
-        kernel.roll_year(expected, before[L.S_MONTH], False, [])
-    expected[L.S_BALANCE] = before[L.S_BALANCE]
-    return expected == before

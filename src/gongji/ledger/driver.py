@@ -19,12 +19,15 @@ psycopg); JSON and timestamps are sent as text, which both stores accept.
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import NamedTuple
 
 import orjson
 from orjson import Fragment
 from sqlalchemy import Connection
 
 from gongji import engine
+from gongji.engine import layout as L
+from gongji.engine.use import Use
 from gongji.ledger.answer import Settled
 from gongji.ledger.journal import balanced
 from gongji.ledger.members import check_balance
@@ -33,8 +36,12 @@ _MEMBERS = """
 SELECT id, region, status, last_visit, CAST(profile AS TEXT), state, account_balance
 FROM members WHERE id IN ({marks}) ORDER BY id"""
 _DONE = "SELECT txn_id, payload_hash, result FROM settlements WHERE txn_id IN ({marks})"
-_INSTITUTIONS = "SELECT code, level, designated, kind FROM institutions WHERE code IN ({marks})"
+_INSTITUTIONS = """
+SELECT code, level, designated, kind, region FROM institutions WHERE code IN ({marks})"""
 _WITHDRAWN = "SELECT txn_id FROM withdrawn_txns WHERE txn_id IN ({marks})"
+_VISITS = """
+SELECT institution, visit_id, txn_id, payload_hash, result FROM settlements
+WHERE cancel_entry_id IS NULL AND (institution, visit_id) IN (VALUES {pairs})"""
 _BINDINGS = """
 SELECT user_id, holder_id, valid_from, valid_to FROM family_bindings
 WHERE user_id IN ({marks})"""
@@ -62,19 +69,36 @@ SELECT json_build_object(
     account_balance) ORDER BY id) FROM m),
   'done', (SELECT json_agg(json_build_array(txn_id, payload_hash, result)) FROM settlements
     WHERE txn_id = ANY(ARRAY(SELECT txn_id FROM t))),
-  'institutions', (SELECT json_agg(json_build_array(code, level, designated, kind))
+  'institutions', (SELECT json_agg(json_build_array(code, level, designated, kind, region))
     FROM institutions
     WHERE code = ANY(ARRAY(SELECT json_array_elements_text(j->'institutions') FROM k))),
   'withdrawn', (SELECT json_agg(json_build_array(txn_id)) FROM withdrawn_txns
-    WHERE txn_id = ANY(ARRAY(SELECT txn_id FROM t)))
+    WHERE txn_id = ANY(ARRAY(SELECT txn_id FROM t))),
+  'visits', (SELECT json_agg(json_build_array(institution, visit_id, txn_id, payload_hash,
+    result)) FROM settlements WHERE cancel_entry_id IS NULL AND (institution, visit_id) IN
+    (SELECT x->>0, x->>1 FROM json_array_elements((SELECT j->'visits' FROM k)) x))
 )::text"""
 
 _ENTRY = "INSERT INTO journal_entries (kind, txn_id, created_at) VALUES (?, ?, ?)"
 _LEGS = "INSERT INTO journal_legs (entry_id, account, amount) VALUES (?, ?, ?)"
 _SETTLEMENT = """
-INSERT INTO settlements (txn_id, member_id, institution, visit_time, payload_hash, request,
-  result, state_before, entry_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+INSERT INTO settlements (txn_id, member_id, institution, visit_id, visit_time, payload_hash,
+  request, result, state_before, consumed, entry_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+# a late claim in a year the rollover closed adds what it consumed to the year's kept
+# accumulators (a year the member's own visits rolled past keeps none)
+_YEAR_USE = """
+INSERT INTO year_accumulators (member_id, year, pool, fund_paid, deductible_met)
+SELECT ?, ?, ?, ?, ? WHERE EXISTS (
+  SELECT 1 FROM year_accumulators WHERE member_id = ? AND year = ?)
+ON CONFLICT (member_id, year, pool) DO UPDATE SET
+  fund_paid = year_accumulators.fund_paid + excluded.fund_paid,
+  deductible_met = year_accumulators.deductible_met + excluded.deductible_met"""
+# a member's settlements of a year, for a late claim's starting state (in processing order)
+_YEAR_SETTLEMENTS = """
+SELECT id, txn_id, institution, visit_time, request, state_before, consumed, entry_id,
+  cancel_entry_id
+FROM settlements WHERE member_id = ? AND visit_time >= ? AND visit_time < ? ORDER BY id"""
 _SAVE = "UPDATE members SET state = ?, account_balance = ?, last_visit = ? WHERE id = ?"
 
 # PostgreSQL: the batch's writes in one statement (one round trip, one parse), from one JSON
@@ -83,8 +107,8 @@ _SAVE = "UPDATE members SET state = ?, account_balance = ?, last_visit = ? WHERE
 WRITE_PG = """
 WITH p AS (SELECT %s::json AS j), v AS (
   SELECT * FROM json_to_recordset((SELECT j->'settlements' FROM p)) AS v(n int, txn_id text,
-    member_id text, institution text, visit_time timestamp, payload_hash text, request json,
-    result json, state_before json)
+    member_id text, institution text, visit_id text, visit_time timestamp, payload_hash text,
+    request json, result json, state_before json, consumed json)
 ), e AS (
   INSERT INTO journal_entries (kind, txn_id, created_at)
   SELECT 'settle', txn_id, (SELECT (j->>'now')::timestamp FROM p) FROM v ORDER BY n
@@ -96,10 +120,10 @@ WITH p AS (SELECT %s::json AS j), v AS (
     amount bigint)
   JOIN e USING (txn_id) ORDER BY g.n
 ), s AS (
-  INSERT INTO settlements (txn_id, member_id, institution, visit_time, payload_hash, request,
-    result, state_before, entry_id)
-  SELECT v.txn_id, v.member_id, v.institution, v.visit_time, v.payload_hash, v.request,
-    v.result, v.state_before, e.id
+  INSERT INTO settlements (txn_id, member_id, institution, visit_id, visit_time, payload_hash,
+    request, result, state_before, consumed, entry_id)
+  SELECT v.txn_id, v.member_id, v.institution, v.visit_id, v.visit_time, v.payload_hash,
+    v.request, v.result, v.state_before, v.consumed, e.id
   FROM v JOIN e USING (txn_id) ORDER BY v.n
 )
 UPDATE members m SET state = u.state, account_balance = u.balance, last_visit = u.at
@@ -126,6 +150,32 @@ class Done:
     result: Settled
 
 
+class StoredSettlement(NamedTuple):
+    """A settlement as a late claim reads it (JSON and times as the store returns them)."""
+
+    id: int
+    txn_id: str
+    institution: str
+    visit_time: object
+    request: object
+    state_before: object
+    consumed: object
+    entry_id: int
+    cancel_entry_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Paid:
+    """A visit's active settlement: a visit (institution, visit id) is paid once."""
+
+    txn_id: str
+    payload_hash: str
+    result: Settled
+
+
+Key = tuple[str, str, str | None, str | None]  # (txn_id, member_id, institution, visit id)
+
+
 @dataclass(frozen=True, slots=True)
 class Binding:
     holder: str
@@ -141,6 +191,7 @@ class Institution:
     level: str
     designated: bool
     kind: str
+    region: str
 
 
 class Driver:
@@ -161,6 +212,7 @@ class Driver:
         self.done: dict[str, Done] = {}
         self.institutions: dict[str, Institution] = {}
         self.withdrawn: set[str] = set()
+        self.visits: dict[tuple[str, str], Paid] = {}  # (institution, visit id) -> its settlement
         self.bindings: dict[str, list[Binding]] = {}  # user -> the holders it is bound to
         # PostgreSQL: what `flush` sends — the settlements, their legs, each member's newest
         # state — as the rows of its JSON document
@@ -185,10 +237,11 @@ class Driver:
         self.flush()
         self.raw.commit()
 
-    def prefetch(self, requests: list[tuple[str, str, str | None]]) -> None:
-        """(txn_id, member_id, institution) of each request: read (and lock) what the batch
-        needs, the members' family bindings and holders included, so that settling the
-        batch reads nothing more — one statement on PostgreSQL, five on SQLite."""
+    def prefetch(self, requests: list[Key]) -> None:
+        """(txn_id, member_id, institution, visit id) of each request: read (and lock) what
+        the batch needs, the members' family bindings and holders and the visits' active
+        settlements included, so that settling the batch reads nothing more — one statement
+        on PostgreSQL, six on SQLite."""
         if self.pg:
             self.cur.execute(PREFETCH_PG, (self.keys(requests),))
             self.found(self.cur.fetchone()[0])
@@ -200,26 +253,28 @@ class Driver:
         done = self._rows(_DONE, keys["txns"])
         known = self._rows(_INSTITUTIONS, keys["institutions"])
         withdrawn = self._rows(_WITHDRAWN, keys["txns"])
-        self._load(bindings, members, done, known, withdrawn)
+        visits = self._visit_rows(keys["visits"])
+        self._load(bindings, members, done, known, withdrawn, visits)
 
     @staticmethod
-    def keys(requests: list[tuple[str, str, str | None]]) -> str:
-        """PREFETCH_PG's parameter: the batch's members, transaction ids and institutions."""
+    def keys(requests: list[Key]) -> str:
+        """PREFETCH_PG's parameter: the batch's members, transaction ids, institutions and
+        visits."""
         keys = {
-            "members": sorted({m for _, m, _ in requests}),
-            "txns": sorted({t for t, _, _ in requests}),
-            "institutions": sorted({i for _, _, i in requests if i is not None}),
+            "members": sorted({m for _, m, _, _ in requests}),
+            "txns": sorted({t for t, _, _, _ in requests}),
+            "institutions": sorted({i for _, _, i, _ in requests if i is not None}),
+            "visits": sorted({(i, v) for _, _, i, v in requests if i is not None and v}),
         }
         return orjson.dumps(keys).decode()
 
     def found(self, document: str) -> None:
         """PREFETCH_PG's answer (one JSON text) into the batch's view."""
         found = orjson.loads(document)
-        self._load(
-            *(found[k] or [] for k in ("bindings", "members", "done", "institutions", "withdrawn"))
-        )
+        kinds = ("bindings", "members", "done", "institutions", "withdrawn", "visits")
+        self._load(*(found[k] or [] for k in kinds))
 
-    def _load(self, bindings, members, done, known, withdrawn) -> None:
+    def _load(self, bindings, members, done, known, withdrawn, visits) -> None:
         for r in members:
             self._keep(r)
         for r in bindings:
@@ -227,8 +282,10 @@ class Driver:
         for r in done:
             self.done[r[0]] = Done(r[1], Settled.from_document(_json(r[2])))
         for r in known:
-            self.institutions[r[0]] = Institution(r[1], bool(r[2]), r[3])
+            self.institutions[r[0]] = Institution(r[1], bool(r[2]), r[3], r[4])
         self.withdrawn |= {r[0] for r in withdrawn}
+        for r in visits:
+            self.visits[(r[0], r[1])] = Paid(r[2], r[3], Settled.from_document(_json(r[4])))
 
     def _rows(self, template: str, keys: list[str]) -> list:
         if not keys:
@@ -237,6 +294,37 @@ class Driver:
         sql = template.format(marks=marks)
         self.cur.execute(sql.replace("?", "%s") if self.pg else sql, keys)
         return self.cur.fetchall()
+
+    def _visit_rows(self, pairs: list[list[str]]) -> list:
+        if not pairs:
+            return []
+        self.cur.execute(
+            _VISITS.format(pairs=", ".join(["(?, ?)"] * len(pairs))), [x for p in pairs for x in p]
+        )
+        return self.cur.fetchall()
+
+    @property
+    def reads(self) -> bool:
+        """Whether the batch can read beyond its prefetch (not over the service's async
+        connection, whose I/O its caller does)."""
+        return self.cur is not None
+
+    def settlements_in(self, member_id: str, year: int) -> list[StoredSettlement]:
+        """The member's settlements of `year`, cancelled ones too, in processing order (what
+        this batch wrote before included: on PostgreSQL it is sent first)."""
+        self.flush()
+        sql = _YEAR_SETTLEMENTS.replace("?", "%s") if self.pg else _YEAR_SETTLEMENTS
+        bounds = (datetime(year, 1, 1), datetime(year + 1, 1, 1))
+        self.cur.execute(sql, (member_id, *(b if self.pg else _text_time(b) for b in bounds)))
+        return [StoredSettlement(*r) for r in self.cur.fetchall()]
+
+    def add_to_year(self, member_id: str, use: Use) -> None:
+        """A closed year's accumulators grow by a late claim's use."""
+        sql = _YEAR_USE.replace("?", "%s") if self.pg else _YEAR_USE
+        for p, pool in enumerate(L.POOL_NAMES):
+            annual, _, met = use.pool(p)
+            if annual or met:
+                self.cur.execute(sql, (member_id, use.year, pool, annual, met, member_id, use.year))
 
     def holder(self, user_id: str, day: date) -> str | None:
         """XSBN-24: the account holder `user_id` is bound to on `day`, if any."""
@@ -255,6 +343,7 @@ class Driver:
         row: MemberRow,
         txn_id: str,
         institution: str,
+        visit_id: str,
         visit_time: datetime,
         digest: str,
         request: str,
@@ -262,19 +351,24 @@ class Driver:
         moves: list[tuple[str, int]],
         state_before: engine.YearState,
         state: engine.YearState,
+        use: Use,
+        last_visit: datetime,
     ) -> None:
-        """The settlement's journal entry (balanced), its record, and the member's new state;
-        the batch's view of the member and of the transaction id follows."""
+        """The settlement's journal entry (balanced), its record with what it consumed, and
+        the member's new state; the batch's view of the member and of the transaction id
+        follows."""
         moves = balanced("settle", txn_id, moves)
         check_balance(row.id, state)
         now, at = _text_time(datetime.now()), _text_time(visit_time)
         before, answer = _dump(list(state_before.slots)), _dump(result.document())
+        consumed = _dump(use.document())
         if self.pg:
             self._settlements.append(
                 {"n": len(self._settlements), "txn_id": txn_id, "member_id": row.id,
-                 "institution": institution, "visit_time": at, "payload_hash": digest,
+                 "institution": institution, "visit_id": visit_id, "visit_time": at,
+                 "payload_hash": digest,
                  "request": Fragment(request), "result": Fragment(answer),
-                 "state_before": Fragment(before)}
+                 "state_before": Fragment(before), "consumed": Fragment(consumed)}
             )  # fmt: skip
             self._legs += [
                 {"n": n, "txn_id": txn_id, "account": a, "amount": m}
@@ -286,10 +380,12 @@ class Driver:
             self.cur.executemany(_LEGS, [(entry_id, a, m) for a, m in moves])
             self.cur.execute(
                 _SETTLEMENT,
-                (txn_id, row.id, institution, at, digest, request, answer, before, entry_id),
-            )
-        self._save(row, state, visit_time)
+                (txn_id, row.id, institution, visit_id, at, digest, request, answer, before,
+                 consumed, entry_id),
+            )  # fmt: skip
+        self._save(row, state, last_visit)
         self.done[txn_id] = Done(digest, result)
+        self.visits[(institution, visit_id)] = Paid(txn_id, digest, result)
 
     def _save(self, row: MemberRow, state: engine.YearState, last_visit: datetime | None):
         """A member's new state: in the batch's view, and written (PostgreSQL: at `flush`,

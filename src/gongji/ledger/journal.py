@@ -1,7 +1,7 @@
 """Posting balanced entries. History is never edited: a correction is a new entry that
 points at the one it reverses."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Connection, insert, select
 
@@ -21,15 +21,23 @@ def post(
     txn_id: str,
     moves: list[tuple[str, int]],
     reverses: int | None = None,
+    on: date | None = None,
 ) -> int:
     """Write one entry whose legs sum to zero; return its id. Zero legs are left out.
+    `on` is the operation's business date, kept beside the time it is recorded.
 
     The members' balance columns are the caller's to keep in step (in the same
     transaction); `gongji db check` recomputes them from the legs."""
     moves = balanced(kind, txn_id, moves)
     entry_id = conn.execute(
         _INSERT_ENTRY,
-        {"kind": kind, "txn_id": txn_id, "reverses": reverses, "created_at": datetime.now()},
+        {
+            "kind": kind,
+            "txn_id": txn_id,
+            "reverses": reverses,
+            "created_at": datetime.now(),
+            "business_date": on,
+        },
     ).scalar_one()
     if moves:
         conn.execute(

@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -35,7 +36,7 @@ members = Table(
     # = the legs of "account:<id>" and of "frozen:<id>"; kept in step, checked by db check
     Column("account_balance", BigInteger, nullable=False, server_default="0"),
     Column("frozen", BigInteger, nullable=False, server_default="0"),
-    Column("last_visit", DateTime),  # settlements for a member go in time order
+    Column("last_visit", DateTime),  # the latest active settlement's: an earlier one is late
     # the member record (model.MemberIn) with its stays, filings, arrears and benefit
     # periods; read with the lock, so a settlement needs no other query about the member
     Column("profile", JSON, nullable=False),
@@ -94,7 +95,10 @@ entries = Table(
     Column("kind", String(20), nullable=False),
     Column("txn_id", String(64), nullable=False),
     Column("reverses", Integer, ForeignKey("journal_entries.id")),
-    Column("created_at", DateTime, nullable=False),
+    Column("created_at", DateTime, nullable=False),  # when it was recorded
+    # the day the operation took effect, where it gave one (a premium paid, an account
+    # closed on a day): what reports date the entry by; else the month it links to
+    Column("business_date", Date),
 )
 
 legs = Table(
@@ -150,12 +154,15 @@ settlements = Table(
     Column("txn_id", String(64), nullable=False),
     Column("member_id", String(40), ForeignKey("members.id"), nullable=False, index=True),
     Column("institution", String(40), index=True),  # where the visit was (reconciliation)
+    Column("visit_id", Text),  # the visit's id at its institution: the two name the visit
     # indexed: statements, reconciliation and monitoring read a period's settlements
     Column("visit_time", DateTime, nullable=False, index=True),
     Column("payload_hash", String(64), nullable=False),
     Column("request", JSON, nullable=False),
     Column("result", JSON, nullable=False),
-    Column("state_before", JSON, nullable=False),  # restored exactly by a cancellation
+    Column("state_before", JSON, nullable=False),  # where the settlement started
+    # what it consumed of the member's year (engine/use.py): what a cancellation gives back
+    Column("consumed", JSON),
     # indexed: reports kept over the journal find the settlements of new entries
     Column("entry_id", Integer, ForeignKey("journal_entries.id"), nullable=False, index=True),
     Column("cancel_entry_id", Integer, ForeignKey("journal_entries.id")),
@@ -165,6 +172,15 @@ settlements = Table(
         "cancel_entry_id",
         postgresql_where=text("cancel_entry_id IS NOT NULL"),
         sqlite_where=text("cancel_entry_id IS NOT NULL"),
+    ),
+    # a visit is paid once, whatever transaction ids it is sent under (cancelled: again)
+    Index(
+        "uq_settlements_active_visit",
+        "institution",
+        "visit_id",
+        unique=True,
+        postgresql_where=text("cancel_entry_id IS NULL"),
+        sqlite_where=text("cancel_entry_id IS NULL"),
     ),
 )
 

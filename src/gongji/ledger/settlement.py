@@ -8,37 +8,39 @@ commit carries many settlements; each answer is final when it returns.
 """
 
 import hashlib
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import orjson
 import psycopg
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from gongji import catalogue, engine, policy
 from gongji.engine import accounts as account_rules
+from gongji.engine import layout as L
 from gongji.engine.invariants import check_pools
+from gongji.engine.use import Use, plus, use_of
 from gongji.errors import InputError, validated
 from gongji.ledger import members as M
 from gongji.ledger.answer import Settled, Step
 from gongji.ledger.chart import Chart
-from gongji.ledger.driver import PREFETCH_PG, WRITE_PG, Driver
+from gongji.ledger.driver import PREFETCH_PG, WRITE_PG, Driver, Key
 from gongji.ledger.journal import legs_of, post
 from gongji.ledger.schema import settlements, withdrawn_txns
+from gongji.ledger.uses import late_start, month_of, use_of_row
 from gongji.model import MemberIn, VisitIn, check_visit, engine_member, engine_visit
 from gongji.money import fmt
 from gongji.policy.schema import Cited, Version
-from gongji.terms import MemberClass
+from gongji.terms import Condition, MemberClass
 
 Request = tuple[str, str, object]  # (txn_id, member_id, visit document)
-
-_DONE = select(settlements.c.payload_hash, settlements.c.result).where(
-    settlements.c.txn_id == bindparam("b_txn")
-)
 
 
 def settle(db: Engine, txn_id: str, member_id: str, visit: object) -> Settled:
@@ -49,7 +51,9 @@ def settle(db: Engine, txn_id: str, member_id: str, visit: object) -> Settled:
     return answer
 
 
-def settle_many(db: Engine, requests: list[Request]) -> list[Settled | InputError]:
+def settle_many(
+    db: Engine, requests: list[Request], again: bool = True
+) -> list[Settled | InputError]:
     """Settle a batch in one transaction; each answer is the result or the InputError that
     refused it (a refused request writes nothing; the others go on)."""
     try:
@@ -58,22 +62,12 @@ def settle_many(db: Engine, requests: list[Request]) -> list[Settled | InputErro
             sql.commit()
             return answers
     except Exception as exc:
-        # the same txn_id settled by a concurrent transaction for another member, or a
-        # batch deadlocked with a cancel (which locks the user, then the holder): one by
-        # one, each sees what won
-        if not _lost_race(exc):
+        # a concurrent transaction settled the same txn_id or the same visit for another
+        # member, or a batch deadlocked with a cancel (which locks the user, then the
+        # holder): one by one, each settled again, sees what won
+        if not _lost_race(exc) or not again:
             raise
-        if len(requests) > 1:
-            return [a for r in requests for a in settle_many(db, [r])]
-        txn_id, member_id, visit = requests[0]
-        with db.connect() as conn:
-            try:
-                done = _settled(conn, txn_id, _request(member_id, visit)[1])
-            except InputError as e:
-                return [e]
-        if done is None:
-            raise
-        return [done]
+        return [a for r in requests for a in settle_many(db, [r], again=len(requests) > 1)]
 
 
 async def settle_many_async(
@@ -118,8 +112,8 @@ def _prefetched(conn: Connection, requests: list[Request]) -> Iterator[Driver]:
         yield sql
 
 
-def _prefetch_keys(requests: list[Request]) -> list[tuple[str, str, str | None]]:
-    return [(str(t), str(m), _institution_code(v)) for t, m, v in requests]
+def _prefetch_keys(requests: list[Request]) -> list[Key]:
+    return [(str(t), str(m), _institution_code(v), _visit_id(v)) for t, m, v in requests]
 
 
 def presettle(db: Engine, member_id: str, visit: object) -> Settled:
@@ -139,7 +133,7 @@ def presettle(db: Engine, member_id: str, visit: object) -> Settled:
 def _settle_or_refuse(sql: Driver, txn_id: str, member_id: str, visit: object):
     try:
         return _settle_one(sql, txn_id, member_id, visit)
-    except InputError as exc:
+    except (InputError, LateClaim) as exc:
         return exc
 
 
@@ -161,23 +155,51 @@ def _settle_one(sql: Driver, txn_id: str, member_id: str, document: object) -> S
         return done.result
     pack = policy.load_region(row.region)
     code = _institution_code(request["visit"])
-    v, as_settled = _visit(request["visit"], sql.institutions.get(code) if code else None)
+    known = sql.institutions.get(code) if code else None
+    v, as_settled = _visit(request["visit"], known, row.region)
     tables = check_visit(pack, "visit", v)
-    if row.last_visit is not None and v.time < row.last_visit:
+    _not_in_the_future(v.time)
+    paid = sql.visits.get((v.institution, v.id))
+    if paid is not None:
+        if paid.payload_hash == digest:
+            return paid.result  # the same request again under a new transaction id
+        if v.manual:  # XSBN-28: an invoice number is unique at the institution that issued it
+            raise InputError(
+                "visit.id",
+                f"invoice {v.id} of {v.institution} is paid already (transaction {paid.txn_id})",
+                "E_INVOICE_CLAIMED",
+            )
         raise InputError(
-            "visit.time",
-            f"earlier than the member's last settlement ({row.last_visit})",
-            "E_VISIT_ORDER",
+            "visit.id",
+            f"visit {v.id} at {v.institution} is paid already (transaction {paid.txn_id})",
+            "E_VISIT_SETTLED",
         )
+    # a visit dated before the member's last settlement, or before the month the member's
+    # state is in (a later settlement cancelled), is a late claim: it settles against its
+    # own year's and month's accumulators, which the batch reads (engine/use.py)
+    late = (row.last_visit is not None and v.time < row.last_visit) or (
+        row.state[L.S_YEAR] != 0 and month_of(v.time) < row.state[L.S_MONTH]
+    )
+    if late and not sql.reads:
+        raise LateClaim(txn_id)
     version_index = pack.version_index_on(v.time.date())
     version = pack.versions[version_index]
     member, profile = _member_for(row.region, id(pack), row.profile, version_index)
     visit = engine_visit(v, catalogue.sample() if v.items else None)
     state = M.state_of(row)
-    result, new_state = engine.settle(tables, member, state, visit)
-    check_pools(state.slots, new_state.slots, result.fund_pay)  # the caps count every fen
+    start = _late_start(sql, row, profile, v) if late else state
+    result, after = engine.settle(tables, member, start, visit)
+    check_pools(start.slots, after.slots, result.fund_pay)  # the caps count every fen
+    use = use_of(start, after, month_of(v.time))
+    new_state = plus(state, use, 1).with_balance(after.account_balance) if late else after
     holder, aid = _mutual_aid(sql, version, row, v.time.date(), result)
     out = _answer(txn_id, v, visit, result, tables, version.mutual_aid, holder, aid)
+    if late:
+        out = replace(out, late=True)
+    if known is not None and known.region != row.region:
+        rule = _remote_rule(version)
+        steps = (Step(rule, 0),) if rule else ()
+        out = replace(out, remote_region=known.region, trace=(*steps, *out.trace))
     moves = [
         (Chart.institution.of(v.institution), result.total),
         (Chart.fund.of(row.region), -result.fund_pay),
@@ -188,13 +210,54 @@ def _settle_one(sql: Driver, txn_id: str, member_id: str, document: object) -> S
     # what `gongji db check` replays: the visit as settled (the registry's values filled
     # in) and the member record it was settled with; payload_hash keeps the request's digest
     stored = orjson.dumps({"member_id": row.id, "visit": as_settled, "record": profile}).decode()
-    sql.write(row, txn_id, v.institution, v.time, digest, stored, out, moves, state, new_state)
+    last = max(v.time, row.last_visit or v.time)
+    sql.write(
+        row, txn_id, v.institution, v.id, v.time, digest, stored, out, moves, start, new_state,
+        use, last,
+    )  # fmt: skip
+    if late and state.year > use.year:
+        sql.add_to_year(row.id, use)  # a claim for a closed year
     return out
+
+
+class LateClaim(Exception):
+    """A late claim in a batch over the service's async connection, which reads nothing
+    beyond its prefetch: the writer settles it on its own (`settle_many`)."""
+
+
+def _late_start(sql: Driver, row, profile: dict, v: VisitIn) -> engine.YearState:
+    rows = sql.settlements_in(row.id, v.time.year)
+    return late_start(row.region, rows, profile, row.account_balance, v.time, v.institution)
+
+
+# Visit times are local time where the region is (China Standard Time, as HIS clients send
+# them), whatever zone the server runs in. A client's clock may run ahead of ours by up to
+# CLOCK_SKEW (GONGJI_CLOCK_SKEW seconds); a visit later than that has not happened yet, and
+# settling it would put every real visit of the member before it.
+LOCAL_TIME = ZoneInfo("Asia/Shanghai")
+CLOCK_SKEW = timedelta(seconds=int(os.environ.get("GONGJI_CLOCK_SKEW", "300")))
+
+
+def _not_in_the_future(when: datetime) -> None:
+    latest = datetime.now(LOCAL_TIME).replace(tzinfo=None) + CLOCK_SKEW
+    if when > latest:
+        raise InputError(
+            "visit.time",
+            f"{when:%Y-%m-%dT%H:%M:%S} is later than now ({latest - CLOCK_SKEW:%Y-%m-%dT%H:%M:%S}"
+            f" China Standard Time, {int(CLOCK_SKEW.total_seconds())} s of clock difference"
+            " allowed)",
+            "E_VISIT_FUTURE",
+        )
 
 
 def _institution_code(document: object) -> str | None:
     code = document.get("institution") if isinstance(document, dict) else None
     return None if code is None else str(code)
+
+
+def _visit_id(document: object) -> str | None:
+    vid = document.get("id") if isinstance(document, dict) else None
+    return None if vid is None else str(vid)
 
 
 @lru_cache(maxsize=4096)
@@ -207,10 +270,12 @@ def _member_for(region: str, _pack_id: int, text: str, version: int) -> tuple[en
     return engine_member(pack, record, pack.versions[version].valid_from), orjson.loads(text)
 
 
-def _visit(document: object, known) -> tuple[VisitIn, object]:
+def _visit(document: object, known, region: str) -> tuple[VisitIn, object]:
     """The visit as sent, with what the registry knows of its institution: a registered
     institution's level, designation and kind come from the registry (a visit may leave them
-    out and must not contradict them); a local visit must name a registered institution."""
+    out and must not contradict them); a local visit must name a registered institution.
+    Care at an institution the registry places in another region than the member's is remote
+    care, whatever the request says (KF-22 and its peers then apply)."""
     local = isinstance(document, dict) and document.get("remote") is not True
     if known is None and local and "institution" in document:
         raise _unregistered(document["institution"])
@@ -229,10 +294,19 @@ def _visit(document: object, known) -> tuple[VisitIn, object]:
                     f" not {given}",
                     "E_INSTITUTION_MISMATCH",
                 )
+        if known.region != region:
+            document["remote"] = True
     v = validated(VisitIn, document, "visit")
     if known is None and not v.remote:
         raise _unregistered(v.institution)
     return v, document
+
+
+def _remote_rule(version: Version) -> str | None:
+    """The rule that governs remote general outpatient care in a version: its filing or
+    online-settlement condition (the trace cites it where the registry made a visit remote)."""
+    remote = (Condition.remote_filing, Condition.remote_direct_settlement)
+    return next((e.rule_for() for e in version.general.eligibility if e.condition in remote), None)
 
 
 def _unregistered(code: object) -> InputError:
@@ -260,11 +334,10 @@ def _mutual_aid(
 
 
 def cancel(db: Engine, txn_id: str) -> dict:
-    """Cancel a settlement: a compensating entry; the accumulators restored exactly and the
-    account given back what the settlement took.
-
-    Only a member's latest active settlement can be cancelled (later ones first), so what
-    is restored is exactly what that settlement changed. A holder's account that paid by
+    """Cancel a settlement, in any order: a compensating entry, and the member's year given
+    back exactly what the settlement consumed (fund pay of the year and, in the same month,
+    of the month; the deductible met; the items' yearly deductibles; the window it opened).
+    Settlements made after it stand as they were paid. A holder's account that paid by
     mutual aid gets its amount back.
     """
     with db.begin() as conn:
@@ -299,46 +372,58 @@ def _cancel_locked(conn: Connection, row, settlement_id: int, txn_id: str) -> di
     s = conn.execute(select(settlements).where(settlements.c.id == settlement_id)).one()
     if s.cancel_entry_id is not None:
         return {"txn_id": txn_id, "cancelled": True}
-    if M.state_of(row).year > s.visit_time.year:
+    state = M.state_of(row)
+    if state.year > s.visit_time.year:
         raise InputError(
             "txn_id", f"{s.visit_time.year} is closed (year rollover)", "E_YEAR_CLOSED"
         )
-    active = conn.execute(
-        select(settlements.c.txn_id, settlements.c.visit_time)
-        .where(settlements.c.member_id == s.member_id, settlements.c.cancel_entry_id.is_(None))
-        .order_by(settlements.c.id.desc())
-        .limit(2)
-    ).all()
-    if active[0].txn_id != txn_id:
-        raise InputError(
-            "txn_id", f"cancel the later settlement {active[0].txn_id} first", "E_NOT_LATEST"
-        )
+    use = use_of_row(row.region, s, row.profile)
     moves = [(account, -amount) for account, amount in legs_of(conn, s.entry_id)]
     entry_id = post(conn, "cancel", txn_id, moves, reverses=s.entry_id)
     conn.execute(
         update(settlements).where(settlements.c.id == s.id).values(cancel_entry_id=entry_id)
     )
-    # the accumulators as they were before; the account as it is now (crediting may have
-    # come in between) plus what the settlement took from it
+    # the account as it is now (crediting may have come in between) plus what the settlement
+    # took from it; the accumulators less what it consumed
     refund = dict(moves)
-    balance = M.state_of(row).account_balance + refund.get(Chart.account.of(s.member_id), 0)
-    restored = engine.YearState(tuple(s.state_before)).with_balance(balance)
-    previous = active[1].visit_time if len(active) > 1 else None
-    M.save_visit(conn, s.member_id, restored, previous)
+    balance = state.account_balance + refund.get(Chart.account.of(s.member_id), 0)
+    restored = plus(state, use, -1).with_balance(balance)
+    latest = conn.execute(
+        select(func.max(settlements.c.visit_time)).where(
+            settlements.c.member_id == s.member_id, settlements.c.cancel_entry_id.is_(None)
+        )
+    ).scalar()
+    M.save_visit(conn, s.member_id, restored, _as_time(latest))
     for account, amount in moves:
         holder = Chart.account.key(account)
         if holder is not None and holder != s.member_id:
             M.move_balance(conn, M.lock(conn, holder, "holder"), amount)
-    return {"txn_id": txn_id, "cancelled": True}
+    return {"txn_id": txn_id, "cancelled": True, "returned": _returned(use, refund, s)}
 
 
-def _settled(conn: Connection, txn_id: str, digest: str) -> Settled | None:
-    found = conn.execute(_DONE, {"b_txn": txn_id}).first()
-    if found is None:
-        return None
-    if found.payload_hash != digest:
-        raise InputError("txn_id", f"{txn_id} was used for a different request", "E_TXN_CONFLICT")
-    return Settled.from_document(found.result)
+def _returned(use: Use, refund: dict[str, int], s) -> dict:
+    """What the cancellation gave back, for its answer: the money to each account and what
+    the member's year had counted of the visit."""
+    fund = sum(a for k, a in refund.items() if k.startswith(Chart.fund.prefix))
+    pools = [L.POOL_NAMES[p] for p in range(L.N_POOLS) if any(use.pool(p))]
+    return {
+        "fund_pay": fmt(fund),
+        "account_pay": fmt(refund.get(Chart.account.of(s.member_id), 0)),
+        "counted": {
+            name: {
+                "annual": fmt(use.pool(L.pool_index(name))[0]),
+                "monthly": fmt(use.pool(L.pool_index(name))[1]),
+                "deductible_met": fmt(use.pool(L.pool_index(name))[2]),
+            }
+            for name in pools
+        },
+        "reading": "a cancellation gives back exactly what its settlement consumed; "
+        "settlements made after it stand as they were paid",
+    }
+
+
+def _as_time(value) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _answer(
@@ -390,6 +475,24 @@ def explain_answer(answer: Settled) -> list[dict]:
         {"rule": s.rule, "article": s.article, "text": s.text, "amount": fmt(s.amount)}
         for s in steps
     ]
+    if answer.late:
+        out.insert(
+            0,
+            {
+                "rule": "X-1",
+                "text": "settled late: the visit is dated before the member's last settlement;"
+                " it was settled against its own year's and month's accumulators as they"
+                " stood when it arrived",
+                "amount": fmt(0),
+            },
+        )
+    if answer.remote_region is not None:
+        words = (
+            f"remote care: institution {answer.institution} is registered in"
+            f" {answer.remote_region}, not in {region}"
+        )
+        rule = _remote_rule(pack.version_on(date.fromisoformat(answer.time[:10])))
+        out.insert(0, {"rule": rule, "text": words, "amount": fmt(0)})
     if answer.holder is not None:
         aid = fmt(answer.mutual_aid_pay)
         out.append(

@@ -102,6 +102,7 @@ def account_show(db: Engine, member_id: str) -> dict:
                 entries.c.kind,
                 entries.c.txn_id,
                 entries.c.created_at,
+                entries.c.business_date,
                 entries.c.reverses,
                 legs.c.account,
                 legs.c.amount,
@@ -120,7 +121,8 @@ def account_show(db: Engine, member_id: str) -> dict:
                 "entry": j.id,
                 "kind": j.kind,
                 "txn_id": j.txn_id,
-                "at": j.created_at.isoformat(timespec="seconds"),
+                "at": j.created_at.isoformat(timespec="seconds"),  # when it was recorded
+                **({"on": j.business_date.isoformat()} if j.business_date else {}),
                 "account": j.account.partition(":")[0],  # its kind: account or frozen
                 "amount": to_yuan(j.amount),
                 "balance": to_yuan(balance),

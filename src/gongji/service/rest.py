@@ -234,7 +234,7 @@ ROUTES = [
     ("GET", "/v1/settlements/{txn_id}", settlement, None, SettlementShown, 200,
      "A settlement with its trace in words"),
     ("POST", "/v1/settlements/{txn_id}/cancel", settlement_cancel, None, None, 200,
-     "Cancel a settlement (the latest first)"),
+     "Cancel a settlement, in any order"),
     ("GET", "/v1/members/{member_id}", member, None, None, 200,
      "A member: record, balances, accumulators"),
     ("POST", "/v1/members", member_add, MemberNew, None, 201, "Add a member (bureau)"),

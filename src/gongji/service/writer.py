@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from gongji.errors import InputError, ServiceError
 from gongji.ledger.answer import Settled
-from gongji.ledger.settlement import Request, settle_many, settle_many_async
+from gongji.ledger.settlement import LateClaim, Request, settle_many, settle_many_async
 
 log = logging.getLogger("gongji.writer")
 
@@ -99,7 +99,12 @@ class Writer:
     async def _settle(self, requests: list[Request]) -> list[Settled | InputError]:
         if self.db.dialect.name != "postgresql":
             return await asyncio.to_thread(settle_many, self.db, requests)
-        return await settle_many_async(await self._connection(), requests)
+        answers = await settle_many_async(await self._connection(), requests)
+        # a late claim reads its member's year, which the async batch does not: on its own
+        for i, answer in enumerate(answers):
+            if isinstance(answer, LateClaim):
+                (answers[i],) = await asyncio.to_thread(settle_many, self.db, [requests[i]])
+        return answers
 
     async def _connection(self) -> psycopg.AsyncConnection:
         """The writer's own connection; a new one if the store dropped it."""

@@ -165,7 +165,11 @@ def _movements(conn: Connection, region: str, after: int, through: int) -> list[
     )
     dated = case(
         (entries.c.kind == "opening", BEFORE_ALL),
-        else_=func.coalesce(link.c.month, month_of(conn, entries.c.created_at)),
+        else_=func.coalesce(
+            link.c.month,
+            month_of(conn, entries.c.business_date),
+            month_of(conn, entries.c.created_at),
+        ),
     )
     leg = (
         select(

@@ -1,0 +1,46 @@
+"""Issue 16, defect 7: care at an institution the registry places in another region is
+remote care whatever the request says (before, it was settled as local): KF-22 then applies
+(no filing, nothing from the fund), and the trace says why."""
+
+from gongji.ledger import check, registry
+from gongji.ledger.members import add_member
+from gongji.ledger.settlement import explain_answer, settle
+
+
+def visit(vid: str, **extra) -> dict:
+    return {"id": vid, "time": "2023-03-01T10:00:00", "institution": "NY1", "total": "100.00",
+            **extra}  # fmt: skip
+
+
+def test_care_at_another_regions_institution_is_remote(db):
+    with db.begin() as conn:
+        registry.add_institution(
+            conn, {"code": "NY1", "name": "南阳医院", "region": "nanyang", "level": "level2"}
+        )
+    add_member(db, "kaifeng", {"id": "R1", "type": "employee"})
+    add_member(
+        db,
+        "kaifeng",
+        {"id": "R2", "type": "employee",
+         "remote_filing": {"from": "2023-01-01", "to": "2023-12-31"}},
+    )  # fmt: skip
+    # no filing: KF-22 pays nothing, though the request said nothing of remote care
+    unfiled = settle(db, "T1", "R1", visit("V1"))
+    assert (unfiled["fund_pay"], unfiled["cash_pay"]) == ("0.00", "100.00")
+    assert unfiled["remote_region"] == "nanyang"
+    assert unfiled.trace[0].rule == "KF-22"
+    words = explain_answer(unfiled)[0]
+    assert words["rule"] == "KF-22" and "registered in nanyang" in words["text"]
+    # the request saying "local" changes nothing
+    said_local = settle(db, "T2", "R1", visit("V2", remote=False))
+    assert said_local["fund_pay"] == "0.00" and said_local["remote_region"] == "nanyang"
+    # a filed member: level 2, deductible 40; 55% x 60 = 33
+    filed = settle(db, "T3", "R2", visit("V3"))
+    assert (filed["deductible"], filed["fund_pay"]) == ("40.00", "33.00")
+    assert check.problems(db) == []
+
+
+def test_care_at_an_own_regions_institution_is_not_marked(db):
+    add_member(db, "kaifeng", {"id": "R3", "type": "employee"})
+    answer = settle(db, "T1", "R3", {**visit("V1"), "institution": "H2"})
+    assert "remote_region" not in answer and answer["fund_pay"] == "33.00"

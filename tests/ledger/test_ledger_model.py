@@ -6,16 +6,17 @@ its invariants.
 Operations: settlements (in and out of date order, the same visit again under new
 transaction ids, retries of a transaction with the same or another request, other
 institutions), cancellations in any order (repeated too), reversals of transactions that
-never arrived, monthly crediting, premiums paid from the account, a member record updated
-(stays imported, retirement), the year rollover, and a settlement that crashes before its
-commit.
+never arrived, monthly crediting, premiums paid from the account, premiums frozen (XSBN-26),
+released or transferred, a member record updated (stays imported), the year rollover, and a
+settlement that crashes before its commit.
 
 After every step (`invariants`):
 1. `gongji db check` finds nothing (entries balance; balances are their legs; every
    settlement re-runs to its stored result and use and started from the uses active when
    it was made; accumulators are the active settlements' uses; records read back);
 2. each member's balance is the model's (opening + credits - account pay of active
-   settlements - premiums) and is never below zero;
+   settlements - premiums paid or frozen + freezes released) and is never below zero; the
+   frozen amount is the open freezes';
 3. each visit (institution, visit id) has at most one active settlement, and the fund paid
    is the sum of the model's active settlements' fund pay;
 4. no cap is exceeded: the year's and the month's general fund pay within KF-9b's caps.
@@ -40,7 +41,7 @@ from gongji import engine
 from gongji.errors import InputError
 from gongji.ledger import accounts, check, imports, members, store, year
 from gongji.ledger.driver import Driver
-from gongji.ledger.schema import legs, settlements
+from gongji.ledger.schema import freezes, legs, settlements
 from gongji.ledger.schema import members as member_rows
 from gongji.ledger.settlement import cancel, reverse, settle
 from gongji.money import to_fen
@@ -91,7 +92,13 @@ class Ledger(RuleBasedStateMachine):
                 "kaifeng",
                 {"id": member_id, "type": mtype, "account_balance": f"{opening / 100:.2f}"},
             )
-        self.balance = {m: opening for m, (_, opening) in PEOPLE.items()}
+        # XSBN-26 freezes a premium paid from the account until the month after: a member of
+        # Xishuangbanna for the freezes
+        members.add_member(
+            self.db, "xishuangbanna", {"id": "X", "type": "employee", "account_balance": "300.00"}
+        )
+        self.balance = {m: opening for m, (_, opening) in PEOPLE.items()} | {"X": 300_00}
+        self.frozen: list[tuple[int, date]] = []  # X's open freezes: (amount, frozen on)
         self.requests: dict[str, tuple[str, dict]] = {}  # txn -> (member, visit) as sent
         self.answers: dict[str, dict] = {}  # txn -> answer, for every txn that settled
         self.active: dict[str, tuple[str, str]] = {}  # txn -> (member, visit key)
@@ -183,6 +190,39 @@ class Ledger(RuleBasedStateMachine):
             return
         self.balance[who] -= amount
 
+    @rule(amount=st.sampled_from([1, 50_00, 400_00]), day=st.sampled_from([20, 50]))
+    def freeze_a_premium(self, amount, day):
+        on = date(2023, 3, 1) + timedelta(days=day)
+        try:
+            out = accounts.pay_premium(
+                self.db, self._txn(), "X", amount, "family_resident_premium", on
+            )
+        except InputError as exc:
+            assert exc.code == "E_INSUFFICIENT" and amount > self.balance["X"]
+            return
+        assert "frozen" in out
+        self.balance["X"] -= amount
+        self.frozen.append((amount, on))
+
+    @precondition(lambda self: self.frozen)
+    @rule(data=st.data())
+    def release_a_freeze(self, data):
+        with self.db.connect() as conn:
+            open_ = conn.execute(
+                select(freezes.c.id, freezes.c.amount, freezes.c.frozen_on)
+                .where(freezes.c.outcome.is_(None))
+                .order_by(freezes.c.id)
+            ).all()
+        freeze_id, amount, on = data.draw(st.sampled_from(open_))
+        accounts.release_freeze(self.db, freeze_id)
+        self.frozen.remove((amount, on))
+        self.balance["X"] += amount
+
+    @rule(today=st.sampled_from([date(2023, 4, 8), date(2023, 5, 8)]))
+    def transfer_frozen_premiums(self, today):
+        accounts.settle_freezes(self.db, today)
+        self.frozen = [(a, on) for a, on in self.frozen if on >= today.replace(day=1)]
+
     @rule()
     def import_a_stay_for_the_employee(self):
         """A record update (defect 1: each one multiplied the record's money by 100)."""
@@ -220,6 +260,12 @@ class Ledger(RuleBasedStateMachine):
         assert min(rows.values()) >= 0
 
     @invariant()
+    def frozen_amounts_are_the_models(self):
+        with self.db.connect() as conn:
+            frozen = conn.execute(select(member_rows.c.frozen).where(member_rows.c.id == "X"))
+            assert frozen.scalar() == sum(a for a, _ in self.frozen)
+
+    @invariant()
     def each_visit_is_paid_once(self):
         with self.db.connect() as conn:
             twice = conn.execute(
@@ -243,6 +289,8 @@ class Ledger(RuleBasedStateMachine):
         with self.db.connect() as conn:
             rows = conn.execute(select(member_rows.c.id, member_rows.c.state)).all()
         for member_id, slots in rows:
+            if member_id not in PEOPLE:
+                continue  # the freezes' member settles nothing
             use = engine.YearState(tuple(slots)).pool("general")
             monthly, annual = CAPS[PEOPLE[member_id][0]]
             assert use.monthly <= monthly and use.annual <= annual

@@ -132,7 +132,9 @@ def check(args: argparse.Namespace) -> tuple[list[str], int]:
     import pyarrow.parquet as pq
 
     from gongji import engine, policy
-    from gongji.terms import Category, Level, MemberType
+
+    sys.path.insert(0, str(HERE.parents[1]))  # the tests' reading of the files, not the replay's
+    from tests.analysis.rows import to_member, to_visit
 
     data = Path(args.data)
     pack = policy.load_region(args.region)
@@ -151,42 +153,10 @@ def check(args: argparse.Namespace) -> tuple[list[str], int]:
         for r in pq.read_table(data / "members.parquet", filters=where).to_pylist()
     }
 
-    def period_list(row, name):
-        return tuple(engine.Period(p["start"], p["end"]) for p in row[name] or ())
-
     want, state = {}, {}
     for v in visits:  # in the file's order: by member, then time
         row = members[v["member_id"]]
-        member = engine.Member(
-            type=MemberType(row["type"]),
-            has_account=row["has_account"],
-            retired_from=row["retired_from"],
-            contribution_raised=row["contribution_raised"],
-            benefit_periods=None
-            if row["benefit_periods"] is None
-            else period_list(row, "benefit_periods"),
-            inpatient_stays=period_list(row, "inpatient_stays"),
-            arrears=period_list(row, "arrears"),
-            remote_filings=period_list(row, "remote_filings"),
-            chronic_diseases=tuple(row["chronic_diseases"]),
-        )
-        visit = engine.Visit(
-            time=v["time"],
-            institution=v["institution"],
-            level=Level(v["level"]),
-            total=v["total"],
-            in_scope=v["in_scope"],
-            category=Category(v["category"]),
-            remote=v["remote"],
-            designated=v["designated"],
-            manual=v["manual"],
-            third_party=v["third_party"],
-            disease=v["disease"],
-            drug=v["drug"],
-            internet=v["internet"],
-            prescription_level=Level(v["prescription_level"]) if v["prescription_level"] else None,
-            use_account=v["use_account"],
-        )
+        member, visit = to_member(row), to_visit(v)  # the tests' own reading of the files
         before = state.get(v["member_id"]) or engine.YearState.new(row["account_balance"])
         tables = engine.tables_on(pack, visit.time.date())
         if tables is None:

@@ -159,27 +159,10 @@ def _settle_one(sql: Driver, txn_id: str, member_id: str, document: object) -> S
     v, as_settled = _visit(request["visit"], known, row.region)
     tables = check_visit(pack, "visit", v)
     _not_in_the_future(v.time)
-    paid = sql.visits.get((v.institution, v.id))
-    if paid is not None:
-        if paid.payload_hash == digest:
-            return paid.result  # the same request again under a new transaction id
-        if v.manual:  # XSBN-28: an invoice number is unique at the institution that issued it
-            raise InputError(
-                "visit.id",
-                f"invoice {v.id} of {v.institution} is paid already (transaction {paid.txn_id})",
-                "E_INVOICE_CLAIMED",
-            )
-        raise InputError(
-            "visit.id",
-            f"visit {v.id} at {v.institution} is paid already (transaction {paid.txn_id})",
-            "E_VISIT_SETTLED",
-        )
-    # a visit dated before the member's last settlement, or before the month the member's
-    # state is in (a later settlement cancelled), is a late claim: it settles against its
-    # own year's and month's accumulators, which the batch reads (engine/use.py)
-    late = (row.last_visit is not None and v.time < row.last_visit) or (
-        row.state[L.S_YEAR] != 0 and month_of(v.time) < row.state[L.S_MONTH]
-    )
+    first = _paid_already(sql, v, digest)
+    if first is not None:
+        return first
+    late = _is_late(row, v)
     if late and not sql.reads:
         raise LateClaim(txn_id)
     version_index = pack.version_index_on(v.time.date())
@@ -194,12 +177,7 @@ def _settle_one(sql: Driver, txn_id: str, member_id: str, document: object) -> S
     new_state = plus(state, use, 1).with_balance(after.account_balance) if late else after
     holder, aid = _mutual_aid(sql, version, row, v.time.date(), result)
     out = _answer(txn_id, v, visit, result, tables, version.mutual_aid, holder, aid)
-    if late:
-        out = replace(out, late=True)
-    if known is not None and known.region != row.region:
-        rule = _remote_rule(version)
-        steps = (Step(rule, 0),) if rule else ()
-        out = replace(out, remote_region=known.region, trace=(*steps, *out.trace))
+    out = _marked(out, version, late, known.region if known else row.region, row.region)
     moves = [
         (Chart.institution.of(v.institution), result.total),
         (Chart.fund.of(row.region), -result.fund_pay),
@@ -217,6 +195,48 @@ def _settle_one(sql: Driver, txn_id: str, member_id: str, document: object) -> S
     )  # fmt: skip
     if late and state.year > use.year:
         sql.add_to_year(row.id, use)  # a claim for a closed year
+    return out
+
+
+def _paid_already(sql: Driver, v: VisitIn, digest: str) -> Settled | None:
+    """A visit (institution and visit id) is paid once: the same request again under a new
+    transaction id gets the first answer; another request for it is refused."""
+    paid = sql.visits.get((v.institution, v.id))
+    if paid is None:
+        return None
+    if paid.payload_hash == digest:
+        return paid.result
+    if v.manual:  # XSBN-28: an invoice number is unique at the institution that issued it
+        raise InputError(
+            "visit.id",
+            f"invoice {v.id} of {v.institution} is paid already (transaction {paid.txn_id})",
+            "E_INVOICE_CLAIMED",
+        )
+    raise InputError(
+        "visit.id",
+        f"visit {v.id} at {v.institution} is paid already (transaction {paid.txn_id})",
+        "E_VISIT_SETTLED",
+    )
+
+
+def _is_late(row, v: VisitIn) -> bool:
+    """A visit dated before the member's last settlement, or before the month the member's
+    state is in (a later settlement cancelled), is a late claim: it settles against its own
+    year's and month's accumulators, which the batch reads (engine/use.py)."""
+    if row.last_visit is not None and v.time < row.last_visit:
+        return True
+    return row.state[L.S_YEAR] != 0 and month_of(v.time) < row.state[L.S_MONTH]
+
+
+def _marked(out: Settled, version: Version, late: bool, where: str, region: str) -> Settled:
+    """The answer marked late, and remote where the registry places the institution in
+    another region (the version's remote rule first in its trace)."""
+    if late:
+        out = replace(out, late=True)
+    if where != region:
+        rule = _remote_rule(version)
+        steps = (Step(rule, 0),) if rule else ()
+        out = replace(out, remote_region=where, trace=(*steps, *out.trace))
     return out
 
 

@@ -39,9 +39,11 @@ _DONE = "SELECT txn_id, payload_hash, result FROM settlements WHERE txn_id IN ({
 _INSTITUTIONS = """
 SELECT code, level, designated, kind, region FROM institutions WHERE code IN ({marks})"""
 _WITHDRAWN = "SELECT txn_id FROM withdrawn_txns WHERE txn_id IN ({marks})"
+# the active settlements of the batch's visits, by their institutions and visit ids (a row
+# of another pair of the two lists is a visit's active settlement all the same)
 _VISITS = """
 SELECT institution, visit_id, txn_id, payload_hash, result FROM settlements
-WHERE cancel_entry_id IS NULL AND (institution, visit_id) IN (VALUES {pairs})"""
+WHERE cancel_entry_id IS NULL AND institution IN ({institutions}) AND visit_id IN ({ids})"""
 _BINDINGS = """
 SELECT user_id, holder_id, valid_from, valid_to FROM family_bindings
 WHERE user_id IN ({marks})"""
@@ -75,8 +77,9 @@ SELECT json_build_object(
   'withdrawn', (SELECT json_agg(json_build_array(txn_id)) FROM withdrawn_txns
     WHERE txn_id = ANY(ARRAY(SELECT txn_id FROM t))),
   'visits', (SELECT json_agg(json_build_array(institution, visit_id, txn_id, payload_hash,
-    result)) FROM settlements WHERE cancel_entry_id IS NULL AND (institution, visit_id) IN
-    (SELECT x->>0, x->>1 FROM json_array_elements((SELECT j->'visits' FROM k)) x))
+    result)) FROM settlements WHERE cancel_entry_id IS NULL
+    AND institution = ANY(ARRAY(SELECT x->>0 FROM k, json_array_elements(k.j->'visits') x))
+    AND visit_id = ANY(ARRAY(SELECT x->>1 FROM k, json_array_elements(k.j->'visits') x)))
 )::text"""
 
 _ENTRY = "INSERT INTO journal_entries (kind, txn_id, created_at) VALUES (?, ?, ?)"
@@ -298,9 +301,11 @@ class Driver:
     def _visit_rows(self, pairs: list[list[str]]) -> list:
         if not pairs:
             return []
-        self.cur.execute(
-            _VISITS.format(pairs=", ".join(["(?, ?)"] * len(pairs))), [x for p in pairs for x in p]
+        institutions, ids = sorted({p[0] for p in pairs}), sorted({p[1] for p in pairs})
+        sql = _VISITS.format(
+            institutions=", ".join("?" * len(institutions)), ids=", ".join("?" * len(ids))
         )
+        self.cur.execute(sql, [*institutions, *ids])
         return self.cur.fetchall()
 
     @property

@@ -3,9 +3,11 @@ fields besides the amounts, each refusal's field, reason and code, the journal e
 cancellation posts, a chain of cancellations back to the start, and a batch that loses a
 race or fails. On SQLite and PostgreSQL."""
 
+import asyncio
 import sqlite3
 from datetime import date, datetime
 
+import psycopg
 import pytest
 import sqlalchemy.exc
 from psycopg import errors as pg_errors
@@ -127,6 +129,22 @@ def test_presettle_refuses_as_settle_would(member):
         "unknown member nobody",
         "E_NOT_FOUND",
     )
+
+
+def test_a_visit_that_is_not_an_object_is_refused(member):
+    field, _, code = refusal(settle, member, "T1", "P001", ["V1", "H001"])
+    assert (field, code) == ("visit", "E_INPUT")
+
+
+def test_an_institution_coded_none_is_an_ordinary_code(member):
+    """A visit that names no institution is refused as such, whatever is registered."""
+    with member.begin() as conn:
+        registry.add_institution(
+            conn, {"code": "None", "name": "医院", "region": "kaifeng", "level": "level2"}
+        )
+    bad = {k: v for k, v in V1.items() if k != "institution"}
+    field, _, code = refusal(settle, member, "T1", "P001", bad)
+    assert (field, code) == ("visit.institution", "E_INPUT")
 
 
 # -- refusals --------------------------------------------------------------------------------
@@ -409,10 +427,10 @@ def failing_once(monkeypatch, txn_id: str, error: Exception, times: int = 1) -> 
 
 def test_a_batch_that_loses_a_race_settles_one_by_one(member, monkeypatch):
     failing_once(monkeypatch, "T2", lost_race())
-    got = settle_many(member, [("T1", "P001", V1), ("T2", "P001", V2), ("T3", "P001", V3)])
-    assert [a["txn_id"] for a in got] == ["T1", "T2", "T3"]
-    # 300 - 125 (V1) - 75 - 75 (V2, V3: deductible 50 each day, the fund 50% of 50)
-    assert balance(member, "P001") == "25.00"
+    got = settle_many(member, [("T1", "P001", V1), ("T2", "P001", V2)])
+    assert [a["txn_id"] for a in got] == ["T1", "T2"]
+    # 300 - 125 (V1) - 75 (V2: deductible 50 the next day, the fund 50% of 50)
+    assert balance(member, "P001") == "100.00"
     assert check.problems(member) == []
 
 
@@ -464,3 +482,39 @@ def test_a_lost_race_to_another_request_is_a_conflict(member, monkeypatch):
         "T1 was used for a different request",
         "E_TXN_CONFLICT",
     )
+
+
+# -- the service's asyncio batch (PostgreSQL) ---------------------------------------------
+
+
+def settle_async(db, requests: list) -> list:
+    if db.dialect.name != "postgresql":
+        pytest.skip("asyncio batches are PostgreSQL's (SQLite's run in a thread)")
+    url = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def run() -> list:
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            return await settlement.settle_many_async(conn, requests)
+
+    return asyncio.run(run())
+
+
+def test_an_asyncio_batch_that_loses_a_race_settles_one_by_one(member, monkeypatch):
+    """Settled again one by one, a request that loses once more is tried once more alone."""
+    failing_once(monkeypatch, "T2", pg_errors.DeadlockDetected(), times=2)
+    got = settle_async(member, [("T1", "P001", V1), ("T2", "P001", V2)])
+    assert [a["txn_id"] for a in got] == ["T1", "T2"]
+    assert balance(member, "P001") == "100.00"
+
+
+def test_an_asyncio_request_that_keeps_losing_is_raised(member, monkeypatch):
+    failing_once(monkeypatch, "T2", pg_errors.DeadlockDetected(), times=3)
+    with pytest.raises(pg_errors.DeadlockDetected):
+        settle_async(member, [("T1", "P001", V1), ("T2", "P001", V2)])
+
+
+def test_an_asyncio_batch_that_fails_otherwise_writes_nothing(member, monkeypatch):
+    failing_once(monkeypatch, "T2", RuntimeError("boom"))
+    with pytest.raises(RuntimeError):
+        settle_async(member, [("T1", "P001", V1), ("T2", "P001", V2)])
+    assert balance(member, "P001") == "300.00"

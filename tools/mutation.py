@@ -55,8 +55,8 @@ def run(max_children: int) -> None:
         sys.exit(f"mutmut run failed ({done.returncode})")
 
 
-def results() -> list[tuple[str, str, str]]:
-    """(module, mutant name, status) of every mutant of the last run."""
+def results() -> list[tuple[str, str, str, Path]]:
+    """(module, mutant name, status, source file) of every mutant of the last run."""
     from mutmut.mutation.data import SourceFileMutationData
     from mutmut.stats import status_by_exit_code
     from mutmut.utils.file_utils import walk_mutatable_files
@@ -67,20 +67,21 @@ def results() -> list[tuple[str, str, str]]:
         data.load()
         module = ".".join(path.with_suffix("").parts[1:])
         for name, code in data.exit_code_by_key.items():
-            out.append((module, name, status_by_exit_code[code]))
+            out.append((module, name, status_by_exit_code[code], path))
     return out
 
 
-def mutation_of(name: str) -> tuple[str, str, str]:
+def mutation_of(name: str, path: Path) -> tuple[str, str, str]:
     """A mutant as (function, original lines, mutated lines): how docs/mutation.md names it,
     stable while the function's text is (mutmut's numbers are not)."""
     from mutmut.mutation.diff_apply import get_diff_for_mutant
 
-    diff = get_diff_for_mutant(name).splitlines()[2:]
+    diff = get_diff_for_mutant(name, path=path).splitlines()[2:]
     old = " / ".join(line[1:].strip() for line in diff if line.startswith("-"))
     new = " / ".join(line[1:].strip() for line in diff if line.startswith("+"))
-    function = name.rsplit(".", 1)[1].split("__mutmut_")[0].removeprefix("x_")
-    return function.replace("ǁ", "."), _squash(old), _squash(new)
+    mangled = name.rsplit(".", 1)[1].split("__mutmut_")[0]  # x_f, or xǁClassǁmethod
+    function = mangled[2:].replace("ǁ", ".")
+    return function, _squash(old), _squash(new)
 
 
 def _squash(code: str) -> str:
@@ -114,20 +115,20 @@ def report(fail_under: float, show: bool) -> int:
     listed = equivalents()
     by_module: dict[str, Counter] = defaultdict(Counter)
     unexplained = []
-    for module, name, status in everything:
+    for module, name, status, path in everything:
         count = by_module[module]
         count["total"] += 1
         if status in KILLED:
             count["killed"] += 1
             count["timeout"] += status == "timeout"
             continue
-        key = (module, *mutation_of(name))
+        key = (module, *mutation_of(name, path))
         if listed[key] > 0:
             listed[key] -= 1
             count["equivalent"] += 1
         else:
             count[status] += 1
-            unexplained.append((name, status, key))
+            unexplained.append((name, status, key, path))
     print(f"{'module':32} {'total':>6} {'killed':>6} {'equiv':>6} {'left':>5} {'score':>7}")
     whole: Counter = Counter()
     for module in sorted(by_module):
@@ -138,12 +139,12 @@ def report(fail_under: float, show: bool) -> int:
     for key, n in listed.items():
         if n:
             print(f"listed in {DOC.name} but not a survivor now ({n}): {key}")
-    for name, status, key in unexplained:
+    for name, status, key, path in unexplained:
         print(f"{status}: {name}  {key[1]}: {key[2]!r} -> {key[3]!r}")
         if show:
             from mutmut.mutation.diff_apply import get_diff_for_mutant
 
-            print(get_diff_for_mutant(name))
+            print(get_diff_for_mutant(name, path=path))
     score = _score(whole)
     print(f"score {score:.2f}% (killed / (total - equivalents)); {len(unexplained)} unexplained")
     return 0 if score >= fail_under and not unexplained else 1

@@ -3,10 +3,11 @@ amounts, the member's class, the window's opening time, the year reset; and the 
 edges of the condition range."""
 
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
-from gongji import engine, policy
+from gongji import documents, engine, policy
 from gongji.calculate import calculate
 from gongji.engine import layout as L
 from gongji.engine.trace import describe
@@ -115,3 +116,20 @@ def test_an_unknown_step_is_an_error():
     with pytest.raises(ValueError) as err:
         describe(L.N_STEPS, 0, 0, 0, MemberClass.employee, "general")
     assert str(err.value) == f"unknown trace step {L.N_STEPS}"
+
+
+def test_a_negotiated_drugs_yearly_deductible_in_words():
+    """XSBN-16: 800 per drug per year, met over purchases (the worked example
+    tests/cases/xishuangbanna/negotiated-drug-partial.yaml)."""
+    path = Path(__file__).parents[1] / "cases" / "xishuangbanna" / "negotiated-drug-partial.yaml"
+    d1, d2 = calculate(documents.read(path)["scenario"])["visits"][:2]
+    assert texts(d1)[0] == (
+        "XSBN-16",
+        "300.00",
+        "yearly deductible 800.00 for this item: 0.00 met before, 300.00 now",
+    )
+    assert texts(d2)[0] == (
+        "XSBN-16",
+        "300.00",
+        "yearly deductible 800.00 for this item: 300.00 met before, 300.00 now",
+    )

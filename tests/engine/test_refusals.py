@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from gongji import engine, policy
+from gongji.engine import layout as L
 from gongji.engine.facts import Period, day_number, day_of
 from gongji.terms import Category, Level, MemberType
 
@@ -111,3 +112,38 @@ def test_period_covers_both_ends():
 def test_day_of_inverts_day_number(day):
     assert day_of(day_number(day)) == day
     assert day_number(date(1970, 1, 2)) == 1 and day_of(1) == date(1970, 1, 2)
+
+
+def test_settle_all_without_a_trace_keeps_no_records():
+    pack = policy.load_region("kaifeng")
+    v = engine.Visit(datetime(2023, 3, 1, 9), "H1", Level.level3, 10_000, 10_000)
+    results, _ = engine.settle_all(pack, EMPLOYEE, engine.YearState.new(), [v], trace=False)
+    assert results[0].trace == () and results[0].fund_pay == 2_500
+    results, _ = engine.settle_all(pack, EMPLOYEE, engine.YearState.new(), [v])
+    assert (
+        len(results[0].trace) == 6 * L.TRACE_STRIDE
+    )  # line, deductible, ratio, fund, account, cash
+
+
+def test_emergency_reads_primary_as_level1_whatever_is_configured():
+    """XSBN-15: 一级及以下按一级执行 — the inpatient deductible and ratio of level 1 at a
+    primary institution. The shipped (configured) values happen to be equal at both levels,
+    so the bureau's other values are tried here."""
+    pack = policy.load_region("xishuangbanna")
+    version = pack.versions[0]
+    inpatient = version.inpatient.model_copy(
+        update={
+            "deductible": {**version.inpatient.deductible, Level.primary: 10_000},
+            "employee": {**version.inpatient.employee, Level.primary: 9_900},
+        }
+    )
+    other = pack.model_copy(
+        update={"versions": [version.model_copy(update={"inpatient": inpatient})]}
+    )
+    tables = engine.tables_on(other, date(2023, 3, 1))
+    v = engine.Visit(
+        datetime(2023, 3, 1, 9), "X1", Level.primary, 100_000, 100_000, category=Category.emergency
+    )
+    result, _ = engine.settle(tables, EMPLOYEE, engine.YearState.new(), v)
+    # level 1: deductible 200, 90% x 800 = 720 (not 100 and 99%)
+    assert (result.deductible, result.fund_pay) == (20_000, 72_000)

@@ -147,3 +147,15 @@ def test_emergency_reads_primary_as_level1_whatever_is_configured():
     result, _ = engine.settle(tables, EMPLOYEE, engine.YearState.new(), v)
     # level 1: deductible 200, 90% x 800 = 720 (not 100 and 99%)
     assert (result.deductible, result.fund_pay) == (20_000, 72_000)
+
+
+def test_a_window_opened_at_the_epochs_first_second_is_open():
+    """Local time 0 (1970-01-01 00:00:00) is a time like any other: -1 marks a free window
+    slot, not 0. Kaifeng's tables (KF-9a) used directly, as the engine allows."""
+    kaifeng = tables("kaifeng", date(2023, 3, 1))
+    first = engine.Visit(datetime(1970, 1, 1), "H1", Level.level3, 10_000, 10_000)
+    result, state = engine.settle(kaifeng, EMPLOYEE, engine.YearState.new(), first)
+    assert result.deductible == 5_000
+    again = engine.Visit(datetime(1970, 1, 1, 12), "H1", Level.level3, 10_000, 10_000)
+    result, _ = engine.settle(kaifeng, EMPLOYEE, state, again)
+    assert result.deductible == 0

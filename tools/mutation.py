@@ -46,13 +46,23 @@ def main() -> int:
 
 
 def run(max_children: int) -> None:
-    # tools/ holds the pytest plugin the run loads (tools/mutation_plugin.py); the tests
-    # import the mutated copy mutmut makes under mutants/, not src/
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "tools")}
-    mutmut = [sys.executable, "-c", "from mutmut.__main__ import cli; cli()"]
-    done = subprocess.run([*mutmut, "run", "--max-children", str(max_children)], env=env)
+    """Every mutant against the tests without the hypothesis property modules, then those
+    that survive against all of them (tools/mutation_plugin.py)."""
+    mutmut("run", "--max-children", str(max_children), phase="fast")
+    left = [name for _, name, status, _ in results() if status in ("survived", "no tests")]
+    if left:
+        print(f"{len(left)} mutants survived without the property tests: with them now")
+        mutmut("run", "--max-children", str(max_children), *left, phase="all")
+
+
+def mutmut(*args: str, phase: str) -> None:
+    # tools/ holds the pytest plugin the run loads; the tests import the mutated copy mutmut
+    # makes under mutants/, not src/
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tools"), "GONGJI_MUTATION_PHASE": phase}
+    cli = [sys.executable, "-c", "from mutmut.__main__ import cli; cli()"]
+    done = subprocess.run([*cli, *args], env=env)
     if done.returncode != 0:
-        sys.exit(f"mutmut run failed ({done.returncode})")
+        sys.exit(f"mutmut {args[0]} failed ({done.returncode})")
 
 
 def results() -> list[tuple[str, str, str, Path]]:

@@ -1,0 +1,100 @@
+"""Rules whose shipped values cannot show a difference, tried with other values a bureau may
+configure: a pension credit with fen not rounded (NY-8), a configured inpatient deductible
+that leaves a level out and a share rounded half-up (XSBN-17), a line-item visit at an
+internet hospital filled at a pharmacy in a pack with all three articles."""
+
+from datetime import date, datetime
+
+from gongji import engine, policy
+from gongji.engine import accounts as rules
+from gongji.engine import layout as L
+from gongji.policy.schema import Channels
+from gongji.terms import Category, Level, MemberType
+
+EMPLOYEE = engine.Member(type=MemberType.employee, has_account=True)
+
+
+def with_version(pack, **changes):
+    version = pack.versions[0].model_copy(update=changes)
+    return pack.model_copy(update={"versions": [version, *pack.versions[1:]]})
+
+
+def test_a_pension_credit_is_kept_to_the_fen_where_the_pack_does_not_round():
+    """NY-8: 2% of the average pension, no rounding to yuan (PZH-4a rounds, NY does not):
+    2% of 2812.34 is 56.2468, half-up to the fen 56.25."""
+    crediting = policy.load_region("nanyang").versions[0].crediting
+    credit = rules.credit_for(crediting, MemberType.retiree)
+    assert not credit.round_to_yuan
+    assert rules.monthly_credit(credit.model_copy(update={"average_pension": 281_234}), None) == (
+        5_625
+    )
+
+
+def xsbn_day_surgery(deductible: dict, share: int | None = None):
+    pack = policy.load_region("xishuangbanna")
+    version = pack.versions[0]
+    inpatient = version.inpatient.model_copy(update={"deductible": deductible})
+    surgery = version.day_surgery
+    if share is not None:
+        ded = surgery.deductible
+        ref = ded.from_inpatient.model_copy(update={"share": share})
+        surgery = surgery.model_copy(
+            update={"deductible": ded.model_copy(update={"from_inpatient": ref})}
+        )
+    other = with_version(pack, inpatient=inpatient, day_surgery=surgery)
+    return engine.tables_on(other, date(2023, 3, 1))
+
+
+def surgery(tables, level: Level, total: int):
+    v = engine.Visit(
+        datetime(2023, 3, 1, 9), "H2", level, total, total, category=Category.day_surgery
+    )
+    result, _ = engine.settle(tables, EMPLOYEE, engine.YearState.new(), v)
+    return result
+
+
+def test_a_level_the_inpatient_deductibles_leave_out_has_none():
+    """XSBN-17: half the institution's inpatient deductible; a level without one (the
+    configured table leaves primary out) has no deductible: 90% of 100 is 90."""
+    tables = xsbn_day_surgery({Level.level1: 20_000, Level.level2: 50_000, Level.level3: 80_000})
+    result = surgery(tables, Level.primary, 10_000)
+    assert (result.deductible, result.fund_pay) == (0, 9_000)
+
+
+def test_a_share_of_the_inpatient_deductible_rounds_half_up_to_the_fen():
+    """A third (33.33%) of a 50.03 deductible is 16.674999: 16.67, not 16.68."""
+    level2 = {
+        Level.primary: 20_000,
+        Level.level1: 20_000,
+        Level.level2: 5_003,
+        Level.level3: 80_000,
+    }
+    result = surgery(xsbn_day_surgery(level2, share=3_333), Level.level2, 10_000)
+    assert result.deductible == 1_667
+
+
+def test_the_records_made_before_the_kernel_are_all_kept():
+    """NY-19's out-of-scope part, then the internet hospital's physical level, then the
+    prescriber's level (a pack with the three articles: Nanyang's with Kaifeng's channels)."""
+    kaifeng = policy.load_region("kaifeng").versions[-1].channels
+    nanyang = policy.load_region("nanyang")
+    both = Channels(internet=kaifeng.internet, prescription=kaifeng.prescription)
+    tables = engine.tables_on(with_version(nanyang, channels=both), date(2023, 3, 1))
+    visit = engine.Visit(
+        datetime(2023, 3, 1, 9),
+        "P1",
+        Level.pharmacy,
+        12_000,
+        10_000,
+        internet=True,
+        prescription_level=Level.level2,
+        out_of_scope=2_000,
+    )
+    result, _ = engine.settle(tables, EMPLOYEE, engine.YearState.new(), visit)
+    first = [tuple(result.trace[i : i + 4]) for i in range(0, 12, 4)]
+    pharmacy, level2 = L.LEVELS.index(Level.pharmacy), L.LEVELS.index(Level.level2)
+    assert first == [
+        (L.T_OUT_OF_SCOPE, 2_000, 0, 0),
+        (L.T_INTERNET, 0, pharmacy, 0),
+        (L.T_PRESCRIPTION, 0, pharmacy, level2),
+    ]

@@ -98,3 +98,59 @@ def test_the_records_made_before_the_kernel_are_all_kept():
         (L.T_INTERNET, 0, pharmacy, 0),
         (L.T_PRESCRIPTION, 0, pharmacy, level2),
     ]
+
+
+def xsbn_chronic(cap_max: int):
+    pack = policy.load_region("xishuangbanna")
+    chronic = pack.versions[0].chronic
+    cap = chronic.annual_cap.model_copy(update={"max": cap_max})
+    other = with_version(pack, chronic=chronic.model_copy(update={"annual_cap": cap}))
+    return engine.tables_on(other, date(2023, 3, 1))
+
+
+def chronic_fund(tables, diseases: tuple[str, ...], total: int) -> int:
+    member = engine.Member(type=MemberType.employee, has_account=True, chronic_diseases=diseases)
+    v = engine.Visit(
+        datetime(2023, 3, 1, 9),
+        "H2",
+        Level.level2,
+        total,
+        total,
+        category=Category.chronic,
+        disease=diseases[0],
+    )
+    return engine.settle(tables, member, engine.YearState.new(), v)[0].fund_pay
+
+
+def test_the_grown_cap_stops_at_its_ceiling_even_of_nothing():
+    """XSBN-12: 2000 for one disease, 1000 more for each further one, up to the ceiling —
+    here configured as 0: with two diseases the cap is 0 (deductible 300, 80% of 1000 cut)."""
+    assert chronic_fund(xsbn_chronic(0), ("d1", "d2"), 130_000) == 0
+
+
+def test_one_disease_has_the_base_cap_whatever_the_ceiling():
+    """XSBN-12: the cap grows from the second disease on; with one it is 2000, even under a
+    ceiling configured lower (1500). Deductible 300, 80% of 2700 = 2160, cut to 2000."""
+    assert chronic_fund(xsbn_chronic(150_000), ("d1",), 300_000) == 200_000
+
+
+def test_a_monthly_cap_of_nothing_pays_nothing():
+    """KF-9b's monthly cap configured as 0 (a cap, not its absence: -1 marks none)."""
+    pack = policy.load_region("kaifeng")
+    version = pack.versions[-1]
+    general = version.general
+    monthly = general.monthly_cap.model_copy(update={"employee": 0})
+    other = pack.model_copy(
+        update={
+            "versions": [
+                *pack.versions[:-1],
+                version.model_copy(
+                    update={"general": general.model_copy(update={"monthly_cap": monthly})}
+                ),
+            ]
+        }
+    )
+    tables = engine.tables_on(other, date(2023, 3, 1))
+    v = engine.Visit(datetime(2023, 3, 1, 9), "H1", Level.level3, 10_000, 10_000)
+    result, _ = engine.settle(tables, EMPLOYEE, engine.YearState.new(), v)
+    assert (result.deductible, result.fund_pay) == (5_000, 0)

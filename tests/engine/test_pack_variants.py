@@ -154,3 +154,85 @@ def test_a_monthly_cap_of_nothing_pays_nothing():
     v = engine.Visit(datetime(2023, 3, 1, 9), "H1", Level.level3, 10_000, 10_000)
     result, _ = engine.settle(tables, EMPLOYEE, engine.YearState.new(), v)
     assert (result.deductible, result.fund_pay) == (5_000, 0)
+
+
+def test_a_pack_is_compiled_once():
+    pack = policy.load_region("kaifeng")
+    assert engine.compile_pack(pack) is engine.compile_pack(pack)
+    assert engine.tables_on(pack, date(2023, 3, 1)) is engine.compile_pack(pack)[-1]
+
+
+def test_the_special_deductible_is_met_in_its_own_pool():
+    """XSBN-13/14: special diseases' annual deductible is counted on its own (分别计算起付标准),
+    though their cap is the inpatient one."""
+    tables = engine.tables_on(policy.load_region("xishuangbanna"), date(2023, 3, 1))
+    member = engine.Member(type=MemberType.employee, has_account=True, chronic_diseases=("d1",))
+    v = engine.Visit(
+        datetime(2023, 3, 1, 9), "H2", Level.level2, 100_000, 100_000, category=Category.special
+    )
+    result, state = engine.settle(tables, member, engine.YearState.new(), v)
+    assert result.deductible > 0
+    assert state.pool("special").deductible_met == result.deductible
+    assert state.pool("inpatient").deductible_met == 0
+    assert state.pool("inpatient").annual == result.fund_pay
+
+
+def test_each_citation_carries_its_articles_words():
+    """The overflow line (XSBN-11) and the special exception line (XSBN-13) are made by the
+    compiler from one node each: their citations carry that node's article and words."""
+    version = policy.load_region("xishuangbanna").versions[0]
+    tables = engine.tables_on(policy.load_region("xishuangbanna"), date(2023, 3, 1))
+    overflow = version.general.overflow
+    exceptions = version.special.exceptions
+    for line, node in (("general_overflow", overflow), ("special_exception", exceptions)):
+        for step in (L.T_DED_NONE, L.T_RATIO):
+            cite = tables.cites[L.line_index(line)][0][step]
+            assert (cite.rule, cite.article, cite.text) == (node.rule, node.article, node.text)
+
+
+def test_a_configured_overflow_is_cited_as_configured():
+    """A node's `source: configured` reaches every step of the line made from it."""
+    pack = policy.load_region("xishuangbanna")
+    general = pack.versions[0].general
+    overflow = general.overflow.model_copy(update={"source": "configured"})
+    other = with_version(pack, general=general.model_copy(update={"overflow": overflow}))
+    tables = engine.tables_on(other, date(2023, 3, 1))
+    line = L.line_index("general_overflow")
+    assert tables.cites[line][0][L.T_DED_NONE].configured
+    shipped = engine.tables_on(pack, date(2023, 3, 1))
+    assert not shipped.cites[line][0][L.T_DED_NONE].configured
+
+
+def test_an_exemption_does_not_lift_the_conditions_after_it():
+    """XSBN-29 exempts emergency rescue from designation and filing only: a condition the
+    line enforces after them (here no third party liable, added to the pack) still holds."""
+    from gongji.policy.schema import Eligibility
+
+    pack = policy.load_region("xishuangbanna")
+    emergency = pack.versions[0].emergency
+    third = Eligibility(rule="XSBN-29", article="第二十九条", condition="no_third_party")
+    other = with_version(
+        pack,
+        emergency=emergency.model_copy(update={"eligibility": [*emergency.eligibility, third]}),
+    )
+    tables = engine.tables_on(other, date(2023, 3, 1))
+    v = engine.Visit(
+        datetime(2023, 3, 1, 9),
+        "X1",
+        Level.level1,
+        100_000,
+        100_000,
+        category=Category.emergency,
+        designated=False,
+        third_party=True,
+    )
+    result, _ = engine.settle(tables, EMPLOYEE, engine.YearState.new(), v)
+    assert result.fund_pay == 0
+
+
+def test_records_before_the_kernel_need_no_trace_buffer():
+    """An internet visit settled without a trace (the ledger's replay, benchmarks)."""
+    tables = engine.tables_on(policy.load_region("kaifeng"), date(2023, 3, 1))
+    v = engine.Visit(datetime(2023, 3, 1, 9), "I1", Level.level2, 10_000, 10_000, internet=True)
+    result, _ = engine.settle(tables, EMPLOYEE, engine.YearState.new(), v, trace=False)
+    assert result.trace == () and result.deductible == 4_000

@@ -137,3 +137,11 @@ class Check:
                 pytest.fail(f"{w}: unknown step {step}")
         assert (deductible, fund) == (r.deductible, r.fund_pay), w
         assert steps[-1] == L.T_CASH and steps.count(L.T_CASH) == 1, w
+        # the account pays, or there is none, or the member declined it — one of them
+        account = [s for s in steps if s in (L.T_ACCOUNT, L.T_NO_ACCOUNT, L.T_ACCOUNT_DECLINED)]
+        if not self.member.has_account:
+            assert account == [L.T_NO_ACCOUNT], w
+        elif not self.visit.use_account:
+            assert account == [L.T_ACCOUNT_DECLINED], w
+        else:
+            assert account == [L.T_ACCOUNT], w

@@ -133,3 +133,13 @@ def test_a_negotiated_drugs_yearly_deductible_in_words():
         "300.00",
         "yearly deductible 800.00 for this item: 300.00 met before, 300.00 now",
     )
+
+
+def test_a_step_from_configured_values_says_so():
+    """XSBN-15: the emergency line takes the inpatient deductible and ratio the bureau
+    configures (tests/cases/xishuangbanna/emergency.yaml); the designation rule it is
+    exempt from is the article's own."""
+    path = Path(__file__).parents[1] / "cases" / "xishuangbanna" / "emergency.yaml"
+    v1 = calculate(documents.read(path)["scenario"])["visits"][0]
+    flags = [(s["rule"], s.get("configured", False)) for s in v1["trace"]][:3]
+    assert flags == [("XSBN-29", False), ("XSBN-29", False), ("XSBN-15", True)]

@@ -79,7 +79,10 @@ def test_the_records_made_before_the_kernel_are_all_kept():
     kaifeng = policy.load_region("kaifeng").versions[-1].channels
     nanyang = policy.load_region("nanyang")
     both = Channels(internet=kaifeng.internet, prescription=kaifeng.prescription)
-    tables = engine.tables_on(with_version(nanyang, channels=both), date(2023, 3, 1))
+    catalogue = nanyang.versions[0].catalogue
+    class_b = catalogue.model_copy(update={"class_b_self_pay": catalogue.payment_standard})
+    other = with_version(nanyang, channels=both, catalogue=class_b)
+    tables = engine.tables_on(other, date(2023, 3, 1))
     visit = engine.Visit(
         datetime(2023, 3, 1, 9),
         "P1",
@@ -88,13 +91,15 @@ def test_the_records_made_before_the_kernel_are_all_kept():
         10_000,
         internet=True,
         prescription_level=Level.level2,
-        out_of_scope=2_000,
+        out_of_scope=1_500,
+        class_b_self_pay=500,
     )
     result, _ = engine.settle(tables, EMPLOYEE, engine.YearState.new(), visit)
-    first = [tuple(result.trace[i : i + 4]) for i in range(0, 12, 4)]
+    first = [tuple(result.trace[i : i + 4]) for i in range(0, 16, 4)]
     pharmacy, level2 = L.LEVELS.index(Level.pharmacy), L.LEVELS.index(Level.level2)
     assert first == [
-        (L.T_OUT_OF_SCOPE, 2_000, 0, 0),
+        (L.T_OUT_OF_SCOPE, 1_500, 0, 0),
+        (L.T_CLASS_B, 500, 0, 0),
         (L.T_INTERNET, 0, pharmacy, 0),
         (L.T_PRESCRIPTION, 0, pharmacy, level2),
     ]
@@ -236,3 +241,60 @@ def test_records_before_the_kernel_need_no_trace_buffer():
     v = engine.Visit(datetime(2023, 3, 1, 9), "I1", Level.level2, 10_000, 10_000, internet=True)
     result, _ = engine.settle(tables, EMPLOYEE, engine.YearState.new(), v, trace=False)
     assert result.trace == () and result.deductible == 4_000
+
+
+def test_the_parameter_table_is_plain_integers():
+    """What the kernel reads, and the replay loads into int64 arrays; undefined lines are
+    off (L_ON 0), pass nothing on (-1), have no growth or monthly cap (-1)."""
+    for region in policy.known_regions():
+        for tables in engine.compile_pack(policy.load_region(region)):
+            assert all(type(x) is int for x in tables.params), tables.version_id
+            for i in range(L.N_LINES):
+                base = i * L.LINE_SIZE
+                on = tables.params[base + L.L_ON]
+                assert on in (0, 1) and (on == 1 or i not in tables.entry.values())
+                if not on:
+                    assert tables.params[base + L.L_OVERFLOW] == -1
+                    assert tables.params[base + L.L_CAP_MAX] == -1
+
+
+def test_a_fixed_per_item_deductible():
+    """A negotiated drug's yearly deductible given as an amount (not read from the inpatient
+    table): 500 here; 80% (the level-3 inpatient ratio) of the 500 above it is 400."""
+    pack = policy.load_region("xishuangbanna")
+    drug = pack.versions[0].negotiated_drug
+    fixed = drug.deductible.model_copy(update={"amount": 50_000, "from_inpatient": None})
+    other = with_version(pack, negotiated_drug=drug.model_copy(update={"deductible": fixed}))
+    tables = engine.tables_on(other, date(2023, 3, 1))
+    v = engine.Visit(
+        datetime(2023, 3, 1, 9),
+        "H3",
+        Level.level3,
+        100_000,
+        100_000,
+        category=Category.negotiated_drug,
+        drug="XA01",
+    )
+    result, _ = engine.settle(tables, EMPLOYEE, engine.YearState.new(), v)
+    assert (result.deductible, result.fund_pay) == (50_000, 40_000)
+
+
+def test_a_monthly_cap_shared_with_the_inpatient_cap_is_its_amount():
+    pack = policy.load_region("xishuangbanna")
+    general = pack.versions[0].general
+    monthly = general.annual_cap.model_copy(update={"shared_with": "inpatient"})
+    other = with_version(pack, general=general.model_copy(update={"monthly_cap": monthly}))
+    tables = engine.tables_on(other, date(2023, 3, 1))
+    base = L.line_index("general") * L.LINE_SIZE
+    assert tables.params[base + L.L_MONTHLY_CAP + L.EMPLOYEE] == 15_000_000
+
+
+def test_a_configured_exception_is_cited_as_configured():
+    pack = policy.load_region("xishuangbanna")
+    special = pack.versions[0].special
+    exceptions = special.exceptions.model_copy(update={"source": "configured"})
+    other = with_version(pack, special=special.model_copy(update={"exceptions": exceptions}))
+    tables = engine.tables_on(other, date(2023, 3, 1))
+    line = L.line_index("special_exception")
+    assert tables.cites[line][0][L.T_RATIO].configured
+    assert tables.cites[line][0][L.T_DED_NONE].configured

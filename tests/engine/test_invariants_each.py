@@ -105,3 +105,7 @@ def test_no_merge_for_a_retiree_since_the_years_start_or_before():
     visits = [(datetime(2023, 3, 1, 9), 10_000), (datetime(2023, 4, 1, 9), 10_000)]
     assert merged(date(2023, 1, 1), visits) == [None, None]
     assert merged(date(2022, 8, 1), visits) == [None, None]
+
+
+def test_no_merge_when_nothing_was_paid_before_the_switch():
+    assert merged(date(2023, 6, 1), [(datetime(2023, 7, 1, 9), 10_000)]) == [None]

@@ -298,3 +298,25 @@ def test_a_configured_exception_is_cited_as_configured():
     line = L.line_index("special_exception")
     assert tables.cites[line][0][L.T_RATIO].configured
     assert tables.cites[line][0][L.T_DED_NONE].configured
+
+
+def test_a_per_item_deductible_read_at_the_visits_level():
+    """A per-item deductible taken from the inpatient table at the visit's own level (the
+    shipped XSBN-16 reads level 3's for every visit): 500 at level 2."""
+    pack = policy.load_region("xishuangbanna")
+    drug = pack.versions[0].negotiated_drug
+    ref = drug.deductible.from_inpatient.model_copy(update={"level": None})
+    ded = drug.deductible.model_copy(update={"from_inpatient": ref})
+    other = with_version(pack, negotiated_drug=drug.model_copy(update={"deductible": ded}))
+    tables = engine.tables_on(other, date(2023, 3, 1))
+    v = engine.Visit(
+        datetime(2023, 3, 1, 9),
+        "H2",
+        Level.level2,
+        100_000,
+        100_000,
+        category=Category.negotiated_drug,
+        drug="XA01",
+    )
+    result, _ = engine.settle(tables, EMPLOYEE, engine.YearState.new(), v)
+    assert result.deductible == 50_000

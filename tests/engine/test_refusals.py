@@ -159,3 +159,22 @@ def test_a_window_opened_at_the_epochs_first_second_is_open():
     again = engine.Visit(datetime(1970, 1, 1, 12), "H1", Level.level3, 10_000, 10_000)
     result, _ = engine.settle(kaifeng, EMPLOYEE, state, again)
     assert result.deductible == 0
+
+
+def test_a_new_year_frees_every_negotiated_drugs_slot():
+    """XSBN-16 with X-1: eight drugs in 2023, eight others in 2024 — each year's fit."""
+    state = engine.YearState.new()
+    for year, names in ((2023, "ABCDEFGH"), (2024, "IJKLMNOP")):
+        xsbn = tables("xishuangbanna", date(year, 3, 1))
+        for i, name in enumerate(names):
+            v = engine.Visit(
+                datetime(year, 3, 1 + i, 9),
+                "X3",
+                Level.level3,
+                100_000,
+                100_000,
+                category=Category.negotiated_drug,
+                drug=f"D{name}",
+            )
+            result, state = engine.settle(xsbn, EMPLOYEE, state, v)
+            assert result.deductible == 80_000

@@ -66,10 +66,10 @@ def use_of(before: YearState, after: YearState, month: int) -> Use:
     kernel.roll_year(rolled, month, False, [])
     s = after.slots
     pools = tuple(s[L.S_POOL + i] - rolled[L.S_POOL + i] for i in range(POOL_SLOTS))
-    met_before = dict(_items(rolled))
+    met_before = items_met(rolled)
     items = tuple(
         (key, met - met_before.get(key, 0))
-        for key, met in _items(s)
+        for key, met in items_met(s).items()
         if met != met_before.get(key, 0)
     )
     windows = []
@@ -119,12 +119,14 @@ def accumulated(uses: Iterable[Use], month: int, balance: int) -> YearState:
     return state
 
 
-def _items(s) -> list[tuple[int, int]]:
-    out = []
+def items_met(s) -> dict[int, int]:
+    """Item key -> the yearly deductible met for it, in state slots `s` (an item with
+    nothing met is as none)."""
+    out = {}
     for i in range(L.ITEMS):
         at = L.S_ITEM + i * L.I_STRIDE
-        if s[at + L.I_KEY] != 0:
-            out.append((s[at + L.I_KEY], s[at + L.I_MET]))
+        if s[at + L.I_KEY] != 0 and s[at + L.I_MET] != 0:
+            out[s[at + L.I_KEY]] = s[at + L.I_MET]
     return out
 
 

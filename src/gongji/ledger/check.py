@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, func, select
 from gongji import engine, policy
 from gongji.engine import kernel
 from gongji.engine import layout as L
-from gongji.engine.use import Use, accumulated, use_of
+from gongji.engine.use import POOL_SLOTS, Use, accumulated, items_met, use_of
 from gongji.ledger.chart import Chart
 from gongji.ledger.schema import legs, members, settlements, year_accumulators
 from gongji.ledger.uses import month_of, rerun
@@ -182,16 +182,8 @@ def _same_accumulators(uses: list[Use], state: list[int], month: int) -> bool:
     rolled = list(state)
     kernel.roll_year(rolled, month, False, [])
     expected = accumulated([replace(u, windows=()) for u in uses], month, 0).slots
-    pools = slice(L.S_POOL, L.S_POOL + L.N_POOLS * L.PU_STRIDE)
-    items = slice(L.S_ITEM, L.S_SIZE)
-    return expected[pools] == tuple(rolled[pools]) and _items(expected[items]) == _items(
-        rolled[items]
-    )
-
-
-def _items(slots) -> set[tuple[int, int]]:
-    pairs = zip(slots[L.I_KEY :: L.I_STRIDE], slots[L.I_MET :: L.I_STRIDE], strict=True)
-    return {(k, m) for k, m in pairs if k and m}  # an item with nothing met is none
+    pools = slice(L.S_POOL, L.S_POOL + POOL_SLOTS)
+    return expected[pools] == tuple(rolled[pools]) and items_met(expected) == items_met(rolled)
 
 
 def _closed_years(conn: Connection, member_id: str, year: int, active: list[Use]) -> list[str]:

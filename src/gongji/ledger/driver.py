@@ -283,12 +283,12 @@ class Driver:
         for r in bindings:
             self.bindings.setdefault(r[0], []).append(Binding(r[1], _day(r[2]), _day(r[3])))
         for r in done:
-            self.done[r[0]] = Done(r[1], Settled.from_document(_json(r[2])))
+            self.done[r[0]] = Done(r[1], Settled.from_document(from_json(r[2])))
         for r in known:
             self.institutions[r[0]] = Institution(r[1], bool(r[2]), r[3], r[4])
         self.withdrawn |= {r[0] for r in withdrawn}
         for r in visits:
-            self.visits[(r[0], r[1])] = Paid(r[2], r[3], Settled.from_document(_json(r[4])))
+            self.visits[(r[0], r[1])] = Paid(r[2], r[3], Settled.from_document(from_json(r[4])))
 
     def _rows(self, template: str, keys: list[str]) -> list:
         if not keys:
@@ -428,14 +428,15 @@ class Driver:
         return orjson.dumps(document).decode()
 
     def _keep(self, r: tuple) -> None:
-        self.members[r[0]] = MemberRow(r[0], r[1], r[2], _time(r[3]), r[4], _json(r[5]), r[6])
+        self.members[r[0]] = MemberRow(r[0], r[1], r[2], as_time(r[3]), r[4], from_json(r[5]), r[6])
 
 
 def _dump(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
-def _json(value: object) -> object:
+def from_json(value: object) -> object:
+    """A JSON column's value as stored (SQLite gives text, PostgreSQL parsed JSON)."""
     return orjson.loads(value) if isinstance(value, str) else value
 
 
@@ -443,7 +444,8 @@ def _day(value: object) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _time(value: object) -> datetime | None:
+def as_time(value: object) -> datetime | None:
+    """A timestamp column's value (SQLite gives ISO text)."""
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 

@@ -31,7 +31,7 @@ from gongji.errors import InputError, validated
 from gongji.ledger import members as M
 from gongji.ledger.answer import Settled, Step
 from gongji.ledger.chart import Chart
-from gongji.ledger.driver import PREFETCH_PG, WRITE_PG, Driver, Key
+from gongji.ledger.driver import PREFETCH_PG, WRITE_PG, Driver, Key, as_time
 from gongji.ledger.journal import legs_of, post
 from gongji.ledger.schema import settlements, withdrawn_txns
 from gongji.ledger.uses import late_start, month_of, use_of_row
@@ -413,7 +413,7 @@ def _cancel_locked(conn: Connection, row, settlement_id: int, txn_id: str) -> di
             settlements.c.member_id == s.member_id, settlements.c.cancel_entry_id.is_(None)
         )
     ).scalar()
-    M.save_visit(conn, s.member_id, restored, _as_time(latest))
+    M.save_visit(conn, s.member_id, restored, as_time(latest))
     for account, amount in moves:
         holder = Chart.account.key(account)
         if holder is not None and holder != s.member_id:
@@ -440,10 +440,6 @@ def _returned(use: Use, refund: dict[str, int], s) -> dict:
         "reading": "a cancellation gives back exactly what its settlement consumed; "
         "settlements made after it stand as they were paid",
     }
-
-
-def _as_time(value) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _answer(

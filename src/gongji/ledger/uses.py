@@ -10,11 +10,10 @@ last opened at or before the visit.
 from dataclasses import replace
 from datetime import datetime
 
-import orjson
-
 from gongji import catalogue, engine, policy
 from gongji.engine.facts import institution_key, local_seconds
 from gongji.engine.use import POOL_SLOTS, Use, accumulated, use_of
+from gongji.ledger.driver import as_time, from_json
 from gongji.model import MemberIn, VisitIn, engine_member, engine_visit
 
 
@@ -37,12 +36,12 @@ def rerun(region: str, request: dict, state_before: list[int], profile: dict):
 
 def use_of_row(region: str, row, profile: dict) -> Use:
     """A stored settlement's use: kept with it, or read off a re-run (older settlements)."""
-    consumed = _json(row.consumed)
+    consumed = from_json(row.consumed)
     if consumed is not None:
         return Use.from_document(consumed)
-    before = _json(row.state_before)
-    _, after = rerun(region, _json(row.request), before, profile)
-    return use_of(engine.YearState(tuple(before)), after, month_of(_time(row.visit_time)))
+    before = from_json(row.state_before)
+    _, after = rerun(region, from_json(row.request), before, profile)
+    return use_of(engine.YearState(tuple(before)), after, month_of(as_time(row.visit_time)))
 
 
 def late_start(
@@ -63,11 +62,3 @@ def late_start(
         met = sum(w[2] for w in windows if w[1] == opened)
         uses.append(Use(month_of(when), (0,) * POOL_SLOTS, (), ((inst, opened, met),)))
     return accumulated(uses, month_of(when), balance)
-
-
-def _json(value):
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
-
-
-def _time(value) -> datetime:
-    return datetime.fromisoformat(value) if isinstance(value, str) else value

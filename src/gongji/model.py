@@ -79,7 +79,8 @@ class VisitIn(Strict):
     in_scope: Fen | None = None
     items: list[ItemIn] | None = Field(default=None, min_length=1)
     remote: StrictBool = False
-    designated: StrictBool = True
+    designated: StrictBool = True  # for outpatient pooling: the fund pays there (KF-19)
+    agreement: StrictBool = True  # designated (定点): the personal account pays there
     manual: StrictBool = False
     third_party: StrictBool = False
     disease: Id | None = None
@@ -221,4 +222,5 @@ def engine_visit(v: VisitIn, items: dict[str, catalogue.Item] | None) -> engine.
         internet=v.internet,
         prescription_level=v.prescription_level,
         use_account=v.use_account,
+        agreement=v.agreement,
     )

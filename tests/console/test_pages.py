@@ -257,3 +257,28 @@ def test_looking_a_member_up_is_audited(console):
     client, csrf = login(console, "viewer1")
     client.post("/console/members", data={"csrf": csrf, "member_id": "P002"})
     assert ("viewer1", "member.viewed", "P002") in audit(console.db)
+
+
+def test_an_operator_binds_a_relative_and_ends_the_binding(console):
+    """Family mutual aid from the member's page (开封 第十七条): bound, shown, ended, each
+    audited; a viewer may not, and a bad field is named."""
+    viewer, csrf = login(console, "viewer1")
+    form = {"holder": "P001", "user": "P002", "relationship": "spouse", "from": "2023-02-01"}
+    assert viewer.post("/console/members/bindings", data={**form, "csrf": csrf}).status_code == 403
+    client, csrf = login(console, "operator1")
+    bad = client.post(
+        "/console/members/bindings", data={**form, "relationship": "cousin", "csrf": csrf}
+    )
+    assert bad.status_code == 400 and "binding.relationship" in bad.text
+    made = client.post("/console/members/bindings", data={**form, "csrf": csrf})
+    assert made.status_code == 200 and 'id="done">已绑定<' in made.text
+    assert re.search(
+        r"<td>授权人</td><td>P002</td><td>配偶</td><td>2023-02-01</td><td>长期</td>", made.text
+    )
+    end = {"holder": "P001", "user": "P002", "action": "end", "on": "2023-04-01", "csrf": csrf}
+    ended = client.post("/console/members/bindings", data=end)
+    assert ended.status_code == 200 and "<td>2023-03-31</td>" in ended.text
+    assert [a[1] for a in audit(console.db) if a[1].startswith("binding")] == [
+        "binding.added",
+        "binding.ended",
+    ]

@@ -131,3 +131,36 @@ def test_demo_prepares_a_store_and_settles_the_sample_visits(tmp_path):
         [sys.executable, "-m", "gongji", "db", "check"], env=env, capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stderr
+
+
+def test_family_bind_import_unbind(tmp_path):
+    """Family mutual aid's bindings from the command line and a CSV file (开封 第十七条)."""
+    assert gongji(tmp_path, "db", "init").returncode == 0
+    (tmp_path / "m.csv").write_text(
+        "region,id,type\nkaifeng,K1,employee\nkaifeng,K2,employee\nkaifeng,K3,employee\n"
+    )
+    assert gongji(tmp_path, "import", "members", str(tmp_path / "m.csv")).returncode == 0
+    bound = gongji(
+        tmp_path, "family", "bind", "K1", "K2", "--relationship", "spouse", "--from", "2023-02-01"
+    )
+    assert bound.returncode == 0, bound.stderr
+    assert json.loads(bound.stdout) == {"binding": 1}
+    (tmp_path / "b.csv").write_text(
+        "holder,user,relationship,from,to\nK1,K3,child,2023-02-01,\nK2,K1,spouse,2023-02-01,"
+        "2023-12-31\n"
+    )
+    imported = gongji(tmp_path, "import", "bindings", str(tmp_path / "b.csv"))
+    assert imported.returncode == 0, imported.stderr
+    bad = gongji(
+        tmp_path, "family", "bind", "K1", "K2", "--relationship", "cousin", "--from", "2023-02-01"
+    )
+    assert bad.returncode == 2 and bad.stderr.startswith("binding.relationship:")
+    ended = gongji(tmp_path, "family", "unbind", "K1", "K2", "--on", "2023-03-01")
+    assert json.loads(ended.stdout)["valid_to"] == "2023-02-28"
+    family = json.loads(gongji(tmp_path, "member", "show", "K1").stdout)["family"]
+    assert [(b["role"], b["other"], b["to"]) for b in family] == [
+        ("holder", "K2", "2023-02-28"),
+        ("holder", "K3", None),
+        ("user", "K2", "2023-12-31"),
+    ]
+    assert gongji(tmp_path, "db", "check").returncode == 0

@@ -18,6 +18,7 @@ from sqlalchemy import MetaData, select, text
 
 from gongji.errors import InputError
 from gongji.ledger import accounts, check, members, registry
+from gongji.ledger.family import bind
 from gongji.ledger.schema import freezes
 from gongji.ledger.schema import members as member_rows
 from gongji.ledger.settlement import cancel, settle
@@ -80,7 +81,7 @@ def family(db) -> None:
         )
     with db.begin() as conn:
         for user in ("U", "F"):
-            registry.bind_family(
+            bind(
                 conn,
                 {
                     "holder": "H",

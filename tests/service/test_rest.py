@@ -140,6 +140,43 @@ def test_bureau_adds_members_and_reimburses_manually(service):
         )
 
 
+def test_family_bindings_over_rest(service):
+    """The bureau binds a relative to a member's account and ends the binding; the
+    relative's visit at the hospital draws on it in between (开封 第十七条)."""
+    with service.client(service.bureau) as c:
+        for member_id, balance in (("P009", "500.00"), ("P010", "0")):
+            member = {"id": member_id, "type": "employee", "account_balance": balance}
+            assert (
+                c.post("/v1/members", json={"region": "kaifeng", "member": member}).status_code
+                == 201
+            )
+        binding = {"holder": "P009", "user": "P010", "relationship": "parent", "from": "2023-02-01"}
+        bad = c.post("/v1/bindings", json={**binding, "relationship": "cousin"})
+        assert bad.status_code == 422 and bad.json()["field"] == "relationship"
+        made = c.post("/v1/bindings", json=binding)
+        assert made.status_code == 201, made.text
+        again = c.post("/v1/bindings", json=binding)
+        assert again.status_code == 409 and again.json()["code"] == "E_EXISTS"
+    with service.client(service.hospital) as c:
+        assert c.post("/v1/bindings", json=binding).status_code == 403
+        got = c.post("/v1/settlements", json={"txn_id": "F1", "member_id": "P010", "visit": VISIT})
+        # the fund 75 (as above); the in-scope rest 200 - 75 = 125 from P009's account; the 50
+        # out of scope in cash
+        assert (got.json()["mutual_aid_pay"], got.json()["holder"], got.json()["cash_pay"]) == (
+            "125.00", "P009", "50.00"
+        )  # fmt: skip
+    with service.client(service.bureau) as c:
+        ended = c.post(
+            "/v1/bindings/end", json={"holder": "P009", "user": "P010", "on": "2023-03-02"}
+        )
+        assert ended.status_code == 200 and ended.json()["valid_to"] == "2023-03-01"
+    with service.client(service.hospital) as c:
+        visit = {**VISIT, "id": "V2", "time": "2023-03-02T10:00:00"}
+        got = c.post("/v1/settlements", json={"txn_id": "F2", "member_id": "P010", "visit": visit})
+        assert "holder" not in got.json() and got.json()["cash_pay"] == "175.00"
+    assert check.problems(service.db) == []
+
+
 def test_body_size_and_rate_limits(db):
     svc, server, thread = start(db, max_body=2_000, rate=5)
     try:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from gongji.errors import InputError
 from gongji.ledger import accounts, check, imports, members, registry
+from gongji.ledger.family import bind
 from gongji.ledger.schema import contributions, entries
 from gongji.ledger.settlement import cancel, settle
 from gongji.money import fmt
@@ -179,7 +180,7 @@ def example_members(db) -> dict[str, str]:
     add(db, "xishuangbanna", ids["H"], "employee", "80.00")
     add(db, "xishuangbanna", ids["U"], "employee", "5.00")
     with db.begin() as conn:
-        registry.bind_family(conn, {"holder": ids["H"], "user": ids["U"], "relationship": "child",
+        bind(conn, {"holder": ids["H"], "user": ids["U"], "relationship": "child",
                                     "from": "2023-02-01", "to": "2023-12-31"})  # fmt: skip
     return ids
 

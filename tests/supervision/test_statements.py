@@ -13,6 +13,7 @@ from sqlalchemy import insert
 
 from gongji.errors import InputError
 from gongji.ledger import members, registry
+from gongji.ledger.family import bind
 from gongji.ledger.schema import family_bindings
 from gongji.ledger.settlement import cancel, settle
 from gongji.supervision import clearing, payment, statements
@@ -181,7 +182,7 @@ def test_mutual_aid_in_a_statement(db):
     add(db, "xishuangbanna", "H", "employee", "100.00")
     add(db, "xishuangbanna", "U", "employee", "10.00")
     with db.begin() as conn:
-        registry.bind_family(conn, {"holder": "H", "user": "U", "relationship": "child",
+        bind(conn, {"holder": "H", "user": "U", "relationship": "child",
                                     "from": "2023-02-01", "to": "2023-12-31"})  # fmt: skip
     # fund (100 - 30) x 60% = 42; the user's account 10, the holder's 48 (XSBN-24)
     settle(db, "T1", "U", visit("V1", "03-05", "X1", "100.00"))

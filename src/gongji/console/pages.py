@@ -27,7 +27,7 @@ from gongji import policy
 from gongji.console import auth, charts
 from gongji.console.schema import audit_log, staff
 from gongji.errors import InputError, ServiceError
-from gongji.ledger import views
+from gongji.ledger import family, views
 from gongji.money import fmt
 from gongji.policy import present
 from gongji.terms import Category, Level, MemberType
@@ -260,6 +260,43 @@ def member_lookup(request: Request, form: Posted):
     except InputError as exc:
         return _error(request, who, exc, "member.html", member=None, account=None)
     return _page(request, who, "member.html", member=member, account=account)
+
+
+@router.post("/members/bindings", response_class=HTMLResponse)
+def member_binding(request: Request, form: Posted):
+    """Bind a relative to the member's account (family mutual aid), or end a binding: the
+    member's page again, with the change, and a line in the audit log."""
+    who = _staff(request, "operator")
+    db = _db(request)
+    try:
+        _checked(form, who)
+        holder = _text(form, "holder")
+        user = _text(form, "user")
+        if form.get("action") == "end":
+            doc = {"holder": holder, "user": user, "on": _text(form, "on")}
+            done, action = family.end_binding(db, doc), "binding.ended"
+        else:
+            doc = {"holder": holder, "user": user, "relationship": _text(form, "relationship"),
+                   "from": _text(form, "from")}  # fmt: skip
+            end = _text(form, "to", required=False)
+            done = family.add_binding(db, {**doc, "to": end} if end else doc)
+            action = "binding.added"
+        with db.begin() as conn:
+            auth.record(conn, who.username, action, holder, {**doc, **done})
+        member, account = views.member_show(db, holder), views.account_show(db, holder)
+    except InputError as exc:
+        member = _quietly(views.member_show, db, form.get("holder", ""))
+        account = member and views.account_show(db, member["id"])
+        return _error(request, who, exc, "member.html", member=member, account=account)
+    return _page(request, who, "member.html", member=member, account=account, done=action)
+
+
+def _quietly(show, db, member_id: str):
+    """A page's member when it exists (a refused form keeps showing it), else None."""
+    try:
+        return show(db, member_id)
+    except InputError:
+        return None
 
 
 # -- trial calculation ---------------------------------------------------------------------------

@@ -66,6 +66,7 @@ class Visit:
     internet: bool = False  # an internet hospital's visit; `level` is its physical institution's
     prescription_level: Level | None = None  # a pharmacy sale's prescribing institution's level
     use_account: bool = True  # False: the member pays the in-scope share in cash (acct_used_flag)
+    agreement: bool = True  # a designated institution (定点): the account may pay there
     # where the visit was priced from line items: how total minus in_scope splits
     out_of_scope: int = 0
     above_standard: int = 0
@@ -183,7 +184,8 @@ def facts_of(member: Member, visit: Visit) -> int:
         member_bits(member.has_account, member.contribution_raised)
         | visit_bits(
             visit.designated, visit.remote, visit.manual, visit.third_party, visit.use_account
-        ),
+        )
+        | (0 if visit.agreement else L.F_NO_AGREEMENT),
         member.type is MemberType.retiree,
         NO_DAY if member.retired_from is None else day_number(member.retired_from),
         member.benefit_periods is not None,

@@ -300,6 +300,9 @@ def pay_account(S, facts, share, tracing, tr):
     if facts & L.F_ACCOUNT_DECLINED:
         emit(tracing, tr, L.T_ACCOUNT_DECLINED, 0, 0, share)
         return 0
+    if facts & L.F_NO_AGREEMENT:
+        emit(tracing, tr, L.T_ACCOUNT_NOT_DESIGNATED, 0, 0, share)
+        return 0
     paid = min(share, S[L.S_BALANCE])
     S[L.S_BALANCE] -= paid
     emit(tracing, tr, L.T_ACCOUNT, paid, S[L.S_BALANCE], share)

@@ -101,6 +101,7 @@ F_THIRD_PARTY = 1 << 9
 F_RETIRED = 1 << 10
 F_SWITCHED_THIS_YEAR = 1 << 11  # retired earlier in the visit's year (caps merge)
 F_ACCOUNT_DECLINED = 1 << 12  # the member chose not to pay from the account this time
+F_NO_AGREEMENT = 1 << 13  # not a designated institution (定点): the account may not pay there
 
 # -- conditions: the index of each in L_CONDITION's block and in T_CONDITION + index ----------
 C_DESIGNATED = CONDITIONS.index(Condition.designated)
@@ -139,7 +140,8 @@ T_OUT_OF_SCOPE = T_PRESCRIPTION + 1  # recorded before the kernel from line-item
 T_ABOVE_STANDARD = T_OUT_OF_SCOPE + 1
 T_CLASS_B = T_ABOVE_STANDARD + 1
 T_ACCOUNT_DECLINED = T_CLASS_B + 1  # b = the in-scope share, paid in cash at the member's wish
-N_STEPS = T_ACCOUNT_DECLINED + 1
+T_ACCOUNT_NOT_DESIGNATED = T_ACCOUNT_DECLINED + 1  # b = the in-scope share, paid in cash
+N_STEPS = T_ACCOUNT_NOT_DESIGNATED + 1
 TRACE_STRIDE = 4  # step, amount, a, b
 # A visit records at most: 5 steps before the kernel, a year reset, and per line it passes
 # through (each line at most once) a line mark, one step per condition, level, deductible,

@@ -245,6 +245,7 @@ def _cites(version: Version, line: _Line | None, klass: MemberClass) -> list[Cit
     by_step[L.T_ACCOUNT] = version.settlement
     by_step[L.T_NO_ACCOUNT] = version.accounts
     by_step[L.T_ACCOUNT_DECLINED] = version.settlement
+    by_step[L.T_ACCOUNT_NOT_DESIGNATED] = version.account_use
     by_step[L.T_CASH] = version.settlement
     by_step[L.T_INTERNET] = version.channels.internet
     by_step[L.T_PRESCRIPTION] = version.channels.prescription

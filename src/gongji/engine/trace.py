@@ -107,6 +107,10 @@ _WORDS = {
     L.T_ACCOUNT_DECLINED: lambda n, a, b, who, line: (
         f"the member chose to pay the in-scope share {fmt(b)} in cash, not from the account"
     ),
+    L.T_ACCOUNT_NOT_DESIGNATED: lambda n, a, b, who, line: (
+        f"not a designated institution: the account pays nothing; the in-scope share {fmt(b)}"
+        " is paid in cash"
+    ),
     L.T_CASH: lambda n, a, b, who, line: f"cash {fmt(n)}, of which {fmt(a)} out of scope",
     L.T_OVERFLOW: lambda n, a, b, who, line: (
         f"{fmt(n)} left unpaid by the cap passes to {L.LINE_NAMES[a]}"

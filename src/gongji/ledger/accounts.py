@@ -18,6 +18,7 @@ from gongji.engine import accounts as account_rules
 from gongji.errors import InputError
 from gongji.ledger import members as M
 from gongji.ledger.chart import Chart
+from gongji.ledger.family import end_member_bindings
 from gongji.ledger.journal import post
 from gongji.ledger.schema import contributions, credits, entries, freezes, members
 from gongji.model import MemberIn, has_account
@@ -343,6 +344,7 @@ def close_account(db: Engine, member_id: str, reason: str, on: date) -> dict:
         )
         M.move_balance(conn, row, -balance)
         conn.execute(update(members).where(members.c.id == member_id).values(status="closed"))
+        end_member_bindings(conn, member_id, on)  # family use of and by the account ends
     return {
         "member_id": member_id,
         "reason": reason,

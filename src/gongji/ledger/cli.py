@@ -1,4 +1,4 @@
-"""The ledger's commands: db, member, import, settle, cancel, account, year.
+"""The ledger's commands: db, member, import, settle, cancel, account, family, year.
 
 Output is JSON for programs (money as yuan strings); bad input is one line on stderr naming
 the field, exit 2, and nothing written.
@@ -17,6 +17,7 @@ db_app = typer.Typer(no_args_is_help=True, help="The ledger store (GONGJI_DATABA
 member_app = typer.Typer(no_args_is_help=True, help="Members of the scheme.")
 account_app = typer.Typer(no_args_is_help=True, help="Personal accounts (个人账户).")
 year_app = typer.Typer(no_args_is_help=True, help="The insurance year (X-1).")
+family_app = typer.Typer(no_args_is_help=True, help="Family mutual aid (家庭共济) bindings.")
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +25,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(member_app, name="member")
     app.add_typer(account_app, name="account")
     app.add_typer(year_app, name="year")
+    app.add_typer(family_app, name="family")
     app.command("import")(import_records)
     app.command()(settle)
     app.command()(cancel)
@@ -197,6 +199,33 @@ def account_close(
 ) -> None:
     """Pay out or transfer the balance in one sum and close the member (JMS-12, KF-18, ...)."""
     run(accounts().close_account, member_id, reason, day(on, "on"))
+
+
+@family_app.command("bind")
+def family_bind(
+    holder: str = typer.Argument(..., help="The member whose account pays (授权人)."),
+    user: str = typer.Argument(..., help="The relative whose care it pays (使用人)."),
+    relationship: str = typer.Option(..., "--relationship", help="spouse | parent | child"),
+    start: str = typer.Option(..., "--from", help="First day."),
+    end: str = typer.Option(None, "--to", help="Last day (default: until unbound)."),
+) -> None:
+    """Let a relative's visits draw on the holder's account where the pack allows it."""
+    from gongji.ledger import family
+
+    doc = {"holder": holder, "user": user, "relationship": relationship, "from": start}
+    run(family.add_binding, doc if end is None else {**doc, "to": end})
+
+
+@family_app.command("unbind")
+def family_unbind(
+    holder: str = typer.Argument(..., help="The holder (授权人)."),
+    user: str = typer.Argument(..., help="The user (使用人)."),
+    on: str = typer.Option(..., "--on", help="The first day the binding no longer holds."),
+) -> None:
+    """End a binding: visits from `--on` draw on the holder's account no more."""
+    from gongji.ledger import family
+
+    run(family.end_binding, {"holder": holder, "user": user, "on": on})
 
 
 @year_app.command("rollover")

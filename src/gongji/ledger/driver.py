@@ -37,7 +37,8 @@ SELECT id, region, status, last_visit, CAST(profile AS TEXT), state, account_bal
 FROM members WHERE id IN ({marks}) ORDER BY id"""
 _DONE = "SELECT txn_id, payload_hash, result FROM settlements WHERE txn_id IN ({marks})"
 _INSTITUTIONS = """
-SELECT code, level, designated, kind, region FROM institutions WHERE code IN ({marks})"""
+SELECT code, level, designated, kind, region, agreement FROM institutions
+WHERE code IN ({marks})"""
 _WITHDRAWN = "SELECT txn_id FROM withdrawn_txns WHERE txn_id IN ({marks})"
 # the active settlements of the batch's visits, by their institutions and visit ids (a row
 # of another pair of the two lists is a visit's active settlement all the same)
@@ -46,7 +47,7 @@ SELECT institution, visit_id, txn_id, payload_hash, result FROM settlements
 WHERE cancel_entry_id IS NULL AND institution IN ({institutions}) AND visit_id IN ({ids})"""
 _BINDINGS = """
 SELECT user_id, holder_id, valid_from, valid_to FROM family_bindings
-WHERE user_id IN ({marks})"""
+WHERE user_id IN ({marks}) ORDER BY id"""
 
 # Every lookup by key is `= ANY(ARRAY(...))`: the planner guesses 100 rows for a set from
 # JSON and then scans a whole table (the members, in a city hundreds of thousands) rather
@@ -57,7 +58,7 @@ WHERE user_id IN ({marks})"""
 PREFETCH_PG = """
 WITH k AS (SELECT %s::json AS j),
 u AS (SELECT json_array_elements_text(j->'members') AS id FROM k),
-b AS (SELECT user_id, holder_id, valid_from, valid_to FROM family_bindings
+b AS (SELECT id, user_id, holder_id, valid_from, valid_to FROM family_bindings
   WHERE user_id = ANY(ARRAY(SELECT id FROM u))),
 m AS (
   SELECT id, region, status, last_visit, profile::text AS profile, state, account_balance
@@ -65,13 +66,14 @@ m AS (
   ORDER BY id FOR UPDATE
 ), t AS (SELECT json_array_elements_text(j->'txns') AS txn_id FROM k)
 SELECT json_build_object(
-  'bindings', (SELECT json_agg(json_build_array(user_id, holder_id, valid_from, valid_to))
-    FROM b),
+  'bindings', (SELECT json_agg(json_build_array(user_id, holder_id, valid_from, valid_to)
+    ORDER BY id) FROM b),
   'members', (SELECT json_agg(json_build_array(id, region, status, last_visit, profile, state,
     account_balance) ORDER BY id) FROM m),
   'done', (SELECT json_agg(json_build_array(txn_id, payload_hash, result)) FROM settlements
     WHERE txn_id = ANY(ARRAY(SELECT txn_id FROM t))),
-  'institutions', (SELECT json_agg(json_build_array(code, level, designated, kind, region))
+  'institutions', (SELECT json_agg(json_build_array(code, level, designated, kind, region,
+    agreement))
     FROM institutions
     WHERE code = ANY(ARRAY(SELECT json_array_elements_text(j->'institutions') FROM k))),
   'withdrawn', (SELECT json_agg(json_build_array(txn_id)) FROM withdrawn_txns
@@ -183,18 +185,19 @@ Key = tuple[str, str, str | None, str | None]  # (txn_id, member_id, institution
 class Binding:
     holder: str
     valid_from: date
-    valid_to: date
+    valid_to: date | None  # None: until ended
 
     def covers(self, day: date) -> bool:
-        return self.valid_from <= day <= self.valid_to
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
 
 @dataclass(frozen=True, slots=True)
 class Institution:
     level: str
-    designated: bool
+    designated: bool  # for outpatient pooling
     kind: str
     region: str
+    agreement: bool  # designated (定点): the account may pay there
 
 
 class Driver:
@@ -285,7 +288,7 @@ class Driver:
         for r in done:
             self.done[r[0]] = Done(r[1], Settled.from_document(from_json(r[2])))
         for r in known:
-            self.institutions[r[0]] = Institution(r[1], bool(r[2]), r[3], r[4])
+            self.institutions[r[0]] = Institution(r[1], bool(r[2]), r[3], r[4], bool(r[5]))
         self.withdrawn |= {r[0] for r in withdrawn}
         for r in visits:
             self.visits[(r[0], r[1])] = Paid(r[2], r[3], Settled.from_document(from_json(r[4])))
@@ -331,9 +334,9 @@ class Driver:
             if annual or met:
                 self.cur.execute(sql, (member_id, use.year, pool, annual, met, member_id, use.year))
 
-    def holder(self, user_id: str, day: date) -> str | None:
-        """XSBN-24: the account holder `user_id` is bound to on `day`, if any."""
-        return next((b.holder for b in self.bindings.get(user_id, ()) if b.covers(day)), None)
+    def holders(self, user_id: str, day: date) -> list[str]:
+        """The account holders `user_id` is bound to on `day`, in the order they bound it."""
+        return [b.holder for b in self.bindings.get(user_id, ()) if b.covers(day)]
 
     def move(self, row: MemberRow, amount: int) -> None:
         """Add `amount` (negative: take) to a member's account, in the batch's view and its

@@ -12,8 +12,8 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 
 from gongji.errors import InputError
+from gongji.ledger import family, registry
 from gongji.ledger import members as M
-from gongji.ledger import registry
 
 PERIOD_KINDS = {"filings": "remote_filing", "stays": "inpatient_stays", "arrears": "arrears"}
 LIST_FIELDS = ("chronic_diseases",)
@@ -52,7 +52,7 @@ KINDS: dict[str, Callable[[Connection, dict, str], object]] = {
     "members": _member,
     "institutions": registry.add_institution,
     "contributions": registry.add_contribution,
-    "bindings": registry.bind_family,
+    "bindings": family.bind,
     **{kind: _period(kind) for kind in PERIOD_KINDS},
 }
 

@@ -83,6 +83,17 @@ def lock(conn: Connection, member_id: str, field: str = "member_id"):
     return row
 
 
+def lock_all(conn: Connection, member_ids: set[str]) -> dict:
+    """Several members' rows, locked in id order (as the settlement batch takes them, so the
+    two never wait on each other in a cycle), closed members included."""
+    rows = {}
+    for member_id in sorted(member_ids):
+        rows[member_id] = conn.execute(
+            _LOCK.get(conn.dialect.name, _SELECT), {"b_id": member_id}
+        ).first()
+    return rows
+
+
 def state_of(row) -> engine.YearState:
     return engine.YearState(tuple(row.state))
 

@@ -1,4 +1,5 @@
-"""What the ledger is told about the world: institutions, family bindings, contributions.
+"""What the ledger is told about the world: institutions and contributions (family bindings:
+family.py).
 
 Each `add_*` takes one record as a document (a mapping, e.g. a CSV row or JSON), checks it
 field by field, and writes it inside the caller's transaction; `where` prefixes the field
@@ -9,7 +10,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
-from sqlalchemy import Connection, insert, or_, select
+from sqlalchemy import Connection, insert, select
 
 from gongji import policy
 from gongji.errors import InputError, validated
@@ -17,7 +18,7 @@ from gongji.ledger import members as M
 from gongji.ledger.accounts import credit_due
 from gongji.ledger.chart import Chart
 from gongji.ledger.journal import post
-from gongji.ledger.schema import contributions, family_bindings, institutions
+from gongji.ledger.schema import contributions, institutions
 from gongji.model import Fen, Id, MemberIn
 from gongji.money import fmt
 from gongji.terms import Level
@@ -44,18 +45,11 @@ class InstitutionIn(_Record):
     name: str = Field(min_length=1)
     region: Id
     level: Level  # an internet hospital: its physical institution's level (XSBN-31)
-    designated: StrictBool = True
+    designated: StrictBool = True  # for outpatient pooling (KF-19: the fund pays there)
+    agreement: StrictBool = True  # designated (定点): the personal account may pay there
     kind: Literal["hospital", "pharmacy", "internet"] = "hospital"
     physical: Id | None = None  # an internet hospital's physical institution
     dual_channel: StrictBool = False
-
-
-class BindingIn(_Record):
-    holder: Id
-    user: Id
-    relationship: Literal["spouse", "parent", "child"]
-    valid_from: date = Field(alias="from")
-    valid_to: date = Field(alias="to")
 
 
 class ContributionIn(_Record):
@@ -75,57 +69,14 @@ def add_institution(conn: Connection, document: object, where: str = "institutio
     policy.load_region(i.region)
     if (i.kind == "internet") != (i.physical is not None):
         raise InputError(f"{where}.physical", "give it for an internet hospital, and only then")
+    if i.designated and not i.agreement:
+        raise InputError(f"{where}.agreement", "an institution designated for pooling has one")
     if i.kind == "pharmacy" and i.level is not Level.pharmacy:
         raise InputError(f"{where}.level", "a pharmacy's level is pharmacy")
     if conn.execute(select(institutions.c.code).where(institutions.c.code == i.code)).first():
         raise InputError(f"{where}.code", f"institution {i.code} exists already", "E_EXISTS")
     conn.execute(insert(institutions).values(**i.model_dump()))
     return i.code
-
-
-def bind_family(conn: Connection, document: object, where: str = "binding") -> int:
-    """XSBN-24: a holder lets a spouse, parent or child (the user) draw on their account.
-    A member is a holder or a user, never both, so locks are always taken user first."""
-    b = parse(BindingIn, document, where)
-    if b.valid_to < b.valid_from:
-        raise InputError(f"{where}.to", f"ends before it starts ({b.valid_to} < {b.valid_from})")
-    if b.holder == b.user:
-        raise InputError(f"{where}.user", "a member cannot be bound to themselves")
-    holder = M.lock(conn, b.holder, f"{where}.holder")
-    user = M.lock(conn, b.user, f"{where}.user")
-    version = policy.load_region(holder.region).version_on(b.valid_from)
-    if version is None or version.mutual_aid is None:
-        raise InputError(
-            f"{where}.holder", f"{holder.region} has no account mutual aid", "E_NOT_IN_POLICY"
-        )
-    if user.region != holder.region:
-        raise InputError(f"{where}.user", "holder and user must be insured in the same region")
-    roles = family_bindings.c
-    clash = conn.execute(
-        select(roles.id).where(
-            or_(roles.user_id == b.holder, roles.holder_id == b.user),
-        )
-    ).first()
-    if clash:
-        raise InputError(f"{where}.user", "a member is a holder or a user, not both")
-    overlap = conn.execute(
-        select(roles.id).where(
-            roles.user_id == b.user, roles.valid_from <= b.valid_to, roles.valid_to >= b.valid_from
-        )
-    ).first()
-    if overlap:
-        raise InputError(f"{where}.user", f"{b.user} already has a holder in that period")
-    return conn.execute(
-        insert(family_bindings)
-        .values(
-            holder_id=b.holder,
-            user_id=b.user,
-            relationship=b.relationship,
-            valid_from=b.valid_from,
-            valid_to=b.valid_to,
-        )
-        .returning(roles.id)
-    ).scalar_one()
 
 
 def add_contribution(conn: Connection, document: object, where: str = "contribution") -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 
 metadata = MetaData()
@@ -53,7 +54,9 @@ institutions = Table(
     Column("name", String(200), nullable=False),
     Column("region", String(40), nullable=False),
     Column("level", String(20), nullable=False),  # an internet hospital: its physical level
-    Column("designated", Boolean, nullable=False),  # for outpatient pooling
+    Column("designated", Boolean, nullable=False),  # for outpatient pooling (KF-19)
+    # designated (定点): under a service agreement, so the personal account may pay there
+    Column("agreement", Boolean, nullable=False, server_default=true()),
     Column("kind", String(12), nullable=False),  # hospital | pharmacy | internet
     Column("physical", String(40)),  # an internet hospital's physical institution
     Column("dual_channel", Boolean, nullable=False, server_default="0"),
@@ -67,7 +70,7 @@ family_bindings = Table(
     Column("user_id", String(40), ForeignKey("members.id"), nullable=False, index=True),
     Column("relationship", String(20), nullable=False),
     Column("valid_from", Date, nullable=False),
-    Column("valid_to", Date, nullable=False),
+    Column("valid_to", Date),  # the last day; NULL: until ended (unbind, death, closing)
 )
 
 contributions = Table(

@@ -31,9 +31,9 @@ from gongji.errors import InputError, validated
 from gongji.ledger import members as M
 from gongji.ledger.answer import Settled, Step
 from gongji.ledger.chart import Chart
-from gongji.ledger.driver import PREFETCH_PG, WRITE_PG, Driver, Key, as_time
+from gongji.ledger.driver import PREFETCH_PG, WRITE_PG, Driver, Key, as_time, from_json
 from gongji.ledger.journal import legs_of, post
-from gongji.ledger.schema import settlements, withdrawn_txns
+from gongji.ledger.schema import entries, members, settlements, withdrawn_txns
 from gongji.ledger.uses import late_start, month_of, use_of_row
 from gongji.model import MemberIn, VisitIn, check_visit, engine_member, engine_visit
 from gongji.money import fmt
@@ -175,8 +175,8 @@ def _settle_one(sql: Driver, txn_id: str, member_id: str, document: object) -> S
     check_pools(start.slots, after.slots, result.fund_pay)  # the caps count every fen
     use = use_of(start, after, month_of(v.time))
     new_state = plus(state, use, 1).with_balance(after.account_balance) if late else after
-    holder, aid = _mutual_aid(sql, version, row, v.time.date(), result)
-    out = _answer(txn_id, v, visit, result, tables, version.mutual_aid, holder, aid)
+    holder, aid, aid_rule = _mutual_aid(sql, row, v, result)
+    out = _answer(txn_id, v, visit, result, tables, aid_rule, holder, aid)
     out = _marked(out, version, late, known.region if known else row.region, row.region)
     moves = [
         (Chart.institution.of(v.institution), result.total),
@@ -304,6 +304,7 @@ def _visit(document: object, known, region: str) -> tuple[VisitIn, object]:
         for field, value in (
             ("level", known.level),
             ("designated", known.designated),
+            ("agreement", known.agreement),
             ("internet", known.kind == "internet"),
         ):
             given = document.setdefault(field, value)
@@ -334,23 +335,28 @@ def _unregistered(code: object) -> InputError:
 
 
 def _mutual_aid(
-    sql: Driver, version: Version, row, day: date, result: engine.Result
-) -> tuple[str | None, int]:
-    """XSBN-24: what the user's own account could not pay of the in-scope share is drawn
-    from the holder's account (the batch's prefetch locked both, in id order)."""
+    sql: Driver, row, v: VisitIn, result: engine.Result
+) -> tuple[str | None, int, Cited | None]:
+    """Family mutual aid (XSBN-24, KF-17, ...): what the user's own account could not pay of
+    the in-scope share — all of it where the user has no account — is drawn from the account
+    of a holder the user is bound to on the visit's day, where the holder's pack allows it:
+    the first, in the order they bound the user, whose account is open and holds money. A
+    user who pays in cash this time, or a visit where no account may pay (not designated),
+    draws on no holder either. The batch's prefetch locked user and holders in id order."""
     unpaid = account_rules.unpaid_in_scope(result.in_scope, result.fund_pay, result.account_pay)
-    if version.mutual_aid is None or unpaid <= 0:
-        return None, 0
-    holder_id = sql.holder(row.id, day)
-    if holder_id is None:
-        return None, 0
-    holder = sql.members[holder_id]
-    if holder.status != "active":
-        raise InputError("holder", f"member {holder_id} is {holder.status}", "E_MEMBER_CLOSED")
-    aid = account_rules.mutual_aid(unpaid, holder.account_balance)
-    if aid:
+    if unpaid <= 0 or not v.use_account or not v.agreement:
+        return None, 0, None
+    day = v.time.date()
+    for holder_id in sql.holders(row.id, day):
+        holder = sql.members[holder_id]
+        version = policy.load_region(holder.region).version_on(day)
+        rule = None if version is None else version.family
+        if holder.status != "active" or holder.account_balance <= 0 or rule is None:
+            continue  # a closed account's bindings ended with it
+        aid = account_rules.mutual_aid(unpaid, holder.account_balance)
         sql.move(holder, -aid)
-    return holder_id, aid
+        return holder_id, aid, rule
+    return None, 0, None
 
 
 def cancel(db: Engine, txn_id: str) -> dict:
@@ -364,6 +370,7 @@ def cancel(db: Engine, txn_id: str) -> dict:
         found = conn.execute(select(settlements).where(settlements.c.txn_id == txn_id)).first()
         if found is None:
             raise InputError("txn_id", f"no settlement {txn_id}", "E_NOT_FOUND")
+        M.lock_all(conn, _holders_of(found))
         row = M.lock(conn, found.member_id)
         return _cancel_locked(conn, row, found.id, txn_id)
 
@@ -374,8 +381,10 @@ def reverse(db: Engine, txn_id: str, member_id: str) -> dict:
     arrives later. Under the member's lock, so it cannot cross a settlement in flight;
     repeating it changes nothing."""
     with db.begin() as conn:
-        row = M.lock(conn, member_id)
         found = conn.execute(select(settlements).where(settlements.c.txn_id == txn_id)).first()
+        if found is not None and found.member_id == member_id:
+            M.lock_all(conn, _holders_of(found))
+        row = M.lock(conn, member_id)
         if found is not None:
             if found.member_id != member_id:
                 raise InputError("member_id", f"{txn_id} is not {member_id}'s", "E_NOT_FOUND")
@@ -398,7 +407,7 @@ def _cancel_locked(conn: Connection, row, settlement_id: int, txn_id: str) -> di
             "txn_id", f"{s.visit_time.year} is closed (year rollover)", "E_YEAR_CLOSED"
         )
     use = use_of_row(row.region, s, row.profile)
-    moves = [(account, -amount) for account, amount in legs_of(conn, s.entry_id)]
+    moves = [(_back_to(conn, account), -amount) for account, amount in legs_of(conn, s.entry_id)]
     entry_id = post(conn, "cancel", txn_id, moves, reverses=s.entry_id)
     conn.execute(
         update(settlements).where(settlements.c.id == s.id).values(cancel_entry_id=entry_id)
@@ -419,6 +428,32 @@ def _cancel_locked(conn: Connection, row, settlement_id: int, txn_id: str) -> di
         if holder is not None and holder != s.member_id:
             M.move_balance(conn, M.lock(conn, holder, "holder"), amount)
     return {"txn_id": txn_id, "cancelled": True, "returned": _returned(use, refund, s)}
+
+
+def _holders_of(s) -> set[str]:
+    """The member of a settlement and the holder whose account paid by mutual aid: locked
+    together, in id order, before a cancellation moves money back to both."""
+    holder = from_json(s.result).get("holder")
+    return {s.member_id} | ({holder} if holder else set())
+
+
+def _back_to(conn: Connection, account: str) -> str:
+    """Where a cancelled settlement's money goes back: the account it came from, unless that
+    is a holder's account closed since (death, transfer, refund) — then where its balance
+    went on closing, so the holder's heirs or new region get the aid back, not a closed
+    account."""
+    member_id = Chart.account.key(account)
+    if member_id is None:
+        return account
+    closed = conn.execute(select(members.c.status).where(members.c.id == member_id)).scalar_one()
+    if closed == "active":
+        return account
+    close = conn.execute(
+        select(entries.c.id).where(
+            entries.c.kind == "close", entries.c.txn_id == f"close:{member_id}"
+        )
+    ).scalar_one()
+    return next(a for a, _ in legs_of(conn, close) if Chart.account.key(a) is None)
 
 
 def _returned(use: Use, refund: dict[str, int], s) -> dict:

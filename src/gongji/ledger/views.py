@@ -85,9 +85,9 @@ def member_show(db: Engine, member_id: str) -> dict:
                 "other": b.user_id if b.holder_id == member_id else b.holder_id,
                 "relationship": b.relationship,
                 "from": b.valid_from.isoformat(),
-                "to": b.valid_to.isoformat(),
+                "to": None if b.valid_to is None else b.valid_to.isoformat(),
             }
-            for b in bindings
+            for b in sorted(bindings, key=lambda b: b.id)
         ],
     }
 

@@ -28,7 +28,7 @@ from gongji.policy.schema import (
     Ratio,
     Version,
 )
-from gongji.terms import Condition, DeductibleWindow, Level, MemberClass
+from gongji.terms import AccountPurpose, Condition, DeductibleWindow, Level, MemberClass
 
 PACKS_DIR = Path(__file__).parent / "packs"
 # A bureau's own packs (a region's published values, a new region) in a folder of its own:
@@ -156,11 +156,20 @@ def _check(file: str, stem: str, pack: Pack) -> None:
         for name in ("year", "settlement", "accounts", "retirement"):
             _check_single_rule(file, f"{where}.{name}", getattr(version, name))
         _check_payment_methods(file, f"{where}.payment_methods", version.payment_methods)
+        _check_family(file, f"{where}.family", version)
     for med_type, category in pack.med_types.items():
         if not any(getattr(v, category.value) is not None for v in pack.versions):
             raise PolicyError(
                 file, f"med_types.{med_type}", f"the pack has no {category.value} policy"
             )
+
+
+def _check_family(file: str, where: str, version: Version) -> None:
+    """A relative's care is paid from an account where the account may pay for it, and then
+    the pack says which relatives and where they are insured (family)."""
+    allowed = AccountPurpose.family_care in version.account_use.allowed
+    if allowed != (version.family is not None):
+        raise PolicyError(file, where, "give it where account_use allows family_care, only then")
 
 
 def _check_dates(file: str, pack: Pack, i: int) -> None:

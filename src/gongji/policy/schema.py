@@ -307,6 +307,20 @@ CATEGORY_SECTIONS = (
 )
 
 
+Relationship = Literal["spouse", "parent", "child"]
+
+
+class Family(Cited):
+    """Family mutual aid (个人账户家庭共济): the relatives whose care a member's account may pay,
+    where they must be insured, and in which order the accounts pay. A relative is bound to
+    the member's account (the holder's) in the ledger's registry; each visit of theirs
+    draws first on their own account, and on the holder's only for what it could not pay."""
+
+    relationships: Annotated[list[Relationship], Field(min_length=1)]
+    within: Literal["region", "province"]  # where the relative must be insured
+    order: Literal["user_first"]  # XSBN-24: the user's own account, then the holder's
+
+
 class Version(_Strict):
     valid_from: date = Field(alias="from")
     valid_to: date | None = Field(default=None, alias="to")
@@ -317,7 +331,7 @@ class Version(_Strict):
     crediting: Crediting
     account_use: AccountUse
     closing: Closing
-    mutual_aid: Cited | None = None  # family mutual aid: the holder's account pays (XSBN-24)
+    family: Family | None = None  # family mutual aid: a relative's care from the account
     premium_freeze: PremiumFreeze | None = None
     retirement: Retirement
     payment_methods: PaymentMethods | None = None  # paying institutions (M-2)

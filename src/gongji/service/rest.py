@@ -14,8 +14,8 @@ from fastapi import FastAPI, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from gongji.errors import ServiceError, first_error
+from gongji.ledger import family, views
 from gongji.ledger import members as ledger_members
-from gongji.ledger import views
 from gongji.ledger.settlement import cancel, explain_answer, presettle
 from gongji.service.auth import Caller
 
@@ -215,6 +215,20 @@ async def account(member_id: str, request: Request) -> Response:
     return _json(await asyncio.to_thread(views.account_show, request.app.state.db, member_id))
 
 
+async def binding_add(request: Request) -> Response:
+    _bureau(request.state.caller)
+    body = await _body(request, family.BindingIn)
+    document = body.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return _json(await asyncio.to_thread(family.add_binding, request.app.state.db, document), 201)
+
+
+async def binding_end(request: Request) -> Response:
+    _bureau(request.state.caller)
+    body = await _body(request, family.UnbindIn)
+    document = body.model_dump(mode="json")
+    return _json(await asyncio.to_thread(family.end_binding, request.app.state.db, document))
+
+
 async def reimbursement(request: Request) -> Response:
     """Care that could not be settled online, entered by bureau staff from the invoices:
     the same engine and ledger, the visit marked manual."""
@@ -242,6 +256,10 @@ ROUTES = [
      "The caller's settled visits, newest first"),
     ("GET", "/v1/accounts/{member_id}", account, None, None, 200,
      "A personal account and its journal (bureau)"),
+    ("POST", "/v1/bindings", binding_add, family.BindingIn, None, 201,
+     "Bind a relative to a member's account: family mutual aid (bureau)"),
+    ("POST", "/v1/bindings/end", binding_end, family.UnbindIn, None, 200,
+     "End a family binding from a day (bureau)"),
     ("POST", "/v1/reimbursements", reimbursement, SettleIn, ReimbursementOut, 200,
      "Manual reimbursement from invoices (XSBN-28, bureau)"),
 ]  # fmt: skip

@@ -1,0 +1,161 @@
+"""Family mutual aid (个人账户家庭共济): who may draw on whose personal account.
+
+A holder (授权人) binds a spouse, parent or child (the user, 使用人) to their account where
+the holder's pack allows it (`family`: XSBN-24, KF-17, ...); the settlement of the user's
+visit then draws on it for what the user's own account could not pay (settlement.py).
+Families bind as they are: spouses each other, a child both parents. A binding is ended by
+`unbind`, or from the day the holder's or the user's account closes (death, transfer,
+refund). Each function writes inside the caller's transaction; `where` prefixes the field
+names in errors (a CSV import passes "row 7").
+"""
+
+from datetime import date, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
+
+from gongji import policy
+from gongji.errors import InputError, validated
+from gongji.ledger import members as M
+from gongji.ledger.schema import family_bindings
+from gongji.model import Id
+from gongji.policy.schema import Relationship
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class BindingIn(_Record):
+    holder: Id  # whose account pays (授权人)
+    user: Id  # the relative whose care it pays (使用人)
+    relationship: Relationship  # what the user is to the holder
+    valid_from: date = Field(alias="from")
+    valid_to: date | None = Field(default=None, alias="to")  # the last day; None: open-ended
+
+
+def bind(conn: Connection, document: object, where: str = "binding") -> int:
+    """A holder lets a spouse, parent or child (the user) draw on their account, where the
+    holder's pack allows it (family: XSBN-24, KF-17, ...). Families bind as they are: two
+    spouses each other, a child both parents; the same pair twice in one period is refused.
+    Open-ended unless `to` is given; ended by `unbind`, or the holder's death or closing."""
+    b = validated(BindingIn, document, where)
+    if b.valid_to is not None and b.valid_to < b.valid_from:
+        raise InputError(f"{where}.to", f"ends before it starts ({b.valid_to} < {b.valid_from})")
+    if b.holder == b.user:
+        raise InputError(f"{where}.user", "a member cannot be bound to themselves")
+    holder = M.lock(conn, b.holder, f"{where}.holder")
+    user = M.lock(conn, b.user, f"{where}.user")
+    _allowed(holder, user, b, where)
+    roles = family_bindings.c
+    overlap = conn.execute(
+        select(roles.id).where(
+            roles.holder_id == b.holder,
+            roles.user_id == b.user,
+            or_(roles.valid_to.is_(None), roles.valid_to >= b.valid_from),
+            *([] if b.valid_to is None else [roles.valid_from <= b.valid_to]),
+        )
+    ).first()
+    if overlap:
+        raise InputError(
+            f"{where}.user", f"{b.user} is bound to {b.holder} in that period already", "E_EXISTS"
+        )
+    return conn.execute(
+        insert(family_bindings)
+        .values(
+            holder_id=b.holder,
+            user_id=b.user,
+            relationship=b.relationship,
+            valid_from=b.valid_from,
+            valid_to=b.valid_to,
+        )
+        .returning(roles.id)
+    ).scalar_one()
+
+
+def _allowed(holder, user, b: BindingIn, where: str) -> None:
+    """What the holder's pack says of family use on the binding's first day: allowed at
+    all, for this relationship, and for a user insured where it must be."""
+    pack = policy.load_region(holder.region)
+    version = pack.version_on(b.valid_from)
+    rule = None if version is None else version.family
+    if rule is None:
+        raise InputError(
+            f"{where}.holder",
+            f"a {holder.region} account pays no relative's care on {b.valid_from}",
+            "E_NOT_IN_POLICY",
+        )
+    cite = f"({rule.rule_for()} {rule.article})"
+    if b.relationship not in rule.relationships:
+        raise InputError(
+            f"{where}.relationship", f"{b.relationship} is not a relative {cite}", "E_NOT_IN_POLICY"
+        )
+    same = (
+        user.region == holder.region
+        if rule.within == "region"
+        else policy.load_region(user.region).province == pack.province
+    )
+    if not same:
+        raise InputError(
+            f"{where}.user",
+            f"{b.user} is insured in {user.region}, outside the holder's {rule.within} {cite}",
+            "E_NOT_IN_POLICY",
+        )
+
+
+class UnbindIn(_Record):
+    holder: Id
+    user: Id
+    on: date  # the first day the binding no longer holds
+
+
+def unbind(conn: Connection, document: object, where: str = "unbind") -> dict:
+    """End the pair's binding from `on`: visits from that day are not drawn on the holder;
+    earlier ones (a late claim included) still are. Ending it again changes nothing."""
+    u = validated(UnbindIn, document, where)
+    M.lock(conn, u.holder, f"{where}.holder")
+    roles = family_bindings.c
+    found = conn.execute(
+        select(roles.id, roles.valid_from, roles.valid_to)
+        .where(roles.holder_id == u.holder, roles.user_id == u.user)
+        .order_by(roles.valid_from.desc())
+    ).first()
+    if found is None:
+        raise InputError(f"{where}.user", f"{u.user} is not bound to {u.holder}", "E_NOT_FOUND")
+    last = u.on - timedelta(days=1)
+    if found.valid_to is not None and found.valid_to <= last:
+        return {"binding": found.id, "valid_to": found.valid_to.isoformat(), "ended": True}
+    if u.on < found.valid_from:
+        raise InputError(f"{where}.on", f"before the binding starts ({u.on} < {found.valid_from})")
+    end_bindings(conn, (roles.id == found.id,), last)
+    return {"binding": found.id, "valid_to": last.isoformat(), "ended": True}
+
+
+def end_member_bindings(conn: Connection, member_id: str, on: date) -> None:
+    """A member who dies or whose account closes on `on`: their bindings, as holder and as
+    user, hold no longer from that day (the user's own settlement goes on without them)."""
+    roles = family_bindings.c
+    who = or_(roles.holder_id == member_id, roles.user_id == member_id)
+    end_bindings(conn, (who, roles.valid_from <= on), on - timedelta(days=1))
+    conn.execute(delete(family_bindings).where(who, roles.valid_from > on))
+
+
+def end_bindings(conn: Connection, where: tuple, last: date) -> None:
+    roles = family_bindings.c
+    conn.execute(
+        update(family_bindings)
+        .where(*where, or_(roles.valid_to.is_(None), roles.valid_to > last))
+        .values(valid_to=last)
+    )
+
+
+def add_binding(db: Engine, document: object) -> dict:
+    """`bind` in a transaction of its own (the CLI's and the REST API's)."""
+    with db.begin() as conn:
+        return {"binding": bind(conn, document)}
+
+
+def end_binding(db: Engine, document: object) -> dict:
+    """`unbind` in a transaction of its own (the CLI's and the REST API's)."""
+    with db.begin() as conn:
+        return unbind(conn, document)

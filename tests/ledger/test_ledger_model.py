@@ -258,7 +258,7 @@ class Ledger(RuleBasedStateMachine):
                 family.bind(conn, doc if end is None else {**doc, "to": end})
         except InputError as exc:
             clash = any(
-                (h, u) == pair and (t is None or t >= start) and (end is None or f <= end)
+                (h, u) == pair and (t is None or t >= max(start, f)) and (end is None or f <= end)
                 for h, u, f, t in self.bindings
             )
             assert (exc.code, clash or bool(self.dead & set(pair))) in {
@@ -300,7 +300,6 @@ class Ledger(RuleBasedStateMachine):
         self.bindings = [
             b if "S" not in b[:2] else [*b[:3], last if b[3] is None else min(b[3], last)]
             for b in self.bindings
-            if "S" not in b[:2] or b[2] <= on
         ]
 
     @rule()

@@ -12,7 +12,7 @@ names in errors (a CSV import passes "row 7").
 from datetime import date, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, insert, or_, select, update
 
 from gongji import policy
 from gongji.errors import InputError, validated
@@ -44,15 +44,17 @@ def bind(conn: Connection, document: object, where: str = "binding") -> int:
         raise InputError(f"{where}.to", f"ends before it starts ({b.valid_to} < {b.valid_from})")
     if b.holder == b.user:
         raise InputError(f"{where}.user", "a member cannot be bound to themselves")
-    holder = M.lock(conn, b.holder, f"{where}.holder")
-    user = M.lock(conn, b.user, f"{where}.user")
-    _allowed(holder, user, b, where)
+    # locked in id order, as settlements lock a user with its holders: never in a cycle
+    rows = {m: M.lock(conn, m, f"{where}.{role}") for m, role in sorted(
+        ((b.holder, "holder"), (b.user, "user")))}  # fmt: skip
+    _allowed(rows[b.holder], rows[b.user], b, where)
     roles = family_bindings.c
     overlap = conn.execute(
         select(roles.id).where(
             roles.holder_id == b.holder,
             roles.user_id == b.user,
             or_(roles.valid_to.is_(None), roles.valid_to >= b.valid_from),
+            or_(roles.valid_to.is_(None), roles.valid_to >= roles.valid_from),  # it ever held
             *([] if b.valid_to is None else [roles.valid_from <= b.valid_to]),
         )
     ).first()
@@ -127,20 +129,21 @@ def unbind(conn: Connection, document: object, where: str = "unbind") -> dict:
         return {"binding": found.id, "valid_to": found.valid_to.isoformat(), "ended": True}
     if u.on < found.valid_from:
         raise InputError(f"{where}.on", f"before the binding starts ({u.on} < {found.valid_from})")
-    end_bindings(conn, (roles.id == found.id,), last)
+    _end(conn, (roles.id == found.id,), last)
     return {"binding": found.id, "valid_to": last.isoformat(), "ended": True}
 
 
 def end_member_bindings(conn: Connection, member_id: str, on: date) -> None:
     """A member who dies or whose account closes on `on`: their bindings, as holder and as
-    user, hold no longer from that day (the user's own settlement goes on without them)."""
+    user, hold no longer from that day (the user's own settlement goes on without them). A
+    binding that was to start later ends before it starts: it never held, and stays on
+    record as such."""
     roles = family_bindings.c
     who = or_(roles.holder_id == member_id, roles.user_id == member_id)
-    end_bindings(conn, (who, roles.valid_from <= on), on - timedelta(days=1))
-    conn.execute(delete(family_bindings).where(who, roles.valid_from > on))
+    _end(conn, (who,), on - timedelta(days=1))
 
 
-def end_bindings(conn: Connection, where: tuple, last: date) -> None:
+def _end(conn: Connection, where: tuple, last: date) -> None:
     roles = family_bindings.c
     conn.execute(
         update(family_bindings)

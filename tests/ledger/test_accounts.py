@@ -12,9 +12,11 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from gongji import policy
 from gongji.errors import InputError
 from gongji.ledger import accounts, check, members, registry, views
-from gongji.ledger.schema import credits
+from gongji.ledger.chart import Chart
+from gongji.ledger.schema import credits, legs
 from gongji.ledger.settlement import settle
 from gongji.policy.loader import PACKS_DIR
 
@@ -201,9 +203,12 @@ def test_xishuangbanna_freezes_a_premium_then_transfers_it_by_the_tenth(db):
 def test_closing_pays_out_or_transfers_and_ends_the_member(db):
     add(db, "kaifeng", "P1", "employee", "300.00")
     add(db, "jiamusi", "J1", "employee", "50.00")
+    add(db, "nanyang", "N1", "employee", "20.00")
     with pytest.raises(InputError) as err:
-        accounts.close_account(db, "J1", "emigration", MARCH)  # JMS-12 names no emigration
-    assert err.value.code == "E_NOT_IN_POLICY"
+        # NY-12: 可随同转移 ... 出国定居、死亡、主动放弃 — no one-off refund on a transfer
+        accounts.close_account(db, "N1", "refund", MARCH)
+    assert (err.value.field, err.value.code) == ("reason", "E_NOT_IN_POLICY")
+    assert balance(db, "N1") == Decimal("20.00")
     done = accounts.close_account(db, "P1", "death", MARCH)  # KF-18: heirs withdraw
     assert done["paid"] == Decimal("300.00") and done["rule"] == "KF-18"
     assert views.member_show(db, "P1")["status"] == "closed"
@@ -223,6 +228,28 @@ def test_closing_pays_out_or_transfers_and_ends_the_member(db):
         ("opening", Decimal("50.00")),
         ("close", Decimal("-50.00")),
     ]
+    assert check.problems(db) == []
+
+
+@pytest.mark.parametrize(
+    ("region", "article"), [("jiamusi", "第十二条"), ("xishuangbanna", "第二十二条")]
+)
+def test_emigration_where_the_text_is_silent_pays_out_under_the_national_rule(db, region, article):
+    # JMS 第十二条 and XSBN 第二十二条 name transfer, refund and inheritance but not 出国定居;
+    # both packs read the silence the same way, by X-4: the balance is paid out in one sum.
+    # 123.45 in the account: 123.45 paid out, 0.00 left, the member closed
+    add(db, region, "E1", "employee", "123.45")
+    rule = policy.load_region(region).version_on(MARCH).closing
+    assert rule.article == article and "X-4" in rule.reading and "emigration" in rule.reading
+    done = accounts.close_account(db, "E1", "emigration", MARCH)
+    assert (done["paid"], done["rule"]) == (Decimal("123.45"), "X-4")
+    assert balance(db, "E1") == Decimal("0.00")
+    assert views.member_show(db, "E1")["status"] == "closed"
+    with db.connect() as conn:
+        paid_out = conn.execute(
+            select(legs.c.amount).where(legs.c.account == Chart.payout.of("E1"))
+        ).scalar()
+    assert paid_out == 12345
     assert check.problems(db) == []
 
 

@@ -16,7 +16,7 @@ from gongji import policy
 from gongji.errors import InputError
 from gongji.ledger import accounts, check, members, registry, views
 from gongji.ledger.chart import Chart
-from gongji.ledger.schema import credits, legs
+from gongji.ledger.schema import credits, freezes, legs
 from gongji.ledger.settlement import settle
 from gongji.policy.loader import PACKS_DIR
 
@@ -153,16 +153,28 @@ def test_back_credit_tops_up_the_provisional_standard(db, tmp_path, monkeypatch)
 
 def test_premium_from_an_account_where_the_region_allows_it(db):
     add(db, "kaifeng", "P1", "employee", "300.00")
-    # KF-17: a family member's resident-insurance premium, paid at once
-    done = accounts.pay_premium(db, "OP1", "P1", 38000 // 2, "family_resident_premium", MARCH)
-    assert done["paid"] == Decimal("190.00")
+    # KF-17: 可用于配偶、父母、子女参加城乡居民基本医疗保险 — the spouse's 190, paid at once:
+    # 300 - 190 = 110 left
+    done = accounts.pay_premium(
+        db, "OP1", "P1", 19000, "family_resident_premium", MARCH, "spouse", "王芳"
+    )
+    assert done == {
+        "op_id": "OP1",
+        "purpose": "family_resident_premium",
+        "beneficiary": "spouse",
+        "relative": "王芳",
+        "paid": Decimal("190.00"),
+        "rule": "KF-17",
+    }
     assert balance(db, "P1") == Decimal("110.00")
     # the same operation again changes nothing
-    accounts.pay_premium(db, "OP1", "P1", 19000, "family_resident_premium", MARCH)
+    accounts.pay_premium(db, "OP1", "P1", 19000, "family_resident_premium", MARCH, "spouse")
     assert balance(db, "P1") == Decimal("110.00")
     for purpose, code in (
         ("fitness", "E_USE_NOT_ALLOWED"),
         ("long_term_care_premium", "E_USE_NOT_ALLOWED"),
+        ("family_care", "E_USE_NOT_ALLOWED"),  # care is paid at a visit, not as a premium
+        ("lottery", "E_INPUT"),
     ):
         with pytest.raises(InputError) as err:
             accounts.pay_premium(db, "OP2", "P1", 1000, purpose, MARCH)
@@ -174,12 +186,83 @@ def test_premium_from_an_account_where_the_region_allows_it(db):
     assert check.problems(db) == []
 
 
+def test_a_premium_is_for_whom_the_article_says(db):
+    # KF-17: 个人账户可用于配偶、父母、子女参加城乡居民基本医疗保险或本人参加职工大额医疗费用
+    # 补助等的个人缴费 — residents' insurance for the family, the large-amount supplement for
+    # the member only
+    add(db, "kaifeng", "P1", "employee", "300.00")
+    refused = [
+        # (purpose, beneficiary, relative, field, code)
+        ("family_resident_premium", None, None, "beneficiary", "E_INPUT"),  # whose? say so
+        ("family_resident_premium", "member", None, "beneficiary", "E_USE_NOT_ALLOWED"),
+        ("supplementary_premium", "spouse", None, "beneficiary", "E_USE_NOT_ALLOWED"),
+        ("supplementary_premium", "cousin", None, "beneficiary", "E_INPUT"),
+        ("supplementary_premium", "member", "王芳", "relative", "E_INPUT"),
+    ]
+    for purpose, who, relative, field, code in refused:
+        with pytest.raises(InputError) as err:
+            accounts.pay_premium(db, "OP9", "P1", 1000, purpose, MARCH, who, relative)
+        assert (err.value.field, err.value.code) == (field, code), (purpose, who)
+        if who is None:
+            assert "spouse, parent, child (KF-17 第十七条)" in err.value.reason
+    assert balance(db, "P1") == Decimal("300.00")  # refusals change nothing
+    # not named: the member's own supplement; a parent's resident premium names the parent
+    own = accounts.pay_premium(db, "OP1", "P1", 6000, "supplementary_premium", MARCH)
+    assert (own["beneficiary"], own["paid"], own["rule"]) == ("member", Decimal("60.00"), "KF-17")
+    accounts.pay_premium(
+        db, "OP2", "P1", 38000 // 2, "family_resident_premium", MARCH, "parent", "P-0417"
+    )
+    # 300 - 60 - 190 = 50
+    shown = views.account_show(db, "P1")
+    assert shown["account_balance"] == Decimal("50.00")
+    assert [(p["purpose"], p["beneficiary"], p.get("relative"), p["amount"]) for p in
+            shown["premiums"]] == [
+        ("supplementary_premium", "member", None, Decimal("60.00")),
+        ("family_resident_premium", "parent", "P-0417", Decimal("190.00")),
+    ]  # fmt: skip
+    assert check.problems(db) == []
+
+
+@pytest.mark.parametrize(
+    ("region", "purpose", "who", "allowed"),
+    [
+        # NY 第九条(三): 配偶、父母、子女参加城乡居民基本医疗保险或本人参加职工大额医疗保险
+        ("nanyang", "family_resident_premium", "child", True),
+        ("nanyang", "supplementary_premium", "parent", False),
+        ("nanyang", "supplementary_premium", "member", True),
+        # JMS 第十一条: 配偶、父母、子女参加城乡居民基本医疗保险 — and no other premium
+        ("jiamusi", "family_resident_premium", "parent", True),
+        ("jiamusi", "family_resident_premium", "member", False),
+        # PZH 第五条: 本人及其配偶、父母、子女 ... 长期护理保险 ... 的个人缴费
+        ("panzhihua", "long_term_care_premium", "parent", True),
+        ("panzhihua", "critical_illness_premium", "member", True),
+        ("panzhihua", "family_resident_premium", "member", False),  # the member is employee-insured
+        # XSBN 第二十条: 本人及其配偶、父母、子女 ... (三) 购买商业健康保险; (二) 配偶、父母、子女
+        ("xishuangbanna", "commercial_health_premium", "child", True),
+        ("xishuangbanna", "supplementary_premium", "spouse", True),
+        ("xishuangbanna", "family_resident_premium", "member", False),
+    ],
+)
+def test_each_region_names_whom_a_premium_may_be_for(db, region, purpose, who, allowed):
+    add(db, region, "P1", "employee", "100.00")
+    if not allowed:
+        with pytest.raises(InputError) as err:
+            accounts.pay_premium(db, "OP1", "P1", 2500, purpose, MARCH, who)
+        assert (err.value.field, err.value.code) == ("beneficiary", "E_USE_NOT_ALLOWED")
+        assert balance(db, "P1") == Decimal("100.00")
+        return
+    done = accounts.pay_premium(db, "OP1", "P1", 2500, purpose, MARCH, who)
+    assert done["beneficiary"] == who
+    assert balance(db, "P1") == Decimal("75.00")  # 100 - 25, paid or frozen
+
+
 def test_xishuangbanna_freezes_a_premium_then_transfers_it_by_the_tenth(db):
     add(db, "xishuangbanna", "P1", "employee", "300.00")
     frozen = accounts.pay_premium(
-        db, "OP1", "P1", 20000, "family_resident_premium", date(2023, 3, 20)
+        db, "OP1", "P1", 20000, "family_resident_premium", date(2023, 3, 20), "child"
     )
     assert frozen["due"] == "2023-04-10" and frozen["rule"] == "XSBN-26"
+    assert frozen["beneficiary"] == "child"
     shown = views.account_show(db, "P1")
     assert (shown["account_balance"], shown["frozen"]) == (Decimal("100.00"), Decimal("200.00"))
     assert accounts.settle_freezes(db, date(2023, 3, 31))["transferred"] == 0  # same month
@@ -189,14 +272,44 @@ def test_xishuangbanna_freezes_a_premium_then_transfers_it_by_the_tenth(db):
     accounts.pay_premium(db, "OP2", "P1", 5000, "long_term_care_premium", date(2023, 4, 9))
     assert balance(db, "P1") == Decimal("50.00")
     with db.connect() as conn:
-        from gongji.ledger.schema import freezes
-
         second = conn.execute(select(freezes.c.id).where(freezes.c.outcome.is_(None))).scalar()
     accounts.release_freeze(db, second)
     assert balance(db, "P1") == Decimal("100.00")
     with pytest.raises(InputError) as err:
         accounts.release_freeze(db, second)
     assert err.value.code == "E_DONE"
+    assert check.problems(db) == []
+
+
+def test_xishuangbanna_freezes_only_what_article_26_freezes(db):
+    # XSBN-26 (二) 封存其代缴保费金额: resident insurance, the large-amount supplement and
+    # long-term care are frozen; (三) 购买商业健康保险 ... 由商业保险公司与医保经办机构进行对账、
+    # 结算: a commercial health-insurance purchase is paid at once, never frozen.
+    # 300 in the account: commercial 150 paid, supplement 100 frozen -> 50 left, 100 frozen
+    add(db, "xishuangbanna", "P1", "employee", "300.00")
+    paid = accounts.pay_premium(db, "OP1", "P1", 15000, "commercial_health_premium", MARCH)
+    assert (paid["paid"], paid["rule"], "frozen" in paid) == (
+        Decimal("150.00"),
+        "XSBN-20/21",
+        False,
+    )
+    frozen = accounts.pay_premium(db, "OP2", "P1", 10000, "supplementary_premium", MARCH)
+    assert (frozen["frozen"], frozen["due"]) == (Decimal("100.00"), "2023-04-10")
+    shown = views.account_show(db, "P1")
+    assert (shown["account_balance"], shown["frozen"]) == (Decimal("50.00"), Decimal("100.00"))
+    with db.connect() as conn:
+        payable = conn.execute(
+            select(legs.c.amount).where(
+                legs.c.account == Chart.payable.of("commercial_health_premium")
+            )
+        ).all()
+        held = conn.execute(select(freezes.c.purpose, freezes.c.amount)).all()
+    assert payable == [(15000,)]
+    assert held == [("supplementary_premium", 10000)]  # the commercial premium has no freeze
+    assert accounts.settle_freezes(db, date(2023, 4, 10)) == {
+        "transferred": 1,
+        "amount": Decimal("100.00"),
+    }
     assert check.problems(db) == []
 
 

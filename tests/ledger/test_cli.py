@@ -103,6 +103,18 @@ def test_import_credit_show_and_a_bad_import(tmp_path):
         "--on", "2023-03-20", "--op", "OP1",
     )  # fmt: skip
     assert premium.returncode == 2 and premium.stderr.startswith("purpose: a kaifeng account")
+    resident = ["account", "premium", "A", "--amount", "30", "--purpose", "family_resident_premium",
+                "--on", "2023-03-20", "--op", "OP2"]  # fmt: skip
+    unnamed = gongji(tmp_path, *resident)  # KF-17: a resident premium is a relative's
+    assert unnamed.returncode == 2 and unnamed.stderr.startswith("beneficiary: required")
+    paid = gongji(tmp_path, *resident, "--beneficiary", "parent", "--relative", "李四")
+    assert paid.returncode == 0, paid.stderr
+    assert json.loads(paid.stdout)["beneficiary"] == "parent"
+    shown = json.loads(gongji(tmp_path, "account", "show", "A").stdout)
+    assert shown["account_balance"] == "70.00"  # 2% of 5000 credited, 30 paid
+    assert [(p["beneficiary"], p["relative"], p["amount"]) for p in shown["premiums"]] == [
+        ("parent", "李四", "30.00")
+    ]
     assert gongji(tmp_path, "member", "retire", "A", "--processed", "2023-06-15").returncode == 0
     member = json.loads(gongji(tmp_path, "member", "show", "A").stdout)
     assert member["record"]["retirement_processed"] == "2023-06-15"

@@ -1,7 +1,8 @@
 """Personal-account rules outside a visit's settlement, as pure functions of pack values:
 the monthly credit (X-4 and each region's crediting article), the back-credit of a
-provisional standard (JMS-10a), the transfer day of a frozen premium (XSBN-26) and what a
-holder's account pays by family mutual aid (XSBN-24).
+provisional standard (JMS-10a), whom a premium is for and whether it is frozen, with the
+transfer day of a frozen one (X-4, KF-17, XSBN-26), and what a holder's account pays by
+family mutual aid (XSBN-24).
 
 Amounts are fen. No I/O: the ledger reads members and contributions, calls these and posts
 the journal entries.
@@ -11,8 +12,8 @@ from datetime import date, timedelta
 
 from gongji.engine.facts import retirement_effective
 from gongji.money import apply_ratio, round_to_yuan
-from gongji.policy.schema import Credit, Crediting, PremiumFreeze
-from gongji.terms import MemberType
+from gongji.policy.schema import Credit, Crediting, PremiumFreeze, PremiumUse
+from gongji.terms import AccountPurpose, Beneficiary, MemberType
 
 
 def credit_class(
@@ -56,6 +57,19 @@ def back_credit(due: int, credited: int) -> int:
     """JMS-10a: what a month already credited is topped up by once the standard in force for
     it is higher; credits are never taken back."""
     return due - credited if due > credited else 0
+
+
+def default_beneficiary(use: PremiumUse) -> Beneficiary | None:
+    """Whom a premium is for when the request does not say: the member, where the premium
+    may be for the member (KF-17: 本人参加职工大额医疗费用补助); otherwise nobody can be
+    assumed (a resident-insurance premium is a relative's, and which one must be said)."""
+    return Beneficiary.member if Beneficiary.member in use.beneficiaries else None
+
+
+def is_frozen(freeze: PremiumFreeze | None, purpose: AccountPurpose) -> bool:
+    """XSBN-26 (二): premiums of the purposes the pack lists are frozen until transferred;
+    others (a commercial health-insurance purchase, (三)) are paid at once."""
+    return freeze is not None and purpose in freeze.purposes
 
 
 def freeze_due(freeze: PremiumFreeze, frozen_on: date) -> date:

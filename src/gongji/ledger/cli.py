@@ -168,9 +168,25 @@ def account_premium(
     purpose: str = typer.Option(..., "--purpose", help="e.g. family_resident_premium"),
     on: str = typer.Option(..., "--on", help="Day of the application."),
     op: str = typer.Option(..., "--op", help="Operation id: a retry changes nothing."),
+    beneficiary: str | None = typer.Option(
+        None,
+        "--beneficiary",
+        help="member | spouse | parent | child (default: the member, where the pack allows it)",
+    ),
+    relative: str | None = typer.Option(None, "--relative", help="The relative's id or name."),
 ) -> None:
-    """Pay a premium from the account, where the region allows it (X-4; frozen: XSBN-26)."""
-    run(accounts().pay_premium, op, member_id, fen(amount, "amount"), purpose, day(on, "on"))
+    """Pay a premium from the account, for a purpose and a person the region allows (X-4,
+    KF-17; frozen where the pack freezes it: XSBN-26)."""
+    run(
+        accounts().pay_premium,
+        op,
+        member_id,
+        fen(amount, "amount"),
+        purpose,
+        day(on, "on"),
+        beneficiary,
+        relative,
+    )
 
 
 @account_app.command("transfer-frozen")

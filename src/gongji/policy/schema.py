@@ -22,6 +22,7 @@ from pydantic import (
 from gongji.money import percent_to_bp, to_fen
 from gongji.terms import (
     AccountPurpose,
+    Beneficiary,
     Category,
     CloseReason,
     Condition,
@@ -226,16 +227,26 @@ class Crediting(_Strict):
     switch: Retirement  # from when a new retiree is credited as one (JMS-10b, NY-11)
 
 
+class PremiumUse(Cited):
+    """Whom one premium purpose may be paid for (KF-17: residents' insurance for spouse,
+    parents and children; the large-amount supplement for the member only)."""
+
+    beneficiaries: Annotated[list[Beneficiary], Field(min_length=1)]
+
+
 class AccountUse(Cited):
-    """What a personal account may pay for besides the member's own care (X-4)."""
+    """What a personal account may pay for besides the member's own care (X-4), and for each
+    premium it allows, whom that premium may be for (`premiums`, one entry per premium)."""
 
     allowed: list[AccountPurpose]
+    premiums: dict[AccountPurpose, PremiumUse] = {}
 
 
 class PremiumFreeze(Cited):
-    """XSBN-26: a premium paid from an account is frozen, then transferred by a day of the
-    next month."""
+    """XSBN-26: a premium of one of `purposes` paid from an account is frozen, then
+    transferred by a day of the next month; other premiums are paid at once."""
 
+    purposes: Annotated[list[AccountPurpose], Field(min_length=1)]
     transfer_by_day: int = Field(ge=1, le=28)
 
 

@@ -50,8 +50,11 @@ class PeriodIn(Strict):
 class MemberIn(Strict):
     id: Id
     type: MemberType
+    # the retirement switch (X-2): the day retiree benefits start (KF-12/16: 享受退休人员医疗
+    # 保障待遇之日), and the day it was processed (办理之日); either or both may be recorded.
+    # Where only the processing day is, the pack's switch rule gives the start from it.
     retired_from: date | None = None
-    retirement_processed: date | None = None  # the pack's switch rule (X-2) gives the date
+    retirement_processed: date | None = None
     contribution_base: Fen | None = None
     account_balance: Fen | None = None
     has_account: StrictBool | None = None  # default: by member type, from the pack
@@ -138,7 +141,7 @@ def engine_member(pack: Pack, m: MemberIn, first_day: date) -> engine.Member:
         else []
     )
     _check_periods("member.remote_filing", filings)
-    retired_from = _retired_from(pack, m)
+    retired_from = retirement_start(pack, m)
     account = has_account(pack.version_on(first_day), m)
     if not account and m.account_balance:
         raise InputError(
@@ -165,17 +168,16 @@ def has_account(version: Version, m: MemberIn) -> bool:
     return m.type not in version.accounts.without_account
 
 
-def _retired_from(pack: Pack, m: MemberIn) -> date | None:
+def retirement_start(pack: Pack, m: MemberIn) -> date | None:
+    """The day retiree benefits start (X-2): as recorded (`retired_from`: KF-12 counts from
+    it, and it need not be the day the switch was processed), else from the processing day
+    by the switch rule of the version in force that day (NY-6: the next month's first day)."""
     given = [n for n in ("retired_from", "retirement_processed") if getattr(m, n) is not None]
     if given and m.type is MemberType.retiree:
         raise InputError(
             f"member.{given[0]}", "a retiree has no retirement switch (type is retiree)"
         )
-    if len(given) == 2:
-        raise InputError(
-            "member.retirement_processed", "give retired_from or retirement_processed, not both"
-        )
-    if m.retirement_processed is None:
+    if m.retired_from is not None or m.retirement_processed is None:
         return m.retired_from
     timing = pack.version_on(m.retirement_processed) or pack.versions[-1]
     return engine.retirement_effective(m.retirement_processed, timing.retirement.takes_effect)

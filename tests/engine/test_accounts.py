@@ -61,32 +61,60 @@ def test_a_class_without_a_credit_has_none():
     assert rules.credit_for(crediting("jiamusi"), MemberType.flexible) is None
 
 
+def version(region: str, day: date = MARCH):
+    return policy.load_region(region).version_on(day)
+
+
+D = date  # the switch days below, as (processed, benefits start) of the member record
+
+
 @pytest.mark.parametrize(
-    ("region", "switched", "month", "want"),
+    ("region", "processed", "benefits_from", "switch"),
     [
-        # JMS-10b: 从次月起 — processed 15 March: April is the first retiree month
-        ("jiamusi", date(2023, 3, 15), date(2023, 3, 1), MemberType.employee),
-        ("jiamusi", date(2023, 3, 15), date(2023, 4, 1), MemberType.retiree),
-        # processed on the first of a month: still the next month
-        ("jiamusi", date(2023, 3, 1), date(2023, 3, 1), MemberType.employee),
-        # NY-11: 从办理之日次月起
-        ("nanyang", date(2023, 3, 31), date(2023, 4, 1), MemberType.retiree),
-        # KF-16: 从其享受退休人员医疗保障待遇之日起 — a month whose first day has the benefits
-        ("kaifeng", date(2023, 3, 1), date(2023, 3, 1), MemberType.retiree),
-        ("kaifeng", date(2023, 3, 2), date(2023, 3, 1), MemberType.employee),
-        ("kaifeng", date(2023, 3, 2), date(2023, 4, 1), MemberType.retiree),
-        # no switch: the member's own type
-        ("kaifeng", None, date(2023, 4, 1), MemberType.employee),
+        # JMS-10b 在职转退休人员，从次月起: processed 15 March (benefits that day, 第七条
+        # reading) -> credited as a retiree from 1 April; processed on 1 March: still April
+        ("jiamusi", D(2023, 3, 15), D(2023, 3, 15), D(2023, 4, 1)),
+        ("jiamusi", D(2023, 3, 1), D(2023, 3, 1), D(2023, 4, 1)),
+        # only the retirement day recorded: the month after it
+        ("jiamusi", None, D(2023, 3, 1), D(2023, 4, 1)),
+        # NY-11 从办理之日次月起: processed 31 March -> April
+        ("nanyang", D(2023, 3, 31), D(2023, 4, 1), D(2023, 4, 1)),
+        # retired_from recorded: the NY-6 switch (办理之日次月), the same day NY-11 counts
+        # from -> credited as a retiree from that month, April, not May
+        ("nanyang", None, D(2023, 4, 1), D(2023, 4, 1)),
+        # KF-16 从其享受退休人员医疗保障待遇之日起: the day benefits start, whatever the
+        # processing day (processed 20 March, benefits from 1 April)
+        ("kaifeng", D(2023, 3, 20), D(2023, 4, 1), D(2023, 4, 1)),
+        ("kaifeng", None, D(2023, 3, 2), D(2023, 3, 2)),
+        # no switch
+        ("kaifeng", None, None, None),
+        ("nanyang", None, None, None),
     ],
 )
-def test_the_month_a_new_retiree_is_credited_as_one(region, switched, month, want):
-    assert rules.credit_class(crediting(region), MemberType.employee, switched, month) is want
+def test_the_day_a_new_retiree_is_credited_as_one(region, processed, benefits_from, switch):
+    v = version(region)
+    timing = v.retirement.takes_effect
+    assert rules.credit_switch(v.crediting, timing, processed, benefits_from) == switch
+
+
+@pytest.mark.parametrize(
+    ("switch", "month", "want"),
+    [
+        # a month is credited whole: as a retiree once the switch is on or before its 1st
+        (D(2023, 4, 1), D(2023, 3, 1), MemberType.employee),
+        (D(2023, 4, 1), D(2023, 4, 1), MemberType.retiree),
+        (D(2023, 3, 2), D(2023, 3, 1), MemberType.employee),
+        (D(2023, 3, 2), D(2023, 4, 1), MemberType.retiree),
+        (None, D(2023, 4, 1), MemberType.employee),
+    ],
+)
+def test_the_month_a_new_retiree_is_credited_as_one(switch, month, want):
+    assert rules.credit_class(MemberType.employee, switch, month) is want
 
 
 def test_a_retiree_is_credited_as_one_and_a_flexible_worker_as_one():
-    rule = crediting("kaifeng")
-    assert rules.credit_class(rule, MemberType.retiree, None, MARCH) is MemberType.retiree
-    assert rules.credit_class(rule, MemberType.flexible, None, MARCH) is MemberType.flexible
+    assert rules.credit_class(MemberType.retiree, None, MARCH) is MemberType.retiree
+    assert rules.credit_class(MemberType.flexible, None, MARCH) is MemberType.flexible
 
 
 def test_a_back_credit_tops_up_and_never_takes_back():

@@ -102,6 +102,16 @@ def test_an_employee_without_a_paid_contribution_is_not_credited_and_a_rerun_cre
         # KF-16: from the day retiree benefits start; March began as an employee
         ("kaifeng", {"retired_from": "2023-03-15"}, 8000, 6000),
         ("kaifeng", {"retired_from": "2023-03-01"}, 6000, 6000),
+        # KF-16 with the processing day apart: processed 20 March, benefits from 1 April
+        (
+            "kaifeng",
+            {"retirement_processed": "2023-03-20", "retired_from": "2023-04-01"},
+            8000,
+            6000,
+        ),
+        # NY-11 counts from NY-6's day: retired_from (1 April, already 办理之日次月) is credited
+        # as a retiree from April itself — 2% of 2800 = 56 — not from May
+        ("nanyang", {"retired_from": "2023-04-01"}, 8000, 5600),
     ],
 )
 def test_retirement_switch_changes_crediting(db, region, switch, march, april):
@@ -110,6 +120,27 @@ def test_retirement_switch_changes_crediting(db, region, switch, march, april):
     accounts.credit_month(db, region, MARCH)
     accounts.credit_month(db, region, APRIL)  # a retiree pays no contribution
     assert [c[2] for c in credited(db, "P1")] == [march, april]
+
+
+def test_kaifeng_benefits_start_on_their_own_day_apart_from_processing(db):
+    # KF-12/KF-16 从其享受退休人员医疗保障待遇之日起: processed 20 March, benefits from 1 April
+    add(db, "kaifeng", "P1", "employee")
+    done = members.retire(db, "P1", date(2023, 3, 20), date(2023, 4, 1))
+    assert done == {"member_id": "P1", "retirement_processed": "2023-03-20",
+                    "retired_from": "2023-04-01"}  # fmt: skip
+    paid(db, "P1", "2023-03", "4000.00")
+    accounts.credit_month(db, "kaifeng", MARCH)  # an employee still: 2% of 4000 = 80
+    accounts.credit_month(db, "kaifeng", APRIL)  # a retiree: 60 a month
+    assert [c[2] for c in credited(db, "P1")] == [8000, 6000]
+
+    def visit(visit_id: str, day: str) -> dict:
+        return {"id": visit_id, "time": f"{day}T09:00:00", "institution": "H001", "total": "250"}
+
+    # level 3: deductible 50 (KF-9a); 25 March, an employee: (250 - 50) x 50% = 100;
+    # 3 April, a retiree (KF-9d: +10 points): (250 - 50) x 60% = 120
+    assert settle(db, "T1", "P1", visit("V1", "2023-03-25"))["fund_pay"] == "100.00"
+    assert settle(db, "T2", "P1", visit("V2", "2023-04-03"))["fund_pay"] == "120.00"
+    assert check.problems(db) == []
 
 
 def test_member_retire_records_the_switch(db):

@@ -115,9 +115,14 @@ def test_import_credit_show_and_a_bad_import(tmp_path):
     assert [(p["beneficiary"], p["relative"], p["amount"]) for p in shown["premiums"]] == [
         ("parent", "李四", "30.00")
     ]
-    assert gongji(tmp_path, "member", "retire", "A", "--processed", "2023-06-15").returncode == 0
+    retired = gongji(
+        tmp_path, "member", "retire", "A", "--processed", "2023-06-15",
+        "--retired-from", "2023-07-01",
+    )  # fmt: skip
+    assert retired.returncode == 0, retired.stderr
     member = json.loads(gongji(tmp_path, "member", "show", "A").stdout)
     assert member["record"]["retirement_processed"] == "2023-06-15"
+    assert member["record"]["retired_from"] == "2023-07-01"  # KF-12: its own day
     rolled = gongji(tmp_path, "year", "rollover", "2024")
     assert json.loads(rolled.stdout) == {"year": 2024, "rolled": 0}  # no visits yet
     assert gongji(tmp_path, "db", "check").returncode == 0

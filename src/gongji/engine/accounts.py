@@ -13,19 +13,37 @@ from datetime import date, timedelta
 from gongji.engine.facts import retirement_effective
 from gongji.money import apply_ratio, round_to_yuan
 from gongji.policy.schema import Credit, Crediting, PremiumFreeze, PremiumUse
-from gongji.terms import AccountPurpose, Beneficiary, MemberType
+from gongji.terms import AccountPurpose, Beneficiary, MemberType, RetirementTiming
 
 
-def credit_class(
-    crediting: Crediting, member_type: MemberType, switched: date | None, month: date
-) -> MemberType:
-    """The class a month is credited as: a member switched to retiree on `switched` (the
-    retirement processed, else the retirement date) is credited as one from when the pack
-    says (JMS-10b, NY-11: from the next month; KF-16: from the day retiree benefits start)."""
-    if member_type is MemberType.retiree:
-        return MemberType.retiree
-    timing = crediting.switch.takes_effect
-    if switched is not None and retirement_effective(switched, timing) <= month:
+def credit_switch(
+    crediting: Crediting,
+    ratio_timing: RetirementTiming,
+    processed: date | None,
+    benefits_from: date | None,
+) -> date | None:
+    """The day from which a new retiree is credited as one, from the day the retirement was
+    processed and the day retiree benefits start (the member's switch, X-2):
+    - on_date (KF-16 从其享受退休人员医疗保障待遇之日起): the day benefits start;
+    - next_month (NY-11 从办理之日次月起, JMS-10b 从次月起): the first day of the month
+      after processing. Without a processing day, the day benefits start stands for it: where
+      the pack's benefits too start the month after processing (NY-6, the same words as
+      NY-11), that day already is the crediting switch; where they start on the processing
+      day itself, crediting switches the month after it."""
+    if crediting.switch.takes_effect is RetirementTiming.on_date:
+        return benefits_from
+    if processed is not None:
+        return retirement_effective(processed, RetirementTiming.next_month)
+    if benefits_from is None or ratio_timing is RetirementTiming.next_month:
+        return benefits_from
+    return retirement_effective(benefits_from, RetirementTiming.next_month)
+
+
+def credit_class(member_type: MemberType, switch: date | None, month: date) -> MemberType:
+    """The class a month is credited as: a member switched to retiree (`credit_switch`) is
+    credited as one for every month that begins on or after the switch — a month is
+    credited whole at one standard."""
+    if switch is not None and switch <= month:
         return MemberType.retiree
     return member_type
 

@@ -21,7 +21,7 @@ from gongji.ledger import members as M
 from gongji.ledger.chart import Chart
 from gongji.ledger.journal import post
 from gongji.ledger.schema import contributions, credits, entries, freezes, members, premiums
-from gongji.model import MemberIn, has_account
+from gongji.model import MemberIn, has_account, retirement_start
 from gongji.money import to_yuan
 from gongji.policy.schema import Credit, Pack, PremiumFreeze, PremiumUse, Version
 from gongji.terms import AccountPurpose, Beneficiary, CloseReason
@@ -46,8 +46,13 @@ def credit_due(
         return None
     if not has_account(version, m):
         return None
-    switched = m.retirement_processed or m.retired_from
-    klass = account_rules.credit_class(version.crediting, m.type, switched, month)
+    switch = account_rules.credit_switch(
+        version.crediting,
+        version.retirement.takes_effect,
+        m.retirement_processed,
+        retirement_start(pack, m),
+    )
+    klass = account_rules.credit_class(m.type, switch, month)
     credit = account_rules.credit_for(version.crediting, klass)
     if credit is None:
         return None

@@ -81,11 +81,16 @@ def member_show(member_id: str = typer.Argument(..., help="Member id.")) -> None
 def member_retire(
     member_id: str = typer.Argument(..., help="Member id."),
     processed: str = typer.Option(..., "--processed", help="Day retirement was processed."),
+    retired_from: str | None = typer.Option(
+        None, "--retired-from", help="Day retiree benefits start, where not the pack's (KF-12)."
+    ),
 ) -> None:
-    """The retirement switch (X-2, JMS-10b, NY-11): the pack gives when it takes effect."""
+    """The retirement switch (X-2, JMS-10b, KF-16, NY-11): the pack gives when it takes
+    effect from the processing day, unless the day retiree benefits start is given."""
     from gongji.ledger import members
 
-    run(members.retire, member_id, day(processed, "processed"))
+    start = None if retired_from is None else day(retired_from, "retired_from")
+    run(members.retire, member_id, day(processed, "processed"), start)
 
 
 def import_records(

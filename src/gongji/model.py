@@ -57,7 +57,10 @@ class MemberIn(Strict):
     retirement_processed: date | None = None
     contribution_base: Fen | None = None
     account_balance: Fen | None = None
-    has_account: StrictBool | None = None  # default: by member type, from the pack
+    has_account: StrictBool | None = None  # default: by member type and tier, from the pack
+    # the contribution tier a flexible worker pays at (PZH-4a: 一档 is credited, other tiers
+    # have no account); required where the pack's flexible credit is tiered
+    contribution_tier: Annotated[int, Field(ge=1, le=9)] | None = None
     contribution_raised: StrictBool = False
     chronic_diseases: list[Id] = []
     benefit_periods: list[PeriodIn] | None = None
@@ -142,7 +145,9 @@ def engine_member(pack: Pack, m: MemberIn, first_day: date) -> engine.Member:
     )
     _check_periods("member.remote_filing", filings)
     retired_from = retirement_start(pack, m)
-    account = has_account(pack.version_on(first_day), m)
+    version = pack.version_on(first_day)
+    _check_tier(pack.region, version, m)
+    account = has_account(version, m)
     if not account and m.account_balance:
         raise InputError(
             "member.account_balance", f"a {m.type.value} member here has no personal account"
@@ -162,10 +167,34 @@ def engine_member(pack: Pack, m: MemberIn, first_day: date) -> engine.Member:
 
 def has_account(version: Version, m: MemberIn) -> bool:
     """Whether the member has a personal account: as recorded, else by type (JMS-9, KF-16,
-    XSBN-18 name the types without one)."""
+    XSBN-18 name the types without one) and, where the pack credits only some contribution
+    tiers of the type, by the member's tier (PZH-4a: flexible workers at 一档)."""
     if m.has_account is not None:
         return m.has_account
-    return m.type not in version.accounts.without_account
+    if m.type in version.accounts.without_account:
+        return False
+    tiers = _tiers(version, m.type)
+    return tiers is None or m.contribution_tier is None or m.contribution_tier in tiers
+
+
+def _tiers(version: Version, member_type: MemberType) -> list[int] | None:
+    credit = getattr(version.crediting, member_type.value, None)
+    return None if credit is None else credit.tiers
+
+
+def _check_tier(region: str, version: Version, m: MemberIn) -> None:
+    """A flexible worker's tier decides the account where the pack's credit is tiered: it
+    must be recorded (or the account given as has_account), never guessed."""
+    credit = version.crediting.flexible
+    if m.type is not MemberType.flexible or credit is None or credit.tiers is None:
+        return
+    if m.contribution_tier is None and m.has_account is None:
+        credited = ", ".join(str(t) for t in credit.tiers)
+        raise InputError(
+            "member.contribution_tier",
+            f"required: {region} credits flexible workers at tier {credited} only"
+            f" ({credit.rule_for()} {credit.article})",
+        )
 
 
 def retirement_start(pack: Pack, m: MemberIn) -> date | None:

@@ -39,6 +39,9 @@ def crediting(region: str, day: date = MARCH):
         # 2% of the 2022 average pension (configured 3126.00) is 62.52, 以"元"为单位四舍五入: 63
         ("panzhihua", MemberType.retiree, None, 6300, "PZH-4a"),
         ("panzhihua", MemberType.flexible, 250000, 5000, "PZH-4a"),
+        # 在职职工个人缴费全部计入本人个人账户: the own contribution, at the configured 2%
+        # of the base: 2% of 4321.50 is 86.43
+        ("panzhihua", MemberType.employee, 432150, 8643, "PZH-4a"),
         # 继续按现行标准 (configured 70.00)
         ("xishuangbanna", MemberType.retiree, None, 7000, "XSBN-19"),
     ],

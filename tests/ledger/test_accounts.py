@@ -16,7 +16,7 @@ from gongji import policy
 from gongji.errors import InputError
 from gongji.ledger import accounts, check, members, registry, views
 from gongji.ledger.chart import Chart
-from gongji.ledger.schema import credits, freezes, legs
+from gongji.ledger.schema import credits, entries, freezes, legs
 from gongji.ledger.settlement import settle
 from gongji.policy.loader import PACKS_DIR
 
@@ -61,7 +61,6 @@ def credited(db, member_id: str) -> list[tuple[str, str, int, str]]:
         ("jiamusi", "flexible", "4000.00", None, None),  # JMS-9: no account
         ("jiamusi", "retiree", None, 6200, "JMS-10a"),  # 62 provisional
         ("nanyang", "retiree", None, 5600, "NY-8"),  # 2% of 2800 (configured)
-        ("panzhihua", "flexible", "3333.33", 6667, "PZH-4a"),  # 66.6666 -> 66.67 half-up
         ("panzhihua", "retiree", None, 6300, "PZH-4a"),  # 2% of 3126 = 62.52 -> 63 yuan
         ("xishuangbanna", "employee", "6000.00", 12000, "XSBN-18"),
         ("xishuangbanna", "flexible", "6000.00", None, None),  # single-pool: no account
@@ -76,6 +75,48 @@ def test_monthly_credit(db, region, mtype, base, want, rule):
     expected = [] if want is None else [("2023-03", "monthly", want, rule)]
     assert credited(db, "P1") == expected
     assert balance(db, "P1") == Decimal(want or 0) / 100
+    assert check.problems(db) == []
+
+
+def test_panzhihua_credits_the_own_contribution_and_flexible_workers_at_tier_1(db):
+    # PZH-4a 第四条 (一): 在职职工个人缴费全部计入本人个人账户，单位缴费全部进入统筹基金 —
+    # the own contribution (the configured 2% of the base): 2% of 4321.50 = 86.43; of a whole
+    # contribution of 432.15 (10% of the base), 432.15 - 86.43 = 345.72 is the fund's
+    add(db, "panzhihua", "E1", "employee")
+    with db.begin() as conn:
+        registry.add_contribution(
+            conn,
+            {"member": "E1", "month": "2023-03", "base": "4321.50", "paid_on": "2023-03-05",
+             "amount": "432.15"},
+        )  # fmt: skip
+    # 以职工医保"一档"缴费标准参保的灵活就业人员，按缴费基数的 2%计入: tier 1 at 3333.33 is
+    # credited 66.6666 -> 66.67 (half-up); a tier-2 worker has no account and nothing
+    add(db, "panzhihua", "F1", "flexible", contribution_tier=1)
+    add(db, "panzhihua", "F2", "flexible", contribution_tier=2)
+    paid(db, "F1", "2023-03", "3333.33")
+    paid(db, "F2", "2023-03", "3333.33")
+    # 退休人员（含退休后享受灵活就业人员"一档"缴费标准对应待遇的人员）: 2% of 3126 = 62.52 -> 63
+    # yuan for a retired employee (no tier); a retiree recorded at tier 2 has no account
+    add(db, "panzhihua", "R1", "retiree")
+    add(db, "panzhihua", "R2", "retiree", contribution_tier=2)
+    accounts.credit_month(db, "panzhihua", MARCH)
+    got = {m: [c[2] for c in credited(db, m)] for m in ("E1", "F1", "F2", "R1", "R2")}
+    assert got == {"E1": [8643], "F1": [6667], "F2": [], "R1": [6300], "R2": []}
+    with db.connect() as conn:
+        split = conn.execute(
+            select(legs.c.account, legs.c.amount)
+            .join(entries, entries.c.id == legs.c.entry_id)
+            .where(entries.c.txn_id == "contribution:E1:2023-03")
+        ).all()
+    assert sorted(split) == [
+        ("contributions:panzhihua", -43215),
+        ("fund:panzhihua", 34572),
+        ("premium:panzhihua", 8643),  # set aside for E1's credit, which took it
+    ]
+    with pytest.raises(InputError) as err:
+        add(db, "panzhihua", "F3", "flexible")  # the tier decides the account: never guessed
+    assert err.value.field == "member.contribution_tier"
+    assert "PZH-4a 第四条" in err.value.reason
     assert check.problems(db) == []
 
 

@@ -54,11 +54,13 @@ def credit_for(crediting: Crediting, klass: MemberType) -> Credit | None:
 
 
 def monthly_credit(credit: Credit, base: int | None) -> int | None:
-    """One month's credit: a share of the month's contribution base (None while the month's
-    contribution is not paid: no base), a fixed amount, or a share of the average pension,
-    rounded to whole yuan where the pack says so (PZH-4a: 以"元"为单位四舍五入)."""
-    if credit.percent_of_base is not None:
-        return None if base is None else apply_ratio(base, credit.percent_of_base)
+    """One month's credit: a share of the month's contribution base, or the member's own
+    contribution at its rate of the base (None while the month's contribution is not paid:
+    no base), a fixed amount, or a share of the average pension, rounded to whole yuan where
+    the pack says so (PZH-4a: 以"元"为单位四舍五入)."""
+    share = credit.percent_of_base if credit.own_contribution is None else credit.own_contribution
+    if share is not None:
+        return None if base is None else apply_ratio(base, share)
     if credit.fixed is not None:
         return credit.fixed
     amount = apply_ratio(credit.average_pension, credit.percent_of_pension)
@@ -66,9 +68,9 @@ def monthly_credit(credit: Credit, base: int | None) -> int | None:
 
 
 def from_contribution(credit: Credit) -> bool:
-    """X-4: a share of the base comes from the member's own contribution; a fixed amount or
-    a share of the pension from the pooling fund."""
-    return credit.percent_of_base is not None
+    """X-4: a share of the base, or the whole own contribution, comes from the member's own
+    contribution; a fixed amount or a share of the pension from the pooling fund."""
+    return credit.percent_of_base is not None or credit.own_contribution is not None
 
 
 def back_credit(due: int, credited: int) -> int:

@@ -194,25 +194,33 @@ class Accounts(Cited):
 
 class Credit(Cited):
     """One member class's monthly personal-account credit (X-4): a share of the month's
-    contribution base (from the member's own contribution), a fixed amount, or a share of
-    the average pension (both from the pooling fund)."""
+    contribution base, or the member's whole own contribution (its rate of the base), both
+    from the member's own contribution; a fixed amount, or a share of the average pension,
+    both from the pooling fund. `tiers`: only members contributing at these tiers are
+    credited and have an account (PZH-4a: 一档); a member of a tiered class records its tier,
+    a flexible worker must."""
 
     percent_of_base: BasisPoints | None = None
+    own_contribution: BasisPoints | None = None  # PZH-4a: 个人缴费全部计入本人个人账户
     fixed: Fen | None = None
     percent_of_pension: BasisPoints | None = None
     average_pension: Fen | None = None
     round_to_yuan: bool = False  # PZH-4a: 以"元"为单位四舍五入
     provisional: bool = False  # JMS-10a: topped up by a back-credit once the standard is out
+    tiers: Annotated[list[Annotated[int, Field(ge=1, le=9)]], Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
     def _one_way(self) -> "Credit":
         ways = [
             self.percent_of_base is not None,
+            self.own_contribution is not None,
             self.fixed is not None,
             self.percent_of_pension is not None,
         ]
         if sum(ways) != 1:
-            raise ValueError("give one of percent_of_base, fixed, percent_of_pension")
+            raise ValueError(
+                "give one of percent_of_base, own_contribution, fixed, percent_of_pension"
+            )
         if (self.percent_of_pension is None) != (self.average_pension is None):
             raise ValueError("percent_of_pension goes with average_pension")
         return self

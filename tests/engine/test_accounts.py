@@ -120,6 +120,24 @@ def test_a_retiree_is_credited_as_one_and_a_flexible_worker_as_one():
     assert rules.credit_class(MemberType.flexible, None, MARCH) is MemberType.flexible
 
 
+@pytest.mark.parametrize(
+    ("region", "month", "first"),
+    [
+        # XSBN 第四十三条: in force from 10 January 2023; January is credited under it (the
+        # pack's first_month reading), December 2022 under nothing
+        ("xishuangbanna", D(2023, 1, 1), True),
+        ("xishuangbanna", D(2022, 12, 1), False),
+        # KF 第三十二条: from 1 July 2022; June has no version and no such reading
+        ("kaifeng", D(2022, 6, 1), False),
+        ("kaifeng", D(2022, 7, 1), True),
+    ],
+)
+def test_the_version_a_month_is_credited_under(region, month, first):
+    pack = policy.load_region(region)
+    got = rules.crediting_version(pack, month)
+    assert (got is pack.versions[0]) if first else got is None
+
+
 def test_a_back_credit_tops_up_and_never_takes_back():
     # JMS-10a: 62 yuan credited provisionally; a 2022 standard of 66.80 tops up 4.80
     assert rules.back_credit(6680, 6200) == 480

@@ -120,6 +120,24 @@ def test_panzhihua_credits_the_own_contribution_and_flexible_workers_at_tier_1(d
     assert check.problems(db) == []
 
 
+def test_xishuangbanna_credits_january_2023_under_its_first_version(db):
+    # 第四十三条 本细则自 2023 年 1 月 10 日起执行: in force part-way through January, which the
+    # pack reads as credited whole under it: an employee 2% of 6000 = 120 (XSBN-18), a retiree
+    # the configured 70 (XSBN-19): 190 in all
+    add(db, "xishuangbanna", "E1", "employee")
+    add(db, "xishuangbanna", "R1", "retiree")
+    paid(db, "E1", "2023-01", "6000.00")
+    done = accounts.credit_month(db, "xishuangbanna", date(2023, 1, 1))
+    assert done == {"month": "2023-01", "credited": 2, "amount": Decimal("190.00")}
+    assert credited(db, "E1") == [("2023-01", "monthly", 12000, "XSBN-18")]
+    assert credited(db, "R1") == [("2023-01", "monthly", 7000, "XSBN-19")]
+    for region, month in (("xishuangbanna", date(2022, 12, 1)), ("kaifeng", date(2022, 6, 1))):
+        with pytest.raises(InputError) as err:  # before any version: refused, nothing credited
+            accounts.credit_month(db, region, month)
+        assert err.value.field == "month"
+    assert check.problems(db) == []
+
+
 def test_an_employee_without_a_paid_contribution_is_not_credited_and_a_rerun_credits_once(db):
     add(db, "kaifeng", "P1", "employee")
     add(db, "kaifeng", "P2", "employee")

@@ -1,5 +1,6 @@
 """Personal-account rules outside a visit's settlement, as pure functions of pack values:
-the monthly credit (X-4 and each region's crediting article), the back-credit of a
+the monthly credit (X-4 and each region's crediting article) and the version it is credited
+under, the back-credit of a
 provisional standard (JMS-10a), whom a premium is for and whether it is frozen, with the
 transfer day of a frozen one (X-4, KF-17, XSBN-26), and what a holder's account pays by
 family mutual aid (XSBN-24).
@@ -12,8 +13,20 @@ from datetime import date, timedelta
 
 from gongji.engine.facts import retirement_effective
 from gongji.money import apply_ratio, round_to_yuan
-from gongji.policy.schema import Credit, Crediting, PremiumFreeze, PremiumUse
+from gongji.policy.schema import Credit, Crediting, Pack, PremiumFreeze, PremiumUse, Version
 from gongji.terms import AccountPurpose, Beneficiary, MemberType, RetirementTiming
+
+
+def crediting_version(pack: Pack, month: date) -> Version | None:
+    """The version a month is credited under: the one in force on its first day; for the
+    month the pack's first version comes into force part-way through, that version where
+    its crediting says so (`first_month`: a month is credited whole); else None."""
+    month = month.replace(day=1)
+    version = pack.version_on(month)
+    first = pack.versions[0]
+    if version is None and first.crediting.first_month is not None:
+        return first if first.valid_from.replace(day=1) == month else None
+    return version
 
 
 def credit_switch(

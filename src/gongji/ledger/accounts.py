@@ -41,7 +41,7 @@ def credit_due(
     it comes from), or None. Employees and flexible workers are credited a share of the
     month's contribution base from their own contribution (only once it is paid); retirees a
     standard amount from the pooling fund (engine.accounts computes it)."""
-    version = pack.version_on(month)
+    version = account_rules.crediting_version(pack, month)
     if version is None:
         return None
     if not has_account(version, m):
@@ -68,7 +68,7 @@ def credit_month(db: Engine, region: str, month: date, progress: Progress | None
     are left alone, so a run that stopped half-way is finished by running it again."""
     month = first_of_month(month)
     pack = policy.load_region(region)
-    if pack.version_on(month) is None:
+    if account_rules.crediting_version(pack, month) is None:
         raise InputError("month", f"no {region} policy in force in {month:%Y-%m}")
     done = {"credited": 0, "amount": 0}
     for ids in _member_batches(db, region):

@@ -233,6 +233,9 @@ class Crediting(_Strict):
     flexible: Credit | None = None
     retiree: Credit
     switch: Retirement  # from when a new retiree is credited as one (JMS-10b, NY-11)
+    # present: the month the first version comes into force (10 January, XSBN) is credited
+    # whole under it, as the node's reading says; absent: a month before it is refused
+    first_month: Cited | None = None
 
 
 class PremiumUse(Cited):

@@ -1,6 +1,6 @@
 """Personal-account rules outside a visit's settlement, as pure functions of pack values:
-the monthly credit (X-4 and each region's crediting article) and the version it is credited
-under, the back-credit of a
+the monthly credit (X-4 and each region's crediting article), the version a month is
+credited under and from when a new retiree is credited as one, the back-credit of a
 provisional standard (JMS-10a), whom a premium is for and whether it is frozen, with the
 transfer day of a frozen one (X-4, KF-17, XSBN-26), and what a holder's account pays by
 family mutual aid (XSBN-24).

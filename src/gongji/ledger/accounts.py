@@ -1,7 +1,7 @@
 """Personal-account movements outside a visit: monthly crediting and back-credits (X-4),
 premiums paid from an account for whom the pack allows (X-4, KF-17) with their freeze where
-the pack freezes them (XSBN-26), and closing an account by
-transfer, refund or pay-out (JMS-12, KF-18, NY-12, XSBN-22).
+the pack freezes them (XSBN-26), and closing an account by transfer, refund or pay-out
+(JMS-12, KF-18, NY-12, XSBN-22).
 
 Every movement is one journal entry under an operation id; repeating an operation with the
 same id changes nothing (crediting a month twice credits it once). What the rules make of

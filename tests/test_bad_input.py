@@ -59,9 +59,9 @@ BAD = [
     (with_member(type="student"), "member.type", "unknown value 'student'"),
     (with_member(type="retiree", retired_from="2023-01-01"), "member.retired_from", "retiree"),
     (
-        with_member(retired_from="2023-01-01", retirement_processed="2023-01-01"),
+        with_member(type="retiree", retirement_processed="2023-01-01"),
         "member.retirement_processed",
-        "not both",
+        "type is retiree",
     ),
     (
         with_member(type="single_pool", account_balance="10.00"),

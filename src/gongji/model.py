@@ -50,11 +50,17 @@ class PeriodIn(Strict):
 class MemberIn(Strict):
     id: Id
     type: MemberType
+    # the retirement switch (X-2): the day retiree benefits start (KF-12/16: 享受退休人员医疗
+    # 保障待遇之日), and the day it was processed (办理之日); either or both may be recorded.
+    # Where only the processing day is, the pack's switch rule gives the start from it.
     retired_from: date | None = None
-    retirement_processed: date | None = None  # the pack's switch rule (X-2) gives the date
+    retirement_processed: date | None = None
     contribution_base: Fen | None = None
     account_balance: Fen | None = None
-    has_account: StrictBool | None = None  # default: by member type, from the pack
+    has_account: StrictBool | None = None  # default: by member type and tier, from the pack
+    # the contribution tier a flexible worker pays at (PZH-4a: 一档 is credited, other tiers
+    # have no account); required where the pack's flexible credit is tiered
+    contribution_tier: Annotated[int, Field(ge=1, le=9)] | None = None
     contribution_raised: StrictBool = False
     chronic_diseases: list[Id] = []
     benefit_periods: list[PeriodIn] | None = None
@@ -139,8 +145,10 @@ def engine_member(pack: Pack, m: MemberIn, first_day: date) -> engine.Member:
         else []
     )
     _check_periods("member.remote_filing", filings)
-    retired_from = _retired_from(pack, m)
-    account = has_account(pack.version_on(first_day), m)
+    retired_from = retirement_start(pack, m)
+    version = pack.version_on(first_day)
+    _check_tier(pack.region, version, m)
+    account = has_account(version, m)
     if not account and m.account_balance:
         raise InputError(
             "member.account_balance", f"a {m.type.value} member here has no personal account"
@@ -160,23 +168,46 @@ def engine_member(pack: Pack, m: MemberIn, first_day: date) -> engine.Member:
 
 def has_account(version: Version, m: MemberIn) -> bool:
     """Whether the member has a personal account: as recorded, else by type (JMS-9, KF-16,
-    XSBN-18 name the types without one)."""
+    XSBN-18 name the types without one) and, where the pack credits only some contribution
+    tiers of the type, by the member's tier (PZH-4a: flexible workers at 一档)."""
     if m.has_account is not None:
         return m.has_account
-    return m.type not in version.accounts.without_account
+    if m.type in version.accounts.without_account:
+        return False
+    tiers = _tiers(version, m.type)
+    return tiers is None or m.contribution_tier is None or m.contribution_tier in tiers
 
 
-def _retired_from(pack: Pack, m: MemberIn) -> date | None:
+def _tiers(version: Version, member_type: MemberType) -> list[int] | None:
+    credit = getattr(version.crediting, member_type.value, None)
+    return None if credit is None else credit.tiers
+
+
+def _check_tier(region: str, version: Version, m: MemberIn) -> None:
+    """A flexible worker's tier decides the account where the pack's credit is tiered: it
+    must be recorded (or the account given as has_account), never guessed."""
+    credit = version.crediting.flexible
+    if m.type is not MemberType.flexible or credit is None or credit.tiers is None:
+        return
+    if m.contribution_tier is None and m.has_account is None:
+        credited = ", ".join(str(t) for t in credit.tiers)
+        raise InputError(
+            "member.contribution_tier",
+            f"required: {region} credits flexible workers at tier {credited} only"
+            f" ({credit.rule_for()} {credit.article})",
+        )
+
+
+def retirement_start(pack: Pack, m: MemberIn) -> date | None:
+    """The day retiree benefits start (X-2): as recorded (`retired_from`: KF-12 counts from
+    it, and it need not be the day the switch was processed), else from the processing day
+    by the switch rule of the version in force that day (NY-6: the next month's first day)."""
     given = [n for n in ("retired_from", "retirement_processed") if getattr(m, n) is not None]
     if given and m.type is MemberType.retiree:
         raise InputError(
             f"member.{given[0]}", "a retiree has no retirement switch (type is retiree)"
         )
-    if len(given) == 2:
-        raise InputError(
-            "member.retirement_processed", "give retired_from or retirement_processed, not both"
-        )
-    if m.retirement_processed is None:
+    if m.retired_from is not None or m.retirement_processed is None:
         return m.retired_from
     timing = pack.version_on(m.retirement_processed) or pack.versions[-1]
     return engine.retirement_effective(m.retirement_processed, timing.retirement.takes_effect)

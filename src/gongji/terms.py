@@ -80,6 +80,20 @@ class AccountPurpose(StrEnum):
     fitness = "fitness"
     wellness = "wellness"
 
+    @property
+    def premium(self) -> bool:
+        """A contribution to an insurance (paid by `gongji account premium`), not care."""
+        return self.value.endswith("_premium")
+
+
+class Beneficiary(StrEnum):
+    """Whom a premium paid from an account is for (X-4: the member, spouse, parents, children)."""
+
+    member = "member"  # the account's own member (本人)
+    spouse = "spouse"  # 配偶
+    parent = "parent"  # 父母
+    child = "child"  # 子女
+
 
 class CloseReason(StrEnum):
     """Why an account's balance leaves the ledger (JMS-12, KF-18, NY-12, XSBN-22)."""

@@ -39,6 +39,9 @@ def crediting(region: str, day: date = MARCH):
         # 2% of the 2022 average pension (configured 3126.00) is 62.52, 以"元"为单位四舍五入: 63
         ("panzhihua", MemberType.retiree, None, 6300, "PZH-4a"),
         ("panzhihua", MemberType.flexible, 250000, 5000, "PZH-4a"),
+        # 在职职工个人缴费全部计入本人个人账户: the own contribution, at the configured 2%
+        # of the base: 2% of 4321.50 is 86.43
+        ("panzhihua", MemberType.employee, 432150, 8643, "PZH-4a"),
         # 继续按现行标准 (configured 70.00)
         ("xishuangbanna", MemberType.retiree, None, 7000, "XSBN-19"),
     ],
@@ -61,32 +64,78 @@ def test_a_class_without_a_credit_has_none():
     assert rules.credit_for(crediting("jiamusi"), MemberType.flexible) is None
 
 
+def version(region: str, day: date = MARCH):
+    return policy.load_region(region).version_on(day)
+
+
+D = date  # the switch days below, as (processed, benefits start) of the member record
+
+
 @pytest.mark.parametrize(
-    ("region", "switched", "month", "want"),
+    ("region", "processed", "benefits_from", "switch"),
     [
-        # JMS-10b: 从次月起 — processed 15 March: April is the first retiree month
-        ("jiamusi", date(2023, 3, 15), date(2023, 3, 1), MemberType.employee),
-        ("jiamusi", date(2023, 3, 15), date(2023, 4, 1), MemberType.retiree),
-        # processed on the first of a month: still the next month
-        ("jiamusi", date(2023, 3, 1), date(2023, 3, 1), MemberType.employee),
-        # NY-11: 从办理之日次月起
-        ("nanyang", date(2023, 3, 31), date(2023, 4, 1), MemberType.retiree),
-        # KF-16: 从其享受退休人员医疗保障待遇之日起 — a month whose first day has the benefits
-        ("kaifeng", date(2023, 3, 1), date(2023, 3, 1), MemberType.retiree),
-        ("kaifeng", date(2023, 3, 2), date(2023, 3, 1), MemberType.employee),
-        ("kaifeng", date(2023, 3, 2), date(2023, 4, 1), MemberType.retiree),
-        # no switch: the member's own type
-        ("kaifeng", None, date(2023, 4, 1), MemberType.employee),
+        # JMS-10b 在职转退休人员，从次月起: processed 15 March (benefits that day, 第七条
+        # reading) -> credited as a retiree from 1 April; processed on 1 March: still April
+        ("jiamusi", D(2023, 3, 15), D(2023, 3, 15), D(2023, 4, 1)),
+        ("jiamusi", D(2023, 3, 1), D(2023, 3, 1), D(2023, 4, 1)),
+        # only the retirement day recorded: the month after it
+        ("jiamusi", None, D(2023, 3, 1), D(2023, 4, 1)),
+        # NY-11 从办理之日次月起: processed 31 March -> April
+        ("nanyang", D(2023, 3, 31), D(2023, 4, 1), D(2023, 4, 1)),
+        # retired_from recorded: the NY-6 switch (办理之日次月), the same day NY-11 counts
+        # from -> credited as a retiree from that month, April, not May
+        ("nanyang", None, D(2023, 4, 1), D(2023, 4, 1)),
+        # KF-16 从其享受退休人员医疗保障待遇之日起: the day benefits start, whatever the
+        # processing day (processed 20 March, benefits from 1 April)
+        ("kaifeng", D(2023, 3, 20), D(2023, 4, 1), D(2023, 4, 1)),
+        ("kaifeng", None, D(2023, 3, 2), D(2023, 3, 2)),
+        # no switch
+        ("kaifeng", None, None, None),
+        ("nanyang", None, None, None),
     ],
 )
-def test_the_month_a_new_retiree_is_credited_as_one(region, switched, month, want):
-    assert rules.credit_class(crediting(region), MemberType.employee, switched, month) is want
+def test_the_day_a_new_retiree_is_credited_as_one(region, processed, benefits_from, switch):
+    v = version(region)
+    timing = v.retirement.takes_effect
+    assert rules.credit_switch(v.crediting, timing, processed, benefits_from) == switch
+
+
+@pytest.mark.parametrize(
+    ("switch", "month", "want"),
+    [
+        # a month is credited whole: as a retiree once the switch is on or before its 1st
+        (D(2023, 4, 1), D(2023, 3, 1), MemberType.employee),
+        (D(2023, 4, 1), D(2023, 4, 1), MemberType.retiree),
+        (D(2023, 3, 2), D(2023, 3, 1), MemberType.employee),
+        (D(2023, 3, 2), D(2023, 4, 1), MemberType.retiree),
+        (None, D(2023, 4, 1), MemberType.employee),
+    ],
+)
+def test_the_month_a_new_retiree_is_credited_as_one(switch, month, want):
+    assert rules.credit_class(MemberType.employee, switch, month) is want
 
 
 def test_a_retiree_is_credited_as_one_and_a_flexible_worker_as_one():
-    rule = crediting("kaifeng")
-    assert rules.credit_class(rule, MemberType.retiree, None, MARCH) is MemberType.retiree
-    assert rules.credit_class(rule, MemberType.flexible, None, MARCH) is MemberType.flexible
+    assert rules.credit_class(MemberType.retiree, None, MARCH) is MemberType.retiree
+    assert rules.credit_class(MemberType.flexible, None, MARCH) is MemberType.flexible
+
+
+@pytest.mark.parametrize(
+    ("region", "month", "first"),
+    [
+        # XSBN 第四十三条: in force from 10 January 2023; January is credited under it (the
+        # pack's first_month reading), December 2022 under nothing
+        ("xishuangbanna", D(2023, 1, 1), True),
+        ("xishuangbanna", D(2022, 12, 1), False),
+        # KF 第三十二条: from 1 July 2022; June has no version and no such reading
+        ("kaifeng", D(2022, 6, 1), False),
+        ("kaifeng", D(2022, 7, 1), True),
+    ],
+)
+def test_the_version_a_month_is_credited_under(region, month, first):
+    pack = policy.load_region(region)
+    got = rules.crediting_version(pack, month)
+    assert (got is pack.versions[0]) if first else got is None
 
 
 def test_a_back_credit_tops_up_and_never_takes_back():

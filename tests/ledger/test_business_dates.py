@@ -11,7 +11,9 @@ from gongji.supervision import fund
 
 def test_premium_and_closing_are_reported_in_their_own_months(db):
     add_member(db, "kaifeng", {"id": "B1", "type": "employee", "account_balance": "500.00"})
-    accounts.pay_premium(db, "OP1", "B1", 12_000, "family_resident_premium", date(2023, 3, 20))
+    accounts.pay_premium(
+        db, "OP1", "B1", 12_000, "family_resident_premium", date(2023, 3, 20), "parent"
+    )
     accounts.close_account(db, "B1", "transfer", date(2023, 5, 2))
     months = {
         m["month"]: m["accounts"] for m in fund.fund_statistics(db, "kaifeng", 2023)["months"]

@@ -103,9 +103,26 @@ def test_import_credit_show_and_a_bad_import(tmp_path):
         "--on", "2023-03-20", "--op", "OP1",
     )  # fmt: skip
     assert premium.returncode == 2 and premium.stderr.startswith("purpose: a kaifeng account")
-    assert gongji(tmp_path, "member", "retire", "A", "--processed", "2023-06-15").returncode == 0
+    resident = ["account", "premium", "A", "--amount", "30", "--purpose", "family_resident_premium",
+                "--on", "2023-03-20", "--op", "OP2"]  # fmt: skip
+    unnamed = gongji(tmp_path, *resident)  # KF-17: a resident premium is a relative's
+    assert unnamed.returncode == 2 and unnamed.stderr.startswith("beneficiary: required")
+    paid = gongji(tmp_path, *resident, "--beneficiary", "parent", "--relative", "李四")
+    assert paid.returncode == 0, paid.stderr
+    assert json.loads(paid.stdout)["beneficiary"] == "parent"
+    shown = json.loads(gongji(tmp_path, "account", "show", "A").stdout)
+    assert shown["account_balance"] == "70.00"  # 2% of 5000 credited, 30 paid
+    assert [(p["beneficiary"], p["relative"], p["amount"]) for p in shown["premiums"]] == [
+        ("parent", "李四", "30.00")
+    ]
+    retired = gongji(
+        tmp_path, "member", "retire", "A", "--processed", "2023-06-15",
+        "--retired-from", "2023-07-01",
+    )  # fmt: skip
+    assert retired.returncode == 0, retired.stderr
     member = json.loads(gongji(tmp_path, "member", "show", "A").stdout)
     assert member["record"]["retirement_processed"] == "2023-06-15"
+    assert member["record"]["retired_from"] == "2023-07-01"  # KF-12: its own day
     rolled = gongji(tmp_path, "year", "rollover", "2024")
     assert json.loads(rolled.stdout) == {"year": 2024, "rolled": 0}  # no visits yet
     assert gongji(tmp_path, "db", "check").returncode == 0

@@ -201,7 +201,13 @@ class Ledger(RuleBasedStateMachine):
     def pay_a_premium(self, who, amount):
         try:
             accounts.pay_premium(
-                self.db, self._txn(), who, amount, "family_resident_premium", date(2023, 4, 1)
+                self.db,
+                self._txn(),
+                who,
+                amount,
+                "family_resident_premium",
+                date(2023, 4, 1),
+                beneficiary="child",
             )
         except InputError as exc:
             assert (exc.code == "E_INSUFFICIENT" and amount > self.balance[who]) or (
@@ -215,7 +221,7 @@ class Ledger(RuleBasedStateMachine):
         on = date(2023, 3, 1) + timedelta(days=day)
         try:
             out = accounts.pay_premium(
-                self.db, self._txn(), "X", amount, "family_resident_premium", on
+                self.db, self._txn(), "X", amount, "family_resident_premium", on, "spouse"
             )
         except InputError as exc:
             assert exc.code == "E_INSUFFICIENT" and amount > self.balance["X"]

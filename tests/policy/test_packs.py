@@ -101,6 +101,32 @@ BROKEN = [
         "only for raised_contribution",
     ),
     (lambda d: d["versions"][0]["general"].pop("ratio"), "versions[0].general.ratio", "required"),
+    (
+        lambda d: d["versions"][0]["account_use"]["premiums"].pop("supplementary_premium"),
+        "versions[0].account_use.premiums.supplementary_premium",
+        "say whom it may be for",
+    ),
+    (
+        lambda d: d["versions"][0]["account_use"]["premiums"]["family_resident_premium"].update(
+            {"beneficiaries": []}
+        ),
+        "versions[0].account_use.premiums.family_resident_premium.beneficiaries",
+        "at least 1",
+    ),
+    (
+        lambda d: d["versions"][0].update(
+            {
+                "premium_freeze": {
+                    "rule": "XSBN-26",
+                    "article": "第二十六条",
+                    "purposes": ["long_term_care_premium"],
+                    "transfer_by_day": 10,
+                }
+            }
+        ),
+        "versions[0].premium_freeze.purposes",
+        "not an allowed premium",
+    ),
 ]
 
 

@@ -174,6 +174,40 @@ def test_family_bindings_over_rest(service):
         visit = {**VISIT, "id": "V2", "time": "2023-03-02T10:00:00"}
         got = c.post("/v1/settlements", json={"txn_id": "F2", "member_id": "P010", "visit": visit})
         assert "holder" not in got.json() and got.json()["cash_pay"] == "175.00"
+
+
+def test_bureau_pays_a_premium_for_whom_the_pack_allows(service):
+    # KF-17: 可用于配偶、父母、子女参加城乡居民基本医疗保险或本人参加职工大额医疗费用补助:
+    # the spouse's resident premium of 120 from P001's 300 leaves 180
+    premium = {"op_id": "OP1", "amount": "120.00", "purpose": "family_resident_premium",
+               "on": "2023-03-20", "beneficiary": "spouse", "relative": "王芳"}  # fmt: skip
+    with service.client(service.hospital) as c:
+        assert c.post("/v1/accounts/P001/premiums", json=premium).status_code == 403
+    with service.client(service.bureau) as c:
+        paid = c.post("/v1/accounts/P001/premiums", json=premium)
+        assert paid.status_code == 200, paid.text
+        assert paid.json() == {
+            "op_id": "OP1",
+            "purpose": "family_resident_premium",
+            "beneficiary": "spouse",
+            "relative": "王芳",
+            "paid": "120.00",
+            "rule": "KF-17",
+        }
+        refused = [
+            ({**premium, "op_id": "OP2", "purpose": "supplementary_premium"}, "beneficiary"),
+            ({**premium, "op_id": "OP3", "beneficiary": "member", "relative": None}, "beneficiary"),
+            ({**premium, "op_id": "OP4", "beneficary": "spouse"}, "beneficary"),  # misspelt
+            ({**premium, "op_id": "OP5", "amount": "-1"}, "amount"),
+        ]
+        for body, field in refused:
+            r = c.post("/v1/accounts/P001/premiums", json=body)
+            assert r.status_code == 422 and r.json()["field"] == field, r.text
+        shown = c.get("/v1/accounts/P001").json()
+    assert shown["account_balance"] == "180.00"
+    assert [(p["purpose"], p["beneficiary"]) for p in shown["premiums"]] == [
+        ("family_resident_premium", "spouse")
+    ]
     assert check.problems(service.db) == []
 
 

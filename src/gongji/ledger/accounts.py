@@ -1,6 +1,7 @@
 """Personal-account movements outside a visit: monthly crediting and back-credits (X-4),
-premiums paid from an account with their freeze (XSBN-26), and closing an account by
-transfer, refund or pay-out (JMS-12, KF-18, NY-12, XSBN-22).
+premiums paid from an account for whom the pack allows (X-4, KF-17) with their freeze where
+the pack freezes them (XSBN-26), and closing an account by transfer, refund or pay-out
+(JMS-12, KF-18, NY-12, XSBN-22).
 
 Every movement is one journal entry under an operation id; repeating an operation with the
 same id changes nothing (crediting a month twice credits it once). What the rules make of
@@ -20,11 +21,11 @@ from gongji.ledger import members as M
 from gongji.ledger.chart import Chart
 from gongji.ledger.family import end_member_bindings
 from gongji.ledger.journal import post
-from gongji.ledger.schema import contributions, credits, entries, freezes, members
-from gongji.model import MemberIn, has_account
+from gongji.ledger.schema import contributions, credits, entries, freezes, members, premiums
+from gongji.model import MemberIn, has_account, retirement_start
 from gongji.money import to_yuan
-from gongji.policy.schema import Credit, Pack
-from gongji.terms import AccountPurpose, CloseReason
+from gongji.policy.schema import Credit, Pack, PremiumFreeze, PremiumUse, Version
+from gongji.terms import AccountPurpose, Beneficiary, CloseReason
 
 BATCH = 200  # members per transaction in a crediting run
 Progress = Callable[[int], None]
@@ -41,13 +42,18 @@ def credit_due(
     it comes from), or None. Employees and flexible workers are credited a share of the
     month's contribution base from their own contribution (only once it is paid); retirees a
     standard amount from the pooling fund (engine.accounts computes it)."""
-    version = pack.version_on(month)
+    version = account_rules.crediting_version(pack, month)
     if version is None:
         return None
     if not has_account(version, m):
         return None
-    switched = m.retirement_processed or m.retired_from
-    klass = account_rules.credit_class(version.crediting, m.type, switched, month)
+    switch = account_rules.credit_switch(
+        version.crediting,
+        version.retirement.takes_effect,
+        m.retirement_processed,
+        retirement_start(pack, m),
+    )
+    klass = account_rules.credit_class(m.type, switch, month)
     credit = account_rules.credit_for(version.crediting, klass)
     if credit is None:
         return None
@@ -63,7 +69,7 @@ def credit_month(db: Engine, region: str, month: date, progress: Progress | None
     are left alone, so a run that stopped half-way is finished by running it again."""
     month = first_of_month(month)
     pack = policy.load_region(region)
-    if pack.version_on(month) is None:
+    if account_rules.crediting_version(pack, month) is None:
         raise InputError("month", f"no {region} policy in force in {month:%Y-%m}")
     done = {"credited": 0, "amount": 0}
     for ids in _member_batches(db, region):
@@ -193,10 +199,21 @@ def _member_batches(db: Engine, region: str) -> Iterator[list[str]]:
 
 
 def pay_premium(
-    db: Engine, op_id: str, member_id: str, amount: int, purpose: str, on: date
+    db: Engine,
+    op_id: str,
+    member_id: str,
+    amount: int,
+    purpose: str,
+    on: date,
+    beneficiary: str | None = None,
+    relative: str | None = None,
 ) -> dict:
-    """Pay a premium from the account, for a purpose the region allows (X-4). Where the
-    region freezes premiums first (XSBN-26) the amount is frozen until it is transferred."""
+    """Pay a premium from the account, for a purpose the region allows and someone it may be
+    for (X-4; KF-17: residents' insurance for spouse, parents, children, the large-amount
+    supplement for the member). `beneficiary` defaults to the member where the premium may
+    be the member's, and is required otherwise; `relative` is the relative's id or name.
+    Where the region freezes that premium (XSBN-26) the amount is frozen until it is
+    transferred; otherwise it is paid at once."""
     with db.begin() as conn:
         if _done(conn, "premium", op_id):
             return {"op_id": op_id, "done": True}
@@ -204,60 +221,127 @@ def pay_premium(
         version = policy.load_region(row.region).version_on(on)
         if version is None:
             raise InputError("on", f"no {row.region} policy in force on {on}")
-        rule = version.account_use
-        try:
-            wanted = AccountPurpose(purpose)
-        except ValueError:
-            raise InputError("purpose", f"unknown purpose {purpose!r}") from None
-        if wanted not in rule.allowed or not wanted.value.endswith("_premium"):
-            raise InputError(
-                "purpose",
-                f"a {row.region} account may not pay for {purpose}"
-                f" ({rule.rule_for()} {rule.article})",
-                "E_USE_NOT_ALLOWED",
-            )
-        if amount <= 0:
-            raise InputError("amount", "must be more than zero")
-        if amount > row.account_balance:
-            raise InputError(
-                "amount",
-                f"more than the balance ({to_yuan(amount)} > {to_yuan(row.account_balance)})",
-                "E_INSUFFICIENT",
-            )
-        freeze = version.premium_freeze
-        target = Chart.frozen.of(member_id) if freeze else Chart.payable.of(purpose)
-        entry_id = post(
-            conn,
-            "premium",
-            op_id,
-            [(Chart.account.of(member_id), -amount), (target, amount)],
-            on=on,
-        )
+        wanted, use = _premium_use(version, row.region, purpose)
+        who = _beneficiary(use, row.region, purpose, beneficiary)
+        named = _relative(who, relative)
+        _check_premium_amount(row, amount)
+        frozen = account_rules.is_frozen(version.premium_freeze, wanted)
+        target = Chart.frozen.of(member_id) if frozen else Chart.payable.of(purpose)
+        moves = [(Chart.account.of(member_id), -amount), (target, amount)]
+        entry_id = post(conn, "premium", op_id, moves, on=on)
         M.move_balance(conn, row, -amount)
-        if freeze is None:
-            return {"op_id": op_id, "paid": to_yuan(amount), "rule": rule.rule_for()}
-        due = account_rules.freeze_due(freeze, on)
         conn.execute(
-            update(members)
-            .where(members.c.id == member_id)
-            .values(frozen=members.c.frozen + amount)
-        )
-        conn.execute(
-            insert(freezes).values(
+            insert(premiums).values(
                 member_id=member_id,
-                amount=amount,
+                op_id=op_id,
                 purpose=purpose,
-                frozen_on=on,
-                due=due,
+                beneficiary=who.value,
+                relative=named,
+                amount=amount,
+                paid_on=on,
+                rule=use.rule_for(),
                 entry_id=entry_id,
             )
         )
+        done = {"op_id": op_id, "purpose": purpose, "beneficiary": who.value}
+        done |= {"relative": named} if named else {}
+        if not frozen:
+            return {**done, "paid": to_yuan(amount), "rule": use.rule_for()}
         return {
-            "op_id": op_id,
-            "frozen": to_yuan(amount),
-            "due": due.isoformat(),
-            "rule": freeze.rule_for(),
+            **done,
+            **_freeze(conn, version.premium_freeze, row.id, amount, purpose, on, entry_id),
         }
+
+
+def _premium_use(version: Version, region: str, purpose: str) -> tuple[AccountPurpose, PremiumUse]:
+    rule = version.account_use
+    try:
+        wanted = AccountPurpose(purpose)
+    except ValueError:
+        raise InputError("purpose", f"unknown purpose {purpose!r}") from None
+    if not wanted.premium or wanted not in rule.allowed:
+        raise InputError(
+            "purpose",
+            f"a {region} account may not pay for {purpose} ({rule.rule_for()} {rule.article})",
+            "E_USE_NOT_ALLOWED",
+        )
+    return wanted, rule.premiums[wanted]
+
+
+def _beneficiary(use: PremiumUse, region: str, purpose: str, given: str | None) -> Beneficiary:
+    allowed = ", ".join(b.value for b in use.beneficiaries)
+    cited = f"{use.rule_for()} {use.article}"
+    if given is None:
+        chosen = account_rules.default_beneficiary(use)
+        if chosen is None:
+            raise InputError(
+                "beneficiary", f"required: a {region} {purpose} is for {allowed} ({cited})"
+            )
+        return chosen
+    try:
+        who = Beneficiary(given)
+    except ValueError:
+        known = ", ".join(Beneficiary)
+        raise InputError("beneficiary", f"unknown beneficiary {given!r} ({known})") from None
+    if who not in use.beneficiaries:
+        raise InputError(
+            "beneficiary",
+            f"a {region} account pays {purpose} for {allowed} only, not the {who} ({cited})",
+            "E_USE_NOT_ALLOWED",
+        )
+    return who
+
+
+def _relative(who: Beneficiary, relative: str | None) -> str | None:
+    """The relative's id or name, as given (kept for the record, not checked: a relative
+    need not be a member here)."""
+    named = (relative or "").strip() or None
+    if named is None:
+        return None
+    if who is Beneficiary.member:
+        raise InputError("relative", "only for a premium paid for a spouse, parent or child")
+    if len(named) > 100:
+        raise InputError("relative", "at most 100 characters")
+    return named
+
+
+def _check_premium_amount(row, amount: int) -> None:
+    if amount <= 0:
+        raise InputError("amount", "must be more than zero")
+    if amount > row.account_balance:
+        raise InputError(
+            "amount",
+            f"more than the balance ({to_yuan(amount)} > {to_yuan(row.account_balance)})",
+            "E_INSUFFICIENT",
+        )
+
+
+def _freeze(
+    conn: Connection,
+    freeze: PremiumFreeze,
+    member_id: str,
+    amount: int,
+    purpose: str,
+    on: date,
+    entry_id: int,
+) -> dict:
+    """XSBN-26 (二): the premium's amount is frozen until it is transferred by the pack's day
+    of the next month."""
+    due = account_rules.freeze_due(freeze, on)
+    conn.execute(
+        update(members).where(members.c.id == member_id).values(frozen=members.c.frozen + amount)
+    )
+    conn.execute(
+        insert(freezes).values(
+            member_id=member_id,
+            amount=amount,
+            purpose=purpose,
+            frozen_on=on,
+            due=due,
+            entry_id=entry_id,
+        )
+    )
+    return {"frozen": to_yuan(amount), "due": due.isoformat(), "rule": freeze.rule_for()}
 
 
 def settle_freezes(db: Engine, today: date) -> dict:

@@ -83,11 +83,16 @@ def member_show(member_id: str = typer.Argument(..., help="Member id.")) -> None
 def member_retire(
     member_id: str = typer.Argument(..., help="Member id."),
     processed: str = typer.Option(..., "--processed", help="Day retirement was processed."),
+    retired_from: str | None = typer.Option(
+        None, "--retired-from", help="Day retiree benefits start, where not the pack's (KF-12)."
+    ),
 ) -> None:
-    """The retirement switch (X-2, JMS-10b, NY-11): the pack gives when it takes effect."""
+    """The retirement switch (X-2, JMS-10b, KF-16, NY-11): the pack gives when it takes
+    effect from the processing day, unless the day retiree benefits start is given."""
     from gongji.ledger import members
 
-    run(members.retire, member_id, day(processed, "processed"))
+    start = None if retired_from is None else day(retired_from, "retired_from")
+    run(members.retire, member_id, day(processed, "processed"), start)
 
 
 def import_records(
@@ -170,9 +175,25 @@ def account_premium(
     purpose: str = typer.Option(..., "--purpose", help="e.g. family_resident_premium"),
     on: str = typer.Option(..., "--on", help="Day of the application."),
     op: str = typer.Option(..., "--op", help="Operation id: a retry changes nothing."),
+    beneficiary: str | None = typer.Option(
+        None,
+        "--beneficiary",
+        help="member | spouse | parent | child (default: the member, where the pack allows it)",
+    ),
+    relative: str | None = typer.Option(None, "--relative", help="The relative's id or name."),
 ) -> None:
-    """Pay a premium from the account, where the region allows it (X-4; frozen: XSBN-26)."""
-    run(accounts().pay_premium, op, member_id, fen(amount, "amount"), purpose, day(on, "on"))
+    """Pay a premium from the account, for a purpose and a person the region allows (X-4,
+    KF-17; frozen where the pack freezes it: XSBN-26)."""
+    run(
+        accounts().pay_premium,
+        op,
+        member_id,
+        fen(amount, "amount"),
+        purpose,
+        day(on, "on"),
+        beneficiary,
+        relative,
+    )
 
 
 @account_app.command("transfer-frozen")

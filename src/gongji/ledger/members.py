@@ -144,13 +144,18 @@ def update_profile(conn: Connection, row, changes: dict, where: str = "member") 
     return m
 
 
-def retire(db: Engine, member_id: str, processed: date) -> dict:
-    """The retirement switch: the day retirement was processed. The pack turns it into the
-    day retiree benefits start (X-2) and the month crediting switches (JMS-10b, NY-11)."""
+def retire(db: Engine, member_id: str, processed: date, retired_from: date | None = None) -> dict:
+    """The retirement switch: the day retirement was processed, and the day retiree benefits
+    start where it is known apart from it (KF-12/16: 从其享受退休人员医疗保障待遇之日起).
+    Without it, the pack turns the processing day into the day benefits start (X-2); the
+    month crediting switches follows from both (JMS-10b, KF-16, NY-11)."""
+    changes = {"retirement_processed": processed.isoformat()}
+    if retired_from is not None:
+        changes["retired_from"] = retired_from.isoformat()
     with db.begin() as conn:
         row = lock(conn, member_id)
         m = MemberIn.model_validate(row.profile)
         if m.type is MemberType.retiree or m.retired_from or m.retirement_processed:
             raise InputError("member_id", f"member {member_id} is already retired", "E_RETIRED")
-        update_profile(conn, row, {"retirement_processed": processed.isoformat()})
-    return {"member_id": member_id, "retirement_processed": processed.isoformat()}
+        update_profile(conn, row, changes)
+    return {"member_id": member_id, **changes}

@@ -140,6 +140,24 @@ freezes = Table(
     Column("outcome_entry_id", Integer, ForeignKey("journal_entries.id")),
 )
 
+# Every premium paid from an account and whom it was for (X-4, KF-17); a frozen one also has
+# its freeze (the same entry_id).
+premiums = Table(
+    "premiums",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("member_id", String(40), ForeignKey("members.id"), nullable=False, index=True),
+    Column("op_id", String(64), nullable=False),
+    Column("purpose", String(40), nullable=False),
+    Column("beneficiary", String(12), nullable=False),  # member | spouse | parent | child
+    Column("relative", String(100)),  # the relative's id or name, as the clerk gave it
+    Column("amount", BigInteger, nullable=False),
+    Column("paid_on", Date, nullable=False),
+    Column("rule", String(20), nullable=False),
+    Column("entry_id", Integer, ForeignKey("journal_entries.id"), nullable=False),
+    UniqueConstraint("op_id", name="uq_premiums_op"),
+)
+
 year_accumulators = Table(
     "year_accumulators",
     metadata,

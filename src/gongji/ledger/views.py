@@ -17,6 +17,7 @@ from gongji.ledger.schema import (
     family_bindings,
     legs,
     members,
+    premiums,
     settlements,
     year_accumulators,
 )
@@ -93,7 +94,8 @@ def member_show(db: Engine, member_id: str) -> dict:
 
 
 def account_show(db: Engine, member_id: str) -> dict:
-    """The balance and every journal leg on the member's account and frozen amounts."""
+    """The balance and every journal leg on the member's account and frozen amounts, and
+    the premiums paid from it with whom each was for."""
     with db.connect() as conn:
         row = _row(conn, member_id)
         journal = conn.execute(
@@ -110,6 +112,9 @@ def account_show(db: Engine, member_id: str) -> dict:
             .join(legs, legs.c.entry_id == entries.c.id)
             .where(legs.c.account.in_([Chart.account.of(member_id), Chart.frozen.of(member_id)]))
             .order_by(entries.c.id)
+        ).all()
+        paid = conn.execute(
+            select(premiums).where(premiums.c.member_id == member_id).order_by(premiums.c.id)
         ).all()
     balance = 0
     lines = []
@@ -134,6 +139,21 @@ def account_show(db: Engine, member_id: str) -> dict:
         "account_balance": to_yuan(row.account_balance),
         "frozen": to_yuan(row.frozen),
         "journal": lines,
+        "premiums": [_premium(p) for p in paid],
+    }
+
+
+def _premium(p) -> dict:
+    """A premium paid from the account: for what, for whom (X-4, KF-17), how much, when."""
+    return {
+        "op_id": p.op_id,
+        "on": p.paid_on.isoformat(),
+        "purpose": p.purpose,
+        "beneficiary": p.beneficiary,
+        **({"relative": p.relative} if p.relative else {}),
+        "amount": to_yuan(p.amount),
+        "rule": p.rule,
+        "entry": p.entry_id,
     }
 
 

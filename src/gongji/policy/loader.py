@@ -157,6 +157,7 @@ def _check(file: str, stem: str, pack: Pack) -> None:
             _check_single_rule(file, f"{where}.{name}", getattr(version, name))
         _check_payment_methods(file, f"{where}.payment_methods", version.payment_methods)
         _check_family(file, f"{where}.family", version)
+        _check_premiums(file, where, version)
     for med_type, category in pack.med_types.items():
         if not any(getattr(v, category.value) is not None for v in pack.versions):
             raise PolicyError(
@@ -300,6 +301,27 @@ def _check_payment_methods(file: str, where: str, node: PaymentMethods | None) -
     _check_single_rule(file, where, node)
     if len(set(node.allowed)) != len(node.allowed):
         raise PolicyError(file, f"{where}.allowed", "a method is listed twice")
+
+
+def _check_premiums(file: str, where: str, version: Version) -> None:
+    """Every premium the account may pay says whom it may be for, and only those are frozen."""
+    use = version.account_use
+    allowed = {p for p in use.allowed if p.premium}
+    for purpose in sorted(allowed ^ set(use.premiums)):
+        reason = (
+            "an allowed premium: say whom it may be for"
+            if purpose in allowed
+            else "not a premium the account may pay (account_use.allowed)"
+        )
+        raise PolicyError(file, f"{where}.account_use.premiums.{purpose.value}", reason)
+    freeze = version.premium_freeze
+    for purpose in [] if freeze is None else freeze.purposes:
+        if purpose not in allowed:
+            raise PolicyError(
+                file,
+                f"{where}.premium_freeze.purposes",
+                f"{purpose.value} is not an allowed premium",
+            )
 
 
 def _check_single_rule(file: str, key: str, node: Cited) -> None:

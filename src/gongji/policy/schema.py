@@ -22,6 +22,7 @@ from pydantic import (
 from gongji.money import percent_to_bp, to_fen
 from gongji.terms import (
     AccountPurpose,
+    Beneficiary,
     Category,
     CloseReason,
     Condition,
@@ -193,25 +194,33 @@ class Accounts(Cited):
 
 class Credit(Cited):
     """One member class's monthly personal-account credit (X-4): a share of the month's
-    contribution base (from the member's own contribution), a fixed amount, or a share of
-    the average pension (both from the pooling fund)."""
+    contribution base, or the member's whole own contribution (its rate of the base), both
+    from the member's own contribution; a fixed amount, or a share of the average pension,
+    both from the pooling fund. `tiers`: only members contributing at these tiers are
+    credited and have an account (PZH-4a: 一档); a member of a tiered class records its tier,
+    a flexible worker must."""
 
     percent_of_base: BasisPoints | None = None
+    own_contribution: BasisPoints | None = None  # PZH-4a: 个人缴费全部计入本人个人账户
     fixed: Fen | None = None
     percent_of_pension: BasisPoints | None = None
     average_pension: Fen | None = None
     round_to_yuan: bool = False  # PZH-4a: 以"元"为单位四舍五入
     provisional: bool = False  # JMS-10a: topped up by a back-credit once the standard is out
+    tiers: Annotated[list[Annotated[int, Field(ge=1, le=9)]], Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
     def _one_way(self) -> "Credit":
         ways = [
             self.percent_of_base is not None,
+            self.own_contribution is not None,
             self.fixed is not None,
             self.percent_of_pension is not None,
         ]
         if sum(ways) != 1:
-            raise ValueError("give one of percent_of_base, fixed, percent_of_pension")
+            raise ValueError(
+                "give one of percent_of_base, own_contribution, fixed, percent_of_pension"
+            )
         if (self.percent_of_pension is None) != (self.average_pension is None):
             raise ValueError("percent_of_pension goes with average_pension")
         return self
@@ -224,18 +233,31 @@ class Crediting(_Strict):
     flexible: Credit | None = None
     retiree: Credit
     switch: Retirement  # from when a new retiree is credited as one (JMS-10b, NY-11)
+    # present: the month the first version comes into force (10 January, XSBN) is credited
+    # whole under it, as the node's reading says; absent: a month before it is refused
+    first_month: Cited | None = None
+
+
+class PremiumUse(Cited):
+    """Whom one premium purpose may be paid for (KF-17: residents' insurance for spouse,
+    parents and children; the large-amount supplement for the member only)."""
+
+    beneficiaries: Annotated[list[Beneficiary], Field(min_length=1)]
 
 
 class AccountUse(Cited):
-    """What a personal account may pay for besides the member's own care (X-4)."""
+    """What a personal account may pay for besides the member's own care (X-4), and for each
+    premium it allows, whom that premium may be for (`premiums`, one entry per premium)."""
 
     allowed: list[AccountPurpose]
+    premiums: dict[AccountPurpose, PremiumUse] = {}
 
 
 class PremiumFreeze(Cited):
-    """XSBN-26: a premium paid from an account is frozen, then transferred by a day of the
-    next month."""
+    """XSBN-26: a premium of one of `purposes` paid from an account is frozen, then
+    transferred by a day of the next month; other premiums are paid at once."""
 
+    purposes: Annotated[list[AccountPurpose], Field(min_length=1)]
     transfer_by_day: int = Field(ge=1, le=28)
 
 

@@ -6,17 +6,20 @@ and enters manual reimbursements (XSBN-28) from invoices.
 
 import asyncio
 import json
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, TypeVar
 
 import orjson
 from fastapi import FastAPI, Query, Request, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gongji.errors import ServiceError, first_error
+from gongji.ledger import accounts as ledger_accounts
 from gongji.ledger import family, views
 from gongji.ledger import members as ledger_members
 from gongji.ledger.settlement import cancel, explain_answer, presettle
+from gongji.model import Fen
 from gongji.service.auth import Caller
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -42,6 +45,20 @@ class SettleIn(BaseModel):
 class PresettleIn(BaseModel):
     member_id: str = Field(min_length=1, max_length=40)
     visit: dict
+
+
+class PremiumIn(BaseModel):
+    """A premium paid from the account (X-4): for whom — the member, or a spouse, parent or
+    child (KF-17); without `beneficiary`, the member where the pack allows it."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt beneficiary must not fall back
+
+    op_id: str = Field(min_length=1, max_length=64)
+    amount: Fen
+    purpose: str = Field(min_length=1, max_length=40)
+    on: date
+    beneficiary: str | None = Field(default=None, max_length=12)
+    relative: str | None = Field(default=None, max_length=100)
 
 
 # -- answers, as the OpenAPI description gives them (money is yuan text: "75.00") ----------
@@ -229,6 +246,16 @@ async def binding_end(request: Request) -> Response:
     return _json(await asyncio.to_thread(family.end_binding, request.app.state.db, document))
 
 
+async def premium(member_id: str, request: Request) -> Response:
+    """A premium from a member's account, entered by bureau staff; a retry under the same
+    op_id changes nothing."""
+    _bureau(request.state.caller)
+    b = await _body(request, PremiumIn)
+    args = (b.op_id, member_id, b.amount, b.purpose, b.on, b.beneficiary, b.relative)
+    db = request.app.state.db
+    return _json(await asyncio.to_thread(ledger_accounts.pay_premium, db, *args))
+
+
 async def reimbursement(request: Request) -> Response:
     """Care that could not be settled online, entered by bureau staff from the invoices:
     the same engine and ledger, the visit marked manual."""
@@ -260,6 +287,8 @@ ROUTES = [
      "Bind a relative to a member's account: family mutual aid (bureau)"),
     ("POST", "/v1/bindings/end", binding_end, family.UnbindIn, None, 200,
      "End a family binding from a day (bureau)"),
+    ("POST", "/v1/accounts/{member_id}/premiums", premium, PremiumIn, None, 200,
+     "Pay a premium from an account, for whom the pack allows (X-4, KF-17; bureau)"),
     ("POST", "/v1/reimbursements", reimbursement, SettleIn, ReimbursementOut, 200,
      "Manual reimbursement from invoices (XSBN-28, bureau)"),
 ]  # fmt: skip

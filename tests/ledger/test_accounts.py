@@ -120,6 +120,32 @@ def test_panzhihua_credits_the_own_contribution_and_flexible_workers_at_tier_1(d
     assert check.problems(db) == []
 
 
+def test_panzhihua_credits_the_own_contribution_as_recorded(db):
+    """PZH-4a 第四条: 在职职工个人缴费全部计入本人个人账户 — where the contribution record gives
+    the member's own part (a member paying 2.5% by a company rule: 108.04 of a 4321.50 base),
+    that is the credit, not the configured 2%; the rest of the whole 540.19 is the fund's
+    (540.19 - 108.04 = 432.15). An own part above the whole is refused, naming the field."""
+    add(db, "panzhihua", "E1", "employee")
+    month = {"member": "E1", "month": "2023-03", "base": "4321.50", "paid_on": "2023-03-05"}
+    with db.begin() as conn, pytest.raises(InputError) as err:
+        registry.add_contribution(conn, {**month, "amount": "100.00", "own": "108.04"})
+    assert err.value.field == "contribution.own"
+    with db.begin() as conn:
+        registry.add_contribution(conn, {**month, "amount": "540.19", "own": "108.04"})
+    accounts.credit_month(db, "panzhihua", MARCH)
+    assert [c[2] for c in credited(db, "E1")] == [10804]
+    with db.connect() as conn:
+        split = dict(
+            conn.execute(
+                select(legs.c.account, legs.c.amount)
+                .join(entries, entries.c.id == legs.c.entry_id)
+                .where(entries.c.txn_id == "contribution:E1:2023-03")
+            ).all()
+        )
+    assert (split["fund:panzhihua"], split["premium:panzhihua"]) == (43215, 10804)
+    assert check.problems(db) == []
+
+
 def test_xishuangbanna_credits_january_2023_under_its_first_version(db):
     # 第四十三条 本细则自 2023 年 1 月 10 日起执行: in force part-way through January, which the
     # pack reads as credited whole under it: an employee 2% of 6000 = 120 (XSBN-18), a retiree

@@ -66,11 +66,14 @@ def credit_for(crediting: Crediting, klass: MemberType) -> Credit | None:
     return getattr(crediting, klass.value)
 
 
-def monthly_credit(credit: Credit, base: int | None) -> int | None:
+def monthly_credit(credit: Credit, base: int | None, own: int | None = None) -> int | None:
     """One month's credit: a share of the month's contribution base, or the member's own
-    contribution at its rate of the base (None while the month's contribution is not paid:
-    no base), a fixed amount, or a share of the average pension, rounded to whole yuan where
-    the pack says so (PZH-4a: 以"元"为单位四舍五入)."""
+    contribution — as paid (`own`, where the contribution record gives it), else at its rate
+    of the base (None while the month's contribution is not paid: no base) — a fixed amount,
+    or a share of the average pension, rounded to whole yuan where the pack says so (PZH-4a:
+    以"元"为单位四舍五入)."""
+    if credit.own_contribution is not None and base is not None and own is not None:
+        return own
     share = credit.percent_of_base if credit.own_contribution is None else credit.own_contribution
     if share is not None:
         return None if base is None else apply_ratio(base, share)

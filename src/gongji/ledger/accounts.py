@@ -36,7 +36,7 @@ def first_of_month(day: date) -> date:
 
 
 def credit_due(
-    pack: Pack, m: MemberIn, month: date, base: int | None
+    pack: Pack, m: MemberIn, month: date, base: int | None, own: int | None = None
 ) -> tuple[int, Credit, str] | None:
     """What `month`'s credit is for member `m` under `pack`: (amount, rule node, the account
     it comes from), or None. Employees and flexible workers are credited a share of the
@@ -57,7 +57,7 @@ def credit_due(
     credit = account_rules.credit_for(version.crediting, klass)
     if credit is None:
         return None
-    amount = account_rules.monthly_credit(credit, base)
+    amount = account_rules.monthly_credit(credit, base, own)
     if amount is None:
         return None
     source = Chart.premium if account_rules.from_contribution(credit) else Chart.fund
@@ -87,6 +87,17 @@ def credit_month(db: Engine, region: str, month: date, progress: Progress | None
     }
 
 
+def _paid(conn: Connection, member_id: str, month: date) -> tuple[int | None, int | None]:
+    """The month's contribution as recorded: its base and the member's own part (None, None
+    while it is not paid)."""
+    row = conn.execute(
+        select(contributions.c.base, contributions.c.own).where(
+            contributions.c.member_id == member_id, contributions.c.month == month
+        )
+    ).first()
+    return (None, None) if row is None else (row.base, row.own)
+
+
 def _credit_one(conn: Connection, pack: Pack, member_id: str, month: date) -> int:
     row = M.lock(conn, member_id)
     already = conn.execute(
@@ -96,12 +107,7 @@ def _credit_one(conn: Connection, pack: Pack, member_id: str, month: date) -> in
     ).first()
     if already:
         return 0
-    base = conn.execute(
-        select(contributions.c.base).where(
-            contributions.c.member_id == member_id, contributions.c.month == month
-        )
-    ).scalar()
-    due = credit_due(pack, MemberIn.model_validate(row.profile), month, base)
+    due = credit_due(pack, MemberIn.model_validate(row.profile), month, *_paid(conn, row.id, month))
     if due is None or due[0] == 0:
         return 0
     amount, credit, source = due
@@ -168,12 +174,7 @@ def _back_credit_one(conn: Connection, pack: Pack, member_id: str) -> int:
     total = 0
     for month, paid_sum in credited:
         paid = int(paid_sum)  # PostgreSQL sums bigints as numeric
-        base = conn.execute(
-            select(contributions.c.base).where(
-                contributions.c.member_id == member_id, contributions.c.month == month
-            )
-        ).scalar()
-        due = credit_due(pack, m, month, base)
+        due = credit_due(pack, m, month, *_paid(conn, member_id, month))
         top_up = 0 if due is None else account_rules.back_credit(due[0], paid)
         if top_up:
             _credit(conn, member_id, month, "back_credit", top_up, due[1], due[2])

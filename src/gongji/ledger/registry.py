@@ -58,6 +58,7 @@ class ContributionIn(_Record):
     base: Fen
     paid_on: date
     amount: Fen | None = None  # the whole contribution paid (employer + member)
+    own: Fen | None = None  # the member's own part of it (个人缴费)
 
 
 def parse(model: type[_Record], document: object, where: str):
@@ -84,6 +85,10 @@ def add_contribution(conn: Connection, document: object, where: str = "contribut
     With its `amount`, the money comes in too: the share the month's credit will take
     goes to the accounts' clearing (premium:<region>), the rest to the pooling fund."""
     c = parse(ContributionIn, document, where)
+    if c.own is not None and c.amount is not None and c.own > c.amount:
+        raise InputError(
+            f"{where}.own", f"more than the whole contribution ({fmt(c.own)} > {fmt(c.amount)})"
+        )
     member = M.lock(conn, c.member, f"{where}.member")
     found = conn.execute(
         select(contributions.c.id).where(
@@ -104,6 +109,7 @@ def add_contribution(conn: Connection, document: object, where: str = "contribut
             base=c.base,
             paid_on=c.paid_on,
             amount=c.amount,
+            own=c.own,
             entry_id=entry_id,
         )
     )
@@ -129,7 +135,7 @@ def _account_share(member, c: ContributionIn) -> int:
     """What the month's credit will take from premium:<region> (none when the credit comes
     from the fund, as a retiree's does, or no credit is due)."""
     pack = policy.load_region(member.region)
-    due = credit_due(pack, MemberIn.model_validate(member.profile), c.month, c.base)
+    due = credit_due(pack, MemberIn.model_validate(member.profile), c.month, c.base, c.own)
     if due is None or due[2] != Chart.premium.of(member.region):
         return 0
     return due[0]

@@ -85,6 +85,9 @@ contributions = Table(
     # its journal entry (kind "contribution") brings it into the fund and the accounts'
     # clearing (premium:<region>); older records give only the base
     Column("amount", BigInteger),
+    # the member's own part of it (个人缴费), where given: a pack that credits the member's own
+    # contribution (PZH-4a) credits this
+    Column("own", BigInteger),
     Column("entry_id", Integer, ForeignKey("journal_entries.id")),
     UniqueConstraint("member_id", "month", name="uq_contributions_month"),
 )

@@ -118,6 +118,8 @@ def check_visit(pack: Pack, where: str, v: VisitIn) -> engine.Tables:
         )
     if v.internet and v.level is Level.pharmacy:
         raise InputError(f"{where}.internet", "give the physical institution's medical level")
+    if v.designated and not v.agreement:
+        raise InputError(f"{where}.agreement", "an institution designated for pooling has one")
     if v.category is Category.negotiated_drug and v.drug is None:
         raise InputError(f"{where}.drug", "required for a negotiated_drug visit")
     tables = engine.tables_on(pack, v.time.date())

@@ -5,20 +5,21 @@ holder's directly. Bindings as families have them, ended by unbind or a death. O
 PostgreSQL."""
 
 import asyncio
+import json
 from datetime import date
 from decimal import Decimal
 
 import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gongji import policy
 from gongji.errors import InputError
-from gongji.ledger import check, members, registry, views
+from gongji.ledger import check, imports, members, registry, views
 from gongji.ledger.accounts import close_account
 from gongji.ledger.family import bind, unbind
 from gongji.ledger.journal import legs_of
-from gongji.ledger.schema import entries
+from gongji.ledger.schema import entries, settlements
 from gongji.ledger.settlement import cancel, settle, settle_many, settle_many_async
 
 # XSBN-9/10 at level 1: deductible 30, employee 60%. A 100-yuan visit: the fund pays
@@ -264,6 +265,23 @@ def test_no_account_pays_where_the_institution_is_not_designated(db):
     assert err.value.field == "institution.agreement"
 
 
+def test_an_institutions_file_says_which_are_designated(db, tmp_path):
+    """The registry's two designations from a CSV file: not designated at all (the account
+    pays nothing there), and designated but not for outpatient pooling (KF-19)."""
+    path = tmp_path / "institutions.csv"
+    path.write_text(
+        "code,name,region,level,designated,agreement\n"
+        "N1,诊所,kaifeng,level1,false,false\nA1,医院,kaifeng,level2,false,true\n",
+        encoding="utf-8",
+    )
+    assert imports.import_csv(db, "institutions", path) == 2
+    relatives(db, "kaifeng")
+    visit = {"id": "V1", "time": "2023-03-01T09:00:00", "institution": "N1", "total": "10.00"}
+    assert settle(db, "T1", "U", visit)["cash_pay"] == "10.00"
+    got = settle(db, "T2", "U", {**visit, "id": "V2", "institution": "A1"})
+    assert (got["account_pay"], got["cash_pay"]) == ("10.00", "0.00")
+
+
 def test_spouses_bind_each_other_and_a_child_both_parents(db):
     """Bindings as families have them. The child's visit draws on the parent who bound it
     first; once that account is empty, on the other."""
@@ -294,17 +312,48 @@ def test_spouses_bind_each_other_and_a_child_both_parents(db):
 def test_unbind_ends_the_binding_from_its_day(family):
     with family.begin() as conn:
         ended = unbind(conn, {"holder": "H", "user": "U", "on": "2023-03-01"})
-        assert ended["valid_to"] == "2023-02-28"
-        assert unbind(conn, {"holder": "H", "user": "U", "on": "2023-03-01"}) == ended
+        assert (ended["valid_to"], ended["ended"]) == ("2023-02-28", 1)
+        again = unbind(conn, {"holder": "H", "user": "U", "on": "2023-03-01"})
+        assert again["ended"] == 0  # ending it again changes nothing
     got = settle(family, "T1", "U", VISIT)  # 1 March: unbound
     assert "holder" not in got and got["cash_pay"] == "48.00"
     # a visit of 28 February, settled late, was in the binding's time: the holder pays
     got = settle(family, "T2", "U", {**VISIT, "id": "V0", "time": "2023-02-28T09:00:00"})
     assert (got["late"], got["holder"], got["mutual_aid_pay"]) == (True, "H", "58.00")
     with family.begin() as conn, pytest.raises(InputError) as err:
-        unbind(conn, {"holder": "H", "user": "F", "on": "2023-01-01"})  # F bound 10 January
-    assert err.value.field == "unbind.on"
+        unbind(conn, {"holder": "H", "user": "U", "on": "2023-02-15"})  # before T2's visit
+    assert (err.value.field, err.value.code) == ("unbind.on", "E_AID_PAID")
+    assert "T2" in err.value.reason
     assert check.problems(family) == []
+
+
+def test_unbind_ends_the_binding_in_force_and_any_later_one(family):
+    """A renewal on record (from next year) does not stop the current binding being ended,
+    and ends with it; a binding undone on its first day and made again is the one ended."""
+    with family.begin() as conn:
+        renewal = {"holder": "H", "user": "U", "relationship": "child", "from": "2024-01-01"}
+        bind(conn, renewal)  # U's first binding runs to 2023-12-31
+        assert unbind(conn, {"holder": "H", "user": "U", "on": "2023-03-01"})["ended"] == 2
+    members.add_member(family, "xishuangbanna", {"id": "C", "type": "employee"})
+    with family.begin() as conn:
+        child = {"holder": "H", "user": "C", "relationship": "child", "from": "2023-03-01"}
+        bind(conn, child)
+        unbind(conn, {"holder": "H", "user": "C", "on": "2023-03-01"})  # a mistake, undone
+        bind(conn, child)  # bound again from the same day: the undone one never held
+        assert unbind(conn, {"holder": "H", "user": "C", "on": "2023-04-01"})["ended"] == 1
+    for user, day in (("U", "2023-03-05"), ("U", "2024-02-01"), ("C", "2023-04-05")):
+        visit = {**VISIT, "id": f"V{user}{day}", "time": f"{day}T09:00:00"}
+        assert "holder" not in settle(family, f"T{user}{day}", user, visit)
+    got = settle(family, "TC", "C", {**VISIT, "id": "VC", "time": "2023-03-31T09:00:00"})
+    assert got["holder"] == "H"  # in the second binding's month
+    assert check.problems(family) == []
+
+
+def test_a_holder_has_an_account_to_share(family):
+    """F, a flexible worker in 西双版纳, has no account (XSBN-18): nothing to bind to."""
+    with family.begin() as conn, pytest.raises(InputError) as err:
+        bind(conn, {"holder": "F", "user": "U", "relationship": "spouse", "from": "2023-03-01"})
+    assert (err.value.field, err.value.code) == ("binding.holder", "E_NOT_IN_POLICY")
 
 
 def test_a_holders_death_ends_the_binding_not_the_users_settlement(family):
@@ -331,6 +380,32 @@ def test_a_cancel_after_the_holders_death_gives_the_aid_to_the_heirs(family):
         payout = dict(legs)["payout:H"]
     assert payout == 4800  # fen
     assert check.problems(family) == []
+
+
+def test_a_cancel_after_an_emptied_holders_death_gives_the_aid_to_the_heirs(family):
+    """The aid emptied the holder's account (H's 100: 58 for U's first visit, 42 for the
+    second), the holder died with nothing to pay out; cancelling the second visit gives its
+    42 to the heirs all the same."""
+    settle(family, "T1", "F", VISIT)
+    settle(family, "T2", "F", {**VISIT, "id": "V2", "time": "2023-03-02T09:00:00"})
+    close_account(family, "H", "death", date(2023, 3, 5))  # 0 paid out
+    assert cancel(family, "T2")["cancelled"]
+    with family.connect() as conn:
+        assert dict(legs_of(conn, _entry(conn, "cancel", "T2")))["payout:H"] == 4200
+    assert check.problems(family) == []
+
+
+def test_check_finds_aid_its_answer_does_not_say(family):
+    """`db check` compares what other accounts paid with the answer's holder and aid."""
+    settle(family, "T1", "U", VISIT)
+    with family.begin() as conn:
+        stored = conn.execute(select(settlements.c.result)).scalar_one()
+        stored = json.loads(stored) if isinstance(stored, str) else stored
+        tampered = {**stored, "mutual_aid_pay": "40.00", "cash_pay": "8.00"}
+        conn.execute(update(settlements).values(result=tampered))
+    assert check.problems(family) == [
+        "settlement T1: other accounts paid {'account:H': -4800}, its answer says H paid 40.00"
+    ]
 
 
 def _entry(conn, kind: str, txn_id: str) -> int:

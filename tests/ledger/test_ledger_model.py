@@ -280,19 +280,28 @@ class Ledger(RuleBasedStateMachine):
     def unbind_a_relative(self, data, days):
         holder, user = data.draw(st.sampled_from(self.bindings))[:2]
         on = date(2023, 3, 1) + timedelta(days=days)
-        latest = max((b for b in self.bindings if b[:2] == [holder, user]), key=lambda b: b[2])
-        ended = latest[3] is not None and latest[3] < on
+        drawn = [
+            t for t, (m, _) in self.active.items()
+            if m == user and self.answers[t].get("holder") == holder
+            and self.answers[t]["time"][:10] >= on.isoformat()
+        ]  # fmt: skip
         try:
             with self.db.begin() as conn:
-                family.unbind(conn, {"holder": holder, "user": user, "on": on})
+                out = family.unbind(conn, {"holder": holder, "user": user, "on": on})
         except InputError as exc:
             assert (exc.code == "E_MEMBER_CLOSED" and holder in self.dead) or (
-                exc.field == "unbind.on" and on < latest[2] and not ended
+                exc.code == "E_AID_PAID" and drawn and holder not in self.dead
             )
             return
-        assert holder not in self.dead and (ended or on >= latest[2])
-        if not ended:
-            latest[3] = on - timedelta(days=1)
+        assert holder not in self.dead and not drawn
+        ended = 0
+        for b in self.bindings:
+            if b[:2] != [holder, user] or (b[3] is not None and b[3] < b[2]):
+                continue  # another pair's, or one that never held
+            last = on - timedelta(days=1) if b[2] <= on else b[2] - timedelta(days=1)
+            if b[3] is None or b[3] > last:
+                b[3], ended = last, ended + 1
+        assert out["ended"] == ended
 
     @precondition(lambda self: "S" not in self.dead)
     @rule(days=st.integers(0, 60))

@@ -274,15 +274,16 @@ def member_binding(request: Request, form: Posted):
         user = _text(form, "user")
         if form.get("action") == "end":
             doc = {"holder": holder, "user": user, "on": _text(form, "on")}
-            done, action = family.end_binding(db, doc), "binding.ended"
+            change, action = family.unbind, "binding.ended"
         else:
             doc = {"holder": holder, "user": user, "relationship": _text(form, "relationship"),
                    "from": _text(form, "from")}  # fmt: skip
             end = _text(form, "to", required=False)
-            done = family.add_binding(db, {**doc, "to": end} if end else doc)
-            action = "binding.added"
-        with db.begin() as conn:
-            auth.record(conn, who.username, action, holder, {**doc, **done})
+            doc = {**doc, "to": end} if end else doc
+            change, action = family.bind, "binding.added"
+        with db.begin() as conn:  # the change and its audit line, together or not at all
+            done = change(conn, doc)
+            auth.record(conn, who.username, action, holder, {**doc, "done": done})
         member, account = views.member_show(db, holder), views.account_show(db, holder)
     except InputError as exc:
         member = _quietly(views.member_show, db, form.get("holder", ""))

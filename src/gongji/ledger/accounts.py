@@ -428,7 +428,11 @@ def close_account(db: Engine, member_id: str, reason: str, on: date) -> dict:
             on=on,
         )
         M.move_balance(conn, row, -balance)
-        conn.execute(update(members).where(members.c.id == member_id).values(status="closed"))
+        conn.execute(
+            update(members)
+            .where(members.c.id == member_id)
+            .values(status="closed", closed_to=target)
+        )
         end_member_bindings(conn, member_id, on)  # family use of and by the account ends
     return {
         "member_id": member_id,

@@ -7,7 +7,9 @@
   below zero, and the balance equals the one in the member's engine state;
 - every settlement, re-run through the engine from the state it started from (and the
   member record it was settled with), gives the stored result and the stored use (what it
-  consumed of the member's year, engine/use.py);
+  consumed of the member's year, engine/use.py), and its entry took from other members'
+  accounts (family mutual aid) and in cash what its answer says, the aid no more than the
+  member's own account could not pay;
 - each settlement started from what the settlements active when it was made had consumed
   of its year (its month's fund pay, its year's pool use and deductibles): in processing
   order, whatever order the visits' dates, cancellations and late claims came in;
@@ -28,6 +30,7 @@ from gongji.engine import kernel
 from gongji.engine import layout as L
 from gongji.engine.use import POOL_SLOTS, Use, accumulated, items_met, use_of
 from gongji.ledger.chart import Chart
+from gongji.ledger.journal import legs_of
 from gongji.ledger.schema import legs, members, settlements, year_accumulators
 from gongji.ledger.uses import month_of, rerun
 from gongji.model import MemberIn
@@ -154,6 +157,9 @@ def _replay(conn: Connection, member) -> list[str]:
                     f"settlement {s.txn_id}: {key} {to_yuan(stored)} but replay "
                     f"gives {to_yuan(getattr(result, key))}"
                 ]
+        paid = _paid_by_others(conn, s, result)
+        if paid:
+            return paid
         use = use_of(engine.YearState(tuple(before)), after, month_of(s.visit_time))
         if s.consumed is not None and Use.from_document(s.consumed) != use:
             return [f"settlement {s.txn_id}: the use it stored is not what replay gives"]
@@ -174,6 +180,25 @@ def _replay(conn: Connection, member) -> list[str]:
     if state[L.S_YEAR] and not _same_accumulators(active, state, state[L.S_MONTH]):
         return [f"member {member.id}: accumulators are not what its active settlements consumed"]
     return _closed_years(conn, member.id, state[L.S_YEAR], active)
+
+
+def _paid_by_others(conn: Connection, s, result) -> list[str]:
+    """What the settlement's entry took from other members' accounts (family mutual aid) and
+    what the member paid in cash are what its answer says; the aid is no more than the
+    member's own account could not pay of the in-scope share."""
+    doc = s.result
+    holder = doc.get("holder")
+    aid = to_fen(doc["mutual_aid_pay"]) if holder is not None else 0
+    moved = legs_of(conn, s.entry_id)
+    others = {a: n for a, n in moved if Chart.account.key(a) not in (None, s.member_id)}
+    if others != ({Chart.account.of(holder): -aid} if aid else {}):
+        return [f"settlement {s.txn_id}: other accounts paid {others}, its answer says "
+                f"{holder} paid {to_yuan(aid)}"]  # fmt: skip
+    if dict(moved).get(Chart.cash.of(s.member_id), 0) != -to_fen(doc["cash_pay"]):
+        return [f"settlement {s.txn_id}: its cash leg is not its answer's cash pay"]
+    if aid > result.in_scope - result.fund_pay - result.account_pay:
+        return [f"settlement {s.txn_id}: mutual aid {to_yuan(aid)} exceeds the unpaid share"]
+    return []
 
 
 def _same_accumulators(uses: list[Use], state: list[int], month: int) -> bool:

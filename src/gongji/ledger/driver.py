@@ -53,8 +53,9 @@ WHERE user_id IN ({marks}) ORDER BY id"""
 # JSON and then scans a whole table (the members, in a city hundreds of thousands) rather
 # than its index; an array of keys it looks up by index.
 # PostgreSQL: the reads in one statement, the keys and the rows as JSON; the members and
-# their family account holders (XSBN-24) locked together in id order, so two batches never
-# deadlock on each other.
+# their family account holders locked together in id order — by code point (COLLATE "C"),
+# as Python sorts the ids where a cancel or a binding locks several members — so no two
+# transactions ever deadlock on each other, whatever the database's collation.
 PREFETCH_PG = """
 WITH k AS (SELECT %s::json AS j),
 u AS (SELECT json_array_elements_text(j->'members') AS id FROM k),
@@ -63,7 +64,7 @@ b AS (SELECT id, user_id, holder_id, valid_from, valid_to FROM family_bindings
 m AS (
   SELECT id, region, status, last_visit, profile::text AS profile, state, account_balance
   FROM members WHERE id = ANY(ARRAY(SELECT id FROM u UNION SELECT holder_id FROM b))
-  ORDER BY id FOR UPDATE
+  ORDER BY id COLLATE "C" FOR UPDATE
 ), t AS (SELECT json_array_elements_text(j->'txns') AS txn_id FROM k)
 SELECT json_build_object(
   'bindings', (SELECT json_agg(json_build_array(user_id, holder_id, valid_from, valid_to)

@@ -9,7 +9,7 @@ refund). Each function writes inside the caller's transaction; `where` prefixes 
 names in errors (a CSV import passes "row 7").
 """
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, insert, or_, select, update
@@ -17,8 +17,9 @@ from sqlalchemy import Connection, Engine, insert, or_, select, update
 from gongji import policy
 from gongji.errors import InputError, validated
 from gongji.ledger import members as M
-from gongji.ledger.schema import family_bindings
-from gongji.model import Id
+from gongji.ledger.driver import as_time, from_json
+from gongji.ledger.schema import family_bindings, settlements
+from gongji.model import Id, MemberIn, has_account
 from gongji.policy.schema import Relationship
 
 
@@ -88,6 +89,11 @@ def _allowed(holder, user, b: BindingIn, where: str) -> None:
             "E_NOT_IN_POLICY",
         )
     cite = f"({rule.rule_for()} {rule.article})"
+    if not has_account(version, MemberIn.model_validate(holder.profile)):
+        raise InputError(
+            f"{where}.holder", f"{b.holder} has no personal account to share {cite}",
+            "E_NOT_IN_POLICY",
+        )  # fmt: skip
     if b.relationship not in rule.relationships:
         raise InputError(
             f"{where}.relationship", f"{b.relationship} is not a relative {cite}", "E_NOT_IN_POLICY"
@@ -112,25 +118,60 @@ class UnbindIn(_Record):
 
 
 def unbind(conn: Connection, document: object, where: str = "unbind") -> dict:
-    """End the pair's binding from `on`: visits from that day are not drawn on the holder;
-    earlier ones (a late claim included) still are. Ending it again changes nothing."""
+    """End the pair's bindings from `on`: the one in force that day ends the day before, one
+    that was to start later ends before it starts (it never holds). Visits before `on` (a
+    late claim included) still draw on the holder; `on` may not come after a visit that
+    drew on the holder already — cancel that first. Ending it again changes nothing."""
     u = validated(UnbindIn, document, where)
+    M.lock_all(conn, {u.holder, u.user})  # as settlements lock them: never in a cycle
     M.lock(conn, u.holder, f"{where}.holder")
     roles = family_bindings.c
-    found = conn.execute(
-        select(roles.id, roles.valid_from, roles.valid_to)
-        .where(roles.holder_id == u.holder, roles.user_id == u.user)
-        .order_by(roles.valid_from.desc())
-    ).first()
-    if found is None:
+    pair = (roles.holder_id == u.holder, roles.user_id == u.user)
+    if conn.execute(select(roles.id).where(*pair)).first() is None:
         raise InputError(f"{where}.user", f"{u.user} is not bound to {u.holder}", "E_NOT_FOUND")
+    drawn = _drawn_since(conn, u)
+    if drawn:
+        raise InputError(
+            f"{where}.on",
+            f"{u.holder}'s account paid {u.user}'s visit of {drawn[1]:%Y-%m-%d} already"
+            f" (transaction {drawn[0]}): cancel it first, or end the binding later",
+            "E_AID_PAID",
+        )
     last = u.on - timedelta(days=1)
-    if found.valid_to is not None and found.valid_to <= last:
-        return {"binding": found.id, "valid_to": found.valid_to.isoformat(), "ended": True}
-    if u.on < found.valid_from:
-        raise InputError(f"{where}.on", f"before the binding starts ({u.on} < {found.valid_from})")
-    _end(conn, (roles.id == found.id,), last)
-    return {"binding": found.id, "valid_to": last.isoformat(), "ended": True}
+    in_force = _end(conn, (*pair, roles.valid_from <= u.on), last)
+    later = conn.execute(
+        select(roles.id, roles.valid_from).where(
+            *pair,
+            roles.valid_from > u.on,
+            or_(roles.valid_to.is_(None), roles.valid_to >= roles.valid_from),
+        )
+    ).all()
+    for r in later:  # ends before it starts: it never holds, and stays on record as such
+        _end(conn, (roles.id == r.id,), r.valid_from - timedelta(days=1))
+    return {"holder": u.holder, "user": u.user, "valid_to": last.isoformat(),
+            "ended": in_force + len(later)}  # fmt: skip
+
+
+def _drawn_since(conn: Connection, u: UnbindIn) -> tuple[str, datetime] | None:
+    """An active settlement of the user on or after `on` that drew on the holder's account:
+    (transaction, visit time), or None."""
+    rows = conn.execute(
+        select(settlements.c.txn_id, settlements.c.visit_time, settlements.c.result)
+        .where(
+            settlements.c.member_id == u.user,
+            settlements.c.cancel_entry_id.is_(None),
+            settlements.c.visit_time >= datetime.combine(u.on, time()),
+        )
+        .order_by(settlements.c.visit_time)
+    ).all()
+    return next(
+        (
+            (r.txn_id, as_time(r.visit_time))
+            for r in rows
+            if from_json(r.result).get("holder") == u.holder
+        ),
+        None,
+    )
 
 
 def end_member_bindings(conn: Connection, member_id: str, on: date) -> None:
@@ -143,13 +184,14 @@ def end_member_bindings(conn: Connection, member_id: str, on: date) -> None:
     _end(conn, (who,), on - timedelta(days=1))
 
 
-def _end(conn: Connection, where: tuple, last: date) -> None:
+def _end(conn: Connection, where: tuple, last: date) -> int:
+    """Bindings that hold beyond `last` end on it; how many did."""
     roles = family_bindings.c
-    conn.execute(
+    return conn.execute(
         update(family_bindings)
         .where(*where, or_(roles.valid_to.is_(None), roles.valid_to > last))
         .values(valid_to=last)
-    )
+    ).rowcount
 
 
 def add_binding(db: Engine, document: object) -> dict:

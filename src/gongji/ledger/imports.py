@@ -17,7 +17,7 @@ from gongji.ledger import members as M
 
 PERIOD_KINDS = {"filings": "remote_filing", "stays": "inpatient_stays", "arrears": "arrears"}
 LIST_FIELDS = ("chronic_diseases",)
-FLAG_FIELDS = ("designated", "dual_channel", "has_account", "contribution_raised")
+FLAG_FIELDS = ("designated", "agreement", "dual_channel", "has_account", "contribution_raised")
 
 
 class ImportFailed(Exception):

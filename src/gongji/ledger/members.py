@@ -83,15 +83,12 @@ def lock(conn: Connection, member_id: str, field: str = "member_id"):
     return row
 
 
-def lock_all(conn: Connection, member_ids: set[str]) -> dict:
-    """Several members' rows, locked in id order (as the settlement batch takes them, so the
-    two never wait on each other in a cycle), closed members included."""
-    rows = {}
+def lock_all(conn: Connection, member_ids: set[str]) -> None:
+    """Lock several members' rows in id order, closed members included: the order the
+    settlement batch takes them in (driver.PREFETCH_PG: by code point, COLLATE "C", which is
+    Python's order of str), so the two never wait on each other in a cycle."""
     for member_id in sorted(member_ids):
-        rows[member_id] = conn.execute(
-            _LOCK.get(conn.dialect.name, _SELECT), {"b_id": member_id}
-        ).first()
-    return rows
+        conn.execute(_LOCK.get(conn.dialect.name, _SELECT), {"b_id": member_id})
 
 
 def state_of(row) -> engine.YearState:

@@ -33,6 +33,9 @@ members = Table(
     Column("id", String(40), primary_key=True),
     Column("region", String(40), nullable=False),
     Column("status", String(12), nullable=False, server_default="active"),  # or closed
+    # a closed account: where its balance went (payout:<id> or transfer:<id>); a cancelled
+    # visit's money for the account goes there too
+    Column("closed_to", String(60)),
     Column("opening_balance", BigInteger, nullable=False),
     # = the legs of "account:<id>" and of "frozen:<id>"; kept in step, checked by db check
     Column("account_balance", BigInteger, nullable=False, server_default="0"),
@@ -66,7 +69,7 @@ family_bindings = Table(
     "family_bindings",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("holder_id", String(40), ForeignKey("members.id"), nullable=False),
+    Column("holder_id", String(40), ForeignKey("members.id"), nullable=False, index=True),
     Column("user_id", String(40), ForeignKey("members.id"), nullable=False, index=True),
     Column("relationship", String(20), nullable=False),
     Column("valid_from", Date, nullable=False),

@@ -33,7 +33,7 @@ from gongji.ledger.answer import Settled, Step
 from gongji.ledger.chart import Chart
 from gongji.ledger.driver import PREFETCH_PG, WRITE_PG, Driver, Key, as_time, from_json
 from gongji.ledger.journal import legs_of, post
-from gongji.ledger.schema import entries, members, settlements, withdrawn_txns
+from gongji.ledger.schema import members, settlements, withdrawn_txns
 from gongji.ledger.uses import late_start, month_of, use_of_row
 from gongji.model import MemberIn, VisitIn, check_visit, engine_member, engine_visit
 from gongji.money import fmt
@@ -63,8 +63,7 @@ def settle_many(
             return answers
     except Exception as exc:
         # a concurrent transaction settled the same txn_id or the same visit for another
-        # member, or a batch deadlocked with a cancel (which locks the user, then the
-        # holder): one by one, each settled again, sees what won
+        # member, or a batch deadlocked: one by one, each settled again, sees what won
         if not _lost_race(exc) or not again:
             raise
         return [a for r in requests for a in settle_many(db, [r], again=len(requests) > 1)]
@@ -352,7 +351,7 @@ def _mutual_aid(
         version = policy.load_region(holder.region).version_on(day)
         rule = None if version is None else version.family
         if holder.status != "active" or holder.account_balance <= 0 or rule is None:
-            continue  # a closed account's bindings ended with it
+            continue  # closed (its bindings ended with it), empty, or no family use that day
         aid = account_rules.mutual_aid(unpaid, holder.account_balance)
         sql.move(holder, -aid)
         return holder_id, aid, rule
@@ -445,15 +444,10 @@ def _back_to(conn: Connection, account: str) -> str:
     member_id = Chart.account.key(account)
     if member_id is None:
         return account
-    closed = conn.execute(select(members.c.status).where(members.c.id == member_id)).scalar_one()
-    if closed == "active":
-        return account
-    close = conn.execute(
-        select(entries.c.id).where(
-            entries.c.kind == "close", entries.c.txn_id == f"close:{member_id}"
-        )
+    closed_to = conn.execute(
+        select(members.c.closed_to).where(members.c.id == member_id)
     ).scalar_one()
-    return next(a for a, _ in legs_of(conn, close) if Chart.account.key(a) is None)
+    return account if closed_to is None else closed_to
 
 
 def _returned(use: Use, refund: dict[str, int], s) -> dict:

@@ -6,6 +6,7 @@ in 2022) and inherits the rest, so a policy change is a few lines of data.
 """
 
 import os
+import re
 from functools import cache
 from pathlib import Path
 
@@ -40,6 +41,9 @@ _SECTIONS_MERGED_BY_NODE = ("general", *CATEGORY_SECTIONS)
 SHARED_ONLY = ("emergency", "negotiated_drug", "day_surgery")
 
 
+REGION_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")  # as schema.Pack.region, and short
+
+
 def _pack_dirs() -> list[Path]:
     own = os.environ.get(PACKS_ENV)
     return [Path(own), PACKS_DIR] if own else [PACKS_DIR]
@@ -59,8 +63,12 @@ def _load_region(region: str, _own_dir: str | None) -> Pack:
 
 
 def region_path(region: str) -> Path:
+    # a region is a pack's file name: anything else (a path, a name too long for the file
+    # system) is an unknown region, never a question to the file system
+    known = isinstance(region, str) and REGION_ID.fullmatch(region) is not None
     path = next(
-        (d / f"{region}.yaml" for d in _pack_dirs() if (d / f"{region}.yaml").is_file()), None
+        (d / f"{region}.yaml" for d in _pack_dirs() if known and (d / f"{region}.yaml").is_file()),
+        None,
     )
     if path is None:
         raise InputError(

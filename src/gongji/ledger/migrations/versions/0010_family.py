@@ -4,7 +4,8 @@ designated (定点, under a service agreement: the personal account may pay ther
 designated for outpatient pooling (the existing `designated`, KF-19).
 
 Every institution registered before is taken as under agreement, which is what the ledger
-assumed of it.
+assumed of it. A closed account records where its balance went (`closed_to`), so that a
+cancelled visit's money for it follows (family mutual aid: the holder's heirs).
 
 Revision ID: 0010
 Revises: 0009
@@ -20,13 +21,27 @@ down_revision = "0009"
 def upgrade() -> None:
     with op.batch_alter_table("family_bindings") as batch:
         batch.alter_column("valid_to", existing_type=sa.Date, nullable=True)
+    op.create_index("ix_family_bindings_holder_id", "family_bindings", ["holder_id"])
     op.add_column(
         "institutions",
         sa.Column("agreement", sa.Boolean, nullable=False, server_default=sa.true()),
     )
+    op.add_column("members", sa.Column("closed_to", sa.String(60)))
+    # accounts closed before: where the closing entry sent the balance (none: paid out)
+    op.execute(
+        """UPDATE members SET closed_to = COALESCE((
+             SELECT l.account FROM journal_entries e JOIN journal_legs l ON l.entry_id = e.id
+             WHERE e.kind = 'close' AND e.txn_id = 'close:' || members.id
+               AND l.account NOT LIKE 'account:%'), 'payout:' || members.id)
+           WHERE status = 'closed'"""
+    )
 
 
 def downgrade() -> None:
+    op.drop_column("members", "closed_to")
     op.drop_column("institutions", "agreement")
+    op.drop_index("ix_family_bindings_holder_id", "family_bindings")
+    # an open-ended binding gets the last day a date can hold
+    op.execute("UPDATE family_bindings SET valid_to = '9999-12-31' WHERE valid_to IS NULL")
     with op.batch_alter_table("family_bindings") as batch:
         batch.alter_column("valid_to", existing_type=sa.Date, nullable=False)

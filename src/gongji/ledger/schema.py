@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -244,4 +245,14 @@ visits = Table(
     Column("disease", String(40)),
     Column("fees", JSON, nullable=False),  # uploaded fee details (2204), by feedetl_sn
     Column("txn_id", String(64)),  # the settlement (2207) once settled
+)
+
+# Counters every worker process of the service shares (ledger/limits.py): requests per
+# credential, refused logins per username and per client. One row a key, its current window.
+limits = Table(
+    "limits",
+    metadata,
+    Column("name", String(200), primary_key=True),  # rate:12, login-user:li, login-client:10.1.2.3
+    Column("until", Float, nullable=False, index=True),  # when the window ends (Unix seconds)
+    Column("hits", BigInteger, nullable=False),  # counted in the window
 )

@@ -32,12 +32,19 @@ class Service:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return s.getsockname()[1]
+
+
+def serve(app, **options) -> tuple[str, uvicorn.Server, threading.Thread]:
+    """`options`: uvicorn's, as `gongji serve` gives them (Settings.proxy_options)."""
+    port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", access_log=False, **options
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -48,7 +55,8 @@ def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
     return f"http://127.0.0.1:{port}", server, thread
 
 
-def start(db, **settings) -> tuple[Service, uvicorn.Server, threading.Thread]:
+def prepare(db) -> tuple[str, str, str]:
+    """Two institutions, two members; the tokens of each institution and of the bureau."""
     with db.begin() as conn:
         for code, level in ((HOSPITAL, "level3"), (CLINIC, "level1")):
             registry.add_institution(
@@ -59,11 +67,15 @@ def start(db, **settings) -> tuple[Service, uvicorn.Server, threading.Thread]:
     )
     members.add_member(db, "kaifeng", {"id": "P002", "type": "retiree", "account_balance": "50.00"})
     tokens = [auth.issue(db, code, code) for code in (HOSPITAL, CLINIC)]
-    bureau = auth.issue(db, None, "bureau")
+    return tokens[0], tokens[1], auth.issue(db, None, "bureau")
+
+
+def start(db, **settings) -> tuple[Service, uvicorn.Server, threading.Thread]:
+    hospital, clinic, bureau = prepare(db)
     url = db.url.render_as_string(hide_password=False)
-    app = create_app(Settings(database_url=url, access_log=False, **settings))
-    base, server, thread = serve(app)
-    return Service(base, db, tokens[0], tokens[1], bureau), server, thread
+    chosen = Settings(database_url=url, **{"access_log": False, **settings})
+    base, server, thread = serve(create_app(chosen), **chosen.proxy_options())
+    return Service(base, db, hospital, clinic, bureau), server, thread
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from gongji.errors import InputError, ServiceError, body, from_input, status
 from gongji.ledger import store
 from gongji.service import national, rest
 from gongji.service.auth import Gate
+from gongji.service.limits import RateLimit
 from gongji.service.settings import Settings, from_env
 from gongji.service.writer import Writer
 
@@ -54,7 +55,8 @@ def create_app(settings: Settings | None = None, front_ends: Sequence[FrontEnd] 
     )
     app.state.db = db
     app.state.writer = Writer(db, settings.batch)
-    app.state.gate = Gate(db, settings.credential_ttl, settings.rate)
+    rate = RateLimit(db, settings.rate, settings.rate_window)
+    app.state.gate = Gate(db, settings.credential_ttl, rate)
     app.state.front_ends = tuple(front_ends)
     _errors(app)
     app.add_api_route(

@@ -2,13 +2,12 @@
 
 A token is shown once when issued; the store keeps its SHA-256. A checked token is trusted
 for `credential_ttl` seconds (a revocation takes effect within that). Requests are limited
-per credential by a token bucket.
+per credential, counted in the store (service/limits.py).
 """
 
 import asyncio
 import hashlib
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gongji.errors import InputError, ServiceError
 from gongji.ledger.schema import credentials, institutions
+from gongji.service.limits import RateLimit
 
 
 @dataclass(frozen=True)
@@ -75,12 +75,10 @@ KNOWN_MAX = 10_000  # tokens remembered at once
 class Gate:
     """Who is calling (401 if nobody we know) and whether they may call now (429)."""
 
-    def __init__(self, db: Engine, ttl: float, rate: float):
+    def __init__(self, db: Engine, ttl: float, rate: RateLimit):
         self.db, self.ttl, self.rate = db, ttl, rate
         self._known: dict[str, tuple[float, Caller | None]] = {}
         self._looking: dict[str, asyncio.Future] = {}  # lookups under way, shared
-        self._buckets: dict[int, list[float]] = {}
-        self._lock = threading.Lock()
 
     async def caller(self, authorization: str | None) -> Caller:
         if not authorization or not authorization.startswith("Bearer "):
@@ -101,7 +99,7 @@ class Gate:
             self._known[digest] = seen
         if seen[1] is None:
             raise ServiceError("E_UNAUTHORIZED", "Authorization", "unknown or revoked token")
-        self._take(seen[1].credential)
+        await self.rate.take(seen[1].credential)
         return seen[1]
 
     def _lookup(self, digest: str) -> Caller | None:
@@ -115,13 +113,3 @@ class Gate:
         except SQLAlchemyError as exc:
             raise ServiceError("E_UNAVAILABLE", "", "the store failed; retry") from exc
         return None if row is None else Caller(row.id, row.institution)
-
-    def _take(self, credential: int) -> None:
-        with self._lock:
-            now = time.monotonic()
-            tokens, last = self._buckets.get(credential, (2 * self.rate, now))
-            tokens = min(2 * self.rate, tokens + max(0.0, now - last) * self.rate)
-            if tokens < 1:
-                self._buckets[credential] = [tokens, now]
-                raise ServiceError("E_RATE_LIMIT", "", f"more than {self.rate:g} a second")
-            self._buckets[credential] = [tokens - 1, now]

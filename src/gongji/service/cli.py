@@ -69,6 +69,7 @@ def serve(
         workers=workers,
         access_log=False,  # the service writes its own, without personal data
         log_level="warning",
+        **settings.proxy_options(),  # forwarded headers: from GONGJI_TRUSTED_PROXIES only
     )
 
 

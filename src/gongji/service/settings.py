@@ -10,10 +10,21 @@ class Settings:
     host: str = "127.0.0.1"  # GONGJI_HOST
     port: int = 8000  # GONGJI_PORT
     max_body: int = 1_000_000  # GONGJI_MAX_BODY: bytes a request body may have
-    rate: float = 2000.0  # GONGJI_RATE: requests a second per credential (burst: twice that)
+    rate: int = 2000  # GONGJI_RATE: requests per credential in a window (counted in the store)
+    rate_window: float = 1.0  # GONGJI_RATE_WINDOW: the window's seconds
     batch: int = 64  # GONGJI_BATCH: settlements per group commit at the most
     access_log: bool = True  # GONGJI_ACCESS_LOG=0 turns the access log off
     credential_ttl: float = 1.0  # seconds a checked credential is trusted before rechecking
+    # GONGJI_TRUSTED_PROXIES: addresses or networks (comma-separated; "*" any) whose
+    # X-Forwarded-For / X-Forwarded-Proto are believed; by default nobody's, so a client
+    # cannot choose the address the login throttle counts it under
+    trusted_proxies: str = ""
+
+    def proxy_options(self) -> dict:
+        """uvicorn's options for forwarded headers (it would trust them from 127.0.0.1)."""
+        if not self.trusted_proxies:
+            return {"proxy_headers": False}
+        return {"proxy_headers": True, "forwarded_allow_ips": self.trusted_proxies}
 
 
 def from_env() -> Settings:
@@ -21,9 +32,25 @@ def from_env() -> Settings:
     return Settings(
         database_url=env.get("GONGJI_DATABASE_URL"),
         host=env.get("GONGJI_HOST", "127.0.0.1"),
-        port=int(env.get("GONGJI_PORT", "8000")),
-        max_body=int(env.get("GONGJI_MAX_BODY", "1000000")),
-        rate=float(env.get("GONGJI_RATE", "2000")),
-        batch=int(env.get("GONGJI_BATCH", "64")),
+        port=_number(int, "GONGJI_PORT", 8000),
+        max_body=_number(int, "GONGJI_MAX_BODY", 1_000_000),
+        rate=_number(int, "GONGJI_RATE", 2000),
+        rate_window=_number(float, "GONGJI_RATE_WINDOW", 1.0),
+        batch=_number(int, "GONGJI_BATCH", 64),
         access_log=env.get("GONGJI_ACCESS_LOG", "1") != "0",
+        trusted_proxies=env.get("GONGJI_TRUSTED_PROXIES", "").strip(),
     )
+
+
+def _number(kind: type, name: str, default: int | float) -> int | float:
+    """A positive number from the environment; a bad one stops the service, named."""
+    given = os.environ.get(name)
+    if given is None:
+        return default
+    try:
+        value = kind(given)
+    except ValueError:
+        value = 0
+    if not value > 0:
+        raise SystemExit(f"{name}: a positive {kind.__name__} please, not {given!r}")
+    return value

@@ -3,14 +3,15 @@ audit log, and manual reimbursement paying exactly once."""
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from gongji.console.schema import audit_log
-from gongji.ledger.schema import settlements
+from gongji.ledger.schema import limits, settlements
 
+from ..service.conftest import start
 from .conftest import HOSPITAL, PASSWORD
 
 
@@ -164,21 +165,67 @@ def test_refused_logins_are_throttled_without_being_heard(console):
     refused = [a for a in audit(console.db) if a[1] == "login.refused"]
     assert len(refused) == 5  # the throttled attempt is not heard, so not written
     # a name that is not a username is not recorded as typed (it may be a password)
-    from gongji.console import auth
-
-    auth._failures.clear()  # this client (127.0.0.1) is throttled too: start again
+    with console.db.begin() as conn:
+        conn.execute(delete(limits))  # this client (127.0.0.1) is throttled too: start again
     r = client.post("/console/login", data={"username": "my secret", "password": "x"})
     assert r.status_code == 401
     assert ("(unknown)", "login.refused", None) in audit(console.db)
+    with console.db.connect() as conn:  # nor kept in the throttle's counters
+        names = conn.execute(select(limits.c.name)).scalars().all()
+    assert len(names) == 2 and not any("my secret" in n for n in names)
 
 
-@pytest.fixture(autouse=True)
-def _forget_refused_logins():
-    from gongji.console import auth
+def test_many_wrong_passwords_at_once_are_heard_five_times(console):
+    """Counted before the password is checked: of 40 attempts at once, 5 are checked."""
 
-    auth._failures.clear()  # the throttle counts per process: each test starts afresh
-    yield
-    auth._failures.clear()
+    def attempt(i: int) -> int:
+        with httpx.Client(base_url=console.url, timeout=60) as c:
+            data = {"username": "admin1", "password": f"guess {i}"}
+            return c.post("/console/login", data=data).status_code
+
+    with ThreadPoolExecutor(40) as pool:
+        codes = list(pool.map(attempt, range(40)))
+    assert sorted(codes) == [401] * 5 + [429] * 35
+    assert len([a for a in audit(console.db) if a[1] == "login.refused"]) == 5
+
+
+def test_a_successful_login_does_not_count_as_refused(console):
+    client = httpx.Client(base_url=console.url, timeout=30)
+    for _ in range(4):
+        assert client.post("/console/login", data={"username": "admin1"}).status_code == 401
+    for _ in range(3):  # were these counted, the fifth refusal would be throttled
+        login(console, "admin1")
+    assert client.post("/console/login", data={"username": "admin1"}).status_code == 401
+    assert client.post("/console/login", data={"username": "admin1"}).status_code == 429
+
+
+def refused_from(url: str, addresses: list[str]) -> list[int]:
+    """A wrong password for a new username each time, claiming to be forwarded for each
+    address in turn: the statuses."""
+    codes = []
+    with httpx.Client(base_url=url, timeout=30) as c:
+        for i, address in enumerate(addresses):
+            data = {"username": f"nobody{i}", "password": "x"}
+            headers = {"X-Forwarded-For": address}
+            codes.append(c.post("/console/login", data=data, headers=headers).status_code)
+    return codes
+
+
+def test_a_forwarded_address_is_not_believed_by_default(console):
+    """uvicorn would believe X-Forwarded-For from 127.0.0.1: a client rotating it would
+    never be throttled. By default nobody's is believed: the client is its connection."""
+    addresses = [f"10.0.0.{i}" for i in range(8)]
+    assert refused_from(console.url, addresses) == [401] * 5 + [429] * 3
+
+
+def test_a_trusted_proxys_forwarded_address_is_the_client(db):
+    svc, server, thread = start(db, trusted_proxies="127.0.0.1")
+    try:
+        codes = refused_from(svc.url, ["10.0.0.1"] * 6 + ["10.0.0.2"])
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert codes == [401] * 5 + [429, 401]  # 10.0.0.1 is throttled, 10.0.0.2 is not
 
 
 def test_bad_input_is_a_page_naming_the_field_never_a_500(console):

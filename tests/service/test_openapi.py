@@ -1,13 +1,17 @@
 """Schemathesis against the service's own OpenAPI description: whatever it generates for
 every operation, with the bureau's and an institution's credentials, the answer is never a
-server error (5xx). SQLite store."""
+server error (5xx), its status is one the operation documents, and a refusal's body is the
+error format. SQLite store."""
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import status_code_conformance
 
 from gongji.ledger import store
+from gongji.service.rest import ErrorOut
 
 from ..conftest import examples
 from .conftest import start
@@ -24,11 +28,17 @@ def api(tmp_path):
     db.dispose()
 
 
-def test_no_server_errors(api):
+def refusal_in_the_error_format(ctx, response, case) -> None:
+    if response.status_code >= 400:
+        ErrorOut.model_validate_json(response.content)  # raises if it is not
+
+
+def test_every_answer_is_documented_and_never_a_server_error(api):
     # driven directly (schemathesis's pytest plugin does not run under this pytest)
     schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10
+    checks = [not_a_server_error, status_code_conformance, refusal_in_the_error_format]
 
     for operation in operations:
 
@@ -39,10 +49,25 @@ def test_no_server_errors(api):
             database=None,
             suppress_health_check=list(HealthCheck),
         )
-        def no_5xx(case):
+        def documented(case):
             for token in (api.bureau, api.hospital):
-                case.call_and_validate(
-                    headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error]
-                )
+                case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=checks)
 
-        no_5xx()
+        documented()
+
+
+def test_every_route_with_a_credential_documents_the_front_doors_refusals(api):
+    description = httpx.get(f"{api.url}/openapi.json").json()
+    error = {"$ref": "#/components/schemas/ErrorOut"}
+    for path, operations in description["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            if path == "/health":
+                continue
+            for status in ("401", "413", "429", "503"):
+                content = responses[status]["content"]["application/json"]
+                assert content["schema"] == error, (method, path, status)
+            assert "E_RATE_LIMIT" in responses["429"]["description"]
+            if "422" in responses:  # ours, not FastAPI's own validation error format
+                assert responses["422"]["content"]["application/json"]["schema"] == error
+    assert "HTTPValidationError" not in description["components"]["schemas"]

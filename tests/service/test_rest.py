@@ -1,5 +1,8 @@
 """REST, credentials, tenancy, limits and faults over real HTTP, on SQLite and PostgreSQL."""
 
+import asyncio
+import json
+import logging
 import socket
 import threading
 import time
@@ -10,6 +13,7 @@ from sqlalchemy import text
 
 from gongji.ledger import check, views
 from gongji.service import auth
+from gongji.service.app import Guard, access
 
 from .conftest import CLINIC, HOSPITAL, start
 
@@ -300,6 +304,57 @@ def test_unknown_routes_and_methods_answer_in_the_error_format(service):
         wrong = c.delete("/v1/visits")
     assert missing.status_code == 404 and missing.json()["code"] == "E_NOT_FOUND"
     assert wrong.status_code == 405 and wrong.json()["message_zh"] == "请求内容有误"
+    assert wrong.headers["allow"] == "GET"
+
+
+def test_a_405_allows_every_method_of_its_path(service):
+    with service.client(None) as c:  # the console's login page is a GET and a POST route
+        wrong = c.put("/console/login")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, POST"
+
+
+def test_the_access_log_records_the_status_each_request_was_answered(db):
+    lines: list[dict] = []
+
+    class Kept(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(json.loads(record.getMessage()))
+
+    kept = Kept()
+    access.addHandler(kept)
+    access.setLevel(logging.INFO)
+    svc, server, thread = start(db, access_log=True, max_body=2_000, rate=2, rate_window=3600)
+    try:
+        with svc.client(svc.hospital) as c:
+            c.get("/v1/visits")  # 200
+            c.get("/v1/settlements/NOPE")  # 404 from the ledger
+            c.get("/v1/visits", headers={"Authorization": "Bearer wrong"})  # 401 at the door
+            c.post("/v1/settlements", content=b"x" * 5_000)  # 413 at the door
+            c.delete("/v1/visits")  # 405, over the rate: 429 at the door
+        with svc.client(svc.clinic) as c:
+            c.delete("/v1/visits")  # 405
+            c.post("/v1/settlements", content=b"{")  # 422
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        access.removeHandler(kept)
+    assert [(line["method"], line["status"]) for line in lines] == [
+        ("GET", 200), ("GET", 404), ("GET", 401), ("POST", 413), ("DELETE", 429),
+        ("DELETE", 405), ("POST", 422),
+    ]  # fmt: skip
+    assert lines[1]["route"] == "/v1/settlements/{txn_id}"  # the template, not the id
+    assert lines[2]["route"] == "/v1/visits"
+
+
+def test_a_request_nothing_handles_is_logged_as_the_500_it_was_answered(caplog):
+    async def broken(scope, receive, send):
+        raise RuntimeError("a bug")
+
+    guard = Guard(broken, max_body=100, log=True, gate=None, own_sessions=())
+    scope = {"type": "http", "method": "GET", "path": "/health", "headers": []}
+    with caplog.at_level(logging.INFO, logger="gongji.access"), pytest.raises(RuntimeError):
+        asyncio.run(guard(scope, None, None))
+    assert json.loads(caplog.records[-1].getMessage())["status"] == 500
 
 
 def test_a_lost_store_connection_is_a_503_and_the_retry_settles(service):

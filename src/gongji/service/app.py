@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from gongji.errors import InputError, ServiceError, body, from_input, status
 from gongji.ledger import store
@@ -66,6 +67,9 @@ def create_app(settings: Settings | None = None, front_ends: Sequence[FrontEnd] 
         summary="A national-platform transaction (1101, 2201, 2203, 2204, 2206, 2207, 2208, "
         "2601, 3201, 3202)",
         openapi_extra=rest.openapi_body(national.Envelope),
+        # the transactions' own refusals are answered in the envelope; another institution's
+        # data is refused as on REST (403)
+        responses=rest.refusals(403),
     )
     rest.install(app)
     for front_end in front_ends:
@@ -140,16 +144,37 @@ def _errors(app: FastAPI) -> None:
         return JSONResponse(body(err), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {401: "E_UNAUTHORIZED", 403: "E_FORBIDDEN", 404: "E_NOT_FOUND"}.get(
             exc.status_code, "E_INPUT"
         )
         err = ServiceError(code, "", str(exc.detail))
-        return JSONResponse(body(err), status_code=exc.status_code)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed(request, headers.get("Allow", ""))
+        return JSONResponse(body(err), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(OSError)
     async def unavailable(_request: Request, exc: OSError) -> JSONResponse:
         return JSONResponse(body(ServiceError("E_UNAVAILABLE", "", str(exc))), status_code=503)
+
+
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed(request: Request, given: str) -> str:
+    """Every method some route answers at this path. The router's 405 names only the route
+    it stopped at, and the console has a GET route and a POST route at one path; a mount
+    (static files) answers any method and names its own."""
+    methods = {m.strip() for m in given.split(",") if m.strip()}
+    for route in request.app.router.routes:
+        if not isinstance(route, Mount):
+            methods |= {m for m in METHODS if _answers(route, request.scope, m)}
+    return ", ".join(sorted(methods))
+
+
+def _answers(route, scope: dict, method: str) -> bool:
+    return route.matches({**scope, "method": method})[0] is Match.FULL
 
 
 # what answers without a credential
@@ -159,9 +184,10 @@ PUBLIC = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/ope
 class Guard:
     """ASGI middleware, the front door: refuses bodies over the limit (413), finds the caller
     (401 unknown, 429 over the rate) for every route but the public ones, and writes one
-    access-log line a request — method, route (ids masked), status, milliseconds; never a
-    member's id, an identity number or a name. (As middleware rather than a FastAPI
-    dependency: on the settling path a dependency cost as much as the settlement.)"""
+    access-log line a request — method, route (ids masked), the status the client was sent
+    (its own refusals and uncaught failures included), milliseconds; never a member's id,
+    an identity number or a name. (As middleware rather than a FastAPI dependency: on the
+    settling path a dependency cost as much as the settlement.)"""
 
     def __init__(
         self, app, max_body: int, log: bool, gate: Gate, own_sessions: tuple[str, ...] = ()
@@ -172,6 +198,25 @@ class Guard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        code: list[int | None] = [None]  # None: nothing was answered (the client went away)
+
+        async def sent(message):
+            if message["type"] == "http.response.start":
+                code[0] = message["status"]
+            await send(message)
+
+        try:
+            await self._guarded(scope, receive, sent)
+        except Exception:
+            # Starlette's last handler answers what nothing caught: a 500
+            code[0] = code[0] or 500
+            raise
+        finally:
+            if self.log:
+                self._log(scope, code[0], started)
+
+    async def _guarded(self, scope, receive, send):
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
@@ -189,8 +234,6 @@ class Guard:
                 return await _refuse(send, err)
             scope.setdefault("state", {})["caller"] = caller
         seen = 0
-        started = time.perf_counter()
-        code = [0]
 
         async def counted():
             nonlocal seen
@@ -200,27 +243,20 @@ class Guard:
                 raise ServiceError("E_TOO_LARGE", "", f"over {self.max_body} bytes")
             return message
 
-        async def sent(message):
-            if message["type"] == "http.response.start":
-                code[0] = message["status"]
-            await send(message)
+        await self.app(scope, counted, send)
 
-        try:
-            await self.app(scope, counted, sent)
-        finally:
-            if self.log:
-                route = scope.get("route")
-                access.info(
-                    orjson.dumps(
-                        {
-                            "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                            "method": scope["method"],
-                            "route": getattr(route, "path", None) or _masked(scope["path"]),
-                            "status": code[0],
-                            "ms": round((time.perf_counter() - started) * 1000, 2),
-                        }
-                    ).decode()
-                )
+    @staticmethod
+    def _log(scope, status: int | None, started: float) -> None:
+        """One line: the status the client was sent, refusals and failures included."""
+        route = scope.get("route")
+        line = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "method": scope["method"],
+            "route": getattr(route, "path", None) or _masked(scope["path"]),
+            "status": status,
+            "ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        access.info(orjson.dumps(line).decode())
 
 
 def _masked(path: str) -> str:

@@ -14,7 +14,7 @@ import orjson
 from fastapi import FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gongji.errors import ServiceError, first_error
+from gongji.errors import CATALOGUE, ServiceError, first_error
 from gongji.ledger import accounts as ledger_accounts
 from gongji.ledger import family, views
 from gongji.ledger import members as ledger_members
@@ -122,6 +122,15 @@ class VisitRow(BaseModel):
     account_pay: Yuan
     cash_pay: Yuan
     cancelled: bool
+
+
+class ErrorOut(BaseModel):
+    """A refusal: a code of the catalogue (errors.py), the field it concerns, and why."""
+
+    code: str
+    field: str | None
+    message_zh: str
+    message_en: str
 
 
 def _bureau(who: Caller) -> None:
@@ -294,6 +303,38 @@ ROUTES = [
 ]  # fmt: skip
 
 
+# what each route may refuse with besides the front door's (app.Guard: GUARDED); 422 on
+# every route, which has a body or parameters to check
+REFUSED = {
+    settle: (403, 404, 409, 422),
+    settle_pre: (403, 404, 409, 422),
+    settlement: (403, 404, 422),
+    settlement_cancel: (403, 404, 409, 422),
+    member: (404, 422),
+    member_add: (403, 409, 422),
+    visits: (422,),
+    account: (403, 404, 422),
+    binding_add: (403, 404, 409, 422),
+    binding_end: (403, 404, 409, 422),
+    premium: (403, 404, 409, 422),
+    reimbursement: (403, 404, 409, 422),
+}
+# the front door's refusals on every route that needs a credential: unknown credential, body
+# too large, over the rate, the store unavailable (also what any route answers then)
+GUARDED = (401, 413, 429, 503)
+
+
+def refusals(*statuses: int) -> dict:
+    """OpenAPI `responses`: these statuses and the front door's, each with the error body
+    and the catalogue's codes that take it."""
+    every = sorted({*statuses, *GUARDED})
+    return {s: {"model": ErrorOut, "description": _codes(s)} for s in every}
+
+
+def _codes(status: int) -> str:
+    return "Refused: " + ", ".join(c for c, (s, _, _) in CATALOGUE.items() if s == status)
+
+
 def install(app: FastAPI) -> None:
     """The REST routes on the app itself (an included router costs a lookup a request);
     bodies are read by `_body`, their schemas given to the OpenAPI description here. The
@@ -308,6 +349,7 @@ def install(app: FastAPI) -> None:
             status_code=status,
             summary=summary,
             response_model=answer,
+            responses=refusals(*REFUSED[endpoint]),
             openapi_extra=None if model is None else openapi_body(model),
         )
 

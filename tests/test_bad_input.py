@@ -77,6 +77,25 @@ BAD = [
         "ends before it starts",
     ),
     ([1, 2], "(document)", "mapping"),
+    # issue 17: ids within the store's limits and printable, days within reason
+    (scenario(id="V" * 65), "visits[0].id", "at most 64 characters"),
+    (scenario(institution="H" * 41), "visits[0].institution", "at most 40 characters"),
+    (scenario(institution="H1\x00"), "visits[0].institution", "control character (U+0000)"),
+    (scenario(disease="J06\ud800"), "visits[0].disease", "unpaired surrogate (U+D800)"),
+    (scenario(id=" "), "visits[0].id", "must not be blank"),
+    (scenario(time="9999-12-31T00:00:00"), "visits[0].time", "not a day between 1900-01-01"),
+    (with_member(id="P" * 41), "member.id", "at most 40 characters"),
+    (with_member(chronic_diseases=["E11\x1b"]), "member.chronic_diseases[0]", "control"),
+    (
+        with_member(retirement_processed="9999-12-31"),
+        "member.retirement_processed",
+        "not a day between",
+    ),
+    (
+        with_member(arrears=[{"from": "0001-01-01", "to": "2023-01-01"}]),
+        "member.arrears[0].from",
+        "not a day between",
+    ),
 ]
 
 

@@ -5,16 +5,15 @@ and enters manual reimbursements (XSBN-28) from invoices.
 """
 
 import asyncio
-import json
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, TypeVar
 
 import orjson
 from fastapi import FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gongji.errors import ServiceError, first_error
+from gongji.documents import read_json
+from gongji.errors import InputError, ServiceError, first_error, from_input
 from gongji.ledger import accounts as ledger_accounts
 from gongji.ledger import family, views
 from gongji.ledger import members as ledger_members
@@ -138,11 +137,11 @@ def _own_visit(who: Caller, visit: dict) -> None:
 
 async def _body(request: Request, model: type[Body]) -> Body:
     """The request body as `model`: amounts exact (JSON numbers read as decimals, never
-    floats); a mistake names its field."""
+    floats), nothing a store cannot hold (documents.read_json); a mistake names its field."""
     try:
-        document = json.loads(await request.body(), parse_float=Decimal)
-    except ValueError:
-        raise ServiceError("E_INPUT", "(body)", "not JSON") from None
+        document = read_json(await request.body())
+    except InputError as exc:
+        raise from_input(exc) from None
     try:
         return model.model_validate(document)
     except ValidationError as exc:

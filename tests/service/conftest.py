@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import text
 
 from gongji.ledger import members, registry
 from gongji.service import auth
@@ -17,6 +18,26 @@ from gongji.web import create_app
 
 HOSPITAL = "H41020000001"  # level 3, Kaifeng
 CLINIC = "H41020000002"  # level 1, another institution
+
+
+# what the store holds, to compare before and after a refused request: it must not change
+SNAPSHOT = [
+    "SELECT id, status, account_balance, frozen, CAST(state AS TEXT), last_visit,"
+    " CAST(profile AS TEXT), closed_to FROM members ORDER BY id",
+    "SELECT count(*), coalesce(sum(amount), 0), coalesce(max(id), 0) FROM journal_legs",
+    "SELECT count(*), coalesce(max(id), 0) FROM journal_entries",
+    "SELECT count(*), coalesce(max(id), 0), count(cancel_entry_id) FROM settlements",
+    "SELECT mdtrt_id, med_type, disease, CAST(fees AS TEXT), txn_id FROM visits ORDER BY mdtrt_id",
+    "SELECT count(*) FROM withdrawn_txns",
+    "SELECT id, valid_from, valid_to FROM family_bindings ORDER BY id",
+    "SELECT count(*), coalesce(sum(amount), 0) FROM premiums",
+    "SELECT count(*) FROM institutions",
+]
+
+
+def snapshot(db) -> list:
+    with db.connect() as conn:
+        return [conn.execute(text(q)).all() for q in SNAPSHOT]
 
 
 @dataclass
@@ -48,7 +69,9 @@ def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
     return f"http://127.0.0.1:{port}", server, thread
 
 
-def start(db, **settings) -> tuple[Service, uvicorn.Server, threading.Thread]:
+def seed(db) -> tuple[str, str, str]:
+    """The two institutions, members P001 and P002, and credentials: the tokens of the
+    hospital, the clinic and the bureau."""
     with db.begin() as conn:
         for code, level in ((HOSPITAL, "level3"), (CLINIC, "level1")):
             registry.add_institution(
@@ -60,10 +83,15 @@ def start(db, **settings) -> tuple[Service, uvicorn.Server, threading.Thread]:
     members.add_member(db, "kaifeng", {"id": "P002", "type": "retiree", "account_balance": "50.00"})
     tokens = [auth.issue(db, code, code) for code in (HOSPITAL, CLINIC)]
     bureau = auth.issue(db, None, "bureau")
+    return tokens[0], tokens[1], bureau
+
+
+def start(db, **settings) -> tuple[Service, uvicorn.Server, threading.Thread]:
+    hospital, clinic, bureau = seed(db)
     url = db.url.render_as_string(hide_password=False)
     app = create_app(Settings(database_url=url, access_log=False, **settings))
     base, server, thread = serve(app)
-    return Service(base, db, tokens[0], tokens[1], bureau), server, thread
+    return Service(base, db, hospital, clinic, bureau), server, thread
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ from gongji.money import amount, fmt, to_yuan
 from gongji.policy.schema import Pack, Version
 from gongji.terms import Category, Level, MemberType
 
-
 # -- the limits of what is stored: one place for every front end ---------------------------
 # Ids the store keys on hold at most ID_MAX characters (members.id, institutions.code are
 # VARCHAR(40)); other ids (visits, items, diseases, transactions) at most TEXT_MAX. No id
@@ -69,6 +68,16 @@ def printable(most: int) -> AfterValidator:
         return value
 
     return AfterValidator(check)
+
+
+def _clean(value: str) -> str:
+    bad = unprintable(value)
+    if bad:
+        raise ValueError(bad)
+    return value
+
+
+Clean = AfterValidator(_clean)  # free text: whatever length its field allows, nothing unprintable
 
 
 def check_text(value: object, field: str, most: int = TEXT_MAX) -> str:

@@ -190,3 +190,65 @@ def test_a_national_field_beyond_reason_is_refused_by_name(service, infno, data,
         answer = national(c, infno, input)
     refused(answer, field)
     assert snapshot(service.db) == before
+
+
+# -- REST: ids in paths and bodies as the store holds them ------------------------------------
+@pytest.mark.parametrize(
+    ("method", "path", "token", "field"),
+    [
+        ("GET", "/v1/members/L%00", "hospital", "member_id"),
+        ("GET", "/v1/members/" + "L" * 41, "bureau", "member_id"),
+        ("GET", "/v1/accounts/P001%07", "bureau", "member_id"),
+        ("GET", "/v1/settlements/T%00", "hospital", "txn_id"),
+        ("POST", "/v1/settlements/T%1b/cancel", "hospital", "txn_id"),
+        ("POST", "/v1/accounts/P%00/premiums", "bureau", "member_id"),
+    ],
+)
+def test_an_id_in_a_path_no_store_can_hold_is_a_422(service, method, path, token, field):
+    """Item 1: on PostgreSQL a NUL in a path was a 500."""
+    before = snapshot(service.db)
+    with service.client(getattr(service, token)) as c:
+        r = c.request(method, path, json={} if method == "POST" else None)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field and field in r.json()["message_zh"]
+    assert snapshot(service.db) == before
+
+
+PREMIUM = {"op_id": "OP1", "amount": "1.00", "purpose": "family_resident_premium",
+           "on": "2023-03-20", "beneficiary": "spouse", "relative": "王芳"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "token", "body", "field"),
+    [
+        ("/v1/settlements", "hospital",
+         {"txn_id": "T1", "member_id": "P" * 41, "visit": VISIT}, "member_id"),
+        ("/v1/settlements", "hospital",
+         {"txn_id": "T1\x1b", "member_id": "P001", "visit": VISIT}, "txn_id"),
+        ("/v1/settlements", "hospital",
+         {"txn_id": "T1", "member_id": "P001", "visit": {**VISIT, "id": "V" * 65}}, "visit.id"),
+        ("/v1/settlements", "hospital",
+         {"txn_id": "T1", "member_id": "P001",
+          "visit": {**VISIT, "time": "9999-12-31T00:00:00"}}, "visit.time"),
+        ("/v1/settlements/pre", "hospital", {"member_id": "P\x07", "visit": VISIT}, "member_id"),
+        ("/v1/reimbursements", "bureau",
+         {"txn_id": "M1", "member_id": "P001", "visit": {**VISIT, "total": "1e999999999"}},
+         "visit.total"),
+        ("/v1/accounts/P001/premiums", "bureau", {**PREMIUM, "on": "9999-12-31"}, "on"),
+        ("/v1/accounts/P001/premiums", "bureau", {**PREMIUM, "relative": "王\x1b"}, "relative"),
+        ("/v1/members", "bureau",
+         {"region": "kaifeng", "member": {"id": "P" * 41, "type": "employee"}}, "member.id"),
+        ("/v1/members", "bureau",
+         {"region": "x" * 20_000, "member": {"id": "P9", "type": "employee"}}, "region"),
+        ("/v1/bindings", "bureau",
+         {"holder": "P001", "user": "P002", "relationship": "spouse", "from": "9999-12-31"},
+         "from"),
+    ],
+)  # fmt: skip
+def test_a_body_beyond_the_store_is_a_422(service, path, token, body, field):
+    before = snapshot(service.db)
+    with service.client(getattr(service, token)) as c:
+        r = post_raw(c, path, json.dumps(body, ensure_ascii=True))
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field, r.json()
+    assert snapshot(service.db) == before

@@ -19,6 +19,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine
@@ -28,7 +29,7 @@ from gongji.errors import CATALOGUE, InputError, ServiceError, first_error
 from gongji.ledger import views
 from gongji.ledger.answer import Settled
 from gongji.ledger.settlement import cancel, presettle, reverse
-from gongji.model import ID_MAX, TEXT_MAX
+from gongji.model import ID_MAX, TEXT_MAX, printable
 from gongji.money import fmt, json_number, to_yuan
 from gongji.service import fields, registered
 from gongji.service.auth import Caller
@@ -43,8 +44,9 @@ class Envelope(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     infno: str = Field(min_length=4, max_length=4)
-    msgid: str = Field(min_length=1, max_length=64)
-    fixmedins_code: str = Field(min_length=1, max_length=40)
+    # the settlement's transaction id, the institution's code: as the store holds them
+    msgid: Annotated[str, Field(min_length=1, max_length=TEXT_MAX), printable(TEXT_MAX)]
+    fixmedins_code: Annotated[str, Field(min_length=1, max_length=ID_MAX), printable(ID_MAX)]
     mdtrtarea_admvs: str | None = None
     insuplc_admdvs: str | None = None
     recer_sys_code: str | None = None

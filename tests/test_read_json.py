@@ -31,7 +31,9 @@ REFUSED = [
 ]
 
 
-@pytest.mark.parametrize(("raw", "field", "reason"), REFUSED, ids=[r[1] + r[2][:12] for r in REFUSED])
+@pytest.mark.parametrize(
+    ("raw", "field", "reason"), REFUSED, ids=[r[1] + r[2][:12] for r in REFUSED]
+)
 def test_a_body_no_store_can_hold_is_refused_by_field(raw, field, reason):
     with pytest.raises(InputError) as err:
         read_json(raw)
@@ -39,9 +41,10 @@ def test_a_body_no_store_can_hold_is_refused_by_field(raw, field, reason):
 
 
 def test_what_a_client_may_send_reads_exactly():
+    deep = b"[" * (MAX_DEPTH - 1) + b"]" * (MAX_DEPTH - 1)
     document = read_json(
-        b'{"total": 250.10, "big": 1e400, "n": 9223372036854775807, "name": "\\ud83d\\ude00 \xe7\x8e\x8b",'
-        b' "deep": ' + b"[" * (MAX_DEPTH - 1) + b"]" * (MAX_DEPTH - 1) + b"}"
+        b'{"total": 250.10, "big": 1e400, "n": 9223372036854775807,'
+        b' "name": "\\ud83d\\ude00 \xe7\x8e\x8b", "deep": ' + deep + b"}"
     )
     assert document["total"] == Decimal("250.10") and type(document["total"]) is Decimal
     assert document["big"] == Decimal("1e400")  # read; an amount refuses it by name

@@ -24,9 +24,15 @@ from gongji.money import (
 @pytest.mark.parametrize(
     ("value", "fen"),
     [
-        ("12.34", 1234), (" 0.5 ", 50), (7, 700), (Decimal("-1.10"), -110), ("1e2", 10_000),
-        ("-0", 0), ("1.500", 150), (Decimal("1E+14"), 10**16),
-    ],  # fmt: skip
+        ("12.34", 1234),
+        (" 0.5 ", 50),
+        (7, 700),
+        (Decimal("-1.10"), -110),
+        ("1e2", 10_000),
+        ("-0", 0),
+        ("1.500", 150),
+        (Decimal("1E+14"), 10**16),
+    ],
 )
 def test_to_fen(value, fen):
     got = to_fen(value)

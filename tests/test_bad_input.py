@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 
@@ -96,6 +97,11 @@ BAD = [
         "member.arrears[0].from",
         "not a day between",
     ),
+    (
+        with_member(arrears=[{"from": "2023-01-01", "to": "1899-12-31"}]),
+        "member.arrears[0].to",
+        "not a day from 1900-01-01 on",
+    ),
 ]
 
 
@@ -145,3 +151,9 @@ def test_json_input_numbers_stay_exact():
     doc = scenario(total=250.005, in_scope=None)
     proc = run_cli("calculate", "-", "--json", stdin=json.dumps(doc))
     assert proc.returncode == 2 and "at most two decimals" in proc.stderr
+
+
+def test_a_period_may_end_on_the_last_day_a_date_holds():
+    """9999-12-31, the open end some systems write: nothing counts on from a period's end."""
+    doc = with_member(benefit_periods=[{"from": "2023-01-01", "to": "9999-12-31"}])
+    assert calculate(doc)["visits"][0]["fund_pay"] == Decimal("75.00")

@@ -32,7 +32,9 @@ from gongji.terms import Category, Level, MemberType
 # VARCHAR(40)); other ids (visits, items, diseases, transactions) at most TEXT_MAX. No id
 # holds a control character (PostgreSQL text cannot hold NUL) or an unpaired surrogate (not
 # Unicode: no store and no JSON answer can encode it). Days lie between FIRST_DAY and
-# LAST_DAY: "9999-12-31" is no one's visit, and the day after it does not exist.
+# LAST_DAY: "9999-12-31" is no one's visit, and the day after it does not exist. The last
+# day of a period (`EndDay`) may be 9999-12-31, the open end some systems write: nothing
+# counts on from it.
 ID_MAX = 40
 TEXT_MAX = 64
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
@@ -116,6 +118,12 @@ def check_day(day: date, field: str) -> date:
         raise InputError(field, str(exc)) from None
 
 
+def _not_before_first(day: date) -> date:
+    if day < FIRST_DAY:
+        raise ValueError(f"not a day from {FIRST_DAY} on")
+    return day
+
+
 def _moment_in_range(value: datetime) -> datetime:
     _in_range(value.date())
     return value
@@ -137,6 +145,7 @@ Fen = Annotated[int, BeforeValidator(amount), PlainSerializer(fmt, when_used="js
 Id = Annotated[str, BeforeValidator(_text), printable(TEXT_MAX)]
 Code = Annotated[str, BeforeValidator(_text), printable(ID_MAX)]  # a member's, an institution's
 Day = Annotated[date, AfterValidator(_in_range)]
+EndDay = Annotated[date, AfterValidator(_not_before_first)]  # a period's last day
 LocalTime = Annotated[datetime, BeforeValidator(_moment), AfterValidator(_moment_in_range)]
 
 
@@ -148,7 +157,7 @@ class Strict(BaseModel):
 
 class PeriodIn(Strict):
     start: Day = Field(alias="from")
-    end: Day = Field(alias="to")
+    end: EndDay = Field(alias="to")
 
 
 class MemberIn(Strict):

@@ -19,7 +19,7 @@ from gongji.errors import InputError, validated
 from gongji.ledger import members as M
 from gongji.ledger.driver import as_time, from_json
 from gongji.ledger.schema import family_bindings, settlements
-from gongji.model import Code, Day, MemberIn, has_account
+from gongji.model import Code, Day, EndDay, MemberIn, has_account
 from gongji.policy.schema import Relationship
 
 
@@ -32,7 +32,7 @@ class BindingIn(_Record):
     user: Code  # the relative whose care it pays (使用人)
     relationship: Relationship  # what the user is to the holder
     valid_from: Day = Field(alias="from")
-    valid_to: Day | None = Field(default=None, alias="to")  # the last day; None: open-ended
+    valid_to: EndDay | None = Field(default=None, alias="to")  # the last day; None: open-ended
 
 
 def bind(conn: Connection, document: object, where: str = "binding") -> int:

@@ -137,8 +137,9 @@ async def _settle_batch_async(
 # or it came straight from the driver's cursor
 _RACES = ("UniqueViolation", "IntegrityError", "DeadlockDetected", "SerializationFailure")
 # what the store rejects of a request's data (a value too long, text it cannot encode, a
-# constraint), whether SQLAlchemy wrapped it or it came from the driver's cursor; an outage (a lost connection, a timeout) is none of these: the batch is
-# refused whole and retried by its clients
+# constraint), whether SQLAlchemy wrapped it or it came from the driver's cursor; an outage
+# (a lost connection, a timeout) is none of these: the batch is refused whole, and retried
+# by its clients
 _REJECTED = (
     sqlalchemy.exc.DataError,
     sqlalchemy.exc.IntegrityError,

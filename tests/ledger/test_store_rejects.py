@@ -100,3 +100,20 @@ def test_a_request_the_store_cannot_hold_is_refused_before_the_batch(db):
     ]  # fmt: skip
     assert isinstance(answers[4], Settled)
     assert check.problems(db) == []
+
+
+def test_a_record_stored_before_a_check_was_tightened_fails_alone(db):
+    """A member record the model now refuses (a chronic disease code over 64 characters,
+    stored before ids were bounded): its own request is refused by field; its batch
+    settles."""
+    with db.begin() as conn:
+        for member_id in ("M1", "M2"):
+            members.insert_member(conn, "kaifeng", {"id": member_id, "type": "employee"})
+        conn.execute(
+            text("UPDATE members SET profile = :p WHERE id = 'M1'"),
+            {"p": '{"id": "M1", "type": "employee", "chronic_diseases": ["' + "E" * 65 + '"]}'},
+        )
+    visit = {"id": "V1", "time": "2023-03-01T10:00:00", "institution": "H1", "total": "80.00"}
+    stale, fresh = settle_many(db, [("T1", "M1", visit), ("T2", "M2", {**visit, "id": "V2"})])
+    assert (stale.field, stale.code) == ("member.chronic_diseases[0]", "E_INPUT")
+    assert isinstance(fresh, Settled)

@@ -31,10 +31,10 @@ from gongji.terms import Category, Level, MemberType
 # Ids the store keys on hold at most ID_MAX characters (members.id, institutions.code are
 # VARCHAR(40)); other ids (visits, items, diseases, transactions) at most TEXT_MAX. No id
 # holds a control character (PostgreSQL text cannot hold NUL) or an unpaired surrogate (not
-# Unicode: no store and no JSON answer can encode it). Days lie between FIRST_DAY and
-# LAST_DAY: "9999-12-31" is no one's visit, and the day after it does not exist. The last
-# day of a period (`EndDay`) may be 9999-12-31, the open end some systems write: nothing
-# counts on from it.
+# Unicode: no store and no JSON answer can encode it). Days the code counts from lie between
+# FIRST_DAY and LAST_DAY: the day after "9999-12-31" does not exist. The last day of a
+# period (`EndDay`) may be 9999-12-31, the open end some systems write: nothing counts on
+# from it.
 ID_MAX = 40
 TEXT_MAX = 64
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
@@ -124,11 +124,6 @@ def _not_before_first(day: date) -> date:
     return day
 
 
-def _moment_in_range(value: datetime) -> datetime:
-    _in_range(value.date())
-    return value
-
-
 def _text(value: object) -> object:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
@@ -146,7 +141,9 @@ Id = Annotated[str, BeforeValidator(_text), printable(TEXT_MAX)]
 Code = Annotated[str, BeforeValidator(_text), printable(ID_MAX)]  # a member's, an institution's
 Day = Annotated[date, AfterValidator(_in_range)]
 EndDay = Annotated[date, AfterValidator(_not_before_first)]  # a period's last day
-LocalTime = Annotated[datetime, BeforeValidator(_moment), AfterValidator(_moment_in_range)]
+# a visit's time needs no range of its own: one later than now is refused as such
+# (E_VISIT_FUTURE), one before its region's first policy as having none in force
+LocalTime = Annotated[datetime, BeforeValidator(_moment)]
 
 
 class Strict(BaseModel):

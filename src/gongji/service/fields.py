@@ -29,14 +29,14 @@ def text(data: dict, key: str, where: str, most: int, required: bool = True) -> 
     return check_text(value, f"{where}.{key}", most)
 
 
-def amount(data: dict, key: str, where: str, default: int | None = None) -> int | None:
-    """An amount of yuan as fen: not negative, at most two decimals, within MAX_FEN;
-    `default` when absent (None: required)."""
+def amount(data: dict, key: str, where: str, required: bool = True) -> int | None:
+    """An amount of yuan as fen: not negative, at most two decimals, within MAX_FEN (None
+    when absent and not required)."""
     value = data.get(key)
     if _absent(value):
-        if default is None:
+        if required:
             raise InputError(f"{where}.{key}", "required")
-        return default
+        return None
     try:
         return to_amount(value)
     except MoneyError as exc:

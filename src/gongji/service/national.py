@@ -210,9 +210,9 @@ async def _settlement_input(ctx: Context) -> tuple[str, dict, object, str]:
 
 def _check_total(ctx: Context, visit) -> None:
     """The HIS's total must be the total of the fee details it uploaded."""
-    given = fields.amount(_data(ctx), "medfee_sumamt", DATA, default=-1)
+    given = fields.amount(_data(ctx), "medfee_sumamt", DATA, required=False)
     total = registered.fees_total(visit)
-    if given != -1 and given != total:
+    if given is not None and given != total:
         raise InputError(
             "input.data.medfee_sumamt",
             f"{fmt(given)} is not the uploaded fee details' total ({fmt(total)})",

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 
@@ -77,6 +78,29 @@ BAD = [
         "ends before it starts",
     ),
     ([1, 2], "(document)", "mapping"),
+    # issue 17: ids within the store's limits and printable, days within reason
+    (scenario(id="V" * 65), "visits[0].id", "at most 64 characters"),
+    (scenario(institution="H" * 41), "visits[0].institution", "at most 40 characters"),
+    (scenario(institution="H1\x00"), "visits[0].institution", "control character (U+0000)"),
+    (scenario(disease="J06\ud800"), "visits[0].disease", "unpaired surrogate (U+D800)"),
+    (scenario(id=" "), "visits[0].id", "must not be blank"),
+    (with_member(id="P" * 41), "member.id", "at most 40 characters"),
+    (with_member(chronic_diseases=["E11\x1b"]), "member.chronic_diseases[0]", "control"),
+    (
+        with_member(retirement_processed="9999-12-31"),
+        "member.retirement_processed",
+        "not a day between",
+    ),
+    (
+        with_member(arrears=[{"from": "0001-01-01", "to": "2023-01-01"}]),
+        "member.arrears[0].from",
+        "not a day between",
+    ),
+    (
+        with_member(arrears=[{"from": "2023-01-01", "to": "1899-12-31"}]),
+        "member.arrears[0].to",
+        "not a day from 1900-01-01 on",
+    ),
 ]
 
 
@@ -126,3 +150,9 @@ def test_json_input_numbers_stay_exact():
     doc = scenario(total=250.005, in_scope=None)
     proc = run_cli("calculate", "-", "--json", stdin=json.dumps(doc))
     assert proc.returncode == 2 and "at most two decimals" in proc.stderr
+
+
+def test_a_period_may_end_on_the_last_day_a_date_holds():
+    """9999-12-31, the open end some systems write: nothing counts on from a period's end."""
+    doc = with_member(benefit_periods=[{"from": "2023-01-01", "to": "9999-12-31"}])
+    assert calculate(doc)["visits"][0]["fund_pay"] == Decimal("75.00")

@@ -88,3 +88,27 @@ def test_items_and_total_together_are_refused():
     with pytest.raises(InputError) as err:
         calculate(doc)
     assert err.value.field == "visits[0].items"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("1e30", "at most 999999 of an item"),  # issue 17: quantize cannot hold it (was a 500)
+        ("1e999999999", "at most 999999 of an item"),
+        ("NaN", "must be positive"),
+        ("-Infinity", "must be positive"),
+        ("1e-400", "at most three decimals"),
+        ("0", "must be positive"),
+        (True, "exact decimal"),
+        ({}, "not a number"),
+    ],
+)
+def test_a_quantity_beyond_reason_is_refused(value, reason):
+    with pytest.raises(ValueError) as err:
+        catalogue.quantity(value)
+    assert reason in str(err.value)
+
+
+def test_a_quantity_within_bounds_stays_exact():
+    assert catalogue.quantity("999999.125") == Decimal("999999.125")
+    assert catalogue.quantity(2) == Decimal(2)

@@ -131,7 +131,15 @@ def quantity(value: object) -> Decimal:
     try:
         q = Decimal(str(value))
     except InvalidOperation:
-        raise ValueError(f"not a number: {value!r}") from None
-    if not q.is_finite() or q <= 0 or q != q.quantize(Decimal("0.001")):
+        raise ValueError(f"not a number: {value!r:.40}") from None
+    if not q.is_finite() or q <= 0:
+        raise ValueError("must be positive, with at most three decimals")
+    # bounded before quantize, which cannot hold "1e30" to three decimals
+    if q.adjusted() >= MAX_QUANTITY_DIGITS:
+        raise ValueError(f"at most {10**MAX_QUANTITY_DIGITS - 1} of an item")
+    if q != q.quantize(Decimal("0.001")):
         raise ValueError("must be positive, with at most three decimals")
     return q
+
+
+MAX_QUANTITY_DIGITS = 6  # digits before the point: a visit bills under a million of a thing

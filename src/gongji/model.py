@@ -6,17 +6,122 @@ beyond its types (`check_visit`), and the engine's `Member` and `Visit` made fro
 problem is an `InputError` naming the field.
 """
 
+import re
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StrictBool
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+)
 
 from gongji import catalogue, engine
 from gongji.errors import InputError
 from gongji.money import amount, fmt, to_yuan
 from gongji.policy.schema import Pack, Version
 from gongji.terms import Category, Level, MemberType
+
+# -- the limits of what is stored: one place for every front end ---------------------------
+# Ids the store keys on hold at most ID_MAX characters (members.id, institutions.code are
+# VARCHAR(40)); other ids (visits, items, diseases, transactions) at most TEXT_MAX. No id
+# holds a control character (PostgreSQL text cannot hold NUL) or an unpaired surrogate (not
+# Unicode: no store and no JSON answer can encode it). Days the code counts from lie between
+# FIRST_DAY and LAST_DAY: the day after "9999-12-31" does not exist. The last day of a
+# period (`EndDay`) may be 9999-12-31, the open end some systems write: nothing counts on
+# from it.
+ID_MAX = 40
+TEXT_MAX = 64
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def unprintable(value: str) -> str | None:
+    """What in `value` no id may hold, in words; None if nothing."""
+    found = _UNPRINTABLE.search(value)
+    if found is None:
+        return None
+    char = found.group()
+    kind = "an unpaired surrogate" if "\ud800" <= char <= "\udfff" else "a control character"
+    return f"contains {kind} (U+{ord(char):04X})"
+
+
+def _refusal(text: str, most: int) -> str | None:
+    if not text.strip():
+        return "must not be blank"
+    if len(text) > most:
+        return f"at most {most} characters"
+    return unprintable(text)
+
+
+def printable(most: int) -> AfterValidator:
+    """A pydantic check: the text is not blank and has at most `most` characters, none of
+    them a control character or an unpaired surrogate."""
+
+    def check(value: str) -> str:
+        bad = _refusal(value, most)
+        if bad:
+            raise ValueError(bad)
+        return value
+
+    return AfterValidator(check)
+
+
+def _clean(value: str) -> str:
+    bad = unprintable(value)
+    if bad:
+        raise ValueError(bad)
+    return value
+
+
+Clean = AfterValidator(_clean)  # free text: whatever length its field allows, nothing unprintable
+
+
+def check_text(value: object, field: str, most: int = TEXT_MAX) -> str:
+    """An id given as text (or a whole number, as HIS clients send some) as text, or an
+    InputError naming `field`: the checks of `Id` for fields read by hand."""
+    text = _text(value)
+    if text is None or text == "":
+        raise InputError(field, "required")
+    if not isinstance(text, str):
+        raise InputError(field, f"must be text, not {json_kind(text)}")
+    bad = _refusal(text, most)
+    if bad:
+        raise InputError(field, bad)
+    return text
+
+
+def json_kind(value: object) -> str:
+    """A JSON value's kind, in words."""
+    if isinstance(value, bool):
+        return "true/false"
+    kinds = {dict: "an object", list: "a list", str: "text"}
+    return next((w for t, w in kinds.items() if isinstance(value, t)), "a number")
+
+
+def _in_range(day: date) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"not a day between {FIRST_DAY} and {LAST_DAY}")
+    return day
+
+
+def check_day(day: date, field: str) -> date:
+    """`Day`'s check for a day read by hand."""
+    try:
+        return _in_range(day)
+    except ValueError as exc:
+        raise InputError(field, str(exc)) from None
+
+
+def _not_before_first(day: date) -> date:
+    if day < FIRST_DAY:
+        raise ValueError(f"not a day from {FIRST_DAY} on")
+    return day
 
 
 def _text(value: object) -> object:
@@ -32,7 +137,12 @@ def _moment(value: object) -> object:
 # Read as yuan into fen; written back as yuan text, so a stored record reads back the same
 # (written as fen, each update of a member's record multiplied its money by 100).
 Fen = Annotated[int, BeforeValidator(amount), PlainSerializer(fmt, when_used="json")]
-Id = Annotated[str, BeforeValidator(_text), Field(min_length=1)]
+Id = Annotated[str, BeforeValidator(_text), printable(TEXT_MAX)]
+Code = Annotated[str, BeforeValidator(_text), printable(ID_MAX)]  # a member's, an institution's
+Day = Annotated[date, AfterValidator(_in_range)]
+EndDay = Annotated[date, AfterValidator(_not_before_first)]  # a period's last day
+# a visit's time needs no range of its own: one later than now is refused as such
+# (E_VISIT_FUTURE), one before its region's first policy as having none in force
 LocalTime = Annotated[datetime, BeforeValidator(_moment)]
 
 
@@ -43,18 +153,18 @@ class Strict(BaseModel):
 
 
 class PeriodIn(Strict):
-    start: date = Field(alias="from")
-    end: date = Field(alias="to")
+    start: Day = Field(alias="from")
+    end: EndDay = Field(alias="to")
 
 
 class MemberIn(Strict):
-    id: Id
+    id: Code
     type: MemberType
     # the retirement switch (X-2): the day retiree benefits start (KF-12/16: 享受退休人员医疗
     # 保障待遇之日), and the day it was processed (办理之日); either or both may be recorded.
     # Where only the processing day is, the pack's switch rule gives the start from it.
-    retired_from: date | None = None
-    retirement_processed: date | None = None
+    retired_from: Day | None = None
+    retirement_processed: Day | None = None
     contribution_base: Fen | None = None
     account_balance: Fen | None = None
     has_account: StrictBool | None = None  # default: by member type and tier, from the pack
@@ -78,7 +188,7 @@ class ItemIn(Strict):
 class VisitIn(Strict):
     id: Id
     time: LocalTime
-    institution: Id
+    institution: Code
     level: Level
     category: Category = Category.general
     total: Fen | None = None  # required unless the visit lists items

@@ -16,21 +16,27 @@ class MoneyError(ValueError):
 
 
 def to_fen(value: object) -> int:
-    """Yuan (Decimal, int or numeric string) -> fen. Floats are refused: they are not exact."""
+    """Yuan (Decimal, int or numeric string) -> fen. Floats are refused: they are not exact;
+    so are NaN, Infinity and amounts beyond any this system holds (e.g. "1e400")."""
     if isinstance(value, (bool, float)):
         raise MoneyError(f"must be an exact decimal amount, not {type(value).__name__}")
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise MoneyError(f"not an amount: {value!r}") from None
+        raise MoneyError(f"not an amount: {value!r:.40}") from None
     if not amount.is_finite():
-        raise MoneyError(f"not an amount: {value!r}")
-    fen = amount * FEN_PER_YUAN
-    if fen != fen.to_integral_value():
-        raise MoneyError(f"at most two decimals allowed: {value}")
-    return int(fen)
+        raise MoneyError(f"not an amount: {value!r:.40}")
+    # bounded before any arithmetic: "1e999999999" would overflow the decimal context
+    if amount and amount.adjusted() > MAX_DIGITS:
+        raise MoneyError(f"too large an amount: {value!r:.40}")
+    cents = amount.quantize(CENT)  # exact, and "1e-400" is 0.00: not the amount given
+    if cents != amount:
+        raise MoneyError(f"at most two decimals allowed: {value!s:.40}")
+    return int(cents * FEN_PER_YUAN)
 
 
+CENT = Decimal("0.01")
+MAX_DIGITS = 15  # digits before the point an amount may have (MAX_FEN has 11)
 MAX_FEN = 10**12  # ten billion yuan: no amount of this system comes near it
 
 

@@ -23,7 +23,16 @@ from gongji.money import (
 
 @pytest.mark.parametrize(
     ("value", "fen"),
-    [("12.34", 1234), (" 0.5 ", 50), (7, 700), (Decimal("-1.10"), -110), ("1e2", 10_000)],
+    [
+        ("12.34", 1234),
+        (" 0.5 ", 50),
+        (7, 700),
+        (Decimal("-1.10"), -110),
+        ("1e2", 10_000),
+        ("-0", 0),
+        ("1.500", 150),
+        (Decimal("1E+14"), 10**16),
+    ],
 )
 def test_to_fen(value, fen):
     got = to_fen(value)
@@ -39,6 +48,15 @@ def test_to_fen(value, fen):
         ("NaN", "not an amount: 'NaN'"),
         ("Infinity", "not an amount: 'Infinity'"),
         ("1.234", "at most two decimals allowed: 1.234"),
+        # issue 17: beyond the decimal context, or so small it rounds to nothing
+        ("-Infinity", "not an amount: '-Infinity'"),
+        ("1e400", "too large an amount: '1e400'"),
+        ("1e999999999", "too large an amount: '1e999999999'"),
+        (10**30, "too large an amount: 1000000000000000000000000000000"),
+        ("1e-400", "at most two decimals allowed: 1e-400"),
+        ("1e-999999999", "at most two decimals allowed: 1e-999999999"),
+        ({}, "not an amount: {}"),
+        (None, "not an amount: None"),
     ],
 )
 def test_to_fen_refuses(value, message):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import text
 
 from gongji.ledger import members, registry
 from gongji.service import auth
@@ -17,6 +18,26 @@ from gongji.web import create_app
 
 HOSPITAL = "H41020000001"  # level 3, Kaifeng
 CLINIC = "H41020000002"  # level 1, another institution
+
+
+# what the store holds, to compare before and after a refused request: it must not change
+SNAPSHOT = [
+    "SELECT id, status, account_balance, frozen, CAST(state AS TEXT), last_visit,"
+    " CAST(profile AS TEXT), closed_to FROM members ORDER BY id",
+    "SELECT count(*), coalesce(sum(amount), 0), coalesce(max(id), 0) FROM journal_legs",
+    "SELECT count(*), coalesce(max(id), 0) FROM journal_entries",
+    "SELECT count(*), coalesce(max(id), 0), count(cancel_entry_id) FROM settlements",
+    "SELECT mdtrt_id, med_type, disease, CAST(fees AS TEXT), txn_id FROM visits ORDER BY mdtrt_id",
+    "SELECT count(*) FROM withdrawn_txns",
+    "SELECT id, valid_from, valid_to FROM family_bindings ORDER BY id",
+    "SELECT count(*), coalesce(sum(amount), 0) FROM premiums",
+    "SELECT count(*) FROM institutions",
+]
+
+
+def snapshot(db) -> list:
+    with db.connect() as conn:
+        return [conn.execute(text(q)).all() for q in SNAPSHOT]
 
 
 @dataclass

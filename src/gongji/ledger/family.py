@@ -19,7 +19,7 @@ from gongji.errors import InputError, validated
 from gongji.ledger import members as M
 from gongji.ledger.driver import as_time, from_json
 from gongji.ledger.schema import family_bindings, settlements
-from gongji.model import Id, MemberIn, has_account
+from gongji.model import Code, Day, EndDay, MemberIn, has_account
 from gongji.policy.schema import Relationship
 
 
@@ -28,11 +28,11 @@ class _Record(BaseModel):
 
 
 class BindingIn(_Record):
-    holder: Id  # whose account pays (授权人)
-    user: Id  # the relative whose care it pays (使用人)
+    holder: Code  # whose account pays (授权人)
+    user: Code  # the relative whose care it pays (使用人)
     relationship: Relationship  # what the user is to the holder
-    valid_from: date = Field(alias="from")
-    valid_to: date | None = Field(default=None, alias="to")  # the last day; None: open-ended
+    valid_from: Day = Field(alias="from")
+    valid_to: EndDay | None = Field(default=None, alias="to")  # the last day; None: open-ended
 
 
 def bind(conn: Connection, document: object, where: str = "binding") -> int:
@@ -112,9 +112,9 @@ def _allowed(holder, user, b: BindingIn, where: str) -> None:
 
 
 class UnbindIn(_Record):
-    holder: Id
-    user: Id
-    on: date  # the first day the binding no longer holds
+    holder: Code
+    user: Code
+    on: Day  # the first day the binding no longer holds
 
 
 def unbind(conn: Connection, document: object, where: str = "unbind") -> dict:

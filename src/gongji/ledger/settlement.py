@@ -9,6 +9,7 @@ commit carries many settlements; each answer is final when it returns.
 
 import hashlib
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import psycopg
+import sqlalchemy.exc
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from gongji import catalogue, engine, policy
@@ -35,7 +37,16 @@ from gongji.ledger.driver import PREFETCH_PG, WRITE_PG, Driver, Key, as_time, fr
 from gongji.ledger.journal import legs_of, post
 from gongji.ledger.schema import members, settlements, withdrawn_txns
 from gongji.ledger.uses import late_start, month_of, use_of_row
-from gongji.model import MemberIn, VisitIn, check_visit, engine_member, engine_visit
+from gongji.model import (
+    ID_MAX,
+    TEXT_MAX,
+    MemberIn,
+    VisitIn,
+    check_text,
+    check_visit,
+    engine_member,
+    engine_visit,
+)
 from gongji.money import fmt
 from gongji.policy.schema import Cited, Version
 from gongji.terms import Condition, MemberClass
@@ -55,18 +66,29 @@ def settle_many(
     db: Engine, requests: list[Request], again: bool = True
 ) -> list[Settled | InputError]:
     """Settle a batch in one transaction; each answer is the result or the InputError that
-    refused it (a refused request writes nothing; the others go on)."""
+    refused it (a refused request writes nothing; the others go on). A request the store
+    could not hold is refused before the batch begins; one the store still rejects fails
+    alone (the batch is settled again one by one)."""
+    answers, admitted = _screened(requests)
+    batch = [requests[i] for i in admitted]
+    for i, answer in zip(admitted, _settle_batch(db, batch, again) if batch else [], strict=True):
+        answers[i] = answer
+    return answers
+
+
+def _settle_batch(db: Engine, requests: list[Request], again: bool) -> list:
     try:
         with db.begin() as conn, _prefetched(conn, requests) as sql:
             answers = [_settle_or_refuse(sql, *r) for r in requests]
             sql.commit()
             return answers
     except Exception as exc:
-        # a concurrent transaction settled the same txn_id or the same visit for another
-        # member, or a batch deadlocked: one by one, each settled again, sees what won
-        if not _lost_race(exc) or not again:
+        step = _after_failure(exc, len(requests), again)
+        if step == "raise":
             raise
-        return [a for r in requests for a in settle_many(db, [r], again=len(requests) > 1)]
+        if step == "refuse":
+            return [_store_refused(exc)]
+        return [a for r in requests for a in _settle_batch(db, [r], len(requests) > 1)]
 
 
 async def settle_many_async(
@@ -75,6 +97,17 @@ async def settle_many_async(
     """`settle_many` on PostgreSQL over a psycopg AsyncConnection (the service's event loop
     settles while the store works, with no thread beside it): the same batch — one prefetch,
     the settling, the writes sent with the COMMIT — in two round trips."""
+    answers, admitted = _screened(requests)
+    batch = [requests[i] for i in admitted]
+    settled = await _settle_batch_async(conn, batch, not alone) if batch else []
+    for i, answer in zip(admitted, settled, strict=True):
+        answers[i] = answer
+    return answers
+
+
+async def _settle_batch_async(
+    conn: psycopg.AsyncConnection, requests: list[Request], again: bool
+) -> list:
     sql = Driver()
     try:
         async with conn.pipeline():
@@ -89,19 +122,84 @@ async def settle_many_async(
         return answers
     except Exception as exc:
         await conn.rollback()
-        if not _lost_race(exc) or alone:
+        step = _after_failure(exc, len(requests), again)
+        if step == "raise":
             raise
+        if step == "refuse":
+            return [_store_refused(exc)]
         # as in `settle_many`: one by one; settled again, a request's prefetch sees what won
-        return [a for r in requests for a in await settle_many_async(conn, [r], len(requests) == 1)]
+        return [
+            a for r in requests for a in await _settle_batch_async(conn, [r], len(requests) > 1)
+        ]
 
 
 # what a transaction that lost a race gets from the database, whether SQLAlchemy wrapped it
 # or it came straight from the driver's cursor
 _RACES = ("UniqueViolation", "IntegrityError", "DeadlockDetected", "SerializationFailure")
+# what the store rejects of a request's data (a value too long, text it cannot encode, a
+# constraint), whether SQLAlchemy wrapped it or it came from the driver's cursor; an outage
+# (a lost connection, a timeout) is none of these: the batch is refused whole, and retried
+# by its clients
+_REJECTED = (
+    sqlalchemy.exc.DataError,
+    sqlalchemy.exc.IntegrityError,
+    psycopg.DataError,
+    psycopg.IntegrityError,
+    sqlite3.DataError,
+    sqlite3.IntegrityError,
+    UnicodeError,
+    orjson.JSONEncodeError,
+)
 
 
 def _lost_race(exc: Exception) -> bool:
     return type(getattr(exc, "orig", None) or exc).__name__ in _RACES
+
+
+def _after_failure(exc: Exception, size: int, again: bool) -> str:
+    """What a failed batch of `size` does next: "alone" — each request settled again on its
+    own (a lost race: its prefetch then sees what won; a rejection: only the rejected one
+    fails); "refuse" — the one request the store rejects is refused; "raise"."""
+    if _lost_race(exc) and again:
+        return "alone"
+    if isinstance(exc, _REJECTED):
+        return "alone" if size > 1 else "refuse"
+    return "raise"
+
+
+def _store_refused(exc: Exception) -> InputError:
+    """The store rejected a request's data after every check passed: named by the error's
+    class and SQLSTATE, never its text (which quotes the data)."""
+    orig = getattr(exc, "orig", None) or exc
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+    kind = type(orig).__name__ + (f" {state}" if state else "")
+    return InputError("(request)", f"the store could not record it ({kind})")
+
+
+def _screened(requests: list[Request]) -> tuple[list, list[int]]:
+    """Each request's answer where it is refused before the batch (ids the store cannot
+    hold: they would fail the batch's one prefetch for every request in it), and the
+    indices of the requests admitted to the batch."""
+    answers: list = [None] * len(requests)
+    admitted = []
+    for i, request in enumerate(requests):
+        answers[i] = _inadmissible(*request)
+        if answers[i] is None:
+            admitted.append(i)
+    return answers, admitted
+
+
+def _inadmissible(txn_id: object, member_id: object, visit: object) -> InputError | None:
+    try:
+        check_text(txn_id, "txn_id", TEXT_MAX)
+        check_text(member_id, "member_id", ID_MAX)
+        if isinstance(visit, dict):
+            for key, most in (("institution", ID_MAX), ("id", TEXT_MAX)):
+                if visit.get(key) is not None:
+                    check_text(visit[key], f"visit.{key}", most)
+    except InputError as exc:
+        return exc
+    return None
 
 
 @contextmanager
@@ -119,11 +217,16 @@ def presettle(db: Engine, member_id: str, visit: object) -> Settled:
     """What settling would give now (the platform's 2206): the same path as `settle`, in a
     transaction that is rolled back, so nothing is written."""
     txn_id = f"presettle:{uuid.uuid4().hex}"
+    refused = _inadmissible(txn_id, member_id, visit)
+    if refused is not None:
+        raise refused
     with db.connect() as conn:
         trans = conn.begin()
         try:
             with _prefetched(conn, [(txn_id, member_id, visit)]) as sql:
                 answer = _settle_one(sql, txn_id, member_id, visit)
+        except _REJECTED as exc:
+            raise _store_refused(exc) from None
         finally:
             trans.rollback()
     return answer.as_presettlement()
@@ -285,8 +388,11 @@ def _member_for(region: str, _pack_id: int, text: str, version: int) -> tuple[en
     region's pack (the pack object's id in the key: a reloaded pack is a new one), made once
     per distinct record and version: members settle again and again."""
     pack = policy.load_region(region)
-    record = MemberIn.model_validate_json(text)
-    return engine_member(pack, record, pack.versions[version].valid_from), orjson.loads(text)
+    document = orjson.loads(text)
+    # a record stored before a check was tightened is refused for its own request (naming
+    # its field), not failed with its whole batch
+    record = validated(MemberIn, document, "member")
+    return engine_member(pack, record, pack.versions[version].valid_from), document
 
 
 def _visit(document: object, known, region: str) -> tuple[VisitIn, object]:

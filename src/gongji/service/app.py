@@ -5,13 +5,11 @@ Front ends above the service (the console) are handed in by whoever composes the
 application (`gongji.web`): the service imports none of them."""
 
 import asyncio
-import json
 import logging
 import sys
 import time
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
-from decimal import Decimal
 from typing import Protocol
 
 import orjson
@@ -22,6 +20,7 @@ from sqlalchemy import Engine, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
+from gongji.documents import read_json
 from gongji.errors import InputError, ServiceError, body, from_input, status
 from gongji.ledger import store
 from gongji.service import national, rest
@@ -106,12 +105,12 @@ async def _lifespan(app: FastAPI):
 
 async def transaction(request: Request) -> Response:
     raw = await request.body()
-    try:  # amounts exact: decimals, never floats
-        document = json.loads(raw, parse_float=Decimal)
-    except ValueError:
-        document = None
-    if not isinstance(document, dict):
-        answer = national._failed(None, InputError("(body)", "a JSON object (the envelope)"))
+    try:  # amounts exact, decimals; nothing a store cannot hold (documents.read_json)
+        document = read_json(raw)
+        if not isinstance(document, dict):
+            raise InputError("(body)", "a JSON object (the envelope)")
+    except InputError as exc:
+        answer = national._failed(None, exc)
     else:
         app = request.app
         answer = await national.answer(

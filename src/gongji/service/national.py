@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine
@@ -29,8 +29,9 @@ from gongji.errors import CATALOGUE, InputError, ServiceError, first_error
 from gongji.ledger import views
 from gongji.ledger.answer import Settled
 from gongji.ledger.settlement import cancel, presettle, reverse
+from gongji.model import ID_MAX, TEXT_MAX, printable
 from gongji.money import fmt, json_number, to_yuan
-from gongji.service import registered
+from gongji.service import fields, registered
 from gongji.service.auth import Caller
 from gongji.service.writer import Writer
 from gongji.supervision import statements
@@ -43,8 +44,9 @@ class Envelope(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     infno: str = Field(min_length=4, max_length=4)
-    msgid: str = Field(min_length=1, max_length=64)
-    fixmedins_code: str = Field(min_length=1, max_length=40)
+    # the settlement's transaction id, the institution's code: as the store holds them
+    msgid: Annotated[str, Field(min_length=1, max_length=TEXT_MAX), printable(TEXT_MAX)]
+    fixmedins_code: Annotated[str, Field(min_length=1, max_length=ID_MAX), printable(ID_MAX)]
     mdtrtarea_admvs: str | None = None
     insuplc_admdvs: str | None = None
     recer_sys_code: str | None = None
@@ -118,6 +120,9 @@ def _refmsgid(envelope: Envelope) -> str:
     return f"{envelope.insuplc_admdvs or '000000'}{_now()}"
 
 
+DATA = "input.data"  # where most transactions' fields are
+
+
 def _data(ctx: Context, key: str = "data") -> dict:
     value = ctx.envelope.input.get(key)
     if not isinstance(value, dict):
@@ -128,9 +133,9 @@ def _data(ctx: Context, key: str = "data") -> dict:
 # -- 1101 member information ---------------------------------------------------------------
 async def member_information(ctx: Context) -> dict:
     data = _data(ctx)
-    member_id = str(data.get("psn_no") or data.get("mdtrt_cert_no") or "")
-    if not member_id:
-        raise InputError("input.data.mdtrt_cert_no", "required (or psn_no)")
+    member_id = fields.text(data, "psn_no", DATA, ID_MAX, required=False)
+    if member_id is None:
+        member_id = fields.text(data, "mdtrt_cert_no", DATA, ID_MAX)  # the member's id here
     shown = await asyncio.to_thread(views.member_show, ctx.db, member_id)
     pack = policy.load_region(shown["region"])
     mtype = shown["record"]["type"]
@@ -158,10 +163,11 @@ async def registration(ctx: Context) -> dict:
 
 async def visit_information(ctx: Context) -> None:
     info = _data(ctx, "mdtrtinfo")
-    diagnoses = ctx.envelope.input.get("diseinfo") or []
+    diagnoses = ctx.envelope.input.get("diseinfo")
     await asyncio.to_thread(
-        registered.add_visit_information, ctx.db, ctx.caller, info, diagnoses, "input.mdtrtinfo"
-    )
+        registered.add_visit_information,
+        ctx.db, ctx.caller, info, diagnoses, "input.mdtrtinfo", "input.diseinfo",
+    )  # fmt: skip
     return None
 
 
@@ -176,18 +182,18 @@ async def fee_details(ctx: Context) -> dict:
 # -- 2206 / 2207 pre-settle and settle ------------------------------------------------------
 async def _settlement_input(ctx: Context) -> tuple[str, dict, object, str]:
     data = _data(ctx)
-    member_id = str(data.get("psn_no") or "")
-    if not member_id:
-        raise InputError("input.data.psn_no", "required")
-    mdtrt_id = str(data.get("mdtrt_id") or "")
-    if not mdtrt_id:
-        raise InputError("input.data.mdtrt_id", "required")
+    member_id = fields.text(data, "psn_no", DATA, ID_MAX)
+    mdtrt_id = fields.text(data, "mdtrt_id", DATA, ID_MAX)
+    given_type = fields.text(data, "med_type", DATA, registered.MED_TYPE_MAX, required=False)
+    flag = fields.text(data, "acct_used_flag", DATA, 2, required=False) or "1"
+    if flag not in ("0", "1"):
+        raise InputError("input.data.acct_used_flag", "0 or 1")
     document, visit = await asyncio.to_thread(
         registered.visit_document, ctx.db, ctx.caller, mdtrt_id, "input.data.mdtrt_id"
     )
     if visit.member_id != member_id:
         raise InputError("input.data.psn_no", f"visit {mdtrt_id} is not {member_id}'s")
-    med_type = str(data.get("med_type") or visit.med_type)
+    med_type = given_type or visit.med_type
     region = visit.region
     pack = policy.load_region(region)
     category = pack.med_types.get(med_type)
@@ -195,9 +201,6 @@ async def _settlement_input(ctx: Context) -> tuple[str, dict, object, str]:
         known = ", ".join(pack.med_types)
         raise InputError("input.data.med_type", f"{med_type} is not one of {region}'s ({known})")
     document["category"] = category.value
-    flag = str(data.get("acct_used_flag", "1"))
-    if flag not in ("0", "1"):
-        raise InputError("input.data.acct_used_flag", "0 or 1")
     document["use_account"] = flag == "1"
     e = ctx.envelope
     if e.mdtrtarea_admvs and e.insuplc_admdvs and e.mdtrtarea_admvs != e.insuplc_admdvs:
@@ -207,11 +210,12 @@ async def _settlement_input(ctx: Context) -> tuple[str, dict, object, str]:
 
 def _check_total(ctx: Context, visit) -> None:
     """The HIS's total must be the total of the fee details it uploaded."""
-    given = _data(ctx).get("medfee_sumamt")
-    total = to_yuan(registered.fees_total(visit))
-    if given is not None and Decimal(str(given)) != total:
+    given = fields.amount(_data(ctx), "medfee_sumamt", DATA, required=False)
+    total = registered.fees_total(visit)
+    if given is not None and given != total:
         raise InputError(
-            "input.data.medfee_sumamt", f"{given} is not the uploaded fee details' total ({total})"
+            "input.data.medfee_sumamt",
+            f"{fmt(given)} is not the uploaded fee details' total ({fmt(total)})",
         )
 
 
@@ -231,10 +235,7 @@ async def settle_transaction(ctx: Context) -> dict:
 
 # -- 2208 cancel, 2601 reverse ---------------------------------------------------------------
 async def cancel_settlement(ctx: Context) -> dict:
-    data = _data(ctx)
-    setl_id = str(data.get("setl_id") or "")
-    if not setl_id:
-        raise InputError("input.data.setl_id", "required")
+    setl_id = fields.text(_data(ctx), "setl_id", DATA, TEXT_MAX)
     original = await asyncio.to_thread(_own_settlement, ctx, setl_id, "input.data.setl_id")
     await asyncio.to_thread(cancel, ctx.db, setl_id)
     return setlinfo(original.answer, original.member_id, "", setl_id, sign=-1)
@@ -242,12 +243,9 @@ async def cancel_settlement(ctx: Context) -> dict:
 
 async def reverse_transaction(ctx: Context) -> dict | None:
     data = _data(ctx)
-    omsgid = str(data.get("omsgid") or "")
-    oinfno = str(data.get("oinfno") or "")
-    member_id = str(data.get("psn_no") or "")
-    for key, value in (("omsgid", omsgid), ("oinfno", oinfno), ("psn_no", member_id)):
-        if not value:
-            raise InputError(f"input.data.{key}", "required")
+    omsgid = fields.text(data, "omsgid", DATA, TEXT_MAX)
+    oinfno = fields.text(data, "oinfno", DATA, 6)
+    member_id = fields.text(data, "psn_no", DATA, ID_MAX)
     if oinfno in ("2201", "2203", "2204"):
         return None  # no money moved: nothing to undo
     if oinfno != "2207":
@@ -270,15 +268,12 @@ def _own_settlement(ctx: Context, txn_id: str, field: str) -> views.SettlementRe
 # -- 3201 / 3202 reconciliation ---------------------------------------------------------------
 async def reconcile_totals(ctx: Context) -> dict:
     data = _data(ctx)
+    period = _period(data)  # every field read before the store is asked
+    theirs = {k: to_yuan(fields.amount(data, k, DATA)) for k in MONEY_TOTALS}
+    theirs["fixmedins_setl_cnt"] = fields.count(data, "fixmedins_setl_cnt", DATA)
     totals = await asyncio.to_thread(
-        statements.reconciliation_totals, ctx.db, ctx.envelope.fixmedins_code, *_period(data)
+        statements.reconciliation_totals, ctx.db, ctx.envelope.fixmedins_code, *period
     )
-    theirs = {
-        "medfee_sumamt": _dec(data, "medfee_sumamt"),
-        "fund_pay_sumamt": _dec(data, "fund_pay_sumamt"),
-        "acct_pay": _dec(data, "acct_pay"),
-        "fixmedins_setl_cnt": int(_dec(data, "fixmedins_setl_cnt")),
-    }
     differs = [k for k in theirs if theirs[k] != totals[k]]
     return {
         "stmtinfo": {
@@ -295,18 +290,12 @@ async def reconcile_totals(ctx: Context) -> dict:
 
 async def reconcile_details(ctx: Context) -> dict:
     data = _data(ctx)
+    period = _period(data)
+    theirs = _their_rows(data.get("detail") or ctx.envelope.input.get("detail"))
     settled = await asyncio.to_thread(
-        statements.reconciliation_rows, ctx.db, ctx.envelope.fixmedins_code, *_period(data)
+        statements.reconciliation_rows, ctx.db, ctx.envelope.fixmedins_code, *period
     )
     ours = {r["setl_id"]: r for r in settled}
-    rows = data.get("detail") or ctx.envelope.input.get("detail") or []
-    if not isinstance(rows, list):
-        raise InputError("input.data.detail", "a list of settlement rows")
-    theirs = {}
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict) or not row.get("setl_id"):
-            raise InputError(f"input.data.detail[{i}].setl_id", "required")
-        theirs[str(row["setl_id"])] = row
     out = []
     for setl_id in sorted(set(ours) | set(theirs)):
         mine, yours = ours.get(setl_id), theirs.get(setl_id)
@@ -319,33 +308,33 @@ async def reconcile_details(ctx: Context) -> dict:
                 }
             )
             continue
-        differs = [
-            k
-            for k in ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")
-            if Decimal(str(yours.get(k, "0"))) != mine[k]
-        ]
-        if str(yours.get("refd_setl_flag", "0")) != mine["refd_setl_flag"]:
-            differs.append("refd_setl_flag")
+        differs = [k for k in (*MONEY_TOTALS, "refd_setl_flag") if yours[k] != mine[k]]
         if differs:
             out.append({"setl_id": setl_id, "stmt_rslt": "1", "stmt_rslt_dscr": ", ".join(differs)})
     return {"stmtinfo": {"stmt_rslt": "1" if out else "0"}, "detail": out}
 
 
-def _dec(data: dict, key: str) -> Decimal:
-    try:
-        return Decimal(str(data.get(key)))
-    except Exception:
-        raise InputError(f"input.data.{key}", "a number") from None
+MONEY_TOTALS = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")
+
+
+def _their_rows(rows: object) -> dict[str, dict]:
+    """The client's settlement rows by setl_id, each read and checked: the amounts are
+    required (as in the file a client uploads); the refund flag absent is 0."""
+    theirs = {}
+    for i, row in enumerate(fields.objects(rows, "input.data.detail")):
+        at = f"input.data.detail[{i}]"
+        setl_id = fields.text(row, "setl_id", at, TEXT_MAX)
+        read = {k: to_yuan(fields.amount(row, k, at)) for k in MONEY_TOTALS}
+        read["refd_setl_flag"] = fields.text(row, "refd_setl_flag", at, 6, required=False) or "0"
+        theirs[setl_id] = read
+    return theirs
 
 
 def _period(data: dict) -> tuple[date, date]:
-    try:
-        begin = date.fromisoformat(str(data.get("stmt_begndate"))[:10])
-        end = date.fromisoformat(str(data.get("stmt_enddate"))[:10])
-    except ValueError:
-        raise InputError(
-            "input.data.stmt_begndate", "give stmt_begndate and stmt_enddate as yyyy-MM-dd"
-        ) from None
+    begin = fields.day(data, "stmt_begndate", DATA)
+    end = fields.day(data, "stmt_enddate", DATA)
+    if end < begin:
+        raise InputError("input.data.stmt_enddate", f"before stmt_begndate ({end} < {begin})")
     return begin, end
 
 

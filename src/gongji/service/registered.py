@@ -3,7 +3,6 @@ registers (a visit id, 就诊ID), 2203 adds the visit's type and diagnosis, 2204
 details, which 2206/2207 settle as line items priced from the catalogue."""
 
 import hashlib
-from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Engine, insert, select, update
@@ -11,65 +10,75 @@ from sqlalchemy import Engine, insert, select, update
 from gongji import catalogue
 from gongji.errors import InputError, ServiceError
 from gongji.ledger.schema import members, visits
-from gongji.money import MoneyError, fmt, times, to_fen
+from gongji.money import fmt, times, to_fen
+from gongji.service import fields
 from gongji.service.auth import Caller
+
+# the national tables' lengths: C(30) for the hospital's serials and codes; med_type C(6)
+SERIAL_MAX, CODE_MAX, MED_TYPE_MAX = 30, 30, 6
 
 
 def register(db: Engine, caller_institution: str, msgid: str, data: dict, where: str) -> dict:
-    member_id = _text(data, "psn_no", where)
-    begntime = _time(data, "begntime", where)
+    """2201: every field read and checked before the visit is written; the answer (the
+    hospital's serial echoed as text) is what was checked."""
+    member_id = fields.text(data, "psn_no", where, fields.ID_MAX)
+    begntime = fields.moment(data, "begntime", where)
+    serial = fields.text(data, "ipt_otp_no", where, SERIAL_MAX, required=False)
+    med_type = fields.text(data, "med_type", where, MED_TYPE_MAX, required=False) or "11"
     mdtrt_id = "V" + hashlib.sha256(msgid.encode()).hexdigest()[:23]  # a retry: the same id
+    answer = {"mdtrt_id": mdtrt_id, "psn_no": member_id, "ipt_otp_no": serial}
     with db.begin() as conn:
         if conn.execute(select(members.c.id).where(members.c.id == member_id)).first() is None:
             raise InputError(f"{where}.psn_no", f"unknown member {member_id}", "E_NOT_FOUND")
         if conn.execute(select(visits.c.mdtrt_id).where(visits.c.mdtrt_id == mdtrt_id)).first():
-            return {"mdtrt_id": mdtrt_id, "psn_no": member_id, "ipt_otp_no": data.get("ipt_otp_no")}
+            return answer
         conn.execute(
             insert(visits).values(
                 mdtrt_id=mdtrt_id,
                 member_id=member_id,
                 institution=caller_institution,
                 begntime=begntime,
-                med_type=str(data.get("med_type") or "11"),
+                med_type=med_type,
                 fees={},
             )
         )
-    return {"mdtrt_id": mdtrt_id, "psn_no": member_id, "ipt_otp_no": data.get("ipt_otp_no")}
+    return answer
 
 
 def add_visit_information(
-    db: Engine, caller: Caller, info: dict, diagnoses: list, where: str
+    db: Engine, caller: Caller, info: dict, diagnoses: list, where: str, dwhere: str
 ) -> None:
-    mdtrt_id = _text(info, "mdtrt_id", where)
+    """2203: the visit's type and disease (its own code, else the first diagnosis's)."""
+    mdtrt_id = fields.text(info, "mdtrt_id", where, fields.ID_MAX)
+    med_type = fields.text(info, "med_type", where, MED_TYPE_MAX, required=False)
+    disease = fields.text(info, "dise_codg", where, CODE_MAX, required=False)
+    for i, d in enumerate(fields.objects(diagnoses, dwhere)):
+        code = fields.text(d, "diag_code", f"{dwhere}[{i}]", CODE_MAX, required=False)
+        disease = disease or code
     with db.begin() as conn:
         visit = _own(conn, caller, mdtrt_id, f"{where}.mdtrt_id")
-        disease = info.get("dise_codg") or next(
-            (d.get("diag_code") for d in diagnoses if isinstance(d, dict) and d.get("diag_code")),
-            None,
-        )
         conn.execute(
             update(visits)
             .where(visits.c.mdtrt_id == visit.mdtrt_id)
-            .values(med_type=str(info.get("med_type") or visit.med_type), disease=disease)
+            .values(med_type=med_type or visit.med_type, disease=disease)
         )
 
 
 def upload_fees(db: Engine, caller: Caller, lines: list, where: str) -> list[dict]:
     """Fee details, each priced against the catalogue (the care region's: 就医地目录)."""
-    if not isinstance(lines, list) or not lines:
+    lines = fields.objects(lines, where)
+    if not lines:
         raise InputError(where, "give the fee detail lines")
+    fees = [_fee(line, f"{where}[{i}]") for i, line in enumerate(lines)]  # all, before writing
     items = catalogue.sample()
     out = []
     with db.begin() as conn:
         fees_by_visit: dict[str, dict] = {}
-        for i, line in enumerate(lines):
-            at = f"{where}[{i}]"
-            if not isinstance(line, dict):
-                raise InputError(at, "a fee detail line is an object")
-            mdtrt_id = _text(line, "mdtrt_id", at)
+        for i, fee in enumerate(fees):
+            mdtrt_id = fee["mdtrt_id"]
             if mdtrt_id not in fees_by_visit:
-                fees_by_visit[mdtrt_id] = dict(_own(conn, caller, mdtrt_id, f"{at}.mdtrt_id").fees)
-            fee = _fee(line, at)
+                found = _own(conn, caller, mdtrt_id, f"{where}[{i}].mdtrt_id")
+                fees_by_visit[mdtrt_id] = dict(found.fees)
             priced = catalogue.price(
                 [catalogue.Line(fee["code"], fee["quantity"], fee["unit_price"])], items
             )
@@ -138,50 +147,34 @@ def _own(conn, caller: Caller, mdtrt_id: str, field: str):
 
 
 def _fee(line: dict, at: str) -> dict:
-    sn = _text(line, "feedetl_sn", at)
-    code = _text(line, "med_list_codg", at)
+    """A fee detail line read and checked: its serial and code as text, the quantity and
+    the price within bounds, the line total cnt x pric."""
+    sn = fields.text(line, "feedetl_sn", at, SERIAL_MAX)
+    code = fields.text(line, "med_list_codg", at, LIST_CODE_MAX)
     try:
         quantity = catalogue.quantity(line.get("cnt"))
     except (ValueError, TypeError) as exc:
         raise InputError(f"{at}.cnt", str(exc)) from None
-    price = _fen(line, "pric", at)
-    total = _fen(line, "det_item_fee_sumamt", at)
+    price = fields.amount(line, "pric", at)
+    total = fields.amount(line, "det_item_fee_sumamt", at)
     if times(price, quantity) != total:
         raise InputError(
             f"{at}.det_item_fee_sumamt",
             f"{fmt(total)} is not cnt x pric ({fmt(times(price, quantity))})",
         )
-    fee = {"sn": sn, "code": code, "quantity": quantity, "unit_price": price}
+    fee = {"mdtrt_id": fields.text(line, "mdtrt_id", at, fields.ID_MAX), "sn": sn,
+           "code": code, "quantity": quantity, "unit_price": price}  # fmt: skip
     # the prescription (rxno) and whether it circulates to a pharmacy (rx_circ_flag 1): the
-    # prescription-circulation monitoring (KF-23, PZH-14, XSBN-32) reads them
-    for key in ("rxno", "rx_circ_flag"):
-        if line.get(key) not in (None, ""):
-            fee[key] = str(line[key])
+    # prescription-circulation monitoring (KF-23, PZH-14, XSBN-32) reads them; rxno runs
+    # over its C(30) in one client
+    for key, most in (("rxno", RXNO_MAX), ("rx_circ_flag", MED_TYPE_MAX)):
+        value = fields.text(line, key, at, most, required=False)
+        if value is not None:
+            fee[key] = value
     return fee
 
 
-def _fen(data: dict, key: str, where: str) -> int:
-    try:
-        fen = to_fen(data.get(key))
-    except MoneyError:
-        raise InputError(f"{where}.{key}", "an amount in yuan, at most two decimals") from None
-    if fen < 0:
-        raise InputError(f"{where}.{key}", "must not be negative")
-    return fen
-
-
-def _text(data: dict, key: str, where: str) -> str:
-    value = data.get(key)
-    if value is None or str(value).strip() == "":
-        raise InputError(f"{where}.{key}", "required")
-    return str(value)
-
-
-def _time(data: dict, key: str, where: str) -> datetime:
-    try:
-        return datetime.fromisoformat(str(data.get(key)).replace(" ", "T"))
-    except ValueError:
-        raise InputError(f"{where}.{key}", "a time: yyyy-MM-dd HH:mm:ss") from None
+LIST_CODE_MAX, RXNO_MAX = 50, 100  # med_list_codg C(50); rxno C(30), longer in one client
 
 
 def _num(fen: int) -> float:

@@ -5,21 +5,19 @@ and enters manual reimbursements (XSBN-28) from invoices.
 """
 
 import asyncio
-import json
-from datetime import date
-from decimal import Decimal
 from typing import Annotated, TypeVar
 
 import orjson
 from fastapi import FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gongji.errors import CATALOGUE, ServiceError, first_error
+from gongji.documents import read_json
+from gongji.errors import CATALOGUE, InputError, ServiceError, first_error, from_input
 from gongji.ledger import accounts as ledger_accounts
 from gongji.ledger import family, views
 from gongji.ledger import members as ledger_members
 from gongji.ledger.settlement import cancel, explain_answer, presettle
-from gongji.model import Fen
+from gongji.model import ID_MAX, TEXT_MAX, Clean, Day, Fen, check_text, printable
 from gongji.service.auth import Caller
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -36,14 +34,23 @@ class MemberNew(BaseModel):
     member: dict
 
 
+# ids as the store holds them (model.py): within its lengths, no control characters
+TxnId = Annotated[str, Field(min_length=1, max_length=TEXT_MAX), printable(TEXT_MAX)]
+MemberId = Annotated[str, Field(min_length=1, max_length=ID_MAX), printable(ID_MAX)]
+
+
+def _text(most: int, least: int = 1) -> type:
+    return Annotated[str, Field(min_length=least, max_length=most), Clean]
+
+
 class SettleIn(BaseModel):
-    txn_id: str = Field(min_length=1, max_length=64)
-    member_id: str = Field(min_length=1, max_length=40)
+    txn_id: TxnId
+    member_id: MemberId
     visit: dict
 
 
 class PresettleIn(BaseModel):
-    member_id: str = Field(min_length=1, max_length=40)
+    member_id: MemberId
     visit: dict
 
 
@@ -53,12 +60,12 @@ class PremiumIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")  # a misspelt beneficiary must not fall back
 
-    op_id: str = Field(min_length=1, max_length=64)
+    op_id: TxnId
     amount: Fen
-    purpose: str = Field(min_length=1, max_length=40)
-    on: date
-    beneficiary: str | None = Field(default=None, max_length=12)
-    relative: str | None = Field(default=None, max_length=100)
+    purpose: _text(40)
+    on: Day
+    beneficiary: _text(12, 0) | None = None
+    relative: _text(100, 0) | None = None
 
 
 # -- answers, as the OpenAPI description gives them (money is yuan text: "75.00") ----------
@@ -147,11 +154,11 @@ def _own_visit(who: Caller, visit: dict) -> None:
 
 async def _body(request: Request, model: type[Body]) -> Body:
     """The request body as `model`: amounts exact (JSON numbers read as decimals, never
-    floats); a mistake names its field."""
+    floats), nothing a store cannot hold (documents.read_json); a mistake names its field."""
     try:
-        document = json.loads(await request.body(), parse_float=Decimal)
-    except ValueError:
-        raise ServiceError("E_INPUT", "(body)", "not JSON") from None
+        document = read_json(await request.body())
+    except InputError as exc:
+        raise from_input(exc) from None
     try:
         return model.model_validate(document)
     except ValidationError as exc:
@@ -160,6 +167,7 @@ async def _body(request: Request, model: type[Body]) -> Body:
 
 
 async def member(member_id: str, request: Request) -> Response:
+    member_id = check_text(member_id, "member_id", ID_MAX)
     who: Caller = request.state.caller
     shown = await asyncio.to_thread(views.member_show, request.app.state.db, member_id)
     if who.bureau:
@@ -192,6 +200,7 @@ async def settle_pre(request: Request) -> Response:
 
 
 def _settlement(request: Request, txn_id: str) -> views.SettlementRecord:
+    check_text(txn_id, "txn_id", TEXT_MAX)
     found = views.settlement(request.app.state.db, txn_id)
     if not request.state.caller.may_see(found.institution):
         raise ServiceError("E_FORBIDDEN", "txn_id", "another institution's settlement")
@@ -238,6 +247,7 @@ def _visit_row(r: views.SettlementRecord) -> dict:
 
 async def account(member_id: str, request: Request) -> Response:
     _bureau(request.state.caller)
+    member_id = check_text(member_id, "member_id", ID_MAX)
     return _json(await asyncio.to_thread(views.account_show, request.app.state.db, member_id))
 
 
@@ -259,6 +269,7 @@ async def premium(member_id: str, request: Request) -> Response:
     """A premium from a member's account, entered by bureau staff; a retry under the same
     op_id changes nothing."""
     _bureau(request.state.caller)
+    member_id = check_text(member_id, "member_id", ID_MAX)
     b = await _body(request, PremiumIn)
     args = (b.op_id, member_id, b.amount, b.purpose, b.on, b.beneficiary, b.relative)
     db = request.app.state.db

@@ -13,6 +13,7 @@ back and forth.) On SQLite, an embedded file, the batch runs in a thread (`settl
 import asyncio
 import logging
 import time
+import traceback
 
 import psycopg
 from sqlalchemy import Engine
@@ -43,6 +44,15 @@ class Writer:
             if self.db.dialect.name == "postgresql":
                 await self._connection()
 
+    async def stop(self) -> None:
+        """Stop the writer (what is queued is left unanswered) and close its connection."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
     async def settle(self, txn_id: str, member_id: str, visit: object) -> Settled:
         """Settle in the next batch; the answer once that batch is committed (raises the
         InputError that refused it)."""
@@ -63,8 +73,12 @@ class Writer:
             usual = 0.9 * usual + 0.1 * len(work)
             try:
                 answers = await self._settle([request for request, _ in work])
-            except Exception:  # the store failed: nothing of this batch was written
-                log.exception("settlement batch failed")
+                _log_refused(answers)
+            except Exception as exc:
+                # the store failed (a request it rejects is refused alone, by settle_many):
+                # nothing of the batch was written, or, where it was being settled one by
+                # one, what was settled stands and a retry returns it
+                log.error("E_UNAVAILABLE: a batch of %d failed: %s", len(work), _described(exc))
                 unavailable = ServiceError("E_UNAVAILABLE", "", "the store failed; retry")
                 answers = [unavailable] * len(work)
             for (_, done), answer in zip(work, answers, strict=True):
@@ -114,3 +128,26 @@ class Writer:
                 url.render_as_string(hide_password=False)
             )
         return self._conn
+
+
+# The log says what failed, never with what: an exception's text quotes its data (SQLAlchemy
+# appends the statement's parameters, PostgreSQL its CONTEXT lines: member ids, a batch's
+# JSON), which the README promises the logs never hold.
+def _described(exc: BaseException) -> str:
+    """An exception as its class, the driver's class and SQLSTATE, and where it was raised."""
+    orig = getattr(exc, "orig", None)
+    names = [type(exc).__name__] + ([type(orig).__name__] if orig is not None else [])
+    state = getattr(orig or exc, "sqlstate", None)
+    frames = traceback.extract_tb(exc.__traceback__)
+    at = f" at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
+    return "/".join(names) + (f" SQLSTATE {state}" if state else "") + at
+
+
+def _log_refused(answers: list) -> None:
+    """Requests the store rejected after every check passed (settle_many refused them
+    alone): counted, with the reasons' codes."""
+    refused = [a for a in answers if isinstance(a, InputError) and a.field == "(request)"]
+    if refused:
+        reasons = sorted({a.reason for a in refused})
+        log.warning("%s: %d of %d refused by the store: %s", refused[0].code, len(refused),
+                    len(answers), "; ".join(reasons))  # fmt: skip

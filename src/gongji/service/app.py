@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 from typing import Protocol
 
 import orjson
+import psycopg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -27,7 +29,9 @@ from gongji.service import national, rest
 from gongji.service.auth import Gate
 from gongji.service.limits import RateLimit
 from gongji.service.settings import Settings, from_env
-from gongji.service.writer import Writer
+from gongji.service.writer import Writer, _described
+
+log = logging.getLogger("gongji.service")
 
 access = logging.getLogger("gongji.access")
 
@@ -44,7 +48,7 @@ class FrontEnd(Protocol):
 
 def create_app(settings: Settings | None = None, front_ends: Sequence[FrontEnd] = ()) -> FastAPI:
     settings = settings or from_env()
-    db = store.connect(settings.database_url)
+    db = store.connect(settings.database_url, settings.store_deadline)
     if not store.is_initialised(db):
         raise SystemExit(f"database: not initialised: run gongji db init ({db.url})")
     app = FastAPI(
@@ -54,7 +58,8 @@ def create_app(settings: Settings | None = None, front_ends: Sequence[FrontEnd] 
         lifespan=_lifespan,
     )
     app.state.db = db
-    app.state.writer = Writer(db, settings.batch)
+    app.state.writer = Writer(db, settings.batch, settings.store_deadline)
+    app.state.deadline = settings.store_deadline
     rate = RateLimit(db, settings.rate, settings.rate_window)
     app.state.gate = Gate(db, settings.credential_ttl, rate)
     app.state.front_ends = tuple(front_ends)
@@ -79,6 +84,7 @@ def create_app(settings: Settings | None = None, front_ends: Sequence[FrontEnd] 
         max_body=settings.max_body,
         log=settings.access_log,
         gate=app.state.gate,
+        deadline=settings.store_deadline,
         own_sessions=tuple(f.PREFIX for f in front_ends),
     )
     if settings.access_log and not access.handlers:
@@ -119,10 +125,47 @@ async def transaction(request: Request) -> Response:
     return Response(orjson.dumps(answer, default=str), media_type="application/json")
 
 
-def health(request: Request) -> dict:
-    with request.app.state.db.connect() as conn:
+async def health(request: Request) -> JSONResponse:
+    """200 if the store answers within the deadline, else 503 E_UNAVAILABLE."""
+    db, deadline = request.app.state.db, request.app.state.deadline
+    try:
+        # in a thread, waited for up to the deadline: a silent store holds the thread, not
+        # the loop nor the prober
+        await asyncio.wait_for(asyncio.to_thread(_ping, db), deadline)
+    except (TimeoutError, *OUTAGES) as exc:
+        log.warning("E_UNAVAILABLE: /health: %s", _described(exc))
+        err = ServiceError("E_UNAVAILABLE", "", f"the store did not answer within {deadline} s")
+        return JSONResponse(body(err), status_code=503)
+    return JSONResponse({"status": "ok", "store": db.dialect.name})
+
+
+def _ping(db: Engine) -> None:
+    with db.connect() as conn:
         conn.execute(text("SELECT 1"))
-    return {"status": "ok", "store": request.app.state.db.dialect.name}
+
+
+# what a store that is down, silent or overloaded raises outside the writer: no connection,
+# a connection lost, a statement or lock wait over the deadline (psycopg's QueryCanceled and
+# LockNotAvailable are OperationalErrors), no pooled connection free in time
+OUTAGES = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+
+
+async def _outage_handler(_request: Request, exc: Exception) -> JSONResponse:
+    return _outage_answer(exc)
+
+
+def _outage_answer(exc: BaseException) -> JSONResponse:
+    """503 E_UNAVAILABLE for a store outage, logged by class and SQLSTATE: never the
+    exception's text, which quotes the statement."""
+    log.error("E_UNAVAILABLE: %s", _described(exc))
+    err = ServiceError("E_UNAVAILABLE", "", "the store failed; retry")
+    return JSONResponse(body(err), status_code=503)
 
 
 def _errors(app: FastAPI) -> None:
@@ -152,6 +195,9 @@ def _errors(app: FastAPI) -> None:
         if exc.status_code == 405:
             headers["Allow"] = _allowed(request, headers.get("Allow", ""))
         return JSONResponse(body(err), status_code=exc.status_code, headers=headers)
+
+    for outage in OUTAGES:
+        app.add_exception_handler(outage, _outage_handler)
 
     @app.exception_handler(OSError)
     async def unavailable(_request: Request, exc: OSError) -> JSONResponse:
@@ -186,12 +232,23 @@ class Guard:
     access-log line a request — method, route (ids masked), the status the client was sent
     (its own refusals and uncaught failures included), milliseconds; never a member's id,
     an identity number or a name. (As middleware rather than a FastAPI dependency: on the
-    settling path a dependency cost as much as the settlement.)"""
+    settling path a dependency cost as much as the settlement.)
+
+    A request the store has not answered within `deadline` seconds of the service's own
+    time (waiting for the client's body does not count) is answered 503 E_UNAVAILABLE;
+    the front ends' pages (reports) are not bounded."""
 
     def __init__(
-        self, app, max_body: int, log: bool, gate: Gate, own_sessions: tuple[str, ...] = ()
+        self,
+        app,
+        max_body: int,
+        log: bool,
+        gate: Gate,
+        deadline: float | None = None,
+        own_sessions: tuple[str, ...] = (),
     ):
         self.app, self.max_body, self.log, self.gate = app, max_body, log, gate
+        self.deadline = deadline
         self.own_sessions = own_sessions  # path prefixes whose pages check their own sessions
 
     async def __call__(self, scope, receive, send):
@@ -206,7 +263,10 @@ class Guard:
             await send(message)
 
         try:
-            await self._guarded(scope, receive, sent)
+            if self.deadline is None or self._own_session(scope["path"]):
+                await self._guarded(scope, receive, sent)
+            else:
+                await self._bounded(scope, receive, sent, code)
         except Exception:
             # Starlette's last handler answers what nothing caught: a 500
             code[0] = code[0] or 500
@@ -214,6 +274,43 @@ class Guard:
         finally:
             if self.log:
                 self._log(scope, code[0], started)
+
+    def _own_session(self, path: str) -> bool:
+        return any(path == p or path.startswith(p + "/") for p in self.own_sessions)
+
+    async def _bounded(self, scope, receive, send, code: list) -> None:
+        """`_guarded` within the deadline, or 503 E_UNAVAILABLE (if nothing was sent yet)."""
+        loop = asyncio.get_running_loop()
+        body_read = False
+        try:
+            async with asyncio.timeout(loop.time() + self.deadline) as limit:
+
+                async def received():
+                    # the clock stops while the client sends its body; after the body,
+                    # receive() only listens for a disconnect and the clock runs on
+                    nonlocal body_read
+                    if body_read:
+                        return await receive()
+                    left = limit.when() - loop.time()
+                    limit.reschedule(None)
+                    try:
+                        message = await receive()
+                    finally:
+                        limit.reschedule(loop.time() + left)
+                    body_read = not message.get("more_body", False)
+                    return message
+
+                await self._guarded(scope, received, send)
+        except TimeoutError:
+            if code[0] is not None:  # answered already: nothing else can be sent
+                raise
+            await _refuse(send, ServiceError("E_UNAVAILABLE", "", "the store did not answer"
+                                             f" within {self.deadline} s; retry"))  # fmt: skip
+        except OUTAGES as exc:  # the gate's rate limit asks the store too
+            if code[0] is not None:
+                raise
+            response = _outage_answer(exc)
+            await response(scope, receive, send)
 
     async def _guarded(self, scope, receive, send):
         headers = dict(scope["headers"])
@@ -223,9 +320,7 @@ class Guard:
                 send, ServiceError("E_TOO_LARGE", "", f"over {self.max_body} bytes")
             )
         path = scope["path"]
-        if path not in PUBLIC and not any(
-            path == p or path.startswith(p + "/") for p in self.own_sessions
-        ):
+        if path not in PUBLIC and not self._own_session(path):
             authorization = headers.get(b"authorization")
             try:
                 caller = await self.gate.caller(authorization and authorization.decode("latin-1"))

@@ -14,6 +14,9 @@ class Settings:
     rate_window: float = 1.0  # GONGJI_RATE_WINDOW: the window's seconds
     batch: int = 64  # GONGJI_BATCH: settlements per group commit at the most
     access_log: bool = True  # GONGJI_ACCESS_LOG=0 turns the access log off
+    # GONGJI_STORE_DEADLINE: seconds the store may take to answer a request's work (connect,
+    # a statement, a lock, a batch's commit) before the client is answered 503 E_UNAVAILABLE
+    store_deadline: float = 5.0
     credential_ttl: float = 1.0  # seconds a checked credential is trusted before rechecking
     # GONGJI_TRUSTED_PROXIES: addresses or networks (comma-separated; "*" any) whose
     # X-Forwarded-For / X-Forwarded-Proto are believed; by default nobody's, so a client
@@ -38,6 +41,7 @@ def from_env() -> Settings:
         rate_window=_number(float, "GONGJI_RATE_WINDOW", 1.0),
         batch=_number(int, "GONGJI_BATCH", 64),
         access_log=env.get("GONGJI_ACCESS_LOG", "1") != "0",
+        store_deadline=_number(float, "GONGJI_STORE_DEADLINE", 5.0),
         trusted_proxies=env.get("GONGJI_TRUSTED_PROXIES", "").strip(),
     )
 

@@ -11,6 +11,7 @@ back and forth.) On SQLite, an embedded file, the batch runs in a thread (`settl
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 import traceback
@@ -19,6 +20,7 @@ import psycopg
 from sqlalchemy import Engine
 
 from gongji.errors import InputError, ServiceError
+from gongji.ledger import store
 from gongji.ledger.answer import Settled
 from gongji.ledger.settlement import LateClaim, Request, settle_many, settle_many_async
 
@@ -30,11 +32,15 @@ Waiting = tuple[Request, asyncio.Future]
 
 
 class Writer:
-    def __init__(self, db: Engine, batch: int):
-        self.db, self.batch = db, batch
+    """`deadline`: seconds a client waits for its batch, and a batch for the store, before
+    E_UNAVAILABLE (None: as long as it takes)."""
+
+    def __init__(self, db: Engine, batch: int, deadline: float | None = None):
+        self.db, self.batch, self.deadline = db, batch, deadline
         self._queue: asyncio.Queue[Waiting] | None = None  # made on the serving loop
         self._task: asyncio.Task | None = None
         self._conn: psycopg.AsyncConnection | None = None
+        self._closing: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         """Start the writer on the serving loop (and, on PostgreSQL, connect)."""
@@ -59,7 +65,12 @@ class Writer:
         await self.start()  # already, unless served without the app's lifespan
         done = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(((txn_id, member_id, visit), done))
-        return await done
+        try:
+            # on timeout `done` is cancelled: the batch, should it commit later, answers no
+            # one, and the client's retry (same txn_id) returns what it stored
+            return await asyncio.wait_for(done, self.deadline)
+        except TimeoutError:
+            raise _unavailable(f"no answer from the store within {self.deadline} s") from None
 
     async def reimburse(self, txn_id: str, member_id: str, visit: dict) -> Settled:
         """Manual reimbursement (XSBN-28): care that could not be settled online, entered by
@@ -79,8 +90,7 @@ class Writer:
                 # nothing of the batch was written, or, where it was being settled one by
                 # one, what was settled stands and a retry returns it
                 log.error("E_UNAVAILABLE: a batch of %d failed: %s", len(work), _described(exc))
-                unavailable = ServiceError("E_UNAVAILABLE", "", "the store failed; retry")
-                answers = [unavailable] * len(work)
+                answers = [_unavailable("the store failed; retry")] * len(work)
             for (_, done), answer in zip(work, answers, strict=True):
                 if done.done():  # the client went away: the settlement stands, unanswered
                     continue
@@ -113,21 +123,60 @@ class Writer:
     async def _settle(self, requests: list[Request]) -> list[Settled | InputError]:
         if self.db.dialect.name != "postgresql":
             return await asyncio.to_thread(settle_many, self.db, requests)
-        answers = await settle_many_async(await self._connection(), requests)
+        conn = await self._connection()
+        # The batch runs as a task of its own, waited for up to the deadline and then left
+        # to finish on its connection, never cancelled: psycopg, cancelled mid-query, asks the
+        # server to cancel and waits for it (seconds more, on a store that does not answer).
+        # Left behind, it commits or not; either way its clients retry with their txn_ids,
+        # on a new connection, and a settlement committed meanwhile is found, not repeated.
+        batch = asyncio.ensure_future(settle_many_async(conn, requests))
+        if not (await asyncio.wait({batch}, timeout=self.deadline))[0]:
+            self._abandon(conn, batch)
+            raise TimeoutError(f"the batch took over {self.deadline} s")
+        answers = batch.result()
         # a late claim reads its member's year, which the async batch does not: on its own
         for i, answer in enumerate(answers):
             if isinstance(answer, LateClaim):
-                (answers[i],) = await asyncio.to_thread(settle_many, self.db, [requests[i]])
+                alone = asyncio.to_thread(settle_many, self.db, [requests[i]])
+                (answers[i],) = await asyncio.wait_for(alone, self.deadline)
         return answers
+
+    def _abandon(self, conn: psycopg.AsyncConnection, batch: asyncio.Future) -> None:
+        """Leave `batch` to finish on `conn`, then close it; the next batch connects anew."""
+        if self._conn is conn:
+            self._conn = None
+
+        def finished(_: asyncio.Future) -> None:
+            failed = batch.exception()  # retrieved: an abandoned batch's failure is expected
+            outcome = f"failed: {_described(failed)}" if failed else "finished"
+            log.warning("E_UNAVAILABLE: a batch left at the deadline %s", outcome)
+            closing = asyncio.ensure_future(_closed(conn))
+            self._closing.add(closing)  # kept until done: the loop holds tasks weakly
+            closing.add_done_callback(self._closing.discard)
+
+        batch.add_done_callback(finished)
 
     async def _connection(self) -> psycopg.AsyncConnection:
         """The writer's own connection; a new one if the store dropped it."""
         if self._conn is None or self._conn.closed:
             url = self.db.url.set(drivername="postgresql")
-            self._conn = await psycopg.AsyncConnection.connect(
-                url.render_as_string(hide_password=False)
+            timeouts = store.pg_options(self.deadline) if self.deadline else {}
+            self._conn = await asyncio.wait_for(
+                psycopg.AsyncConnection.connect(
+                    url.render_as_string(hide_password=False), **timeouts
+                ),
+                self.deadline,
             )
         return self._conn
+
+
+async def _closed(conn: psycopg.AsyncConnection) -> None:
+    with contextlib.suppress(Exception):  # an abandoned connection: whatever became of it
+        await conn.close()
+
+
+def _unavailable(reason: str) -> ServiceError:
+    return ServiceError("E_UNAVAILABLE", "", reason)
 
 
 # The log says what failed, never with what: an exception's text quotes its data (SQLAlchemy

@@ -12,6 +12,7 @@ class StallProxy:
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._flowing: asyncio.Event | None = None
+        self.refusing = False  # new connections closed at once (a store that is down)
         self._writers: set[asyncio.StreamWriter] = set()
         started = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(started,), daemon=True)
@@ -29,6 +30,9 @@ class StallProxy:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await self._flowing.wait()  # stalled: a new connection is accepted, never answered
+        if self.refusing:
+            writer.transport.abort()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         except OSError:

@@ -4,6 +4,7 @@ correctness test, not a benchmark), and once the store answers again, every requ
 with its txn_id settles exactly once — batches committed after their clients gave up
 included."""
 
+import logging
 import statistics
 import threading
 import time
@@ -126,3 +127,22 @@ def test_a_reset_then_a_silent_store_gets_503s_within_the_deadline_and_settles_o
         stored = conn.execute(text("SELECT txn_id FROM settlements")).scalars().all()
     assert sorted(stored) == sorted(acknowledged)  # none lost, none paid twice
     assert check.problems(service.db) == []
+
+
+def test_a_store_down_during_a_read_is_a_503_without_the_statement(stalled, caplog):
+    service, proxy = stalled
+    with service.client(service.bureau) as c:
+        assert c.get("/v1/visits").status_code == 200  # the credential is checked and cached
+        proxy.refusing = True
+        proxy.reset()  # the pooled connections die; new ones are refused
+        with caplog.at_level(logging.INFO):
+            down = c.get("/v1/visits")
+            health = c.get("/health")
+        proxy.refusing = False
+        time.sleep(1.1)  # the credential is checked again
+        up = c.get("/v1/visits")
+    assert down.status_code == 503 and down.json()["code"] == "E_UNAVAILABLE"
+    assert down.json()["message_zh"] == "服务暂不可用，请稍后重试"
+    assert health.status_code == 503 and health.json()["code"] == "E_UNAVAILABLE"
+    assert "SELECT" not in down.text and "SELECT" not in caplog.text
+    assert up.status_code == 200

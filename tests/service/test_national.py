@@ -39,7 +39,7 @@ def ok(answer: dict) -> dict:
     return answer["output"]
 
 
-def registered_visit(client, member: str = "P001") -> str:
+def registered_visit(client, member: str = "P001", code: str = HOSPITAL) -> str:
     """2201 + 2203 + 2204: a level-3 visit with two fee lines (one class C, out of scope)."""
     out = ok(
         call(
@@ -53,6 +53,7 @@ def registered_visit(client, member: str = "P001") -> str:
                     "ipt_otp_no": "MZ001",
                 }
             },
+            code,
         )
     )
     mdtrt_id = out["mdtrt_id"]
@@ -69,6 +70,7 @@ def registered_visit(client, member: str = "P001") -> str:
                 },
                 "diseinfo": [{"diag_code": "J06.900"}],
             },
+            code,
         )
     )
     fees = ok(
@@ -97,6 +99,7 @@ def registered_visit(client, member: str = "P001") -> str:
                     },
                 ]
             },
+            code,
         )
     )
     assert [r["fulamt_ownpay_amt"] for r in fees["result"]] == [0.0, 50.0]

@@ -69,10 +69,10 @@ def test_credentials_and_tenancy(service):
         )
         assert other.status_code == 403
     with service.client(service.clinic) as c:
-        assert c.get("/v1/settlements/T1").status_code == 403
+        assert c.get("/v1/settlements/T1").status_code == 404  # not the clinic's
         assert c.get("/v1/visits").json() == []
-    with service.client(service.bureau) as c:
-        assert c.get("/v1/settlements/T1").status_code == 200
+    with service.client(service.bureau) as c:  # the ledger's id: the institution's, scoped
+        assert c.get(f"/v1/settlements/{HOSPITAL}:T1").status_code == 200
         assert c.get("/v1/accounts/P001").json()["account_balance"] == "175.00"
     with service.db.connect() as conn:
         from sqlalchemy import select

@@ -31,7 +31,7 @@ from gongji.ledger.answer import Settled
 from gongji.ledger.settlement import cancel, presettle, reverse
 from gongji.model import ID_MAX, TEXT_MAX, printable
 from gongji.money import fmt, json_number, to_yuan
-from gongji.service import fields, registered
+from gongji.service import fields, registered, scope
 from gongji.service.auth import Caller
 from gongji.service.writer import Writer
 from gongji.supervision import statements
@@ -80,6 +80,8 @@ async def answer(ctx_db: Engine, writer: Writer, caller: Caller, document: objec
         return _failed(None, InputError(field, reason))
     if not caller.may_see(envelope.fixmedins_code):
         raise ServiceError("E_FORBIDDEN", "fixmedins_code", "not this credential's institution")
+    if caller.bureau and envelope.infno not in BUREAU_READS:
+        raise ServiceError("E_FORBIDDEN", "infno", "institutions settle; the bureau reads")
     handler = HANDLERS.get(envelope.infno)
     try:
         if handler is None:
@@ -223,22 +225,25 @@ async def presettle_transaction(ctx: Context) -> dict:
     member_id, document, visit, med_type = await _settlement_input(ctx)
     _check_total(ctx, visit)
     result = await asyncio.to_thread(presettle, ctx.db, member_id, document)
-    return setlinfo(result, member_id, med_type, ctx.envelope.msgid)
+    return setlinfo(result, member_id, med_type, ctx.envelope.msgid, ctx.caller)
 
 
 async def settle_transaction(ctx: Context) -> dict:
     member_id, document, visit, med_type = await _settlement_input(ctx)
     _check_total(ctx, visit)
-    result = await ctx.writer.settle(ctx.envelope.msgid, member_id, document)
-    return setlinfo(result, member_id, med_type, ctx.envelope.msgid)
+    txn_id = scope.key(ctx.caller, ctx.envelope.msgid, "msgid")
+    result = await ctx.writer.settle(txn_id, member_id, document)
+    return setlinfo(result, member_id, med_type, ctx.envelope.msgid, ctx.caller)
 
 
 # -- 2208 cancel, 2601 reverse ---------------------------------------------------------------
 async def cancel_settlement(ctx: Context) -> dict:
     setl_id = fields.text(_data(ctx), "setl_id", DATA, TEXT_MAX)
-    original = await asyncio.to_thread(_own_settlement, ctx, setl_id, "input.data.setl_id")
-    await asyncio.to_thread(cancel, ctx.db, setl_id)
-    return setlinfo(original.answer, original.member_id, "", setl_id, sign=-1)
+    original = await asyncio.to_thread(
+        scope.settlement, ctx.db, ctx.caller, setl_id, "input.data.setl_id"
+    )
+    await asyncio.to_thread(cancel, ctx.db, original.txn_id)
+    return setlinfo(original.answer, original.member_id, "", setl_id, ctx.caller, sign=-1)
 
 
 async def reverse_transaction(ctx: Context) -> dict | None:
@@ -250,19 +255,12 @@ async def reverse_transaction(ctx: Context) -> dict | None:
         return None  # no money moved: nothing to undo
     if oinfno != "2207":
         raise InputError("input.data.oinfno", "2207, 2201, 2203 or 2204 can be reversed")
-    if not omsgid.startswith(ctx.envelope.fixmedins_code) and not ctx.caller.bureau:
-        found = await asyncio.to_thread(views.find_settlement, ctx.db, omsgid)
-        if found is None or not ctx.caller.may_see(found.institution):
-            raise ServiceError("E_FORBIDDEN", "input.data.omsgid", "not this institution's")
-    await asyncio.to_thread(reverse, ctx.db, omsgid, member_id)
+    # always the caller's own: its settlement, else its own id withdrawn (another
+    # institution's settlement under the same id is neither seen nor touched)
+    found = await asyncio.to_thread(scope.find, ctx.db, ctx.caller, omsgid, "input.data.omsgid")
+    txn_id = found.txn_id if found else scope.key(ctx.caller, omsgid, "input.data.omsgid")
+    await asyncio.to_thread(reverse, ctx.db, txn_id, member_id)
     return None
-
-
-def _own_settlement(ctx: Context, txn_id: str, field: str) -> views.SettlementRecord:
-    found = views.settlement(ctx.db, txn_id, field)
-    if not ctx.caller.may_see(found.institution):
-        raise ServiceError("E_FORBIDDEN", field, "another institution's settlement")
-    return found
 
 
 # -- 3201 / 3202 reconciliation ---------------------------------------------------------------
@@ -295,7 +293,8 @@ async def reconcile_details(ctx: Context) -> dict:
     settled = await asyncio.to_thread(
         statements.reconciliation_rows, ctx.db, ctx.envelope.fixmedins_code, *period
     )
-    ours = {r["setl_id"]: r for r in settled}
+    code = ctx.envelope.fixmedins_code
+    ours = {scope.unscoped(code, r["setl_id"]): r for r in settled}
     out = []
     for setl_id in sorted(set(ours) | set(theirs)):
         mine, yours = ours.get(setl_id), theirs.get(setl_id)
@@ -339,16 +338,18 @@ def _period(data: dict) -> tuple[date, date]:
 
 
 # -- the settlement in the platform's names --------------------------------------------------
-def setlinfo(a: Settled, member_id: str, med_type: str, msgid: str, sign: int = 1) -> dict:
+def setlinfo(
+    a: Settled, member_id: str, med_type: str, msgid: str, caller: Caller, sign: int = 1
+) -> dict:
     """The answer as the platform's setlinfo and setldetail: money as JSON numbers, negative
-    for a cancellation (`sign` -1)."""
+    for a cancellation (`sign` -1); the settlement's id as the caller knows it."""
 
     def n(key: str) -> float:
         return json_number(sign * getattr(a, key))
 
     fund_trace = "; ".join(f"{s.rule} {fmt(s.amount)}" for s in a.trace)
     info = {
-        "setl_id": a.txn_id or None,
+        "setl_id": scope.shown(caller, a.txn_id) or None,
         "mdtrt_id": a.visit_id,
         "psn_no": member_id,
         "psn_name": None,
@@ -394,6 +395,9 @@ def setlinfo(a: Settled, member_id: str, med_type: str, msgid: str, sign: int = 
     ]
     return {"setlinfo": info, "setldetail": detail}
 
+
+# what the bureau's credential may ask: it reads; institutions settle (issue 17 item 6)
+BUREAU_READS = frozenset({"1101", "3201", "3202"})
 
 HANDLERS: dict[str, Handler] = {
     "1101": member_information,

@@ -25,7 +25,9 @@ def register(db: Engine, caller_institution: str, msgid: str, data: dict, where:
     begntime = fields.moment(data, "begntime", where)
     serial = fields.text(data, "ipt_otp_no", where, SERIAL_MAX, required=False)
     med_type = fields.text(data, "med_type", where, MED_TYPE_MAX, required=False) or "11"
-    mdtrt_id = "V" + hashlib.sha256(msgid.encode()).hexdigest()[:23]  # a retry: the same id
+    # a retry: the same id; another institution's msgid: another visit (ids are scoped)
+    scoped = f"{caller_institution}\x00{msgid}".encode()
+    mdtrt_id = "V" + hashlib.sha256(scoped).hexdigest()[:23]
     answer = {"mdtrt_id": mdtrt_id, "psn_no": member_id, "ipt_otp_no": serial}
     with db.begin() as conn:
         if conn.execute(select(members.c.id).where(members.c.id == member_id)).first() is None:

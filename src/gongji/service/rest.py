@@ -18,6 +18,7 @@ from gongji.ledger import family, views
 from gongji.ledger import members as ledger_members
 from gongji.ledger.settlement import cancel, explain_answer, presettle
 from gongji.model import ID_MAX, TEXT_MAX, Clean, Day, Fen, check_text, printable
+from gongji.service import scope
 from gongji.service.auth import Caller
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -186,9 +187,16 @@ async def member_add(request: Request) -> Response:
 
 async def settle(request: Request) -> Response:
     body = await _body(request, SettleIn)
-    _own_visit(request.state.caller, body.visit)
-    answer = await request.app.state.writer.settle(body.txn_id, body.member_id, body.visit)
-    return _json(answer.document())
+    who: Caller = request.state.caller
+    _own_visit(who, body.visit)
+    txn_id = scope.key(who, body.txn_id, "txn_id")
+    answer = await request.app.state.writer.settle(txn_id, body.member_id, body.visit)
+    return _json(_shown(who, answer.document()))
+
+
+def _shown(who: Caller, document: dict) -> dict:
+    """An answer with its transaction id as the caller knows it."""
+    return {**document, "txn_id": scope.shown(who, document["txn_id"])}
 
 
 async def settle_pre(request: Request) -> Response:
@@ -200,18 +208,16 @@ async def settle_pre(request: Request) -> Response:
 
 
 def _settlement(request: Request, txn_id: str) -> views.SettlementRecord:
+    """The caller's settlement: another institution's is not found, as an unknown one."""
     check_text(txn_id, "txn_id", TEXT_MAX)
-    found = views.settlement(request.app.state.db, txn_id)
-    if not request.state.caller.may_see(found.institution):
-        raise ServiceError("E_FORBIDDEN", "txn_id", "another institution's settlement")
-    return found
+    return scope.settlement(request.app.state.db, request.state.caller, txn_id, "txn_id")
 
 
 async def settlement(txn_id: str, request: Request) -> Response:
     found = await asyncio.to_thread(_settlement, request, txn_id)
     return _json(
         {
-            **found.answer.document(),
+            **_shown(request.state.caller, found.answer.document()),
             "cancelled": found.cancelled,
             "trace": explain_answer(found.answer),
         }
@@ -219,8 +225,9 @@ async def settlement(txn_id: str, request: Request) -> Response:
 
 
 async def settlement_cancel(txn_id: str, request: Request) -> Response:
-    await asyncio.to_thread(_settlement, request, txn_id)
-    return _json(await asyncio.to_thread(cancel, request.app.state.db, txn_id))
+    found = await asyncio.to_thread(_settlement, request, txn_id)
+    done = await asyncio.to_thread(cancel, request.app.state.db, found.txn_id)
+    return _json(_shown(request.state.caller, done))
 
 
 async def visits(
@@ -232,7 +239,7 @@ async def visits(
     institution = None if who.bureau else who.institution
     db = request.app.state.db
     found = await asyncio.to_thread(views.settlements_of, db, institution, limit, offset)
-    return _json([_visit_row(r) for r in found])
+    return _json([_shown(who, _visit_row(r)) for r in found])
 
 
 VISIT_ROW = ("txn_id", "visit_id", "institution", "time", "total", "fund_pay", "account_pay",
@@ -281,7 +288,8 @@ async def reimbursement(request: Request) -> Response:
     the same engine and ledger, the visit marked manual."""
     _bureau(request.state.caller)
     body = await _body(request, SettleIn)
-    answer = await request.app.state.writer.reimburse(body.txn_id, body.member_id, body.visit)
+    txn_id = scope.key(request.state.caller, body.txn_id, "txn_id")
+    answer = await request.app.state.writer.reimburse(txn_id, body.member_id, body.visit)
     return _json({**answer.document(), "manual": True})
 
 
@@ -319,8 +327,8 @@ ROUTES = [
 REFUSED = {
     settle: (403, 404, 409, 422),
     settle_pre: (403, 404, 409, 422),
-    settlement: (403, 404, 422),
-    settlement_cancel: (403, 404, 409, 422),
+    settlement: (404, 422),
+    settlement_cancel: (404, 409, 422),
     member: (404, 422),
     member_add: (403, 409, 422),
     visits: (422,),

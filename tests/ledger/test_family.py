@@ -230,6 +230,15 @@ def test_a_relatives_visit_is_paid_from_the_members_account(
     assert check.problems(db) == []
 
 
+def test_a_holders_last_fen_is_drawn(db):
+    """A holder's account holding one fen pays it (then the rest is cash): an account is
+    drawn on while it holds anything."""
+    institution(db, "xishuangbanna", "level1", "X1")
+    relatives(db, "xishuangbanna", holder="0.01", user="0")
+    got = settle(db, "T1", "U", {**VISIT, "institution": "X1"})
+    assert (got["mutual_aid_pay"], got["cash_pay"]) == ("0.01", "57.99")
+
+
 def test_a_user_who_pays_in_cash_draws_on_no_holder(family):
     """XSBN-24: the holder pays only where the user's own account is not enough; a user who
     chose cash this time (acct_used_flag 0) leaves both accounts alone."""

@@ -33,7 +33,13 @@ def test_a_late_claim_meets_its_own_months_cap(db):
     # 10 March, after April's settlement: March's 150 is used up
     march = settle(db, "T3", "L1", visit("V3", "2023-03-10T09:00:00", "100.00"))
     assert (march["fund_pay"], march["late"]) == ("0.00", True)
-    assert "settled late" in explain_answer(march)[0]["text"]
+    assert explain_answer(march)[0] == {
+        "rule": "X-1",
+        "text": "settled late: the visit is dated before the member's last settlement; it was"
+        " settled against its own year's and month's accumulators as they stood when it"
+        " arrived",
+        "amount": "0.00",
+    }
     # 10 February: a month with nothing used, 60% x 100 = 60
     february = settle(db, "T4", "L1", visit("V4", "2023-02-10T09:00:00", "100.00"))
     assert february["fund_pay"] == "60.00"

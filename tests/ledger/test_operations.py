@@ -92,9 +92,13 @@ def test_cancel_in_any_order_gives_back_exactly_what_was_consumed(member):
     second = settle(member, "T2", "P001", V2)
     out = cancel(member, "T1")  # the earlier one, with T2 settled after it
     assert out["returned"]["fund_pay"] == "75.00" and out["returned"]["account_pay"] == "125.00"
-    assert out["returned"]["counted"]["general"] == {
-        "annual": "75.00", "monthly": "75.00", "deductible_met": "0.00"
+    assert out["returned"]["counted"] == {
+        "general": {"annual": "75.00", "monthly": "75.00", "deductible_met": "0.00"}
     }  # fmt: skip
+    assert out["returned"]["reading"] == (
+        "a cancellation gives back exactly what its settlement consumed; settlements made"
+        " after it stand as they were paid"
+    )
     state = engine.YearState(tuple(snapshot(member)[1]))
     assert state.pool("general").annual == 5000 and state.pool("general").monthly == 5000
     assert state.account_balance == 300_00 - 50_00  # T2's 50 stays paid

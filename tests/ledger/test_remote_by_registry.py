@@ -29,8 +29,11 @@ def test_care_at_another_regions_institution_is_remote(db):
     assert (unfiled["fund_pay"], unfiled["cash_pay"]) == ("0.00", "100.00")
     assert unfiled["remote_region"] == "nanyang"
     assert unfiled.trace[0].rule == "KF-22"
-    words = explain_answer(unfiled)[0]
-    assert words["rule"] == "KF-22" and "registered in nanyang" in words["text"]
+    assert explain_answer(unfiled)[0] == {
+        "rule": "KF-22",
+        "text": "remote care: institution NY1 is registered in nanyang, not in kaifeng",
+        "amount": "0.00",
+    }
     # the request saying "local" changes nothing
     said_local = settle(db, "T2", "R1", visit("V2", remote=False))
     assert said_local["fund_pay"] == "0.00" and said_local["remote_region"] == "nanyang"

@@ -3,6 +3,7 @@ remote care whatever the request says (before, it was settled as local): KF-22 t
 (no filing, nothing from the fund), and the trace says why."""
 
 from gongji.ledger import check, registry
+from gongji.ledger.answer import Step
 from gongji.ledger.members import add_member
 from gongji.ledger.settlement import explain_answer, settle
 
@@ -40,6 +41,7 @@ def test_care_at_another_regions_institution_is_remote(db):
     # a filed member: level 2, deductible 40; 55% x 60 = 33
     filed = settle(db, "T3", "R2", visit("V3"))
     assert (filed["deductible"], filed["fund_pay"]) == ("40.00", "33.00")
+    assert filed.trace[0] == Step("KF-22", 0)  # the registry made it remote: KF-22 cited
     assert check.problems(db) == []
 
 

@@ -73,6 +73,30 @@ def last_visit(db, member_id: str):
 # -- the answer ----------------------------------------------------------------------------
 
 
+def test_an_invoice_is_paid_once(member):
+    """XSBN-28's manual reimbursement: an invoice number is unique at its institution; the
+    same invoice with other figures is refused, naming the first transaction."""
+    settle(member, "T1", "P001", {**V1, "manual": True})
+    assert refusal(settle, member, "T2", "P001", {**V1, "manual": True, "total": "251.00"}) == (
+        "visit.id",
+        "invoice V1 of H001 is paid already (transaction T1)",
+        "E_INVOICE_CLAIMED",
+    )
+
+
+def test_a_cancel_answers_its_txn_and_leaves_the_member_its_own_latest_visit(member):
+    """After a cancellation the member's latest visit is their own latest active one, not
+    another member's: a visit dated between is not a late claim."""
+    members.add_member(member, "kaifeng", {"id": "P009", "type": "employee"})
+    settle(member, "T1", "P001", V1)  # 1 March
+    settle(member, "T2", "P001", V3)  # 3 March
+    settle(member, "T9", "P009", visit("V9", "2023-03-20T10:00:00"))
+    out = cancel(member, "T2")
+    assert (out["txn_id"], out["cancelled"]) == ("T2", True)
+    assert last_visit(member, "P001").isoformat() == "2023-03-01T10:00:00"
+    assert "late" not in settle(member, "T3", "P001", V2)  # 2 March: after 1 March
+
+
 def test_the_answer_names_the_visit_the_version_and_the_class(member):
     got = settle(member, "T1", "P001", V1)
     assert (got["txn_id"], got["visit_id"], got["institution"], got["time"]) == (

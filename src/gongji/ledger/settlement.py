@@ -531,7 +531,7 @@ def _cancel_locked(conn: Connection, row, settlement_id: int, txn_id: str) -> di
     for account, amount in moves:
         holder = Chart.account.key(account)
         if holder is not None and holder != s.member_id:
-            M.move_balance(conn, M.lock(conn, holder, "holder"), amount)
+            M.move_balance(conn, M.lock(conn, holder), amount)  # open: _back_to
     return {"txn_id": txn_id, "cancelled": True, "returned": _returned(use, refund, s)}
 
 

@@ -8,12 +8,13 @@ Kaifeng, employee: level 1 has no deductible and pays 60%, with KF-9b's 150 a mo
 charges 50 once a day per institution (KF-9a) and pays 50%.
 """
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gongji import engine
 from gongji.ledger import check, year
+from gongji.ledger.driver import from_json
 from gongji.ledger.members import add_member
-from gongji.ledger.schema import members, year_accumulators
+from gongji.ledger.schema import members, settlements, year_accumulators
 from gongji.ledger.settlement import cancel, explain_answer, settle
 
 
@@ -102,4 +103,54 @@ def test_after_cancelling_the_only_settlement_an_earlier_month_settles(db):
     settle(db, "T1", "L5", visit("V1", "2023-04-06T09:00:00", "100.00"))
     cancel(db, "T1")
     assert settle(db, "T2", "L5", visit("V2", "2023-03-01T09:00:00", "100.00"))["late"] is True
+    assert check.problems(db) == []
+
+
+def test_two_visits_in_the_same_second_are_both_on_time(db):
+    """A visit is late only if it is dated before the member's last settlement, not at the
+    same second (two counters of one hospital)."""
+    add_member(db, "kaifeng", {"id": "S1", "type": "employee"})
+    settle(db, "T1", "S1", visit("V1", "2023-03-20T09:00:00", "10.00"))
+    assert "late" not in settle(db, "T2", "S1", visit("V2", "2023-03-20T09:00:00", "10.00"))
+
+
+def test_a_late_claim_in_the_year_it_is_in_counts_once_at_the_rollover(db):
+    """A late claim of the current year is in the member's accumulators; only a claim for a
+    closed year adds to that year's kept accumulators, so the rollover keeps each fen once."""
+    add_member(db, "kaifeng", {"id": "Y1", "type": "employee"})
+    settle(db, "T1", "Y1", visit("V1", "2023-04-05T09:00:00", "100.00"))  # 60
+    settle(db, "T2", "Y1", visit("V2", "2023-03-10T09:00:00", "100.00"))  # late: 60
+    assert check.problems(db) == []  # 2023 keeps no accumulators while it is open
+    year.rollover(db, 2024)
+    with db.connect() as conn:
+        kept = conn.execute(
+            select(year_accumulators.c.fund_paid).where(
+                year_accumulators.c.year == 2023, year_accumulators.c.pool == "general"
+            )
+        ).scalar_one()
+    assert kept == 120_00
+    assert check.problems(db) == []
+
+
+def test_settlements_stored_before_their_use_was_kept(db):
+    """Settlements stored before migration 0009 keep no use, and before the member's record
+    was stored with them, none either: a cancellation and a late claim read their use off a
+    re-run with the member's record, and come out as for the others (the first test's
+    figures: March's 150 used up, April's 60)."""
+    add_member(db, "kaifeng", {"id": "O1", "type": "employee"})
+    settle(db, "T1", "O1", visit("V1", "2023-03-20T09:00:00", "300.00"))
+    settle(db, "T2", "O1", visit("V2", "2023-04-05T09:00:00", "100.00"))
+    with db.begin() as conn:
+        for row in conn.execute(select(settlements.c.id, settlements.c.request)).all():
+            request = from_json(row.request)
+            old = {k: v for k, v in request.items() if k != "record"}
+            conn.execute(
+                update(settlements)
+                .where(settlements.c.id == row.id)
+                .values(consumed=None, request=old)
+            )
+    march = settle(db, "T3", "O1", visit("V3", "2023-03-10T09:00:00", "100.00"))
+    assert (march["fund_pay"], march["late"]) == ("0.00", True)
+    cancel(db, "T1")  # gives back March's 150
+    assert state(db).pool("general").annual == 60_00
     assert check.problems(db) == []

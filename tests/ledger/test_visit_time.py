@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gongji.errors import InputError
-from gongji.ledger import check
+from gongji.ledger import check, settlement
 from gongji.ledger.members import add_member
 from gongji.ledger.schema import settlements
 from gongji.ledger.settlement import CLOCK_SKEW, settle
@@ -49,3 +49,24 @@ def test_a_clock_a_little_ahead_is_allowed(db):
     add_member(db, "kaifeng", {"id": "F2", "type": "employee"})
     ahead = china_now() + CLOCK_SKEW - timedelta(seconds=30)
     assert settle(db, "T1", "F2", visit("V1", ahead))["fund_pay"] == "60.00"
+
+
+def test_the_last_second_allowed_and_the_next(db, monkeypatch):
+    """With the server's clock at 10:00:00 China Standard Time, a visit at 10:05:00 (the 300 s
+    of clock difference allowed) settles; one at 10:05:01 is refused, saying why."""
+
+    class TenOClock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2023, 3, 1, 10, 0, tzinfo=tz)
+
+    monkeypatch.setattr(settlement, "datetime", TenOClock)
+    monkeypatch.setattr(settlement, "CLOCK_SKEW", timedelta(seconds=300))
+    add_member(db, "kaifeng", {"id": "F3", "type": "employee"})
+    assert settle(db, "T1", "F3", visit("V1", datetime(2023, 3, 1, 10, 5)))["fund_pay"] == "60.00"
+    with pytest.raises(InputError) as refused:
+        settle(db, "T2", "F3", visit("V2", datetime(2023, 3, 1, 10, 5, 1)))
+    assert refused.value.reason == (
+        "2023-03-01T10:05:01 is later than now (2023-03-01T10:00:00 China Standard Time,"
+        " 300 s of clock difference allowed)"
+    )

@@ -266,7 +266,7 @@ def _settle_one(sql: Driver, txn_id: str, member_id: str, document: object) -> S
         return first
     late = _is_late(row, v)
     if late and not sql.reads:
-        raise LateClaim(txn_id)
+        raise LateClaim  # the writer settles the request alone: it knows which
     version_index = pack.version_index_on(v.time.date())
     version = pack.versions[version_index]
     member, profile = _member_for(row.region, id(pack), row.profile, version_index)

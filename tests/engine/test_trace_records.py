@@ -16,6 +16,7 @@ from gongji.model import engine_member, engine_visit
 from gongji.money import apply_ratio
 from gongji.terms import MemberClass
 
+ACCOUNT_STEPS = (L.T_ACCOUNT, L.T_NO_ACCOUNT, L.T_ACCOUNT_DECLINED, L.T_ACCOUNT_NOT_DESIGNATED)
 CASES = sorted((Path(__file__).parents[1] / "cases").glob("*/*.yaml"))
 
 
@@ -129,7 +130,7 @@ class Check:
             elif step == L.T_ACCOUNT:
                 share = self.visit.in_scope - r.fund_pay
                 assert (amount, a, b) == (r.account_pay, r.account_balance, share), w
-            elif step in (L.T_NO_ACCOUNT, L.T_ACCOUNT_DECLINED):
+            elif step in (L.T_NO_ACCOUNT, L.T_ACCOUNT_DECLINED, L.T_ACCOUNT_NOT_DESIGNATED):
                 assert (amount, a, b) == (0, 0, self.visit.in_scope - r.fund_pay), w
             elif step == L.T_CASH:
                 assert (amount, a, b) == (r.cash_pay, self.visit.total - self.visit.in_scope, 0), w
@@ -137,11 +138,14 @@ class Check:
                 pytest.fail(f"{w}: unknown step {step}")
         assert (deductible, fund) == (r.deductible, r.fund_pay), w
         assert steps[-1] == L.T_CASH and steps.count(L.T_CASH) == 1, w
-        # the account pays, or there is none, or the member declined it — one of them
-        account = [s for s in steps if s in (L.T_ACCOUNT, L.T_NO_ACCOUNT, L.T_ACCOUNT_DECLINED)]
+        # the account pays, or there is none, or the member declined it, or it may not pay
+        # at this institution (not designated: X-4) — one of them
+        account = [s for s in steps if s in ACCOUNT_STEPS]
         if not self.member.has_account:
             assert account == [L.T_NO_ACCOUNT], w
         elif not self.visit.use_account:
             assert account == [L.T_ACCOUNT_DECLINED], w
+        elif not self.visit.agreement:
+            assert account == [L.T_ACCOUNT_NOT_DESIGNATED], w
         else:
             assert account == [L.T_ACCOUNT], w

@@ -446,6 +446,34 @@ def test_a_batch_that_loses_a_race_settles_one_by_one(member, monkeypatch):
     assert check.problems(member) == []
 
 
+def test_a_request_of_a_lost_batch_may_lose_once_more(member, monkeypatch):
+    """A batch of two loses a race; settled again alone, T2 loses once more (a third
+    transaction won meanwhile) and is settled again: a request alone gets one more try."""
+    failing_once(monkeypatch, "T2", lost_race(), times=2)
+    got = settle_many(member, [("T1", "P001", V1), ("T2", "P001", V2)])
+    assert [a["txn_id"] for a in got] == ["T1", "T2"]
+    assert balance(member, "P001") == "100.00"
+
+
+def test_cancel_and_reverse_lock_the_holder_with_the_user(family, monkeypatch):
+    """A cancellation or reversal of a visit the holder's account paid for locks user and
+    holder together, in id order, before it moves money (as the settlement batch does: the
+    two never wait on each other in a cycle); another member's transaction locks nothing."""
+    locked = []
+    real = members.lock_all
+    monkeypatch.setattr(
+        members, "lock_all", lambda conn, ids: (locked.append(ids), real(conn, ids))
+    )
+    settle(family, "T1", "U", AID_VISIT)
+    settle(family, "T2", "U", {**AID_VISIT, "id": "V2", "time": "2023-03-02T09:00:00"})
+    cancel(family, "T1")
+    assert locked == [{"U", "H"}]
+    assert refusal(reverse, family, "T2", "H")[2] == "E_NOT_FOUND"  # not H's: nothing locked
+    assert locked == [{"U", "H"}]
+    reverse(family, "T2", "U")
+    assert locked == [{"U", "H"}, {"U", "H"}]
+
+
 def test_a_batch_that_fails_otherwise_writes_nothing(member, monkeypatch):
     failing_once(monkeypatch, "T2", RuntimeError("boom"))
     with pytest.raises(RuntimeError):

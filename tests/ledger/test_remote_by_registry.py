@@ -2,10 +2,13 @@
 remote care whatever the request says (before, it was settled as local): KF-22 then applies
 (no filing, nothing from the fund), and the trace says why."""
 
+import yaml
+
 from gongji.ledger import check, registry
 from gongji.ledger.answer import Step
 from gongji.ledger.members import add_member
 from gongji.ledger.settlement import explain_answer, settle
+from gongji.policy.loader import PACKS_DIR, PACKS_ENV
 
 
 def visit(vid: str, **extra) -> dict:
@@ -46,6 +49,32 @@ def test_care_at_another_regions_institution_is_remote(db):
 
 
 def test_care_at_an_own_regions_institution_is_not_marked(db):
+    with db.begin() as conn:
+        registry.add_institution(
+            conn, {"code": "NY1", "name": "南阳医院", "region": "nanyang", "level": "level2"}
+        )
     add_member(db, "kaifeng", {"id": "R3", "type": "employee"})
     answer = settle(db, "T1", "R3", {**visit("V1"), "institution": "H2"})
     assert "remote_region" not in answer and answer["fund_pay"] == "33.00"
+
+
+def test_a_pack_without_a_remote_rule_cites_none(db, tmp_path, monkeypatch):
+    """A bureau's pack (GONGJI_PACKS) whose general outpatient names no remote condition:
+    care the registry places in another region is still marked remote, and its trace starts
+    with the engine's own steps (no rule to cite for it)."""
+    pack = yaml.safe_load((PACKS_DIR / "kaifeng.yaml").read_text(encoding="utf-8"))
+    for version in pack["versions"]:
+        general = version.get("general") or {}
+        general["eligibility"] = [
+            e for e in general.get("eligibility", []) if not e["condition"].startswith("remote")
+        ]
+    (tmp_path / "kaifeng.yaml").write_text(yaml.safe_dump(pack, allow_unicode=True))
+    monkeypatch.setenv(PACKS_ENV, str(tmp_path))
+    with db.begin() as conn:
+        registry.add_institution(
+            conn, {"code": "NY1", "name": "南阳医院", "region": "nanyang", "level": "level2"}
+        )
+    add_member(db, "kaifeng", {"id": "R3", "type": "employee"})
+    got = settle(db, "T1", "R3", visit("V1"))
+    assert got["remote_region"] == "nanyang"
+    assert got.trace[0].rule != "KF-22" and "KF-22" not in [s.rule for s in got.trace]

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+import yaml
 from sqlalchemy import select, update
 
 from gongji import policy
@@ -21,6 +22,7 @@ from gongji.ledger.family import bind, unbind
 from gongji.ledger.journal import legs_of
 from gongji.ledger.schema import entries, settlements
 from gongji.ledger.settlement import cancel, settle, settle_many, settle_many_async
+from gongji.policy.loader import PACKS_DIR, PACKS_ENV
 
 # XSBN-9/10 at level 1: deductible 30, employee 60%. A 100-yuan visit: the fund pays
 # (100 - 30) x 60% = 42, the member's in-scope share is 58.
@@ -449,3 +451,25 @@ def test_who_may_be_bound(db):
     with db.begin() as conn:
         assert bind(conn, {"holder": "K1", "user": "K2", "relationship": "parent",
                            "from": "2023-03-01"}) > 0  # fmt: skip
+
+
+def test_no_aid_when_the_holders_rules_are_not_in_force(db, tmp_path, monkeypatch):
+    """A bureau's 开封 pack (GONGJI_PACKS) that lets relatives insured in the province use an
+    account and ends on 30 June 2023: a 南阳 user bound to a 开封 holder draws on it while
+    the holder's rules are in force, and not after (no rule of the holder's allows it)."""
+    pack = yaml.safe_load((PACKS_DIR / "kaifeng.yaml").read_text(encoding="utf-8"))
+    pack["versions"][0]["family"]["within"] = "province"  # inherited by the later version
+    pack["versions"][-1]["to"] = date(2023, 6, 30)
+    (tmp_path / "kaifeng.yaml").write_text(yaml.safe_dump(pack, allow_unicode=True))
+    monkeypatch.setenv(PACKS_ENV, str(tmp_path))
+    institution(db, "nanyang", "level2", "N2")
+    members.add_member(db, "kaifeng", {"id": "H", "type": "employee", "account_balance": "500"})
+    members.add_member(db, "nanyang", {"id": "U", "type": "employee"})
+    with db.begin() as conn:
+        bind(conn, {"holder": "H", "user": "U", "relationship": "child", "from": "2023-02-01"})
+    # 南阳 第五条 at level 2: 30 a visit, then 55%: (100 - 30) x 55% = 38.50; the rest 61.50
+    june = {"id": "V1", "time": "2023-06-30T09:00:00", "institution": "N2", "total": "100.00"}
+    got = settle(db, "T1", "U", june)
+    assert (got["holder"], got["mutual_aid_pay"]) == ("H", "61.50")
+    got = settle(db, "T2", "U", {**june, "id": "V2", "time": "2023-07-03T09:00:00"})
+    assert "holder" not in got and got["cash_pay"] == "61.50"

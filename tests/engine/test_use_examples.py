@@ -21,6 +21,11 @@ MARCH = 2024 * 12 + 2
 NO_POOLS = (0,) * (L.N_POOLS * L.PU_STRIDE)
 
 
+def general(annual: int, monthly: int, met: int) -> tuple[int, ...]:
+    """A use's pools: the general pool's fund pay for the year and month, deductible met."""
+    return (annual, monthly, met, *NO_POOLS[3:])
+
+
 def state(windows=(), items=(), month=MARCH, pools=None, balance=0) -> YearState:
     """A state in `month`: windows (institution, opened, met) and items (key, met) from
     slot 0 on, the other slots free."""
@@ -54,7 +59,7 @@ def items_of(st: YearState) -> list[tuple[int, int]]:
 
 
 def test_a_use_as_a_document_and_back():
-    use = Use(MARCH, (100, 100, 50) + NO_POOLS[3:], ((7, 300),), ((A, DAY1, 50),))
+    use = Use(MARCH, general(100, 100, 50), ((7, 300),), ((A, DAY1, 50),))
     doc = use.document()
     assert doc == {
         "month": MARCH,
@@ -120,7 +125,7 @@ def test_use_of_across_the_year_roll():
     after = state(items=[(7, 40)], month=2024 * 12, pools=(500, 500, 0))
     use = use_of(before, after, 2024 * 12)
     assert use.items == ((7, 40),)
-    assert use.pools == (500, 500, 0) + NO_POOLS[3:]
+    assert use.pools == general(500, 500, 0)
 
 
 # -- items_met -----------------------------------------------------------------------------
@@ -135,8 +140,8 @@ def test_items_met_keeps_items_with_something_met():
 
 
 def test_giving_back_an_accumulator_below_zero_is_refused():
-    use = Use(MARCH, (100, 100, 0) + NO_POOLS[3:])
-    with pytest.raises(InvariantError, match="^an accumulator below zero after giving back Use"):
+    use = Use(MARCH, general(100, 100, 0))
+    with pytest.raises(InvariantError, match=r"^an accumulator below zero after giving back Use"):
         plus(state(), use, -1)
 
 
@@ -172,13 +177,13 @@ def test_a_late_claims_item_takes_the_first_free_slot():
 
 
 def test_giving_back_an_item_the_state_does_not_hold_is_refused():
-    with pytest.raises(InvariantError, match="^item 7: -40 to give back, or no slot to keep it$"):
+    with pytest.raises(InvariantError, match=r"^item 7: -40 to give back, or no slot to keep it$"):
         plus(state(items=[(5, 100)]), Use(MARCH, NO_POOLS, ((7, 40),)), -1)
 
 
 def test_a_late_claims_item_with_no_free_slot_is_refused():
     full = state(items=[(k, 10) for k in range(11, 11 + L.ITEMS)])
-    with pytest.raises(InvariantError, match="^item 7: 40 to give back, or no slot to keep it$"):
+    with pytest.raises(InvariantError, match=r"^item 7: 40 to give back, or no slot to keep it$"):
         plus(full, Use(MARCH, NO_POOLS, ((7, 40),)), 1)
 
 
@@ -272,9 +277,9 @@ def test_a_late_claims_window_with_every_slot_open_elsewhere_is_not_kept():
 def test_accumulated_a_late_claim_starts_from():
     # two March uses and one of 2023: a visit in March 2024 starts from the two summed
     uses = [
-        Use(MARCH, (100, 100, 20) + NO_POOLS[3:], ((7, 30),), ((A, DAY1, 20),)),
-        Use(MARCH - 1, (50, 50, 10) + NO_POOLS[3:], ((7, 20),)),
-        Use(2023 * 12 + 5, (999, 999, 999) + NO_POOLS[3:], ((8, 99),)),
+        Use(MARCH, general(100, 100, 20), ((7, 30),), ((A, DAY1, 20),)),
+        Use(MARCH - 1, general(50, 50, 10), ((7, 20),)),
+        Use(2023 * 12 + 5, general(999, 999, 999), ((8, 99),)),
     ]
     st = accumulated(uses, MARCH, 1_234)
     assert st.slots[L.S_POOL : L.S_POOL + 3] == (150, 100, 30)  # the month's: March's only

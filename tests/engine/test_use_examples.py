@@ -81,6 +81,11 @@ def test_use_of_an_item_met_in_part_before():
     assert use_of(before, after, MARCH).items == ((7, 50),)
 
 
+def test_use_of_an_item_met_by_one_fen():
+    # a visit with 1 fen in scope for item 7, met before by no one: it meets 1 fen
+    assert use_of(state(), state(items=[(7, 1)]), MARCH).items == ((7, 1),)
+
+
 def test_use_of_leaves_out_an_item_it_did_not_touch():
     # item 7 met in full (300) earlier; this visit meets 200 of item 9's: only item 9 is used
     before = state(items=[(7, 300)])
@@ -143,6 +148,20 @@ def test_giving_back_an_accumulator_below_zero_is_refused():
     use = Use(MARCH, general(100, 100, 0))
     with pytest.raises(InvariantError, match=r"^an accumulator below zero after giving back Use"):
         plus(state(), use, -1)
+
+
+def test_giving_back_fund_pay_of_each_pool():
+    # general 100 / chronic 200 / inpatient 400 paid this year and month, 30 of the chronic
+    # deductible met; a cancelled visit had paid 40 from the chronic pool and met 10 there
+    pools = (100, 100, 0, 200, 200, 30, 0, 0, 0, 0, 0, 0, 400, 400, 0)
+    use = Use(MARCH, (0, 0, 0, 40, 40, 10, *NO_POOLS[6:]))
+    back = plus(state(pools=pools), use, -1)
+    assert back.slots[L.S_POOL : L.S_POOL + len(pools)] == (
+        (100, 100, 0, 160, 160, 20, 0, 0, 0, 0, 0, 0, 400, 400, 0)
+    )
+    # in April the month's fund pay is April's: March's is not taken from it
+    april = state(pools=(100, 0, 0, 200, 0, 30), month=MARCH + 1)
+    assert plus(april, use, -1).slots[L.S_POOL : L.S_POOL + 6] == (100, 0, 0, 160, 0, 20)
 
 
 def test_giving_back_an_item_frees_its_slot():

@@ -49,8 +49,16 @@ class RateLimit:
             if self._served(credential):
                 return
             await self._lease(credential)
-            if not self._served(credential):
+            if not self._served(credential) and not await self._next_window(credential):
                 raise self._refusal()
+
+    async def _next_window(self, credential: int) -> bool:
+        """Served from the next window, where the store's window ended while the lease was
+        being taken (a round trip at its last moment); False when this window is spent."""
+        if self.clock() < self._leases[credential].until:
+            return False
+        await self._lease(credential)
+        return self._served(credential)
 
     def _served(self, credential: int) -> bool:
         """Served from this worker's lease; False when a new lease is needed."""

@@ -11,7 +11,7 @@ names in errors (a CSV import passes "row 7").
 
 from datetime import date, datetime, time, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import Connection, Engine, insert, or_, select, update
 
 from gongji import policy
@@ -19,15 +19,11 @@ from gongji.errors import InputError, validated
 from gongji.ledger import members as M
 from gongji.ledger.driver import as_time, from_json
 from gongji.ledger.schema import family_bindings, settlements
-from gongji.model import Code, Day, EndDay, MemberIn, has_account
+from gongji.model import Code, Day, EndDay, MemberIn, Strict, has_account
 from gongji.policy.schema import Relationship
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class BindingIn(_Record):
+class BindingIn(Strict):
     holder: Code  # whose account pays (授权人)
     user: Code  # the relative whose care it pays (使用人)
     relationship: Relationship  # what the user is to the holder
@@ -111,7 +107,7 @@ def _allowed(holder, user, b: BindingIn, where: str) -> None:
         )
 
 
-class UnbindIn(_Record):
+class UnbindIn(Strict):
     holder: Code
     user: Code
     on: Day  # the first day the binding no longer holds

@@ -512,7 +512,7 @@ def _cancel_locked(conn: Connection, row, settlement_id: int, txn_id: str) -> di
             "txn_id", f"{s.visit_time.year} is closed (year rollover)", "E_YEAR_CLOSED"
         )
     use = use_of_row(row.region, s, row.profile)
-    moves = [(_back_to(conn, account), -amount) for account, amount in legs_of(conn, s.entry_id)]
+    moves = [(_back_to(conn, a, s.member_id), -n) for a, n in legs_of(conn, s.entry_id)]
     entry_id = post(conn, "cancel", txn_id, moves, reverses=s.entry_id)
     conn.execute(
         update(settlements).where(settlements.c.id == s.id).values(cancel_entry_id=entry_id)
@@ -542,17 +542,15 @@ def _holders_of(s) -> set[str]:
     return {s.member_id} | ({holder} if holder else set())
 
 
-def _back_to(conn: Connection, account: str) -> str:
+def _back_to(conn: Connection, account: str, member_id: str) -> str:
     """Where a cancelled settlement's money goes back: the account it came from, unless that
     is a holder's account closed since (death, transfer, refund) — then where its balance
     went on closing, so the holder's heirs or new region get the aid back, not a closed
     account."""
-    member_id = Chart.account.key(account)
-    if member_id is None:
+    holder = Chart.account.key(account)
+    if holder is None or holder == member_id:  # the member's own: locked, so open
         return account
-    closed_to = conn.execute(
-        select(members.c.closed_to).where(members.c.id == member_id)
-    ).scalar_one()
+    closed_to = conn.execute(select(members.c.closed_to).where(members.c.id == holder)).scalar_one()
     return account if closed_to is None else closed_to
 
 

@@ -47,6 +47,15 @@ members = Table(
     Column("profile", JSON, nullable=False),
     # the member's year-to-date engine state (YearState.slots); locked per settlement
     Column("state", JSON, nullable=False),
+    # identity as the national platform knows it (1101 looks a member up by certno or
+    # card_no); optional, migration 0014
+    Column("psn_cert_type", String(6)),  # 01 resident ID card (national-interface §7.2)
+    Column("certno", String(50), index=True),
+    Column("card_no", String(50), index=True),  # social security card
+    Column("name", String(50)),
+    Column("gender", String(6)),  # 1 male, 2 female (§7.12)
+    Column("birth_date", Date),
+    Column("nationality", String(3)),  # 民族 code (§7.13)
     CheckConstraint("account_balance >= 0", name="ck_members_balance"),
     CheckConstraint("frozen >= 0", name="ck_members_frozen"),
 )

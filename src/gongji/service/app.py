@@ -249,7 +249,9 @@ class Guard:
     ):
         self.app, self.max_body, self.log, self.gate = app, max_body, log, gate
         self.deadline = deadline
-        self.own_sessions = own_sessions  # path prefixes whose pages check their own sessions
+        # path prefixes whose pages check their own sessions: the prefix itself, or under it
+        self.own_sessions = own_sessions
+        self._under = tuple(p + "/" for p in own_sessions)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -276,7 +278,7 @@ class Guard:
                 self._log(scope, code[0], started)
 
     def _own_session(self, path: str) -> bool:
-        return any(path == p or path.startswith(p + "/") for p in self.own_sessions)
+        return path.startswith(self._under) or path in self.own_sessions
 
     async def _bounded(self, scope, receive, send, code: list) -> None:
         """`_guarded` within the deadline, or 503 E_UNAVAILABLE (if nothing was sent yet)."""

@@ -67,8 +67,10 @@ class Writer:
         self._queue.put_nowait(((txn_id, member_id, visit), done))
         try:
             # on timeout `done` is cancelled: the batch, should it commit later, answers no
-            # one, and the client's retry (same txn_id) returns what it stored
-            return await asyncio.wait_for(done, self.deadline)
+            # one, and the client's retry (same txn_id) returns what it stored. (A timeout
+            # context, not wait_for: that wraps `done` in a task of its own per request.)
+            async with asyncio.timeout(self.deadline):
+                return await done
         except TimeoutError:
             raise _unavailable(f"no answer from the store within {self.deadline} s") from None
 

@@ -96,10 +96,11 @@ def test_a_period_includes_both_days_and_nothing_outside(kaifeng):
 
 def test_reconciliation_rows_show_a_refund_with_its_amounts(kaifeng):
     rows = statements.reconciliation_rows(kaifeng, "H001", MARCH, date(2023, 3, 31))
-    assert [(r["setl_id"], str(r["medfee_sumamt"]), str(r["fund_pay_sumamt"]),
-             str(r["acct_pay"]), r["refd_setl_flag"]) for r in rows] == [
-        ("T1", "250.00", "75.00", "125.00", "0"),
-        ("T3", "100.00", "25.00", "75.00", "1"),
+    assert [(r["setl_id"], r["psn_no"], r["mdtrt_id"], str(r["medfee_sumamt"]),
+             str(r["fund_pay_sumamt"]), str(r["acct_pay"]), r["refd_setl_flag"])
+            for r in rows] == [
+        ("T1", "P1", "V1", "250.00", "75.00", "125.00", "0"),
+        ("T3", "P1", "V3", "100.00", "25.00", "75.00", "1"),
     ]  # fmt: skip
     totals = statements.reconciliation_totals(kaifeng, "H001", MARCH, date(2023, 3, 31))
     assert {k: str(v) for k, v in totals.items()} == {

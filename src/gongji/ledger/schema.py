@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -264,4 +265,21 @@ limits = Table(
     Column("name", String(200), primary_key=True),  # rate:12, login-user:li, login-client:10.1.2.3
     Column("until", Float, nullable=False, index=True),  # when the window ends (Unix seconds)
     Column("hits", BigInteger, nullable=False),  # counted in the window
+)
+
+# Files exchanged through the national transactions (service/files.py): a detail file an
+# institution uploads (9101) for its detail reconciliation (3202), and the result file 3202
+# writes for it to download (9102). In the store, so any worker serves any file; an
+# institution sees only its own.
+files = Table(
+    "files",
+    metadata,
+    Column("file_qury_no", String(30), primary_key=True),  # the platform's file query number
+    Column("institution", String(40), nullable=False),
+    Column("filename", String(200), nullable=False),  # as the client named it
+    Column("kind", String(8), nullable=False),  # upload | result
+    Column("content", LargeBinary, nullable=False),  # the bytes as sent or served (a zip)
+    Column("created_at", DateTime, nullable=False),
+    # 3202 finds an upload by its name too (one client sends the name for file_qury_no)
+    Index("ix_files_institution_filename", "institution", "filename"),
 )

@@ -25,7 +25,7 @@ from starlette.routing import Match, Mount
 from gongji.documents import read_json
 from gongji.errors import InputError, ServiceError, body, from_input, status
 from gongji.ledger import store
-from gongji.service import national, rest
+from gongji.service import files, national, rest
 from gongji.service.auth import Gate
 from gongji.service.limits import RateLimit
 from gongji.service.settings import Settings, from_env
@@ -122,6 +122,9 @@ async def transaction(request: Request) -> Response:
         answer = await national.answer(
             app.state.db, app.state.writer, request.state.caller, document
         )
+    output = answer.get("output")
+    if isinstance(output, files.Download):  # 9102: the file itself, as the platform sends it
+        return Response(output.content, media_type=output.media_type)
     return Response(orjson.dumps(answer, default=str), media_type="application/json")
 
 

@@ -31,7 +31,7 @@ from gongji.ledger.answer import Settled
 from gongji.ledger.settlement import cancel, presettle, reverse
 from gongji.model import ID_MAX, TEXT_MAX, printable
 from gongji.money import fmt, json_number, to_yuan
-from gongji.service import fields, registered, scope
+from gongji.service import fields, files, registered, scope
 from gongji.service.auth import Caller
 from gongji.service.writer import Writer
 from gongji.supervision import statements
@@ -287,46 +287,61 @@ async def reconcile_totals(ctx: Context) -> dict:
 
 
 async def reconcile_details(ctx: Context) -> dict:
+    """The client's settlement rows, given inline (`detail`, where given) or in the detail
+    file it uploaded (`file_qury_no`, 9101), against the period's settlements; for a file,
+    the result is a file too (`fileinfo`, for 9102)."""
     data = _data(ctx)
     period = _period(data)
-    theirs = _their_rows(data.get("detail") or ctx.envelope.input.get("detail"))
-    settled = await asyncio.to_thread(
-        statements.reconciliation_rows, ctx.db, ctx.envelope.fixmedins_code, *period
-    )
+    # the period's totals are read (a malformed one is refused) but not compared: the rows
+    # are what is reconciled, and one client (OH) sends the totals zero or overwritten
+    for key in ("medfee_sumamt", "fund_pay_sumamt", "cash_payamt"):
+        fields.amount(data, key, DATA, required=False)
+    if data.get("fixmedins_setl_cnt") not in (None, ""):
+        fields.count(data, "fixmedins_setl_cnt", DATA)
     code = ctx.envelope.fixmedins_code
+    number = fields.text(data, "file_qury_no", DATA, files.NAME_MAX, required=False)
+    inline = data.get("detail") or ctx.envelope.input.get("detail")
+    by_file = inline is None and number is not None  # rows given inline are the rows
+    if by_file:
+        where = f"{DATA}.file_qury_no"
+        lines = await asyncio.to_thread(files.uploaded_rows, ctx.db, code, number, where)
+        theirs = files.settlement_rows(lines)
+    else:
+        theirs = _their_rows(inline)
+    settled = await asyncio.to_thread(statements.reconciliation_rows, ctx.db, code, *period)
     ours = {scope.unscoped(code, r["setl_id"]): r for r in settled}
-    out = []
-    for setl_id in sorted(set(ours) | set(theirs)):
-        mine, yours = ours.get(setl_id), theirs.get(setl_id)
-        if mine is None or yours is None:
-            out.append(
-                {
-                    "setl_id": setl_id,
-                    "stmt_rslt": "1",
-                    "stmt_rslt_dscr": "only in " + ("yours" if mine is None else "ours"),
-                }
-            )
-            continue
-        differs = [k for k in (*MONEY_TOTALS, "refd_setl_flag") if yours[k] != mine[k]]
-        if differs:
-            out.append({"setl_id": setl_id, "stmt_rslt": "1", "stmt_rslt_dscr": ", ".join(differs)})
-    return {"stmtinfo": {"stmt_rslt": "1" if out else "0"}, "detail": out}
+    rows = [_compared(s, ours.get(s), theirs.get(s)) for s in sorted(set(ours) | set(theirs))]
+    out = [
+        {k: r[k] for k in ("setl_id", "stmt_rslt", "stmt_rslt_dscr")}
+        for r in rows
+        if r["stmt_rslt"] != "0"
+    ]
+    answer = {"stmtinfo": {"stmt_rslt": "1" if out else "0"}, "detail": out}
+    if by_file:
+        answer["fileinfo"] = await asyncio.to_thread(files.save_result, ctx.db, code, rows)
+    return answer
 
 
 MONEY_TOTALS = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")
 
 
+def _compared(setl_id: str, mine: dict | None, yours: dict | None) -> dict:
+    """One settlement's result: 0 if the two agree, else 1 and what differs; with the
+    centre's figures where it has the settlement, else the client's."""
+    if mine is None or yours is None:
+        result, dscr = "1", "only in " + ("yours" if mine is None else "ours")
+    else:
+        differs = [k for k in (*MONEY_TOTALS, "refd_setl_flag") if yours[k] != mine[k]]
+        result, dscr = ("1", ", ".join(differs)) if differs else ("0", "balanced")
+    shown = {k: v for row in (yours, mine) if row for k, v in row.items() if v is not None}
+    return {**shown, "setl_id": setl_id, "stmt_rslt": result, "stmt_rslt_dscr": dscr}
+
+
 def _their_rows(rows: object) -> dict[str, dict]:
-    """The client's settlement rows by setl_id, each read and checked: the amounts are
-    required (as in the file a client uploads); the refund flag absent is 0."""
-    theirs = {}
-    for i, row in enumerate(fields.objects(rows, "input.data.detail")):
-        at = f"input.data.detail[{i}]"
-        setl_id = fields.text(row, "setl_id", at, TEXT_MAX)
-        read = {k: to_yuan(fields.amount(row, k, at)) for k in MONEY_TOTALS}
-        read["refd_setl_flag"] = fields.text(row, "refd_setl_flag", at, 6, required=False) or "0"
-        theirs[setl_id] = read
-    return theirs
+    """The client's settlement rows given inline, read as a detail file's are."""
+    where = "input.data.detail"
+    listed = fields.objects(rows, where)
+    return files.settlement_rows((f"{where}[{i}]", row) for i, row in enumerate(listed))
 
 
 def _period(data: dict) -> tuple[date, date]:
@@ -396,8 +411,10 @@ def setlinfo(
     return {"setlinfo": info, "setldetail": detail}
 
 
-# what the bureau's credential may ask: it reads; institutions settle (issue 17 item 6)
-BUREAU_READS = frozenset({"1101", "3201", "3202"})
+# what the bureau's credential may ask: it reads; institutions settle (issue 17 item 6). It
+# downloads an institution's files (9102) but uploads none (9101): an upload is an
+# institution's own detail file, kept under its code, which the bureau has none of.
+BUREAU_READS = frozenset({"1101", "3201", "3202", "9102"})
 
 HANDLERS: dict[str, Handler] = {
     "1101": member_information,
@@ -410,4 +427,6 @@ HANDLERS: dict[str, Handler] = {
     "2601": reverse_transaction,
     "3201": reconcile_totals,
     "3202": reconcile_details,
+    "9101": files.upload,
+    "9102": files.download,
 }

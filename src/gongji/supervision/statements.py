@@ -161,27 +161,30 @@ def reconciliation_totals(db: Engine, institution: str, begin: date, end: date) 
 
 
 def reconciliation_rows(db: Engine, institution: str, begin: date, end: date) -> list[dict]:
-    """3202: each settlement of the period as it was settled; a cancelled one is a refund
-    (refd_setl_flag 1)."""
+    """3202: each settlement of the period as it was settled, with its member and visit; a
+    cancelled one is a refund (refd_setl_flag 1)."""
     refunded = case((S.cancel_entry_id.is_(None), "0"), else_="1").label("refd_setl_flag")
-    e = entries(*in_period(begin, end), S.institution == institution, extra=(S.txn_id, refunded))
+    extra = (S.txn_id, S.visit_id, refunded)
+    e = entries(*in_period(begin, end), S.institution == institution, extra=extra)
     query = (
-        select(e.c.txn_id, e.c.refd_setl_flag, *amounts(e))
+        select(e.c.txn_id, e.c.member_id, e.c.visit_id, e.c.refd_setl_flag, *amounts(e))
         .select_from(with_legs(e))
         .where(e.c.undone == 0)  # the settlement's own entry: its amounts before any refund
-        .group_by(e.c.settlement_id, e.c.txn_id, e.c.refd_setl_flag)
+        .group_by(e.c.settlement_id, e.c.txn_id, e.c.member_id, e.c.visit_id, e.c.refd_setl_flag)
         .order_by(e.c.txn_id)
     )
     with db.connect() as conn:
         rows = conn.execute(query).all()
-    return [_platform_row(r.txn_id, r.refd_setl_flag, counted(r)) for r in rows]
+    return [_platform_row(r, counted(r)) for r in rows]
 
 
-def _platform_row(txn_id: str, flag: str, s: dict) -> dict:
+def _platform_row(r, s: dict) -> dict:
     return {
-        "setl_id": txn_id,
+        "setl_id": r.txn_id,
+        "psn_no": r.member_id,
+        "mdtrt_id": r.visit_id,
         "medfee_sumamt": to_yuan(s["total"]),
         "fund_pay_sumamt": to_yuan(s["fund_pay"]),
         "acct_pay": to_yuan(s["account_pay"] + s["mutual_aid_pay"]),
-        "refd_setl_flag": flag,
+        "refd_setl_flag": r.refd_setl_flag,
     }

@@ -2,6 +2,7 @@
 settled through the ledger (their answers printed), then the HTTP service with a token for
 a sample hospital and a console login for an administrator."""
 
+import csv
 import secrets
 from pathlib import Path
 
@@ -24,6 +25,15 @@ VISITS = [
 
 
 CONSOLE_USER = "admin"
+SAMPLE_MEMBER = "KF0001"  # insured in Kaifeng, where the demo hospital is
+
+
+def sample_member(member_id: str = SAMPLE_MEMBER) -> dict:
+    """A demo member's row of demo-members.csv (its id, name and ID number `certno`: what a
+    hospital's 1101 would present, mdtrt_cert_type 02). All the identities there are made
+    up: placeholder names, ID numbers of valid form only."""
+    with (DATA / "demo-members.csv").open(newline="", encoding="utf-8") as f:
+        return next(row for row in csv.DictReader(f) if row["id"] == member_id)
 
 
 def prepare(path: Path) -> tuple[str, list[Settled], str]:

@@ -128,6 +128,8 @@ CATALOGUE: dict[str, tuple[int, str, str]] = {
     "E_WINDOWS_FULL": (422, "同日就诊机构过多", "too many institutions open the same day"),
     "E_ITEMS_FULL": (422, "年度谈判药品过多", "too many negotiated drugs this year"),
     "E_INFNO": (422, "不支持的交易编号", "unknown transaction number"),
+    "E_CERT_TYPE": (422, "不支持的就诊凭证类型", "this credential type is not accepted here"),
+    "E_AMBIGUOUS": (409, "该凭证对应多名参保人", "the credential matches more than one member"),
     "E_UNAUTHORIZED": (401, "凭证无效或已吊销", "unknown or revoked credential"),
     "E_FORBIDDEN": (403, "无权访问其他机构的数据", "not this credential's data"),
     "E_TOO_LARGE": (413, "请求过大", "the request body is too large"),

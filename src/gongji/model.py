@@ -7,9 +7,9 @@ problem is an `InputError` naming the field.
 """
 
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from gongji import catalogue, engine
-from gongji.errors import InputError
+from gongji.errors import InputError, validated
 from gongji.money import amount, fmt, to_yuan
 from gongji.policy.schema import Pack, Version
 from gongji.terms import Category, Level, MemberType
@@ -177,6 +177,118 @@ class MemberIn(Strict):
     inpatient_stays: list[PeriodIn] = []
     arrears: list[PeriodIn] = []
     remote_filing: PeriodIn | list[PeriodIn] | None = None
+
+
+# -- a member's identity as the national platform knows it (1101's baseinfo) ---------------
+# Kept beside the member's record, not in it: the engine needs none of it, and the store
+# holds it in columns of its own (1101 finds a member by certno or card_no).
+IDENTITY_FIELDS = ("psn_cert_type", "certno", "card_no", "name", "gender", "birth_date",
+                   "nationality")  # fmt: skip
+RESIDENT_ID = "01"  # psn_cert_type of the 18-character resident ID number (national §7.2)
+DOCUMENT_MAX = 50  # certno, card_no, psn_name: C(50) (national §5.3)
+
+
+def _digits(least: int, most: int, what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not (value.isascii() and value.isdigit() and least <= len(value) <= most):
+            raise ValueError(what)
+        return value
+
+    return AfterValidator(check)
+
+
+DocumentNo = Annotated[str, BeforeValidator(_text), printable(DOCUMENT_MAX)]
+NationCode = Annotated[
+    str, BeforeValidator(_text), _digits(2, 2, "a 2-digit code (GB 3304: 01 汉族)")
+]
+
+
+class IdentityIn(Strict):
+    # a code of digits; one digit (as MD-JS sends "1") is read as its two-digit form
+    psn_cert_type: (
+        Annotated[
+            str,
+            BeforeValidator(_text),
+            _digits(1, 6, "a document type code of 1 to 6 digits (01: resident ID card)"),
+            AfterValidator(lambda code: code.zfill(2)),
+        ]
+        | None
+    ) = None
+    certno: DocumentNo | None = None
+    card_no: DocumentNo | None = None  # the social security card's number
+    name: Annotated[str, printable(DOCUMENT_MAX)] | None = None
+    gender: Annotated[Literal["1", "2"], BeforeValidator(_text)] | None = None  # 1 male, 2 female
+    birth_date: Day | None = None
+    nationality: NationCode | None = None  # 民族 (naty)
+
+
+# GB 11643-1999: the digit in position i (1 to 17) weighs 2^(18-i) mod 11
+_ID_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
+_ID_CHECK = "10X98765432"  # the check character for each remainder of the weighted sum mod 11
+
+
+def resident_id(certno: str) -> tuple[date, str]:
+    """The birth date and sex (1 male, 2 female) a resident ID number carries (GB 11643: six
+    digits of region, eight of birth date, three of sequence — odd for a man, even for a
+    woman — and a check character), or a ValueError saying what is wrong with it."""
+    if len(certno) != 18:
+        raise ValueError("a resident ID number has 18 characters (GB 11643)")
+    body, check = certno[:17], certno[17]
+    if not (body.isascii() and body.isdigit()):
+        raise ValueError("a resident ID number's first 17 characters are digits")
+    if check != _ID_CHECK[sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True)) % 11]:
+        raise ValueError("the check digit does not match (GB 11643)")
+    try:
+        born = _in_range(date(int(body[6:10]), int(body[10:12]), int(body[12:14])))
+    except ValueError:
+        raise ValueError("characters 7 to 14 are not a birth date (yyyyMMdd)") from None
+    return born, "1" if int(body[16]) % 2 else "2"
+
+
+def parse_identity(document: object, where: str = "member") -> dict:
+    """The identity fields of a member document (IDENTITY_FIELDS), checked, as the store's
+    columns (absent ones None). A certno without a type is a resident ID number (01), whose
+    birth date and sex it carries: taken from it where not given, and where given, they must
+    agree with it."""
+    if not isinstance(document, dict):
+        document = {}
+    given = {k: v for k, v in document.items() if k in IDENTITY_FIELDS and v not in (None, "")}
+    i = validated(IdentityIn, given, where)
+    if i.psn_cert_type is not None and i.certno is None:
+        raise InputError(f"{where}.psn_cert_type", "give the certno it is the type of")
+    kind = i.psn_cert_type or (RESIDENT_ID if i.certno else None)
+    certno, born, gender = i.certno, i.birth_date, i.gender
+    if kind == RESIDENT_ID:
+        certno = certno.upper()  # the check character X, whichever case it was written in
+        try:
+            carried, sex = resident_id(certno)
+        except ValueError as exc:
+            other = "" if i.psn_cert_type else " (another document: give its psn_cert_type)"
+            raise InputError(f"{where}.certno", f"{exc}{other}") from None
+        if born is not None and born != carried:
+            raise InputError(f"{where}.birth_date", f"{born} is not the birth date in certno")
+        if gender is not None and gender != sex:
+            raise InputError(f"{where}.gender", f"{gender} is not the sex certno carries")
+        born, gender = carried, sex
+    # a day's grace: the machine's clock may keep another time zone than the bureau's
+    if born is not None and born > date.today() + timedelta(days=1):
+        raise InputError(f"{where}.birth_date", f"{born} is after today")
+    return {
+        "psn_cert_type": kind,
+        "certno": certno,
+        "card_no": i.card_no,
+        "name": i.name,
+        "gender": gender,
+        "birth_date": born,
+        "nationality": i.nationality,
+    }
+
+
+def without_identity(document: object) -> object:
+    """A member document without its identity fields: the record the engine reads."""
+    if not isinstance(document, dict):
+        return document
+    return {k: v for k, v in document.items() if k not in IDENTITY_FIELDS}
 
 
 class ItemIn(Strict):

@@ -9,6 +9,7 @@ import httpx
 from sqlalchemy import delete, func, select
 
 from gongji.console.schema import audit_log
+from gongji.ledger import members
 from gongji.ledger.schema import limits, settlements
 
 from ..service.conftest import start
@@ -48,6 +49,19 @@ def test_member_lookup_is_a_post_and_shows_balance_and_accumulators(console):
     assert "P001" not in str(r.url)  # never in a URL
     unknown = client.post("/console/members", data={"csrf": csrf, "member_id": "NOPE"})
     assert unknown.status_code == 404 and "unknown member NOPE" in unknown.text
+
+
+def test_the_member_page_shows_the_identity(console):
+    identity = {"certno": "410202198801150014", "name": "张三", "nationality": "01"}
+    members.add_member(console.db, "kaifeng", {"id": "M1", "type": "employee", **identity})
+    client, csrf = login(console, "viewer1")
+    r = client.post("/console/members", data={"csrf": csrf, "member_id": "M1"})
+    assert r.status_code == 200
+    assert re.search(r'id="name">张三<', r.text)
+    assert re.search(r'id="certno">410202198801150014<', r.text)
+    assert re.search(r'id="birth-date">1988-01-15<', r.text)  # from the ID number
+    bare = client.post("/console/members", data={"csrf": csrf, "member_id": "P001"})
+    assert re.search(r'id="certno">—<', bare.text)  # registered without one
 
 
 def test_a_form_without_the_sessions_csrf_token_is_refused(console):

@@ -23,7 +23,8 @@ CLINIC = "H41020000002"  # level 1, another institution
 # what the store holds, to compare before and after a refused request: it must not change
 SNAPSHOT = [
     "SELECT id, status, account_balance, frozen, CAST(state AS TEXT), last_visit,"
-    " CAST(profile AS TEXT), closed_to FROM members ORDER BY id",
+    " CAST(profile AS TEXT), closed_to, psn_cert_type, certno, card_no, name, gender,"
+    " birth_date, nationality FROM members ORDER BY id",
     "SELECT count(*), coalesce(sum(amount), 0), coalesce(max(id), 0) FROM journal_legs",
     "SELECT count(*), coalesce(max(id), 0) FROM journal_entries",
     "SELECT count(*), coalesce(max(id), 0), count(cancel_entry_id) FROM settlements",

@@ -155,7 +155,7 @@ def day(rng: random.Random) -> str:
 
 def n1101(st, rng):
     member = rng.choice(st.members)
-    return national(st, "1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": member}})
+    return national(st, "1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": member}})
 
 
 def n2201(st, rng):
@@ -328,7 +328,8 @@ def r_member_add(st, rng):
     member_id = f"F{st.next()}"
     member = {"id": member_id, "type": "employee", "account_balance": "100.00",
               "contribution_base": "5000.00", "chronic_diseases": ["E11"],
-              "benefit_periods": [{"from": "2023-01-01", "to": "2023-12-31"}]}  # fmt: skip
+              "benefit_periods": [{"from": "2023-01-01", "to": "2023-12-31"}],
+              "name": "张三", "gender": "1", "nationality": "01"}  # fmt: skip
     then = lambda s, _out: s.members.append(member_id)  # noqa: E731
     return Call("POST", "/v1/members", "bureau", {"region": "kaifeng", "member": member},
                 writes=True, then=then)  # fmt: skip

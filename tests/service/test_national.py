@@ -122,16 +122,21 @@ def settle_input(mdtrt_id: str, member: str = "P001", total: float = 250.0) -> d
 
 
 def test_member_information(service):
+    """P001 has no certno: its id sent as the ID number is the fallback (member_info.py);
+    the full answer is tests/service/test_member_information.py's."""
     with service.client(service.hospital) as c:
-        info = ok(call(c, "1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": "P001"}}))
+        info = ok(call(c, "1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "P001"}}))
     assert info["insuinfo"][0] == {
+        "balc": 300.0,
         "insutype": "310",
         "psn_type": "1101",
         "psn_insu_stas": "1",
-        "balc": 300.0,
+        "cvlserv_flag": "0",
         "insuplc_admdvs": "410200",
+        "emp_name": None,
     }
-    assert info["baseinfo"]["psn_name"] is None  # gongji keeps no names
+    assert info["baseinfo"]["psn_name"] is None  # registered without a name
+    assert info["idetinfo"] == []
 
 
 def test_register_upload_presettle_settle_retry_cancel(service):

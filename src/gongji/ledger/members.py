@@ -15,7 +15,7 @@ from gongji.errors import InputError, validated
 from gongji.ledger.chart import Chart
 from gongji.ledger.journal import LedgerError, post
 from gongji.ledger.schema import members
-from gongji.model import MemberIn, engine_member
+from gongji.model import MemberIn, engine_member, parse_identity, without_identity
 from gongji.terms import MemberType
 
 _SELECT = select(members).where(members.c.id == bindparam("b_id"))
@@ -35,10 +35,12 @@ def add_member(db: Engine, region: str, document: object) -> str:
 
 def insert_member(conn: Connection, region: str, document: object, where: str = "member") -> str:
     """Validate a member record as `gongji calculate` does and add it with its opening
-    balance (an account carried over from before the ledger, or transferred in)."""
+    balance (an account carried over from before the ledger, or transferred in). Its
+    identity fields (model.IDENTITY_FIELDS: certno, name, ...) go to their own columns."""
     pack = policy.load_region(region)
-    m = parse_member(document, where)
+    m = parse_member(without_identity(document), where)
     _check(pack, m, where)
+    identity = parse_identity(document, where)
     if conn.execute(_SELECT, {"b_id": m.id}).first():
         raise InputError(f"{where}.id", f"member {m.id} exists already", "E_MEMBER_EXISTS")
     opening = m.account_balance or 0
@@ -46,6 +48,7 @@ def insert_member(conn: Connection, region: str, document: object, where: str = 
         insert(members).values(
             id=m.id,
             region=region,
+            **identity,
             opening_balance=opening,
             account_balance=opening,
             profile=m.model_dump(mode="json", by_alias=True, exclude_none=True),

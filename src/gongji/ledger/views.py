@@ -21,6 +21,7 @@ from gongji.ledger.schema import (
     settlements,
     year_accumulators,
 )
+from gongji.model import IDENTITY_FIELDS
 from gongji.money import to_yuan
 
 
@@ -67,6 +68,7 @@ def member_show(db: Engine, member_id: str) -> dict:
         "region": row.region,
         "status": row.status,
         "record": row.profile,
+        "identity": identity(row),
         "account_balance": to_yuan(row.account_balance),
         "frozen": to_yuan(row.frozen),
         "year": state.year or None,
@@ -91,6 +93,34 @@ def member_show(db: Engine, member_id: str) -> dict:
             for b in sorted(bindings, key=lambda b: b.id)
         ],
     }
+
+
+def identity(row) -> dict:
+    """A member row's identity as it was registered (model.IDENTITY_FIELDS; None: not
+    recorded)."""
+    shown = {name: getattr(row, name) for name in IDENTITY_FIELDS}
+    if shown["birth_date"] is not None:
+        shown["birth_date"] = shown["birth_date"].isoformat()
+    return shown
+
+
+# what 1101 finds a member by: the document number or the social security card's
+LOOKUP = {"certno": members.c.certno, "card_no": members.c.card_no}
+
+
+def members_with(db: Engine, key: str, value: str, most: int = 10) -> list[str]:
+    """The ids of the members (closed ones too) whose `key` (certno, card_no) is `value`,
+    in id order, at most `most` of them."""
+    column = LOOKUP[key]
+    query = select(members.c.id).where(column == value).order_by(members.c.id).limit(most)
+    with db.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
+def member_exists(db: Engine, member_id: str) -> bool:
+    query = select(members.c.id).where(members.c.id == member_id)
+    with db.connect() as conn:
+        return conn.execute(query).first() is not None
 
 
 def account_show(db: Engine, member_id: str) -> dict:

@@ -25,7 +25,7 @@ from starlette.routing import Match, Mount
 from gongji.documents import read_json
 from gongji.errors import InputError, ServiceError, body, from_input, status
 from gongji.ledger import store
-from gongji.service import files, national, rest
+from gongji.service import files, member_info, national, rest
 from gongji.service.auth import Gate
 from gongji.service.limits import RateLimit
 from gongji.service.settings import Settings, from_env
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, front_ends: Sequence[FrontEnd] 
     rate = RateLimit(db, settings.rate, settings.rate_window)
     app.state.gate = Gate(db, settings.credential_ttl, rate)
     app.state.front_ends = tuple(front_ends)
+    app.state.resolver = member_info.load_resolver(settings.voucher_resolver)
     _errors(app)
     app.add_api_route(
         "/fsi/api",
@@ -120,7 +121,7 @@ async def transaction(request: Request) -> Response:
     else:
         app = request.app
         answer = await national.answer(
-            app.state.db, app.state.writer, request.state.caller, document
+            app.state.db, app.state.writer, request.state.caller, document, app.state.resolver
         )
     output = answer.get("output")
     if isinstance(output, files.Download):  # 9102: the file itself, as the platform sends it

@@ -6,7 +6,8 @@ is `infcode` -1 with the error's code and messages in `err_msg`; only authentica
 tenancy (403), size (413) and rate (429) answer with an HTTP error, before the envelope.
 
 Readings (the public specification is not reproduced here):
-- `psn_no` is the member's id in the ledger, and so is a `mdtrt_cert_no` of 1101.
+- `psn_no` is the member's id in the ledger; 1101 finds it from the credential presented
+  (service/member_info.py).
 - `setl_id` is the 2207's `msgid`: the settlement's transaction id (a retry returns it).
 - A visit is remote when the insured region (`insuplc_admdvs`) differs from the care region
   (`mdtrtarea_admvs`); its items are priced with the care region's catalogue, its benefits
@@ -26,17 +27,16 @@ from sqlalchemy import Engine
 
 from gongji import policy
 from gongji.errors import CATALOGUE, InputError, ServiceError, first_error
-from gongji.ledger import views
 from gongji.ledger.answer import Settled
 from gongji.ledger.settlement import cancel, presettle, reverse
 from gongji.model import ID_MAX, TEXT_MAX, printable
 from gongji.money import fmt, json_number, to_yuan
-from gongji.service import fields, files, registered, scope
+from gongji.service import fields, files, member_info, registered, scope
 from gongji.service.auth import Caller
 from gongji.service.writer import Writer
 from gongji.supervision import statements
 
-PSN_TYPE = {"employee": "1101", "flexible": "1103", "retiree": "1201", "single_pool": "1101"}
+PSN_TYPE = member_info.PSN_TYPE
 FUND_NAME = {"310100": "职工基本医疗保险统筹基金", "310200": "职工基本医疗保险个人账户基金"}
 
 
@@ -66,12 +66,19 @@ class Context:
     writer: Writer
     caller: Caller
     envelope: Envelope
+    resolver: member_info.Resolver | None = None  # 1101's electronic vouchers
 
 
 Handler = Callable[[Context], Awaitable[dict | None]]
 
 
-async def answer(ctx_db: Engine, writer: Writer, caller: Caller, document: object) -> dict:
+async def answer(
+    ctx_db: Engine,
+    writer: Writer,
+    caller: Caller,
+    document: object,
+    resolver: member_info.Resolver | None = None,
+) -> dict:
     """One transaction: the envelope checked, the handler run, the answer enveloped."""
     try:
         envelope = Envelope.model_validate(document)
@@ -86,7 +93,7 @@ async def answer(ctx_db: Engine, writer: Writer, caller: Caller, document: objec
     try:
         if handler is None:
             raise InputError("infno", f"unknown transaction {envelope.infno}", "E_INFNO")
-        output = await handler(Context(ctx_db, writer, caller, envelope))
+        output = await handler(Context(ctx_db, writer, caller, envelope, resolver))
     except InputError as exc:
         return _failed(envelope, exc)
     return {
@@ -134,25 +141,7 @@ def _data(ctx: Context, key: str = "data") -> dict:
 
 # -- 1101 member information ---------------------------------------------------------------
 async def member_information(ctx: Context) -> dict:
-    data = _data(ctx)
-    member_id = fields.text(data, "psn_no", DATA, ID_MAX, required=False)
-    if member_id is None:
-        member_id = fields.text(data, "mdtrt_cert_no", DATA, ID_MAX)  # the member's id here
-    shown = await asyncio.to_thread(views.member_show, ctx.db, member_id)
-    pack = policy.load_region(shown["region"])
-    mtype = shown["record"]["type"]
-    return {
-        "baseinfo": {"psn_no": member_id, "psn_name": None, "certno": None},
-        "insuinfo": [
-            {
-                "insutype": "310",
-                "psn_type": PSN_TYPE.get(mtype, "1101"),
-                "psn_insu_stas": "1" if shown["status"] == "active" else "4",
-                "balc": float(shown["account_balance"]),
-                "insuplc_admdvs": pack.admdvs,
-            }
-        ],
-    }
+    return await member_info.member_information(ctx.db, _data(ctx), ctx.resolver)
 
 
 # -- 2201 / 2203 / 2204 registration, visit information, fee details -----------------------

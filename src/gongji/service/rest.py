@@ -32,7 +32,13 @@ def _json(content: object, status_code: int = 200) -> Response:
 
 class MemberNew(BaseModel):
     region: str = Field(min_length=1)
-    member: dict
+    member: dict = Field(
+        description="The member's record (id, type, account_balance, ...) and, optionally,"
+        " its identity: certno, psn_cert_type, name, gender (1 male, 2 female), birth_date,"
+        " nationality (2-digit 民族 code), card_no",
+        examples=[{"id": "P100", "type": "employee", "account_balance": "300.00",
+                   "certno": "410202198801150014", "name": "张三", "nationality": "01"}],
+    )  # fmt: skip
 
 
 # ids as the store holds them (model.py): within its lengths, no control characters

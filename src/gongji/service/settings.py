@@ -22,6 +22,10 @@ class Settings:
     # X-Forwarded-For / X-Forwarded-Proto are believed; by default nobody's, so a client
     # cannot choose the address the login throttle counts it under
     trusted_proxies: str = ""
+    # GONGJI_VOUCHER_RESOLVER: `module:function` reading an electronic voucher's token (1101
+    # mdtrt_cert_type 01) into the member's certno or member id (None: unknown); without
+    # one, 01 is refused (service/member_info.py)
+    voucher_resolver: str = ""
 
     def proxy_options(self) -> dict:
         """uvicorn's options for forwarded headers (it would trust them from 127.0.0.1)."""
@@ -43,6 +47,7 @@ def from_env() -> Settings:
         access_log=env.get("GONGJI_ACCESS_LOG", "1") != "0",
         store_deadline=_number(float, "GONGJI_STORE_DEADLINE", 5.0),
         trusted_proxies=env.get("GONGJI_TRUSTED_PROXIES", "").strip(),
+        voucher_resolver=env.get("GONGJI_VOUCHER_RESOLVER", "").strip(),
     )
 
 

@@ -103,6 +103,7 @@ def _output(
                         "text": s.text,
                         "amount": to_yuan(s.amount),
                         **({"configured": True} if s.configured else {}),
+                        **({"reading": s.reading} if s.reading else {}),
                     }
                     for s in engine.explain(tables, r)
                 ],

@@ -111,13 +111,22 @@ def policy_show(
         table = Table(title=f"{pack.version_id(version)}{until}", title_justify="left")
         for col in ("topic", "value", "rule", "article", "source"):
             table.add_column(col)
-        for r in present.rows(version):
-            table.add_row(
-                r.topic, r.value, r.rule, r.article, "configured" if r.configured else "text"
-            )
+        rows = present.rows(version)
+        for r in rows:
+            table.add_row(r.topic, r.value, r.rule, r.article, _source(r))
         out.print(table)
         if version.note:
             out.print(f"  {version.note}")
+        # a configured value's reading, once per node: the project's words, not the article's
+        readings = dict.fromkeys((r.rule, r.article, r.reading) for r in rows if r.reading)
+        if readings:
+            out.print("  [yellow]configured readings[/] (not the articles' words):")
+        for rule, article, reading in readings:
+            out.print(f"  {rule} {article}: {reading}", markup=False)
+
+
+def _source(row: present.Row) -> str:
+    return "configured" if row.configured else "text" if row.rule else ""
 
 
 @policy_app.command("compare")

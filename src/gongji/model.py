@@ -315,6 +315,7 @@ class VisitIn(Strict):
     drug: Id | None = None
     internet: StrictBool = False  # an internet hospital: `level` is its physical institution's
     prescription_level: Level | None = None  # pharmacy sale: the prescribing institution's level
+    prescribed_at: Code | None = None  # pharmacy sale: the prescribing institution
     use_account: StrictBool = True  # false: the in-scope share in cash, the account untouched
 
 
@@ -338,6 +339,8 @@ def check_visit(pack: Pack, where: str, v: VisitIn) -> engine.Tables:
         raise InputError(
             f"{where}.prescription_level", "only for a pharmacy sale, naming a medical level"
         )
+    if v.prescribed_at is not None and v.prescription_level is None:
+        raise InputError(f"{where}.prescribed_at", "only with prescription_level (its level)")
     if v.internet and v.level is Level.pharmacy:
         raise InputError(f"{where}.internet", "give the physical institution's medical level")
     if v.designated and not v.agreement:
@@ -476,6 +479,7 @@ def engine_visit(v: VisitIn, items: dict[str, catalogue.Item] | None) -> engine.
         drug=v.drug,
         internet=v.internet,
         prescription_level=v.prescription_level,
+        prescribed_at=v.prescribed_at,
         use_account=v.use_account,
         agreement=v.agreement,
     )

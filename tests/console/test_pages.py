@@ -343,3 +343,23 @@ def test_an_operator_binds_a_relative_and_ends_the_binding(console):
         "binding.added",
         "binding.ended",
     ]
+
+
+def test_policy_page_shows_readings_as_configured_never_as_the_articles_words(console):
+    """Where a text is silent (佳木斯 第七条 on when a new retiree's ratios begin), the page says
+    配置 and gives the pack's reading as a reading (解读), apart from the article's words."""
+    client, csrf = login(console, "viewer1")
+    page = client.get("/console/policy?region=jiamusi").text
+    row = next(r for r in page.split("<tr>") if "retiree switch takes effect" in r)
+    assert "X-2" in row and "第七条" in row and "<td>配置" in row and "<td>原文" not in row
+    assert "解读（非原文）：第七条 gives retirees 5 points more" in row
+    kf = client.get("/console/policy?region=kaifeng").text
+    filing = next(r for r in kf.split("<tr>") if "condition: remote_filing" in r)
+    assert "KF-22" in filing and "配置" in filing and "第二十二条 tells" in filing
+    # a trial calculation: the account's step cites X-5 as the pack's reading of 第十七条
+    form = {"csrf": csrf, "region": "kaifeng", "type": "employee", "time0": "2023-05-02T09:00:00",
+            "level0": "level2", "total0": "100.00"}  # fmt: skip
+    r = client.post("/console/calculate", data=form)
+    assert r.status_code == 200
+    account = next(t for t in r.text.split("<tr>") if "personal account pays" in t)
+    assert "X-5" in account and "配置值，非原文；解读：第十七条 names two shares" in account

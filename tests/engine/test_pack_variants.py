@@ -204,6 +204,8 @@ def test_a_configured_overflow_is_cited_as_configured():
     tables = engine.tables_on(other, date(2023, 3, 1))
     line = L.line_index("general_overflow")
     assert tables.cites[line][0][L.T_DED_NONE].configured
+    # and so does its reading: the trace gives it as the pack's reading (issue 19)
+    assert tables.cites[line][0][L.T_RATIO].reading == overflow.reading
     shipped = engine.tables_on(pack, date(2023, 3, 1))
     assert not shipped.cites[line][0][L.T_DED_NONE].configured
 
@@ -292,12 +294,14 @@ def test_a_monthly_cap_shared_with_the_inpatient_cap_is_its_amount():
 def test_a_configured_exception_is_cited_as_configured():
     pack = policy.load_region("xishuangbanna")
     special = pack.versions[0].special
-    exceptions = special.exceptions.model_copy(update={"source": "configured"})
+    reading = "the bureau's own list of diseases"
+    exceptions = special.exceptions.model_copy(update={"source": "configured", "reading": reading})
     other = with_version(pack, special=special.model_copy(update={"exceptions": exceptions}))
     tables = engine.tables_on(other, date(2023, 3, 1))
     line = L.line_index("special_exception")
     assert tables.cites[line][0][L.T_RATIO].configured
     assert tables.cites[line][0][L.T_DED_NONE].configured
+    assert tables.cites[line][0][L.T_RATIO].reading == reading
 
 
 def test_a_per_item_deductible_read_at_the_visits_level():

@@ -351,7 +351,7 @@ def admitted(benefit, member, visit, klass: str) -> bool:
     }
     exempt = set(benefit.exempt.conditions) if benefit.exempt else set()
     for c in benefit.eligibility:
-        if c.condition in exempt:
+        if c.condition in exempt or not c.applies:  # cited as the pack's reading: not enforced
             continue
         if c.condition is Condition.raised_contribution:
             # binds the listed types while not retired: they must have paid the raised rate

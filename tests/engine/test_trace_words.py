@@ -56,7 +56,7 @@ def test_a_retirees_visits_in_words():
     assert texts(v1) == [
         ("KF-9a", "50.00", "level3 per-visit deductible 50.00"),
         ("KF-9d", "90.00", "retiree ratio 60% of 150.00 above the deductible"),
-        ("X-3", "90.00", "general pays 90.00; 90.00 of its 1500.00 cap used"),
+        ("KF-11", "90.00", "general pays 90.00; 90.00 of its 1500.00 cap used"),
         ("X-5", "0.00", "personal account pays 0.00 of the in-scope share 110.00; balance 0.00"),
         ("X-5", "160.00", "cash 160.00, of which 50.00 out of scope"),
     ]

@@ -110,7 +110,7 @@ def test_the_answer_names_the_visit_the_version_and_the_class(member):
     assert [(s["rule"], s["amount"]) for s in got["trace"]] == [
         ("KF-9a", "50.00"),
         ("KF-9d", "75.00"),
-        ("X-3", "75.00"),
+        ("KF-11", "75.00"),
         ("X-5", "125.00"),
         ("X-5", "50.00"),
     ]
@@ -126,7 +126,7 @@ def test_explain_answer_gives_each_step_its_article_and_words(member):
         "text": "level3 per-visit deductible 50.00",
         "amount": "50.00",
     }
-    assert [s["rule"] for s in steps] == ["KF-9a", "KF-9d", "X-3", "X-5", "X-5"]
+    assert [s["rule"] for s in steps] == ["KF-9a", "KF-9d", "KF-11", "X-5", "X-5"]
     assert steps[-1]["text"] == "cash 50.00, of which 50.00 out of scope"
 
 

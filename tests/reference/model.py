@@ -174,7 +174,9 @@ def _benefit_line(version, name: str, b) -> Line:
     return Line(
         name=name,
         conditions=tuple(
-            (str(c.condition), tuple(str(t) for t in c.member_types or ())) for c in b.eligibility
+            (str(c.condition), tuple(str(t) for t in c.member_types or ()))
+            for c in b.eligibility
+            if c.applies  # a condition the pack cites as not applying is not enforced
         ),
         exempt=frozenset(str(c) for c in b.exempt.conditions) if b.exempt else frozenset(),
         **_deductible(version, b.deductible),
@@ -433,7 +435,9 @@ def settle(pack, member: MemberSpec, state: dict, visit: VisitSpec) -> Answer:
         if line is not None:
             paths.append(f"overflow.to_{line}")
         scope = step.left
-    account = pay_account(member, state, visit, visit.in_scope - fund, paths)
+    # the pack's reading of X-5: the in-scope share, or the member's whole share
+    owed = visit.total if version.account_pays.share == "member" else visit.in_scope
+    account = pay_account(member, state, visit, owed - fund, paths)
     cash = visit.total - fund - account
     return Answer(deductible, fund, account, cash, state["balance"], klass, paths, steps)
 
@@ -674,9 +678,9 @@ def cost_left(above: int, due: int, paid: int, ratio: int, paths: list[str]) -> 
 
 
 def pay_account(member: MemberSpec, state, visit: VisitSpec, share: int, paths) -> int:
-    """X-5: after the fund, the member's in-scope share from the personal account, up to its
-    balance, unless the member has none (X-4's exceptions: JMS-9, KF-16, XSBN-18) or pays
-    in cash this time."""
+    """X-5: after the fund, the member's share the pack lets the account pay (in-scope, or
+    the whole), from the personal account, up to its balance, unless the member has none
+    (X-4's exceptions: JMS-9, KF-16, XSBN-18) or pays in cash this time."""
     if share <= 0:
         return 0
     if not member.has_account:

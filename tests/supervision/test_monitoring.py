@@ -59,6 +59,12 @@ def subjects(c: C.Claims, rule: str) -> list[str]:
     return sorted(alerts.filter(pl.col("rule") == rule)["subject"])
 
 
+def rules_of(c: C.Claims, rule: str) -> set[str]:
+    """The rule IDs the alerts of one monitoring rule carry out."""
+    alerts = monitoring.monitor(c, CONFIG)
+    return set(alerts.filter(pl.col("rule") == rule)["rules"])
+
+
 def test_inpatient_overlap_kf10_counts_admission_and_discharge_days():
     stay = ("M1", date(2023, 5, 10), date(2023, 5, 12))
     c = claims(
@@ -126,6 +132,8 @@ def test_large_prescription_limit_by_institution_kind():
         ]
     )
     assert subjects(c, "large_prescription") == ["hospital-over", "pharmacy-over"]
+    # M-3: agreement management forbids large prescriptions (佳木斯 第十五条, 南阳 第二十二条)
+    assert rules_of(c, "large_prescription") == {"M-3,M-4"}
 
 
 def test_account_cash_out_round_sums_from_the_account():
@@ -214,6 +222,8 @@ def test_institution_indicators_ny22_against_peers_of_the_level():
     c = claims(visits)
     assert subjects(c, "institution_cost_per_visit") == ["D"]
     assert subjects(c, "institution_self_pay_ratio") == []  # shares are the same
+    # NY-22 (二): 次均费用高 … against the median of institutions of the level
+    assert rules_of(c, "institution_cost_per_visit") == {"NY-22,M-4"}
 
 
 def test_bad_threshold_is_named(tmp_path):

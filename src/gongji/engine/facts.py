@@ -65,6 +65,7 @@ class Visit:
     drug: str | None = None  # negotiated-drug code: one deductible per drug per year
     internet: bool = False  # an internet hospital's visit; `level` is its physical institution's
     prescription_level: Level | None = None  # a pharmacy sale's prescribing institution's level
+    prescribed_at: str | None = None  # a pharmacy sale's prescribing institution
     use_account: bool = True  # False: the member pays the in-scope share in cash (acct_used_flag)
     agreement: bool = True  # a designated institution (定点): the account may pay there
     # where the visit was priced from line items: how total minus in_scope splits

@@ -69,7 +69,10 @@ def settle_visit(
         if line >= 0:
             emit(tracing, tr, L.T_OVERFLOW, left, line, 0)
         scope = left
-    account = pay_account(S, facts, in_scope - fund, tracing, tr)
+    # the pack's reading of what the account may pay: the in-scope share, or the member's
+    # whole share (out-of-scope cost too)
+    owed = total if P[L.P_ACCOUNT_SHARE] == L.ACCOUNT_MEMBER else in_scope
+    account = pay_account(S, facts, owed - fund, tracing, tr)
     cash = total - fund - account
     emit(tracing, tr, L.T_CASH, cash, total - in_scope, 0)
     return deductible, fund, account, cash, L.OK
@@ -293,7 +296,7 @@ def apply_caps(P, S, base, klass, facts, diseases, fund, tracing, tr):
 
 
 def pay_account(S, facts, share, tracing, tr):
-    """X-5: the member's in-scope share from the personal account, up to its balance."""
+    """X-5: the member's share the account may pay, from it, up to its balance."""
     if facts & L.F_HAS_ACCOUNT == 0:
         emit(tracing, tr, L.T_NO_ACCOUNT, 0, 0, share)
         return 0

@@ -69,7 +69,10 @@ L_CONDITION = L_MONTHLY_CAP + N_CLASSES  # ENFORCED or EXEMPT per condition (0: 
 L_RAISE_TYPES = L_CONDITION + N_CONDITIONS  # member types raised_contribution binds (bit mask)
 L_OVERFLOW = L_RAISE_TYPES + 1  # line that takes what the cap leaves unpaid; -1 = none
 LINE_SIZE = L_OVERFLOW + 1
-P_SIZE = N_LINES * LINE_SIZE
+# after the lines' blocks, the version's own parameters
+P_ACCOUNT_SHARE = N_LINES * LINE_SIZE  # what the account may pay after the fund (X-5)
+ACCOUNT_IN_SCOPE, ACCOUNT_MEMBER = 0, 1  # the in-scope share; the member's whole share
+P_SIZE = P_ACCOUNT_SHARE + 1
 
 # -- member state S -----------------------------------------------------------------------
 WINDOWS = 8  # open per-visit deductible windows kept (one per institution within a day)

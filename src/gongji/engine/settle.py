@@ -126,8 +126,18 @@ def _before_kernel(tables: Tables, visit: Visit) -> tuple[Visit, list[int]]:
     level = settled_level(tables, visit.level, visit.prescription_level)
     if level is not visit.level:
         records += [L.T_PRESCRIPTION, 0, LEVEL_INDEX[visit.level], LEVEL_INDEX[level]]
-        visit = replace(visit, level=level)
+        visit = replace(visit, level=level, institution=_deductible_window_of(tables, visit))
     return visit, records
+
+
+def _deductible_window_of(tables: Tables, visit: Visit) -> str:
+    """The institution whose per-visit deductible window a prescription sale falls in: the
+    pharmacy's own, or — where the pack reads the sale as continuing the prescribing visit
+    (`deductible_at: prescriber`) and the sale names its prescriber — the prescriber's."""
+    channel = tables.channels.prescription
+    if channel.deductible_at == "prescriber" and visit.prescribed_at:
+        return visit.prescribed_at
+    return visit.institution
 
 
 def settled_level(tables: Tables, level: Level, prescription_level: Level | None) -> Level:

@@ -48,6 +48,7 @@ class Citation:
     article: str
     text: str | None
     configured: bool  # the value used is configured (not from the text), or derived from one
+    reading: str | None = None  # the pack's reading, where the value is configured
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,8 @@ def _overflow_line(general: Benefit) -> Benefit:
 def _compile(pack: Pack, version: Version) -> Tables:
     lines = _lines(version)
     params = [0] * L.P_SIZE
+    member_share = version.account_pays.share == "member"
+    params[L.P_ACCOUNT_SHARE] = L.ACCOUNT_MEMBER if member_share else L.ACCOUNT_IN_SCOPE
     for i in range(L.N_LINES):
         base = i * L.LINE_SIZE
         params[base + L.L_OVERFLOW] = -1
@@ -181,6 +184,8 @@ def _line_params(p: list[int], base: int, line: _Line, version: Version) -> None
         p[base + L.L_CAP_MAX] = b.annual_cap.max
     _deductible_params(p, base, b.deductible, version)
     for cond in b.eligibility:
+        if not cond.applies:
+            continue
         p[base + L.L_CONDITION + L.CONDITIONS.index(cond.condition)] = L.ENFORCED
         if cond.condition is Condition.raised_contribution:
             for mtype in cond.member_types or ():
@@ -242,7 +247,7 @@ def _cites(version: Version, line: _Line | None, klass: MemberClass) -> list[Cit
     by_step: list[Cited | None] = [None] * L.N_STEPS
     by_step[L.T_YEAR_RESET] = version.year
     by_step[L.T_RETIREE_MERGED] = version.retirement
-    by_step[L.T_ACCOUNT] = version.settlement
+    by_step[L.T_ACCOUNT] = version.account_pays
     by_step[L.T_NO_ACCOUNT] = version.accounts
     by_step[L.T_ACCOUNT_DECLINED] = version.settlement
     by_step[L.T_ACCOUNT_NOT_DESIGNATED] = version.account_use
@@ -255,7 +260,8 @@ def _cites(version: Version, line: _Line | None, klass: MemberClass) -> list[Cit
     if line is not None:
         b = line.benefit
         for cond in b.eligibility:
-            by_step[L.T_CONDITION + L.CONDITIONS.index(cond.condition)] = cond
+            if cond.applies:
+                by_step[L.T_CONDITION + L.CONDITIONS.index(cond.condition)] = cond
         by_step[L.T_EXEMPT] = b.exempt
         by_step[L.T_LEVEL_NOT_COVERED] = b.ratio
         for step in (L.T_DED_ANNUAL, L.T_DED_PER_VISIT, L.T_DED_WINDOW, L.T_DED_NONE, L.T_DED_ITEM):
@@ -273,6 +279,7 @@ def _cites(version: Version, line: _Line | None, klass: MemberClass) -> list[Cit
             node.article,
             node.text,
             node.uses_configured(),
+            node.reading if node.uses_configured() else None,
         )
         for node in by_step
     ]

@@ -32,6 +32,7 @@ class Step:
     text: str
     amount: int  # fen
     configured: bool  # the value used is configured, not from the rulebook's text
+    reading: str | None = None  # where configured: the pack's reading, never the article's words
 
 
 def explain(tables: Tables, result: Result, words: bool = True) -> list[Step]:
@@ -45,6 +46,7 @@ def explain_records(
     answer for machines: rule IDs and amounts, the words rendered when someone reads it)."""
     klass = L.CLASSES.index(member_class)
     line = L.GENERAL
+    share = SHARE_WORDS[tables.params[L.P_ACCOUNT_SHARE]]
     steps = []
     for i in range(0, len(records), L.TRACE_STRIDE):
         step, amount, a, b = records[i : i + L.TRACE_STRIDE]
@@ -52,8 +54,10 @@ def explain_records(
             line = amount
             continue
         cite = tables.cites[line][klass][step]
-        text = describe(step, amount, a, b, member_class, L.LINE_NAMES[line]) if words else ""
-        steps.append(Step(cite.rule, cite.article, text, amount, cite.configured))
+        text = (
+            describe(step, amount, a, b, member_class, L.LINE_NAMES[line], share) if words else ""
+        )
+        steps.append(Step(cite.rule, cite.article, text, amount, cite.configured, cite.reading))
     return steps
 
 
@@ -137,10 +141,25 @@ _WORDS = {
 }
 
 
-def describe(step: int, amount: int, a: int, b: int, klass: MemberClass, line: str) -> str:
+# What the account steps call the share the account may pay, by the pack's reading (X-5).
+IN_SCOPE_SHARE = "in-scope share"
+SHARE_WORDS = {L.ACCOUNT_IN_SCOPE: IN_SCOPE_SHARE, L.ACCOUNT_MEMBER: "member's share"}
+_ACCOUNT_STEPS = (L.T_ACCOUNT, L.T_NO_ACCOUNT, L.T_ACCOUNT_DECLINED, L.T_ACCOUNT_NOT_DESIGNATED)
+
+
+def describe(
+    step: int,
+    amount: int,
+    a: int,
+    b: int,
+    klass: MemberClass,
+    line: str,
+    share: str = IN_SCOPE_SHARE,
+) -> str:
     if L.T_CONDITION <= step < L.T_CONDITION + L.N_CONDITIONS:
         return _CONDITION_TEXT[L.CONDITIONS[step - L.T_CONDITION]]
     words = _WORDS.get(step)
     if words is None:
         raise ValueError(f"unknown trace step {step}")
-    return words(amount, a, b, klass.value, line)
+    text = words(amount, a, b, klass.value, line)
+    return text.replace(IN_SCOPE_SHARE, share) if step in _ACCOUNT_STEPS else text

@@ -432,7 +432,8 @@ def _remote_rule(version: Version) -> str | None:
     """The rule that governs remote general outpatient care in a version: its filing or
     online-settlement condition (the trace cites it where the registry made a visit remote)."""
     remote = (Condition.remote_filing, Condition.remote_direct_settlement)
-    return next((e.rule_for() for e in version.general.eligibility if e.condition in remote), None)
+    conditions = version.general.eligibility
+    return next((e.rule_for() for e in conditions if e.applies and e.condition in remote), None)
 
 
 def _unregistered(code: object) -> InputError:

@@ -1,4 +1,6 @@
-"""A policy version as rows people compare: (topic, value, rule, article, source)."""
+"""A policy version as rows people compare: (topic, value, rule, article, source), and for a
+configured value the pack's reading: what the project takes where the text is silent or says
+less, shown as such, never as the article's words."""
 
 from dataclasses import dataclass
 
@@ -24,6 +26,7 @@ class Row:
     rule: str
     article: str
     configured: bool
+    reading: str = ""  # where configured: the pack's reading
 
 
 def rows(version: Version) -> list[Row]:
@@ -55,11 +58,11 @@ def rows(version: Version) -> list[Row]:
             value = fmt(getattr(cap, klass.value)) if cap else "none"
             out.append(_row(f"{name} ({klass.value})", value, cap, klass))
     out.append(_row("cap pool", "general outpatient, separate", g.pool))
-    applied = {cond.condition: cond for cond in g.eligibility}
+    listed = {cond.condition: cond for cond in g.eligibility}
     for kind in Condition:  # every condition, in one order, so two packs line up
-        cond = applied.get(kind)
-        if cond is None:
-            out.append(_row(f"condition: {kind.value}", "not applied", None))
+        cond = listed.get(kind)
+        if cond is None or not cond.applies:  # a pack may cite its reading that none applies
+            out.append(_row(f"condition: {kind.value}", "not applied", cond))
             continue
         types = cond.member_types
         extra = f" ({', '.join(t.value for t in types)})" if types else ""
@@ -67,6 +70,7 @@ def rows(version: Version) -> list[Row]:
     if g.overflow:
         out.append(_row("general above its cap", "paid at the inpatient ratio", g.overflow))
     out += _inpatient_rows(version)
+    out += _channel_rows(version)
     for name in CATEGORY_SECTIONS:
         benefit = getattr(version, name)
         if benefit is not None:
@@ -78,9 +82,27 @@ def rows(version: Version) -> list[Row]:
             "retiree switch takes effect", version.retirement.takes_effect.value, version.retirement
         )
     )
+    pays = version.account_pays
+    share = {"in_scope": "the in-scope share", "member": "the member's whole share"}[pays.share]
+    out.append(_row("personal account pays", share, pays))
+    freeze = version.premium_freeze
+    if freeze is not None:
+        day = f"by day {freeze.transfer_by_day} of the next month"
+        out.append(_row("premium frozen, transferred", day, freeze))
     pay = version.payment_methods
     if pay is not None:
         out.append(_row("paying institutions", ", ".join(pay.allowed), pay))
+    return out
+
+
+def _channel_rows(version: Version) -> list[Row]:
+    out = []
+    internet, rx = version.channels.internet, version.channels.prescription
+    if internet is not None:
+        out.append(_row("internet visit settles at", "its physical institution's level", internet))
+    if rx is not None:
+        value = f"the prescriber's level; deductible window: the {rx.deductible_at}'s"
+        out.append(_row("prescription filled at a pharmacy", value, rx))
     return out
 
 
@@ -156,7 +178,9 @@ def _row(
 ) -> Row:
     if node is None:
         return Row(topic, value, "", "", False)
-    return Row(topic, value, node.rule_for(klass), node.article, node.uses_configured())
+    configured = node.uses_configured()
+    reading = (node.reading or "") if configured else ""
+    return Row(topic, value, node.rule_for(klass), node.article, configured, reading)
 
 
 def side_by_side(first: Version, second: Version) -> list[tuple[str, Row | None, Row | None]]:

@@ -157,6 +157,9 @@ class Cap(Cited):
 class Eligibility(Cited):
     condition: Condition
     member_types: list[MemberType] | None = None  # for raised_contribution: whom it binds
+    # false: the pack's reading that the text makes no such condition (NY-15 asks for a
+    # filing but pays what is settled directly): cited, shown, and not enforced
+    applies: bool = True
 
 
 class Exemption(Cited):
@@ -303,12 +306,30 @@ class Inpatient(Cited):
     annual_cap: dict[MemberClass, Fen]
 
 
+class PrescriptionChannel(Cited):
+    """A pharmacy's sale on a circulated / dual-channel prescription settles at the
+    prescribing institution's level. `deductible_at`: whose per-visit deductible window the
+    sale falls in — the pharmacy's own (the sale is a visit of its own), or the prescribing
+    institution's, where the sale names it (the sale continues that visit: inside the window
+    a visit there opened, no second deductible)."""
+
+    deductible_at: Literal["pharmacy", "prescriber"]
+
+
 class Channels(_Strict):
     """Where a visit is not at a hospital's own counter, the level it settles at."""
 
     internet: Cited | None = None  # internet hospital: its physical institution's level
-    prescription: Cited | None = None  # pharmacy with a circulated / dual-channel prescription:
-    # the prescribing institution's level
+    prescription: PrescriptionChannel | None = None
+
+
+class AccountPays(Cited):
+    """X-5: what the personal account may pay of a visit after the fund: the in-scope share
+    (`in_scope`: 政策范围内自付费用, the in-scope cost less the fund's pay) or the member's
+    whole share (`member`: 由个人负担的医疗费用, the total less the fund's pay, out-of-scope
+    cost included)."""
+
+    share: Literal["in_scope", "member"]
 
 
 class CataloguePolicy(_Strict):
@@ -349,6 +370,7 @@ class Version(_Strict):
     note: str | None = None
     year: Cited  # accumulators per calendar year (X-1)
     settlement: Cited  # fund first, then account, then cash (X-5)
+    account_pays: AccountPays  # the share the account may pay (X-5)
     accounts: Accounts
     crediting: Crediting
     account_use: AccountUse

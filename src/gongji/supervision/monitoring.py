@@ -37,10 +37,21 @@ ALERTS = {
 # ValueError, which pydantic reports against the field
 
 
+class Cite(BaseModel):
+    """An article a monitoring rule rests on: the region's policy pack id, 第N条, and the
+    article's own words (checked against the rulebook by tests/policy/test_quotes.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    region: str
+    article: str
+    text: str | None = None
+
+
 class _Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rules: list[str]
-    article: str
+    cites: list[Cite]
+    reading: str | None = None  # what the articles do not say in words: the bureau's
 
 
 class InpatientOverlap(_Rule):

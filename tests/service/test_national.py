@@ -331,6 +331,9 @@ def test_another_institutions_visit_is_forbidden(service):
             "fixmedins_code": CLINIC,
             "input": settle_input(mdtrt_id),
         }
-        assert c.post("/fsi/api", json=envelope).status_code == 403
-        envelope["fixmedins_code"] = HOSPITAL  # pretending to be the hospital
-        assert c.post("/fsi/api", json=envelope).status_code == 403
+        # refused in the envelope, HTTP 200: clients read only infcode (spec §4.2)
+        for code in (CLINIC, HOSPITAL):  # its own code, then pretending to be the hospital
+            envelope["fixmedins_code"] = code
+            refused = c.post("/fsi/api", json=envelope)
+            assert refused.status_code == 200 and refused.json()["infcode"] == -1
+            assert refused.json()["err_code"] == "E_FORBIDDEN", refused.text

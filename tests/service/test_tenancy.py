@@ -57,10 +57,10 @@ def test_the_bureaus_credential_cannot_settle_on_the_national_interface(service)
         for infno, data in settling:
             envelope = {"infno": infno, "msgid": f"B{infno}", "fixmedins_code": HOSPITAL,
                         "input": data}  # fmt: skip
-            refused = c.post("/fsi/api", json=envelope)
-            assert refused.status_code == 403, infno
-            assert refused.json()["code"] == "E_FORBIDDEN"
-            assert refused.json()["field"] == "infno"
+            refused = c.post("/fsi/api", json=envelope)  # in the envelope (spec §4.2)
+            assert refused.status_code == 200 and refused.json()["infcode"] == -1, infno
+            assert refused.json()["err_code"] == "E_FORBIDDEN"
+            assert "infno: institutions settle" in refused.json()["err_msg"]
         read = call(c, "1101", {"data": {"psn_no": "P001"}})  # reading is the bureau's
         assert read["infcode"] == 0
     assert snapshot(service.db) == before

@@ -242,6 +242,13 @@ credentials = Table(
     Column("label", String(80), nullable=False),
     Column("created_at", DateTime, nullable=False),
     Column("revoked_at", DateTime),
+    # the x-tif-* signature's account (national-interface §2.1), migration 0015: the gateway
+    # account code and its secret. The secret is kept as issued, not hashed: the signature is
+    # SHA-256(timestamp + secret + nonce + timestamp), which only a holder of the secret can
+    # recompute (the platform's own gateway holds it too). NULL on credentials issued before.
+    Column("paasid", String(64)),
+    Column("secret", String(128)),
+    Index("uq_credentials_paasid", "paasid", unique=True),
 )
 
 visits = Table(
@@ -282,4 +289,28 @@ files = Table(
     Column("created_at", DateTime, nullable=False),
     # 3202 finds an upload by its name too (one client sends the name for file_qury_no)
     Index("ix_files_institution_filename", "institution", "filename"),
+)
+
+# The x-tif-* nonces seen (service/signed.py, ledger/nonces.py): one row a credential's
+# timestamp and nonce, kept while a replay of it could still pass the timestamp's window.
+nonces = Table(
+    "nonces",
+    metadata,
+    Column("key", String(200), primary_key=True),  # <credential>:<timestamp>:<nonce>
+    Column("until", Float, nullable=False, index=True),  # forgotten after (Unix seconds)
+)
+
+# Sign-ins (9001) and sign-outs (9002) of institutions' operators (service/signin.py): the
+# sign_no answered is the row's id; a sign-out closes it.
+sign_ins = Table(
+    "sign_ins",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # the sign_no
+    Column("institution", String(40), nullable=False, index=True),
+    Column("credential", Integer, nullable=False),
+    Column("opter_no", String(50)),
+    Column("mac", String(50)),
+    Column("ip", String(50)),
+    Column("signed_in_at", DateTime, nullable=False),
+    Column("signed_out_at", DateTime),
 )

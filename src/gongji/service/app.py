@@ -1,5 +1,6 @@
-"""The FastAPI app: national transactions at POST /fsi/api, REST under /v1, /health, and
-the OpenAPI docs at /docs. `create_app()` reads its settings from the environment.
+"""The FastAPI app: national transactions at POST /fsi/api (and the platform's other paths:
+national.PATHS), REST under /v1, /health, and the OpenAPI docs at /docs. `create_app()`
+reads its settings from the environment.
 
 Front ends above the service (the console) are handed in by whoever composes the
 application (`gongji.web`): the service imports none of them."""
@@ -25,7 +26,7 @@ from starlette.routing import Match, Mount
 from gongji.documents import read_json
 from gongji.errors import InputError, ServiceError, body, from_input, status
 from gongji.ledger import store
-from gongji.service import files, member_info, national, rest
+from gongji.service import charset, files, member_info, national, refmsgid, rest, signed
 from gongji.service.auth import Gate
 from gongji.service.limits import RateLimit
 from gongji.service.settings import Settings, from_env
@@ -61,20 +62,29 @@ def create_app(settings: Settings | None = None, front_ends: Sequence[FrontEnd] 
     app.state.writer = Writer(db, settings.batch, settings.store_deadline)
     app.state.deadline = settings.store_deadline
     rate = RateLimit(db, settings.rate, settings.rate_window)
-    app.state.gate = Gate(db, settings.credential_ttl, rate)
+    app.state.gate = Gate(db, settings.credential_ttl, rate, settings.signature_window)
+    app.state.require_sign_in = settings.require_sign_in
     app.state.front_ends = tuple(front_ends)
     app.state.resolver = member_info.load_resolver(settings.voucher_resolver)
+    refmsgid.start(db)  # this worker's number in the answers' inf_refmsgid
     _errors(app)
+    for path in national.PATHS:
+        app.add_api_route(
+            path,
+            transaction,
+            methods=["POST"],
+            summary="A national-platform transaction (9001, 9002, 1101, 2201, 2203, 2204, "
+            "2206, 2207, 2208, 2601, 3201, 3202)",
+            description="Authenticated by `Authorization: Bearer <token>` or by the "
+            "x-tif-paasid, x-tif-timestamp, x-tif-nonce and x-tif-signature headers.",
+            openapi_extra=rest.openapi_body(national.Envelope),
+            # every refusal is answered in the envelope, infcode -1 (national.refusal)
+            responses=NATIONAL_ANSWERS,
+        )
+    # any other path under /fsi/api: the per-service paths and infno suffixes clients are
+    # configured with (national-interface §1.2, §1.3); the body's infno decides
     app.add_api_route(
-        "/fsi/api",
-        transaction,
-        methods=["POST"],
-        summary="A national-platform transaction (1101, 2201, 2203, 2204, 2206, 2207, 2208, "
-        "2601, 3201, 3202)",
-        openapi_extra=rest.openapi_body(national.Envelope),
-        # the transactions' own refusals are answered in the envelope; another institution's
-        # data is refused as on REST (403)
-        responses=rest.refusals(403),
+        national.PREFIX + "/{service:path}", transaction, methods=["POST"], include_in_schema=False
     )
     rest.install(app)
     for front_end in front_ends:
@@ -110,23 +120,48 @@ async def _lifespan(app: FastAPI):
         w.cancel()
 
 
+NATIONAL_ANSWERS = {
+    200: {"description": "The answer envelope: infcode 0 with output, or infcode -1 with "
+          "err_code and err_msg for any refusal (credential, signature, sign-in, tenancy, "
+          "size, rate, the transaction's own)"},
+    503: {"description": "E_UNAVAILABLE (the store), in the envelope: the outcome may be "
+          "unknown; retry the same msgid, or reverse (2601)"},
+}  # fmt: skip
+
+
 async def transaction(request: Request) -> Response:
-    raw = await request.body()
-    try:  # amounts exact, decimals; nothing a store cannot hold (documents.read_json)
-        document = read_json(raw)
+    app = request.app
+    try:
+        raw = await request.body()
+        # GBK where a client sends it (charset.py); amounts exact, decimals; nothing a store
+        # cannot hold (documents.read_json)
+        document = read_json(charset.text(raw, request.headers.get("content-type")))
         if not isinstance(document, dict):
             raise InputError("(body)", "a JSON object (the envelope)")
+        answer = await national.answer(
+            app.state.db,
+            app.state.writer,
+            request.state.caller,
+            document,
+            resolver=app.state.resolver,
+            sign_in=app.state.require_sign_in,
+        )
     except InputError as exc:
         answer = national._failed(None, exc)
-    else:
-        app = request.app
-        answer = await national.answer(
-            app.state.db, app.state.writer, request.state.caller, document, app.state.resolver
-        )
+    except ServiceError as err:  # the body over the limit, the writer's store unavailable
+        return _national_refusal(err)
+    except OUTAGES as exc:  # the store failed during a read
+        log.error("E_UNAVAILABLE: %s", _described(exc))
+        return _national_refusal(ServiceError("E_UNAVAILABLE", "", "the store failed; retry"))
     output = answer.get("output")
     if isinstance(output, files.Download):  # 9102: the file itself, as the platform sends it
         return Response(output.content, media_type=output.media_type)
     return Response(orjson.dumps(answer, default=str), media_type="application/json")
+
+
+def _national_refusal(err: ServiceError) -> Response:
+    answer, code = national.refusal(err)
+    return Response(orjson.dumps(answer), status_code=code, media_type="application/json")
 
 
 async def health(request: Request) -> JSONResponse:
@@ -311,27 +346,31 @@ class Guard:
             if code[0] is not None:  # answered already: nothing else can be sent
                 raise
             await _refuse(send, ServiceError("E_UNAVAILABLE", "", "the store did not answer"
-                                             f" within {self.deadline} s; retry"))  # fmt: skip
+                                             f" within {self.deadline} s; retry"),
+                          national.served(scope["path"]))  # fmt: skip
         except OUTAGES as exc:  # the gate's rate limit asks the store too
             if code[0] is not None:
                 raise
+            if national.served(scope["path"]):
+                log.error("E_UNAVAILABLE: %s", _described(exc))
+                err = ServiceError("E_UNAVAILABLE", "", "the store failed; retry")
+                return await _refuse(send, err, True)
             response = _outage_answer(exc)
             await response(scope, receive, send)
 
     async def _guarded(self, scope, receive, send):
         headers = dict(scope["headers"])
+        path = scope["path"]
+        enveloped = national.served(path)  # its refusals in the platform's envelope
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
-            return await _refuse(
-                send, ServiceError("E_TOO_LARGE", "", f"over {self.max_body} bytes")
-            )
-        path = scope["path"]
+            err = ServiceError("E_TOO_LARGE", "", f"over {self.max_body} bytes")
+            return await _refuse(send, err, enveloped)
         if path not in PUBLIC and not self._own_session(path):
-            authorization = headers.get(b"authorization")
             try:
-                caller = await self.gate.caller(authorization and authorization.decode("latin-1"))
+                caller = await self._caller(headers, enveloped)
             except ServiceError as err:
-                return await _refuse(send, err)
+                return await _refuse(send, err, enveloped)
             scope.setdefault("state", {})["caller"] = caller
         seen = 0
 
@@ -344,6 +383,19 @@ class Guard:
             return message
 
         await self.app(scope, counted, send)
+
+    async def _caller(self, headers: dict, enveloped: bool):
+        """By a Bearer token anywhere; on the national paths also by the x-tif-* headers
+        (service/signed.py), which decide when given."""
+        authorization = headers.get(b"authorization")
+        if enveloped:
+            given = signed.given(headers)
+            if given is not None:
+                return await self.gate.signed(given)
+            if authorization is None:
+                wanted = "the x-tif-* signature headers, or 'Authorization: Bearer <token>'"
+                raise ServiceError("E_UNAUTHORIZED", "x-tif-paasid", wanted)
+        return await self.gate.caller(authorization and authorization.decode("latin-1"))
 
     @staticmethod
     def _log(scope, status: int | None, started: float) -> None:
@@ -364,12 +416,18 @@ def _masked(path: str) -> str:
     return "/".join(p if i < 3 or not p else "{id}" for i, p in enumerate(parts))
 
 
-async def _refuse(send, err: ServiceError) -> None:
-    payload = orjson.dumps(body(err))
+async def _refuse(send, err: ServiceError, enveloped: bool = False) -> None:
+    """The refusal in the error format, or `enveloped` in the national envelope (with its
+    status: national.refusal)."""
+    if enveloped:
+        answer, code = national.refusal(err)
+        payload = orjson.dumps(answer)
+    else:
+        payload, code = orjson.dumps(body(err)), status(err.code)
     await send(
         {
             "type": "http.response.start",
-            "status": status(err.code),
+            "status": code,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode()),

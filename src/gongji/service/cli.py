@@ -1,5 +1,6 @@
 """The service's commands: `gongji serve`, `gongji demo`, `gongji credential issue|revoke`."""
 
+import json
 from pathlib import Path
 
 import typer
@@ -78,17 +79,30 @@ def credential_issue(
     institution: str = typer.Option(None, "--institution", help="Its registered code."),
     bureau: bool = typer.Option(False, "--bureau", help="A bureau credential (reads all)."),
     label: str = typer.Option("", "--label", help="Who holds it."),
+    as_json: bool = typer.Option(False, "--json", help="Print token, paasid and secret as JSON."),
+    paasid: str = typer.Option(None, "--paasid", help="Its x-tif-paasid (default: a new one)."),
+    secret: str = typer.Option(None, "--secret", help="Its signing secret (default: new)."),
 ) -> None:
-    """Issue a credential; the token is printed once and stored only as a hash."""
+    """Issue a credential; the token is printed once and stored only as a hash. The paasid
+    and secret an HIS signs its requests with (x-tif-* headers) go to stderr (or, with
+    --json, all three to stdout: {"institution", "token", "paasid", "secret"})."""
     from gongji.service import auth
 
     if bureau == (institution is not None):
         fail(InputError("institution", "give --institution CODE or --bureau"))
     try:
-        token = auth.issue(store(), institution, label or (institution or "bureau"))
+        issued = auth.issue_credential(
+            store(), institution, label or (institution or "bureau"), paasid, secret
+        )
     except InputError as exc:
         fail(exc)
-    typer.echo(token)
+    if as_json:
+        shown = {"institution": institution, "token": issued.token, "paasid": issued.paasid,
+                 "secret": issued.secret}  # fmt: skip
+        typer.echo(json.dumps(shown))
+        return
+    typer.echo(issued.token)
+    typer.echo(f"paasid: {issued.paasid}  secret: {issued.secret}", err=True)
 
 
 @credential_app.command("revoke")

@@ -2,8 +2,14 @@
 
 A request is an envelope (`infno`, `msgid`, `fixmedins_code`, `insuplc_admdvs`, ...,
 `input`); the answer is (`infcode`, `err_msg`, `inf_refmsgid`, `output`). A client mistake
-is `infcode` -1 with the error's code and messages in `err_msg`; only authentication (401),
-tenancy (403), size (413) and rate (429) answer with an HTTP error, before the envelope.
+is `infcode` -1 with the error's code and messages in `err_msg` (and `err_code`). So is a
+refusal before the transaction (credential, signature, tenancy, size, rate: `refusal`),
+with HTTP 200 as the spec's §1.1/§4.2 ask: OH and MD-Proxy take any other status for a
+failed transport and never read its body, so the reason would be lost, and a 2207 refused
+would look like one whose outcome is unknown. Only a store that failed or did not answer
+(E_UNAVAILABLE) keeps its 503: there the outcome may indeed be unknown (a batch still
+unanswered at the deadline is left to finish), and a transport failure is what makes those
+clients reverse (2601) or retry, as they should; its body is the envelope too.
 
 Readings (the public specification is not reproduced here):
 - `psn_no` is the member's id in the ledger; 1101 finds it from the credential presented
@@ -22,16 +28,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine
 
 from gongji import policy
+from gongji.documents import read_json
 from gongji.errors import CATALOGUE, InputError, ServiceError, first_error
 from gongji.ledger.answer import Settled
 from gongji.ledger.settlement import cancel, presettle, reverse
 from gongji.model import ID_MAX, TEXT_MAX, printable
 from gongji.money import fmt, json_number, to_yuan
-from gongji.service import fields, files, member_info, registered, scope
+from gongji.service import fields, files, member_info, refmsgid, registered, scope, signin
 from gongji.service.auth import Caller
 from gongji.service.writer import Writer
 from gongji.supervision import statements
@@ -40,24 +47,71 @@ PSN_TYPE = member_info.PSN_TYPE
 FUND_NAME = {"310100": "职工基本医疗保险统筹基金", "310200": "职工基本医疗保险个人账户基金"}
 
 
-class Envelope(BaseModel):
-    model_config = ConfigDict(extra="allow")
+def _blank(value: object) -> object:
+    return None if value == "" else value
 
-    infno: str = Field(min_length=4, max_length=4)
+
+def _infno(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _input(value: object) -> object:
+    """`input` as an object; X1 sends it as a string of JSON (§3.1 row 18); absent is {}."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            return read_json(value, "input")
+        except InputError as exc:
+            raise ValueError(exc.reason) from None
+    return value
+
+
+# an optional envelope field: "" is absent (OH sends "" for what it has not, §3.3)
+Text = Annotated[str | None, BeforeValidator(_blank)]
+
+
+class Envelope(BaseModel):
+    """The envelope as clients send it (§3.1, §3.3): numbers where text is meant (X1's
+    `opter_type` 1) read as their text, "" as absent, unknown fields (`dev_no`, `cainfo`,
+    `signtype`, `fixmedins_soft_fcty`, `app_id`, ...) kept and ignored. `inf_time` is not
+    read: its format depends on the client's serialiser (§3.1 row 14), and nothing here
+    depends on it."""
+
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+
+    # C(6): four digits, five with the A variants (2203A, 2206A, 2207A: ALIASES)
+    infno: Annotated[str, BeforeValidator(_infno), Field(min_length=4, max_length=6)]
     # the settlement's transaction id, the institution's code: as the store holds them
     msgid: Annotated[str, Field(min_length=1, max_length=TEXT_MAX), printable(TEXT_MAX)]
     fixmedins_code: Annotated[str, Field(min_length=1, max_length=ID_MAX), printable(ID_MAX)]
-    mdtrtarea_admvs: str | None = None
-    insuplc_admdvs: str | None = None
-    recer_sys_code: str | None = None
-    infver: str | None = None
-    opter_type: str | None = None
-    opter: str | None = None
-    opter_name: str | None = None
-    inf_time: str | None = None
-    fixmedins_name: str | None = None
-    sign_no: str | None = None
-    input: dict = {}
+    mdtrtarea_admvs: Text = None
+    insuplc_admdvs: Text = None
+    recer_sys_code: Text = None
+    infver: Text = None
+    opter_type: Text = None
+    opter: Text = None
+    opter_name: Text = None
+    inf_time: Text = None
+    fixmedins_name: Text = None
+    sign_no: Text = None
+    input: Annotated[dict, BeforeValidator(_input)] = {}
+
+
+# the A variants OH and CMW send take the same input and answer as the base transaction
+# (§5.6, §5.9, §5.10; §8 item 3: "treat A-variants as aliases")
+ALIASES = {"2203A": "2203", "2206A": "2206", "2207A": "2207"}
+
+# the paths the transactions are served at (the body's infno decides which, §1.2): the
+# platform's own, `/fsi/api/rsfComIfsService/callService` (X1), and under `/fsi/api/` any
+# other (the per-service paths of §1.3, `.../{infno}` suffixes) by a route not documented
+PATHS = ("/fsi/api", "/fsi/api/rsfComIfsService/callService")
+PREFIX = "/fsi/api"
+
+
+def served(path: str) -> bool:
+    """A path the national transactions answer at (their refusals are envelopes)."""
+    return path == PREFIX or path.startswith(PREFIX + "/")
 
 
 @dataclass
@@ -78,24 +132,33 @@ async def answer(
     caller: Caller,
     document: object,
     resolver: member_info.Resolver | None = None,
+    sign_in: bool = False,
 ) -> dict:
-    """One transaction: the envelope checked, the handler run, the answer enveloped."""
+    """One transaction: the envelope checked, the handler run, the answer enveloped.
+    `sign_in`: an institution's transactions need an open sign-in's sign_no (signin.py)."""
     try:
         envelope = Envelope.model_validate(document)
     except ValidationError as exc:
         field, reason = first_error(exc)
         return _failed(None, InputError(field, reason))
-    if not caller.may_see(envelope.fixmedins_code):
-        raise ServiceError("E_FORBIDDEN", "fixmedins_code", "not this credential's institution")
-    if caller.bureau and envelope.infno not in BUREAU_READS:
-        raise ServiceError("E_FORBIDDEN", "infno", "institutions settle; the bureau reads")
-    handler = HANDLERS.get(envelope.infno)
+    infno = ALIASES.get(envelope.infno, envelope.infno)
+    handler = HANDLERS.get(infno)
     try:
+        if not caller.may_see(envelope.fixmedins_code):
+            raise InputError("fixmedins_code", "not this credential's institution", "E_FORBIDDEN")
+        if caller.bureau and infno not in BUREAU_READS:
+            raise InputError("infno", "institutions settle; the bureau reads", "E_FORBIDDEN")
         if handler is None:
             raise InputError("infno", f"unknown transaction {envelope.infno}", "E_INFNO")
+        if sign_in and not caller.bureau and infno not in ("9001", "9002"):
+            await signin.check(ctx_db, caller, envelope.sign_no)
         output = await handler(Context(ctx_db, writer, caller, envelope, resolver))
     except InputError as exc:
         return _failed(envelope, exc)
+    except ServiceError as err:  # e.g. another institution's visit (403 on REST)
+        if err.code == "E_UNAVAILABLE":
+            raise  # its own status (refusal)
+        return _failed(envelope, InputError(err.field or "(request)", err.reason, err.code))
     return {
         "infcode": 0,
         "inf_refmsgid": _refmsgid(envelope),
@@ -107,11 +170,19 @@ async def answer(
     }
 
 
+def refusal(err: ServiceError) -> tuple[dict, int]:
+    """A refusal before or beside the transaction (credential, signature, tenancy, size,
+    rate, an unavailable store) as the envelope, and the HTTP status it goes with: 200, but
+    503 for E_UNAVAILABLE (why: this module's docstring)."""
+    exc = InputError(err.field or "(request)", err.reason, err.code)
+    return _failed(None, exc), 503 if err.code == "E_UNAVAILABLE" else 200
+
+
 def _failed(envelope: Envelope | None, exc: InputError) -> dict:
     _, zh, en = CATALOGUE.get(exc.code, CATALOGUE["E_INPUT"])
     return {
         "infcode": -1,
-        "inf_refmsgid": _refmsgid(envelope) if envelope else None,
+        "inf_refmsgid": _refmsgid(envelope),
         "refmsg_time": _now(),
         "respond_time": _now(),
         "err_msg": f"[{exc.code}] {zh}（{exc.field}）/ {en} — {exc.field}: {exc.reason}",
@@ -125,8 +196,12 @@ def _now() -> str:
     return datetime.now().strftime("%Y%m%d%H%M%S%f")[:17]
 
 
-def _refmsgid(envelope: Envelope) -> str:
-    return f"{envelope.insuplc_admdvs or '000000'}{_now()}"
+def _refmsgid(envelope: Envelope | None) -> str:
+    """The platform's 30 characters (refmsgid.py), under the care region's division: the
+    platform a client sends to is its own region's (the insured region's where none)."""
+    if envelope is None:
+        return refmsgid.new(None)
+    return refmsgid.new(envelope.mdtrtarea_admvs or envelope.insuplc_admdvs)
 
 
 DATA = "input.data"  # where most transactions' fields are
@@ -239,6 +314,7 @@ async def reverse_transaction(ctx: Context) -> dict | None:
     data = _data(ctx)
     omsgid = fields.text(data, "omsgid", DATA, TEXT_MAX)
     oinfno = fields.text(data, "oinfno", DATA, 6)
+    oinfno = ALIASES.get(oinfno.upper(), oinfno)
     member_id = fields.text(data, "psn_no", DATA, ID_MAX)
     if oinfno in ("2201", "2203", "2204"):
         return None  # no money moved: nothing to undo
@@ -406,6 +482,8 @@ def setlinfo(
 BUREAU_READS = frozenset({"1101", "3201", "3202", "9102"})
 
 HANDLERS: dict[str, Handler] = {
+    "9001": signin.sign_in,
+    "9002": signin.sign_out,
     "1101": member_information,
     "2201": registration,
     "2203": visit_information,

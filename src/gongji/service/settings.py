@@ -26,6 +26,14 @@ class Settings:
     # mdtrt_cert_type 01) into the member's certno or member id (None: unknown); without
     # one, 01 is refused (service/member_info.py)
     voucher_resolver: str = ""
+    # GONGJI_SIGNATURE_WINDOW: seconds an x-tif-timestamp may be from the service's clock,
+    # either way (the sources name no window: national-interface §10); a nonce is kept twice
+    # as long, so a replay is refused until its timestamp is out of the window
+    signature_window: float = 300.0
+    # GONGJI_REQUIRE_SIGN_IN=1: an institution's transactions other than 9001/9002 need the
+    # envelope's sign_no of a sign-in (9001) of the institution not yet signed out (9002), as
+    # on the platform; off by default, for clients that never sign in
+    require_sign_in: bool = False
 
     def proxy_options(self) -> dict:
         """uvicorn's options for forwarded headers (it would trust them from 127.0.0.1)."""
@@ -48,6 +56,8 @@ def from_env() -> Settings:
         store_deadline=_number(float, "GONGJI_STORE_DEADLINE", 5.0),
         trusted_proxies=env.get("GONGJI_TRUSTED_PROXIES", "").strip(),
         voucher_resolver=env.get("GONGJI_VOUCHER_RESOLVER", "").strip(),
+        signature_window=_number(float, "GONGJI_SIGNATURE_WINDOW", 300.0),
+        require_sign_in=env.get("GONGJI_REQUIRE_SIGN_IN", "0") not in ("", "0"),
     )
 
 

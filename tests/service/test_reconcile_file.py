@@ -184,7 +184,9 @@ def test_another_institution_cannot_use_the_file_query_number(service):
         refused = bureau.post("/fsi/api", json={"infno": "9101", "msgid": "B1",
                                                 "fixmedins_code": HOSPITAL,
                                                 "input": upload_input(b"x")})  # fmt: skip
-    assert refused.status_code == 403
+    # refused in the envelope, HTTP 200, as every national refusal (national.py)
+    assert refused.status_code == 200
+    assert refused.json()["err_code"] == "E_FORBIDDEN"
 
 
 def test_bytes_as_a_list_of_numbers_and_an_expired_file(service):

@@ -101,7 +101,8 @@ def refused(response, code: str, field: str = "", status: int = 200) -> dict:
     return answer
 
 
-MEMBER = {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": "P001"}}  # OH Input_1101.cs
+# OH Input_1101.cs; an ID number (02) matching no certno on record is read as the member id
+MEMBER = {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "P001"}}
 
 
 def issued(service) -> auth.Issued:

@@ -7,16 +7,10 @@ figures stay clean), bad input is one line naming the field and exit 2.
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from gongji import policy
+from gongji.commands import console as out
 from gongji.commands import fail
 from gongji.errors import InputError
-from gongji.policy.loader import load
-
-out = Console()
 
 
 def _analysis_installed() -> None:
@@ -33,7 +27,10 @@ def register(app: typer.Typer) -> None:
     app.command()(report)
 
 
-def _progress(what: str) -> Progress:
+def _progress(what: str):
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn(what),
         BarColumn(),
@@ -53,6 +50,7 @@ def generate(
 ) -> None:
     """Synthetic data (合成数据): a population and a year of its visits, as Parquet."""
     _analysis_installed()
+    from gongji import policy
     from gongji.analysis.generate import generate as run
 
     try:
@@ -64,7 +62,7 @@ def generate(
             )
     except (InputError, ValueError) as exc:
         fail(exc if isinstance(exc, InputError) else InputError("generate", str(exc)))
-    out.print(f"{n:,} members, {visits:,} visits -> {out_dir}")
+    out().print(f"{n:,} members, {visits:,} visits -> {out_dir}")
 
 
 def replay(
@@ -82,8 +80,10 @@ def replay(
 ) -> None:
     """Replay visits under the policy (回放测算); with --set or --pack, beside a reform."""
     _analysis_installed()
+    from gongji import policy
     from gongji.analysis.replay import ReplayPolicy, visit_count
     from gongji.analysis.replay import replay as run
+    from gongji.policy.loader import load
 
     try:
         scenarios = [ReplayPolicy("baseline", policy.load_region(region))]
@@ -108,7 +108,7 @@ def replay(
     except InputError as exc:
         fail(exc)
     _print_totals(aggregates)
-    out.print(f"results and aggregates.json in {out_dir}; `gongji report {out_dir}` draws them")
+    out().print(f"results and aggregates.json in {out_dir}; `gongji report {out_dir}` draws them")
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -119,6 +119,8 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def _print_totals(aggregates: dict) -> None:
+    from rich.table import Table
+
     scenarios = aggregates["scenarios"]
     table = Table(title=f"{aggregates['region']}: {aggregates['visit_count']:,} visits")
     table.add_column("")
@@ -126,7 +128,7 @@ def _print_totals(aggregates: dict) -> None:
         table.add_column(name, justify="right")
     for measure in next(iter(scenarios.values()))["totals"]:
         table.add_row(measure, *(str(s["totals"][measure]) for s in scenarios.values()))
-    out.print(table)
+    out().print(table)
 
 
 def report(
@@ -140,4 +142,4 @@ def report(
         path = write_report(folder)
     except InputError as exc:
         fail(exc)
-    out.print(f"{path} (charts in {folder / 'charts'})")
+    out().print(f"{path} (charts in {folder / 'charts'})")

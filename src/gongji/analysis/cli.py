@@ -4,6 +4,7 @@ Thin over the analysis modules; long runs show a progress bar (on stderr, so the
 figures stay clean), bad input is one line naming the field and exit 2.
 """
 
+import time
 from pathlib import Path
 
 import typer
@@ -81,8 +82,10 @@ def replay(
     """Replay visits under the policy (回放测算); with --set or --pack, beside a reform."""
     _analysis_installed()
     from gongji import policy
-    from gongji.analysis.replay import ReplayPolicy, visit_count
+    from gongji.analysis import kernel
+    from gongji.analysis.replay import ReplayPolicy, load_kernel, visit_count
     from gongji.analysis.replay import replay as run
+    from gongji.engine import jit
     from gongji.policy.loader import load
 
     try:
@@ -99,6 +102,8 @@ def replay(
                 session(master, partitions), visits, members, scenarios, out_dir, partitions
             )
         else:
+            if not jit.cached(kernel.__name__):
+                _compiling(lambda: load_kernel(visits, scenarios[0]))
             total = visit_count(visits) if visits.is_file() else 0
             with _progress("replaying") as bar:
                 task = bar.add_task("", total=total)
@@ -109,6 +114,21 @@ def replay(
         fail(exc)
     _print_totals(aggregates)
     out().print(f"results and aggregates.json in {out_dir}; `gongji report {out_dir}` draws them")
+
+
+def _compiling(compile_kernel) -> None:
+    """The first replay after install (or after an upgrade) compiles the kernel, which numba
+    keeps for later runs: say so while it runs, on stderr, and how long it took."""
+    err = out(stderr=True)
+    what = "compiling the replay kernel: once, on the first run after install (about 30 s)"
+    start = time.perf_counter()
+    if err.is_terminal:
+        with err.status(what):
+            compile_kernel()
+    else:  # a log: the line, not a spinner
+        err.print(what)
+        compile_kernel()
+    err.print(f"compiled in {time.perf_counter() - start:.0f} s; later runs load it")
 
 
 def _pair(text: str) -> tuple[str, str]:

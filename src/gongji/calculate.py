@@ -5,7 +5,8 @@ through the engine under the policy version in force on each visit's date, and r
 yuan. Any problem with the scenario is an `InputError` naming the field; nothing else.
 """
 
-from decimal import Decimal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from pydantic import Field
 
@@ -13,7 +14,7 @@ from gongji import catalogue, engine, policy
 from gongji.engine import EngineError
 from gongji.errors import InputError, validated
 from gongji.model import Id, MemberIn, Strict, VisitIn, check_visit, engine_member, engine_visit
-from gongji.money import to_yuan
+from gongji.money import json_number, to_yuan
 from gongji.policy.schema import Pack
 
 
@@ -24,10 +25,18 @@ class Scenario(Strict):
 
 
 def calculate(document: object, items: dict[str, catalogue.Item] | None = None) -> dict:
-    """Validate a scenario document and run it; the JSON-ready output of the contract.
+    """Validate a scenario document and run it; the JSON-ready output of the contract, its
+    amounts Decimal yuan.
 
     `items` is the catalogue line-item visits are priced with (the shipped sample if None).
     """
+    trial = settle(document, items)
+    return {**trial.head(), "visits": list(trial.visits(to_yuan)), "totals": trial.totals(to_yuan)}
+
+
+def settle(document: object, items: dict[str, catalogue.Item] | None = None) -> "Trial":
+    """Validate a scenario document and settle its visits; the output is rendered from the
+    `Trial` a visit at a time. Every problem is raised here, before anything is written."""
     pack = _pack_of(document)
     scenario = validated(Scenario, document)
     _check_visits(pack, scenario.visits)
@@ -40,7 +49,7 @@ def calculate(document: object, items: dict[str, catalogue.Item] | None = None) 
         results, _ = engine.settle_all(pack, member, engine.YearState.new(balance), visits)
     except EngineError as exc:
         raise InputError("visits", str(exc), exc.code) from None
-    return _output(pack, scenario, visits, results)
+    return Trial(pack, scenario, visits, results)
 
 
 def _pack_of(document: object) -> Pack:
@@ -66,73 +75,101 @@ def _check_visits(pack: Pack, visits: list[VisitIn]) -> None:
         check_visit(pack, where, v)
 
 
-def _split(v: VisitIn, visit: engine.Visit) -> dict:
-    """For a line-item visit, how total minus in_scope splits (glossary names)."""
-    if v.items is None:
-        return {}
-    return {
-        "out_of_scope": to_yuan(visit.out_of_scope),
-        "above_standard": to_yuan(visit.above_standard),
-        "class_b_self_pay": to_yuan(visit.class_b_self_pay),
-    }
+@dataclass(frozen=True)
+class Trial:
+    """A scenario settled: the contract's output, rendered on demand with `number` (fen ->
+    the amount as it is written: `to_yuan` for Decimal yuan, `money.json_number`)."""
 
+    pack: Pack
+    scenario: Scenario
+    settled: list[engine.Visit]
+    results: list[engine.Result]
 
-def _output(
-    pack: Pack, scenario: Scenario, settled: list[engine.Visit], results: list[engine.Result]
-) -> dict:
-    visits = []
-    for v, visit, r in zip(scenario.visits, settled, results, strict=True):
-        tables = engine.tables_on(pack, v.time.date())
-        visits.append(
-            {
+    def head(self) -> dict:
+        return {
+            "region": self.pack.region,
+            "policy_version": self.results[-1].version_id,
+            "member": self.scenario.member.id,
+        }
+
+    def visits(self, number: Callable[[int], object]) -> Iterator[dict]:
+        """The visits' output, one at a time."""
+        tables = {t.version_id: t for t in engine.compile_pack(self.pack)}
+        for v, visit, r in zip(self.scenario.visits, self.settled, self.results, strict=True):
+            yield {
                 "id": v.id,
-                "total": to_yuan(r.total),
-                "in_scope": to_yuan(r.in_scope),
-                "deductible": to_yuan(r.deductible),
-                "fund_pay": to_yuan(r.fund_pay),
-                "account_pay": to_yuan(r.account_pay),
-                "cash_pay": to_yuan(r.cash_pay),
-                "account_balance": to_yuan(r.account_balance),
-                **_split(v, visit),
+                "total": number(r.total),
+                "in_scope": number(r.in_scope),
+                "deductible": number(r.deductible),
+                "fund_pay": number(r.fund_pay),
+                "account_pay": number(r.account_pay),
+                "cash_pay": number(r.cash_pay),
+                "account_balance": number(r.account_balance),
+                **(_split(visit, number) if v.items is not None else {}),
                 "member_class": r.member_class.value,
                 "policy_version": r.version_id,
                 "trace": [
-                    {
-                        "rule": s.rule,
-                        "article": s.article,
-                        "text": s.text,
-                        "amount": to_yuan(s.amount),
-                        **({"configured": True} if s.configured else {}),
-                        **({"reading": s.reading} if s.reading else {}),
+                    {"rule": rule, "article": article, "text": text, "amount": number(amount)}
+                    if not configured
+                    else {
+                        "rule": rule,
+                        "article": article,
+                        "text": text,
+                        "amount": number(amount),
+                        "configured": True,
+                        **({"reading": reading} if reading else {}),
                     }
-                    for s in engine.explain(tables, r)
+                    for rule, article, text, amount, configured, reading in engine.trace_rows(
+                        tables[r.version_id], r.member_class, r.trace
+                    )
                 ],
             }
-        )
-    totals = {
-        key: to_yuan(sum(getattr(r, attr) for r in results))
-        for key, attr in (
-            ("total", "total"),
-            ("fund_pay", "fund_pay"),
-            ("account_pay", "account_pay"),
-            ("cash_pay", "cash_pay"),
-        )
-    }
+
+    def totals(self, number: Callable[[int], object]) -> dict:
+        results = self.results
+        return {
+            "total": number(sum(r.total for r in results)),
+            "fund_pay": number(sum(r.fund_pay for r in results)),
+            "account_pay": number(sum(r.account_pay for r in results)),
+            "cash_pay": number(sum(r.cash_pay for r in results)),
+        }
+
+
+def _split(visit: engine.Visit, number: Callable[[int], object]) -> dict:
+    """For a line-item visit, how total minus in_scope splits (glossary names)."""
     return {
-        "region": pack.region,
-        "policy_version": results[-1].version_id,
-        "member": scenario.member.id,
-        "visits": visits,
-        "totals": totals,
+        "out_of_scope": number(visit.out_of_scope),
+        "above_standard": number(visit.above_standard),
+        "class_b_self_pay": number(visit.class_b_self_pay),
     }
 
 
-def to_json_numbers(value: object) -> object:
-    """Decimal yuan -> JSON numbers (exact for amounts far below 2**53 fen)."""
-    if isinstance(value, Decimal):
-        return float(value)  # serialisation only; no arithmetic happens on it
-    if isinstance(value, dict):
-        return {k: to_json_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_json_numbers(v) for v in value]
-    return value
+CHUNK = 1 << 16  # bytes handed to `write` at once: few system calls, whatever stdout buffers
+
+
+def write_json(trial: Trial, write: Callable[[bytes], object], pretty: bool = False) -> None:
+    """The contract's JSON (amounts as JSON numbers), rendered a visit at a time and handed
+    to `write` in pieces of about CHUNK bytes: the document is never whole in memory.
+    Compact, or with `pretty` indented by two, the bytes `json.dumps(..., indent=2,
+    ensure_ascii=False)` writes. A raw newline in orjson's output is always layout (one in a
+    string is written as the two characters \\n), so a visit is indented to its depth by
+    indenting its lines."""
+    import orjson
+
+    if pretty:
+        option, depth = orjson.OPT_INDENT_2, b"\n    "
+        head, between, tail = b',\n  "visits": [\n    ', b",\n    ", b'\n  ],\n  "totals": '
+    else:
+        option, depth = 0, b""
+        head, between, tail = b',"visits":[', b",", b'],"totals":'
+    # the head's fields: its object without the closing brace (indented: nor the newline)
+    out = bytearray(orjson.dumps(trial.head(), option=option)[: -2 if pretty else -1]) + head
+    for i, visit in enumerate(trial.visits(json_number)):
+        text = orjson.dumps(visit, option=option)
+        out += (between if i else b"") + (text.replace(b"\n", depth) if pretty else text)
+        if len(out) >= CHUNK:
+            write(bytes(out))
+            out.clear()
+    totals = orjson.dumps(trial.totals(json_number), option=option)
+    out += tail + (totals.replace(b"\n", b"\n  ") + b"\n}\n" if pretty else totals + b"}\n")
+    write(bytes(out))

@@ -1,23 +1,21 @@
-"""The `gongji` command: thin over the packages; bad input is one line on stderr, exit 2."""
+"""The `gongji` command: thin over the packages; bad input is one line on stderr, exit 2.
 
-import json
+What a command needs it imports itself (see commands.py): `gongji --help` and `gongji
+calculate` load neither the store nor the service nor the analysis libraries.
+"""
+
 import sys
 from datetime import date
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from gongji import catalogue, documents, policy
 from gongji.analysis import cli as analysis
-from gongji.calculate import calculate as run_calculation
-from gongji.calculate import to_json_numbers
+from gongji.commands import console as out
 from gongji.commands import fail
 from gongji.console import cli as console
 from gongji.errors import InputError
 from gongji.ledger import cli as ledger
-from gongji.policy import present
 from gongji.service import cli as service
 from gongji.supervision import cli as supervision
 
@@ -31,7 +29,6 @@ policy_app = typer.Typer(no_args_is_help=True, help="Policy packs: show and comp
 app.add_typer(policy_app, name="policy")
 catalogue_app = typer.Typer(no_args_is_help=True, help="The insurance catalogue (目录).")
 app.add_typer(catalogue_app, name="catalogue")
-out = Console()
 FIGURES = (
     "total",
     "in_scope",
@@ -47,31 +44,41 @@ FIGURES = (
 def calculate(
     scenario: str = typer.Argument(..., help="Scenario file (YAML or JSON), or - for stdin."),
     as_json: bool = typer.Option(False, "--json", help="Print the JSON of calculate.md."),
+    pretty: bool = typer.Option(False, "--pretty", help="With --json: indented (default compact)."),
     catalogue_csv: Path = typer.Option(
         None, "--catalogue", help="Catalogue CSV for line-item visits (default: the sample)."
     ),
 ) -> None:
     """Trial calculation (待遇测算): settle a member's visits under a region's policy."""
+    from gongji import calculate as trial_calculation
+    from gongji import catalogue, documents
+
     try:
         items = catalogue.load_csv(catalogue_csv) if catalogue_csv else None
         if scenario == "-":
             document = documents.parse(sys.stdin.read(), "stdin")
         else:
             document = documents.read(Path(scenario))
-        result = run_calculation(document, items)
+        trial = trial_calculation.settle(document, items)
     except InputError as exc:
         fail(exc)
-    if as_json:
-        typer.echo(json.dumps(to_json_numbers(result), ensure_ascii=False, indent=2))
+    if as_json:  # written a visit at a time, straight to stdout's bytes
+        stdout = sys.stdout
+        stdout.flush()
+        trial_calculation.write_json(trial, stdout.buffer.write, pretty)
+        stdout.buffer.flush()
     else:
-        _print_result(result)
+        _print_result(trial)
 
 
-def _print_result(result: dict) -> None:
-    out.print(
-        f"[bold]{result['region']}[/] · member {result['member']} · {result['policy_version']}"
-    )
-    for v in result["visits"]:
+def _print_result(trial) -> None:
+    from rich.table import Table
+
+    from gongji.money import to_yuan
+
+    head = trial.head()
+    out().print(f"[bold]{head['region']}[/] · member {head['member']} · {head['policy_version']}")
+    for v in trial.visits(to_yuan):
         table = Table(
             title=f"visit {v['id']} ({v['member_class']}, {v['policy_version']})",
             title_justify="left",
@@ -79,7 +86,7 @@ def _print_result(result: dict) -> None:
         for col in FIGURES:
             table.add_column(col, justify="right")
         table.add_row(*(f"{v[c]}" for c in FIGURES))
-        out.print(table)
+        out().print(table)
         steps = Table(show_header=True, box=None, padding=(0, 1))
         steps.add_column("rule", style="cyan")
         steps.add_column("article")
@@ -88,9 +95,9 @@ def _print_result(result: dict) -> None:
         for s in v["trace"]:
             mark = " [yellow](configured)[/]" if s.get("configured") else ""
             steps.add_row(s["rule"], s["article"], f"{s['amount']}", s["text"] + mark)
-        out.print(steps)
-    t = result["totals"]
-    out.print(
+        out().print(steps)
+    t = trial.totals(to_yuan)
+    out().print(
         f"[bold]totals[/] total {t['total']} · fund {t['fund_pay']} · "
         f"account {t['account_pay']} · cash {t['cash_pay']}"
     )
@@ -101,11 +108,16 @@ def policy_show(
     region: str = typer.Argument(..., help="Region id or pack file."),
 ) -> None:
     """Print a pack as a table: every value with its rule ID and article."""
+    from rich.table import Table
+
+    from gongji import policy
+    from gongji.policy import present
+
     try:
         pack = policy.load(region)
     except InputError as exc:
         fail(exc)
-    out.print(f"[bold]{pack.name}[/] ({pack.region}, {pack.province}) — {pack.document}")
+    out().print(f"[bold]{pack.name}[/] ({pack.region}, {pack.province}) — {pack.document}")
     for version in pack.versions:
         until = f" to {version.valid_to}" if version.valid_to else ""
         table = Table(title=f"{pack.version_id(version)}{until}", title_justify="left")
@@ -114,18 +126,18 @@ def policy_show(
         rows = present.rows(version)
         for r in rows:
             table.add_row(r.topic, r.value, r.rule, r.article, _source(r))
-        out.print(table)
+        out().print(table)
         if version.note:
-            out.print(f"  {version.note}")
+            out().print(f"  {version.note}")
         # a configured value's reading, once per node: the project's words, not the article's
         readings = dict.fromkeys((r.rule, r.article, r.reading) for r in rows if r.reading)
         if readings:
-            out.print("  [yellow]configured readings[/] (not the articles' words):")
+            out().print("  [yellow]configured readings[/] (not the articles' words):")
         for rule, article, reading in readings:
-            out.print(f"  {rule} {article}: {reading}", markup=False)
+            out().print(f"  {rule} {article}: {reading}", markup=False)
 
 
-def _source(row: present.Row) -> str:
+def _source(row) -> str:  # a present.Row (imported where used)
     return "configured" if row.configured else "text" if row.rule else ""
 
 
@@ -136,6 +148,11 @@ def policy_compare(
     on: str = typer.Option(None, help="Compare the versions in force on this date (YYYY-MM-DD)."),
 ) -> None:
     """Two packs side by side (the versions in force on a date; default the latest)."""
+    from rich.table import Table
+
+    from gongji import policy
+    from gongji.policy import present
+
     try:
         packs = [policy.load(first), policy.load(second)]
         day = date.fromisoformat(on) if on else None
@@ -164,7 +181,7 @@ def policy_compare(
             b.rule if b else "",
             style=style,
         )
-    out.print(table)
+    out().print(table)
 
 
 @catalogue_app.command("check")
@@ -174,13 +191,15 @@ def catalogue_check(
     ),
 ) -> None:
     """Load a catalogue CSV (all rows or none); a bad row is reported by number and field."""
+    from gongji import catalogue
+
     try:
         items = catalogue.load_csv(csv_file)
     except InputError as exc:
         fail(exc)
     by_class = {c: sum(1 for i in items.values() if i.item_class == c) for c in "ABC"}
     with_standard = sum(1 for i in items.values() if i.payment_standard is not None)
-    out.print(
+    out().print(
         f"{csv_file.name}: {len(items)} items — class A {by_class['A']}, B {by_class['B']}, "
         f"C {by_class['C']}; {with_standard} with a payment standard"
     )

@@ -1,19 +1,22 @@
 """What every `gongji` command shares: bad input as one line on stderr and exit 2, JSON
 output for programs, the configured store, dates and amounts read from options, and a
 progress bar for long work. The commands themselves live beside their packages
-(`ledger/cli.py`, `service/cli.py`, ...); `cli.py` gathers them."""
+(`ledger/cli.py`, `service/cli.py`, ...); `cli.py` gathers them.
+
+Every command module is imported to build `gongji --help` and to run any one command, so
+module level here and in the command modules imports only Typer and the standard library:
+what a command needs (Rich's tables, the engine, the store, Polars, ...) it imports itself.
+"""
 
 import json
 import sys
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import Progress
 
-from gongji import documents
 from gongji.errors import InputError
 from gongji.money import MoneyError, to_fen
 
@@ -47,8 +50,18 @@ def store():
     return db
 
 
+@cache
+def console(stderr: bool = False):
+    """Rich's console on stdout (or stderr); it writes to whatever sys.stdout is then."""
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
 def document(source: str) -> object:
     """A YAML/JSON document from a file, or from stdin for `-`."""
+    from gongji import documents
+
     try:
         if source == "-":
             return documents.parse(sys.stdin.read(), "stdin")
@@ -81,8 +94,11 @@ def day(value: str, field: str) -> date:
         fail(InputError(field, f"not a date (YYYY-MM-DD): {value!r}"))
 
 
-def progress() -> Progress:
+def progress():
     """A progress bar on stderr, for people at a terminal only (logs and pipes stay clean)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
     err = Console(stderr=True)
     return Progress(console=err, transient=True, disable=not err.is_terminal)
 

@@ -9,8 +9,10 @@ import yaml
 from gongji.errors import InputError
 
 
-class _ExactLoader(yaml.SafeLoader):
-    """SafeLoader whose floats are Decimals, so '250.005' is caught rather than rounded."""
+class _ExactLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """SafeLoader whose floats are Decimals, so '250.005' is caught rather than rounded.
+    On libyaml's parser where PyYAML has it (its wheels do): every command reads a policy
+    pack, and the pure-Python parser took longer over one than the rest of a calculation."""
 
 
 def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:

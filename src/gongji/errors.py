@@ -6,7 +6,10 @@ takes: programs read the code, people read the messages, which name the field. A
 mistake is a 4xx (or, on the national endpoint, `infcode` -1); never a 500.
 """
 
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pydantic is imported where a document is validated, not by every command
+    from pydantic import ValidationError
 
 
 class InputError(ValueError):
@@ -36,6 +39,8 @@ class PolicyError(InputError):
 def validated(model, document: object, where: str = ""):
     """`document` as the pydantic `model`, or an InputError naming the first bad field
     under `where` (e.g. `visit.total`; the whole document: `where` itself)."""
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(document)
     except ValidationError as exc:
@@ -58,7 +63,7 @@ def field_path(loc: tuple) -> str:
     return out or "(document)"
 
 
-def first_error(exc: ValidationError) -> tuple[str, str]:
+def first_error(exc: "ValidationError") -> tuple[str, str]:
     """The first validation error as (field path, reason in plain words)."""
     err = exc.errors(include_url=False)[0]
     loc = tuple(p for p in err["loc"] if not _is_union_tag(p))

@@ -58,9 +58,14 @@ def to_yuan(fen: int) -> Decimal:
 
 def fmt(fen: int) -> str:
     """Fen -> '1234.50' (no thousands separators: the text is read back by machines too).
-    Integer arithmetic: this runs for every amount of every settlement's answer."""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{'-' if fen < 0 else ''}{whole}.{cents:02d}"
+    Integer arithmetic and a table of the cents: this runs for every amount of every
+    settlement's answer, and for several of every step of a trace rendered in words."""
+    if fen >= 0:
+        return f"{fen // FEN_PER_YUAN}{_CENTS[fen % FEN_PER_YUAN]}"
+    return "-" + fmt(-fen)
+
+
+_CENTS = tuple(f".{cents:02d}" for cents in range(100))  # fmt's decimals, by the cents
 
 
 def json_number(fen: int) -> float:

@@ -2,6 +2,7 @@
 the field and row, exit 2, and nothing written that looks like a result."""
 
 import json
+import re
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -107,3 +108,28 @@ def test_bad_options_are_named(data, tmp_path):
     assert result.exit_code == 2 and "visits: no such file" in result.output
     result = runner.invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 2 and "aggregates.json" in result.output
+
+
+def test_the_first_replay_says_it_compiles_and_how_long_it_took(data, tmp_path, monkeypatch):
+    from gongji import policy
+    from gongji.analysis import kernel
+    from gongji.analysis.replay import ReplayPolicy, load_kernel
+    from gongji.engine import jit
+
+    # this process has the kernel already: the replays below compile nothing
+    load_kernel(data / "visits.parquet", ReplayPolicy("baseline", policy.load_region("panzhihua")))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # as after an install
+    assert not jit.cached(kernel.__name__)
+    args = ["replay", str(data / "visits.parquet"), "--region", "panzhihua"]
+    first = runner.invoke(app, [*args, "--out", str(tmp_path / "first")])
+    assert first.exit_code == 0, first.output
+    assert "compiling the replay kernel: once, on the first run after install" in first.stderr
+    assert re.search(r"\ncompiled in \d+ s; later runs load it\n", first.stderr)
+    # numba keeps what it compiled, an index beside each function's code
+    index = jit.cache_folder(kernel.__name__) / "analysis_0" / "kernel.replay_chunks-41.py311.nbi"
+    index.parent.mkdir(parents=True)
+    index.touch()
+    assert jit.cached(kernel.__name__)
+    later = runner.invoke(app, [*args, "--out", str(tmp_path / "later")])
+    assert later.exit_code == 0, later.output
+    assert "compil" not in later.stderr

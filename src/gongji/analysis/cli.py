@@ -4,19 +4,14 @@ Thin over the analysis modules; long runs show a progress bar (on stderr, so the
 figures stay clean), bad input is one line naming the field and exit 2.
 """
 
+import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from gongji import policy
+from gongji.commands import console as out
 from gongji.commands import fail
 from gongji.errors import InputError
-from gongji.policy.loader import load
-
-out = Console()
 
 
 def _analysis_installed() -> None:
@@ -33,7 +28,10 @@ def register(app: typer.Typer) -> None:
     app.command()(report)
 
 
-def _progress(what: str) -> Progress:
+def _progress(what: str):
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn(what),
         BarColumn(),
@@ -53,6 +51,7 @@ def generate(
 ) -> None:
     """Synthetic data (合成数据): a population and a year of its visits, as Parquet."""
     _analysis_installed()
+    from gongji import policy
     from gongji.analysis.generate import generate as run
 
     try:
@@ -64,7 +63,7 @@ def generate(
             )
     except (InputError, ValueError) as exc:
         fail(exc if isinstance(exc, InputError) else InputError("generate", str(exc)))
-    out.print(f"{n:,} members, {visits:,} visits -> {out_dir}")
+    out().print(f"{n:,} members, {visits:,} visits -> {out_dir}")
 
 
 def replay(
@@ -82,8 +81,12 @@ def replay(
 ) -> None:
     """Replay visits under the policy (回放测算); with --set or --pack, beside a reform."""
     _analysis_installed()
-    from gongji.analysis.replay import ReplayPolicy, visit_count
+    from gongji import policy
+    from gongji.analysis import kernel
+    from gongji.analysis.replay import ReplayPolicy, load_kernel, visit_count
     from gongji.analysis.replay import replay as run
+    from gongji.engine import jit
+    from gongji.policy.loader import load
 
     try:
         scenarios = [ReplayPolicy("baseline", policy.load_region(region))]
@@ -99,6 +102,8 @@ def replay(
                 session(master, partitions), visits, members, scenarios, out_dir, partitions
             )
         else:
+            if not jit.cached(kernel.__name__):
+                _compiling(lambda: load_kernel(visits, scenarios[0]))
             total = visit_count(visits) if visits.is_file() else 0
             with _progress("replaying") as bar:
                 task = bar.add_task("", total=total)
@@ -108,7 +113,22 @@ def replay(
     except InputError as exc:
         fail(exc)
     _print_totals(aggregates)
-    out.print(f"results and aggregates.json in {out_dir}; `gongji report {out_dir}` draws them")
+    out().print(f"results and aggregates.json in {out_dir}; `gongji report {out_dir}` draws them")
+
+
+def _compiling(compile_kernel) -> None:
+    """The first replay after install (or after an upgrade) compiles the kernel, which numba
+    keeps for later runs: say so while it runs, on stderr, and how long it took."""
+    err = out(stderr=True)
+    what = "compiling the replay kernel: once, on the first run after install (about 30 s)"
+    start = time.perf_counter()
+    if err.is_terminal:
+        with err.status(what):
+            compile_kernel()
+    else:  # a log: the line, not a spinner
+        err.print(what)
+        compile_kernel()
+    err.print(f"compiled in {time.perf_counter() - start:.0f} s; later runs load it")
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -119,6 +139,8 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def _print_totals(aggregates: dict) -> None:
+    from rich.table import Table
+
     scenarios = aggregates["scenarios"]
     table = Table(title=f"{aggregates['region']}: {aggregates['visit_count']:,} visits")
     table.add_column("")
@@ -126,7 +148,7 @@ def _print_totals(aggregates: dict) -> None:
         table.add_column(name, justify="right")
     for measure in next(iter(scenarios.values()))["totals"]:
         table.add_row(measure, *(str(s["totals"][measure]) for s in scenarios.values()))
-    out.print(table)
+    out().print(table)
 
 
 def report(
@@ -140,4 +162,4 @@ def report(
         path = write_report(folder)
     except InputError as exc:
         fail(exc)
-    out.print(f"{path} (charts in {folder / 'charts'})")
+    out().print(f"{path} (charts in {folder / 'charts'})")

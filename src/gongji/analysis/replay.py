@@ -42,6 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gongji import engine
+from gongji.analysis import columns as cols
 from gongji.analysis import kernel as K
 from gongji.analysis import schema
 from gongji.analysis.aggregate import Aggregates
@@ -114,8 +115,8 @@ MEMBER_COLUMNS = pa.schema([f for f in schema.MEMBERS if f.name not in schema.DE
 REQUIRED = tuple(f.name for f in schema.VISITS if not f.nullable)
 _BEFORE_ALL = -(1 << 62)
 # The dictionaries of the results' status and member_class columns (indexed by the codes).
-STATUS_VALUES = pa.array([L.STATUS_CODES[s] for s in range(len(L.STATUS_CODES))])
-CLASS_VALUES = pa.array([c.value for c in L.CLASSES])
+STATUS_VALUES = cols.texts([L.STATUS_CODES[s] for s in range(len(L.STATUS_CODES))])
+CLASS_VALUES = cols.texts([c.value for c in L.CLASSES])
 
 
 class Buffers:
@@ -202,7 +203,7 @@ class MemberTable:
         return cls(_read_checked(path, MEMBER_COLUMNS, "members"))
 
     def __init__(self, table: pa.Table):
-        if (np.diff(table.column("member_id").to_numpy()) < 0).any():
+        if (np.diff(cols.values(table.column("member_id"))) < 0).any():
             table = table.sort_by("member_id")  # generated files are sorted already
         self.ids = _owned(table.column("member_id"))
         if len(self.ids) and (np.diff(self.ids) == 0).any():
@@ -213,15 +214,15 @@ class MemberTable:
 
     def _arrays(self, table: pa.Table) -> Members:
         lo, hi, flat = _periods(table)
-        retired = table.column("retired_from").cast(pa.int32()).cast(pa.int64())
+        retired = table.column("retired_from").cast(pa.int32())  # days since 1970
         # the engine's member_bits of each of the four (has account, raised) pairs
         pairs = np.array([member_bits(a, r) for a in (False, True) for r in (False, True)])
         pair = 2 * _bools(table.column("has_account")) + _bools(table.column("contribution_raised"))
         return Members(
             bits=pairs[pair],
             retiree=(self.types == L.MEMBER_TYPES.index(MemberType.retiree)).astype(np.int64),
-            retired_from=_owned(retired.fill_null(NO_DAY)),
-            limited=table.column("benefit_periods").is_valid().to_numpy().astype(np.int64),
+            retired_from=cols.filled(retired, NO_DAY),
+            limited=cols.valid(table.column("benefit_periods")).astype(np.int64),
             lo=lo,
             hi=hi,
             periods=flat,
@@ -234,7 +235,7 @@ class MemberTable:
 def _balances(table: pa.Table) -> np.ndarray:
     """The members' opening account balances (fen; none given: 0), never negative: a
     personal account cannot be overdrawn (the ledger's store refuses it too)."""
-    balance = _owned(table.column("account_balance").fill_null(0))
+    balance = cols.filled(table.column("account_balance"), 0)
     if len(balance) and balance.min() < 0:
         member = table.column("member_id")[int(np.flatnonzero(balance < 0)[0])]
         raise InputError("members.account_balance", f"member {member}'s must not be negative")
@@ -248,11 +249,11 @@ def _periods(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = table.num_rows
     owners, rows = [], []
     for name, bit in PERIOD_FACTS:
-        column = table.column(name).combine_chunks()
+        column = cols.combined(table.column(name))
         lengths = _lengths(column)
         spans = column.flatten()
-        start = spans.field("start").cast(pa.int32()).to_numpy(zero_copy_only=False)
-        end = spans.field("end").cast(pa.int32()).to_numpy(zero_copy_only=False)
+        start = cols.values(spans.field("start").cast(pa.int32()))
+        end = cols.values(spans.field("end").cast(pa.int32()))
         owners.append(np.repeat(np.arange(n), lengths))
         rows.append(np.column_stack([np.full(len(start), bit), start, end]).astype(np.int64))
     owner = np.concatenate(owners)
@@ -264,26 +265,28 @@ def _periods(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _owned(column) -> np.ndarray:
-    """A column as a writable int64 array of its own. Arrow hands out read-only views, but
-    not always (an empty column's is writable): to numba those are two types, and a second
-    type is a second compilation."""
-    return np.array(column.to_numpy(zero_copy_only=False), dtype=np.int64, copy=True)
+    """A column as a writable int64 array of its own. Arrow's memory is read-only: to numba
+    a read-only and a writable array are two types, and a second type is a second
+    compilation; the members' arrays are always writable (`cols.filled`)."""
+    return cols.filled(column, 0)
 
 
 def _lengths(column) -> np.ndarray:
-    return pc.list_value_length(column).fill_null(0).to_numpy().astype(np.int64)
+    return cols.filled(pc.list_value_length(column), 0)
 
 
 def _bools(column) -> np.ndarray:
-    return column.fill_null(False).to_numpy(zero_copy_only=False).astype(np.int64)
+    return cols.filled(column, 0)  # null: false
 
 
 def _read_checked(path: Path, expected: pa.Schema, what: str) -> pa.Table:
-    """The file's columns named in `expected`, which they must match."""
+    """The file's columns named in `expected`, which they must match. Read by its
+    ParquetFile: `pq.read_table` goes through pyarrow.dataset, a third of a second to load."""
     if not path.is_file():
         raise InputError(what, f"no such file: {path}")
-    _check_schema(pq.read_schema(path), expected, what)
-    return pq.read_table(path, columns=expected.names)
+    f = pq.ParquetFile(path)
+    _check_schema(f.schema_arrow, expected, what)
+    return f.read(columns=expected.names)
 
 
 def _check_schema(got: pa.Schema, expected: pa.Schema, what: str) -> None:
@@ -303,21 +306,16 @@ def _check_schema(got: pa.Schema, expected: pa.Schema, what: str) -> None:
 def _codes(column, values: list, where: str) -> np.ndarray:
     """Dictionary codes of a string column, as indices into `values`."""
     encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks()
+    encoded = cols.combined(encoded)
     if encoded.null_count:
-        raise InputError(f"{where}", f"missing in row {_first_null(encoded)}")
+        raise InputError(f"{where}", f"missing in row {cols.first_null(encoded)}")
     names = encoded.dictionary.to_pylist()
     known = {str(v): i for i, v in enumerate(values)}
     bad = [n for n in names if n not in known]
     if bad:
         raise InputError(where, f"unknown value {bad[0]!r} (known: {', '.join(known)})")
     table = np.array([known[n] for n in names], dtype=np.int64)
-    return table[encoded.indices.to_numpy(zero_copy_only=False)]
-
-
-def _first_null(array) -> int:
-    return int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
+    return table[cols.values(encoded.indices)]
 
 
 @dataclass
@@ -353,11 +351,11 @@ class Decoder:
                 continue  # not read (visit_id, for aggregates only)
             col = batch.column(name)
             if col.null_count:
-                raise InputError(f"visits[{first + _first_null(col)}].{name}", "missing")
-        member_id = batch.column("member_id").to_numpy()
+                raise InputError(f"visits[{first + cols.first_null(col)}].{name}", "missing")
+        member_id = cols.values(batch.column("member_id"))
         when = _seconds(batch.column("time"), first)
-        total = batch.column("total").to_numpy()
-        in_scope = batch.column("in_scope").to_numpy()
+        total = cols.values(batch.column("total"))
+        in_scope = cols.values(batch.column("in_scope"))
         columns = [_dictionary(batch.column(name)) for name in CODED]
         tables = tuple(
             self._table(name, names) for name, (_, names) in zip(CODED, columns, strict=True)
@@ -400,7 +398,7 @@ class Decoder:
         day = when // L.SECONDS_PER_DAY
         return Decoded(
             first_row=first,
-            visit_id=batch.column("visit_id").to_numpy()
+            visit_id=cols.values(batch.column("visit_id"))
             if "visit_id" in batch.schema.names
             else None,
             member_id=member_id,
@@ -465,7 +463,7 @@ def _packed(column: pa.BooleanArray) -> tuple[np.ndarray, int]:
 
 def _seconds(column, first: int) -> np.ndarray:
     try:
-        return column.cast(pa.timestamp("s")).cast(pa.int64()).to_numpy()
+        return cols.values(column.cast(pa.timestamp("s")))
     except pa.ArrowInvalid:
         raise InputError(f"visits[{first}:].time", "must be whole seconds") from None
 
@@ -474,8 +472,7 @@ def _dictionary(column) -> tuple[np.ndarray, list[str | None]]:
     """(codes, names) of a nullable string column; code len(names)-1 is None when nulls exist."""
     encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
     names = encoded.dictionary.to_pylist()
-    codes = encoded.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)
-    return codes, [*names, None]
+    return cols.filled(encoded.indices, len(names)), [*names, None]
 
 
 class Run:
@@ -535,27 +532,29 @@ class Run:
         return results
 
     def to_batch(self, d: Decoded, r: Results) -> pa.RecordBatch:
-        """A batch's results as rows of results.parquet."""
-        ids = pa.array([*self.scenario.version_ids, ""], pa.string())
+        """A batch's results as rows of results.parquet, over the results' own memory."""
+        ids = cols.texts([*self.scenario.version_ids, ""])
+        version = np.where(r.version < 0, len(ids) - 1, r.version)
         return pa.record_batch(
             {
-                "visit_id": d.visit_id,
-                "member_id": d.member_id,
-                "policy_version": pa.DictionaryArray.from_arrays(
-                    np.where(r.version < 0, len(ids) - 1, r.version).astype(np.int32), ids
-                ),
-                "status": pa.DictionaryArray.from_arrays(r.status.astype(np.int32), STATUS_VALUES),
-                "member_class": pa.DictionaryArray.from_arrays(
-                    r.klass.astype(np.int32), CLASS_VALUES
-                ),
-                "deductible": r.deductible,
-                "fund_pay": r.fund,
-                "account_pay": r.account,
-                "cash_pay": r.cash,
-                "account_balance": r.balance,
+                "visit_id": cols.numbers(d.visit_id, pa.int64()),
+                "member_id": cols.numbers(d.member_id, pa.int64()),
+                "policy_version": _coded(version, ids),
+                "status": _coded(r.status, STATUS_VALUES),
+                "member_class": _coded(r.klass, CLASS_VALUES),
+                "deductible": cols.numbers(r.deductible, pa.int64()),
+                "fund_pay": cols.numbers(r.fund, pa.int64()),
+                "account_pay": cols.numbers(r.account, pa.int64()),
+                "cash_pay": cols.numbers(r.cash, pa.int64()),
+                "account_balance": cols.numbers(r.balance, pa.int64()),
             },
             schema=RESULTS,
         )
+
+
+def _coded(codes: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:
+    indices = cols.numbers(codes.astype(np.int32), pa.int32())
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
 
 
 def _chunks(member: np.ndarray, k: int) -> np.ndarray:
@@ -600,8 +599,8 @@ def load_kernel(visits: Path, scenario: ReplayPolicy) -> None:
     from numba's cache (half a second), which can go on while the files are read. The empty
     columns have the types of the real ones, so no other version of the kernel is compiled."""
     columns = _visits_file(visits).schema_arrow
-    empty = pa.record_batch([pa.array([], f.type) for f in columns], schema=columns)
-    members = MemberTable(MEMBER_COLUMNS.empty_table())
+    empty = pa.RecordBatch.from_arrays([pa.nulls(0, f.type) for f in columns], schema=columns)
+    members = MemberTable(pa.table([pa.nulls(0, f.type) for f in MEMBER_COLUMNS], MEMBER_COLUMNS))
     decoder = Decoder(members)
     Run(scenario, members).settle(decoder.decode(empty), decoder.calendar(0, -1))
 

@@ -6,6 +6,7 @@ from gongji.engine.settle import EngineError, Result, settle, settle_all
 from gongji.engine.state import YearState
 from gongji.engine.tables import Tables, compile_pack, tables_on
 from gongji.engine.trace import Step, explain, explain_records
+from gongji.engine.trace import rows as trace_rows
 
 __all__ = [
     "EngineError",
@@ -24,4 +25,5 @@ __all__ = [
     "settle",
     "settle_all",
     "tables_on",
+    "trace_rows",
 ]

@@ -89,17 +89,30 @@ def _cache_folder(module_name: str):
     into the caller's) nor to the constants it reads (compile-time constants to numba)."""
     import numba
 
+    before = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = str(cache_folder(module_name))
+    try:
+        yield  # numba reads the folder when a function is decorated
+    finally:
+        numba.config.CACHE_DIR = before
+
+
+def cache_folder(module_name: str) -> Path:
+    """Where numba keeps the module's compiled kernel functions (see _cache_folder)."""
     digest = hashlib.sha256()
     for name in sorted(_sources(module_name)):
         digest.update(name.encode() + b"\0")
         digest.update(Path(importlib.import_module(name).__file__).read_bytes())
     home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    before = numba.config.CACHE_DIR
-    numba.config.CACHE_DIR = str(home / "gongji" / "numba" / digest.hexdigest()[:16])
-    try:
-        yield  # numba reads the folder when a function is decorated
-    finally:
-        numba.config.CACHE_DIR = before
+    return home / "gongji" / "numba" / digest.hexdigest()[:16]
+
+
+def cached(module_name: str) -> bool:
+    """Whether the module's kernel functions were compiled and kept before, by this source
+    (numba writes an index, name.function-line.pyXY.nbi, beside each function's code): if
+    not, their first use compiles them, which takes a while."""
+    stem = module_name.rsplit(".", 1)[-1]
+    return any(cache_folder(module_name).glob(f"*/{stem}.*.nbi"))
 
 
 def _sources(module_name: str) -> set[str]:

@@ -44,21 +44,42 @@ def explain_records(
 ) -> list[Step]:
     """The steps of a trace, each citing its rule; `words=False` leaves the text empty (an
     answer for machines: rule IDs and amounts, the words rendered when someone reads it)."""
+    return [Step(*row) for row in rows(tables, member_class, records, words)]
+
+
+# a Step's fields: rule, article, text, amount, configured, reading
+Row = tuple[str, str, str, int, bool, str | None]
+
+
+def rows(
+    tables: Tables, member_class: MemberClass, records: tuple[int, ...], words: bool = True
+) -> list[Row]:
+    """The steps of a trace as plain tuples (Step's fields, in its order): `explain_records`
+    for callers that render every step of many visits (`gongji calculate --json`), without
+    an object a step. The loop does no more a step than look up its citation and its words."""
     klass = L.CLASSES.index(member_class)
-    line = L.GENERAL
+    who = member_class.value
     share = SHARE_WORDS[tables.params[L.P_ACCOUNT_SHARE]]
-    steps = []
-    for i in range(0, len(records), L.TRACE_STRIDE):
-        step, amount, a, b = records[i : i + L.TRACE_STRIDE]
+    cites = tables.cites[L.GENERAL][klass]
+    line = L.LINE_NAMES[L.GENERAL]
+    out = []
+    records = iter(records)
+    for step, amount, a, b in zip(records, records, records, records, strict=True):
         if step == L.T_LINE:  # the steps that follow are this line's: cite its rules
-            line = amount
+            cites = tables.cites[amount][klass]
+            line = L.LINE_NAMES[amount]
             continue
-        cite = tables.cites[line][klass][step]
-        text = (
-            describe(step, amount, a, b, member_class, L.LINE_NAMES[line], share) if words else ""
-        )
-        steps.append(Step(cite.rule, cite.article, text, amount, cite.configured, cite.reading))
-    return steps
+        cite = cites[step]
+        text = ""
+        if words:
+            render = _WORDS.get(step)
+            if render is None:
+                raise ValueError(f"unknown trace step {step}")
+            text = render(amount, a, b, who, line)
+            if share != IN_SCOPE_SHARE and step in _ACCOUNT_STEPS:
+                text = text.replace(IN_SCOPE_SHARE, share)
+        out.append((cite.rule, cite.article, text, amount, cite.configured, cite.reading))
+    return out
 
 
 def _level(i: int) -> str:
@@ -139,6 +160,11 @@ _WORDS = {
         f"yearly deductible {fmt(a)} for this item: {fmt(b)} met before, {fmt(n)} now"
     ),
 }
+# a failed condition: its own step (T_CONDITION + the condition's index), its own words
+_WORDS.update(
+    (L.T_CONDITION + i, lambda n, a, b, who, line, text=_CONDITION_TEXT[c]: text)
+    for i, c in enumerate(L.CONDITIONS)
+)
 
 
 # What the account steps call the share the account may pay, by the pack's reading (X-5).
@@ -156,8 +182,7 @@ def describe(
     line: str,
     share: str = IN_SCOPE_SHARE,
 ) -> str:
-    if L.T_CONDITION <= step < L.T_CONDITION + L.N_CONDITIONS:
-        return _CONDITION_TEXT[L.CONDITIONS[step - L.T_CONDITION]]
+    """One step's words (what `rows` renders for it)."""
     words = _WORDS.get(step)
     if words is None:
         raise ValueError(f"unknown trace step {step}")

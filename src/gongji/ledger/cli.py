@@ -7,12 +7,11 @@ the field, exit 2, and nothing written.
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from gongji.commands import batch, day, document, fail, fen, progress, run, store
+from gongji.commands import console as out
 from gongji.errors import InputError
 
-out = Console()
 db_app = typer.Typer(no_args_is_help=True, help="The ledger store (GONGJI_DATABASE_URL).")
 member_app = typer.Typer(no_args_is_help=True, help="Members of the scheme.")
 account_app = typer.Typer(no_args_is_help=True, help="Personal accounts (个人账户).")
@@ -37,7 +36,7 @@ def db_init() -> None:
     from gongji.ledger import store
 
     store.upgrade(store.connect())
-    out.print(f"ready: {store.database_url()}")
+    out().print(f"ready: {store.database_url()}")
 
 
 @db_app.command("upgrade")
@@ -57,7 +56,7 @@ def db_check() -> None:
         typer.echo(problem, err=True)
     if found:
         raise typer.Exit(1)
-    out.print("ledger consistent: entries balance, balances and member states recompute")
+    out().print("ledger consistent: entries balance, balances and member states recompute")
 
 
 @member_app.command("add")
@@ -117,7 +116,7 @@ def import_records(
         raise typer.Exit(2) from None
     except InputError as exc:
         fail(exc)
-    out.print(f"imported {count} {kind}")
+    out().print(f"imported {count} {kind}")
 
 
 def settle(

@@ -4,13 +4,12 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from gongji.commands import console as out
 from gongji.commands import fail, run, store
 from gongji.errors import InputError
 from gongji.money import fmt
 
-out = Console()
 credential_app = typer.Typer(no_args_is_help=True, help="Credentials for the service.")
 
 
@@ -32,18 +31,18 @@ def demo(
 
     token, answers, password = prepare(path)
     for a in answers:
-        out.print(
+        out().print(
             f"{a.visit_id}  total {fmt(a.total)}  fund {fmt(a.fund_pay)}  account "
             f"{fmt(a.account_pay)}  cash {fmt(a.cash_pay)}  ({a.policy_version}; "
             + ", ".join(s.rule for s in a.trace)
             + ")",
             soft_wrap=True,
         )
-    out.print(f"store: sqlite:///{path}   token for {HOSPITAL}: {token}", soft_wrap=True)
-    out.print(f"console login: user {CONSOLE_USER}  password {password}", soft_wrap=True)
+    out().print(f"store: sqlite:///{path}   token for {HOSPITAL}: {token}", soft_wrap=True)
+    out().print(f"console login: user {CONSOLE_USER}  password {password}", soft_wrap=True)
     if no_serve:
         return
-    out.print(
+    out().print(
         "try: curl -s localhost:8000/v1/visits -H 'Authorization: Bearer "
         f"{token}'   (docs: http://127.0.0.1:8000/docs, console: http://127.0.0.1:8000/console/)",
         soft_wrap=True,

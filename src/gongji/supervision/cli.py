@@ -4,17 +4,17 @@ anomalies), `gongji statements`, `gongji clearing` and `gongji fund-stats` (JSON
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from gongji.commands import console as out
 from gongji.commands import day, emit, fail, store
 from gongji.errors import InputError
 from gongji.money import fmt
 
-out = Console()
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def register(app: typer.Typer) -> None:
@@ -110,6 +110,8 @@ def monitor_measure(
     seed: int = typer.Option(1, "--seed", help="Seed of the planting."),
 ) -> None:
     """Plant anomalies in generated data; print each rule's recall and false alarms."""
+    from rich.table import Table
+
     from gongji.supervision import planted
 
     for path, field in ((data / "visits.parquet", "data"), (results, "results")):
@@ -129,17 +131,20 @@ def monitor_measure(
             str(r["false_alarms"]),
             f"{r['false_alarm_bp'] / 100:.1f}%",
         )
-    out.print(table)
+    out().print(table)
 
 
-def _save(alerts: pl.DataFrame, path: Path) -> None:
+def _save(alerts: "pl.DataFrame", path: Path) -> None:
     if path.suffix == ".parquet":
         alerts.write_parquet(path)
     else:
         alerts.write_csv(path)
 
 
-def _print_alerts(alerts: pl.DataFrame, first: date, last: date, run_id: int) -> None:
+def _print_alerts(alerts: "pl.DataFrame", first: date, last: date, run_id: int) -> None:
+    import polars as pl
+    from rich.table import Table
+
     counts = alerts.group_by("rule", "rules").agg(pl.len(), pl.col("amount").sum()).sort("rule")
     table = Table(title=f"预警 alerts {first} – {last}: {alerts.height} (run {run_id})")
     for column in ("rule", "rule IDs", "alerts", "amount (yuan)"):
@@ -148,8 +153,8 @@ def _print_alerts(alerts: pl.DataFrame, first: date, last: date, run_id: int) ->
         )
     for r in counts.iter_rows(named=True):
         table.add_row(r["rule"], r["rules"], str(r["len"]), fmt(r["amount"]))
-    out.print(table)
+    out().print(table)
     for r in alerts.head(20).iter_rows(named=True):
-        out.print(f"[bold]{r['rule']}[/] {r['subject']}  {r['evidence']}", highlight=False)
+        out().print(f"[bold]{r['rule']}[/] {r['subject']}  {r['evidence']}", highlight=False)
     if alerts.height > 20:
-        out.print(f"… {alerts.height - 20} more (--out FILE writes them all)")
+        out().print(f"… {alerts.height - 20} more (--out FILE writes them all)")

@@ -1,0 +1,99 @@
+"""What `gongji` loads and how `gongji calculate --json` writes (issue 22: speed where users
+wait). Every command module is imported for `--help` and for any one command, so the heavy
+libraries are imported by the commands that use them; and calculate's JSON is written a
+visit at a time, compact unless --pretty asks for json.dumps' indented layout."""
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from gongji import documents
+from gongji.calculate import CHUNK, calculate, settle, write_json
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+# the service's, the store's, the analysis' and the console's libraries: none is needed to
+# print the help or to run a trial calculation
+HEAVY = (
+    "polars",
+    "pandas",
+    "numba",
+    "pyarrow",
+    "numpy",
+    "fastapi",
+    "sqlalchemy",
+    "alembic",
+    "uvicorn",
+    "jinja2",
+    "matplotlib",
+)
+
+
+def loaded_by(*args: str) -> list[str]:
+    """The HEAVY modules loaded after running `gongji ARGS` in a fresh interpreter."""
+    code = (
+        "import sys\n"
+        "from gongji.cli import app\n"
+        f"sys.argv = ['gongji', *{list(args)!r}]\n"
+        "try:\n"
+        "    app(prog_name='gongji')\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stderr.split()
+
+
+def test_help_loads_no_heavy_library():
+    assert loaded_by("--help") == []
+
+
+@pytest.mark.parametrize("output", [["--json"], []], ids=["json", "table"])
+def test_calculate_loads_no_heavy_library(output):
+    assert loaded_by("calculate", str(EXAMPLES / "nanyang-line-items.yaml"), *output) == []
+
+
+def run_cli(*args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "gongji", *args], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_pretty_is_json_dumps_indented_and_compact_the_same_document():
+    # a line-item visit (its split) and a configured step: every optional field appears
+    path = str(EXAMPLES / "nanyang-line-items.yaml")
+    compact = run_cli("calculate", path, "--json")
+    pretty = run_cli("calculate", path, "--json", "--pretty")
+    document = json.loads(compact)
+    assert "\n" not in compact.rstrip("\n")
+    assert pretty == json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    assert any("out_of_scope" in v for v in document["visits"])
+
+
+def many_visits(n: int) -> dict:
+    scenario = documents.read(EXAMPLES / "kaifeng-same-day.yaml")
+    visit = scenario["visits"][0]
+    scenario["visits"] = [  # ten a day, an hour apart, from 1 March
+        {**visit, "id": f"V{i}", "time": f"2023-03-{1 + i // 10:02d}T{8 + i % 10:02d}:00:00"}
+        for i in range(n)
+    ]
+    return scenario
+
+
+@pytest.mark.parametrize("pretty", [False, True], ids=["compact", "pretty"])
+def test_json_is_written_a_piece_at_a_time_as_the_contract_has_it(pretty):
+    scenario = many_visits(300)
+    pieces: list[bytes] = []
+    write_json(settle(scenario), pieces.append, pretty)
+    assert len(pieces) > 2  # not built whole: handed over as the visits are rendered
+    assert all(len(p) < 2 * CHUNK for p in pieces)
+    written = json.loads(b"".join(pieces), parse_float=Decimal)
+    assert written == calculate(scenario)  # the contract's document, amounts Decimal yuan
+    assert len(written["visits"]) == 300

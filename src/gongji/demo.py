@@ -4,6 +4,7 @@ a sample hospital and a console login for an administrator."""
 
 import csv
 import secrets
+import shlex
 from pathlib import Path
 
 from gongji.console import auth as console
@@ -36,17 +37,38 @@ def sample_member(member_id: str = SAMPLE_MEMBER) -> dict:
         return next(row for row in csv.DictReader(f) if row["id"] == member_id)
 
 
-def prepare(path: Path) -> tuple[str, list[Settled], str]:
-    """A new demo store at `path` (replacing one there); the hospital's token, the demo
-    visits' answers and the console administrator's password."""
+def prepare(path: Path) -> tuple[auth.Issued, list[Settled], str]:
+    """A new demo store at `path` (replacing one there); the hospital's credential (its
+    token, paasid and secret), the demo visits' answers and the console administrator's
+    password."""
     path.unlink(missing_ok=True)
     db = store.connect(f"sqlite:///{path}")
     store.upgrade(db)
     imports.import_csv(db, "institutions", DATA / "demo-institutions.csv")
     imports.import_csv(db, "members", DATA / "demo-members.csv")
     answers = [settle(db, txn, member, visit) for txn, member, visit in VISITS]
-    token = auth.issue(db, HOSPITAL, "demo hospital")
+    issued = auth.issue_credential(db, HOSPITAL, "demo hospital")
     password = secrets.token_urlsafe(12)
     console.add_staff(db, CONSOLE_USER, "演示管理员", "admin", password, "demo")
     db.dispose()
-    return token, answers, password
+    return issued, answers, password
+
+
+def signed_1101(issued: auth.Issued, certno: str, url: str) -> str:
+    """A shell command an HIS integrator can paste: 1101 for the member with ID number
+    `certno`, signed as the platform's clients sign (x-tif-*: SHA-256 of timestamp + secret +
+    nonce + timestamp, national-interface §2.1), on the platform's dispatcher path."""
+    envelope = (
+        f'{{"infno":"1101","msgid":"{HOSPITAL}202303010930000001","fixmedins_code":"{HOSPITAL}",'
+        '"mdtrtarea_admvs":"410200","insuplc_admdvs":"","infver":"V1.0","opter_type":"1",'
+        f'"input":{{"data":{{"mdtrt_cert_type":"02","mdtrt_cert_no":"{certno}"}}}}}}'
+    )
+    return (
+        f"SECRET={shlex.quote(issued.secret)}; PAASID={shlex.quote(issued.paasid)}; "
+        'TS=$(date +%s); NONCE=$(date +%N); SIG=$(printf %s "${TS}${SECRET}${NONCE}${TS}"'
+        " | sha256sum | cut -c1-64); "
+        f"curl -s {url}/fsi/api/rsfComIfsService/callService "
+        '-H "x-tif-paasid: $PAASID" -H "x-tif-timestamp: $TS" '
+        '-H "x-tif-nonce: $NONCE" -H "x-tif-signature: $SIG" '
+        f"-H 'Content-Type: application/json' -d '{envelope}'"
+    )

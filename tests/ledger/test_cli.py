@@ -139,6 +139,9 @@ def test_demo_prepares_a_store_and_settles_the_sample_visits(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[0].startswith("D1  total 250.00  fund 75.00  account 125.00  cash 50.00")
     assert any("token for H41020000001:" in line for line in lines)
+    # what an HIS integrator needs: the hospital's signing, a member's ID number (issue 18)
+    assert any(line.startswith("an HIS's signing for H41020000001: paasid ") for line in lines)
+    assert "sample member KF0001 (张三): ID number 410202198801150014" in lines
     (console,) = [line for line in lines if line.startswith("console login: user admin")]
     demo_store = store.connect(f"sqlite:///{tmp_path / 'd.db'}")
     assert console_auth.login(demo_store, "admin", console.split("password ")[1]) is not None

@@ -14,13 +14,16 @@ out of scope is cash (the account pays in-scope costs only, X-5). Balance 300.00
 """
 
 import io
+import json
 import re
+import subprocess
 import zipfile
 from datetime import datetime
 from decimal import Decimal
 
 import pytest
 
+from gongji import demo
 from gongji.ledger import check, members, views
 from gongji.service import auth
 from tests.service.conftest import HOSPITAL, start
@@ -143,3 +146,19 @@ def test_a_hospitals_day_through_an_unchanged_his_client(his):
     after = his.call("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": CERTNO}})
     assert after["infcode"] == -1 and after["err_code"] == "E_SIGN_IN"
     assert check.problems(svc.db) == []
+
+
+def test_the_demos_signed_curl_command_answers_1101(db):
+    """The command `gongji demo` prints for an integrator, pasted into a shell as is."""
+    svc, server, thread = start(db)
+    try:
+        members.add_member(db, "kaifeng", {"id": "P101", "type": "employee", "certno": CERTNO})
+        issued = auth.issue_credential(db, HOSPITAL, "HIS")
+        command = demo.signed_1101(issued, CERTNO, svc.url)
+        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    answer = json.loads(done.stdout)
+    assert answer["infcode"] == 0, answer["err_msg"]
+    assert answer["output"]["baseinfo"]["psn_no"] == "P101"

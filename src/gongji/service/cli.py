@@ -27,9 +27,10 @@ def demo(
     then the service on 127.0.0.1:8000 (Ctrl-C stops it)."""
     import os
 
-    from gongji.demo import CONSOLE_USER, HOSPITAL, prepare
+    from gongji.demo import CONSOLE_USER, HOSPITAL, prepare, sample_member, signed_1101
 
-    token, answers, password = prepare(path)
+    issued, answers, password = prepare(path)
+    token = issued.token
     for a in answers:
         out().print(
             f"{a.visit_id}  total {fmt(a.total)}  fund {fmt(a.fund_pay)}  account "
@@ -39,9 +40,20 @@ def demo(
             soft_wrap=True,
         )
     out().print(f"store: sqlite:///{path}   token for {HOSPITAL}: {token}", soft_wrap=True)
+    out().print(
+        f"an HIS's signing for {HOSPITAL}: paasid {issued.paasid}  secret {issued.secret}",
+        soft_wrap=True,
+    )
+    member = sample_member()
+    out().print(
+        f"sample member {member['id']} ({member['name']}): ID number {member['certno']}",
+        soft_wrap=True,
+    )
     out().print(f"console login: user {CONSOLE_USER}  password {password}", soft_wrap=True)
     if no_serve:
         return
+    out().print("try, as a hospital's HIS would (signed 1101 by the ID number):", soft_wrap=True)
+    print(signed_1101(issued, member["certno"], "http://127.0.0.1:8000"), flush=True)
     out().print(
         "try: curl -s localhost:8000/v1/visits -H 'Authorization: Bearer "
         f"{token}'   (docs: http://127.0.0.1:8000/docs, console: http://127.0.0.1:8000/console/)",

@@ -155,9 +155,12 @@ class ServiceError(Exception):
     """A refusal before or beside the ledger's own checks (credential, tenancy, size, rate,
     an unavailable store): a code of the catalogue, the field, the reason."""
 
-    def __init__(self, code: str, field: str = "", reason: str = ""):
+    def __init__(
+        self, code: str, field: str = "", reason: str = "", retry_after: int | None = None
+    ):
         super().__init__(f"{code} {field}: {reason}")
         self.code, self.field, self.reason = code, field, reason
+        self.retry_after = retry_after  # seconds, for a Retry-After header (429)
 
 
 def from_input(exc: InputError) -> ServiceError:

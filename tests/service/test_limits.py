@@ -127,3 +127,23 @@ def test_a_window_that_ends_while_the_lease_is_taken_is_not_a_refusal(db):
 
     rate._hit = slow_hit
     asyncio.run(rate.take(7))  # not E_RATE_LIMIT
+
+
+def test_a_refusal_says_when_to_retry(db):
+    """429's Retry-After: the whole seconds left of the store's window, at least 1."""
+    clock = Clock()
+    rate = RateLimit(db, 2, 60, clock)
+
+    async def refused_after(seconds: float) -> int:
+        clock.now += seconds
+        try:
+            await rate.take(9)
+        except ServiceError as err:
+            return err.retry_after
+        raise AssertionError("not refused")
+
+    async def run() -> list[int]:
+        assert await accepted(rate, 9, 2) == 2  # the window opens at the first request
+        return [await refused_after(s) for s in (0, 20.5, 39)]
+
+    assert asyncio.run(run()) == [60, 40, 1]

@@ -226,8 +226,10 @@ def test_body_size_and_rate_limits(db):
                 headers={"content-type": "application/json"},
             )
             assert big.status_code == 413 and big.json()["code"] == "E_TOO_LARGE"
-            codes = [c.get("/v1/visits").status_code for _ in range(30)]
-            assert codes == [200] * 5 + [429] * 25
+            answers = [c.get("/v1/visits") for _ in range(30)]
+            assert [a.status_code for a in answers] == [200] * 5 + [429] * 25
+            # when to come back: the rest of the hour's window, in whole seconds
+            assert 3590 < int(answers[-1].headers["retry-after"]) <= 3600
         with svc.client(svc.clinic) as c:  # each credential its own limit
             assert c.get("/v1/visits").status_code == 200
     finally:

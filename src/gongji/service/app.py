@@ -424,14 +424,11 @@ async def _refuse(send, err: ServiceError, enveloped: bool = False) -> None:
         payload = orjson.dumps(answer)
     else:
         payload, code = orjson.dumps(body(err)), status(err.code)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": code,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    if err.retry_after is not None and code == 429:
+        headers.append((b"retry-after", str(err.retry_after).encode()))
+    await send({"type": "http.response.start", "status": code, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

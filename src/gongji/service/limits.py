@@ -12,6 +12,7 @@ while another still holds unused permits (at most a lease each, a sixteenth of t
 once the store says the window is spent, the worker refuses without asking until it ends."""
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ class RateLimit:
                 return
             await self._lease(credential)
             if not self._served(credential) and not await self._next_window(credential):
-                raise self._refusal()
+                raise self._refusal(credential)
 
     async def _next_window(self, credential: int) -> bool:
         """Served from the next window, where the store's window ended while the lease was
@@ -69,7 +70,7 @@ class RateLimit:
             lease.left -= 1
             return True
         if lease.spent:
-            raise self._refusal()
+            raise self._refusal(credential)
         return False
 
     async def _lease(self, credential: int) -> None:
@@ -92,5 +93,12 @@ class RateLimit:
         except SQLAlchemyError as exc:
             raise ServiceError("E_UNAVAILABLE", "", "the store failed; retry") from exc
 
-    def _refusal(self) -> ServiceError:
-        return ServiceError("E_RATE_LIMIT", "", f"more than {self.limit} in {self.window:g} s")
+    def _refusal(self, credential: int) -> ServiceError:
+        """429, with the whole seconds until the store's window ends (Retry-After)."""
+        left = self._leases[credential].until - self.clock()
+        return ServiceError(
+            "E_RATE_LIMIT",
+            "",
+            f"more than {self.limit} in {self.window:g} s",
+            retry_after=max(1, math.ceil(left)),
+        )

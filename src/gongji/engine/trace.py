@@ -51,7 +51,9 @@ def explain_records(
         if step == L.T_LINE:  # the steps that follow are this line's: cite its rules
             line = amount
             continue
-        cite = tables.cites[line][klass][step]
+        # recorded before the kernel's first line mark: the rule of line a
+        cited = a if step in _OF_LINE_A else line
+        cite = tables.cites[cited][klass][step]
         text = describe(step, amount, a, b, member_class, L.LINE_NAMES[line]) if words else ""
         steps.append(Step(cite.rule, cite.article, text, amount, cite.configured))
     return steps
@@ -59,6 +61,13 @@ def explain_records(
 
 def _level(i: int) -> str:
     return L.LEVELS[i].value
+
+
+_OF_LINE_A = (L.T_UNRECOGNISED, L.T_RECOGNISED, L.T_NOT_COUNTED)
+
+
+def _line(i: int) -> str:
+    return L.LINE_NAMES[i].replace("_", " ")
 
 
 def _opened(b: int) -> str:
@@ -133,6 +142,17 @@ _WORDS = {
     ),
     L.T_DED_ITEM: lambda n, a, b, who, line: (
         f"yearly deductible {fmt(a)} for this item: {fmt(b)} met before, {fmt(n)} now"
+    ),
+    L.T_UNRECOGNISED: lambda n, a, b, who, line: (
+        f"the disease is not among the member's recognised ones: the {_line(a)} visit is paid"
+        f" as {_line(b)} outpatient"
+    ),
+    L.T_NOT_COUNTED: lambda n, a, b, who, line: (
+        f"recognised diseases that do not raise the {_line(a)} cap: {b}"
+    ),
+    L.T_RECOGNISED: lambda n, a, b, who, line: (
+        f"the disease is among the member's recognised ones: the {_line(a)} visit is paid"
+        f" by the {_line(b)} policy alone"
     ),
 }
 

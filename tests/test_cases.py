@@ -72,7 +72,16 @@ CATEGORY_RULES = (
 ).split()
 
 
-@pytest.mark.parametrize("rules", [ISSUE_RULES, CATEGORY_RULES], ids=["engine", "categories"])
+# Issue #19: rules read anew (the chronic cap's diseases, other diseases, Nanyang's pharmacies
+# under 第十三条 — M-3 in the inventory —, no pooling during an inpatient stay).
+READINGS_RULES = "XSBN-12 XSBN-13 JMS-18 PZH-10/11 NY-5a M-3 XSBN-33".split()
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [ISSUE_RULES, CATEGORY_RULES, READINGS_RULES],
+    ids=["engine", "categories", "readings"],
+)
 def test_every_issue_rule_has_a_worked_example(rules):
     covered = {rule for path in CASES for rule in load_case(path)["rules"]}
     assert sorted(set(rules) - covered) == []

@@ -324,3 +324,57 @@ def test_a_per_item_deductible_read_at_the_visits_level():
     )
     result, _ = engine.settle(tables, EMPLOYEE, engine.YearState.new(), v)
     assert result.deductible == 50_000
+
+
+def nanyang_year_end(closes: bool):
+    """Nanyang's pack with its NY-5a year-end reading set (shipped: closes false)."""
+    pack = policy.load_region("nanyang")
+    general = pack.versions[0].general
+    ded = general.deductible
+    year_end = ded.year_end.model_copy(update={"closes": closes})
+    deductible = ded.model_copy(update={"year_end": year_end})
+    return with_version(pack, general=general.model_copy(update={"deductible": deductible}))
+
+
+NEW_YEAR_VISITS = [  # level 3 at one hospital: deductible 50, then 50%
+    engine.Visit(datetime(2023, 12, 31, 20), "H1", Level.level3, 10_000, 10_000),
+    engine.Visit(datetime(2024, 1, 1, 10), "H1", Level.level3, 10_000, 10_000),
+    engine.Visit(datetime(2024, 1, 1, 11), "H1", Level.level3, 10_000, 10_000),
+]
+
+
+def test_a_window_runs_into_the_new_year_unless_the_pack_closes_it_there():
+    """NY-5a's year_end reading: shipped (closes false), the window V1 opened at 20:00 on 31
+    December covers V2 and V3 in the next 24 hours; closed at the year's end, V2 pays a
+    deductible of its own and opens a window that covers V3. Either way the 2024 cap starts
+    afresh (X-1)."""
+    for closes, deductibles in ((False, [5_000, 0, 0]), (True, [5_000, 5_000, 0])):
+        pack = nanyang_year_end(closes)
+        results, state = engine.settle_all(pack, EMPLOYEE, engine.YearState.new(), NEW_YEAR_VISITS)
+        assert [r.deductible for r in results] == deductibles, closes
+        assert state.pool("general").annual == sum(r.fund_pay for r in results[1:])
+        tables = engine.tables_on(pack, date(2024, 1, 1))
+        assert tables.params[L.L_DED_YEAR_END] == int(closes)
+
+
+def test_the_compiled_kernel_closes_windows_at_the_year_end_as_python_does():
+    import numpy as np
+
+    from gongji.engine.facts import kernel_args
+    from gongji.engine.jit import compiled_settle_visit, empty_trace
+    from gongji.engine.kernel import settle_visit
+
+    fast = compiled_settle_visit()
+    for closes in (False, True):
+        pack = nanyang_year_end(closes)
+        py_state = list(engine.YearState.new().slots)
+        jit_state = np.array(py_state, dtype=np.int64)
+        for visit in NEW_YEAR_VISITS:
+            tables = engine.tables_on(pack, visit.time.date())
+            args = kernel_args(EMPLOYEE, visit)
+            py_trace, jit_trace = [0] * L.TRACE_CAPACITY, empty_trace()
+            want = settle_visit(tables.params, py_state, *args, L.GENERAL, True, py_trace)
+            params = np.array(tables.params, dtype=np.int64)
+            got = fast(params, jit_state, *args, L.GENERAL, True, jit_trace)
+            assert tuple(got) == want and list(jit_state) == py_state
+            assert list(jit_trace) == py_trace

@@ -45,6 +45,7 @@ def records(result) -> list[tuple[int, int, int, int]]:
 class Check:
     def __init__(self, tables, member, visit, result, before, charged_at):
         self.p, self.member, self.visit, self.r = tables.params, member, visit, result
+        self.tables = tables
         self.before, self.charged_at = before, charged_at
         self.where = f"{visit.time} {visit.institution}"
         self.level = LEVEL_INDEX[visit.level]  # the level the visit settles at
@@ -86,6 +87,15 @@ class Check:
                 self.level = b
             elif step in (L.T_OUT_OF_SCOPE, L.T_ABOVE_STANDARD, L.T_CLASS_B):
                 assert amount > 0 and (a, b) == (0, 0), w
+            elif step in (L.T_UNRECOGNISED, L.T_RECOGNISED):
+                recognised = self.visit.disease in self.member.chronic_diseases
+                assert recognised == (step == L.T_RECOGNISED) and amount == 0, w
+                assert self.tables.routes[a][recognised] == b != a and self.line is None, w
+            elif step == L.T_NOT_COUNTED:
+                diseases = self.member.chronic_diseases
+                not_counted = [d for d in diseases if d in self.tables.not_counted]
+                assert (amount, b) == (0, len(not_counted)) and b > 0 and self.line is None, w
+                assert self.p[a * L.LINE_SIZE + L.L_CAP_MAX] >= 0, w
             elif step == L.T_LINE:
                 assert 0 <= amount < L.N_LINES and (a, b) == (self.scope, 0), w
                 self.line = amount

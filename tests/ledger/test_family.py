@@ -443,7 +443,7 @@ def test_who_may_be_bound(db):
     err = refused("K1", "J1")
     assert (err.code, err.field) == ("E_NOT_IN_POLICY", "binding.user") and "KF-17" in err.reason
     err = refused("X1", "K1")
-    assert "province" in err.reason and "XSBN-24" in err.reason
+    assert "province" in err.reason and "XSBN-20/21 第二十条" in err.reason
     assert refused("K1", "K1").field == "binding.user"
     assert refused("K1", "K2", relationship="cousin").field == "binding.relationship"
     assert refused("K1", "K2", to="2023-02-01").field == "binding.to"
@@ -458,7 +458,7 @@ def test_no_aid_when_the_holders_rules_are_not_in_force(db, tmp_path, monkeypatc
     account and ends on 30 June 2023: a 南阳 user bound to a 开封 holder draws on it while
     the holder's rules are in force, and not after (no rule of the holder's allows it)."""
     pack = yaml.safe_load((PACKS_DIR / "kaifeng.yaml").read_text(encoding="utf-8"))
-    pack["versions"][0]["family"]["within"] = "province"  # inherited by the later version
+    pack["versions"][0]["family"]["within"]["scope"] = "province"  # the later version inherits
     pack["versions"][-1]["to"] = date(2023, 6, 30)
     (tmp_path / "kaifeng.yaml").write_text(yaml.safe_dump(pack, allow_unicode=True))
     monkeypatch.setenv(PACKS_ENV, str(tmp_path))
@@ -473,3 +473,40 @@ def test_no_aid_when_the_holders_rules_are_not_in_force(db, tmp_path, monkeypatc
     assert (got["holder"], got["mutual_aid_pay"]) == ("H", "61.50")
     got = settle(db, "T2", "U", {**june, "id": "V2", "time": "2023-07-03T09:00:00"})
     assert "holder" not in got and got["cash_pay"] == "61.50"
+
+
+def test_a_relative_insured_elsewhere_in_the_province_may_be_bound(db, tmp_path, monkeypatch):
+    """XSBN-20 (第二十条: 配偶、父母、子女范围原则上限于云南省医疗保险参保人员) — the family
+    scope is the pack's value: a 西双版纳 holder binds a parent insured in another pooling
+    region of Yunnan (a bureau's 昆明 pack beside the shipped ones, GONGJI_PACKS), whose visit
+    there draws on the holder's account (第二十五条（二）: 在不同统筹区的 … 清算); a relative
+    insured in 河南 is refused, naming the article. 南阳's scope is its pooling region
+    (the project's reading of 第九条): a relative insured in 开封, in the same province, is
+    refused there."""
+    pack = yaml.safe_load((PACKS_DIR / "xishuangbanna.yaml").read_text(encoding="utf-8"))
+    pack.update({"region": "kunming", "name": "昆明市", "admdvs": "530100"})
+    (tmp_path / "kunming.yaml").write_text(yaml.safe_dump(pack, allow_unicode=True))
+    monkeypatch.setenv(PACKS_ENV, str(tmp_path))
+    assert policy.load_region("kunming").province == policy.load_region("xishuangbanna").province
+    institution(db, "kunming", "level1", "KM1")
+    people = {"XH": "xishuangbanna", "KU": "kunming", "KF": "kaifeng", "NH": "nanyang"}
+    for member_id, region in people.items():
+        balance = "100.00" if member_id.endswith("H") else "0"
+        members.add_member(
+            db, region, {"id": member_id, "type": "employee", "account_balance": balance}
+        )
+    doc = {"holder": "XH", "relationship": "parent", "from": "2023-02-01"}
+    with db.begin() as conn:
+        assert bind(conn, {**doc, "user": "KU"}) > 0
+    for holder, user, cite in (("XH", "KF", "(XSBN-20/21 第二十条)"), ("NH", "KF", "(X-4 第九条)")):
+        with db.begin() as conn, pytest.raises(InputError) as err:
+            bind(conn, {**doc, "holder": holder, "user": user})
+        assert (err.value.code, err.value.field) == ("E_NOT_IN_POLICY", "binding.user")
+        assert err.value.reason.endswith(cite), err.value.reason
+    # 昆明's own rules (西双版纳's values) at level 1: (100 - 30) x 60% = 42; the parent's
+    # empty account nothing, the holder's the 58 left
+    visit = {"id": "V1", "time": "2023-03-01T09:00:00", "institution": "KM1", "total": "100.00"}
+    got = settle(db, "T1", "KU", visit)
+    assert (got["fund_pay"], got["holder"], got["mutual_aid_pay"]) == ("42.00", "XH", "58.00")
+    assert money(db, "XH") == Decimal("42.00")
+    assert check.problems(db) == []

@@ -154,3 +154,31 @@ def test_settlements_stored_before_their_use_was_kept(db):
     cancel(db, "T1")  # gives back March's 150
     assert state(db).pool("general").annual == 60_00
     assert check.problems(db) == []
+
+
+def test_a_late_claim_on_1_january_shares_the_window_of_31_december(db):
+    """NY-5a (第五条: 24 小时内在同一医院多次就诊的只记一次起付标准; no year break, the pack's
+    year_end reading): a late claim for 1 January 09:00 at the hospital a visit at 22:00 on
+    31 December was charged the deductible at falls in that visit's window, though the window
+    was opened in the year before; the year's cap is its own (X-1). Nanyang, level 3:
+    deductible 50, employee 50%."""
+    from gongji.ledger import registry
+
+    with db.begin() as conn:
+        for code in ("NY1", "NY2"):
+            registry.add_institution(
+                conn, {"code": code, "name": f"医院 {code}", "region": "nanyang", "level": "level3"}
+            )
+    add_member(db, "nanyang", {"id": "L9", "type": "employee"})
+    # 31 December 22:00: deductible 50; 50% x 150 = 75
+    first = settle(db, "T1", "L9", visit("V1", "2023-12-31T22:00:00", "200.00", "NY1"))
+    assert (first["deductible"], first["fund_pay"]) == ("50.00", "75.00")
+    year.rollover(db, 2024)
+    # 1 January 10:00 at another hospital: its own deductible 50; 50% x 50 = 25
+    settle(db, "T2", "L9", visit("V2", "2024-01-01T10:00:00", "100.00", "NY2"))
+    # cleared late: 1 January 09:00 at NY1, 11 hours after V1 — inside its window, no
+    # deductible; 50% x 100 = 50 against 2024's cap
+    late = settle(db, "T3", "L9", visit("V3", "2024-01-01T09:00:00", "100.00", "NY1"))
+    assert (late["deductible"], late["fund_pay"], late["late"]) == ("0.00", "50.00", True)
+    assert state(db).pool("general").annual == 25_00 + 50_00
+    assert check.problems(db) == []

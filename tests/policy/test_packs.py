@@ -127,7 +127,57 @@ BROKEN = [
         "versions[0].premium_freeze.purposes",
         "not an allowed premium",
     ),
+    # a calendar-day window cannot run past 31 December: no year-end reading for it
+    (
+        lambda d: d["versions"][0]["general"]["deductible"].update(
+            {"year_end": {"rule": "KF-9a", "article": "第九条", "closes": True}}
+        ),
+        "versions[0].general.deductible.year_end",
+        "only for hours_from_charged",
+    ),
+    (
+        lambda d: d["versions"][0]["general"]["deductible"].update(
+            {"window": "hours_from_charged", "window_hours": 24}
+        ),
+        "versions[0].general.deductible.year_end",
+        "required for hours_from_charged",
+    ),
+    (
+        lambda d: d["versions"][0]["general"]["annual_cap"].update(
+            {"not_counted": {"rule": "KF-9b", "article": "第九条", "diseases": ["d1"]}}
+        ),
+        "versions[0].general.annual_cap.not_counted",
+        "only for a cap that grows per disease",
+    ),
+    (
+        lambda d: d["versions"][0]["general"].update(
+            {"unrecognised": {"rule": "KF-9b", "article": "第九条", "to": "chronic"}}
+        ),
+        "versions[0].general.unrecognised",
+        "not for general",
+    ),
+    (
+        lambda d: d["versions"][0].update({"special": _special(to="chronic")}),
+        "versions[0].special.unrecognised.to",
+        "no chronic policy",
+    ),
+    (
+        lambda d: d["versions"][0]["family"].update({"within": "province"}),
+        "versions[0].family.within",
+        "valid dictionary",
+    ),
 ]
+
+
+def _special(to: str) -> dict:
+    """A special-disease benefit for 开封 (which has none) sending other diseases on."""
+    cite = {"rule": "KF-9a", "article": "第九条"}
+    return {
+        "deductible": {**cite, "basis": "none"},
+        "ratio": {**cite, "flat": "50%"},
+        "annual_cap": {**cite, "employee": 1000, "retiree": 1000},
+        "unrecognised": {**cite, "to": to},
+    }
 
 
 @pytest.mark.parametrize(("mutate", "key", "reason"), BROKEN, ids=[b[1] for b in BROKEN])

@@ -33,6 +33,7 @@ INSTITUTIONS = (
 TYPES = (("employee", 45), ("retiree", 20), ("flexible", 15), ("single_pool", 20))
 DRUGS = ("N1", "N2", "N3", "N4")  # fewer than the 8 yearly drug deductibles the engine keeps
 OTHER_DISEASES = ("d1", "d2", "hypertension")
+RECOGNISED_TOO = ("hypertension", "chronic_renal_failure")
 BIG = 10**10  # fen: a probe's in-scope cost, beyond every cap
 SECOND = timedelta(seconds=1)
 
@@ -121,6 +122,9 @@ def make_member(rng, pack, start: date, stop: date) -> M.MemberSpec:
         else 0
     )
     diseases = tuple(f"c{i}" for i in range(rng.choice([0, 1, 1, 2, 3, 4, 5, 6, 7])))
+    # recognised besides: a 两病 disease (PZH-10), a special one not raising the chronic cap
+    # (XSBN-12/13)
+    diseases += tuple(d for d in RECOGNISED_TOO if rng.random() < 0.3)
     return M.MemberSpec(
         type=kind,
         has_account=account,
@@ -223,8 +227,9 @@ def make_visit(rng, pack, version, member, favourites, t, institution) -> M.Visi
     if level == "pharmacy" and rng.random() < 0.6:
         prescription = rng.choice(M.MEDICAL_LEVELS)
     disease = drug = None
-    if category == "chronic":
-        disease = rng.choice(member.diseases or OTHER_DISEASES)
+    if category == "chronic":  # now and then for a disease not recognised (JMS-18, PZH-11)
+        mine = member.diseases if rng.random() < 0.85 else ()
+        disease = rng.choice(mine or OTHER_DISEASES)
     elif category == "special":
         exc = version.special.exceptions
         if exc is not None and rng.random() < 0.4:

@@ -62,7 +62,7 @@ class MemberSpec:
     stays: tuple[Span, ...] = ()  # inpatient stays
     arrears: tuple[Span, ...] = ()  # periods of unpaid contributions
     filings: tuple[Span, ...] = ()  # remote filings
-    diseases: tuple[str, ...] = ()  # recognised chronic diseases
+    diseases: tuple[str, ...] = ()  # recognised chronic and special diseases
 
 
 @dataclass(frozen=True)
@@ -134,14 +134,19 @@ class Line:
     deductible_by_level: dict[str, int]
     window: str  # none / same_institution_day / hours_from_charged
     window_seconds: int
+    window_closes_at_year_end: bool  # NY-5a's year_end reading (shipped: false)
     deductible_pool: str
     ratios: dict[str, dict[str, int]]  # class -> level -> bp; a level not listed is not paid
     annual_cap: dict[str, int]
     per_extra_disease: int
     cap_ceiling: int | None
+    not_counted: frozenset[str]  # XSBN-12/13: recognised (special) diseases not raising it
     monthly_cap: dict[str, int] | None
     pool: str
     onward: str | None
+    # JMS-18, PZH-10/11: the section paying a visit whose disease is not (is) recognised
+    if_unrecognised: str | None = None
+    if_recognised: str | None = None
 
 
 _LINES: dict[tuple[int, str], tuple[object, Line]] = {}  # the version is kept: ids stay unique
@@ -188,11 +193,16 @@ def _benefit_line(version, name: str, b) -> Line:
         },
         per_extra_disease=b.annual_cap.per_extra_disease or 0,
         cap_ceiling=b.annual_cap.max,
+        not_counted=frozenset(b.annual_cap.not_counted.diseases)
+        if b.annual_cap.not_counted
+        else frozenset(),
         monthly_cap=None
         if b.monthly_cap is None
         else {k: getattr(b.monthly_cap, k) for k in CLASSES},
         pool="inpatient" if shared else name,
         onward="general" if b.then else "general_overflow" if b.overflow else None,
+        if_unrecognised=b.unrecognised.to if b.unrecognised else None,
+        if_recognised=b.recognised.to if b.recognised else None,
     )
 
 
@@ -209,11 +219,13 @@ def _overflow_line(version) -> Line:
         deductible_by_level={},
         window="none",
         window_seconds=0,
+        window_closes_at_year_end=False,
         deductible_pool="inpatient",
         ratios={k: {lv: getattr(inpatient, k)[lv] for lv in MEDICAL_LEVELS} for k in CLASSES},
         annual_cap={k: inpatient.annual_cap[k] for k in CLASSES},
         per_extra_disease=0,
         cap_ceiling=None,
+        not_counted=frozenset(),
         monthly_cap=None,
         pool="inpatient",
         onward=None,
@@ -244,11 +256,12 @@ def _inpatient_deductible(version, ref, level: str) -> int:
 def _deductible(version, d) -> dict:
     by_class: dict[str, int] = {}
     by_level: dict[str, int] = {}
-    window, seconds = "none", 0
+    window, seconds, closes = "none", 0, False
     if d.basis == "annual":
         by_class = {k: getattr(d, k) for k in CLASSES}
     elif d.basis == "per_visit":
         window, seconds = str(d.window), (d.window_hours or 0) * 3600
+        closes = d.year_end is not None and d.year_end.closes
         by_level = {str(k): v for k, v in (d.by_level or {}).items()} or {
             lv: _inpatient_deductible(version, d.from_inpatient, lv) for lv in MEDICAL_LEVELS
         }
@@ -265,6 +278,7 @@ def _deductible(version, d) -> dict:
         "deductible_by_level": by_level,
         "window": window,
         "window_seconds": seconds,
+        "window_closes_at_year_end": closes,
     }
 
 
@@ -422,7 +436,7 @@ def settle(pack, member: MemberSpec, state: dict, visit: VisitSpec) -> Answer:
     paths = date_paths(pack, member, day)
     roll_year(state, visit.time, paths)
     level = settled_level(version, visit, paths)
-    line: str | None = entry_line(version, visit)
+    line: str | None = paying_line(version, member, visit, paths)
     paths.append(f"line.{line}")
     scope, deductible, fund, steps = visit.in_scope, 0, 0, []
     while line is not None:
@@ -469,6 +483,21 @@ def entry_line(version, visit: VisitSpec) -> str:
     ):
         return "special_exception"
     return category
+
+
+def paying_line(version, member: MemberSpec, visit: VisitSpec, paths: list[str]) -> str:
+    """JMS-18 (治疗其他疾病的费用按普通门诊统筹政策支付), PZH-11: a visit of a category for a
+    disease the member is not recognised for is paid by the section the pack names (general
+    outpatient); PZH-10: a 两病 visit for a disease recognised for the chronic policy is paid
+    by that policy alone. One step: the section named does not send it on again."""
+    line = entry_line(version, visit)
+    rules = line_rules(version, line)
+    recognised = visit.disease is not None and visit.disease in member.diseases
+    other = rules.if_recognised if recognised else rules.if_unrecognised
+    if other is None:
+        return line
+    paths.append("route.recognised" if recognised else "route.unrecognised")
+    return other
 
 
 def settle_line(pack, rules: Line, member, state, visit, klass, level, scope, paths) -> LineStep:
@@ -578,6 +607,8 @@ def per_visit_deductible(rules: Line, state, visit, level, scope, paths) -> tupl
     if standard == 0:
         return 0, 0
     window = state["windows"].get(visit.institution) if rules.window != "none" else None
+    if window is not None and rules.window_closes_at_year_end and window[0].year != visit.time.year:
+        window = None  # the pack closes windows at the end of the year they were opened in
     inside = False
     if window is not None:
         end = window_end(rules, window[0])
@@ -621,7 +652,9 @@ def annual_cap(rules: Line, klass: str, member: MemberSpec, paths: list[str]) ->
     """The class's annual cap; XSBN-12: 2000 for one disease + 1000 per further disease, at
     most 5000."""
     cap = rules.annual_cap[klass]
-    n = len(member.diseases)
+    n = len([d for d in member.diseases if d not in rules.not_counted])
+    if n < len(member.diseases):
+        paths.append(f"{rules.name}.cap_not_counted")
     if rules.cap_ceiling is not None and n > 1:
         grown = cap + (n - 1) * rules.per_extra_disease
         paths.append(f"{rules.name}.cap_grown")
@@ -751,6 +784,12 @@ def _line_paths(rules: Line) -> set[str]:
         want.add(f"overflow.to_{rules.onward}")
     if rules.cap_ceiling is not None:
         want |= {f"{name}.cap_grown", f"{name}.cap_ceiling"}
+    if rules.not_counted:
+        want.add(f"{name}.cap_not_counted")
+    if rules.if_unrecognised:
+        want.add("route.unrecognised")
+    if rules.if_recognised:
+        want.add("route.recognised")
     if any(lv not in rules.ratios["employee"] for lv in LEVELS):
         want.add("level_not_covered")
     return want

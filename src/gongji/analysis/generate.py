@@ -42,6 +42,10 @@ chronic diseases   at age 60: hypertension      Bernoulli each, scaled by    cer
                    4%, copd 2.5%, tumour 1%,    0.05-1.75                    with age
                    renal failure 0.6%, pack's
                    exception diseases 0.4%
+recognised         every disease, but where     Bernoulli                    most 两病 patients
+(chronic_diseases) the pack pays two_diseases:                               do not meet the
+                   hypertension and diabetes                                 chronic criteria
+                   30% (PZH-10)
 retires this year  4% of employees aged 55-60   processed on a uniform day;  a small cohort each
                                                 retired_from by the pack's   year
                                                 timing
@@ -75,6 +79,10 @@ their category     two_diseases (hypertension,  -                            the
                    failure, tumour, exception
                    diseases), else chronic;
                    general where not paid
+their disease      the one drawn; 3% of         uniform over the diseases    a claim for another
+                   chronic and special visits                                disease (JMS-18,
+                   any disease (often one not                                PZH-11)
+                   recognised)
 emergency          λ = 0.05, retirees 0.15,     LN(1200, 0.9), level1-3,     rare, costly
                    where paid                   any hour
 day surgery        λ = 0.02, retirees 0.05,     LN(6000, 0.5), level2-3      rare, costly
@@ -158,6 +166,8 @@ PREVALENCE = {
 }
 EXCEPTION_PREVALENCE = 0.004
 TWO_DISEASES = {"hypertension", "diabetes"}
+TWO_RECOGNISED = 0.3  # a 两病 patient recognised for the chronic policy (PZH-10)
+OTHER_DISEASE = 0.03  # a chronic or special visit claimed for any disease (JMS-18, PZH-11)
 SPECIAL_DISEASES = {"chronic_renal_failure", "malignant_tumor"}  # plus exception diseases
 DRUGS = [f"XJ{k:02d}" for k in range(1, 13)]
 
@@ -377,7 +387,7 @@ class _Population:
     type: np.ndarray
     age: np.ndarray
     frailty: np.ndarray  # Gamma(2, 0.5): some members simply use more care
-    diseases: np.ndarray  # bool [member, disease]
+    diseases: np.ndarray  # bool [member, disease]: has it (visits are drawn for it)
     stay: np.ndarray  # [member, (start, end)], days since 1970; -1 without a stay
     filing: np.ndarray  # the same for the remote filing
 
@@ -398,6 +408,7 @@ def _members(
     male = rng.random(n) < np.where(retiree, 0.45, 0.55)
     has_account = ~np.isin(mtype, [TYPES.index(t) for t in yr.without_account])
     diseases = _diseases(rng, age, yr)
+    recognised = _recognised(rng, diseases, yr)
     stay = _one_period(rng, np.select([mtype == EMP, retiree], [0.08, 0.20], 0.06), yr, "stay")
     filing = _one_period(rng, np.where(retiree, 0.06, 0.02), yr, "filing")
     flexible = mtype == FLEX
@@ -415,7 +426,7 @@ def _members(
         _retired_from(rng, mtype, age, male, yr),
         pa.array(rng.random(n) < 0.9),
         pa.array(np.where(has_account, _fen(np.minimum(balance, 100_000)), 0)),
-        _disease_lists(diseases, yr),
+        _disease_lists(recognised, yr),
         _periods(benefit, nullable=True),
         _periods(stay),
         _periods(arrears),
@@ -445,6 +456,17 @@ def _diseases(rng: np.random.Generator, age: np.ndarray, yr: _Year) -> np.ndarra
     prevalence = np.array([PREVALENCE.get(d, EXCEPTION_PREVALENCE) for d in yr.diseases])
     by_age = np.clip((age - 20) / 40, 0.05, 1.75)  # recognised conditions grow with age
     return rng.random((len(age), len(prevalence))) < by_age[:, None] * prevalence[None, :]
+
+
+def _recognised(rng: np.random.Generator, diseases: np.ndarray, yr: _Year) -> np.ndarray:
+    """The diseases recorded as recognised (chronic_diseases): all a member has, but where
+    the pack pays 两病 care, hypertension and diabetes only for the share that meets the
+    chronic criteria (PZH-10); the others are 两病 patients only."""
+    two = np.isin(np.array(yr.diseases), list(TWO_DISEASES))
+    if Category.two_diseases not in yr.categories:
+        return diseases
+    meets = rng.random(diseases.shape) < TWO_RECOGNISED
+    return diseases & (~two[None, :] | meets)
 
 
 def _one_period(rng: np.random.Generator, chance: np.ndarray, yr: _Year, kind: str) -> np.ndarray:
@@ -608,6 +630,11 @@ def _chronic(rng: np.random.Generator, pop: _Population, yr: _Year) -> list[dict
         if cat in paid:
             category = np.where(holds, CATEGORIES.index(cat), category)
     general = category == CATEGORIES.index(Category.general)
+    if {Category.chronic, Category.special} & paid:  # (drawn only where paid: the data of
+        # other packs stay as they were) a few chronic and special visits claimed for any
+        # disease, often one not recognised (paid as general outpatient: JMS-18, PZH-11)
+        claimed = ~general & ~two & (rng.random(len(member)) < OTHER_DISEASE)
+        disease = np.where(claimed, rng.integers(0, len(names), len(member)), disease)
     parts = [
         _part(
             member,

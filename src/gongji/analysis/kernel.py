@@ -89,7 +89,16 @@ def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, br
         line = -1
         level = V.level[i]
         if v >= 0:
-            line = T.line[v, V.category[i], T.exception[v, V.disease[i]]]
+            category, exception = V.category[i], T.exception[v, V.disease[i]]
+            line = T.line[v, category, exception, 0]
+            # JMS-18, PZH-10/11: where the line differs by whether the visit's disease is
+            # among the member's recognised ones, find out which
+            known = T.line[v, category, exception, 1]
+            disease = T.disease_id[V.disease[i]]
+            if known != line and has_disease(
+                M.disease_ids, M.disease_lo[m], M.disease_hi[m], disease
+            ):
+                line = known
             level = T.level[v, level, V.prescription[i]]
         status = L.NO_POLICY if v < 0 else L.NO_CATEGORY if line < 0 else L.OK
         klass = deductible = fund = account = cash = 0
@@ -118,7 +127,7 @@ def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, br
                 klass,
                 M.type[m],
                 facts,
-                M.diseases[m],
+                T.counted[T.counting[v], m],
                 V.total[i],
                 V.in_scope[i],
                 line,
@@ -157,6 +166,14 @@ def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, br
     if which != 0:
         broken[0] = first_broken
         broken[1] = which
+
+
+def has_disease(ids, lo, hi, disease):
+    """A member's recognised diseases, ids[lo:hi], include `disease` (-1: no disease)."""
+    found = False
+    for j in range(lo, hi):  # a loop, not any(): numba compiles no generator here
+        found = found or ids[j] == disease
+    return found and disease >= 0
 
 
 def tally(sums, keys, status, amounts):
@@ -244,6 +261,7 @@ def compiled() -> dict:
 KERNEL_FUNCTIONS = (
     "replay_chunks",
     "settle_chunk",
+    "has_disease",
     "tally",
     "copy_into",
     "decode_rows",

@@ -69,11 +69,20 @@ Visits = namedtuple(
     "Visits",
     "member when inst item bits total in_scope level prescription category disease",
 )
+# A member's recognised diseases: ids (into MemberTable.disease_names) at
+# disease_ids[disease_lo[m]:disease_hi[m]].
 Members = namedtuple(
-    "Members", "bits retiree retired_from limited lo hi periods type diseases balance"
+    "Members",
+    "bits retiree retired_from limited lo hi periods type disease_lo disease_hi disease_ids"
+    " balance",
 )
-# A batch's lookup tables, by day (days since 1970 minus first_day) and by code.
-Lookups = namedtuple("Lookups", "first_day version month year_start line level exception")
+# A batch's lookup tables, by day (days since 1970 minus first_day) and by code; `counted`
+# (the member's recognised diseases a growing cap counts) at [counting[version], member],
+# `disease_id` the member diseases' id of each disease code of the batch (-1: none's).
+Lookups = namedtuple(
+    "Lookups",
+    "first_day version month year_start line level exception counting counted disease_id",
+)
 Results = namedtuple("Results", "version status klass deductible fund account cash balance")
 # Every column is filled for every visit (not nullable: no definition levels to write).
 RESULTS = pa.schema(
@@ -155,10 +164,22 @@ class ReplayPolicy:
         self.params = np.array([t.params for t in tables], dtype=np.int64)
         self.version_ids = [t.version_id for t in tables]
         self._days: dict[int, int] = {}
-        # line of (version, category, special-exception disease?), -1 where not paid
+        # line of (version, category, special-exception disease?, the disease among the
+        # member's recognised ones?), -1 where not paid
         self.lines = np.array(
-            [[[_line(t, c, flag) for flag in (False, True)] for c in L.CATEGORIES] for t in tables],
+            [
+                [
+                    [[_line(t, c, flag, known) for known in (0, 1)] for flag in (0, 1)]
+                    for c in L.CATEGORIES
+                ]
+                for t in tables
+            ],
             dtype=np.int64,
+        )
+        # the versions' sets of diseases a growing cap does not count, and each version's
+        self.not_counted = list(dict.fromkeys(t.not_counted for t in tables))
+        self.counting = np.array(
+            [self.not_counted.index(t.not_counted) for t in tables], dtype=np.int64
         )
         # level a visit settles at, by (version, level, prescribing level or none)
         self.levels = np.array(
@@ -182,17 +203,30 @@ class ReplayPolicy:
             [[d in t.exception_diseases for d in diseases] for t in self.tables], dtype=np.int64
         ).reshape(len(self.tables), len(diseases))
 
+    def counted(self, members: "MemberTable") -> np.ndarray:
+        """Per set of not-counted diseases (`counting`), how many of each member's recognised
+        diseases a growing cap counts (engine.Tables.counted)."""
+        out = np.empty((len(self.not_counted), len(members.ids)), np.int64)
+        m = members.arrays
+        owner = np.repeat(np.arange(len(members.ids)), m.disease_hi - m.disease_lo)
+        for k, names in enumerate(self.not_counted):
+            # (and a last False for a null code, -1)
+            skipped = np.array([n in names for n in [*members.disease_names, None]], dtype=bool)
+            uncounted = np.bincount(owner[skipped[m.disease_ids]], minlength=len(members.ids))
+            out[k] = m.disease_hi - m.disease_lo - uncounted
+        return out
+
 
 def _level(tables: engine.Tables, level: Level, prescription_level: Level | None) -> int:
     return L.LEVELS.index(settled_level(tables, level, prescription_level))
 
 
-def _line(tables: engine.Tables, category: Category, exception: bool) -> int:
+def _line(tables: engine.Tables, category: Category, exception: int, recognised: int) -> int:
     disease = next(iter(tables.exception_diseases), None) if exception else None
     if exception and disease is None:
         return -1  # no exception diseases: never asked for
     line = tables.line_for(category, disease)
-    return -1 if line is None else line
+    return -1 if line is None else tables.routes[line][recognised]
 
 
 class MemberTable:
@@ -210,6 +244,12 @@ class MemberTable:
             dup = self.ids[np.flatnonzero(np.diff(self.ids) == 0)[0]]
             raise InputError("members.member_id", f"member {dup} appears twice")
         self.types = _codes(table.column("type"), L.MEMBER_TYPES, "members.type")
+        diseases = table.column("chronic_diseases").combine_chunks()
+        encoded = pc.dictionary_encode(diseases.flatten())
+        self.disease_names: list[str] = encoded.dictionary.to_pylist()
+        self.disease_index = {name: i for i, name in enumerate(self.disease_names)}
+        self._disease_ids = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        self._disease_counts = _lengths(diseases)
         self.arrays = self._arrays(table)
 
     def _arrays(self, table: pa.Table) -> Members:
@@ -227,7 +267,9 @@ class MemberTable:
             hi=hi,
             periods=flat,
             type=self.types,
-            diseases=_lengths(table.column("chronic_diseases")),
+            disease_lo=np.cumsum(self._disease_counts) - self._disease_counts,
+            disease_hi=np.cumsum(self._disease_counts),
+            disease_ids=np.array(self._disease_ids, dtype=np.int64),
             balance=_balances(table),
         )
 
@@ -486,6 +528,7 @@ class Run:
         self.aggregates = Aggregates(len(members.ids))
         self._trace = jit.empty_trace()
         self.buffers = Buffers(len(Results._fields))  # results are given back when read
+        self.counted = scenario.counted(members)
 
     def settle(self, d: Decoded, calendar: tuple[np.ndarray, np.ndarray]) -> Results:
         s = self.scenario
@@ -498,6 +541,11 @@ class Run:
             line=s.lines,
             level=s.levels,
             exception=s.exception_flags(d.disease_names),
+            counting=s.counting,
+            counted=self.counted,
+            disease_id=np.array(
+                [self.members.disease_index.get(n, -1) for n in d.disease_names], dtype=np.int64
+            ),
         )
         results = Results(*self.buffers.take(n))
         bounds = _chunks(d.visits.member, CHUNKS)

@@ -16,6 +16,7 @@ from gongji.terms import Category, Level, MemberType, RetirementTiming
 # The kernel counts time in local seconds and days since this (the one place it is said).
 EPOCH = datetime(1970, 1, 1)
 _EPOCH_ORDINAL = EPOCH.toordinal()
+DAYS_BEFORE_EPOCH = _EPOCH_ORDINAL - 1  # from 1 January of year 1 (proleptic Gregorian)
 LEVEL_INDEX = {level: i for i, level in enumerate(L.LEVELS)}
 _TYPE_INDEX = {mtype: i for i, mtype in enumerate(L.MEMBER_TYPES)}
 
@@ -41,7 +42,9 @@ class Member:
     inpatient_stays: tuple[Period, ...] = ()
     arrears: tuple[Period, ...] = ()
     remote_filings: tuple[Period, ...] = ()
-    chronic_diseases: tuple[str, ...] = ()  # recognised 慢特病 codes (caps may grow with them)
+    # recognised 慢特病 codes: a cap may grow with them (XSBN-12), and whether a visit's disease
+    # is among them may decide which category's policy pays it (JMS-18, PZH-10/11)
+    chronic_diseases: tuple[str, ...] = ()
 
     @cached_property
     def periods_flat(self) -> list[int]:
@@ -134,7 +137,14 @@ def class_of(facts):
     return L.RETIREE if facts & L.F_RETIRED else L.EMPLOYEE
 
 
-KERNEL_FUNCTIONS = ("member_bits", "visit_bits", "visit_facts", "class_of")
+def year_start(year):
+    """1 January of `year`, 00:00, in local seconds since 1970 (calendar arithmetic)."""
+    y = year - 1
+    days = 365 * y + y // 4 - y // 100 + y // 400 - DAYS_BEFORE_EPOCH
+    return days * L.SECONDS_PER_DAY
+
+
+KERNEL_FUNCTIONS = ("member_bits", "visit_bits", "visit_facts", "class_of", "year_start")
 
 
 def day_number(day: date) -> int:
@@ -201,9 +211,10 @@ def item_key(drug: str | None) -> int:
     return (institution_key(drug) or 1) if drug else 0
 
 
-def kernel_args(member: Member, visit: Visit) -> tuple[int, ...]:
+def kernel_args(member: Member, visit: Visit, diseases: int | None = None) -> tuple[int, ...]:
     """(when, month, institution, item, level, class, member type, facts, diseases, total,
-    in_scope): the kernel's arguments before the line."""
+    in_scope): the kernel's arguments before the line. `diseases`: how many of the member's
+    recognised diseases a growing cap counts (Tables.counted; all of them if not given)."""
     t = visit.time
     facts = facts_of(member, visit)
     return (
@@ -215,7 +226,7 @@ def kernel_args(member: Member, visit: Visit) -> tuple[int, ...]:
         class_of(facts),
         _TYPE_INDEX[member.type],
         facts,
-        len(member.chronic_diseases),
+        len(member.chronic_diseases) if diseases is None else diseases,
         visit.total,
         visit.in_scope,
     )

@@ -12,6 +12,7 @@ year roll -> for the line: eligibility -> level -> deductible -> ratio -> caps
 """
 
 from gongji.engine import layout as L
+from gongji.engine.facts import year_start
 from gongji.money import apply_ratio
 
 
@@ -59,7 +60,21 @@ def settle_visit(
         emit(tracing, tr, L.T_LINE, line, scope, 0)
         base = line * L.LINE_SIZE
         charged, paid, left, status = settle_line(
-            P, S, base, when, inst, item, level, klass, mtype, facts, diseases, scope, tracing, tr
+            P,
+            S,
+            base,
+            when,
+            month,
+            inst,
+            item,
+            level,
+            klass,
+            mtype,
+            facts,
+            diseases,
+            scope,
+            tracing,
+            tr,
         )
         if status != L.OK:
             return 0, 0, 0, 0, status
@@ -79,13 +94,13 @@ def settle_visit(
 
 
 def settle_line(
-    P, S, base, when, inst, item, level, klass, mtype, facts, diseases, scope, tracing, tr
+    P, S, base, when, month, inst, item, level, klass, mtype, facts, diseases, scope, tracing, tr
 ):
     """(deductible, fund, cost the cap left unpaid, status) for `scope` fen under one line."""
     if not (eligible(P, base, mtype, facts, tracing, tr) and covered(P, base, level, tracing, tr)):
         return 0, 0, 0, L.OK
     charged, status = charge_deductible(
-        P, S, base, when, inst, item, level, klass, scope, tracing, tr
+        P, S, base, when, month, inst, item, level, klass, scope, tracing, tr
     )
     if status != L.OK:
         return 0, 0, 0, status
@@ -108,7 +123,8 @@ def roll_year(S, month, tracing, tr):
             emit(tracing, tr, L.T_YEAR_RESET, used, S[L.S_YEAR], year)
         S[L.S_YEAR] = year
         # a deductible window is not a yearly accumulator: 24 hours from a visit on 31
-        # December run into 1 January (NY-5a); a calendar-day window closes by itself
+        # December run into 1 January (NY-5a), unless the pack closes windows at the year's
+        # end (charge_deductible); a calendar-day window closes by itself
         for p in range(L.N_POOLS):
             S[L.S_POOL + p * L.PU_STRIDE + L.PU_ANNUAL] = 0
             S[L.S_POOL + p * L.PU_STRIDE + L.PU_DED_MET] = 0
@@ -164,7 +180,7 @@ def covered(P, base, level, tracing, tr):
     return True
 
 
-def charge_deductible(P, S, base, when, inst, item, level, klass, scope, tracing, tr):
+def charge_deductible(P, S, base, when, month, inst, item, level, klass, scope, tracing, tr):
     """The part of in-scope cost left to the member before the ratio applies."""
     basis = P[base + L.L_DED_BASIS]
     if basis == L.DED_ANNUAL:
@@ -183,7 +199,10 @@ def charge_deductible(P, S, base, when, inst, item, level, klass, scope, tracing
         return charge_item_deductible(S, item, standard, scope, tracing, tr)
     window = P[base + L.L_DED_WINDOW]
     span = P[base + L.L_DED_WINDOW_SPAN]
-    slot = open_window(S, window, span, inst, when)
+    # a window opened before `since` is closed: the year's first second where the pack
+    # closes windows at the year's end, else none is
+    since = year_start(month // 12) if P[base + L.L_DED_YEAR_END] != 0 else 0
+    slot = open_window(S, window, span, since, inst, when)
     if slot >= 0:
         # A visit inside the window shares the one deductible already opened there (met may
         # exceed this visit's standard if the institution's level changed within the window).
@@ -196,7 +215,7 @@ def charge_deductible(P, S, base, when, inst, item, level, klass, scope, tracing
     emit(tracing, tr, L.T_DED_PER_VISIT, charge, standard, level)
     if window == L.WIN_NONE or charge == 0:
         return charge, L.OK
-    slot = free_window(S, window, span, when)
+    slot = free_window(S, window, span, since, when)
     if slot < 0:
         return charge, L.WINDOWS_FULL
     S[slot + L.W_INST] = inst
@@ -228,30 +247,32 @@ def charge_item_deductible(S, item, standard, scope, tracing, tr):
     return charge, L.OK
 
 
-def window_is_open(window, span, opened, when):
-    if opened < 0:
+def window_is_open(window, span, since, opened, when):
+    """`since` >= 0: a window opened before it is closed (a slot never used has opened -1)."""
+    if opened < since:
         return False
     if window == L.WIN_SAME_DAY:
         return opened // L.SECONDS_PER_DAY == when // L.SECONDS_PER_DAY
     return when - opened < span
 
 
-def open_window(S, window, span, inst, when):
+def open_window(S, window, span, since, inst, when):
     """The state slot of the institution's open deductible window, or -1."""
     if window == L.WIN_NONE:
         return -1
     for i in range(L.WINDOWS):
         slot = L.S_WINDOW + i * L.W_STRIDE
-        if S[slot + L.W_INST] == inst and window_is_open(window, span, S[slot + L.W_OPENED], when):
+        opened = S[slot + L.W_OPENED]
+        if S[slot + L.W_INST] == inst and window_is_open(window, span, since, opened, when):
             return slot
     return -1
 
 
-def free_window(S, window, span, when):
+def free_window(S, window, span, since, when):
     """A slot whose window is closed (or never used), or -1 when all are open."""
     for i in range(L.WINDOWS):
         slot = L.S_WINDOW + i * L.W_STRIDE
-        if not window_is_open(window, span, S[slot + L.W_OPENED], when):
+        if not window_is_open(window, span, since, S[slot + L.W_OPENED], when):
             return slot
     return -1
 

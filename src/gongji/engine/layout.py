@@ -55,7 +55,8 @@ L_ON = 0  # 1 where the pack defines the line
 L_DED_BASIS = 1
 L_DED_WINDOW = 2
 L_DED_WINDOW_SPAN = 3  # seconds a WIN_HOURS window stays open after the charged visit
-L_DED_LEVEL = 4  # per-visit (or per-item) deductible by level
+L_DED_YEAR_END = 4  # 1 where a window closes at the end of the year it was opened in
+L_DED_LEVEL = 5  # per-visit (or per-item) deductible by level
 L_DED_CLASS = L_DED_LEVEL + N_LEVELS  # annual deductible by class
 L_LEVEL_OK = L_DED_CLASS + N_CLASSES  # 1 where the level is paid by the line
 L_RATIO = L_LEVEL_OK + N_LEVELS  # basis points at [class * N_LEVELS + level]
@@ -144,12 +145,20 @@ T_ABOVE_STANDARD = T_OUT_OF_SCOPE + 1
 T_CLASS_B = T_ABOVE_STANDARD + 1
 T_ACCOUNT_DECLINED = T_CLASS_B + 1  # b = the in-scope share, paid in cash at the member's wish
 T_ACCOUNT_NOT_DESIGNATED = T_ACCOUNT_DECLINED + 1  # b = the in-scope share, paid in cash
-N_STEPS = T_ACCOUNT_NOT_DESIGNATED + 1
+# recorded before the kernel: the visit's category is paid by another line's policy, as its
+# disease is not (T_UNRECOGNISED) or is (T_RECOGNISED) among the member's recognised
+# diseases; a = the category's line (whose rule it cites), b = the line that pays
+T_UNRECOGNISED = T_ACCOUNT_NOT_DESIGNATED + 1
+T_RECOGNISED = T_UNRECOGNISED + 1
+# recorded before the kernel: b of the member's recognised diseases do not raise the cap of
+# line a (XSBN-12/13: the special ones)
+T_NOT_COUNTED = T_RECOGNISED + 1
+N_STEPS = T_NOT_COUNTED + 1
 TRACE_STRIDE = 4  # step, amount, a, b
-# A visit records at most: 5 steps before the kernel, a year reset, and per line it passes
+# A visit records at most: 7 steps before the kernel, a year reset, and per line it passes
 # through (each line at most once) a line mark, one step per condition, level, deductible,
 # ratio, retiree merge, two caps, fund and overflow; then account and cash.
-MAX_STEPS = 5 + 1 + N_LINES * (1 + N_CONDITIONS + 8) + 2
+MAX_STEPS = 7 + 1 + N_LINES * (1 + N_CONDITIONS + 8) + 2
 TRACE_CAPACITY = 1 + MAX_STEPS * TRACE_STRIDE
 
 # -- result status -------------------------------------------------------------------------

@@ -65,10 +65,18 @@ def settle(
             f"{tables.version_id} has no {visit.category.value} outpatient policy",
         )
     visit, before = _before_kernel(tables, visit)
+    recognised = visit.disease is not None and visit.disease in member.chronic_diseases
+    paid_by = tables.routes[line][recognised]
+    if paid_by != line:  # JMS-18, PZH-10/11: another category's policy pays the visit
+        before += [L.T_RECOGNISED if recognised else L.T_UNRECOGNISED, 0, line, paid_by]
+        line = paid_by
+    counted = tables.counted(member.chronic_diseases)
+    if counted < len(member.chronic_diseases) and tables.cites[line][0][L.T_NOT_COUNTED]:
+        before += [L.T_NOT_COUNTED, 0, line, len(member.chronic_diseases) - counted]
     tr = [0] * L.TRACE_CAPACITY if trace else [0]
     for i in range(0, len(before) if trace else 0, L.TRACE_STRIDE):
         emit(True, tr, *before[i : i + L.TRACE_STRIDE])
-    args = kernel_args(member, visit)
+    args = kernel_args(member, visit, counted)
     s = list(state.slots)
     deductible, fund, account, cash, status = settle_visit(tables.params, s, *args, line, trace, tr)
     if status != L.OK:

@@ -61,12 +61,24 @@ class Tables:
     entry: dict[Category, int]  # the line a category's visits start on
     exception_diseases: frozenset[str]  # special diseases paid on the exception line
     channels: Channels  # which visit channels settle at another institution's level
+    # per line, the line that pays a visit starting on it: [its disease not among the
+    # member's recognised ones, among them] (the line itself where its benefit redirects
+    # neither: JMS-18, PZH-10/11)
+    routes: tuple[tuple[int, int], ...]
+    # recognised diseases a growing cap does not count (XSBN-12/13: the special ones)
+    not_counted: frozenset[str]
 
     def line_for(self, category: Category, disease: str | None) -> int | None:
         line = self.entry.get(category)
         if category is Category.special and disease in self.exception_diseases:
             return L.line_index("special_exception")
         return line
+
+    def counted(self, diseases: tuple[str, ...]) -> int:
+        """How many of a member's recognised diseases a growing cap counts."""
+        if not self.not_counted:
+            return len(diseases)
+        return sum(d not in self.not_counted for d in diseases)
 
 
 @dataclass(frozen=True)
@@ -156,6 +168,7 @@ def _compile(pack: Pack, version: Version) -> Tables:
     }
     special = version.special
     diseases = frozenset(special.exceptions.diseases) if special and special.exceptions else ()
+    caps = [line.benefit.annual_cap for line in lines.values()]
     return Tables(
         pack.version_id(version),
         tuple(params),
@@ -163,7 +176,17 @@ def _compile(pack: Pack, version: Version) -> Tables:
         entry,
         frozenset(diseases),
         version.channels,
+        tuple(_routes(i, lines.get(i)) for i in range(L.N_LINES)),
+        frozenset(d for cap in caps if cap.not_counted for d in cap.not_counted.diseases),
     )
+
+
+def _routes(i: int, line: _Line | None) -> tuple[int, int]:
+    """(the line paying a visit whose disease is not recognised, the one if it is)."""
+    if line is None:
+        return i, i
+    b = line.benefit
+    return tuple(i if r is None else L.line_index(r.to) for r in (b.unrecognised, b.recognised))
 
 
 def _line_params(p: list[int], base: int, line: _Line, version: Version) -> None:
@@ -203,6 +226,7 @@ def _deductible_params(p: list[int], base: int, ded, version: Version) -> None:
         p[base + L.L_DED_BASIS] = L.DED_PER_VISIT
         p[base + L.L_DED_WINDOW] = _WINDOW[ded.window]
         p[base + L.L_DED_WINDOW_SPAN] = (ded.window_hours or 0) * 3600
+        p[base + L.L_DED_YEAR_END] = int(ded.year_end is not None and ded.year_end.closes)
         amounts = ded.by_level or {
             lv: _inpatient_deductible(ded.from_inpatient, lv, version) for lv in MEDICAL_LEVELS
         }
@@ -271,6 +295,9 @@ def _cites(version: Version, line: _Line | None, klass: MemberClass) -> list[Cit
         by_step[L.T_ANNUAL_CAP] = b.annual_cap
         by_step[L.T_FUND] = b.pool or b.annual_cap
         by_step[L.T_OVERFLOW] = b.then or b.overflow
+        by_step[L.T_UNRECOGNISED] = b.unrecognised
+        by_step[L.T_RECOGNISED] = b.recognised
+        by_step[L.T_NOT_COUNTED] = b.annual_cap.not_counted
     return [
         None
         if node is None

@@ -60,16 +60,16 @@ def rows(
     klass = L.CLASSES.index(member_class)
     who = member_class.value
     share = SHARE_WORDS[tables.params[L.P_ACCOUNT_SHARE]]
-    cites = tables.cites[L.GENERAL][klass]
+    line_no = L.GENERAL
     line = L.LINE_NAMES[L.GENERAL]
     out = []
     records = iter(records)
     for step, amount, a, b in zip(records, records, records, records, strict=True):
         if step == L.T_LINE:  # the steps that follow are this line's: cite its rules
-            cites = tables.cites[amount][klass]
-            line = L.LINE_NAMES[amount]
+            line_no, line = amount, L.LINE_NAMES[amount]
             continue
-        cite = cites[step]
+        # recorded before the kernel's first line mark: the rule of line a
+        cite = tables.cites[a if step in _OF_LINE_A else line_no][klass][step]
         text = ""
         if words:
             render = _WORDS.get(step)
@@ -84,6 +84,13 @@ def rows(
 
 def _level(i: int) -> str:
     return L.LEVELS[i].value
+
+
+_OF_LINE_A = (L.T_UNRECOGNISED, L.T_RECOGNISED, L.T_NOT_COUNTED)
+
+
+def _line(i: int) -> str:
+    return L.LINE_NAMES[i].replace("_", " ")
 
 
 def _opened(b: int) -> str:
@@ -158,6 +165,17 @@ _WORDS = {
     ),
     L.T_DED_ITEM: lambda n, a, b, who, line: (
         f"yearly deductible {fmt(a)} for this item: {fmt(b)} met before, {fmt(n)} now"
+    ),
+    L.T_UNRECOGNISED: lambda n, a, b, who, line: (
+        f"the disease is not among the member's recognised ones: the {_line(a)} visit is paid"
+        f" as {_line(b)} outpatient"
+    ),
+    L.T_NOT_COUNTED: lambda n, a, b, who, line: (
+        f"recognised diseases that do not raise the {_line(a)} cap: {b}"
+    ),
+    L.T_RECOGNISED: lambda n, a, b, who, line: (
+        f"the disease is among the member's recognised ones: the {_line(a)} visit is paid"
+        f" by the {_line(b)} policy alone"
     ),
 }
 # a failed condition: its own step (T_CONDITION + the condition's index), its own words

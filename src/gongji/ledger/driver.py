@@ -18,7 +18,7 @@ psycopg); JSON and timestamps are sent as text, which both stores accept.
 """
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 import orjson
@@ -318,12 +318,15 @@ class Driver:
         connection, whose I/O its caller does)."""
         return self.cur is not None
 
-    def settlements_in(self, member_id: str, year: int) -> list[StoredSettlement]:
-        """The member's settlements of `year`, cancelled ones too, in processing order (what
-        this batch wrote before included: on PostgreSQL it is sent first)."""
+    def settlements_in(
+        self, member_id: str, year: int, before: timedelta = timedelta(0)
+    ) -> list[StoredSettlement]:
+        """The member's settlements of `year` (and of the time `before` it), cancelled ones
+        too, in processing order (what this batch wrote before included: on PostgreSQL it is
+        sent first)."""
         self.flush()
         sql = _YEAR_SETTLEMENTS.replace("?", "%s") if self.pg else _YEAR_SETTLEMENTS
-        bounds = (datetime(year, 1, 1), datetime(year + 1, 1, 1))
+        bounds = (datetime(year, 1, 1) - before, datetime(year + 1, 1, 1))
         self.cur.execute(sql, (member_id, *(b if self.pg else _text_time(b) for b in bounds)))
         return [StoredSettlement(*r) for r in self.cur.fetchall()]
 

@@ -94,15 +94,17 @@ def _allowed(holder, user, b: BindingIn, where: str) -> None:
         raise InputError(
             f"{where}.relationship", f"{b.relationship} is not a relative {cite}", "E_NOT_IN_POLICY"
         )
+    scope = rule.within  # the pack's value, citing the article that sets it (XSBN-20)
     same = (
         user.region == holder.region
-        if rule.within == "region"
+        if scope.scope == "region"
         else policy.load_region(user.region).province == pack.province
     )
     if not same:
         raise InputError(
             f"{where}.user",
-            f"{b.user} is insured in {user.region}, outside the holder's {rule.within} {cite}",
+            f"{b.user} is insured in {user.region}, outside the holder's {scope.scope}"
+            f" ({scope.rule_for()} {scope.article})",
             "E_NOT_IN_POLICY",
         )
 

@@ -48,7 +48,7 @@ from gongji.model import (
     engine_visit,
 )
 from gongji.money import fmt
-from gongji.policy.schema import Cited, Version
+from gongji.policy.schema import MAX_WINDOW_HOURS, Cited, Version
 from gongji.terms import Condition, MemberClass
 
 Request = tuple[str, str, object]  # (txn_id, member_id, visit document)
@@ -348,7 +348,9 @@ class LateClaim(Exception):
 
 
 def _late_start(sql: Driver, row, profile: dict, v: VisitIn) -> engine.YearState:
-    rows = sql.settlements_in(row.id, v.time.year)
+    # and the end of the year before: a deductible window opened then may run into this
+    # year (NY-5a), up to the longest window a pack may have
+    rows = sql.settlements_in(row.id, v.time.year, timedelta(hours=MAX_WINDOW_HOURS))
     return late_start(row.region, rows, profile, row.account_balance, v.time, v.institution)
 
 

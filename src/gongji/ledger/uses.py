@@ -49,7 +49,9 @@ def late_start(
 ) -> engine.YearState:
     """Where a late claim at `when` starts: the year's settlements active now (`rows`, all of
     the year's, in processing order), their accumulators summed, with the window its
-    institution opened last at or before the visit (a later one does not cover it)."""
+    institution opened last at or before the visit (a later one does not cover it; `rows`
+    may hold settlements of the year before, whose windows may run into this one: NY-5a —
+    their accumulators are not this year's, `accumulated` leaves them out)."""
     inst, at = institution_key(institution), local_seconds(when)
     uses, windows = [], []
     for row in rows:

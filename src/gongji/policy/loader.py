@@ -39,6 +39,7 @@ MEDICAL_LEVELS = [Level.primary, Level.level1, Level.level2, Level.level3]
 _SECTIONS_MERGED_BY_NODE = ("general", *CATEGORY_SECTIONS)
 # categories whose cap is the inpatient cap (XSBN-15, XSBN-16, XSBN-17): no pool of their own
 SHARED_ONLY = ("emergency", "negotiated_drug", "day_surgery")
+REDIRECTS = ("unrecognised", "recognised")  # a benefit's redirects, by the member's diseases
 
 
 REGION_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")  # as schema.Pack.region, and short
@@ -250,10 +251,29 @@ def _check_benefit(file: str, where: str, name: str, b: Benefit, version: Versio
         _check_single_rule(file, key, cond)
     if b.exempt is not None and seen & set(b.exempt.conditions):
         raise PolicyError(file, f"{where}.exempt", "a condition cannot be enforced and exempt")
-    for key in ("pool", "exempt", "then", "overflow", "exceptions"):
+    for key in ("pool", "exempt", "then", "overflow", "exceptions", *REDIRECTS):
         node = getattr(b, key)
         if node is not None:
             _check_single_rule(file, f"{where}.{key}", node)
+    _check_redirects(file, where, name, b, version)
+
+
+def _check_redirects(file: str, where: str, name: str, b: Benefit, version: Version) -> None:
+    """A redirect names another category the version pays, which does not redirect the same
+    visits again (one hop: the line a visit is paid by is found at once)."""
+    for key in REDIRECTS:
+        node = getattr(b, key)
+        if node is None:
+            continue
+        target = getattr(version, node.to)
+        if name == "general" or node.to == name:
+            raise PolicyError(file, f"{where}.{key}", f"not for {name}")
+        if target is None:
+            raise PolicyError(file, f"{where}.{key}.to", f"the version has no {node.to} policy")
+        if getattr(target, key) is not None:
+            raise PolicyError(
+                file, f"{where}.{key}.to", f"{node.to} redirects these visits again ({key})"
+            )
 
 
 def _check_ratio(file: str, where: str, ratio: Ratio) -> bool:
@@ -271,9 +291,13 @@ def _check_deductible(file: str, where: str, ded) -> bool:
         if (ded.by_level is None) == (ded.from_inpatient is None):
             raise PolicyError(file, where, "give one of by_level and from_inpatient")
         timed = ded.window is DeductibleWindow.hours_from_charged
-        if timed != (ded.window_hours is not None):
-            reason = "required for hours_from_charged" if timed else "only for hours_from_charged"
-            raise PolicyError(file, f"{where}.window_hours", reason)
+        reason = "required for hours_from_charged" if timed else "only for hours_from_charged"
+        # a window of hours may run past 31 December: the pack says whether it stops there
+        for key in ("window_hours", "year_end"):
+            if timed != (getattr(ded, key) is not None):
+                raise PolicyError(file, f"{where}.{key}", reason)
+        if ded.year_end is not None:
+            _check_single_rule(file, f"{where}.year_end", ded.year_end)
     if isinstance(ded, PerItemDeductible) and (ded.amount is None) == (ded.from_inpatient is None):
         raise PolicyError(file, where, "give one of amount and from_inpatient")
     return getattr(ded, "from_inpatient", None) is not None
@@ -289,6 +313,8 @@ def _check_cap(file: str, where: str, name: str, cap: Cap) -> bool:
         raise PolicyError(file, f"{where}.shared_with", f"{name} has no pool of its own")
     if (cap.per_extra_disease is None) != (cap.max is None):
         raise PolicyError(file, where, "per_extra_disease and max go together")
+    if cap.not_counted is not None and cap.per_extra_disease is None:
+        raise PolicyError(file, f"{where}.not_counted", "only for a cap that grows per disease")
     return shared
 
 

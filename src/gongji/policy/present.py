@@ -48,6 +48,9 @@ def rows(version: Version) -> list[Row]:
             out.append(_row(f"deductible per visit, {level.value}", fmt(fen), ded))
         hours = f" ({ded.window_hours} h)" if ded.window_hours else ""
         out.append(_row("deductible window", ded.window.value + hours, ded))
+        if ded.year_end is not None:
+            ends = "closes" if ded.year_end.closes else "runs on into the new year"
+            out.append(_row("deductible window at the year's end", ends, ded.year_end))
     for klass in MemberClass:
         table = getattr(g.ratio, klass.value)
         for level in Level:
@@ -137,6 +140,14 @@ def _category_rows(name: str, b: Benefit) -> list[Row]:
         out.append(_row(f"{name}: exempt", text, b.exempt))
     if b.then:
         out.append(_row(f"{name}: above its cap", "continues into general outpatient", b.then))
+    for key, which in (("unrecognised", "not recognised"), ("recognised", "recognised")):
+        node = getattr(b, key)
+        if node is not None:
+            text = f"a disease the member is {which} for: paid by {node.to.replace('_', ' ')}"
+            out.append(_row(f"{name}: {key} disease", text, node))
+    if cap.not_counted is not None:
+        text = "not raised by " + ", ".join(cap.not_counted.diseases)
+        out.append(_row(f"{name}: annual cap's diseases", text, cap.not_counted))
     return out
 
 

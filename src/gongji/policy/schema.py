@@ -34,6 +34,7 @@ from gongji.terms import (
 )
 
 RuleId = Annotated[str, Field(pattern=r"^[A-Z]+-\d+[a-z]?(/\d+)?$")]
+MAX_WINDOW_HOURS = 24 * 31  # the longest deductible window (hours_from_charged) a pack may set
 
 
 def _within_100_percent(bp: int) -> int:
@@ -99,10 +100,20 @@ class InpatientRef(_Strict):
     level_as: dict[Level, Level] = {}  # read a level as another (XSBN-15: primary as level1)
 
 
+class YearEnd(Cited):
+    """Whether a deductible window closes at the end of the year it was opened in (X-1 resets
+    the year's accumulators; a window that runs past midnight on 31 December is another
+    matter): the pack states its reading, as a text that counts visits within N hours once
+    (NY-5a) does not say."""
+
+    closes: bool
+
+
 class PerVisitDeductible(Cited):
     basis: Literal["per_visit"]
     window: DeductibleWindow = DeductibleWindow.none
-    window_hours: Annotated[int, Field(gt=0, le=24 * 31)] | None = None  # hours_from_charged
+    window_hours: Annotated[int, Field(gt=0, le=MAX_WINDOW_HOURS)] | None = None
+    year_end: YearEnd | None = None  # hours_from_charged: whether the window stops at 1 January
     by_level: dict[Level, Fen] | None = None
     from_inpatient: InpatientRef | None = None
 
@@ -144,6 +155,13 @@ class Ratio(Cited):
         return sum(x is not None for x in (self.employee, self.flat, self.from_inpatient))
 
 
+class Diseases(Cited):
+    """Disease codes a rule names (XSBN-13: the special diseases, which do not raise the
+    chronic cap of XSBN-12)."""
+
+    diseases: Annotated[list[str], Field(min_length=1)]
+
+
 class Cap(Cited):
     """An annual (or monthly) cap by class, or the inpatient cap shared (`shared_with`)."""
 
@@ -151,6 +169,7 @@ class Cap(Cited):
     retiree: Fen | None = None
     per_extra_disease: Fen | None = None  # the cap grows per recognised disease (XSBN-12)
     max: Fen | None = None  # up to this ceiling
+    not_counted: Diseases | None = None  # recognised diseases that do not make it grow
     shared_with: Literal["inpatient"] | None = None
 
 
@@ -172,6 +191,15 @@ class Route(Cited):
     """What the line's cap leaves unpaid continues into general outpatient (JMS-18, PZH-11)."""
 
     to: Literal["general"]
+
+
+class Redirect(Cited):
+    """A visit of the category paid by another category's policy, by whether its disease is
+    among the member's recognised ones: not (`unrecognised`: JMS-18, PZH-11 治疗其他疾病的费用
+    按普通门诊统筹政策支付) or so (`recognised`: PZH-10, a 两病 patient who meets the chronic
+    criteria is paid by the chronic policy). The trace says so."""
+
+    to: Literal["general", "chronic"]
 
 
 class Overflow(Cited):
@@ -295,6 +323,8 @@ class Benefit(_Strict):
     then: Route | None = None
     overflow: Overflow | None = None
     exceptions: Exceptions | None = None
+    unrecognised: Redirect | None = None  # a disease not among the member's recognised ones
+    recognised: Redirect | None = None  # a disease among them
 
 
 class Inpatient(Cited):
@@ -353,6 +383,13 @@ CATEGORY_SECTIONS = (
 Relationship = Literal["spouse", "parent", "child"]
 
 
+class FamilyScope(Cited):
+    """Where a relative must be insured to be bound (XSBN-20: 原则上限于云南省医疗保险参保人员):
+    the holder's pooling region, or any pooling region of the holder's province."""
+
+    scope: Literal["region", "province"]
+
+
 class Family(Cited):
     """Family mutual aid (个人账户家庭共济): the relatives whose care a member's account may pay,
     where they must be insured, and in which order the accounts pay. A relative is bound to
@@ -360,7 +397,7 @@ class Family(Cited):
     draws first on their own account, and on the holder's only for what it could not pay."""
 
     relationships: Annotated[list[Relationship], Field(min_length=1)]
-    within: Literal["region", "province"]  # where the relative must be insured
+    within: FamilyScope  # where the relative must be insured
     order: Literal["user_first"]  # XSBN-24: the user's own account, then the holder's
 
 

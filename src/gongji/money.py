@@ -36,7 +36,7 @@ def to_fen(value: object) -> int:
 
 
 CENT = Decimal("0.01")
-MAX_DIGITS = 15  # digits before the point an amount may have (MAX_FEN has 11)
+MAX_DIGITS = 15  # an amount's largest exponent: 16 digits before the point (MAX_FEN 11)
 MAX_FEN = 10**12  # ten billion yuan: no amount of this system comes near it
 
 

@@ -32,6 +32,9 @@ from gongji.money import (
         ("-0", 0),
         ("1.500", 150),
         (Decimal("1E+14"), 10**16),
+        # the largest read: 16 digits before the point (an exponent of MAX_DIGITS, 15)
+        ("1e15", 10**17),
+        ("9" * 16, int("9" * 16) * 100),
     ],
 )
 def test_to_fen(value, fen):
@@ -50,6 +53,8 @@ def test_to_fen(value, fen):
         ("1.234", "at most two decimals allowed: 1.234"),
         # issue 17: beyond the decimal context, or so small it rounds to nothing
         ("-Infinity", "not an amount: '-Infinity'"),
+        ("1e16", "too large an amount: '1e16'"),
+        ("1" + "0" * 16, "too large an amount: '10000000000000000'"),
         ("1e400", "too large an amount: '1e400'"),
         ("1e999999999", "too large an amount: '1e999999999'"),
         (10**30, "too large an amount: 1000000000000000000000000000000"),

@@ -14,7 +14,7 @@ from gongji.ledger.settlement import Settled
 from gongji.service import writer as writer_module
 from gongji.service.writer import Writer
 
-from ..ledger.test_store_rejects import rejecting, requests  # noqa: F401 (a fixture)
+from ..ledger.test_store_rejects import REFUSED, rejecting, requests  # noqa: F401 (a fixture)
 
 
 def settle_together(db, batch: list, monkeypatch) -> tuple[list, list[int]]:
@@ -47,7 +47,7 @@ def test_a_rejected_request_fails_alone_and_again_on_retry(rejecting, monkeypatc
     assert sizes[0] == 13  # one batch: the bad request among the good
     refused = answers.pop(6)
     assert isinstance(refused, InputError) and refused.code == "E_INPUT"
-    assert refused.field == "(request)"
+    assert (refused.field, refused.reason) == ("(request)", REFUSED[rejecting.dialect.name])
     assert all(isinstance(a, Settled) for a in answers), answers
     (again,), _ = settle_together(rejecting, [requests()[6]], monkeypatch)
     assert isinstance(again, InputError) and again.code == "E_INPUT"  # never a 503
@@ -83,5 +83,7 @@ def test_a_rejection_is_logged_without_member_ids(rejecting, monkeypatch, caplog
     with caplog.at_level(logging.INFO, logger="gongji.writer"):
         settle_together(rejecting, requests(), monkeypatch)
     logged = caplog.text
-    assert "E_INPUT: 1 of 13 refused by the store" in logged, logged
+    # by the error's class and SQLSTATE: the reason the request was given
+    refused = f"E_INPUT: 1 of 13 refused by the store: {REFUSED[rejecting.dialect.name]}\n"
+    assert refused in logged, logged
     assert not any(f"M{i:02d}" in logged for i in range(12)) and "BAD" not in logged

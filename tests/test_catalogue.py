@@ -97,7 +97,7 @@ def test_items_and_total_together_are_refused():
         ("1e999999999", "at most 999999 of an item"),
         ("NaN", "must be positive"),
         ("-Infinity", "must be positive"),
-        ("1e-400", "at most three decimals"),
+        ("1e-400", "at most four decimals"),
         ("0", "must be positive"),
         (True, "exact decimal"),
         ({}, "not a number"),

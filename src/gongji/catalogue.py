@@ -35,7 +35,7 @@ class Line:
 
     code: str
     quantity: Decimal
-    unit_price: int  # fen
+    unit_price: int | Decimal  # fen; a Decimal where a price has fractions of a fen
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +125,8 @@ def price(lines: list[Line], catalogue: dict[str, Item]) -> Priced:
 
 
 def quantity(value: object) -> Decimal:
-    """A positive quantity with at most three decimals (e.g. 0.5 of a box)."""
+    """A positive quantity with at most four decimals (e.g. 0.5 of a box; the national
+    platform's cnt is N(16,4))."""
     if isinstance(value, bool | float):
         raise ValueError("must be an exact decimal number")
     try:
@@ -133,12 +134,12 @@ def quantity(value: object) -> Decimal:
     except InvalidOperation:
         raise ValueError(f"not a number: {value!r:.40}") from None
     if not q.is_finite() or q <= 0:
-        raise ValueError("must be positive, with at most three decimals")
-    # bounded before quantize, which cannot hold "1e30" to three decimals
+        raise ValueError("must be positive, with at most four decimals")
+    # bounded before quantize, which cannot hold "1e30" to four decimals
     if q.adjusted() >= MAX_QUANTITY_DIGITS:
         raise ValueError(f"at most {10**MAX_QUANTITY_DIGITS - 1} of an item")
-    if q != q.quantize(Decimal("0.001")):
-        raise ValueError("must be positive, with at most three decimals")
+    if q != q.quantize(Decimal("0.0001")):
+        raise ValueError("must be positive, with at most four decimals")
     return q
 
 

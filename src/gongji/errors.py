@@ -135,6 +135,27 @@ CATALOGUE: dict[str, tuple[int, str, str]] = {
     "E_INFNO": (422, "不支持的交易编号", "unknown transaction number"),
     "E_CERT_TYPE": (422, "不支持的就诊凭证类型", "this credential type is not accepted here"),
     "E_AMBIGUOUS": (409, "该凭证对应多名参保人", "the credential matches more than one member"),
+    "E_UNSUPPORTED": (
+        422,
+        "不支持的险种或结算方式",
+        "gongji does not settle this (insurance type or settlement method)",
+    ),
+    "E_FEES_CHANGED": (
+        409,
+        "金额与费用明细不符（预结算后费用明细已变更）",
+        "the amounts differ from the fee details (changed since pre-settlement)",
+    ),
+    "E_FEE_CONFLICT": (
+        409,
+        "该费用明细流水号已上传不同的明细",
+        "the fee line serial was uploaded with other content",
+    ),
+    "E_VISIT_CANCELLED": (409, "该次挂号已撤销", "the registration was cancelled"),
+    "E_CANCEL_FINAL": (
+        409,
+        "结算已撤销，撤销不能冲正",
+        "a settlement cancellation stands; it cannot be reversed",
+    ),
     "E_UNAUTHORIZED": (401, "凭证无效或已吊销", "unknown or revoked credential"),
     "E_SIGNATURE": (401, "签名不正确", "the request's signature does not match"),
     "E_SIGNATURE_TIME": (

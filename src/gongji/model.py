@@ -23,7 +23,7 @@ from pydantic import (
 
 from gongji import catalogue, engine
 from gongji.errors import InputError, validated
-from gongji.money import amount, fmt, to_yuan
+from gongji.money import amount, fmt, fmt_price, to_yuan, unit_price
 from gongji.policy.schema import Pack, Version
 from gongji.terms import Category, Level, MemberType
 
@@ -137,6 +137,11 @@ def _moment(value: object) -> object:
 # Read as yuan into fen; written back as yuan text, so a stored record reads back the same
 # (written as fen, each update of a member's record multiplied its money by 100).
 Fen = Annotated[int, BeforeValidator(amount), PlainSerializer(fmt, when_used="json")]
+# a unit price: yuan with up to six decimals, held as Decimal fen; what it prices is rounded
+# once to the fen (money.unit_price)
+Price = Annotated[
+    Decimal, BeforeValidator(unit_price), PlainSerializer(fmt_price, when_used="json")
+]
 Id = Annotated[str, BeforeValidator(_text), printable(TEXT_MAX)]
 Code = Annotated[str, BeforeValidator(_text), printable(ID_MAX)]  # a member's, an institution's
 Day = Annotated[date, AfterValidator(_in_range)]
@@ -294,7 +299,7 @@ def without_identity(document: object) -> object:
 class ItemIn(Strict):
     code: Id
     quantity: Annotated[Decimal, BeforeValidator(catalogue.quantity)]
-    unit_price: Fen
+    unit_price: Price
 
 
 class VisitIn(Strict):

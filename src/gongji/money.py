@@ -51,6 +51,47 @@ def amount(value: object) -> int:
     return fen
 
 
+PRICE_PLACES = 6  # a unit price's decimals of a yuan (the national platform's pric N(16,6))
+
+
+def unit_price(value: object) -> Decimal:
+    """A unit price in yuan with at most six decimals -> fen, exactly, as a Decimal (up to four
+    decimals of a fen). A price is a rate, not an amount: what it prices is rounded once,
+    half-up, to the fen (`times`), and that amount is integer fen from then on. Floats,
+    negatives and prices beyond MAX_FEN a unit are refused as `amount` refuses them."""
+    if isinstance(value, (bool, float)):
+        raise MoneyError(f"must be an exact decimal price, not {type(value).__name__}")
+    try:
+        price = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise MoneyError(f"not a price: {value!r:.40}") from None
+    if not price.is_finite():
+        raise MoneyError(f"not a price: {value!r:.40}")
+    if price and price.adjusted() > MAX_DIGITS:
+        raise MoneyError(f"too large a price: {value!r:.40}")
+    exact = price.quantize(PRICE_STEP)
+    if exact != price:
+        raise MoneyError(f"at most {PRICE_PLACES} decimals allowed: {value!s:.40}")
+    if exact < 0:
+        raise MoneyError("must not be negative")
+    fen = exact * FEN_PER_YUAN
+    if fen > MAX_FEN:
+        raise MoneyError(f"at most {MAX_FEN // FEN_PER_YUAN} yuan a unit")
+    return Decimal(int(fen)) if fen == fen.to_integral_value() else fen.normalize()
+
+
+PRICE_STEP = Decimal(1).scaleb(-PRICE_PLACES)
+
+
+def fmt_price(fen: Decimal | int) -> str:
+    """A unit price (fen, possibly with fractions of a fen) -> yuan text with two decimals,
+    or more where the price has them ('200.00', '0.123456')."""
+    yuan = (Decimal(fen) / FEN_PER_YUAN).quantize(PRICE_STEP)
+    text = f"{yuan:f}".rstrip("0")
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.ljust(2, '0')}"
+
+
 def to_yuan(fen: int) -> Decimal:
     """Fen -> Decimal yuan with exactly two decimals."""
     return Decimal(fen).scaleb(-2).quantize(Decimal("0.01"))
@@ -95,8 +136,9 @@ def fmt_bp(bp: int) -> str:
     return f"{Decimal(bp).scaleb(-2).normalize():f}%"
 
 
-def times(fen: int, quantity: Decimal) -> int:
-    """A unit price in fen x a (possibly fractional) quantity, rounded half-up to the fen."""
+def times(fen: int | Decimal, quantity: Decimal) -> int:
+    """A unit price in fen (a Decimal where it has fractions of a fen: `unit_price`) x a
+    (possibly fractional) quantity, rounded once, half-up, to the fen."""
     return int((fen * quantity).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 

@@ -166,9 +166,23 @@ def n2201(st, rng):
             "dept_name": "内科"}  # fmt: skip
 
     def then(s, out):
-        s.registered.append((out["mdtrt_id"], member))
+        s.registered.append((out["data"]["mdtrt_id"], member))
 
     return national(st, "2201", {"data": data}, writes=True, then=then)
+
+
+def n2202(st, rng):
+    if not st.registered:
+        return n2201(st, rng)
+    mdtrt_id, member = rng.choice(st.registered)
+
+    def then(s, _out):  # cancelled: nothing more on it
+        s.registered.remove((mdtrt_id, member))
+        if (mdtrt_id, member) in s.with_fees:
+            s.with_fees.remove((mdtrt_id, member))
+
+    data = {"psn_no": member, "mdtrt_id": mdtrt_id}
+    return national(st, "2202", {"data": data}, writes=True, then=then)
 
 
 def n2203(st, rng):
@@ -208,6 +222,19 @@ def n2204(st, rng):
     return national(st, "2204", {"feedetail": fee_lines(mdtrt_id, member)}, True, then)
 
 
+def n2205(st, rng):
+    if not st.with_fees:
+        return n2204(st, rng)
+    mdtrt_id, member = rng.choice(st.with_fees)
+
+    def then(s, _out):  # its batch withdrawn: no fees left
+        if (mdtrt_id, member) in s.with_fees:
+            s.with_fees.remove((mdtrt_id, member))
+
+    data = {"mdtrt_id": mdtrt_id, "psn_no": member, "chrg_bchno": "B1"}
+    return national(st, "2205", {"data": data}, writes=True, then=then)
+
+
 def settle_data(mdtrt_id: str, member: str) -> dict:
     return {"psn_no": member, "mdtrt_id": mdtrt_id, "med_type": "11", "medfee_sumamt": 250.00,
             "insutype": "310", "acct_used_flag": "1", "mdtrt_cert_type": "01",
@@ -229,21 +256,23 @@ def n2207(st, rng):
     mdtrt_id, member = rng.choice(st.with_fees)
     call = national(st, "2207", {"data": settle_data(mdtrt_id, member)}, writes=True)
     msgid = call.body["msgid"]
-    call.then = lambda s, out: s.settled_2207.append((out["setlinfo"]["setl_id"], msgid, member))
+    call.then = lambda s, out: s.settled_2207.append(
+        (out["setlinfo"]["setl_id"], msgid, member, mdtrt_id)
+    )
     return call
 
 
 def n2208(st, rng):
     if not st.settled_2207:
         return n2207(st, rng)
-    setl_id, _, member = rng.choice(st.settled_2207)
-    data = {"setl_id": setl_id, "mdtrt_id": "x", "psn_no": member}
+    setl_id, _, member, mdtrt_id = rng.choice(st.settled_2207)
+    data = {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": member}
     return national(st, "2208", {"data": data}, writes=True)
 
 
 def n2601(st, rng):
     if st.settled_2207 and rng.random() < 0.5:
-        _, msgid, member = rng.choice(st.settled_2207)
+        _, msgid, member, _ = rng.choice(st.settled_2207)
     else:  # a 2207 that never arrived: withdrawn
         msgid, member = f"{HOSPITAL}LOST{st.next()}", rng.choice(st.members)
     data = {"psn_no": member, "omsgid": msgid, "oinfno": "2207"}
@@ -262,7 +291,7 @@ def n3201(st, rng):
 
 def n3202(st, rng):
     rows = [{"setl_id": s, "medfee_sumamt": 250.00, "fund_pay_sumamt": 75.00, "acct_pay": 125.00,
-             "refd_setl_flag": "0"} for s, _, _ in st.settled_2207[-3:]]  # fmt: skip
+             "refd_setl_flag": "0"} for s, *_ in st.settled_2207[-3:]]  # fmt: skip
     rows.append({"setl_id": "NOT-OURS", "medfee_sumamt": 1.00, "fund_pay_sumamt": 0,
                  "acct_pay": 0, "refd_setl_flag": "0"})  # fmt: skip
     data = {**PERIOD, "file_qury_no": "F1", "medfee_sumamt": 0, "fund_pay_sumamt": 0,
@@ -371,7 +400,7 @@ def r_health(st, rng):
 
 
 ROUTES = [
-    n1101, n2201, n2203, n2204, n2206, n2207, n2207, n2208, n2601, n3201, n3202,
+    n1101, n2201, n2202, n2203, n2204, n2205, n2206, n2207, n2207, n2208, n2601, n3201, n3202,
     r_settle, r_settle, r_presettle, r_reimburse, r_settlement, r_cancel, r_member,
     r_member_add, r_visits, r_account, r_bind, r_unbind, r_premium, r_health,
 ]  # fmt: skip

@@ -119,7 +119,8 @@ def test_nothing_is_written_before_an_answer_that_cannot_be_sent(service):
         mid = msgid()
         ok(call(c, "2207", settle_input(mdtrt_id), mid=mid))  # the good request settles
         settled = snapshot(service.db)
-        answers["2208"] = national(c, "2208", {"data": {"setl_id": mid}}, **bad)
+        cancel = {"setl_id": mid, "mdtrt_id": mdtrt_id, "psn_no": "P001"}
+        answers["2208"] = national(c, "2208", {"data": cancel}, **bad)
         answers["2601"] = national(
             c, "2601", {"data": {"psn_no": "P001", "omsgid": mid, "oinfno": "2207"}}, **bad
         )
@@ -131,7 +132,7 @@ def test_nothing_is_written_before_an_answer_that_cannot_be_sent(service):
                          ("2201 text", "input.data.ipt_otp_no"),
                          ("2204", "input.feedetail[0].feedetl_sn")):  # fmt: skip
         refused(answers[infno], field)
-    assert serial["output"]["ipt_otp_no"] == "12345"  # C(30): a number sent is read as text
+    assert serial["output"]["data"]["ipt_otp_no"] == "12345"  # C(30): a number sent is read as text
     assert views.member_show(service.db, "P001")["account_balance"] == Decimal("175.00")
     assert check.problems(service.db) == []
 

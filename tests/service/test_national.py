@@ -40,7 +40,8 @@ def ok(answer: dict) -> dict:
 
 
 def registered_visit(client, member: str = "P001", code: str = HOSPITAL) -> str:
-    """2201 + 2203 + 2204: a level-3 visit with two fee lines (one class C, out of scope)."""
+    """2201 + 2203 + 2204: a level-3 visit with two fee lines (one class C, out of scope).
+    2201 answers the visit under output.data (OH Output_2201.cs, MD GH2201.Out2201data)."""
     out = ok(
         call(
             client,
@@ -56,7 +57,7 @@ def registered_visit(client, member: str = "P001", code: str = HOSPITAL) -> str:
             code,
         )
     )
-    mdtrt_id = out["mdtrt_id"]
+    mdtrt_id = out["data"]["mdtrt_id"]
     ok(
         call(
             client,
@@ -181,10 +182,17 @@ def test_register_upload_presettle_settle_retry_cancel(service):
     assert again["setlinfo"] == info  # paid once
     assert views.member_show(service.db, "P001")["account_balance"] == Decimal("175.00")
     with service.client(service.hospital) as c:
+        cancel_mid = msgid()
         cancelled = ok(
-            call(c, "2208", {"data": {"setl_id": mid, "mdtrt_id": mdtrt_id, "psn_no": "P001"}})
+            call(
+                c,
+                "2208",
+                {"data": {"setl_id": mid, "mdtrt_id": mdtrt_id, "psn_no": "P001"}},
+                mid=cancel_mid,
+            )
         )
     assert cancelled["setlinfo"]["hifp_pay"] == -75.0
+    assert cancelled["setlinfo"]["setl_id"] == cancel_mid  # the cancellation's own id
     assert views.member_show(service.db, "P001")["account_balance"] == Decimal("300.00")
     assert check.problems(service.db) == []
 

@@ -50,7 +50,9 @@ def test_the_bureaus_credential_cannot_settle_on_the_national_interface(service)
         ("2201", {"data": {"psn_no": "P001", "begntime": "2023-03-01 10:00:00"}}),
         ("2207", settle_input(mdtrt_id)),
         ("2206", settle_input(mdtrt_id)),
-        ("2208", {"data": {"setl_id": "X1", "psn_no": "P001"}}),
+        ("2208", {"data": {"setl_id": "X1", "mdtrt_id": mdtrt_id, "psn_no": "P001"}}),
+        ("2202", {"data": {"mdtrt_id": mdtrt_id, "psn_no": "P001", "ipt_otp_no": "MZ001"}}),
+        ("2205", {"data": {"mdtrt_id": mdtrt_id, "psn_no": "P001", "chrg_bchno": "0000"}}),
         ("2601", {"data": {"psn_no": "P001", "omsgid": "X2", "oinfno": "2207"}}),
     ]
     with service.client(service.bureau) as c:
@@ -110,16 +112,18 @@ def test_b_on_as_msgid_over_the_national_interface(service):
     a = _settled_at_hospital(service, mid)
     before = snapshot(service.db)
     with service.client(service.clinic) as c:
-        cancel = {"data": {"setl_id": mid, "psn_no": "P001"}}
+        cancel = {"data": {"setl_id": mid, "mdtrt_id": a["mdtrt_id"], "psn_no": "P001"}}
         theirs = call(c, "2208", cancel, CLINIC)
-        unknown = call(c, "2208", {"data": {"setl_id": "NOPE", "psn_no": "P001"}}, CLINIC)
+        nope = {"data": {"setl_id": "NOPE", "mdtrt_id": a["mdtrt_id"], "psn_no": "P001"}}
+        unknown = call(c, "2208", nope, CLINIC)
         assert theirs["err_code"] == unknown["err_code"] == "E_NOT_FOUND"
         assert theirs["err_msg"].replace(mid, "<id>") == unknown["err_msg"].replace("NOPE", "<id>")
         assert snapshot(service.db) == before
         mdtrt_id = registered_visit(c, member="P002", code=CLINIC)
         b = ok(call(c, "2207", settle_input(mdtrt_id, "P002"), CLINIC, mid=mid))["setlinfo"]
         assert b["setl_id"] == mid and b["mdtrt_id"] == mdtrt_id != a["mdtrt_id"]
-        ok(call(c, "2208", cancel | {"data": {"setl_id": mid, "psn_no": "P002"}}, CLINIC))
+        mine = {"data": {"setl_id": mid, "mdtrt_id": mdtrt_id, "psn_no": "P002"}}
+        ok(call(c, "2208", mine, CLINIC))
     assert _active(service, HOSPITAL, mid)
     assert not _active(service, CLINIC, mid)
 
@@ -127,9 +131,9 @@ def test_b_on_as_msgid_over_the_national_interface(service):
 def test_b_registering_under_as_msgid_gets_a_visit_of_its_own(service):
     data = {"data": {"psn_no": "P001", "begntime": "2023-03-01 10:00:00"}}
     with service.client(service.hospital) as c:
-        a = ok(call(c, "2201", data, mid="REG1"))["mdtrt_id"]
+        a = ok(call(c, "2201", data, mid="REG1"))["data"]["mdtrt_id"]
     with service.client(service.clinic) as c:
-        b = ok(call(c, "2201", data, CLINIC, mid="REG1"))["mdtrt_id"]
+        b = ok(call(c, "2201", data, CLINIC, mid="REG1"))["data"]["mdtrt_id"]
         assert b != a
         info = {"mdtrtinfo": {"mdtrt_id": b, "psn_no": "P001", "med_type": "11"}}
         ok(call(c, "2203", info, CLINIC))

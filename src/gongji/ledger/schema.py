@@ -204,7 +204,11 @@ settlements = Table(
     # indexed: reports kept over the journal find the settlements of new entries
     Column("entry_id", Integer, ForeignKey("journal_entries.id"), nullable=False, index=True),
     Column("cancel_entry_id", Integer, ForeignKey("journal_entries.id")),
+    # the cancellation's own transaction id (the national 2208's msgid, scoped), where one
+    # was given: a retry finds it, a reversal (2601) of it is refused (migration 0016)
+    Column("cancel_txn_id", String(64)),
     UniqueConstraint("txn_id", name="uq_settlements_txn"),
+    Index("uq_settlements_cancel_txn", "cancel_txn_id", unique=True),
     Index(
         "ix_settlements_cancel_entry_id",
         "cancel_entry_id",
@@ -262,6 +266,8 @@ visits = Table(
     Column("disease", String(40)),
     Column("fees", JSON, nullable=False),  # uploaded fee details (2204), by feedetl_sn
     Column("txn_id", String(64)),  # the settlement (2207) once settled
+    Column("ipt_otp_no", String(30)),  # the hospital's outpatient serial (2201, 2202)
+    Column("cancelled_at", DateTime),  # the registration cancelled (2202): nothing more on it
 )
 
 # Counters every worker process of the service shares (ledger/limits.py): requests per

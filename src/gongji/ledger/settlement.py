@@ -467,12 +467,18 @@ def _mutual_aid(
     return None, 0, None
 
 
-def cancel(db: Engine, txn_id: str) -> dict:
+def cancel(db: Engine, txn_id: str, cancel_id: str | None = None) -> dict:
     """Cancel a settlement, in any order: a compensating entry, and the member's year given
     back exactly what the settlement consumed (fund pay of the year and, in the same month,
     of the month; the deductible met; the items' yearly deductibles; the window it opened).
     Settlements made after it stand as they were paid. A holder's account that paid by
     mutual aid gets its amount back.
+
+    `cancel_id`: the cancellation's own transaction id (the national 2208's), kept with the
+    settlement. The answer then also gives the id the cancellation is known by (the first
+    one given: a retry, even under a new id, gets the same cancellation back) and the
+    member's account balance after it. An id withdrawn (2601) before it arrived is refused,
+    and so is one already naming another settlement's cancellation.
     """
     with db.begin() as conn:
         found = conn.execute(select(settlements).where(settlements.c.txn_id == txn_id)).first()
@@ -480,7 +486,65 @@ def cancel(db: Engine, txn_id: str) -> dict:
             raise InputError("txn_id", f"no settlement {txn_id}", "E_NOT_FOUND")
         M.lock_all(conn, _holders_of(found))
         row = M.lock(conn, found.member_id)
-        return _cancel_locked(conn, row, found.id, txn_id)
+        if cancel_id is None:
+            return _cancel_locked(conn, row, found.id, txn_id)
+        _check_cancel_id(conn, cancel_id, found.id)
+        done = _cancel_locked(conn, row, found.id, txn_id, cancel_id)
+        known = conn.execute(
+            select(settlements.c.cancel_txn_id).where(settlements.c.id == found.id)
+        ).scalar_one()
+        balance = conn.execute(
+            select(members.c.account_balance).where(members.c.id == found.member_id)
+        ).scalar_one()
+        return {**done, "cancel_id": known, "account_balance": fmt(balance)}
+
+
+def _check_cancel_id(conn: Connection, cancel_id: str, settlement_id: int) -> None:
+    """A cancellation's id, under the member's lock: not withdrawn before it arrived, and
+    not the id of another settlement's cancellation."""
+    if conn.execute(
+        select(withdrawn_txns.c.txn_id).where(withdrawn_txns.c.txn_id == cancel_id)
+    ).first():
+        raise InputError(
+            "cancel_id", f"{cancel_id} was reversed before it arrived", "E_TXN_REVERSED"
+        )
+    other = conn.execute(
+        select(settlements.c.txn_id).where(
+            settlements.c.cancel_txn_id == cancel_id, settlements.c.id != settlement_id
+        )
+    ).first()
+    if other is not None:
+        raise InputError(
+            "cancel_id", f"{cancel_id} cancelled another settlement already", "E_TXN_CONFLICT"
+        )
+
+
+def withdraw_cancellation(db: Engine, cancel_id: str, member_id: str) -> dict:
+    """Reverse a cancellation whose answer was lost (the platform's 2601 of a 2208). One that
+    was made stands: the ledger cannot restore a cancelled settlement (its year's
+    accumulators and the account have moved on since, and settlements made after it were
+    paid against them), so the reversal is refused (E_CANCEL_FINAL) and the visit is to be
+    settled again. One that has not arrived is withdrawn: refused if it arrives later.
+    Under the member's lock, as the cancellation of the member's settlement is; repeating it
+    changes nothing."""
+    with db.begin() as conn:
+        M.lock(conn, member_id)
+        made = conn.execute(
+            select(settlements.c.txn_id).where(settlements.c.cancel_txn_id == cancel_id)
+        ).first()
+        if made is not None:
+            raise InputError(
+                "cancel_id",
+                f"{cancel_id} cancelled settlement {made.txn_id}: a cancellation stands (the"
+                " ledger cannot restore a cancelled settlement); settle the visit again",
+                "E_CANCEL_FINAL",
+            )
+        gone = conn.execute(
+            select(withdrawn_txns.c.txn_id).where(withdrawn_txns.c.txn_id == cancel_id)
+        ).first()
+        if gone is None:
+            conn.execute(insert(withdrawn_txns).values(txn_id=cancel_id, at=datetime.now()))
+    return {"txn_id": cancel_id, "reversed": True, "cancelled": False}
 
 
 def reverse(db: Engine, txn_id: str, member_id: str) -> dict:
@@ -505,9 +569,13 @@ def reverse(db: Engine, txn_id: str, member_id: str) -> dict:
     return {"txn_id": txn_id, "reversed": True, "settled": False}
 
 
-def _cancel_locked(conn: Connection, row, settlement_id: int, txn_id: str) -> dict:
+def _cancel_locked(
+    conn: Connection, row, settlement_id: int, txn_id: str, cancel_id: str | None = None
+) -> dict:
     s = conn.execute(select(settlements).where(settlements.c.id == settlement_id)).one()
     if s.cancel_entry_id is not None:
+        if cancel_id is not None and s.cancel_txn_id is None:  # cancelled over REST or 2601
+            _name_cancellation(conn, s.id, cancel_id)
         return {"txn_id": txn_id, "cancelled": True}
     state = M.state_of(row)
     if state.year > s.visit_time.year:
@@ -520,6 +588,8 @@ def _cancel_locked(conn: Connection, row, settlement_id: int, txn_id: str) -> di
     conn.execute(
         update(settlements).where(settlements.c.id == s.id).values(cancel_entry_id=entry_id)
     )
+    if cancel_id is not None:
+        _name_cancellation(conn, s.id, cancel_id)
     # the account as it is now (crediting may have come in between) plus what the settlement
     # took from it; the accumulators less what it consumed
     refund = dict(moves)
@@ -536,6 +606,12 @@ def _cancel_locked(conn: Connection, row, settlement_id: int, txn_id: str) -> di
         if holder is not None and holder != s.member_id:
             M.move_balance(conn, M.lock(conn, holder), amount)  # open: _back_to
     return {"txn_id": txn_id, "cancelled": True, "returned": _returned(use, refund, s)}
+
+
+def _name_cancellation(conn: Connection, settlement_id: int, cancel_id: str) -> None:
+    conn.execute(
+        update(settlements).where(settlements.c.id == settlement_id).values(cancel_txn_id=cancel_id)
+    )
 
 
 def _holders_of(s) -> set[str]:

@@ -248,3 +248,38 @@ def _record(row) -> SettlementRecord:
         Settled.from_document(row.result),
         row.cancel_entry_id is not None,
     )
+
+
+# -- what the national platform's settlement answers tell beyond the answer (issue 18) -------
+def member_identity(db: Engine, member_id: str) -> dict:
+    """The member as the national platform knows them: the identity columns (migration 0014;
+    None where not recorded), the region and the member type."""
+    with db.connect() as conn:
+        row = _row(conn, member_id)
+    return {
+        **{key: getattr(row, key) for key in IDENTITY_FIELDS},
+        "region": row.region,
+        "type": row.profile.get("type"),
+    }
+
+
+def recorded_at(db: Engine, txn_id: str) -> datetime | None:
+    """When the settlement under `txn_id` was recorded: its journal entry's time."""
+    with db.connect() as conn:
+        return conn.execute(
+            select(entries.c.created_at)
+            .join(settlements, settlements.c.entry_id == entries.c.id)
+            .where(settlements.c.txn_id == txn_id)
+        ).scalar()
+
+
+def active_settlement(db: Engine, institution: str, visit_id: str) -> str | None:
+    """The transaction id of the visit's settlement at the institution, unless cancelled."""
+    with db.connect() as conn:
+        return conn.execute(
+            select(settlements.c.txn_id).where(
+                settlements.c.institution == institution,
+                settlements.c.visit_id == visit_id,
+                settlements.c.cancel_entry_id.is_(None),
+            )
+        ).scalar()

@@ -167,7 +167,8 @@ def _check(file: str, stem: str, pack: Pack) -> None:
         _check_payment_methods(file, f"{where}.payment_methods", version.payment_methods)
         _check_family(file, f"{where}.family", version)
         _check_premiums(file, where, version)
-    for med_type, category in pack.med_types.items():
+    for med_type in pack.med_types:
+        category = pack.category_of(med_type)
         if not any(getattr(v, category.value) is not None for v in pack.versions):
             raise PolicyError(
                 file, f"med_types.{med_type}", f"the pack has no {category.value} policy"

@@ -428,6 +428,13 @@ class Version(_Strict):
     day_surgery: Benefit | None = None
 
 
+class MedType(Cited):
+    """A med_type code the platform sends, mapped to a category by the article that puts that
+    care under it (e.g. a pharmacy purchase under general outpatient pooling)."""
+
+    category: Category
+
+
 class Pack(_Strict):
     region: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     name: str
@@ -435,8 +442,14 @@ class Pack(_Strict):
     document: str
     source: str  # the rulebook file in shared/seeds
     admdvs: Annotated[str, Field(pattern=r"^\d{6}$")]  # administrative division code
-    med_types: dict[str, Category]  # the platform's med_type -> category
+    # the platform's med_type -> category: plain, or cited where an article maps it
+    med_types: dict[str, Category | MedType]
     versions: list[Version]
+
+    def category_of(self, med_type: str) -> Category | None:
+        """The category the pack settles a med_type under (None: not one of its codes)."""
+        given = self.med_types.get(med_type)
+        return given.category if isinstance(given, MedType) else given
 
     def version_id(self, version: Version) -> str:
         return f"{self.region}@{version.valid_from.isoformat()}"

@@ -19,12 +19,21 @@ Readings (the public specification is not reproduced here):
   (`mdtrtarea_admvs`); its items are priced with the care region's catalogue, its benefits
   are the insured region's pack ("就医地目录、参保地待遇").
 - Reversal (2601) covers 2207 (the settlement is cancelled once, or refused if it arrives
-  later) and 2201/2203/2204 (nothing to undo in money: acknowledged).
+  later), 2208 (one that has not arrived is refused if it arrives later; one that was made
+  stands, refused E_CANCEL_FINAL: the ledger cannot restore a cancelled settlement, whose
+  year's accumulators and account have moved on since — the visit is settled again) and
+  2201/2203/2204 (nothing to undo in money: acknowledged).
+- A 2208 is a transaction of its own: its `setl_id` is its `msgid` (scoped as settlements'
+  ids are), kept with the settlement; a retry, under any msgid, gets the first back.
+- insutype 310 (employees' basic medical insurance) is the only one settled, psn_setlway 01
+  (itemised, 按项目) the only way (02, a fixed quota, needs quotas no pack sets);
+  acct_used_flag 0 or 1 (01, sent by one client, is 1, §7.9). Each absent is 310, 01, 1;
+  another value is refused, never replaced.
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Annotated
 
@@ -34,17 +43,22 @@ from sqlalchemy import Engine
 from gongji import policy
 from gongji.documents import read_json
 from gongji.errors import CATALOGUE, InputError, ServiceError, first_error
-from gongji.ledger.answer import Settled
-from gongji.ledger.settlement import cancel, presettle, reverse
+from gongji.ledger.settlement import cancel, presettle, reverse, withdraw_cancellation
 from gongji.model import ID_MAX, TEXT_MAX, printable
-from gongji.money import fmt, json_number, to_yuan
-from gongji.service import fields, files, member_info, refmsgid, registered, scope, signin
+from gongji.money import fmt, to_fen, to_yuan
+from gongji.service import (
+    fields,
+    files,
+    member_info,
+    refmsgid,
+    registered,
+    scope,
+    setlinfo,
+    signin,
+)
 from gongji.service.auth import Caller
 from gongji.service.writer import Writer
 from gongji.supervision import statements
-
-PSN_TYPE = member_info.PSN_TYPE
-FUND_NAME = {"310100": "职工基本医疗保险统筹基金", "310200": "职工基本医疗保险个人账户基金"}
 
 
 def _blank(value: object) -> object:
@@ -219,12 +233,18 @@ async def member_information(ctx: Context) -> dict:
     return await member_info.member_information(ctx.db, _data(ctx), ctx.resolver)
 
 
-# -- 2201 / 2203 / 2204 registration, visit information, fee details -----------------------
+# -- 2201-2205 registration and its cancel, visit information, fee details and their cancel -
 async def registration(ctx: Context) -> dict:
     e = ctx.envelope
-    return await asyncio.to_thread(
-        registered.register, ctx.db, e.fixmedins_code, e.msgid, _data(ctx), "input.data"
+    data = await asyncio.to_thread(
+        registered.register, ctx.db, e.fixmedins_code, e.msgid, _data(ctx), DATA
     )
+    return {"data": data}  # output.data, as OH's Output_2201 and MD's Out2201data read it
+
+
+async def registration_cancel(ctx: Context) -> None:
+    data = _data(ctx)
+    await asyncio.to_thread(registered.cancel_registration, ctx.db, ctx.caller, data, DATA)
 
 
 async def visit_information(ctx: Context) -> None:
@@ -245,15 +265,48 @@ async def fee_details(ctx: Context) -> dict:
     return {"result": result}
 
 
+async def fee_details_cancel(ctx: Context) -> None:
+    data = _data(ctx)
+    await asyncio.to_thread(registered.cancel_fees, ctx.db, ctx.caller, data, DATA)
+
+
 # -- 2206 / 2207 pre-settle and settle ------------------------------------------------------
-async def _settlement_input(ctx: Context) -> tuple[str, dict, object, str]:
+ACCOUNT_FLAGS = {"0": False, "1": True, "01": True}  # acct_used_flag (§7.9)
+ITEMISED, QUOTA = "01", "02"  # psn_setlway (§7.7)
+
+
+def _use_account(data: dict) -> bool:
+    flag = fields.text(data, "acct_used_flag", DATA, 2, required=False) or "1"
+    if flag not in ACCOUNT_FLAGS:
+        raise InputError("input.data.acct_used_flag", f"{flag}: 0 (no) or 1 (yes; also 01)")
+    return ACCOUNT_FLAGS[flag]
+
+
+def _itemised(data: dict) -> None:
+    """psn_setlway: 01, settled by item, is what gongji does; 02, a fixed quota per visit
+    (按定额结算), needs quotas that no pack sets: refused, not settled by item instead."""
+    way = fields.text(data, "psn_setlway", DATA, 6, required=False) or ITEMISED
+    if way == QUOTA:
+        raise InputError(
+            "input.data.psn_setlway",
+            "02 (按定额结算, a fixed quota) is not settled by gongji: no policy pack sets quotas;"
+            " send 01 (按项目结算, by item)",
+            "E_UNSUPPORTED",
+        )
+    if way != ITEMISED:
+        raise InputError("input.data.psn_setlway", f"{way}: 01 (by item) or 02 (fixed quota)")
+
+
+async def _settlement_input(ctx: Context) -> tuple[str, dict, object, setlinfo.Shown]:
+    """The visit to settle and how the answer shows it; every field read and checked."""
     data = _data(ctx)
     member_id = fields.text(data, "psn_no", DATA, ID_MAX)
     mdtrt_id = fields.text(data, "mdtrt_id", DATA, ID_MAX)
     given_type = fields.text(data, "med_type", DATA, registered.MED_TYPE_MAX, required=False)
-    flag = fields.text(data, "acct_used_flag", DATA, 2, required=False) or "1"
-    if flag not in ("0", "1"):
-        raise InputError("input.data.acct_used_flag", "0 or 1")
+    cert_type = fields.text(data, "mdtrt_cert_type", DATA, 3, required=False)
+    registered.insurance_type(data, DATA)
+    _itemised(data)
+    use_account = _use_account(data)
     document, visit = await asyncio.to_thread(
         registered.visit_document, ctx.db, ctx.caller, mdtrt_id, "input.data.mdtrt_id"
     )
@@ -262,22 +315,23 @@ async def _settlement_input(ctx: Context) -> tuple[str, dict, object, str]:
     med_type = given_type or visit.med_type
     region = visit.region
     pack = policy.load_region(region)
-    category = pack.med_types.get(med_type)
+    category = pack.category_of(med_type)
     if category is None:
         known = ", ".join(pack.med_types)
         raise InputError("input.data.med_type", f"{med_type} is not one of {region}'s ({known})")
     document["category"] = category.value
-    document["use_account"] = flag == "1"
+    document["use_account"] = use_account
     e = ctx.envelope
     if e.mdtrtarea_admvs and e.insuplc_admdvs and e.mdtrtarea_admvs != e.insuplc_admdvs:
         document["remote"] = True
-    return member_id, document, visit, med_type
+    shown = setlinfo.Shown(None, e.msgid, med_type, cert_type, 0)
+    return member_id, document, visit, shown
 
 
 def _check_total(ctx: Context, visit) -> None:
     """The HIS's total must be the total of the fee details it uploaded."""
     given = fields.amount(_data(ctx), "medfee_sumamt", DATA, required=False)
-    total = registered.fees_total(visit)
+    total = registered.priced_fees(visit).total
     if given is not None and given != total:
         raise InputError(
             "input.data.medfee_sumamt",
@@ -285,29 +339,97 @@ def _check_total(ctx: Context, visit) -> None:
         )
 
 
+# 2207's amounts from its pre-settlement (§5.10) and the split of the fee details they are
+SPLIT = (
+    ("fulamt_ownpay_amt", "out_of_scope"),
+    ("overlmt_selfpay", "above_standard"),
+    ("preselfpay_amt", "class_b_self_pay"),
+    ("inscp_scp_amt", "in_scope"),
+)
+
+
+def _check_split(ctx: Context, visit) -> None:
+    """2207's amounts, where given, must be the fee details' as they are now: pricing
+    depends on the lines and the catalogue alone, so this is what the settlement will
+    answer, known before anything is written. A difference means the fee details changed
+    since the pre-settlement the client copied them from."""
+    data = _data(ctx)
+    given = {key: fields.amount(data, key, DATA, required=False) for key, _ in SPLIT}
+    split = registered.priced_fees(visit)
+    differs = [
+        f"{key} {fmt(given[key])}, the fee details' {fmt(getattr(split, name))}"
+        for key, name in SPLIT
+        if given[key] is not None and given[key] != getattr(split, name)
+    ]
+    if differs:
+        first = next(key for key, name in SPLIT if given[key] not in (None, getattr(split, name)))
+        raise InputError(
+            f"input.data.{first}",
+            "; ".join(differs) + ": the fee details changed since the pre-settlement (2206);"
+            " pre-settle again",
+            "E_FEES_CHANGED",
+        )
+
+
 async def presettle_transaction(ctx: Context) -> dict:
-    member_id, document, visit, med_type = await _settlement_input(ctx)
+    member_id, document, visit, shown = await _settlement_input(ctx)
     _check_total(ctx, visit)
     result = await asyncio.to_thread(presettle, ctx.db, member_id, document)
-    return setlinfo(result, member_id, med_type, ctx.envelope.msgid, ctx.caller)
+    f = await asyncio.to_thread(setlinfo.facts, ctx.db, member_id, None, visit.mdtrt_id)
+    shown = replace(shown, balance=result.account_balance)
+    return setlinfo.output(result, member_id, f, shown)
 
 
 async def settle_transaction(ctx: Context) -> dict:
-    member_id, document, visit, med_type = await _settlement_input(ctx)
+    member_id, document, visit, shown = await _settlement_input(ctx)
     _check_total(ctx, visit)
+    _check_split(ctx, visit)
     txn_id = scope.key(ctx.caller, ctx.envelope.msgid, "msgid")
     result = await ctx.writer.settle(txn_id, member_id, document)
-    return setlinfo(result, member_id, med_type, ctx.envelope.msgid, ctx.caller)
+    f = await asyncio.to_thread(setlinfo.facts, ctx.db, member_id, txn_id, visit.mdtrt_id)
+    setl_id = scope.shown(ctx.caller, result.txn_id)
+    shown = replace(shown, setl_id=setl_id, balance=result.account_balance)
+    return setlinfo.output(result, member_id, f, shown)
 
 
 # -- 2208 cancel, 2601 reverse ---------------------------------------------------------------
+# the ledger's names for what the national transactions call otherwise
+_CANCEL_FIELDS = {"cancel_id": "msgid", "txn_id": "input.data.setl_id"}
+
+
 async def cancel_settlement(ctx: Context) -> dict:
-    setl_id = fields.text(_data(ctx), "setl_id", DATA, TEXT_MAX)
+    """2208: the settlement named by setl_id, of the visit and member named, cancelled under
+    the 2208's own id; refused, nothing changed, if visit or member are not its."""
+    data = _data(ctx)
+    setl_id = fields.text(data, "setl_id", DATA, TEXT_MAX)
+    mdtrt_id = fields.text(data, "mdtrt_id", DATA, TEXT_MAX)
+    member_id = fields.text(data, "psn_no", DATA, ID_MAX)
+    cancel_id = scope.key(ctx.caller, ctx.envelope.msgid, "msgid")
     original = await asyncio.to_thread(
         scope.settlement, ctx.db, ctx.caller, setl_id, "input.data.setl_id"
     )
-    await asyncio.to_thread(cancel, ctx.db, original.txn_id)
-    return setlinfo(original.answer, original.member_id, "", setl_id, ctx.caller, sign=-1)
+    a = original.answer
+    if a.visit_id != mdtrt_id:
+        raise InputError("input.data.mdtrt_id", f"settlement {setl_id} is not visit {mdtrt_id}'s")
+    if original.member_id != member_id:
+        raise InputError("input.data.psn_no", f"settlement {setl_id} is not {member_id}'s")
+    try:
+        done = await asyncio.to_thread(cancel, ctx.db, original.txn_id, cancel_id)
+    except InputError as exc:
+        raise InputError(_CANCEL_FIELDS.get(exc.field, exc.field), exc.reason, exc.code) from None
+    f = await asyncio.to_thread(setlinfo.facts, ctx.db, member_id, original.txn_id, mdtrt_id)
+    shown = setlinfo.Shown(
+        setl_id=scope.shown(ctx.caller, done["cancel_id"]),
+        medins_setl_id=ctx.envelope.msgid,
+        med_type=None,
+        mdtrt_cert_type=None,
+        balance=to_fen(done["account_balance"]),
+        sign=-1,
+    )
+    return setlinfo.output(a, member_id, f, shown)
+
+
+REVERSIBLE = ("2207", "2208", "2201", "2203", "2204")
 
 
 async def reverse_transaction(ctx: Context) -> dict | None:
@@ -318,8 +440,16 @@ async def reverse_transaction(ctx: Context) -> dict | None:
     member_id = fields.text(data, "psn_no", DATA, ID_MAX)
     if oinfno in ("2201", "2203", "2204"):
         return None  # no money moved: nothing to undo
-    if oinfno != "2207":
-        raise InputError("input.data.oinfno", "2207, 2201, 2203 or 2204 can be reversed")
+    if oinfno not in REVERSIBLE:
+        raise InputError("input.data.oinfno", f"{', '.join(REVERSIBLE)} can be reversed")
+    if oinfno == "2208":
+        key = scope.key(ctx.caller, omsgid, "input.data.omsgid")
+        try:
+            await asyncio.to_thread(withdraw_cancellation, ctx.db, key, member_id)
+        except InputError as exc:
+            field = {"cancel_id": "input.data.omsgid", "member_id": "input.data.psn_no"}
+            raise InputError(field.get(exc.field, exc.field), exc.reason, exc.code) from None
+        return None
     # always the caller's own: its settlement, else its own id withdrawn (another
     # institution's settlement under the same id is neither seen nor touched)
     found = await asyncio.to_thread(scope.find, ctx.db, ctx.caller, omsgid, "input.data.omsgid")
@@ -417,65 +547,6 @@ def _period(data: dict) -> tuple[date, date]:
     return begin, end
 
 
-# -- the settlement in the platform's names --------------------------------------------------
-def setlinfo(
-    a: Settled, member_id: str, med_type: str, msgid: str, caller: Caller, sign: int = 1
-) -> dict:
-    """The answer as the platform's setlinfo and setldetail: money as JSON numbers, negative
-    for a cancellation (`sign` -1); the settlement's id as the caller knows it."""
-
-    def n(key: str) -> float:
-        return json_number(sign * getattr(a, key))
-
-    fund_trace = "; ".join(f"{s.rule} {fmt(s.amount)}" for s in a.trace)
-    info = {
-        "setl_id": scope.shown(caller, a.txn_id) or None,
-        "mdtrt_id": a.visit_id,
-        "psn_no": member_id,
-        "psn_name": None,
-        "insutype": "310",
-        "med_type": med_type or None,
-        "setl_time": a.time,
-        "medfee_sumamt": n("total"),
-        "fulamt_ownpay_amt": n("out_of_scope"),
-        "overlmt_selfpay": n("above_standard"),
-        "preselfpay_amt": n("class_b_self_pay"),
-        "inscp_scp_amt": n("in_scope"),
-        "act_pay_dedc": n("deductible"),
-        "hifp_pay": n("fund_pay"),
-        "cvlserv_pay": 0.0,
-        "hifob_pay": 0.0,
-        "maf_pay": 0.0,
-        "oth_pay": 0.0,
-        "fund_pay_sumamt": n("fund_pay"),
-        "psn_part_amt": json_number(sign * (a.total - a.fund_pay)),
-        "acct_pay": n("account_pay"),
-        "acct_mulaid_pay": n("mutual_aid_pay"),
-        "psn_cash_pay": n("cash_pay"),
-        "hosp_part_amt": 0.0,
-        "balc": json_number(a.account_balance),
-        "medins_setl_id": msgid,
-        "clr_type": "11",
-    }
-    detail = [
-        {
-            "fund_pay_type": "310100",
-            "fund_pay_type_name": FUND_NAME["310100"],
-            "inscp_scp_amt": n("in_scope"),
-            "fund_payamt": n("fund_pay"),
-            "setl_proc_info": fund_trace,
-        },
-        {
-            "fund_pay_type": "310200",
-            "fund_pay_type_name": FUND_NAME["310200"],
-            "inscp_scp_amt": n("in_scope"),
-            "fund_payamt": n("account_pay"),
-            "setl_proc_info": None,
-        },
-    ]
-    return {"setlinfo": info, "setldetail": detail}
-
-
 # what the bureau's credential may ask: it reads; institutions settle (issue 17 item 6). It
 # downloads an institution's files (9102) but uploads none (9101): an upload is an
 # institution's own detail file, kept under its code, which the bureau has none of.
@@ -486,8 +557,10 @@ HANDLERS: dict[str, Handler] = {
     "9002": signin.sign_out,
     "1101": member_information,
     "2201": registration,
+    "2202": registration_cancel,
     "2203": visit_information,
     "2204": fee_details,
+    "2205": fee_details_cancel,
     "2206": presettle_transaction,
     "2207": settle_transaction,
     "2208": cancel_settlement,

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, and_, select
 
 from gongji.ledger.schema import institutions, members, settlements
 from gongji.ledger.schema import visits as registered
-from gongji.money import times, to_fen
+from gongji.money import times, unit_price
 
 VISITS = {
     "visit_id": pl.Utf8,
@@ -112,6 +112,7 @@ def from_ledger(db: Engine, begin: date, end: date, rx_days: int = 7) -> Claims:
             ).where(
                 registered.c.begntime >= since,
                 registered.c.begntime <= datetime.combine(end, time.max),
+                registered.c.cancelled_at.is_(None),  # a registration cancelled (2202)
             )
         ).all()
     kinds = {i.code: i.kind for i in insts}
@@ -197,7 +198,7 @@ def _fen(amount: pl.Expr) -> pl.Expr:
 
 def _examination(items: list | None) -> int:
     return sum(
-        times(to_fen(i["unit_price"]), Decimal(str(i["quantity"])))
+        times(unit_price(i["unit_price"]), Decimal(str(i["quantity"])))
         for i in items or []
         if str(i.get("code", "")).startswith(EXAMINATION_PREFIX)
     )

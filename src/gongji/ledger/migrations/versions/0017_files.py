@@ -3,14 +3,14 @@ institution uploads (9101) for its detail reconciliation (3202), and the result 
 writes for it to download (9102), kept in the store so any worker serves them.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 
 
 def upgrade() -> None:

@@ -146,7 +146,8 @@ def test_every_med_type_maps_to_a_category_the_region_has():
     assert found["panzhihua"]["41"] == "general" and found["panzhihua"]["14"] == "chronic"
     assert found["xishuangbanna"]["13"] == "emergency" and found["xishuangbanna"]["41"] == "general"
     assert found["jiamusi"] == {"11": "general", "14": "chronic"}  # no pharmacy pooling text
-    assert found["nanyang"] == {"11": "general"}
+    # 第十三条 brings pharmacies in (the prescription channel's reading, M-3)
+    assert found["nanyang"] == {"11": "general", "41": "general"}
 
 
 # -- item 4: 2207's setlinfo and setldetail carry the spec's fields ------------------------------

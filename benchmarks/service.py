@@ -3,6 +3,8 @@ PostgreSQL, then the ledger's invariants.
 
     python benchmarks/service.py [--store sqlite|postgresql|both] [--workers 2]
                                  [--seconds 10] [--connections 64] [--rate 500] [--runs 3]
+    python benchmarks/service.py --signing   # what x-tif signing costs: 1101s signed beside
+                                             # Bearer on the national endpoint (PostgreSQL)
 
 For each store: a fresh database with 5,000 members and one registered hospital; the service
 runs as its own process(es) (`gongji serve --workers N`, access log on, to /dev/null); the
@@ -26,6 +28,7 @@ every run's line is printed, then the median of each figure over the runs.
 import argparse
 import asyncio
 import gc
+import hashlib
 import multiprocessing
 import os
 import statistics
@@ -83,9 +86,11 @@ class Connection:
     async def open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
 
-    async def post(self, payload: bytes) -> int:
+    async def post(self, payload: bytes, path: str = "/v1/settlements", auth: str = "") -> int:
+        """`auth`: the credential's header lines (default: its Bearer token)."""
+        auth = auth or f"Authorization: Bearer {self.token}\r\n"
         head = (
-            f"POST /v1/settlements HTTP/1.1\r\nHost: load\r\nAuthorization: Bearer {self.token}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: load\r\n{auth}"
             f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
         ).encode()
         self.writer.write(head + payload)
@@ -311,6 +316,75 @@ def postgres_database():
     return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
 
 
+# -- what signing costs: 1101 on the national endpoint, Bearer beside x-tif-* ---------------
+NATIONAL = "/fsi/api/rsfComIfsService/callService"
+
+
+def signed_headers(paasid: str, secret: str) -> str:
+    """x-tif-* as HIS clients compute them (national-interface §2.1), a new nonce each."""
+    ts, nonce = str(int(time.time())), uuid.uuid4().hex
+    sig = hashlib.sha256(f"{ts}{secret}{nonce}{ts}".encode()).hexdigest()
+    return (
+        f"x-tif-paasid: {paasid}\r\nx-tif-timestamp: {ts}\r\nx-tif-nonce: {nonce}\r\n"
+        f"x-tif-signature: {sig}\r\n"
+    )
+
+
+def member_query(n: int) -> bytes:
+    return (
+        f'{{"infno":"1101","msgid":"Q{n}","fixmedins_code":"{HOSPITAL}",'
+        f'"input":{{"data":{{"psn_no":"M{n % MEMBERS}"}}}}}}'
+    ).encode()
+
+
+async def queries(port: int, token: str, signing: tuple[str, str] | None, seconds: float) -> float:
+    """1101s a second over 64 connections for `seconds`, signed when `signing` is given."""
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(w: int) -> None:
+        nonlocal done
+        c = Connection(port, token)
+        await c.open()
+        n = w
+        while time.perf_counter() < deadline:
+            auth = signed_headers(*signing) if signing else ""
+            assert await c.post(member_query(n), NATIONAL, auth) == 200
+            done, n = done + 1, n + 64
+
+    await asyncio.gather(*(worker(w) for w in range(64)))
+    return done / seconds
+
+
+def signing_cost(args) -> None:
+    """Bearer and signed 1101s alternated, `--runs` rounds each, on PostgreSQL: the medians
+    and their ratio (the signature's SHA-256 and the nonce claimed in the store)."""
+    url, drop = postgres_database()
+    try:
+        prepare(url)
+        db = store.connect(url)
+        issued = auth.issue_credential(db, HOSPITAL, "signing")
+        db.dispose()
+        port = 18000 + os.getpid() % 1000
+        proc = serve(url, port, args.workers)
+        try:
+            bearer, signed = [], []
+            for _ in range(args.runs):
+                bearer.append(asyncio.run(queries(port, issued.token, None, args.seconds)))
+                pair = (issued.paasid, issued.secret)
+                signed.append(asyncio.run(queries(port, issued.token, pair, args.seconds)))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    finally:
+        drop()
+    b, s = statistics.median(bearer), statistics.median(signed)
+    print(
+        f"1101 on {NATIONAL}: Bearer {b:.0f}/s, x-tif signed {s:.0f}/s ({s / b:.2f}x; "
+        f"median of {args.runs} alternated rounds)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--store", choices=["sqlite", "postgresql", "both"], default="both")
@@ -319,7 +393,12 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--rate", type=float, default=500)
     ap.add_argument("--runs", type=int, default=3, help="runs a store; medians are reported")
+    ap.add_argument(
+        "--signing", action="store_true", help="only: 1101s signed beside Bearer (PostgreSQL)"
+    )
     args = ap.parse_args()
+    if args.signing:
+        return signing_cost(args)
     cores = os.cpu_count()
     print(f"gongji serve --workers {args.workers}; the load process on the same {cores} cores")
     clean = True

@@ -171,7 +171,7 @@ def test_each_bad_signature_is_refused_in_the_envelope_and_writes_nothing(servic
         # the same headers twice: the first is served, the replay refused
         first = answered(attempt(once))
         refused(attempt(once), "E_REPLAYED", "x-tif-nonce")
-        assert first["mdtrt_id"]
+        assert first["data"]["mdtrt_id"]  # 2201: output.data
     revoked = auth.issue_credential(service.db, HOSPITAL, "old")
     with service.db.begin() as conn:
         id_ = conn.execute(
@@ -485,7 +485,7 @@ def test_a_visit_through_the_a_variants_with_the_envelopes_clients_send(service)
             opter_type=1,
             infver="V1.0",
         )
-        mdtrt_id = registered["mdtrt_id"]
+        mdtrt_id = registered["data"]["mdtrt_id"]
         # OH 2203A, input as X1 sends it (a string of JSON), "" for the insured region
         visit = {
             "mdtrtinfo": {

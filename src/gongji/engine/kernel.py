@@ -13,6 +13,7 @@ year roll -> for the line: eligibility -> level -> deductible -> ratio -> caps
 
 from gongji.engine import layout as L
 from gongji.engine.facts import year_start
+from gongji.engine.state import item_base, kept
 from gongji.money import apply_ratio
 
 
@@ -128,9 +129,10 @@ def roll_year(S, month, tracing, tr):
         for p in range(L.N_POOLS):
             S[L.S_POOL + p * L.PU_STRIDE + L.PU_ANNUAL] = 0
             S[L.S_POOL + p * L.PU_STRIDE + L.PU_DED_MET] = 0
-        for i in range(L.ITEMS):
-            S[L.S_ITEM + i * L.I_STRIDE + L.I_KEY] = 0
-            S[L.S_ITEM + i * L.I_STRIDE + L.I_MET] = 0
+        items = item_base(S)
+        for i in range(kept(S)):
+            S[items + i * L.I_STRIDE + L.I_KEY] = 0
+            S[items + i * L.I_STRIDE + L.I_MET] = 0
     if S[L.S_MONTH] != month:
         S[L.S_MONTH] = month
         for p in range(L.N_POOLS):
@@ -227,8 +229,9 @@ def charge_deductible(P, S, base, when, month, inst, item, level, klass, scope, 
 def charge_item_deductible(S, item, standard, scope, tracing, tr):
     """One deductible per item (e.g. a negotiated drug) per year."""
     free = -1
-    for i in range(L.ITEMS):
-        slot = L.S_ITEM + i * L.I_STRIDE
+    items = item_base(S)
+    for i in range(kept(S)):
+        slot = items + i * L.I_STRIDE
         key = S[slot + L.I_KEY]
         if key == item:
             met = S[slot + L.I_MET]
@@ -260,7 +263,7 @@ def open_window(S, window, span, since, inst, when):
     """The state slot of the institution's open deductible window, or -1."""
     if window == L.WIN_NONE:
         return -1
-    for i in range(L.WINDOWS):
+    for i in range(kept(S)):
         slot = L.S_WINDOW + i * L.W_STRIDE
         opened = S[slot + L.W_OPENED]
         if S[slot + L.W_INST] == inst and window_is_open(window, span, since, opened, when):
@@ -270,7 +273,7 @@ def open_window(S, window, span, since, inst, when):
 
 def free_window(S, window, span, since, when):
     """A slot whose window is closed (or never used), or -1 when all are open."""
-    for i in range(L.WINDOWS):
+    for i in range(kept(S)):
         slot = L.S_WINDOW + i * L.W_STRIDE
         if not window_is_open(window, span, since, S[slot + L.W_OPENED], when):
             return slot

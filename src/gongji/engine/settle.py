@@ -18,7 +18,7 @@ from gongji.engine import layout as L
 from gongji.engine.facts import LEVEL_INDEX, Member, Visit, kernel_args
 from gongji.engine.invariants import check
 from gongji.engine.kernel import emit, settle_visit
-from gongji.engine.state import YearState
+from gongji.engine.state import YearState, grown, kept
 from gongji.engine.tables import Tables, tables_on
 from gongji.policy.schema import Pack
 from gongji.terms import Level, MemberClass
@@ -32,11 +32,9 @@ class EngineError(ValueError):
         self.code = code
 
 
-# Why the kernel refused a visit, by its status (its error code: layout.STATUS_CODES).
-_REFUSED = {
-    L.WINDOWS_FULL: f"more than {L.WINDOWS} institutions with an open deductible window at once",
-    L.ITEMS_FULL: f"more than {L.ITEMS} items with a yearly deductible",
-}
+# The kernel's statuses that say the state had no room (state.grown), not that the visit
+# is refused.
+NO_ROOM = (L.WINDOWS_FULL, L.ITEMS_FULL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +71,18 @@ def settle(
     counted = tables.counted(member.chronic_diseases)
     if counted < len(member.chronic_diseases) and tables.cites[line][0][L.T_NOT_COUNTED]:
         before += [L.T_NOT_COUNTED, 0, line, len(member.chronic_diseases) - counted]
-    tr = [0] * L.TRACE_CAPACITY if trace else [0]
-    for i in range(0, len(before) if trace else 0, L.TRACE_STRIDE):
-        emit(True, tr, *before[i : i + L.TRACE_STRIDE])
     args = kernel_args(member, visit, counted)
+    tr = _trace_of(before, trace)
     s = list(state.slots)
     deductible, fund, account, cash, status = settle_visit(tables.params, s, *args, line, trace, tr)
-    if status != L.OK:
-        raise EngineError(L.STATUS_CODES[status], _REFUSED[status])
+    while status in NO_ROOM:
+        # more open windows or items than the state keeps: again, from the state before
+        # the visit with twice the room (rare: the common case keeps its fixed size)
+        s = grown(state.slots, 2 * kept(s))
+        tr = _trace_of(before, trace)
+        deductible, fund, account, cash, status = settle_visit(
+            tables.params, s, *args, line, trace, tr
+        )
     check(state.slots, s, visit.total, visit.in_scope, deductible, fund, account, cash)
     result = Result(
         tables.version_id,
@@ -95,6 +97,14 @@ def settle(
         tuple(tr[1 : 1 + tr[0]]),
     )
     return result, YearState(tuple(s))
+
+
+def _trace_of(before: list[int], trace: bool) -> list[int]:
+    """A trace buffer holding the records made before the kernel (none if not tracing)."""
+    tr = [0] * L.TRACE_CAPACITY if trace else [0]
+    for i in range(0, len(before) if trace else 0, L.TRACE_STRIDE):
+        emit(True, tr, *before[i : i + L.TRACE_STRIDE])
+    return tr
 
 
 def settle_all(

@@ -100,4 +100,7 @@ def test_a_state_grows_only_past_its_room():
     assert len(eight.slots) == L.S_SIZE
     results, nine = engine.settle_all(pack, member, eight, visits[8:])
     assert results[0].deductible == 5_000  # KF-9a: the ninth institution's own deductible
+    # its trace is the one made from the grown state: the steps the eighth visit's were
+    eighth, _ = engine.settle_all(pack, member, engine.YearState.new(), visits[:8])
+    assert results[0].trace[:: L.TRACE_STRIDE] == eighth[7].trace[:: L.TRACE_STRIDE]
     assert kept(nine.slots) == 2 * L.WINDOWS and len(nine.open_windows) == 9

@@ -84,6 +84,7 @@ WINDOWS = 8  # open per-visit deductible windows kept (one per institution withi
 W_INST, W_OPENED, W_MET, W_STRIDE = 0, 1, 2, 3
 ITEMS = WINDOWS  # per-item-year deductibles kept (negotiated drugs used this year)
 I_KEY, I_MET, I_STRIDE = 0, 1, 2
+SLOT_STRIDE = W_STRIDE + I_STRIDE  # a window and an item: what a state grows by per slot
 PU_ANNUAL, PU_MONTHLY, PU_DED_MET, PU_STRIDE = 0, 1, 2, 3
 
 S_YEAR = 0

@@ -32,11 +32,6 @@ class EngineError(ValueError):
         self.code = code
 
 
-# The kernel's statuses that say the state had no room (state.grown), not that the visit
-# is refused.
-NO_ROOM = (L.WINDOWS_FULL, L.ITEMS_FULL)
-
-
 @dataclass(frozen=True, slots=True)
 class Result:
     """One settled visit, in fen. fund_pay + account_pay + cash_pay == total."""
@@ -71,17 +66,15 @@ def settle(
     counted = tables.counted(member.chronic_diseases)
     if counted < len(member.chronic_diseases) and tables.cites[line][0][L.T_NOT_COUNTED]:
         before += [L.T_NOT_COUNTED, 0, line, len(member.chronic_diseases) - counted]
+    tr = [0] * L.TRACE_CAPACITY if trace else [0]
+    for i in range(0, len(before) if trace else 0, L.TRACE_STRIDE):
+        emit(True, tr, *before[i : i + L.TRACE_STRIDE])
     args = kernel_args(member, visit, counted)
-    tr = _trace_of(before, trace)
     s = list(state.slots)
     deductible, fund, account, cash, status = settle_visit(tables.params, s, *args, line, trace, tr)
-    while status in NO_ROOM:
-        # more open windows or items than the state keeps: again, from the state before
-        # the visit with twice the room (rare: the common case keeps its fixed size)
-        s = grown(state.slots, 2 * kept(s))
-        tr = _trace_of(before, trace)
-        deductible, fund, account, cash, status = settle_visit(
-            tables.params, s, *args, line, trace, tr
+    if status != L.OK:  # the kernel's only other statuses: the state had no room
+        s, tr, (deductible, fund, account, cash) = _with_room(
+            tables, state, args, line, trace, before
         )
     check(state.slots, s, visit.total, visit.in_scope, deductible, fund, account, cash)
     result = Result(
@@ -99,12 +92,22 @@ def settle(
     return result, YearState(tuple(s))
 
 
-def _trace_of(before: list[int], trace: bool) -> list[int]:
-    """A trace buffer holding the records made before the kernel (none if not tracing)."""
-    tr = [0] * L.TRACE_CAPACITY if trace else [0]
-    for i in range(0, len(before) if trace else 0, L.TRACE_STRIDE):
-        emit(True, tr, *before[i : i + L.TRACE_STRIDE])
-    return tr
+def _with_room(
+    tables: Tables, state: YearState, args: tuple, line: int, trace: bool, before: list[int]
+) -> tuple[list[int], list[int], tuple[int, int, int, int]]:
+    """A visit with more open windows or items than the state keeps: settled again from the
+    state before it, with twice the room as often as it needs (rare: the common case keeps
+    its fixed size). (state after, trace, figures); `before`: the trace records made before
+    the kernel."""
+    s = list(state.slots)
+    status = L.WINDOWS_FULL
+    while status != L.OK:
+        s = grown(state.slots, 2 * kept(s))
+        tr = [0] * L.TRACE_CAPACITY if trace else [0]
+        for i in range(0, len(before) if trace else 0, L.TRACE_STRIDE):
+            emit(True, tr, *before[i : i + L.TRACE_STRIDE])
+        *figures, status = settle_visit(tables.params, s, *args, line, trace, tr)
+    return s, tr, tuple(figures)
 
 
 def settle_all(

@@ -8,7 +8,7 @@ from gongji.engine import layout as L
 def kept(S):
     """How many deductible windows, and as many item deductibles, S keeps: layout.WINDOWS in
     a state of S_SIZE, more in a grown one (numba subset, as the next two)."""
-    return (len(S) - L.S_WINDOW) // (L.W_STRIDE + L.I_STRIDE)
+    return (len(S) - L.S_WINDOW) // L.SLOT_STRIDE
 
 
 def item_base(S):
@@ -30,7 +30,7 @@ KERNEL_FUNCTIONS = ("kept", "item_base", "start_state")
 
 def state_size(slots: int) -> int:
     """The length of a state keeping `slots` windows and as many items."""
-    return L.S_WINDOW + slots * (L.W_STRIDE + L.I_STRIDE)
+    return L.S_WINDOW + slots * L.SLOT_STRIDE
 
 
 def grown(S, slots: int) -> list[int]:

@@ -7,7 +7,9 @@ The members are read back from Parquet here with this test's own conversion, so 
 the replay's reading of them is caught too.
 """
 
+import random
 from collections import defaultdict
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,7 +21,10 @@ import pytest
 from gongji import engine, policy
 from gongji.analysis import kernel as K
 from gongji.analysis.generate import generate
-from gongji.analysis.replay import ReplayPolicy, replay
+from gongji.analysis.replay import Parts, ReplayPolicy, replay
+from gongji.analysis.schema import MEMBERS as MEMBERS_SCHEMA
+from gongji.analysis.schema import VISITS as VISITS_SCHEMA
+from gongji.engine import layout as L
 from gongji.errors import InputError
 from gongji.money import fmt
 from gongji.policy import loader
@@ -221,3 +226,78 @@ def test_a_negative_opening_balance_is_named_not_settled(tmp_path):
     assert refused.value.field == "members.account_balance"
     assert f"member {members.column('member_id')[7].as_py()}'s" in refused.value.reason
     assert not (tmp_path / "b" / "results.parquet").exists()
+
+
+def _beyond_room(rng, region: str, members: int) -> tuple[pa.Table, pa.Table]:
+    """Members files and visits: most members need more deductible windows open at once
+    (9-20 institutions within a day or 24 hours) or more negotiated drugs in a year (9-20)
+    than a new state keeps (layout.WINDOWS, layout.ITEMS), some only a few visits; each
+    visits some institutions and drugs again (the windows and items kept must be found)."""
+    rows, visits = [], []
+    for m in range(1, members + 1):
+        rows.append(
+            {"member_id": m, "type": "employee", "age": 40, "sex": "F",
+             "contribution_base": 500_000, "has_account": True, "retired_from": None,
+             "contribution_raised": False, "account_balance": rng.randint(0, 300_000),
+             "chronic_diseases": [], "benefit_periods": None, "inpatient_stays": [],
+             "arrears": [], "remote_filings": []}
+        )  # fmt: skip
+        kind = rng.choice(("windows", "drugs", "few"))
+        n = rng.randint(9, 20) if kind != "few" else rng.randint(1, 4)
+        t = datetime(2024, 3, 1, 8) + timedelta(days=rng.randint(0, 200))
+        picks = list(range(n)) + [rng.randrange(n) for _ in range(rng.randint(0, 5))]
+        for j, k in enumerate(picks):
+            drug = kind == "drugs"
+            when = t + (timedelta(days=j) if drug else timedelta(minutes=17 * j))
+            visits.append(
+                {"member_id": m, "time": when, "institution": f"H{k}" if not drug else "H0",
+                 "level": rng.choice(("level2", "level3")),
+                 "category": "negotiated_drug" if drug else "general", "disease": None,
+                 "drug": f"D{k}" if drug else None, "total": rng.randint(1, 400_000),
+                 "remote": False, "designated": True, "manual": False, "third_party": False,
+                 "internet": False, "use_account": True, "prescription_level": None}
+            )  # fmt: skip
+            visits[-1]["in_scope"] = rng.randint(0, visits[-1]["total"])
+    for i, v in enumerate(visits):
+        v["visit_id"] = i + 1
+    members_table = pa.Table.from_pylist(rows, schema=MEMBERS_SCHEMA)
+    return members_table, pa.Table.from_pylist(visits, schema=VISITS_SCHEMA)
+
+
+@pytest.mark.parametrize("region", ["kaifeng", "nanyang", "xishuangbanna"])
+def test_members_beyond_a_new_states_room_replay_as_the_engine_settles(
+    region, tmp_path, monkeypatch
+):
+    """Issue 19: no valid visit is refused for the size of the member's state. Members with
+    9-20 open deductible windows (KF-9a same day, NY-5a 24 hours) or negotiated drugs
+    (XSBN-16, no limit) are replayed in batches of 13 rows (grown states carried across
+    batches and chunks) and settled visit by visit by the engine: every figure agrees, and
+    none is refused."""
+    rng = random.Random(19)
+    members, visits = _beyond_room(rng, region, 60)
+    pq.write_table(members, tmp_path / "members.parquet")
+    pq.write_table(visits, tmp_path / "visits.parquet")
+    pack = policy.load_region(region)
+    grown_from = []  # the size of each state a member's visits went on from, past the loop
+    real = Parts.member
+
+    def member(self, lo, hi, state, sums, broken):
+        grown_from.append(len(state))
+        return real(self, lo, hi, state, sums, broken)
+
+    monkeypatch.setattr(Parts, "member", member)
+    replay(
+        tmp_path / "visits.parquet",
+        tmp_path / "members.parquet",
+        [ReplayPolicy("baseline", pack)],
+        tmp_path / "out",
+        batch_rows=13,
+    )
+    # both ways past the loop were taken: a chunk stopped, and a grown state carried in
+    assert L.S_SIZE in grown_from and max(grown_from) > L.S_SIZE
+    got = replayed(tmp_path / "out" / "baseline" / "results.parquet")
+    want = reference(tmp_path / "visits.parquet", tmp_path / "members.parquet", pack)
+    assert [(k, got[k], want[k]) for k in want if got[k] != want[k]][:5] == []
+    refused = {w[0] for w in want.values()} - {""}
+    assert refused <= {"E_CATEGORY"}  # kaifeng and nanyang pay no negotiated drug line
+    assert sum(1 for w in want.values() if w[0] == "") > len(want) // 2

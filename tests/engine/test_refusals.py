@@ -8,6 +8,7 @@ import pytest
 from gongji import engine, policy
 from gongji.engine import layout as L
 from gongji.engine.facts import Period, day_number, day_of
+from gongji.engine.state import kept
 from gongji.terms import Category, Level, MemberType
 
 EMPLOYEE = engine.Member(type=MemberType.employee, has_account=True)
@@ -51,21 +52,22 @@ def test_a_day_no_version_is_in_force_on():
     assert results[0].version_id == "kaifeng@2022-07-01"
 
 
-def test_more_open_deductible_windows_than_the_state_keeps():
-    """KF-9a: one deductible per institution per day, each kept open in the member's state
-    (layout.WINDOWS of them); a ninth institution the same day cannot be kept."""
+def test_more_open_deductible_windows_than_a_new_state_keeps_are_not_refused():
+    """KF-9a: one deductible per institution per day, each kept open in the member's state.
+    A new state keeps layout.WINDOWS of them; a ninth (to a twentieth) institution the same
+    day is settled, not refused (issue 19), and the state grows to keep its window."""
     kaifeng = tables("kaifeng", date(2023, 3, 1))
     state = engine.YearState.new()
     t = datetime(2023, 3, 1, 8)
-    for i in range(8):
+    for i in range(20):
         v = engine.Visit(t + timedelta(minutes=i), f"H{i}", Level.level3, 10_000, 10_000)
         result, state = engine.settle(kaifeng, EMPLOYEE, state, v)
         assert result.deductible == 5_000
-    ninth = engine.Visit(t + timedelta(hours=1), "H8", Level.level3, 10_000, 10_000)
-    assert refused(engine.settle, kaifeng, EMPLOYEE, state, ninth) == (
-        "E_WINDOWS_FULL",
-        "more than 8 institutions with an open deductible window at once",
-    )
+    assert kept(state.slots) == 4 * L.WINDOWS and len(state.open_windows) == 20
+    # every institution's window is still open that day: no second deductible at any
+    for i in (0, L.WINDOWS, 19):
+        v = engine.Visit(t + timedelta(hours=2), f"H{i}", Level.level3, 10_000, 10_000)
+        assert engine.settle(kaifeng, EMPLOYEE, state, v)[0].deductible == 0
     # the next day every window has closed
     result, _ = engine.settle(
         kaifeng,
@@ -76,16 +78,16 @@ def test_more_open_deductible_windows_than_the_state_keeps():
     assert result.deductible == 5_000
 
 
-def test_more_negotiated_drugs_than_the_state_keeps():
+def test_more_negotiated_drugs_than_a_new_state_keeps_are_not_refused():
     """XSBN-16: one deductible per negotiated drug per year, kept per drug in the member's
-    state (layout.ITEMS of them)."""
+    state; XSBN-16 sets no limit to the drugs, and the ninth is settled like the first."""
     xsbn = tables("xishuangbanna", date(2023, 3, 1))
     state = engine.YearState.new()
     t = datetime(2023, 3, 1, 8)
 
-    def drug(i: int) -> engine.Visit:
+    def drug(i: int, day: int) -> engine.Visit:
         return engine.Visit(
-            t + timedelta(days=i),
+            t + timedelta(days=day),
             "X3",
             Level.level3,
             100_000,
@@ -94,12 +96,14 @@ def test_more_negotiated_drugs_than_the_state_keeps():
             drug=f"D{i}",
         )
 
-    for i in range(8):
-        _, state = engine.settle(xsbn, EMPLOYEE, state, drug(i))
-    assert refused(engine.settle, xsbn, EMPLOYEE, state, drug(8)) == (
-        "E_ITEMS_FULL",
-        "more than 8 items with a yearly deductible",
-    )
+    first, state = engine.settle(xsbn, EMPLOYEE, state, drug(0, 0))
+    assert first.deductible > 0
+    for i in range(1, 12):
+        result, state = engine.settle(xsbn, EMPLOYEE, state, drug(i, i))
+        assert (result.deductible, result.fund_pay) == (first.deductible, first.fund_pay)
+    assert kept(state.slots) == 2 * L.ITEMS
+    # a drug bought again that year: its deductible is met
+    assert engine.settle(xsbn, EMPLOYEE, state, drug(10, 20))[0].deductible == 0
 
 
 def test_period_covers_both_ends():

@@ -10,7 +10,7 @@ import pytest
 
 from gongji.engine import layout as L
 from gongji.engine.invariants import InvariantError
-from gongji.engine.state import YearState, start_state
+from gongji.engine.state import OpenWindow, YearState, kept, start_state
 from gongji.engine.use import Use, accumulated, items_met, plus, use_of
 
 A, B = 1_001, 2_002  # two institutions
@@ -196,14 +196,18 @@ def test_a_late_claims_item_takes_the_first_free_slot():
 
 
 def test_giving_back_an_item_the_state_does_not_hold_is_refused():
-    with pytest.raises(InvariantError, match=r"^item 7: -40 to give back, or no slot to keep it$"):
+    with pytest.raises(InvariantError, match=r"^item 7: -40 to give back$"):
         plus(state(items=[(5, 100)]), Use(MARCH, NO_POOLS, ((7, 40),)), -1)
 
 
-def test_a_late_claims_item_with_no_free_slot_is_refused():
+def test_a_late_claims_item_with_no_free_slot_grows_the_state():
+    # every slot taken: the state grows to twice the items (issue 19), item 7 in the first
+    # new slot, the eight kept where they were
     full = state(items=[(k, 10) for k in range(11, 11 + L.ITEMS)])
-    with pytest.raises(InvariantError, match=r"^item 7: 40 to give back, or no slot to keep it$"):
-        plus(full, Use(MARCH, NO_POOLS, ((7, 40),)), 1)
+    st = plus(full, Use(MARCH, NO_POOLS, ((7, 40),)), 1)
+    assert kept(st.slots) == 2 * L.ITEMS
+    assert items_met(st.slots) == {**{k: 10 for k in range(11, 11 + L.ITEMS)}, 7: 40}
+    assert st.slots[: L.S_WINDOW] == full.slots[: L.S_WINDOW]
 
 
 def test_items_of_another_year_are_left_alone():
@@ -286,11 +290,13 @@ def test_giving_back_a_window_whose_slot_was_taken_since():
     assert plus(st, Use(MARCH, NO_POOLS, (), ((A, DAY1, 50),)), -1) == st
 
 
-def test_a_late_claims_window_with_every_slot_open_elsewhere_is_not_kept():
-    # eight windows open at other institutions: A's late window has no slot (the kernel
-    # refuses a ninth window only when it opens one; an old one is not carried)
+def test_a_late_claims_window_with_every_slot_open_elsewhere_grows_the_state():
+    # eight windows open at other institutions: A's late window is kept in a grown state
+    # (issue 19: it may still be open, and a visit at A inside it must share it)
     full = state(windows=[(10 + i, DAY2, 10) for i in range(L.WINDOWS)])
-    assert plus(full, Use(MARCH, NO_POOLS, (), ((A, DAY1, 50),)), 1) == full
+    st = plus(full, Use(MARCH, NO_POOLS, (), ((A, DAY1, 50),)), 1)
+    assert kept(st.slots) == 2 * L.WINDOWS
+    assert st.open_windows == (*full.open_windows, OpenWindow(A, DAY1, 50))
 
 
 def test_accumulated_a_late_claim_starts_from():

@@ -6,12 +6,15 @@ may continue the member the previous batch ended with (`carry`). Per visit: the 
 version in force, the line its category starts on and the level it settles at are looked
 up in tables built from the engine's own functions (replay.py); the engine's `visit_facts`
 and `settle_visit` do the rest; the figures are added to the chunk's sums. A visit the
-engine refuses (no policy in force, a category the version does not pay, a full window
-table) is recorded with its status and zero amounts and leaves the member's state as it
-was — as the ledger refuses it. A visit settled is checked against the engine's invariants
-of its figures (engine/invariants.py: fund + account + cash = total, no amount negative, the
-fund within in-scope cost, the account within its balance); a chunk records the first visit
-that breaks one, and the batch raises InvariantError.
+engine refuses (no policy in force, a category the version does not pay) is recorded with
+its status and zero amounts and leaves the member's state as it was — as the ledger refuses
+it. A visit the state has no room for (more open deductible windows or items than it keeps:
+engine/state.py) stops the chunk there, its state as before the visit; the caller settles
+the member on with a grown state, then the chunk's rest (replay.py, `Parts`). A visit
+settled is checked against the engine's invariants of its figures (engine/invariants.py:
+fund + account + cash = total, no amount negative, the fund within in-scope cost, the
+account within its balance); a chunk records the first visit that breaks one, and the batch
+raises InvariantError.
 
 Named tuples of arrays (see replay.py): `V` the visits, `M` the members (by member row),
 `T` the batch's lookup tables (`Lookups`), `R` the results (like the visits).
@@ -38,17 +41,20 @@ ROW_MONTH = ROW_CATEGORY + len(L.CATEGORIES)  # + its month - MONTH_BASE
 N_ROWS = ROW_MONTH + N_MONTHS
 
 
-def replay_chunks(P, T, bounds, carry, carry_member, V, M, R, last_states, sums, oop, broken, tr):
+def replay_chunks(
+    P, T, bounds, carry, carry_member, V, M, R, last_states, sums, oop, broken, stopped, tr
+):
     """Settle visits [bounds[k], bounds[k+1]) for every chunk k, adding to sums[k] and to
     the members' out-of-pocket `oop` (chunks hold different members); chunk k's final state
     goes to last_states[k], and its first visit to break an invariant to broken[k] (row,
     invariant; left as it is if none does). `carry` is the state of member row
-    `carry_member` (-1: none)."""
+    `carry_member` (-1: none). stopped[k] is -1, or the visit chunk k stopped at (its state
+    had no room for it; last_states[k] is the state before it)."""
     for k in prange(len(bounds) - 1):
         backup = last_states[k].copy()
         carried = carry_member if k == 0 else -1
         lo, hi = bounds[k], bounds[k + 1]
-        settle_chunk(
+        stopped[k] = settle_chunk(
             P,
             T,
             lo,
@@ -68,9 +74,11 @@ def replay_chunks(P, T, bounds, carry, carry_member, V, M, R, last_states, sums,
 
 
 def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, broken, tr):
-    """One chunk's visits in order, a member's state in S. Compiled without reference
-    counting, and the named tuples of arrays are read here, not passed on: a call that takes
-    them copies every array's header (the loop cost more than the rules did)."""
+    """One chunk's visits in order, a member's state in S (and `backup`, as large). Returns
+    -1, or the visit it stopped at: S had no room for it, and holds the state before it.
+    Compiled without reference counting, and the named tuples of arrays are read here, not
+    passed on: a call that takes them copies every array's header (the loop cost more than
+    the rules did)."""
     current = -1
     if carried >= 0:
         copy_into(S, carry)
@@ -134,23 +142,23 @@ def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, br
                 False,
                 tr,
             )
-            if status != L.OK:  # refused as the engine refuses: the state stays as it was
+            if status != L.OK:  # no room in S: stop, with the state before the visit
                 copy_into(S, backup)
-                klass = deductible = fund = account = cash = 0
-            else:
-                invariant = broken_invariant(
-                    V.total[i],
-                    V.in_scope[i],
-                    deductible,
-                    fund,
-                    account,
-                    cash,
-                    backup[L.S_BALANCE],
-                    S[L.S_BALANCE],
-                )
-                if invariant != 0 and which == 0:
-                    first_broken = i
-                    which = invariant
+                store_broken(broken, first_broken, which)
+                return i
+            invariant = broken_invariant(
+                V.total[i],
+                V.in_scope[i],
+                deductible,
+                fund,
+                account,
+                cash,
+                backup[L.S_BALANCE],
+                S[L.S_BALANCE],
+            )
+            if invariant != 0 and which == 0:
+                first_broken = i
+                which = invariant
         R.version[i] = v
         R.status[i] = status
         R.klass[i] = klass
@@ -163,8 +171,14 @@ def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, br
         amounts = (V.total[i], V.in_scope[i], deductible, fund, account, cash)
         tally(sums, keys, status, amounts)
         oop[m] += account + cash
-    if which != 0:
-        broken[0] = first_broken
+    store_broken(broken, first_broken, which)
+    return -1
+
+
+def store_broken(broken, row, which):
+    """Keep the first visit to break an invariant (a chunk settled in parts: the earliest)."""
+    if which != 0 and broken[1] == 0:
+        broken[0] = row
         broken[1] = which
 
 
@@ -264,6 +278,7 @@ KERNEL_FUNCTIONS = (
     "has_disease",
     "tally",
     "copy_into",
+    "store_broken",
     "decode_rows",
     "code_into",
     "bit",

@@ -24,7 +24,7 @@ delta-encoded and uncompressed, batch buffers reused, OpenMP's idle workers not 
 
 results.parquet per scenario, one row per visit in the visits file's order:
     visit_id, member_id, policy_version, status ("" settled, else the engine's error code:
-    E_NO_POLICY, E_CATEGORY, E_WINDOWS_FULL, E_ITEMS_FULL), member_class, deductible,
+    E_NO_POLICY, E_CATEGORY; never for the state's size), member_class, deductible,
     fund_pay, account_pay, cash_pay, account_balance (after the visit; fen)
 """
 
@@ -61,6 +61,7 @@ from gongji.engine.facts import (
 )
 from gongji.engine.invariants import INVARIANTS, InvariantError
 from gongji.engine.settle import settled_level
+from gongji.engine.state import grown, kept
 from gongji.errors import InputError
 from gongji.policy.schema import Pack
 from gongji.terms import Category, Level, MemberType
@@ -548,10 +549,18 @@ class Run:
             ),
         )
         results = Results(*self.buffers.take(n))
-        bounds = _chunks(d.visits.member, CHUNKS)
+        member = d.visits.member
+        sums = np.zeros((CHUNKS + 1, K.N_ROWS, K.N_MEASURES), np.int64)
+        broken = np.zeros((CHUNKS + 1, 2), np.int64)  # (row, invariant) per chunk
+        parts = Parts(s.params, lookups, d.visits, self.members.arrays, results, self)
+        start, carry, carry_member = 0, self.carry, self.carry_member
+        if len(carry) > L.S_SIZE:  # a grown state carried in: its member's visits first
+            start = int(np.searchsorted(member, carry_member, side="right"))
+            carry = parts.member(0, start, carry, sums[-1], broken[-1])
+            carry_member = -1
+        bounds = start + _chunks(member[start:], CHUNKS)
         last = np.zeros((len(bounds) - 1, L.S_SIZE), np.int64)
-        sums = np.zeros((len(bounds) - 1, K.N_ROWS, K.N_MEASURES), np.int64)
-        broken = np.zeros((len(bounds) - 1, 2), np.int64)  # (row, invariant) per chunk
+        stopped = np.full(len(bounds) - 1, -1, np.int64)
         # chunks handed out one at a time: a thread the reader or decoder holds up does not
         # hold the batch up (equal shares per thread waited for the slowest)
         with numba.parallel_chunksize(1):
@@ -559,8 +568,8 @@ class Run:
                 s.params,
                 lookups,
                 bounds,
-                self.carry,
-                self.carry_member,
+                carry,
+                carry_member,
                 d.visits,
                 self.members.arrays,
                 results,
@@ -568,14 +577,20 @@ class Run:
                 sums,
                 self.aggregates.out_of_pocket,
                 broken,
+                stopped,
                 self._trace,
             )
-        if broken[:, 1].any():
-            row, invariant = broken[np.flatnonzero(broken[:, 1])[0]]
+        final = carry if len(bounds) == 1 else last[-1]
+        for k in np.flatnonzero(stopped >= 0):  # rare: a member the state had no room for
+            end = parts.rest(int(stopped[k]), int(bounds[k + 1]), last[k], sums[k], broken[k])
+            final = end if k == len(bounds) - 2 else final
+        broken = broken[np.argsort(np.where(broken[:, 1] != 0, broken[:, 0], n))]
+        if broken[0, 1]:
+            row, invariant = broken[0]
             raise InvariantError(f"visits[{d.first_row + row}]: {INVARIANTS[invariant]}")
         if n:
-            self.carry = last[-1].copy()
-            self.carry_member = int(d.visits.member[-1])
+            self.carry = np.array(final, np.int64)
+            self.carry_member = int(member[-1])
         self.aggregates.sums += sums.sum(axis=0)
         return results
 
@@ -598,6 +613,52 @@ class Run:
             },
             schema=RESULTS,
         )
+
+
+@dataclass
+class Parts:
+    """Settles a batch's visits past where a chunk stopped (kernel.settle_chunk): a member
+    whose state had no room for a visit, with their state grown (engine/state.py), then the
+    chunk's other members, with states of the common size."""
+
+    params: np.ndarray
+    lookups: "Lookups"
+    visits: "Visits"
+    members: tuple
+    results: "Results"
+    run: "Run"
+
+    def _chunk(self, lo, hi, carry, carried, S, sums, broken) -> int:
+        return K.compiled()["settle_chunk"](
+            self.params, self.lookups, lo, hi, carry, carried, self.visits, self.members,
+            self.results, S, S.copy(), sums, self.run.aggregates.out_of_pocket, broken,
+            self.run._trace,
+        )  # fmt: skip
+
+    def member(self, lo: int, hi: int, state: np.ndarray, sums, broken) -> np.ndarray:
+        """Visits [lo, hi) of one member, from `state` (before visit lo), growing it as often
+        as they need; the member's state after them."""
+        S = np.array(state, np.int64)
+        while lo < hi:
+            lo = self._chunk(lo, hi, S.copy(), int(self.visits.member[lo]), S, sums, broken)
+            if lo < 0:
+                break
+            S = np.array(grown(S, 2 * kept(S)), np.int64)  # S: the state before visit lo
+        return S
+
+    def rest(self, at: int, hi: int, state: np.ndarray, sums, broken) -> np.ndarray:
+        """A chunk's visits [at, hi) after it stopped at `at` (`state`: the state before it);
+        the chunk's final state."""
+        member = self.visits.member
+        while True:
+            end = at + int(np.searchsorted(member[at:hi], member[at], side="right"))
+            state = self.member(at, end, state, sums, broken)
+            if end == hi:
+                return state
+            state = np.zeros(L.S_SIZE, np.int64)
+            at = self._chunk(end, hi, state, -1, state, sums, broken)
+            if at < 0:
+                return state
 
 
 def _coded(codes: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:

@@ -13,6 +13,7 @@ year roll -> for the line: eligibility -> level -> deductible -> ratio -> caps
 
 from gongji.engine import layout as L
 from gongji.engine.facts import year_start
+from gongji.engine.state import item_base, kept
 from gongji.money import apply_ratio
 
 
@@ -128,9 +129,11 @@ def roll_year(S, month, tracing, tr):
         for p in range(L.N_POOLS):
             S[L.S_POOL + p * L.PU_STRIDE + L.PU_ANNUAL] = 0
             S[L.S_POOL + p * L.PU_STRIDE + L.PU_DED_MET] = 0
-        for i in range(L.ITEMS):
-            S[L.S_ITEM + i * L.I_STRIDE + L.I_KEY] = 0
-            S[L.S_ITEM + i * L.I_STRIDE + L.I_MET] = 0
+        n = kept(S)
+        items = L.S_WINDOW + n * L.W_STRIDE
+        for i in range(n):
+            S[items + i * L.I_STRIDE + L.I_KEY] = 0
+            S[items + i * L.I_STRIDE + L.I_MET] = 0
     if S[L.S_MONTH] != month:
         S[L.S_MONTH] = month
         for p in range(L.N_POOLS):
@@ -202,7 +205,11 @@ def charge_deductible(P, S, base, when, month, inst, item, level, klass, scope, 
     # a window opened before `since` is closed: the year's first second where the pack
     # closes windows at the year's end, else none is
     since = year_start(month // 12) if P[base + L.L_DED_YEAR_END] != 0 else 0
-    slot = open_window(S, window, span, since, inst, when)
+    n = 0  # the windows S keeps (state.kept, written out: a call costs the Python engine more)
+    slot = -1
+    if window != L.WIN_NONE:
+        n = (len(S) - L.S_WINDOW) // L.SLOT_STRIDE
+        slot = open_window(S, n, window, span, since, inst, when)
     if slot >= 0:
         # A visit inside the window shares the one deductible already opened there (met may
         # exceed this visit's standard if the institution's level changed within the window).
@@ -215,7 +222,7 @@ def charge_deductible(P, S, base, when, month, inst, item, level, klass, scope, 
     emit(tracing, tr, L.T_DED_PER_VISIT, charge, standard, level)
     if window == L.WIN_NONE or charge == 0:
         return charge, L.OK
-    slot = free_window(S, window, span, since, when)
+    slot = free_window(S, n, window, span, since, when)
     if slot < 0:
         return charge, L.WINDOWS_FULL
     S[slot + L.W_INST] = inst
@@ -227,8 +234,9 @@ def charge_deductible(P, S, base, when, month, inst, item, level, klass, scope, 
 def charge_item_deductible(S, item, standard, scope, tracing, tr):
     """One deductible per item (e.g. a negotiated drug) per year."""
     free = -1
-    for i in range(L.ITEMS):
-        slot = L.S_ITEM + i * L.I_STRIDE
+    items = item_base(S)
+    for i in range(kept(S)):
+        slot = items + i * L.I_STRIDE
         key = S[slot + L.I_KEY]
         if key == item:
             met = S[slot + L.I_MET]
@@ -256,22 +264,20 @@ def window_is_open(window, span, since, opened, when):
     return when - opened < span
 
 
-def open_window(S, window, span, since, inst, when):
-    """The state slot of the institution's open deductible window, or -1."""
+def open_window(S, n, window, span, since, inst, when):
+    """The state slot of the institution's open deductible window among S's `n`, or -1."""
     if window == L.WIN_NONE:
         return -1
-    for i in range(L.WINDOWS):
-        slot = L.S_WINDOW + i * L.W_STRIDE
+    for slot in range(L.S_WINDOW, L.S_WINDOW + n * L.W_STRIDE, L.W_STRIDE):
         opened = S[slot + L.W_OPENED]
         if S[slot + L.W_INST] == inst and window_is_open(window, span, since, opened, when):
             return slot
     return -1
 
 
-def free_window(S, window, span, since, when):
-    """A slot whose window is closed (or never used), or -1 when all are open."""
-    for i in range(L.WINDOWS):
-        slot = L.S_WINDOW + i * L.W_STRIDE
+def free_window(S, n, window, span, since, when):
+    """A slot of S's `n` whose window is closed (or never used), or -1 when all are open."""
+    for slot in range(L.S_WINDOW, L.S_WINDOW + n * L.W_STRIDE, L.W_STRIDE):
         if not window_is_open(window, span, since, S[slot + L.W_OPENED], when):
             return slot
     return -1

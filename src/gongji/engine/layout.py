@@ -76,18 +76,24 @@ ACCOUNT_IN_SCOPE, ACCOUNT_MEMBER = 0, 1  # the in-scope share; the member's whol
 P_SIZE = P_ACCOUNT_SHARE + 1
 
 # -- member state S -----------------------------------------------------------------------
+# A state keeps as many deductible windows as item deductibles: WINDOWS in a new state (the
+# common case, and its fixed size); a member who needs more has a grown state, twice the
+# slots of both (state.grown). A state's slots follow from its length (state.kept), so one
+# of S_SIZE is as stored before states grew, and the kernel reads any size.
 WINDOWS = 8  # open per-visit deductible windows kept (one per institution within a day)
 W_INST, W_OPENED, W_MET, W_STRIDE = 0, 1, 2, 3
-ITEMS = 8  # per-item-year deductibles kept (negotiated drugs used this year)
+ITEMS = WINDOWS  # per-item-year deductibles kept (negotiated drugs used this year)
 I_KEY, I_MET, I_STRIDE = 0, 1, 2
+SLOT_STRIDE = W_STRIDE + I_STRIDE  # a window and an item: what a state grows by per slot
 PU_ANNUAL, PU_MONTHLY, PU_DED_MET, PU_STRIDE = 0, 1, 2, 3
 
 S_YEAR = 0
 S_MONTH = 1  # year * 12 + month - 1
 S_BALANCE = 2  # personal account balance (carried across years)
 S_POOL = 3  # N_POOLS x (fund paid this year, this month, annual deductible met)
-S_WINDOW = S_POOL + N_POOLS * PU_STRIDE  # WINDOWS x (institution, opened at [s], met)
-S_ITEM = S_WINDOW + WINDOWS * W_STRIDE  # ITEMS x (item key, deductible met); key 0 = free
+S_WINDOW = S_POOL + N_POOLS * PU_STRIDE  # kept x (institution, opened at [s], met)
+S_ITEM = S_WINDOW + WINDOWS * W_STRIDE  # kept x (item key, deductible met); key 0 = free
+# (S_ITEM is where items start in a state of S_SIZE; state.item_base(S) in any state)
 S_SIZE = S_ITEM + ITEMS * I_STRIDE
 SECONDS_PER_DAY = 86_400  # calendar arithmetic (same-day windows), not a policy value
 
@@ -165,8 +171,10 @@ TRACE_CAPACITY = 1 + MAX_STEPS * TRACE_STRIDE
 # The kernel's own, then the refusals made before the kernel runs; and each one's error code
 # (EngineError.code, and the status column of the replay's results).
 OK = 0
-WINDOWS_FULL = 1  # more institutions with an open deductible window than S keeps
-ITEMS_FULL = 2  # more items with a yearly deductible than S keeps
+# S too small: more institutions with an open deductible window, or more items with a yearly
+# deductible, than S keeps. Never a refusal: the caller grows S and settles the visit again.
+WINDOWS_FULL = 1
+ITEMS_FULL = 2
 NO_POLICY = 3  # no policy version in force on the visit's day
 NO_CATEGORY = 4  # the version does not pay the visit's category
 STATUS_CODES = {

@@ -18,7 +18,7 @@ from gongji.engine import layout as L
 from gongji.engine.facts import LEVEL_INDEX, Member, Visit, kernel_args
 from gongji.engine.invariants import check
 from gongji.engine.kernel import emit, settle_visit
-from gongji.engine.state import YearState
+from gongji.engine.state import YearState, grown, kept
 from gongji.engine.tables import Tables, tables_on
 from gongji.policy.schema import Pack
 from gongji.terms import Level, MemberClass
@@ -30,13 +30,6 @@ class EngineError(ValueError):
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
-
-
-# Why the kernel refused a visit, by its status (its error code: layout.STATUS_CODES).
-_REFUSED = {
-    L.WINDOWS_FULL: f"more than {L.WINDOWS} institutions with an open deductible window at once",
-    L.ITEMS_FULL: f"more than {L.ITEMS} items with a yearly deductible",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +72,10 @@ def settle(
     args = kernel_args(member, visit, counted)
     s = list(state.slots)
     deductible, fund, account, cash, status = settle_visit(tables.params, s, *args, line, trace, tr)
-    if status != L.OK:
-        raise EngineError(L.STATUS_CODES[status], _REFUSED[status])
+    if status != L.OK:  # the kernel's only other statuses: the state had no room
+        s, tr, (deductible, fund, account, cash) = _with_room(
+            tables, state, args, line, trace, before
+        )
     check(state.slots, s, visit.total, visit.in_scope, deductible, fund, account, cash)
     result = Result(
         tables.version_id,
@@ -95,6 +90,24 @@ def settle(
         tuple(tr[1 : 1 + tr[0]]),
     )
     return result, YearState(tuple(s))
+
+
+def _with_room(
+    tables: Tables, state: YearState, args: tuple, line: int, trace: bool, before: list[int]
+) -> tuple[list[int], list[int], tuple[int, int, int, int]]:
+    """A visit with more open windows or items than the state keeps: settled again from the
+    state before it, with twice the room as often as it needs (rare: the common case keeps
+    its fixed size). (state after, trace, figures); `before`: the trace records made before
+    the kernel."""
+    s = list(state.slots)
+    status = L.WINDOWS_FULL
+    while status != L.OK:
+        s = grown(state.slots, 2 * kept(s))
+        tr = [0] * L.TRACE_CAPACITY if trace else [0]
+        for i in range(0, len(before) if trace else 0, L.TRACE_STRIDE):
+            emit(True, tr, *before[i : i + L.TRACE_STRIDE])
+        *figures, status = settle_visit(tables.params, s, *args, line, trace, tr)
+    return s, tr, tuple(figures)
 
 
 def settle_all(

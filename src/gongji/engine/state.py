@@ -5,16 +5,49 @@ from dataclasses import dataclass
 from gongji.engine import layout as L
 
 
+def kept(S):
+    """How many deductible windows, and as many item deductibles, S keeps: layout.WINDOWS in
+    a state of S_SIZE, more in a grown one (numba subset, as the next two)."""
+    return (len(S) - L.S_WINDOW) // L.SLOT_STRIDE
+
+
+def item_base(S):
+    """Where S's item deductibles start (after its windows)."""
+    return L.S_WINDOW + kept(S) * L.W_STRIDE
+
+
 def start_state(S, account_balance):
     """A member's state before their first visit (numba subset: the replay calls it too)."""
-    for i in range(L.S_SIZE):
+    for i in range(len(S)):
         S[i] = 0
     S[L.S_BALANCE] = account_balance
-    for i in range(L.WINDOWS):
+    for i in range(kept(S)):
         S[L.S_WINDOW + i * L.W_STRIDE + L.W_OPENED] = -1
 
 
-KERNEL_FUNCTIONS = ("start_state",)
+KERNEL_FUNCTIONS = ("kept", "item_base", "start_state")
+
+
+def state_size(slots: int) -> int:
+    """The length of a state keeping `slots` windows and as many items."""
+    return L.S_WINDOW + slots * L.SLOT_STRIDE
+
+
+def grown(S, slots: int) -> list[int]:
+    """S with room for `slots` windows and as many items (at least as many as it has): the
+    same windows and items at the start of each, the new ones free. A visit the kernel
+    finds no room for (status WINDOWS_FULL or ITEMS_FULL) is settled again from the state
+    before it, grown: no valid visit is refused for the size of the state."""
+    n = kept(S)
+    if slots < n:
+        raise ValueError(f"a state keeping {n} slots cannot shrink to {slots}")
+    out = [0] * state_size(slots)
+    start_state(out, 0)
+    out[: L.S_WINDOW] = [int(x) for x in S[: L.S_WINDOW]]
+    out[L.S_WINDOW : L.S_WINDOW + n * L.W_STRIDE] = [int(x) for x in S[L.S_WINDOW : item_base(S)]]
+    at = item_base(out)
+    out[at : at + n * L.I_STRIDE] = [int(x) for x in S[item_base(S) :]]
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +105,7 @@ class YearState:
     @property
     def open_windows(self) -> tuple[OpenWindow, ...]:
         out = []
-        for i in range(L.WINDOWS):
+        for i in range(kept(self.slots)):
             at = L.S_WINDOW + i * L.W_STRIDE
             inst, opened, met = self.slots[at : at + L.W_STRIDE]
             if opened >= 0:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from gongji.engine import kernel
 from gongji.engine import layout as L
 from gongji.engine.invariants import InvariantError
-from gongji.engine.state import YearState, start_state
+from gongji.engine.state import YearState, grown, item_base, kept, start_state
 
 POOL_SLOTS = L.N_POOLS * L.PU_STRIDE
 
@@ -72,8 +72,10 @@ def use_of(before: YearState, after: YearState, month: int) -> Use:
         for key, met in items_met(s).items()
         if met != met_before.get(key, 0)
     )
+    if kept(rolled) < kept(s):  # the visit grew the state: compare like with like
+        rolled = grown(rolled, kept(s))
     windows = []
-    for i in range(L.WINDOWS):
+    for i in range(kept(s)):
         at = L.S_WINDOW + i * L.W_STRIDE
         inst, opened, met = s[at : at + L.W_STRIDE]
         was = rolled[at : at + L.W_STRIDE]
@@ -123,8 +125,9 @@ def items_met(s) -> dict[int, int]:
     """Item key -> the yearly deductible met for it, in state slots `s` (an item with
     nothing met is as none)."""
     out = {}
-    for i in range(L.ITEMS):
-        at = L.S_ITEM + i * L.I_STRIDE
+    items = item_base(s)
+    for i in range(kept(s)):
+        at = items + i * L.I_STRIDE
         if s[at + L.I_KEY] != 0 and s[at + L.I_MET] != 0:
             out[s[at + L.I_KEY]] = s[at + L.I_MET]
     return out
@@ -132,8 +135,9 @@ def items_met(s) -> dict[int, int]:
 
 def _add_item(s: list[int], key: int, met: int) -> None:
     free = -1
-    for i in range(L.ITEMS):
-        at = L.S_ITEM + i * L.I_STRIDE
+    items = item_base(s)
+    for i in range(kept(s)):
+        at = items + i * L.I_STRIDE
         if s[at + L.I_KEY] == key:
             s[at + L.I_MET] += met
             if s[at + L.I_MET] == 0:
@@ -141,14 +145,18 @@ def _add_item(s: list[int], key: int, met: int) -> None:
             return
         if s[at + L.I_KEY] == 0 and free < 0:
             free = at
-    if met < 0 or free < 0:
-        raise InvariantError(f"item {key}: {met} to give back, or no slot to keep it")
+    if met < 0:
+        raise InvariantError(f"item {key}: {met} to give back")
+    if free < 0:  # every slot taken: the state grows (its first new item slot is free)
+        n = kept(s)
+        s[:] = grown(s, 2 * n)
+        free = item_base(s) + n * L.I_STRIDE
     s[free + L.I_KEY], s[free + L.I_MET] = key, met
 
 
 def _add_window(s: list[int], inst: int, opened: int, met: int) -> None:
     same, older, free = -1, -1, -1
-    for i in range(L.WINDOWS):
+    for i in range(kept(s)):
         at = L.S_WINDOW + i * L.W_STRIDE
         if s[at + L.W_INST] == inst and s[at + L.W_OPENED] == opened:
             same = at
@@ -164,5 +172,9 @@ def _add_window(s: list[int], inst: int, opened: int, met: int) -> None:
             s[same + L.W_INST], s[same + L.W_OPENED], s[same + L.W_MET] = 0, -1, 0
         return
     at = older if older >= 0 else free
-    if met > 0 and at >= 0:
+    if met > 0 and at < 0:  # every slot open: the state grows (its first new slot is free)
+        n = kept(s)
+        s[:] = grown(s, 2 * n)
+        at = L.S_WINDOW + n * L.W_STRIDE
+    if met > 0:
         s[at + L.W_INST], s[at + L.W_OPENED], s[at + L.W_MET] = inst, opened, met

@@ -320,28 +320,18 @@ class Guard:
         return path.startswith(self._under) or path in self.own_sessions
 
     async def _bounded(self, scope, receive, send, code: list) -> None:
-        """`_guarded` within the deadline, or 503 E_UNAVAILABLE (if nothing was sent yet)."""
+        """The body read first, then `_guarded` within the deadline, or 503 E_UNAVAILABLE (if
+        nothing was sent yet). The clock starts once the body is in: the client's sending is
+        not the service's time, and one timer a request costs less than a clock stopped and
+        restarted around each read."""
         loop = asyncio.get_running_loop()
-        body_read = False
+        replay = await self._buffered(receive)
+        if replay is None:
+            err = ServiceError("E_TOO_LARGE", "", f"over {self.max_body} bytes")
+            return await _refuse(send, err, national.served(scope["path"]))
         try:
-            async with asyncio.timeout(loop.time() + self.deadline) as limit:
-
-                async def received():
-                    # the clock stops while the client sends its body; after the body,
-                    # receive() only listens for a disconnect and the clock runs on
-                    nonlocal body_read
-                    if body_read:
-                        return await receive()
-                    left = limit.when() - loop.time()
-                    limit.reschedule(None)
-                    try:
-                        message = await receive()
-                    finally:
-                        limit.reschedule(loop.time() + left)
-                    body_read = not message.get("more_body", False)
-                    return message
-
-                await self._guarded(scope, received, send)
+            async with asyncio.timeout(loop.time() + self.deadline):
+                await self._guarded(scope, replay, send)
         except TimeoutError:
             if code[0] is not None:  # answered already: nothing else can be sent
                 raise
@@ -357,6 +347,34 @@ class Guard:
                 return await _refuse(send, err, True)
             response = _outage_answer(exc)
             await response(scope, receive, send)
+
+    async def _buffered(self, receive):
+        """A receive() that hands over the whole body, read now, in one message (then
+        listens as the real one does, for a disconnect); None when the body is over the
+        limit. A client that went away while sending: its disconnect is handed over."""
+        chunks, seen = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                first = message
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.max_body:
+                return None
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                first = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                break
+        handed = False
+
+        async def replay():
+            nonlocal handed
+            if handed:
+                return await receive()
+            handed = True
+            return first
+
+        return replay
 
     async def _guarded(self, scope, receive, send):
         headers = dict(scope["headers"])

@@ -32,7 +32,7 @@ Waiting = tuple[Request, asyncio.Future]
 
 
 class Writer:
-    """`deadline`: seconds a client waits for its batch, and a batch for the store, before
+    """`deadline`: seconds a batch may wait for the store before its clients are answered
     E_UNAVAILABLE (None: as long as it takes)."""
 
     def __init__(self, db: Engine, batch: int, deadline: float | None = None):
@@ -65,14 +65,11 @@ class Writer:
         await self.start()  # already, unless served without the app's lifespan
         done = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(((txn_id, member_id, visit), done))
-        try:
-            # on timeout `done` is cancelled: the batch, should it commit later, answers no
-            # one, and the client's retry (same txn_id) returns what it stored. (A timeout
-            # context, not wait_for: that wraps `done` in a task of its own per request.)
-            async with asyncio.timeout(self.deadline):
-                return await done
-        except TimeoutError:
-            raise _unavailable(f"no answer from the store within {self.deadline} s") from None
+        # No timer of its own a request: the batch is bounded by the deadline (_settle) and
+        # an HTTP request by the service's (app.Guard), which cancels this wait; `done` is
+        # then cancelled, and the batch, should it commit later, answers no one (the
+        # client's retry, same txn_id, returns what it stored).
+        return await done
 
     async def reimburse(self, txn_id: str, member_id: str, visit: dict) -> Settled:
         """Manual reimbursement (XSBN-28): care that could not be settled online, entered by

@@ -5,7 +5,7 @@ institution. Read-only."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Connection, Engine, func, or_, select
 
 from gongji.engine import layout as L
 from gongji.errors import InputError
@@ -251,11 +251,10 @@ def _record(row) -> SettlementRecord:
 
 
 # -- what the national platform's settlement answers tell beyond the answer (issue 18) -------
-def member_identity(db: Engine, member_id: str) -> dict:
+def member_identity(conn: Connection, member_id: str) -> dict:
     """The member as the national platform knows them: the identity columns (migration 0014;
     None where not recorded), the region and the member type."""
-    with db.connect() as conn:
-        row = _row(conn, member_id)
+    row = _row(conn, member_id)
     return {
         **{key: getattr(row, key) for key in IDENTITY_FIELDS},
         "region": row.region,
@@ -263,14 +262,13 @@ def member_identity(db: Engine, member_id: str) -> dict:
     }
 
 
-def recorded_at(db: Engine, txn_id: str) -> datetime | None:
+def recorded_at(conn: Connection, txn_id: str) -> datetime | None:
     """When the settlement under `txn_id` was recorded: its journal entry's time."""
-    with db.connect() as conn:
-        return conn.execute(
-            select(entries.c.created_at)
-            .join(settlements, settlements.c.entry_id == entries.c.id)
-            .where(settlements.c.txn_id == txn_id)
-        ).scalar()
+    return conn.execute(
+        select(entries.c.created_at)
+        .join(settlements, settlements.c.entry_id == entries.c.id)
+        .where(settlements.c.txn_id == txn_id)
+    ).scalar()
 
 
 def active_settlement(db: Engine, institution: str, visit_id: str) -> str | None:

@@ -331,7 +331,7 @@ class Guard:
             return await _refuse(send, err, national.served(scope["path"]))
         try:
             async with asyncio.timeout(loop.time() + self.deadline):
-                await self._guarded(scope, replay, send)
+                await self._guarded(scope, replay, send, counted=False)
         except TimeoutError:
             if code[0] is not None:  # answered already: nothing else can be sent
                 raise
@@ -376,7 +376,9 @@ class Guard:
 
         return replay
 
-    async def _guarded(self, scope, receive, send):
+    async def _guarded(self, scope, receive, send, counted: bool = True):
+        """`counted`: the body is counted against the limit as it is read (False: read and
+        counted already, by `_buffered`)."""
         headers = dict(scope["headers"])
         path = scope["path"]
         enveloped = national.served(path)  # its refusals in the platform's envelope
@@ -390,9 +392,11 @@ class Guard:
             except ServiceError as err:
                 return await _refuse(send, err, enveloped)
             scope.setdefault("state", {})["caller"] = caller
+        if not counted:
+            return await self.app(scope, receive, send)
         seen = 0
 
-        async def counted():
+        async def counting():
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
@@ -400,7 +404,7 @@ class Guard:
                 raise ServiceError("E_TOO_LARGE", "", f"over {self.max_body} bytes")
             return message
 
-        await self.app(scope, counted, send)
+        await self.app(scope, counting, send)
 
     async def _caller(self, headers: dict, enveloped: bool):
         """By a Bearer token anywhere; on the national paths also by the x-tif-* headers

@@ -375,7 +375,8 @@ async def presettle_transaction(ctx: Context) -> dict:
     member_id, document, visit, shown = await _settlement_input(ctx)
     _check_total(ctx, visit)
     result = await asyncio.to_thread(presettle, ctx.db, member_id, document)
-    f = await asyncio.to_thread(setlinfo.facts, ctx.db, member_id, None, visit.mdtrt_id)
+    # the visit's med_type is in `shown`, read with the visit: facts need not read it again
+    f = await asyncio.to_thread(setlinfo.facts, ctx.db, member_id, None, None)
     shown = replace(shown, balance=result.account_balance)
     return setlinfo.output(result, member_id, f, shown)
 
@@ -386,7 +387,7 @@ async def settle_transaction(ctx: Context) -> dict:
     _check_split(ctx, visit)
     txn_id = scope.key(ctx.caller, ctx.envelope.msgid, "msgid")
     result = await ctx.writer.settle(txn_id, member_id, document)
-    f = await asyncio.to_thread(setlinfo.facts, ctx.db, member_id, txn_id, visit.mdtrt_id)
+    f = await asyncio.to_thread(setlinfo.facts, ctx.db, member_id, txn_id, None)
     setl_id = scope.shown(ctx.caller, result.txn_id)
     shown = replace(shown, setl_id=setl_id, balance=result.account_balance)
     return setlinfo.output(result, member_id, f, shown)

@@ -59,13 +59,14 @@ class Facts:
 
 
 def facts(db: Engine, member_id: str, txn_id: str | None, mdtrt_id: str | None) -> Facts:
-    """The member's identity and category, the registered visit's med_type and the time the
-    settlement under `txn_id` was recorded (None: not settled, a pre-settlement)."""
-    who = views.member_identity(db, member_id)
-    at = None if txn_id is None else views.recorded_at(db, txn_id)
-    med_type = None
-    if mdtrt_id is not None:  # the service's own record of the visit
-        with db.connect() as conn:
+    """The member's identity and category, the registered visit's med_type (`mdtrt_id`
+    None: the caller has it already) and the time the settlement under `txn_id` was
+    recorded (None: not settled, a pre-settlement)."""
+    with db.connect() as conn:  # one connection for the three reads
+        who = views.member_identity(conn, member_id)
+        at = None if txn_id is None else views.recorded_at(conn, txn_id)
+        med_type = None
+        if mdtrt_id is not None:  # the service's own record of the visit
             med_type = conn.execute(
                 select(visits.c.med_type).where(visits.c.mdtrt_id == mdtrt_id)
             ).scalar()

@@ -24,14 +24,17 @@ class Scenario(Strict):
     visits: list[VisitIn] = Field(min_length=1)
 
 
-def calculate(document: object, items: dict[str, catalogue.Item] | None = None) -> dict:
+def calculate(
+    document: object, items: dict[str, catalogue.Item] | None = None, lang: str = "zh"
+) -> dict:
     """Validate a scenario document and run it; the JSON-ready output of the contract, its
-    amounts Decimal yuan.
+    amounts Decimal yuan, its trace in `lang` ("zh", or "en").
 
     `items` is the catalogue line-item visits are priced with (the shipped sample if None).
     """
     trial = settle(document, items)
-    return {**trial.head(), "visits": list(trial.visits(to_yuan)), "totals": trial.totals(to_yuan)}
+    visits = list(trial.visits(to_yuan, lang))
+    return {**trial.head(), "visits": visits, "totals": trial.totals(to_yuan)}
 
 
 def settle(document: object, items: dict[str, catalogue.Item] | None = None) -> "Trial":
@@ -92,8 +95,8 @@ class Trial:
             "member": self.scenario.member.id,
         }
 
-    def visits(self, number: Callable[[int], object]) -> Iterator[dict]:
-        """The visits' output, one at a time."""
+    def visits(self, number: Callable[[int], object], lang: str = "zh") -> Iterator[dict]:
+        """The visits' output, one at a time, the trace's words in `lang`."""
         tables = {t.version_id: t for t in engine.compile_pack(self.pack)}
         for v, visit, r in zip(self.scenario.visits, self.settled, self.results, strict=True):
             yield {
@@ -120,7 +123,7 @@ class Trial:
                         **({"reading": reading} if reading else {}),
                     }
                     for rule, article, text, amount, configured, reading in engine.trace_rows(
-                        tables[r.version_id], r.member_class, r.trace
+                        tables[r.version_id], r.member_class, r.trace, lang=lang
                     )
                 ],
             }
@@ -147,7 +150,9 @@ def _split(visit: engine.Visit, number: Callable[[int], object]) -> dict:
 CHUNK = 1 << 16  # bytes handed to `write` at once: few system calls, whatever stdout buffers
 
 
-def write_json(trial: Trial, write: Callable[[bytes], object], pretty: bool = False) -> None:
+def write_json(
+    trial: Trial, write: Callable[[bytes], object], pretty: bool = False, lang: str = "zh"
+) -> None:
     """The contract's JSON (amounts as JSON numbers), rendered a visit at a time and handed
     to `write` in pieces of about CHUNK bytes: the document is never whole in memory.
     Compact, or with `pretty` indented by two, the bytes `json.dumps(..., indent=2,
@@ -164,7 +169,7 @@ def write_json(trial: Trial, write: Callable[[bytes], object], pretty: bool = Fa
         head, between, tail = b',"visits":[', b",", b'],"totals":'
     # the head's fields: its object without the closing brace (indented: nor the newline)
     out = bytearray(orjson.dumps(trial.head(), option=option)[: -2 if pretty else -1]) + head
-    for i, visit in enumerate(trial.visits(json_number)):
+    for i, visit in enumerate(trial.visits(json_number, lang)):
         text = orjson.dumps(visit, option=option)
         out += (between if i else b"") + (text.replace(b"\n", depth) if pretty else text)
         if len(out) >= CHUNK:

@@ -15,6 +15,7 @@ from gongji.commands import console as out
 from gongji.commands import fail
 from gongji.console import cli as console
 from gongji.errors import InputError
+from gongji.labels import LANGS
 from gongji.ledger import cli as ledger
 from gongji.service import cli as service
 from gongji.supervision import cli as supervision
@@ -48,12 +49,15 @@ def calculate(
     catalogue_csv: Path = typer.Option(
         None, "--catalogue", help="Catalogue CSV for line-item visits (default: the sample)."
     ),
+    lang: str = typer.Option("zh", "--lang", help="The trace's language: zh (default) or en."),
 ) -> None:
     """Trial calculation (待遇测算): settle a member's visits under a region's policy."""
     from gongji import calculate as trial_calculation
     from gongji import catalogue, documents
 
     try:
+        if lang not in LANGS:
+            raise InputError("--lang", f"one of {', '.join(LANGS)}, not {lang!r}")
         items = catalogue.load_csv(catalogue_csv) if catalogue_csv else None
         if scenario == "-":
             document = documents.parse(sys.stdin.read(), "stdin")
@@ -65,42 +69,61 @@ def calculate(
     if as_json:  # written a visit at a time, straight to stdout's bytes
         stdout = sys.stdout
         stdout.flush()
-        trial_calculation.write_json(trial, stdout.buffer.write, pretty)
+        trial_calculation.write_json(trial, stdout.buffer.write, pretty, lang)
         stdout.buffer.flush()
     else:
-        _print_result(trial)
+        _print_result(trial, lang)
 
 
-def _print_result(trial) -> None:
+# the calculate table's words, a language: (the head, a visit, the trace's columns, configured,
+# the totals)
+WORDS = {
+    "zh": ("参保人", "就诊", ("规则", "条款", "金额（元）", "说明"), "（配置值）", "合计"),
+    "en": (
+        "member",
+        "visit",
+        ("rule", "article", "amount", "explanation"),
+        "(configured)",
+        "totals",
+    ),
+}
+
+
+def _print_result(trial, lang: str = "zh") -> None:
     from rich.table import Table
 
+    from gongji.labels import label
     from gongji.money import to_yuan
 
+    member, visit, columns, configured, totals = WORDS[lang]
     head = trial.head()
-    out().print(f"[bold]{head['region']}[/] · member {head['member']} · {head['policy_version']}")
-    for v in trial.visits(to_yuan):
+    region = label(head["region"], lang)
+    out().print(f"[bold]{region}[/] · {member} {head['member']} · {head['policy_version']}")
+    for v in trial.visits(to_yuan, lang):
+        klass = label(v["member_class"], lang)
         table = Table(
-            title=f"visit {v['id']} ({v['member_class']}, {v['policy_version']})",
-            title_justify="left",
+            title=f"{visit} {v['id']} ({klass}, {v['policy_version']})", title_justify="left"
         )
         for col in FIGURES:
-            table.add_column(col, justify="right")
+            table.add_column(label(col, lang) if lang == "zh" else col, justify="right")
         table.add_row(*(f"{v[c]}" for c in FIGURES))
         out().print(table)
         steps = Table(show_header=True, box=None, padding=(0, 1))
-        steps.add_column("rule", style="cyan")
-        steps.add_column("article")
-        steps.add_column("amount", justify="right")
-        steps.add_column("explanation")
+        steps.add_column(columns[0], style="cyan")
+        steps.add_column(columns[1])
+        steps.add_column(columns[2], justify="right")
+        steps.add_column(columns[3])
         for s in v["trace"]:
-            mark = " [yellow](configured)[/]" if s.get("configured") else ""
+            mark = f" [yellow]{configured}[/]" if s.get("configured") else ""
             steps.add_row(s["rule"], s["article"], f"{s['amount']}", s["text"] + mark)
         out().print(steps)
     t = trial.totals(to_yuan)
-    out().print(
-        f"[bold]totals[/] total {t['total']} · fund {t['fund_pay']} · "
-        f"account {t['account_pay']} · cash {t['cash_pay']}"
-    )
+    names = [label(k, lang) if lang == "zh" else k.split("_")[0] for k in TOTALS]
+    figures = " · ".join(f"{n} {t[k]}" for n, k in zip(names, TOTALS, strict=True))
+    out().print(f"[bold]{totals}[/] {figures}")
+
+
+TOTALS = ("total", "fund_pay", "account_pay", "cash_pay")
 
 
 @policy_app.command("show")

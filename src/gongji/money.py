@@ -109,6 +109,23 @@ def fmt(fen: int) -> str:
 _CENTS = tuple(f".{cents:02d}" for cents in range(100))  # fmt's decimals, by the cents
 
 
+def fmt_grouped(value: int | Decimal | str) -> str:
+    """An amount for a person to read: fen (int) or yuan (Decimal, or yuan text as `fmt`
+    writes it) -> '15,800.00', thousands separated. The console and the report show amounts
+    this way; files and answers read by machines keep `fmt`'s plain digits."""
+    yuan = Decimal(value).scaleb(-2) if isinstance(value, int) else Decimal(str(value))
+    return f"{yuan.quantize(CENT):,f}"
+
+
+def fmt_time(moment: object) -> str:
+    """A time for a person to read: '2026-11-29 20:09:21' (no 'T', no fractions of a second,
+    no offset), from a datetime or ISO text; anything else as it is."""
+    text = moment.isoformat(sep=" ") if hasattr(moment, "isoformat") else str(moment)
+    if len(text) >= 19 and text[4] == "-" and text[10] in "T ":
+        return f"{text[:10]} {text[11:19]}"
+    return text
+
+
 def json_number(fen: int) -> float:
     """Fen -> yuan as a JSON number, for interfaces that carry money as numbers (the
     national platform's). Serialisation only: `fen / 100` is the double nearest the exact

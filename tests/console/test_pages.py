@@ -361,5 +361,5 @@ def test_policy_page_shows_readings_as_configured_never_as_the_articles_words(co
             "level0": "level2", "total0": "100.00"}  # fmt: skip
     r = client.post("/console/calculate", data=form)
     assert r.status_code == 200
-    account = next(t for t in r.text.split("<tr>") if "personal account pays" in t)
+    account = next(t for t in r.text.split("<tr>") if "个人账户支付" in t)
     assert "X-5" in account and "配置值，非原文；解读：第十七条 names two shares" in account

@@ -18,11 +18,8 @@ def texts(visit: dict) -> list[tuple[str, str, str]]:
     return [(s["rule"], str(s["amount"]), s["text"]) for s in visit["trace"]]
 
 
-def test_a_retirees_visits_in_words():
-    """KF-9a: 50 at level 3 once per institution and day, none at level 1; KF-9d: a retiree's
-    ratio is 10 points above an employee's (60% at level 3, 70% at level 1); KF-9b: the
-    retiree's cap 1500."""
-    out = calculate(
+def retiree_visits(lang: str) -> list[dict]:
+    return calculate(
         {
             "region": "kaifeng",
             "member": {"id": "R", "type": "retiree"},
@@ -50,9 +47,38 @@ def test_a_retirees_visits_in_words():
                     "total": "100.00",
                 },
             ],
-        }
+        },
+        lang=lang,
+    )["visits"]
+
+
+def test_a_retirees_visits_in_words():
+    """KF-9a: 50 at level 3 once per institution and day, none at level 1; KF-9d: a retiree's
+    ratio is 10 points above an employee's (60% at level 3, 70% at level 1); KF-9b: the
+    retiree's cap 1500. In Chinese, the default."""
+    v1, v2, v3 = retiree_visits("zh")
+    assert texts(v1) == [
+        ("KF-9a", "50.00", "三级每次就诊起付线 50.00"),
+        ("KF-9d", "90.00", "退休人员支付比例 60%，起付线以上费用 150.00"),
+        ("KF-11", "90.00", "统筹基金支付 90.00（普通门诊统筹）；年度限额 1500.00 已用 90.00"),
+        ("X-5", "0.00", "个人账户支付 0.00（政策范围内个人负担 110.00）；账户余额 0.00"),
+        ("X-5", "160.00", "个人现金支付 160.00，其中全自费 50.00"),
+    ]
+    assert texts(v2)[0] == (
+        "KF-9a",
+        "0.00",
+        "同一计算周期只计一次起付线 50.00（本机构 2023-03-01 10:00 起算）：本次计入 0.00",
     )
-    v1, v2, v3 = out["visits"]
+    assert texts(v3)[:3] == [
+        ("X-1", "150.00", "新年度 2024：2023 年的起付线和限额累计清零（2023 年已累计 150.00）"),
+        ("KF-9a", "0.00", "一级不设起付线"),
+        ("KF-9d", "70.00", "退休人员支付比例 70%，起付线以上费用 100.00"),
+    ]
+
+
+def test_a_retirees_visits_in_english():
+    """The same visits with lang="en": the English words, the same rules and amounts."""
+    v1, v2, v3 = retiree_visits("en")
     assert texts(v1) == [
         ("KF-9a", "50.00", "level3 per-visit deductible 50.00"),
         ("KF-9d", "90.00", "retiree ratio 60% of 150.00 above the deductible"),
@@ -81,35 +107,56 @@ def test_explain_without_words_keeps_rules_and_amounts():
     worded = engine.explain(tables, result)
     assert [s.text for s in bare] == [""] * len(worded)
     assert [(s.rule, s.amount) for s in bare] == [(s.rule, s.amount) for s in worded]
-    assert worded[-2].text == "no personal account: the in-scope share 75.00 is paid in cash"
+    assert worded[-2].text == "无个人账户：政策范围内个人负担 75.00 由个人现金支付"
+    english = engine.explain(tables, result, lang="en")
+    assert english[-2].text == "no personal account: the in-scope share 75.00 is paid in cash"
 
 
 @pytest.mark.parametrize(
-    ("step", "a", "b", "text"),
+    ("step", "a", "b", "text", "zh"),
     [
         (
             L.T_YEAR_RESET,
             2022,
             2023,
             "new year 2023: deductible and caps of 2022 reset (0.00 used in 2022)",
+            "新年度 2023：2022 年的起付线和限额累计清零（2022 年已累计 0.00）",
         ),
-        (L.T_CONDITION, 0, 0, "institution not designated for outpatient pooling: no pooling"),
+        (
+            L.T_CONDITION,
+            0,
+            0,
+            "institution not designated for outpatient pooling: no pooling",
+            "该机构不是门诊统筹定点医疗机构：统筹基金不予支付",
+        ),
         (
             L.T_CONDITION + L.N_CONDITIONS - 1,
             0,
             0,
             "a third party is liable for this cost: the fund pays nothing",
+            "该费用应由第三方负担：基金不予支付",
         ),
         (
             L.T_LEVEL_NOT_COVERED,
             L.LEVELS.index(Level.pharmacy),
             0,
             "pharmacy is not paid by two diseases",
+            "定点零售药店不属于两病的支付范围",
         ),
     ],
 )
-def test_the_steps_at_the_edges_of_the_condition_range(step, a, b, text):
-    assert describe(step, 0, a, b, MemberClass.employee, "two_diseases") == text
+def test_the_steps_at_the_edges_of_the_condition_range(step, a, b, text, zh):
+    assert describe(step, 0, a, b, MemberClass.employee, "two_diseases", lang="en") == text
+    assert describe(step, 0, a, b, MemberClass.employee, "two_diseases") == zh
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_step_has_words_in_every_language(lang):
+    """A step added to the engine without its words in one language fails here."""
+    for step in range(L.N_STEPS):
+        if step == L.T_LINE:
+            continue
+        assert describe(step, 0, 0, 0, MemberClass.employee, "general", lang=lang)
 
 
 def test_an_unknown_step_is_an_error():
@@ -126,12 +173,18 @@ def test_a_negotiated_drugs_yearly_deductible_in_words():
     assert texts(d1)[0] == (
         "XSBN-16",
         "300.00",
-        "yearly deductible 800.00 for this item: 0.00 met before, 300.00 now",
+        "该项目年度起付线 800.00：此前已累计 0.00，本次计入 300.00",
     )
     assert texts(d2)[0] == (
         "XSBN-16",
         "300.00",
-        "yearly deductible 800.00 for this item: 300.00 met before, 300.00 now",
+        "该项目年度起付线 800.00：此前已累计 300.00，本次计入 300.00",
+    )
+    e1 = calculate(documents.read(path)["scenario"], lang="en")["visits"][0]
+    assert texts(e1)[0] == (
+        "XSBN-16",
+        "300.00",
+        "yearly deductible 800.00 for this item: 0.00 met before, 300.00 now",
     )
 
 

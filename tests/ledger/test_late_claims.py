@@ -36,6 +36,11 @@ def test_a_late_claim_meets_its_own_months_cap(db):
     assert (march["fund_pay"], march["late"]) == ("0.00", True)
     assert explain_answer(march)[0] == {
         "rule": "X-1",
+        "text": "补结算：就诊日期早于该参保人最近一次结算，按就诊当年、当月的累计额结算",
+        "amount": "0.00",
+    }
+    assert explain_answer(march, "en")[0] == {
+        "rule": "X-1",
         "text": "settled late: the visit is dated before the member's last settlement; it was"
         " settled against its own year's and month's accumulators as they stood when it"
         " arrived",

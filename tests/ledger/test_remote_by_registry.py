@@ -35,6 +35,11 @@ def test_care_at_another_regions_institution_is_remote(db):
     assert unfiled.trace[0].rule == "KF-22"
     assert explain_answer(unfiled)[0] == {
         "rule": "KF-22",
+        "text": "异地就医：机构 NY1 登记在南阳市，不在开封市",
+        "amount": "0.00",
+    }
+    assert explain_answer(unfiled, "en")[0] == {
+        "rule": "KF-22",
         "text": "remote care: institution NY1 is registered in nanyang, not in kaifeng",
         "amount": "0.00",
     }

@@ -123,11 +123,14 @@ def test_explain_answer_gives_each_step_its_article_and_words(member):
     assert steps[0] == {
         "rule": "KF-9a",
         "article": "第九条",
-        "text": "level3 per-visit deductible 50.00",
+        "text": "三级每次就诊起付线 50.00",
         "amount": "50.00",
     }
     assert [s["rule"] for s in steps] == ["KF-9a", "KF-9d", "KF-11", "X-5", "X-5"]
-    assert steps[-1]["text"] == "cash 50.00, of which 50.00 out of scope"
+    assert steps[-1]["text"] == "个人现金支付 50.00，其中全自费 50.00"
+    english = explain_answer(settle(member, "T1", "P001", V1), "en")
+    assert english[0]["text"] == "level3 per-visit deductible 50.00"
+    assert english[-1]["text"] == "cash 50.00, of which 50.00 out of scope"
 
 
 def test_presettle_answers_as_settle_would_and_writes_nothing(member):
@@ -342,6 +345,11 @@ def test_the_aid_step_follows_the_engines_steps(family):
     ]
     steps = explain_answer(got)
     assert steps[-1] == {
+        "rule": "XSBN-24",
+        "text": "个人账户共济：授权人 H 的个人账户支付 48.00",
+        "amount": "48.00",
+    }
+    assert explain_answer(got, "en")[-1] == {
         "rule": "XSBN-24",
         "text": "account mutual aid: the holder H's account pays 48.00",
         "amount": "48.00",

@@ -102,7 +102,7 @@ def test_the_retiree_cap_merge_is_cited_as_a_reading_not_as_the_ratio_article(re
              "total": "1000.00"}  # fmt: skip
     later = {**early, "id": "V2", "time": "2023-08-01T09:00:00"}
     out = calculate(scenario(region, [early, later], retired_from="2023-07-01"))
-    merged = [s for s in steps(out, "X-2", "V2") if "counts" in s["text"]]
+    merged = [s for s in steps(out, "X-2", "V2") if "含本年此前已支付" in s["text"]]
     assert merged and merged[0]["configured"] and "开封 第十二条" in merged[0]["reading"]
 
 
@@ -246,7 +246,9 @@ def test_what_the_account_pays_is_a_reading_a_bureau_switches(tmp_path, monkeypa
         Decimal("0.00"),
     )
     paid = steps(switched, "X-5")[0]
-    assert paid["configured"] and "member's share" in paid["text"]
+    assert paid["configured"] and "（个人负担" in paid["text"]
+    english = steps(calculate(doc, lang="en"), "X-5")[0]
+    assert "member's share" in english["text"]
 
 
 def test_kaifeng_account_share_worked_example(tmp_path, monkeypatch):

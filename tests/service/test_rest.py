@@ -39,7 +39,12 @@ def test_settle_read_cancel_through_rest(service):
         assert first.status_code == 200 and first.json() == again.json()
         assert (first.json()["fund_pay"], first.json()["account_pay"]) == ("75.00", "125.00")
         shown = c.get("/v1/settlements/T1").json()
-        assert shown["trace"][0]["article"] and "deductible" in shown["trace"][0]["text"]
+        assert shown["trace"][0]["article"] == "第九条"
+        assert shown["trace"][0]["text"] == "三级每次就诊起付线 50.00"  # Chinese by default
+        english = c.get("/v1/settlements/T1", headers={"Accept-Language": "en-US,en;q=0.9"})
+        assert english.json()["trace"][0]["text"] == "level3 per-visit deductible 50.00"
+        chinese = c.get("/v1/settlements/T1", headers={"Accept-Language": "zh-CN,en;q=0.5"})
+        assert chinese.json()["trace"] == shown["trace"]
         assert [v["txn_id"] for v in c.get("/v1/visits").json()] == ["T1"]
         conflict = c.post(
             "/v1/settlements",

@@ -30,6 +30,7 @@ from gongji.engine import layout as L
 from gongji.engine.invariants import check_pools
 from gongji.engine.use import Use, plus, use_of
 from gongji.errors import InputError, validated
+from gongji.labels import label
 from gongji.ledger import members as M
 from gongji.ledger.answer import Settled, Step
 from gongji.ledger.chart import Chart
@@ -693,44 +694,51 @@ def _answer(
     )
 
 
-def explain_answer(answer: Settled) -> list[dict]:
-    """A settlement's trace with each step's article and words, for people."""
+def explain_answer(answer: Settled, lang: str = "zh") -> list[dict]:
+    """A settlement's trace with each step's article and words, for people (`lang`: "zh",
+    the default, or "en")."""
     region, _, _ = answer.policy_version.partition("@")
     pack = policy.load_region(region)
     tables = next(t for t in engine.compile_pack(pack) if t.version_id == answer.policy_version)
-    steps = engine.explain_records(tables, MemberClass(answer.member_class), answer.trace_records)
+    klass = MemberClass(answer.member_class)
+    steps = engine.explain_records(tables, klass, answer.trace_records, lang=lang)
     out = [
         {"rule": s.rule, "article": s.article, "text": s.text, "amount": fmt(s.amount)}
         for s in steps
     ]
+    words = ANSWER_WORDS[lang]
     if answer.late:
-        out.insert(
-            0,
-            {
-                "rule": "X-1",
-                "text": "settled late: the visit is dated before the member's last settlement;"
-                " it was settled against its own year's and month's accumulators as they"
-                " stood when it arrived",
-                "amount": fmt(0),
-            },
-        )
+        out.insert(0, {"rule": "X-1", "text": words["late"], "amount": fmt(0)})
     if answer.remote_region is not None:
-        words = (
-            f"remote care: institution {answer.institution} is registered in"
-            f" {answer.remote_region}, not in {region}"
+        text = words["remote"].format(
+            institution=answer.institution,
+            there=label(answer.remote_region, lang),
+            here=label(region, lang),
         )
         rule = _remote_rule(pack.version_on(date.fromisoformat(answer.time[:10])))
-        out.insert(0, {"rule": rule, "text": words, "amount": fmt(0)})
+        out.insert(0, {"rule": rule, "text": text, "amount": fmt(0)})
     if answer.holder is not None:
         aid = fmt(answer.mutual_aid_pay)
-        out.append(
-            {
-                "rule": answer.trace[-1].rule,
-                "text": f"account mutual aid: the holder {answer.holder}'s account pays {aid}",
-                "amount": aid,
-            }
-        )
+        text = words["aid"].format(holder=answer.holder, aid=aid)
+        out.append({"rule": answer.trace[-1].rule, "text": text, "amount": aid})
     return out
+
+
+# the steps an answer adds to the engine's trace, a language
+ANSWER_WORDS = {
+    "zh": {
+        "late": "补结算：就诊日期早于该参保人最近一次结算，按就诊当年、当月的累计额结算",
+        "remote": "异地就医：机构 {institution} 登记在{there}，不在{here}",
+        "aid": "个人账户共济：授权人 {holder} 的个人账户支付 {aid}",
+    },
+    "en": {
+        "late": "settled late: the visit is dated before the member's last settlement;"
+        " it was settled against its own year's and month's accumulators as they"
+        " stood when it arrived",
+        "remote": "remote care: institution {institution} is registered in {there}, not in {here}",
+        "aid": "account mutual aid: the holder {holder}'s account pays {aid}",
+    },
+}
 
 
 def _request(member_id: str, visit: object) -> tuple[dict, str]:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gongji.documents import read_json
 from gongji.errors import CATALOGUE, InputError, ServiceError, first_error, from_input
+from gongji.labels import lang_of
 from gongji.ledger import accounts as ledger_accounts
 from gongji.ledger import family, views
 from gongji.ledger import members as ledger_members
@@ -225,7 +226,7 @@ async def settlement(txn_id: str, request: Request) -> Response:
         {
             **_shown(request.state.caller, found.answer.document()),
             "cancelled": found.cancelled,
-            "trace": explain_answer(found.answer),
+            "trace": explain_answer(found.answer, lang_of(request.headers.get("accept-language"))),
         }
     )
 

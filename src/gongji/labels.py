@@ -1,0 +1,335 @@
+"""The one Chinese term table (from shared/spec/glossary.md): what people read for each name
+the code uses — levels, member types, regions, journal entry kinds, audit actions, roles,
+policy values, form fields. The console, the CLI's tables, the report and the error banners
+all call `label`, so a term is translated once and read the same everywhere.
+
+English stays the code's language: `label(key, "en")` gives the key back, readable.
+"""
+
+import re
+
+from gongji.terms import (
+    AccountPurpose,
+    Beneficiary,
+    Category,
+    CloseReason,
+    Condition,
+    DeductibleWindow,
+    Level,
+    MemberClass,
+    MemberType,
+    RetirementTiming,
+)
+
+LANGS = ("zh", "en")
+
+LEVELS = {
+    Level.primary: "基层医疗机构",
+    Level.level1: "一级",
+    Level.level2: "二级",
+    Level.level3: "三级",
+    Level.pharmacy: "定点零售药店",
+}
+MEMBER_TYPES = {
+    MemberType.employee: "在职职工",
+    MemberType.retiree: "退休人员",
+    MemberType.flexible: "灵活就业人员",
+    MemberType.single_pool: "单建统筹",
+}
+MEMBER_CLASSES = {MemberClass.employee: "在职职工", MemberClass.retiree: "退休人员"}
+CATEGORIES = {
+    Category.general: "普通门诊统筹",
+    Category.chronic: "门诊慢性病",
+    Category.special: "门诊特殊病",
+    Category.two_diseases: "两病",
+    Category.emergency: "门诊急诊抢救",
+    Category.negotiated_drug: "国家谈判药品",
+    Category.day_surgery: "日间手术",
+}
+# the engine's payment lines (engine.layout.LINE_NAMES) beyond the categories
+LINES = {
+    "general_overflow": "普通门诊超限额部分",
+    "special_exception": "门诊特殊病（单列病种）",
+    "inpatient": "住院",
+}
+CONDITIONS = {
+    Condition.designated: "定点医疗机构",
+    Condition.benefit_period: "待遇享受期",
+    Condition.not_inpatient: "非住院期间",
+    Condition.not_in_arrears: "无欠费",
+    Condition.has_account: "有个人账户",
+    Condition.raised_contribution: "提高缴费费率",
+    Condition.remote_filing: "异地就医备案",
+    Condition.remote_direct_settlement: "异地直接结算",
+    Condition.no_third_party: "无第三方责任",
+}
+WINDOWS = {
+    DeductibleWindow.none: "每次就诊均计起付线",
+    DeductibleWindow.same_institution_day: "同一机构同一天只计一次",
+    DeductibleWindow.hours_from_charged: "同一机构计起付线后若干小时内只计一次",
+}
+RETIREMENT = {
+    RetirementTiming.on_date: "自退休之日起",
+    RetirementTiming.next_month: "自办理次月起",
+}
+PURPOSES = {
+    AccountPurpose.family_care: "家庭成员就医",
+    AccountPurpose.family_resident_premium: "家庭成员居民医保缴费",
+    AccountPurpose.supplementary_premium: "大额医疗补助缴费",
+    AccountPurpose.long_term_care_premium: "长期护理保险缴费",
+    AccountPurpose.critical_illness_premium: "大病保险缴费",
+    AccountPurpose.commercial_health_premium: "商业健康保险缴费",
+    AccountPurpose.public_health: "公共卫生费用",
+    AccountPurpose.fitness: "健身",
+    AccountPurpose.wellness: "养生保健",
+}
+BENEFICIARIES = {
+    Beneficiary.member: "本人",
+    Beneficiary.spouse: "配偶",
+    Beneficiary.parent: "父母",
+    Beneficiary.child: "子女",
+}
+CLOSE_REASONS = {
+    CloseReason.transfer: "转移",
+    CloseReason.refund: "一次性退还",
+    CloseReason.death: "死亡（继承）",
+    CloseReason.emigration: "出国（境）定居",
+    CloseReason.withdrawal: "退出职工医保",
+}
+# the five rulebooks' regions (shared/seeds/README.md)
+REGIONS = {
+    "jiamusi": "佳木斯市",
+    "kaifeng": "开封市",
+    "panzhihua": "攀枝花市",
+    "nanyang": "南阳市",
+    "xishuangbanna": "西双版纳州",
+}
+# the kinds of journal entry the ledger posts (ledger.journal.post's `kind`)
+ENTRY_KINDS = {
+    "opening": "期初余额",
+    "settle": "结算",
+    "cancel": "结算撤销",
+    "monthly": "按月划入",
+    "back_credit": "补划",
+    "contribution": "缴费",
+    "premium": "代缴保费",
+    "released": "解除封存",
+    "transferred": "封存划转",
+    "close": "账户注销",
+}
+# the audit log's actions (console.auth.record's `action`)
+AUDIT_ACTIONS = {
+    "login": "登录",
+    "login.refused": "登录被拒绝",
+    "logout": "退出",
+    "staff.add": "新增工作人员",
+    "staff.disable": "停用工作人员",
+    "member.viewed": "查看参保人",
+    "binding.added": "绑定共济",
+    "binding.ended": "解除共济绑定",
+    "monitor": "运行监控规则",
+    "reimbursement": "手工报销",
+    "reimbursement.replayed": "手工报销（重复提交）",
+}
+ROLES = {"viewer": "查询员", "operator": "经办员", "admin": "管理员"}
+PAYMENT_METHODS = {"fee_for_service": "按项目（总额预算）", "capitation": "按人头"}
+OTHER = {
+    "holder": "授权人",
+    "user": "使用人",
+    "account": "个人账户",
+    "frozen": "封存",
+    "active": "正常",
+    "closed": "已终止",
+    "hospital": "医疗机构",
+    "internet": "互联网医院",
+    "pharmacy": "定点零售药店",
+    "prescriber": "开方机构",
+    "in_scope": "政策范围内费用",
+    "member": "个人负担部分",
+}
+# the amounts of a settlement (calculate.md, the answers' glossary names)
+AMOUNTS = {
+    "total": "医疗费总额",
+    "in_scope": "政策范围内费用",
+    "deductible": "起付线",
+    "fund_pay": "统筹基金支付",
+    "account_pay": "个人账户支付",
+    "mutual_aid_pay": "共济账户支付",
+    "cash_pay": "个人现金支付",
+    "account_balance": "个人账户余额",
+    "out_of_scope": "全自费",
+    "above_standard": "超限价自费",
+    "class_b_self_pay": "先行自付",
+}
+# form and document fields, for the error banners (an InputError's `field`)
+FIELDS = {
+    **AMOUNTS,
+    "member_id": "个人编号",
+    "member": "参保人",
+    "username": "用户名",
+    "password": "密码",
+    "name": "姓名",
+    "role": "角色",
+    "region": "统筹地区",
+    "year": "年度",
+    "month": "月份",
+    "begin": "开始日期",
+    "end": "结束日期",
+    "time": "就诊时间",
+    "institution": "机构编码",
+    "level": "机构级别",
+    "category": "待遇类别",
+    "total": "医疗费总额",
+    "in_scope": "政策范围内费用",
+    "account_balance": "个人账户余额",
+    "retired_from": "退休日期",
+    "type": "人员类别",
+    "invoice": "发票号",
+    "txn": "流水号",
+    "txn_id": "流水号",
+    "holder": "授权人",
+    "user": "使用人",
+    "relationship": "关系",
+    "from": "起始日期",
+    "to": "终止日期",
+    "on": "日期",
+    "visits": "就诊",
+    "visit": "就诊",
+    "id": "编号",
+    "csrf": "表单",
+    "rule": "规则",
+    "items": "明细",
+    "(document)": "文件",
+}
+
+TERMS: dict[str, str] = {
+    **{
+        str(k): v
+        for table in (LEVELS, MEMBER_TYPES, CATEGORIES, CONDITIONS)
+        for k, v in table.items()
+    },
+    **LINES,
+    **{str(k): v for k, v in WINDOWS.items() if k != DeductibleWindow.none},
+    **{str(k): v for k, v in RETIREMENT.items()},
+    **{str(k): v for k, v in PURPOSES.items()},
+    **{str(k): v for k, v in BENEFICIARIES.items()},
+    **{str(k): v for k, v in CLOSE_REASONS.items()},
+    **REGIONS,
+    **ENTRY_KINDS,
+    **AUDIT_ACTIONS,
+    **ROLES,
+    **PAYMENT_METHODS,
+    **OTHER,
+    **AMOUNTS,
+}
+
+
+def label(key: object, lang: str = "zh") -> str:
+    """The Chinese for a name the code uses (the name itself if the table has none); in
+    English the name, with its underscores as spaces."""
+    text = str(key)
+    if lang == "en":
+        return text.replace("_", " ")
+    return TERMS.get(text, text)
+
+
+def lang_of(accept_language: str | None) -> str:
+    """The language an HTTP Accept-Language header asks for first, of LANGS: "en" when it
+    starts with English (`en`, `en-US,en;q=0.9`), else Chinese."""
+    first = (accept_language or "").split(",")[0].strip().lower()
+    return "en" if first == "en" or first.startswith("en-") or first.startswith("en;") else "zh"
+
+
+_INDEXED = re.compile(r"^([a-z_()]+)\[(\d+)\]$")
+
+
+def field(path: str, lang: str = "zh") -> str:
+    """An InputError's field path as a reader names it: `visits[0].time` -> 第1次就诊·就诊时间,
+    `member_id` -> 个人编号. A part the table lacks is kept as it is."""
+    if lang == "en":
+        return path
+    parts = []
+    for part in path.split("."):
+        indexed = _INDEXED.match(part)
+        if indexed:
+            name, i = indexed.groups()
+            parts.append(f"第{int(i) + 1}次{FIELDS.get(name, name)}" if name == "visits"
+                         else f"{FIELDS.get(name, name)}第{int(i) + 1}项")  # fmt: skip
+        else:
+            parts.append(FIELDS.get(part, part))
+    return "·".join(parts)
+
+
+# The words of the policy rows (policy.present), longest first: a row's topic and value are
+# composed from these, so translating the parts translates every row.
+PHRASES = {
+    "deductible window at the year's end": "年末起付线计算周期",
+    "runs on into the new year": "延续至新年度",
+    "closes": "年末结束",
+    "deductible per visit": "每次就诊起付线",
+    "deductible window": "起付线计算方式",
+    "deductible, annual": "年度起付线",
+    "annual cap's diseases": "年度限额所含病种",
+    "annual cap": "年度最高支付限额",
+    "monthly cap": "月度最高支付限额",
+    "cap pool": "限额归集",
+    "general outpatient, separate": "普通门诊单独计算",
+    "general above its cap": "普通门诊超限额部分",
+    "paid at the inpatient ratio": "按住院比例支付",
+    "not pooled": "不予统筹支付",
+    "not applied": "不适用",
+    "required": "须满足",
+    "condition": "条件",
+    "inpatient deductible x": "住院起付线 ×",
+    "inpatient deductible": "住院起付线",
+    "inpatient annual cap": "住院年度限额",
+    "inpatient ratio": "住院支付比例",
+    "the institution's inpatient ratio": "该机构住院支付比例",
+    "shared with the inpatient cap": "与住院共用限额",
+    "per further disease up to": "每增加一种病种，最高",
+    "per item per year": "每项每年",
+    "per visit": "每次",
+    "no deductible": "不设起付线",
+    "exceptions": "单列病种",
+    "exempt": "不受限制",
+    "not limited by": "不受以下条件限制：",
+    "above its cap": "超限额部分",
+    "continues into general outpatient": "转入普通门诊统筹",
+    "unrecognised disease": "未认定病种",
+    "recognised disease": "已认定病种",
+    "a disease the member is not recognised for: paid by": "未认定的病种，由以下待遇支付：",
+    "a disease the member is recognised for: paid by": "已认定的病种，由以下待遇支付：",
+    "not raised by": "以下病种不提高限额：",
+    "no personal account": "不设个人账户",
+    "retiree switch takes effect": "退休待遇生效",
+    "personal account pays": "个人账户支付范围",
+    "the in-scope share": "政策范围内个人负担部分",
+    "the member's whole share": "个人负担的全部费用",
+    "premium frozen, transferred": "代缴保费封存、划转",
+    "by day": "于次月第",
+    "of the next month": "日前",
+    "paying institutions": "机构支付方式",
+    "internet visit settles at": "互联网诊疗结算按",
+    "its physical institution's level": "其实体机构级别",
+    "prescription filled at a pharmacy": "药店外配处方",
+    "the prescriber's level; deductible window: the": "按开方机构级别；起付线计算按",
+    "pharmacy's": "药店",
+    "prescriber's": "开方机构",
+    "deductible": "起付线",
+    "ratio": "支付比例",
+    "levels": "级别",
+    "annual": "年度",
+    "retiree": "退休人员",
+    "none": "无",
+    "at": "于",
+}
+_PHRASE_KEYS = sorted({**PHRASES, **TERMS}, key=len, reverse=True)
+_PHRASE = re.compile("|".join(rf"(?<![A-Za-z_]){re.escape(k)}(?![A-Za-z_])" for k in _PHRASE_KEYS))
+
+
+def phrase(text: str, lang: str = "zh") -> str:
+    """A composed English phrase (a policy row's topic or value) in Chinese: each known
+    part replaced, numbers and rule IDs kept."""
+    if lang == "en":
+        return text
+    return _PHRASE.sub(lambda m: PHRASES.get(m.group(0)) or TERMS[m.group(0)], text)

@@ -8,6 +8,7 @@ English stays the code's language: `label(key, "en")` gives the key back, readab
 
 import re
 
+from gongji.errors import CATALOGUE
 from gongji.terms import (
     AccountPurpose,
     Beneficiary,
@@ -131,6 +132,17 @@ AUDIT_ACTIONS = {
     "reimbursement": "手工报销",
     "reimbursement.replayed": "手工报销（重复提交）",
 }
+# the monitoring rules (supervision/monitoring.yaml)
+MONITORING_RULES = {
+    "inpatient_overlap": "住院期间门诊统筹支付",
+    "shifted_inpatient": "住院前后检查费用转移至门诊",
+    "split_visits": "分解就诊",
+    "frequent_visits": "频繁就诊",
+    "large_prescription": "超量开药",
+    "account_cash_out": "个人账户套现",
+    "prescription_circulation": "外配处方流转",
+    "institution_indicators": "机构指标异常",
+}
 ROLES = {"viewer": "查询员", "operator": "经办员", "admin": "管理员"}
 PAYMENT_METHODS = {"fee_for_service": "按项目（总额预算）", "capitation": "按人头"}
 OTHER = {
@@ -144,8 +156,11 @@ OTHER = {
     "internet": "互联网医院",
     "pharmacy": "定点零售药店",
     "prescriber": "开方机构",
-    "in_scope": "政策范围内费用",
-    "member": "个人负担部分",
+    # diseases a pack names (policy packs' `diseases`)
+    "chronic_renal_failure": "慢性肾功能衰竭",
+    "severe_mental_illness": "严重精神障碍",
+    "hypertension": "高血压",
+    "diabetes": "糖尿病",
 }
 # the amounts of a settlement (calculate.md, the answers' glossary names)
 AMOUNTS = {
@@ -199,6 +214,7 @@ FIELDS = {
     "csrf": "表单",
     "rule": "规则",
     "items": "明细",
+    "binding": "家庭共济绑定",
     "(document)": "文件",
 }
 
@@ -218,6 +234,7 @@ TERMS: dict[str, str] = {
     **ENTRY_KINDS,
     **AUDIT_ACTIONS,
     **ROLES,
+    **MONITORING_RULES,
     **PAYMENT_METHODS,
     **OTHER,
     **AMOUNTS,
@@ -230,7 +247,7 @@ def label(key: object, lang: str = "zh") -> str:
     text = str(key)
     if lang == "en":
         return text.replace("_", " ")
-    return TERMS.get(text, text)
+    return TERMS.get(text) or FIELDS.get(text, text)
 
 
 def lang_of(accept_language: str | None) -> str:
@@ -333,3 +350,51 @@ def phrase(text: str, lang: str = "zh") -> str:
     if lang == "en":
         return text
     return _PHRASE.sub(lambda m: PHRASES.get(m.group(0)) or TERMS[m.group(0)], text)
+
+
+# English reasons (an InputError raised below the console, for programs and the CLI) as a
+# person reads them in Chinese: the first entry whose words the reason contains
+REASONS = (
+    ("unknown member", "没有这个参保人"),
+    ("no settlement", "没有这笔结算"),
+    ("no active staff", "没有这名在岗工作人员"),
+    ("exists already", "已存在"),
+    ("unknown field", "不认识的字段"),
+    ("unknown value", "取值不在可选范围内"),
+    ("one of", "取值不在可选范围内"),
+    ("not an amount", "不是有效的金额"),
+    ("at most two decimals", "金额至多两位小数"),
+    ("must not be negative", "不能为负数"),
+    ("must be an exact decimal", "金额须为精确的小数"),
+    ("letters, digits and _ only", "只能包含字母、数字和下划线，至多 40 个字符"),
+    ("ends before it starts", "终止日期早于起始日期"),
+    ("cannot be bound to themselves", "不能与本人绑定"),
+    ("is not bound to", "未与该授权人绑定"),
+    ("give local time", "请填写本地时间（不带时区）"),
+    ("valid date", "日期格式有误（YYYY-MM-DD）"),
+    ("valid datetime", "时间格式有误（2023-03-01T09:00:00）"),
+    ("required", "必填"),
+)
+_CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+_ENGLISH_TAIL = re.compile(r"[\s,]+[a-z]")
+
+
+def reason_zh(reason: str, code: str = "E_INPUT") -> str:
+    """An error's reason in Chinese: its own Chinese words where it has them ("至多 40 个字符
+    at most 40 characters" -> "至多 40 个字符"), else the REASONS entry, else the catalogue's
+    message for its code."""
+    ends = [m.end() for m in _CJK.finditer(reason)]
+    if ends:
+        tail = _ENGLISH_TAIL.search(reason, ends[-1])
+        return reason[: tail.start() if tail else len(reason)].strip()
+    for words, zh in REASONS:
+        if words in reason:
+            return zh
+    return CATALOGUE.get(code, CATALOGUE["E_INPUT"])[1]
+
+
+def error_text(path: str, reason: str, code: str = "E_INPUT") -> str:
+    """An error banner: the field as a person names it and the reason in Chinese, said once
+    (`个人编号：没有这个参保人`, not `member_id: unknown member NOSUCH`)."""
+    text = reason_zh(reason, code)
+    return f"{field(path)}：{text}" if path else text

@@ -9,6 +9,7 @@ import re
 import pytest
 from matplotlib.image import imread
 
+from gongji.analysis import report
 from gongji.analysis.report import write_report
 from gongji.errors import InputError
 
@@ -117,23 +118,42 @@ def test_report_shows_differences_to_the_fen(tmp_path):
     totals = page.split("<h2>总量 Totals</h2>")[1].split("<h2>")[0]
     fund_row = re.search(r"<tr><th>统筹基金支出 Fund pay</th>(.*?)</tr>", totals).group(1)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", fund_row)
-    assert cells == ["9876.55", "8642.05", "-1234.50", "-12.50%"]
+    assert cells == ["9,876.55", "8,642.05", "-1,234.50", "-12.50%"]  # thousands separated
     refused_row = re.search(r"<tr><th>未予结算人次 Refused</th>(.*?)</tr>", totals).group(1)
     assert re.findall(r"<td[^>]*>(.*?)</td>", refused_row) == ["7", "7", "0", "0.00%"]
     # by member type: employee 3000.00 -> 1765.50 is -1234.50, -41.15%
-    assert ">-1234.50<" in page.split("By member type")[1]
+    assert ">-1,234.50<" in page.split("By member type")[1]
     assert ">-41.15%<" in page
     # a category only the reform has: baseline zero, change not defined
     chronic = re.search(r"<tr><th>门诊慢性病 Chronic</th>(.*?)</tr>", page).group(1)
     assert re.findall(r"<td[^>]*>(.*?)</td>", chronic) == ["0.00", "10.00", "+10.00", "—"]
     assert "general.annual_cap.employee = 3000" in page
     assert "统筹基金支出 Fund pay" in page and "kaifeng@2023-01-01" in page
+    assert "<td>开封市 kaifeng</td>" in page  # the region's name from the term table
+
+
+def test_charts_are_titled_and_labelled_in_chinese(tmp_path, monkeypatch):
+    drawn = []
+
+    def bar_chart(title, ylabel, labels, series, money=True, xlabel=""):
+        drawn.append((title, ylabel, labels))
+        return PNG_SIGNATURE
+
+    monkeypatch.setattr(report, "_bar_chart", bar_chart)
+    write(tmp_path, aggregates())
+    titles = {title: (ylabel, labels) for title, ylabel, labels in drawn}
+    assert titles["统筹基金支出（按参保人员类别）"] == (
+        "统筹基金支出（元）",
+        ["在职职工", "退休人员"],
+    )
+    assert titles["统筹基金支出（按医疗机构级别）"][1] == ["基层医疗机构", "三级"]
+    assert titles["参保人年度个人负担分布（个人账户 + 现金）"][0] == "人数"
 
 
 def test_baseline_only(tmp_path):
     page = write(tmp_path, aggregates(reform=False)).read_text("utf-8")
     assert "Difference" not in page and "改革方案" not in page
-    assert ">9876.55<" in page
+    assert ">9,876.55<" in page
     assert len(embedded_pngs(page)) == len(CHARTS)
     for name in CHARTS:
         assert (tmp_path / "charts" / f"{name}.png").read_bytes().startswith(PNG_SIGNATURE)

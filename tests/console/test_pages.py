@@ -30,13 +30,25 @@ def audit(db) -> list[tuple[str, str, str | None]]:
     return [(r.actor, r.action, r.target) for r in rows]
 
 
+def banner(page: str) -> str:
+    """The text of a page's error banner (what a person sees: its title keeps the field's
+    path for whoever reads the source)."""
+    return re.search(r'<div class="error" role="alert"[^>]*>(.*?)</div>', page).group(1)
+
+
+def visible(page: str) -> str:
+    """A page's text as shown: no tags, no attributes."""
+    return re.sub(r"<[^>]+>", " ", page)
+
+
 def test_pages_need_a_login_and_a_wrong_password_is_refused_and_audited(console):
     anonymous = httpx.Client(base_url=console.url, timeout=30)
     for path in ("/console/", "/console/members", "/console/audit"):
         r = anonymous.get(path)
         assert r.status_code == 303 and r.headers["location"] == "/console/login"
     r = anonymous.post("/console/login", data={"username": "viewer1", "password": "wrong!"})
-    assert r.status_code == 401 and "用户名或密码不正确" in r.text
+    assert r.status_code == 401 and banner(r.text) == "用户名或密码不正确"  # once, in Chinese
+    assert "wrong username" not in visible(r.text) and "password：" not in r.text
     assert ("viewer1", "login.refused", None) in audit(console.db)
 
 
@@ -48,7 +60,7 @@ def test_member_lookup_is_a_post_and_shows_balance_and_accumulators(console):
     assert "在职职工" in r.text
     assert "P001" not in str(r.url)  # never in a URL
     unknown = client.post("/console/members", data={"csrf": csrf, "member_id": "NOPE"})
-    assert unknown.status_code == 404 and "unknown member NOPE" in unknown.text
+    assert unknown.status_code == 404 and banner(unknown.text) == "个人编号：没有这个参保人"
 
 
 def test_the_member_page_shows_the_identity(console):
@@ -137,7 +149,7 @@ def test_pages_render_with_data(console):
         "/console/policy?region=kaifeng&other=nanyang": "KF-9a",
         "/console/alerts": "尚未运行监控规则",
         "/console/statements?month=2023-03": "本月无结算",
-        "/console/audit": "login",
+        "/console/audit": "登录",
     }
     for path, expected in pages.items():
         r = client.get(path)
@@ -350,11 +362,11 @@ def test_policy_page_shows_readings_as_configured_never_as_the_articles_words(co
     配置 and gives the pack's reading as a reading (解读), apart from the article's words."""
     client, csrf = login(console, "viewer1")
     page = client.get("/console/policy?region=jiamusi").text
-    row = next(r for r in page.split("<tr>") if "retiree switch takes effect" in r)
+    row = next(r for r in page.split("<tr>") if "退休待遇生效" in r)
     assert "X-2" in row and "第七条" in row and "<td>配置" in row and "<td>原文" not in row
     assert "解读（非原文）：第七条 gives retirees 5 points more" in row
     kf = client.get("/console/policy?region=kaifeng").text
-    filing = next(r for r in kf.split("<tr>") if "condition: remote_filing" in r)
+    filing = next(r for r in kf.split("<tr>") if "条件: 异地就医备案" in r)
     assert "KF-22" in filing and "配置" in filing and "第二十二条 tells" in filing
     # a trial calculation: the account's step cites X-5 as the pack's reading of 第十七条
     form = {"csrf": csrf, "region": "kaifeng", "type": "employee", "time0": "2023-05-02T09:00:00",
@@ -363,3 +375,53 @@ def test_policy_page_shows_readings_as_configured_never_as_the_articles_words(co
     assert r.status_code == 200
     account = next(t for t in r.text.split("<tr>") if "个人账户支付" in t)
     assert "X-5" in account and "配置值，非原文；解读：第十七条 names two shares" in account
+
+
+def test_error_banners_name_the_field_in_chinese(console):
+    client, csrf = login(console, "admin1")
+    long = client.post("/console/members", data={"csrf": csrf, "member_id": "P" * 41})
+    assert banner(long.text) == "个人编号：至多 40 个字符"
+    month = client.get("/console/statements?month=2023-13")
+    assert banner(month.text) == "月份：月份格式 YYYY-MM"
+    form = {"csrf": csrf, "region": "kaifeng", "type": "employee", "time0": "2023-03-01T09:00:00",
+            "level0": "level3", "total0": "1e30"}  # fmt: skip
+    calc = client.post("/console/calculate", data=form)
+    assert banner(calc.text).startswith("第1次就诊·医疗费总额：")
+
+
+def test_the_trial_page_explains_in_chinese_with_grouped_amounts(console):
+    client, csrf = login(console, "viewer1")
+    form = {"csrf": csrf, "region": "kaifeng", "type": "employee", "time0": "2023-03-01T09:00:00",
+            "level0": "level3", "total0": "15800.00", "in_scope0": "15800.00"}  # fmt: skip
+    r = client.post("/console/calculate", data=form)
+    assert r.status_code == 200
+    assert "<td>三级每次就诊起付线 50.00</td>" in r.text  # the step in Chinese, its rule beside
+    assert '<td class="num">15,800.00</td>' in r.text  # thousands separated
+    assert '<option value="level3" selected>三级</option>' in r.text
+    assert "per-visit" not in r.text
+
+
+def test_policy_values_are_in_chinese_and_a_comparison_marks_differences(console):
+    client, _csrf = login(console, "viewer1")
+    page = client.get("/console/policy?region=jiamusi&other=kaifeng").text
+    shown = visible(page)
+    assert "不予统筹支付" in shown and "not pooled" not in shown
+    assert "same_institution_day" not in shown and "同一机构同一天只计一次" in shown
+    compare = page.split('id="compare"')[1].split("</table>")[0]
+    differs = [row for row in compare.split("<tr") if 'class="differs"' in row]
+    assert differs and any("每次就诊起付线" in row for row in differs)
+
+
+def test_journal_kinds_audit_actions_and_details_are_words_not_codes(console):
+    admin, csrf = login(console, "admin1")
+    admin.post("/console/members", data={"csrf": csrf, "member_id": "P001"})
+    member = admin.post("/console/members", data={"csrf": csrf, "member_id": "P001"}).text
+    journal = member.split('id="journal"')[1].split("</table>")[0]
+    assert "<td>期初余额</td>" in journal and "<td>opening</td>" not in journal
+    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</td>", journal)  # no T, no offset
+    admin.post("/console/staff", data={"csrf": csrf, "username": "new_two", "name": "王",
+                                       "role": "viewer", "password": PASSWORD})  # fmt: skip
+    audit_page = admin.get("/console/audit").text
+    rows = audit_page.split('id="audit"')[1]
+    assert "<td>新增工作人员</td>" in rows and "staff.add" not in rows
+    assert "{" not in visible(rows) and "姓名：王" in rows and "角色：查询员" in rows

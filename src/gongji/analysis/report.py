@@ -29,7 +29,8 @@ from gongji.analysis.aggregates_file import (
     ScenarioAggregates,
 )
 from gongji.errors import InputError
-from gongji.money import fmt, to_yuan
+from gongji.labels import label as term
+from gongji.money import fmt_grouped, to_yuan
 
 SCENARIOS = ("baseline", "reform")  # display order; the difference is reform − baseline
 COUNTS = ("visits", "refused")  # the other figures are amounts
@@ -58,32 +59,32 @@ DIMENSIONS = {
     "member_type": (
         ("参保人员类别", "Member type"),
         {
-            "employee": ("在职职工", "Employee"),
-            "retiree": ("退休人员", "Retiree"),
-            "flexible": ("灵活就业人员", "Flexible worker"),
-            "single_pool": ("单建统筹", "Single-pool"),
+            "employee": (term("employee"), "Employee"),
+            "retiree": (term("retiree"), "Retiree"),
+            "flexible": (term("flexible"), "Flexible worker"),
+            "single_pool": (term("single_pool"), "Single-pool"),
         },
     ),
     "level": (
         ("医疗机构级别", "Level"),
         {
-            "primary": ("基层", "Primary"),
-            "level1": ("一级", "Level 1"),
-            "level2": ("二级", "Level 2"),
-            "level3": ("三级", "Level 3"),
-            "pharmacy": ("定点零售药店", "Pharmacy"),
+            "primary": (term("primary"), "Primary"),
+            "level1": (term("level1"), "Level 1"),
+            "level2": (term("level2"), "Level 2"),
+            "level3": (term("level3"), "Level 3"),
+            "pharmacy": (term("pharmacy"), "Pharmacy"),
         },
     ),
     "category": (
         ("门诊类别", "Category"),
         {
-            "general": ("普通门诊", "General"),
-            "chronic": ("门诊慢性病", "Chronic"),
-            "special": ("门诊特殊病", "Special"),
-            "two_diseases": ("“两病”", "Two diseases"),
-            "emergency": ("急诊抢救", "Emergency"),
-            "negotiated_drug": ("国家谈判药品", "Negotiated drug"),
-            "day_surgery": ("日间手术", "Day surgery"),
+            "general": (term("general"), "General"),
+            "chronic": (term("chronic"), "Chronic"),
+            "special": (term("special"), "Special"),
+            "two_diseases": (term("two_diseases"), "Two diseases"),
+            "emergency": (term("emergency"), "Emergency"),
+            "negotiated_drug": (term("negotiated_drug"), "Negotiated drug"),
+            "day_surgery": (term("day_surgery"), "Day surgery"),
         },
     ),
     "month": (("月份", "Month"), {}),  # months are sorted, shown as they are
@@ -164,8 +165,13 @@ def _histogram(s: ScenarioAggregates) -> dict[tuple[int, int | None], int]:
 
 
 def _signed(value: int, money: bool) -> str:
-    text = fmt(value) if money else str(value)
+    text = _number(value, money)
     return f"+{text}" if value > 0 else text
+
+
+def _number(value: int, money: bool) -> str:
+    """An amount (fen) or a count as a person reads it: 15,800.00 and 1,234."""
+    return fmt_grouped(value) if money else f"{value:,}"
 
 
 def _percent(base: int, new: int) -> str:
@@ -178,7 +184,7 @@ def _percent(base: int, new: int) -> str:
 
 def _bound(fen: int) -> str:
     """A histogram bound for a chart label: whole yuan with separators, else two decimals."""
-    return f"{fen // 100:,}" if fen % 100 == 0 else fmt(fen)
+    return f"{fen // 100:,}" if fen % 100 == 0 else fmt_grouped(fen)
 
 
 def _label(names: dict[str, tuple[str, str]], key: str) -> str:
@@ -202,22 +208,39 @@ def _draw_charts(scenarios: Scenarios) -> dict[str, bytes]:
 
     charts = {}
     # matplotlib's own defaults, not the user's matplotlibrc: the same input draws the same bytes
-    with matplotlib.style.context("default"):
-        for dimension, ((_, en), names) in DIMENSIONS.items():
+    with matplotlib.style.context("default"), matplotlib.rc_context(CHINESE):
+        for dimension, ((zh, _), names) in DIMENSIONS.items():
             keys = _keys(dimension, scenarios)
             series = {n: [_fund_pay(s, dimension, k) for k in keys] for n, s in scenarios.items()}
-            labels = [names.get(k, (k, k))[1] for k in keys]
-            title = f"Fund pay by {en.lower()}"
-            charts[f"fund_by_{dimension}"] = _bar_chart(title, "Fund pay (yuan)", labels, series)
+            labels = [names.get(k, (k, k))[0] for k in keys]
+            title = f"统筹基金支出（按{zh}）"
+            charts[f"fund_by_{dimension}"] = _bar_chart(title, "统筹基金支出（元）", labels, series)
         histograms = {n: _histogram(s) for n, s in scenarios.items()}
         bins = sorted({b for h in histograms.values() for b in h}, key=_bin_order)
         labels = [_bin_label(b) for b in bins]
         series = {n: [h.get(b, 0) for b in bins] for n, h in histograms.items()}
-        title = "Out-of-pocket per member per year (account + cash)"
+        title = "参保人年度个人负担分布（个人账户 + 现金）"
         charts["out_of_pocket_histogram"] = _bar_chart(
-            title, "Members", labels, series, money=False, xlabel="Out-of-pocket (yuan)"
+            title, "人数", labels, series, money=False, xlabel="年度个人负担（元）"
         )
     return charts
+
+
+# the charts' words are Chinese: the first of these fonts the machine has draws them (文泉驿
+# on Debian's fonts-wqy-microhei, Noto on most Linux, 黑体/雅黑 on Windows)
+CHINESE = {
+    "font.family": "sans-serif",
+    "font.sans-serif": [
+        "WenQuanYi Micro Hei",
+        "Noto Sans CJK SC",
+        "Source Han Sans SC",
+        "SimHei",
+        "Microsoft YaHei",
+        "PingFang SC",
+        "DejaVu Sans",
+    ],
+    "axes.unicode_minus": False,
+}
 
 
 def _bin_order(b: tuple[int, int | None]) -> tuple[int, bool, int]:
@@ -248,9 +271,9 @@ def _bar_chart(
     for i, (name, values) in enumerate(series.items()):
         heights = [float(to_yuan(v)) if money else v for v in values]
         xs = [x - 0.4 + width * (i + 0.5) for x in range(len(labels))]
-        ax.bar(xs, heights, width, label=SCENARIO_NAMES[name][1], color=COLOURS[name])
+        ax.bar(xs, heights, width, label=SCENARIO_NAMES[name][0], color=COLOURS[name])
     if not labels:
-        ax.text(0.5, 0.5, "No data", transform=ax.transAxes, ha="center", va="center")
+        ax.text(0.5, 0.5, "暂无数据", transform=ax.transAxes, ha="center", va="center")
     crowded = sum(len(label) for label in labels) > 110  # long labels would overlap: slant them
     slant = {"rotation": 40, "ha": "right", "rotation_mode": "anchor"} if crowded else {}
     ax.set_xticks(range(len(labels)), labels, **slant)
@@ -295,7 +318,7 @@ def _template() -> jinja2.Template:
 
 def _page(aggregates: BaselineAndReform, scenarios: Scenarios, charts: dict[str, bytes]) -> str:
     return _template().render(
-        title=f"门诊共济测算报告 Outpatient mutual-aid replay report — {aggregates.region}",
+        title=f"门诊共济测算报告 Outpatient mutual-aid replay report — {term(aggregates.region)}",
         header=_header(aggregates, scenarios),
         totals=_totals(scenarios),
         fund=[_fund_section(dimension, scenarios) for dimension in DIMENSIONS],
@@ -307,7 +330,7 @@ def _page(aggregates: BaselineAndReform, scenarios: Scenarios, charts: dict[str,
 
 def _compare(values: list[int], money: bool) -> list[str]:
     """One value per scenario, then difference and percent change when there are two."""
-    cells = [fmt(v) if money else str(v) for v in values]
+    cells = [_number(v, money) for v in values]
     if len(values) == 2:
         base, new = values
         cells += [_signed(new - base, money), _percent(base, new)]
@@ -324,7 +347,7 @@ def _compare_head(first: str, scenarios: Scenarios) -> list[str]:
 def _header(aggregates: BaselineAndReform, scenarios: Scenarios) -> list[tuple[str, str]]:
     """(label, value) rows: the values are texts, not numbers."""
     rows = [
-        ("统筹地区 Region", aggregates.region),
+        ("统筹地区 Region", f"{term(aggregates.region)} {aggregates.region}"),
         ("就诊数据 Visits file", aggregates.visits_file),
         ("就诊人次 Visits", str(aggregates.visit_count)),
     ]
@@ -397,7 +420,7 @@ def _oop_rows(group: str, stats: dict[str, OutOfPocketStats | None]) -> list[lis
 
 
 def _cell(key: str, value: int) -> str:
-    return str(value) if key == "members" else fmt(value)
+    return _number(value, key != "members")
 
 
 def _histogram_table(scenarios: Scenarios) -> Table:
@@ -405,6 +428,8 @@ def _histogram_table(scenarios: Scenarios) -> Table:
     bins = sorted({b for h in histograms for b in h}, key=_bin_order)
     rows = []
     for low, high in bins:
-        label = f"≥ {fmt(low)}" if high is None else f"{fmt(low)} – {fmt(high)}"
-        rows.append([label, *_compare([h.get((low, high), 0) for h in histograms], False)])
+        name = (
+            f"≥ {fmt_grouped(low)}" if high is None else f"{fmt_grouped(low)} – {fmt_grouped(high)}"
+        )
+        rows.append([name, *_compare([h.get((low, high), 0) for h in histograms], False)])
     return Table(_compare_head("区间（元）Range (yuan)", scenarios), rows)

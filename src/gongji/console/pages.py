@@ -7,6 +7,7 @@ functions as the CLI and the REST API (ledger.views, calculate, policy.present, 
 """
 
 import hmac
+import json
 import os
 import re
 import secrets
@@ -20,15 +21,16 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from sqlalchemy import select
 
 from gongji import calculate as calc
-from gongji import policy
+from gongji import labels, policy
 from gongji.console import auth, charts
 from gongji.console.schema import audit_log, staff
 from gongji.errors import InputError, ServiceError
 from gongji.ledger import family, views
-from gongji.money import fmt
+from gongji.money import fmt, fmt_grouped, fmt_time
 from gongji.policy import present
 from gongji.terms import Category, Level, MemberType
 
@@ -38,28 +40,46 @@ COOKIE = "gongji_console"
 SECURE_COOKIE = os.environ.get("GONGJI_SECURE_COOKIE") == "1"
 PREFIX = "/console"
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters["yuan"] = lambda fen: fmt(int(fen))
+# one way to show an amount (15,800.00) and a time (2026-11-29 20:09:21) on every page; the
+# names people read from the one term table (gongji.labels), which other pages call too
+templates.env.filters["yuan"] = lambda fen: fmt_grouped(int(fen))  # fen
+templates.env.filters["money"] = lambda yuan: "" if yuan in (None, "") else fmt_grouped(yuan)
+templates.env.filters["when"] = lambda moment: "" if moment is None else fmt_time(moment)
+templates.env.filters["pairs"] = lambda d: pairs(d)
+templates.env.filters["phrase"] = lambda text: labels.phrase(str(text))
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
-LABELS = {
-    "employee": "在职职工",
-    "retiree": "退休人员",
-    "flexible": "灵活就业人员",
-    "single_pool": "单建统筹",
-    "general": "普通门诊统筹",
-    "chronic": "门诊慢性病",
-    "special": "门诊特殊病",
-    "two_diseases": "两病",
-    "emergency": "门诊急诊抢救",
-    "negotiated_drug": "国家谈判药品",
-    "day_surgery": "日间手术",
-    "viewer": "查询员",
-    "operator": "经办员",
-    "admin": "管理员",
-    "fee_for_service": "按项目（总额预算）",
-    "capitation": "按人头",
-}
-templates.env.globals["label"] = lambda key: LABELS.get(str(key), str(key))
+templates.env.globals["label"] = labels.label
+templates.env.globals["field_name"] = labels.field
+templates.env.globals["banner"] = lambda error: labels.error_text(
+    error.field, error.reason, error.code
+)
 templates.env.globals["region_name"] = lambda region: _region_names().get(region, region)
+
+
+def pairs(detail: object) -> Markup:
+    """A dict (or its JSON text) as label：value items, never a raw dict on a page."""
+    if isinstance(detail, str) and detail.startswith("{"):
+        try:
+            detail = json.loads(detail)
+        except ValueError:
+            return Markup.escape(detail)
+    if not isinstance(detail, dict):
+        return Markup.escape("" if detail is None else str(detail))
+    items = (
+        Markup('<span class="pair">{}：{}</span>').format(labels.label(k), _shown(v))
+        for k, v in detail.items()
+    )
+    return Markup("；").join(items)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, dict):
+        return "，".join(f"{labels.label(k)} {_shown(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "、".join(_shown(v) for v in value)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return labels.label(value) if isinstance(value, str) else str(value)
 
 
 @cache
@@ -92,7 +112,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(_Forbidden)
     async def _forbidden(request: Request, exc: _Forbidden) -> Response:
-        error = InputError("role", f"此页面需要{LABELS[exc.role]}权限 needs the {exc.role} role")
+        role = labels.label(exc.role)
+        error = InputError("role", f"此页面需要{role}权限 needs the {exc.role} role")
         return _page(request, exc.who, "error.html", status=403, error=error)
 
 
@@ -176,7 +197,8 @@ def login(request: Request, form: Posted):
         status = 429 if exc.code == "E_THROTTLED" else 400
         return _page(request, None, "login.html", status=status, error=exc)
     if token is None:
-        error = InputError("password", "用户名或密码不正确 wrong username or password")
+        # no field: the banner says it once, not which of the two was wrong
+        error = InputError("", "用户名或密码不正确 wrong username or password")
         return _page(request, None, "login.html", status=401, error=error)
     response = RedirectResponse(f"{PREFIX}/", status_code=303)
     response.set_cookie(

@@ -216,7 +216,32 @@ FIELDS = {
     "items": "明细",
     "binding": "家庭共济绑定",
     "(document)": "文件",
+    # the facts a monitoring alert's evidence names (supervision/monitoring.py)
+    "visit_id": "就诊编号",
+    "examination": "检查费用",
+    "limit": "限额",
+    "amount": "金额",
+    "start": "开始",
+    "day": "日期",
+    "since": "自",
+    "until": "至",
+    "issued": "开具时间",
+    "rxno": "处方号",
+    "writer": "开方医师",
+    "purchases": "购药次数",
+    "pharmacies": "药店数",
+    "reason": "原因",
+    "before": "此前",
+    "peer_median": "同类中位数",
+    "detail": "内容",
+    "done": "结果",
+    "alerts": "预警条数",
 }
+# keys whose values are integer fen where the code writes them (alert evidence, audit details):
+# shown as yuan with two decimals wherever a person reads them
+MONEY_KEYS = frozenset(
+    ("total", "in_scope", "fund_pay", "account_pay", "cash_pay", "amount", "limit", "examination")
+)
 
 TERMS: dict[str, str] = {
     **{

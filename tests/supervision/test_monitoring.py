@@ -285,7 +285,15 @@ def test_monitor_command(db, monkeypatch, tmp_path):
     )
     assert run.exit_code == 0, run.output
     assert "split_visits" in run.output
-    assert pl.read_csv(saved)["subject"].to_list() == ["P1@H1@2023-03-01"]
+    written = pl.read_csv(saved, infer_schema_length=0)  # as text: what a spreadsheet shows
+    assert written["subject"].to_list() == ["P1@H1@2023-03-01"]
+    # yuan with two decimals, the unit in the header (issue 21): the fund's 110.00 of the day
+    assert "amount" not in written.columns and written["amount_yuan"].to_list() == ["110.00"]
+    assert "11000" not in written["evidence"][0]
+    parquet = tmp_path / "alerts.parquet"
+    args = ["monitor", "--from", "2023-03-01", "--to", "2023-03-31", "--out", str(parquet)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert pl.read_parquet(parquet)["amount"].to_list() == [11000]  # fen, for programs
     bad = CliRunner().invoke(app, ["monitor", "--from", "2023-03-31", "--to", "2023-03-01"])
     assert bad.exit_code == 2 and "--to" in bad.output
 

@@ -66,15 +66,17 @@ def pairs(detail: object) -> Markup:
     if not isinstance(detail, dict):
         return Markup.escape("" if detail is None else str(detail))
     items = (
-        Markup('<span class="pair">{}：{}</span>').format(labels.label(k), _shown(v))
+        Markup('<span class="pair">{}：{}</span>').format(labels.label(k), _shown(v, k))
         for k, v in detail.items()
     )
     return Markup("；").join(items)
 
 
-def _shown(value: object) -> str:
+def _shown(value: object, key: str = "") -> str:
+    if key in labels.MONEY_KEYS and isinstance(value, int) and not isinstance(value, bool):
+        return fmt_grouped(value)  # fen, as the evidence of an alert keeps it
     if isinstance(value, dict):
-        return "，".join(f"{labels.label(k)} {_shown(v)}" for k, v in value.items())
+        return "，".join(f"{labels.label(k)} {_shown(v, k)}" for k, v in value.items())
     if isinstance(value, list):
         return "、".join(_shown(v) for v in value)
     if isinstance(value, bool):

@@ -2,6 +2,7 @@
 run), `gongji monitor-measure` (recall and false alarms on generated data with planted
 anomalies), `gongji statements`, `gongji clearing` and `gongji fund-stats` (JSON, yuan)."""
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,7 +83,11 @@ def monitor(
     begin: str = typer.Option(..., "--from", help="First visit day (YYYY-MM-DD)."),
     end: str = typer.Option(..., "--to", help="Last visit day (YYYY-MM-DD)."),
     config: Path = typer.Option(None, "--config", help="Thresholds (default: monitoring.yaml)."),
-    save: Path = typer.Option(None, "--out", help="Write every alert here (.csv or .parquet)."),
+    save: Path = typer.Option(
+        None,
+        "--out",
+        help="Write every alert here: .csv in yuan (amount_yuan), or .parquet in integer fen.",
+    ),
 ) -> None:
     """Monitoring (智能监控): run the rules over settled visits, keep the run and its alerts
     in the store (the console lists them), and print them."""
@@ -135,10 +140,38 @@ def monitor_measure(
 
 
 def _save(alerts: "pl.DataFrame", path: Path) -> None:
+    """Parquet, for programs, keeps the store's integer fen (`amount`); CSV, which people open
+    in a spreadsheet, has yuan with two decimals, its column named so (`amount_yuan`), and the
+    evidence's amounts in yuan too."""
     if path.suffix == ".parquet":
         alerts.write_parquet(path)
     else:
-        alerts.write_csv(path)
+        _in_yuan(alerts).write_csv(path)
+
+
+def _in_yuan(alerts: "pl.DataFrame") -> "pl.DataFrame":
+    import polars as pl
+
+    from gongji.labels import MONEY_KEYS
+
+    def evidence(text: str) -> str:
+        facts = json.loads(text)
+        if isinstance(facts, dict):
+            facts = {
+                k: fmt(v) if k in MONEY_KEYS and type(v) is int else v for k, v in facts.items()
+            }
+        return json.dumps(facts, ensure_ascii=False)
+
+    amounts = [fmt(fen) for fen in alerts["amount"]]
+    facts = [evidence(text) for text in alerts["evidence"]]
+    columns = [c if c != "amount" else "amount_yuan" for c in alerts.columns]
+    return (
+        alerts.with_columns(
+            pl.Series("amount", amounts, pl.Utf8), pl.Series("evidence", facts, pl.Utf8)
+        )
+        .rename({"amount": "amount_yuan"})
+        .select(columns)
+    )
 
 
 def _print_alerts(alerts: "pl.DataFrame", first: date, last: date, run_id: int) -> None:

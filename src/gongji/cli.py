@@ -134,6 +134,7 @@ def policy_show(
     from rich.table import Table
 
     from gongji import policy
+    from gongji.labels import phrase
     from gongji.policy import present
 
     try:
@@ -142,26 +143,26 @@ def policy_show(
         fail(exc)
     out().print(f"[bold]{pack.name}[/] ({pack.region}, {pack.province}) — {pack.document}")
     for version in pack.versions:
-        until = f" to {version.valid_to}" if version.valid_to else ""
+        until = f" 至 {version.valid_to}" if version.valid_to else ""
         table = Table(title=f"{pack.version_id(version)}{until}", title_justify="left")
-        for col in ("topic", "value", "rule", "article", "source"):
+        for col in ("项目", "标准", "规则", "条款", "来源"):
             table.add_column(col)
         rows = present.rows(version)
         for r in rows:
-            table.add_row(r.topic, r.value, r.rule, r.article, _source(r))
+            table.add_row(phrase(r.topic), phrase(r.value), r.rule, r.article, _source(r))
         out().print(table)
         if version.note:
             out().print(f"  {version.note}")
         # a configured value's reading, once per node: the project's words, not the article's
         readings = dict.fromkeys((r.rule, r.article, r.reading) for r in rows if r.reading)
         if readings:
-            out().print("  [yellow]configured readings[/] (not the articles' words):")
+            out().print("  [yellow]配置值的解读[/]（非条款原文 configured readings）：")
         for rule, article, reading in readings:
             out().print(f"  {rule} {article}: {reading}", markup=False)
 
 
 def _source(row) -> str:  # a present.Row (imported where used)
-    return "configured" if row.configured else "text" if row.rule else ""
+    return "配置 configured" if row.configured else "原文 text" if row.rule else ""
 
 
 @policy_app.command("compare")
@@ -174,6 +175,7 @@ def policy_compare(
     from rich.table import Table
 
     from gongji import policy
+    from gongji.labels import phrase
     from gongji.policy import present
 
     try:
@@ -189,22 +191,29 @@ def policy_compare(
         if version is None:
             fail(InputError("--on", f"no {pack.region} policy in force on {day}"))
         versions.append(version)
-    table = Table(title=f"{packs[0].version_id(versions[0])} vs {packs[1].version_id(versions[1])}")
-    table.add_column("topic")
+    table = Table(
+        title=f"{packs[0].version_id(versions[0])} 对比 {packs[1].version_id(versions[1])}"
+    )
+    table.add_column("项目")
     for pack in packs:
         table.add_column(pack.name)
-        table.add_column("rule", style="cyan")
+        table.add_column("规则", style="cyan")
+    table.add_column("差异")
+    differ = 0
     for topic, a, b in present.side_by_side(*versions):
-        style = None if a and b and a.value == b.value else "bold"
+        same = a is not None and b is not None and a.value == b.value
+        differ += not same
         table.add_row(
-            topic,
-            a.value if a else "—",
+            phrase(topic),
+            phrase(a.value) if a else "—",
             a.rule if a else "",
-            b.value if b else "—",
+            phrase(b.value) if b else "—",
             b.rule if b else "",
-            style=style,
+            "" if same else "≠",
+            style=None if same else "bold yellow",  # the differences stand out
         )
     out().print(table)
+    out().print(f"{differ} 项不同（≠，加粗标出）")
 
 
 @catalogue_app.command("check")

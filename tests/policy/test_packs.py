@@ -1,5 +1,6 @@
 """Packs load, cite real rules, and an inconsistent pack fails naming file, key and reason."""
 
+import os
 import re
 import subprocess
 import sys
@@ -195,8 +196,10 @@ def test_cli_shows_and_compares_packs(tmp_path):
         capture_output=True,
         text=True,
         timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
     )
-    assert show.returncode == 0 and "NY-5a" in show.stdout and "hours_from_charged" in show.stdout
+    assert show.returncode == 0 and "NY-5a" in show.stdout
+    assert "同一机构计起付线后若干小时内只计一次" in show.stdout  # hours_from_charged, in words
     cmp = subprocess.run(
         [
             sys.executable,
@@ -212,9 +215,14 @@ def test_cli_shows_and_compares_packs(tmp_path):
         capture_output=True,
         text=True,
         timeout=60,
-        env={"COLUMNS": "160"},
+        env={**os.environ, "COLUMNS": "160"},
     )
     assert cmp.returncode == 0 and "KF-9d" in cmp.stdout and "PZH-7b" in cmp.stdout
+    lines = cmp.stdout.splitlines()
+    # a difference is marked (≠, and bold), a value both packs share is not
+    assert "≠" in next(line for line in lines if "每次就诊起付线, 三级" in line)
+    assert "≠" not in next(line for line in lines if "限额归集" in line)
+    assert re.search(r"\d+ 项不同", cmp.stdout)
     bad = broken(tmp_path, lambda d: set_ratio(d, "level3", "120%"))
     proc = subprocess.run(
         [sys.executable, "-m", "gongji", "policy", "show", str(bad)],

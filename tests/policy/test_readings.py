@@ -293,7 +293,7 @@ def test_policy_show_marks_readings_as_configured_and_prints_them():
         env={"COLUMNS": "200", "PYTHONPATH": ":".join(sys.path)},
     )
     assert proc.returncode == 0, proc.stderr
-    switch = next(line for line in proc.stdout.splitlines() if "retiree switch" in line)
-    assert "X-2" in switch and "configured" in switch
+    switch = next(line for line in proc.stdout.splitlines() if "退休待遇生效" in line)
+    assert "X-2" in switch and "配置" in switch
     readings = proc.stdout.split("configured readings")[1]
     assert "X-2 第七条: 第七条 gives retirees 5 points more" in " ".join(readings.split())

@@ -178,7 +178,8 @@ def test_register_upload_presettle_settle_retry_cancel(service):
         "balc": 175.0,
     }
     assert info["setl_id"] == mid and pre["setlinfo"]["hifp_pay"] == 75.0
-    assert "KF-9a 50.00" in first["setldetail"][0]["setl_proc_info"]
+    proc = first["setldetail"][0]["setl_proc_info"]
+    assert proc.startswith("KF-9a 50.00 三级每次就诊起付线 50.00; KF-9d")  # rule, amount, words
     assert again["setlinfo"] == info  # paid once
     assert views.member_show(service.db, "P001")["account_balance"] == Decimal("175.00")
     with service.client(service.hospital) as c:
@@ -319,13 +320,12 @@ def test_reconcile_totals_and_details(service):
             )
         )
     assert agree["stmtinfo"]["stmt_rslt"] == "0"
-    assert (
-        differ["stmtinfo"]["stmt_rslt"] == "1"
-        and "fixmedins_setl_cnt" in differ["stmtinfo"]["stmt_rslt_dscr"]
-    )
+    assert agree["stmtinfo"]["stmt_rslt_dscr"] == "平账"
+    assert differ["stmtinfo"]["stmt_rslt"] == "1"
+    assert differ["stmtinfo"]["stmt_rslt_dscr"] == "结算笔数(fixmedins_setl_cnt)：中心 2，机构 3"
     assert [(d["setl_id"], d["stmt_rslt_dscr"]) for d in details["detail"]] == [
-        (second, "fund_pay_sumamt"),
-        ("NOT-OURS", "only in yours"),
+        (second, "不一致：基金支付总额(fund_pay_sumamt)"),
+        ("NOT-OURS", "中心无此结算（仅机构有）"),
     ]
 
 

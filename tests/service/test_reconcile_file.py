@@ -126,12 +126,12 @@ def test_a_balanced_file_reconciles_and_its_result_file_downloads(service):
         inline = ok(call(c, "3202", {"data": {**given["data"], "detail": [row]}}))
     assert "fileinfo" not in inline
     assert [(d["setl_id"], d["stmt_rslt_dscr"]) for d in inline["detail"]] == [
-        (second, "only in ours")
+        (second, "机构未报此结算（仅中心有）")
     ]
     assert got.headers["content-type"] == "application/zip"
     assert result_lines(got.content) == [
-        ["P001", one, first, first, "0", "0", "balanced", "250.00", "75.00", "125.00"],
-        ["P002", two, second, second, "0", "0", "balanced", "250.00", "90.00", "50.00"],
+        ["P001", one, first, first, "0", "0", "平账", "250.00", "75.00", "125.00"],
+        ["P002", two, second, second, "0", "0", "平账", "250.00", "90.00", "50.00"],
     ]
 
 
@@ -151,14 +151,14 @@ def test_a_differing_row_is_named_in_the_answer_and_in_the_result_file(service):
         got = download(c, out["fileinfo"]["file_qury_no"])
     assert out["stmtinfo"]["stmt_rslt"] == "1"
     assert [(d["setl_id"], d["stmt_rslt"], d["stmt_rslt_dscr"]) for d in out["detail"]] == [
-        (second, "1", "fund_pay_sumamt"),
-        ("NOT-OURS", "1", "only in yours"),
+        (second, "1", "不一致：基金支付总额(fund_pay_sumamt)"),
+        ("NOT-OURS", "1", "中心无此结算（仅机构有）"),
     ]
     lines = result_lines(got.content)
-    assert ["P002", two, second, second, "1", "0", "fund_pay_sumamt", "250.00", "90.00",
-            "50.00"] in lines  # fmt: skip
-    assert ["P009", "V0", "NOT-OURS", "NOT-OURS", "1", "0", "only in yours", "1.00", "0.00",
-            "0.00"] in lines  # fmt: skip
+    assert ["P002", two, second, second, "1", "0", "不一致：基金支付总额(fund_pay_sumamt)",
+            "250.00", "90.00", "50.00"] in lines  # fmt: skip
+    assert ["P009", "V0", "NOT-OURS", "NOT-OURS", "1", "0", "中心无此结算（仅机构有）", "1.00",
+            "0.00", "0.00"] in lines  # fmt: skip
     assert [line[4] for line in lines] == ["0", "1", "1"]  # by setl_id; the first agrees
 
 

@@ -128,5 +128,5 @@ def test_policy_show_lists_the_payment_methods_with_rule_and_article():
         env={**os.environ, "COLUMNS": "200"},
     )
     assert show.returncode == 0
-    row = next(line for line in show.stdout.splitlines() if "paying institutions" in line)
-    assert "fee_for_service, capitation" in row and "XSBN-30" in row and "第三十条" in row
+    row = next(line for line in show.stdout.splitlines() if "机构支付方式" in line)
+    assert "按项目（总额预算）, 按人头" in row and "XSBN-30" in row and "第三十条" in row

@@ -724,6 +724,12 @@ def explain_answer(answer: Settled, lang: str = "zh") -> list[dict]:
     return out
 
 
+def proc_info(answer: Settled) -> str:
+    """The national answer's setl_proc_info: each step's rule ID and amount, as machines
+    have read them, then its words in Chinese ("KF-9a 50.00 三级每次就诊起付线 50.00; ...")."""
+    return "; ".join(f"{s['rule']} {s['amount']} {s['text']}" for s in explain_answer(answer))
+
+
 # the steps an answer adds to the engine's trace, a language
 ANSWER_WORDS = {
     "zh": {

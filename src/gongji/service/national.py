@@ -474,9 +474,11 @@ async def reconcile_totals(ctx: Context) -> dict:
             "setl_optins": data.get("setl_optins"),
             "stmt_rslt": "1" if differs else "0",
             "stmt_rslt_dscr": (
-                "; ".join(f"{k}: ours {totals[k]}, yours {theirs[k]}" for k in differs)
+                "；".join(
+                    f"{RECONCILED[k]}({k})：中心 {totals[k]}，机构 {theirs[k]}" for k in differs
+                )
                 if differs
-                else "平 balanced"
+                else BALANCED
             ),
         }
     }
@@ -519,16 +521,29 @@ async def reconcile_details(ctx: Context) -> dict:
 
 
 MONEY_TOTALS = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")
+# what the reconciliation answers say, in Chinese (the field's code beside its name): the
+# centre's (中心, gongji's) figure against the institution's (机构, the caller's)
+RECONCILED = {
+    "medfee_sumamt": "医疗费总额",
+    "fund_pay_sumamt": "基金支付总额",
+    "acct_pay": "个人账户支付金额",
+    "fixmedins_setl_cnt": "结算笔数",
+    "refd_setl_flag": "退费结算标志",
+}
+BALANCED = "平账"
+ONLY_THEIRS = "中心无此结算（仅机构有）"
+ONLY_OURS = "机构未报此结算（仅中心有）"
 
 
 def _compared(setl_id: str, mine: dict | None, yours: dict | None) -> dict:
     """One settlement's result: 0 if the two agree, else 1 and what differs; with the
     centre's figures where it has the settlement, else the client's."""
     if mine is None or yours is None:
-        result, dscr = "1", "only in " + ("yours" if mine is None else "ours")
+        result, dscr = "1", ONLY_THEIRS if mine is None else ONLY_OURS
     else:
         differs = [k for k in (*MONEY_TOTALS, "refd_setl_flag") if yours[k] != mine[k]]
-        result, dscr = ("1", ", ".join(differs)) if differs else ("0", "balanced")
+        named = "、".join(f"{RECONCILED[k]}({k})" for k in differs)
+        result, dscr = ("1", f"不一致：{named}") if differs else ("0", BALANCED)
     shown = {k: v for row in (yours, mine) if row for k, v in row.items() if v is not None}
     return {**shown, "setl_id": setl_id, "stmt_rslt": result, "stmt_rslt_dscr": dscr}
 

@@ -34,7 +34,8 @@ from gongji import policy
 from gongji.ledger import views
 from gongji.ledger.answer import Settled
 from gongji.ledger.schema import visits
-from gongji.money import fmt, json_number
+from gongji.ledger.settlement import proc_info
+from gongji.money import json_number
 from gongji.service.member_info import PSN_TYPE, age_on
 
 FUND_NAME = {"310100": "职工基本医疗保险统筹基金", "310200": "职工基本医疗保险个人账户基金"}
@@ -146,7 +147,7 @@ def output(a: Settled, member_id: str, f: Facts, shown: Shown) -> dict:
     }
     if sign < 0:  # 2208: OH's and MD's models spell the cash pdn_cash_pay (§8 item 11)
         info["pdn_cash_pay"] = info["psn_cash_pay"]
-    fund_trace = "; ".join(f"{s.rule} {fmt(s.amount)}" for s in a.trace)
+    fund_trace = proc_info(a)  # each step: rule ID, amount, its words in Chinese
     detail = [
         _fund("310100", n(a.in_scope), n(a.fund_pay), fund_trace),
         _fund("310200", n(a.in_scope), n(a.account_pay), None),

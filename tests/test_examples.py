@@ -27,7 +27,7 @@ def test_examples_cover_every_region():
 def test_example_runs(path):
     table = runner.invoke(app, ["calculate", str(path)])
     assert table.exit_code == 0, table.output
-    assert "totals" in table.output
+    assert "合计" in table.output  # the table is Chinese by default
     proc = runner.invoke(app, ["calculate", str(path), "--json"])
     assert proc.exit_code == 0, proc.output
     out = json.loads(proc.stdout, parse_float=Decimal)
@@ -47,3 +47,31 @@ def test_examples_cover_every_category():
         for visit in documents.read(path)["visits"]
     }
     assert used == {c.value for c in Category}
+
+
+def test_the_calculate_table_and_json_in_chinese_and_in_english():
+    """Issue 21: each trace step in Chinese, with its rule and article; `--lang en` keeps the
+    English, in the table and in the JSON alike."""
+    path = Path(__file__).parents[1] / "examples" / "kaifeng-same-day.yaml"
+    zh = runner.invoke(app, ["calculate", str(path)], env={"COLUMNS": "200"})
+    assert zh.exit_code == 0, zh.output
+    assert (
+        "三级每次就诊起付线 50.00" in zh.output and "KF-9a" in zh.output and "第九条" in zh.output
+    )
+    assert "统筹基金支付" in zh.output and "per-visit" not in zh.output
+    en = runner.invoke(app, ["calculate", str(path), "--lang", "en"], env={"COLUMNS": "200"})
+    assert "level3 per-visit deductible 50.00" in en.output and "totals" in en.output
+    assert "三级" not in en.output
+    zh_json = json.loads(runner.invoke(app, ["calculate", str(path), "--json"]).stdout)
+    en_json = json.loads(
+        runner.invoke(app, ["calculate", str(path), "--json", "--lang", "en"]).stdout
+    )
+    assert zh_json["visits"][0]["trace"][0]["text"] == "三级每次就诊起付线 50.00"
+    assert en_json["visits"][0]["trace"][0]["text"] == "level3 per-visit deductible 50.00"
+    strip = [
+        [{k: v for k, v in s.items() if k != "text"} for s in v["trace"]] for v in en_json["visits"]
+    ]
+    assert strip == [[{k: v for k, v in s.items() if k != "text"} for s in v["trace"]]
+                     for v in zh_json["visits"]]  # fmt: skip
+    bad = runner.invoke(app, ["calculate", str(path), "--lang", "fr"])
+    assert bad.exit_code == 2 and "--lang" in bad.output

@@ -101,9 +101,12 @@ def _print_result(trial, lang: str = "zh") -> None:
     out().print(f"[bold]{region}[/] · {member} {head['member']} · {head['policy_version']}")
     for v in trial.visits(to_yuan, lang):
         klass = label(v["member_class"], lang)
-        table = Table(
-            title=f"{visit} {v['id']} ({klass}, {v['policy_version']})", title_justify="left"
+        where = (
+            f"（{klass}，{v['policy_version']}）"
+            if lang == "zh"
+            else f" ({klass}, {v['policy_version']})"
         )
+        table = Table(title=f"{visit} {v['id']}{where}", title_justify="left")
         for col in FIGURES:
             table.add_column(label(col, lang) if lang == "zh" else col, justify="right")
         table.add_row(*(f"{v[c]}" for c in FIGURES))

@@ -21,6 +21,17 @@ def gongji(tmp_path, *args: str, stdin: str | None = None) -> subprocess.Complet
     )
 
 
+def numbers(document: object, where: str = "") -> list[str]:
+    """The paths of the JSON numbers in a document (a count like `year` aside): an amount a
+    person reads is yuan text ("300.00"), not a number of fen."""
+    if isinstance(document, dict):
+        return [p for k, v in document.items() if k != "year" for p in numbers(v, f"{where}.{k}")]
+    if isinstance(document, list):
+        return [p for i, v in enumerate(document) for p in numbers(v, f"{where}[{i}]")]
+    is_number = isinstance(document, int | float) and not isinstance(document, bool)
+    return [where] if is_number else []
+
+
 def test_init_add_settle_retry_cancel_check(tmp_path):
     assert (
         gongji(tmp_path, "settle", "-", "--member", "P1", "--txn", "T1", stdin="{}").returncode == 2
@@ -121,6 +132,8 @@ def test_import_credit_show_and_a_bad_import(tmp_path):
     )  # fmt: skip
     assert retired.returncode == 0, retired.stderr
     member = json.loads(gongji(tmp_path, "member", "show", "A").stdout)
+    assert not numbers(member), numbers(member)  # yuan as text with two decimals, never fen
+    assert member["record"]["account_balance"] == "0.00" and member["account_balance"] == "70.00"
     assert member["record"]["retirement_processed"] == "2023-06-15"
     assert member["record"]["retired_from"] == "2023-07-01"  # KF-12: its own day
     rolled = gongji(tmp_path, "year", "rollover", "2024")

@@ -178,14 +178,16 @@ def _print_alerts(alerts: "pl.DataFrame", first: date, last: date, run_id: int) 
     import polars as pl
     from rich.table import Table
 
+    from gongji.labels import label
+    from gongji.money import fmt_grouped
+
     counts = alerts.group_by("rule", "rules").agg(pl.len(), pl.col("amount").sum()).sort("rule")
     table = Table(title=f"预警 alerts {first} – {last}: {alerts.height} (run {run_id})")
-    for column in ("rule", "rule IDs", "alerts", "amount (yuan)"):
-        table.add_column(
-            column, justify="right" if column in ("alerts", "amount (yuan)") else "left"
-        )
+    for column in ("规则 rule", "依据 rule IDs", "预警 alerts", "金额（元）"):
+        table.add_column(column, justify="right" if column[0] in "预金" else "left")
     for r in counts.iter_rows(named=True):
-        table.add_row(r["rule"], r["rules"], str(r["len"]), fmt(r["amount"]))
+        rule = f"{label(r['rule'])} {r['rule']}"  # the rule's Chinese name and its code
+        table.add_row(rule, r["rules"], str(r["len"]), fmt_grouped(r["amount"]))
     out().print(table)
     for r in alerts.head(20).iter_rows(named=True):
         out().print(f"[bold]{r['rule']}[/] {r['subject']}  {r['evidence']}", highlight=False)

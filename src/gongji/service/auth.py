@@ -163,7 +163,7 @@ class Gate:
         caller, secret = found
         check_signature(given, secret)
         await self.rate.take(caller.credential)
-        await asyncio.to_thread(self.nonces.claim, caller.credential, given, now)
+        await self.nonces.claim(caller.credential, given, now)
         return caller
 
     async def _remembered(self, key: str, lookup: Callable[[], object]) -> object:

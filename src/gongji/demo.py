@@ -29,12 +29,18 @@ CONSOLE_USER = "admin"
 SAMPLE_MEMBER = "KF0001"  # insured in Kaifeng, where the demo hospital is
 
 
-def sample_member(member_id: str = SAMPLE_MEMBER) -> dict:
-    """A demo member's row of demo-members.csv (its id, name and ID number `certno`: what a
-    hospital's 1101 would present, mdtrt_cert_type 02). All the identities there are made
-    up: placeholder names, ID numbers of valid form only."""
+def sample_members() -> list[dict]:
+    """The demo members' rows of demo-members.csv: each one's id, region, type, name, ID
+    number `certno` (what a hospital's 1101 would present, mdtrt_cert_type 02) and card
+    number. All the identities there are made up: placeholder names, ID numbers of valid
+    form only."""
     with (DATA / "demo-members.csv").open(newline="", encoding="utf-8") as f:
-        return next(row for row in csv.DictReader(f) if row["id"] == member_id)
+        return list(csv.DictReader(f))
+
+
+def sample_member(member_id: str = SAMPLE_MEMBER) -> dict:
+    """A demo member's row of demo-members.csv (sample_members)."""
+    return next(row for row in sample_members() if row["id"] == member_id)
 
 
 def prepare(path: Path) -> tuple[auth.Issued, list[Settled], str]:

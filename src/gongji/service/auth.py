@@ -117,6 +117,23 @@ def revoke(db: Engine, credential_id: int) -> None:
         raise InputError("credential", f"no active credential {credential_id}", "E_NOT_FOUND")
 
 
+def list_credentials(db: Engine, institution: str | None = None) -> list[dict]:
+    """Every credential (or an institution's), oldest first: its id (what `revoke` takes),
+    institution (None: the bureau), label, paasid, when issued and revoked. Never its token
+    (kept only as a hash) nor its secret."""
+    c = credentials.c
+    query = select(c.id, c.institution, c.label, c.paasid, c.created_at, c.revoked_at)
+    if institution is not None:
+        query = query.where(c.institution == institution)
+    with db.connect() as conn:
+        rows = conn.execute(query.order_by(c.id)).all()
+    return [
+        {"id": r.id, "institution": r.institution, "label": r.label, "paasid": r.paasid,
+         "issued": r.created_at, "revoked": r.revoked_at}
+        for r in rows
+    ]  # fmt: skip
+
+
 KNOWN_MAX = 10_000  # tokens remembered at once
 
 

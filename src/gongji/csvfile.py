@@ -80,8 +80,9 @@ def read_rows(source: Path | bytes, name: str | None = None) -> Rows:
     """A CSV file (a path, or the bytes of an upload) as its header and records.
 
     Cells are text as written (a record shorter than the header has None for the columns it
-    lacks; one longer has its extra cells under the key None). `name` is what errors call
-    the file (default: the path's name)."""
+    lacks; one longer has its extra cells under the key None). What Excel leaves behind is
+    not data: records whose every cell is blank, and columns with neither a name nor a
+    value. `name` is what errors call the file (default: the path's name)."""
     if isinstance(source, Path):
         name = name or source.name
         try:
@@ -91,16 +92,38 @@ def read_rows(source: Path | bytes, name: str | None = None) -> Rows:
     else:
         name = name or "(upload)"
         data = source
+    # strict: a quote left open must not swallow the rest of the file into one cell
+    reader = csv.reader(io.StringIO(decode(data, name), newline=""), strict=True)
     try:
-        reader = csv.DictReader(io.StringIO(decode(data, name), newline=""))
-        header = tuple(h.strip() for h in reader.fieldnames or ())
-        reader.fieldnames = list(header)  # " region" is the column region
-        records = tuple(enumerate(reader, start=2))
+        header = [h.strip() for h in next(reader, [])]  # " region" is the column region
+        lines = []
+        for cells in reader:
+            line = reader.line_num - sum(c.count("\n") for c in cells)  # where it starts
+            if any(c.strip() for c in cells):
+                lines.append((line, cells))
     except csv.Error as exc:
-        raise InputError(name, f"CSV 格式有误 not valid CSV: {exc}") from None
-    if not header:
+        raise InputError(
+            name, f"CSV 格式有误 not valid CSV (line {reader.line_num}): {exc}"
+        ) from None
+    if not any(header):
         raise InputError(f"{name}: header", "空文件，缺少表头 empty: no header line")
-    return Rows(name, header, records)
+    unnamed = [i for i, h in enumerate(header) if not h]
+    for i in unnamed:
+        if any(i < len(cells) and cells[i].strip() for _, cells in lines):
+            raise InputError(
+                f"{name}: header", f"第 {i + 1} 列有数据但没有列名 column {i + 1} has no name"
+            )
+    records = tuple((line, _record(header, cells, unnamed)) for line, cells in lines)
+    return Rows(name, tuple(h for h in header if h), records)
+
+
+def _record(header: list[str], cells: list[str], unnamed: list[int]) -> dict[str | None, object]:
+    """A record as csv.DictReader makes it, less the unnamed (empty) columns."""
+    record: dict = {h: cells[i] if i < len(cells) else None for i, h in enumerate(header) if h}
+    extra = cells[len(header) :]
+    if any(c.strip() for c in extra):
+        record[None] = extra
+    return record
 
 
 def check_header(rows: Rows, known: Iterable[str], required: Iterable[str] = ()) -> None:

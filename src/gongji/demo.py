@@ -2,12 +2,12 @@
 settled through the ledger (their answers printed), then the HTTP service with a token for
 a sample hospital and a console login for an administrator."""
 
-import csv
 import secrets
 import shlex
 from pathlib import Path
 
 from gongji.console import auth as console
+from gongji.csvfile import read_rows
 from gongji.ledger import imports, store
 from gongji.ledger.answer import Settled
 from gongji.ledger.settlement import settle
@@ -34,8 +34,7 @@ def sample_members() -> list[dict]:
     number `certno` (what a hospital's 1101 would present, mdtrt_cert_type 02) and card
     number. All the identities there are made up: placeholder names, ID numbers of valid
     form only."""
-    with (DATA / "demo-members.csv").open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    return [row for _, row in read_rows(DATA / "demo-members.csv")]
 
 
 def sample_member(member_id: str = SAMPLE_MEMBER) -> dict:

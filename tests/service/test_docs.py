@@ -56,15 +56,16 @@ def test_the_national_input_is_typed_per_transaction(api):
         mapping = body["schema"]["discriminator"]["mapping"]
         assert set(mapping) == set(national.HANDLERS) | set(national.ALIASES)
     assert mapping["2207A"] == mapping["2207"] == "#/components/schemas/National2207"
-    settle = schemas["National2207"]["allOf"][1]["properties"]
+    assert schemas["National2207"]["title"] == "2207 门诊结算 settlement"
+    assert schemas["National2207"]["required"] == ["infno", "msgid", "fixmedins_code"]
+    settle = schemas["National2207"]["properties"]
     assert settle["infno"]["enum"] == ["2207", "2207A"]
     data = settle["input"]["properties"]["data"]
     assert data["required"] == ["psn_no", "mdtrt_id"]
     assert {"fulamt_ownpay_amt", "inscp_scp_amt", "acct_used_flag"} <= set(data["properties"])
-    fees = schemas["National2204"]["allOf"][1]["properties"]["input"]["properties"]
+    fees = schemas["National2204"]["properties"]["input"]["properties"]
     line = fees["feedetail"]["anyOf"][0]["items"]
     assert "det_item_fee_sumamt" in line["required"]
-    assert schemas["NationalEnvelope"]["required"] == ["infno", "msgid", "fixmedins_code"]
 
 
 def _read_keys(module: Path) -> set[str]:

@@ -3,8 +3,9 @@
 The service reads `input` by hand (fields.py, by each transaction's handler), so FastAPI
 sees only an object; this describes what each `infno` reads there, for Swagger UI and for
 clients generated from the document: one envelope schema per transaction (`National2207`,
-...), chosen by `infno` (a discriminated `oneOf`; the A variants are their base's). Only the
-description: requests are read as before, and a field not listed here is still ignored.
+...: the envelope's fields and that transaction's `input`), chosen by `infno` (a
+discriminated `oneOf`; the A variants are their base's). Only the description: requests
+are read as before, and a field not listed here is still ignored.
 
 The field kinds are fields.py's, the lengths the handlers' own constants: C(n) text (a whole
 number sent for it is read as its text), N(16,2) amounts in yuan (a number or a numeric
@@ -349,18 +350,24 @@ def _codes(infno: str) -> list[str]:
 
 def body_schema() -> tuple[dict, dict[str, dict]]:
     """The national request body's schema (a `oneOf` chosen by `infno`) and the component
-    schemas it refers to: the envelope, and one envelope a transaction."""
-    envelope = national.Envelope.model_json_schema(ref_template="#/components/schemas/{model}")
-    components = {"NationalEnvelope": envelope}
+    schemas it refers to: one envelope a transaction, whole (Swagger UI names a branch by
+    its title, which an `allOf` of the envelope and the input would hide)."""
+    envelope = national.Envelope.model_json_schema()
+    components = {}
     mapping = {}
     for infno, typed in INPUTS.items():
         name = f"National{infno}"
+        properties = {
+            **envelope["properties"],
+            "infno": {"type": "string", "enum": _codes(infno)},
+            "input": {**typed, "title": "input"},
+        }
         components[name] = {
+            **envelope,
             "title": f"{infno} {NAMES[infno]}",
-            "allOf": [
-                {"$ref": "#/components/schemas/NationalEnvelope"},
-                node({"infno": {"type": "string", "enum": _codes(infno)}, "input": typed}),
-            ],
+            "description": f"{infno}: the envelope, with this transaction's input. "
+            + envelope["description"],
+            "properties": properties,
         }
         for code in _codes(infno):
             mapping[code] = f"#/components/schemas/{name}"

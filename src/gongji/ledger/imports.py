@@ -60,6 +60,11 @@ KINDS: dict[str, Callable[[Connection, dict, str], object]] = {
 }
 
 
+# a member's periods are lists a cell cannot hold: they have files of their own (stays,
+# filings, arrears; benefit periods are a scenario's)
+NOT_COLUMNS = ("benefit_periods", *PERIOD_KINDS.values())
+
+
 def _columns(*models: type[BaseModel], also: tuple[str, ...] = ()) -> tuple[list, list]:
     """The columns a kind's file may have, and those it must: the records' fields (by the
     name a CSV writes, `from` rather than `start`), and `also`, required."""
@@ -67,6 +72,8 @@ def _columns(*models: type[BaseModel], also: tuple[str, ...] = ()) -> tuple[list
     for model in models:
         for name, field in model.model_fields.items():
             column = field.alias or name
+            if column in NOT_COLUMNS:
+                continue
             known.append(column)
             if field.is_required():
                 required.append(column)

@@ -52,6 +52,7 @@ class Issued:
     token: str  # Authorization: Bearer <token>
     paasid: str  # x-tif-paasid
     secret: str  # what x-tif-signature is computed with
+    id: int = 0  # what `gongji credential revoke` takes
 
 
 def issue(db: Engine, institution: str | None, label: str) -> str:
@@ -81,7 +82,7 @@ def issue_credential(
         taken = conn.execute(select(credentials.c.id).where(credentials.c.paasid == paasid))
         if taken.first() is not None:
             raise InputError("paasid", f"{paasid} is another credential's", "E_EXISTS")
-        conn.execute(
+        added = conn.execute(
             insert(credentials).values(
                 token_hash=_hash(token),
                 institution=institution,
@@ -91,7 +92,7 @@ def issue_credential(
                 secret=secret,
             )
         )
-    return Issued(token, paasid, secret)
+    return Issued(token, paasid, secret, added.inserted_primary_key[0])
 
 
 def _account_text(field: str, value: str | None, most: int) -> str | None:

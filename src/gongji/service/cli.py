@@ -42,7 +42,8 @@ def demo(
         )
     out().print(f"store: sqlite:///{path}   token for {HOSPITAL}: {token}", soft_wrap=True)
     out().print(
-        f"an HIS's signing for {HOSPITAL}: paasid {issued.paasid}  secret {issued.secret}",
+        f"an HIS's signing for {HOSPITAL}: paasid {issued.paasid}  secret {issued.secret}"
+        f"  (credential {issued.id}: gongji credential list, revoke)",
         soft_wrap=True,
     )
     member = sample_member()
@@ -132,7 +133,9 @@ def credential_issue(
         typer.echo(json.dumps(shown))
         return
     typer.echo(issued.token)
-    typer.echo(f"paasid: {issued.paasid}  secret: {issued.secret}", err=True)
+    typer.echo(
+        f"credential {issued.id}  paasid: {issued.paasid}  secret: {issued.secret}", err=True
+    )
 
 
 @credential_app.command("list")

@@ -13,7 +13,10 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "gongji"
 
 # lowest first; a module belongs to the first entry its dotted name starts with
 LAYERS = [
-    ("base", ("gongji.money", "gongji.terms", "gongji.errors", "gongji.documents")),
+    (
+        "base",
+        ("gongji.money", "gongji.terms", "gongji.errors", "gongji.documents", "gongji.csvfile"),
+    ),
     ("policy", ("gongji.policy", "gongji.catalogue")),
     ("engine", ("gongji.engine",)),
     ("model", ("gongji.model", "gongji.calculate")),

@@ -68,7 +68,9 @@ def generate(
 
 def replay(
     visits: Path = typer.Argument(..., help="visits.parquet (sorted by member_id, time)."),
-    region: str = typer.Option(..., "--region", help="The baseline: this region's pack."),
+    region: str = typer.Option(
+        None, "--region", help="The baseline: this region's pack (default: --pack's region)."
+    ),
     out_dir: Path = typer.Option(Path("replay"), "--out", help="Folder for the results."),
     members: Path = typer.Option(None, "--members", help="Default: members.parquet beside."),
     overrides: list[str] = typer.Option(
@@ -89,10 +91,16 @@ def replay(
     from gongji.policy.loader import load
 
     try:
-        scenarios = [ReplayPolicy("baseline", policy.load_region(region))]
         changes = dict(_pair(o) for o in overrides)
-        if changes or pack:
-            reform = load(str(pack) if pack else region, changes)
+        # a reform file, whatever its name: its region is the one it says
+        reform = load(str(pack), changes) if pack else None
+        region = region or (reform.region if reform else None)
+        if region is None:
+            raise InputError("--region", "required (or a --pack file, whose region it reads)")
+        scenarios = [ReplayPolicy("baseline", policy.load_region(region))]
+        if changes and not pack:
+            reform = load(region, changes)
+        if reform is not None:
             scenarios.append(ReplayPolicy("reform", reform, changes, str(pack) if pack else None))
         members = members or visits.with_name("members.parquet")
         if spark:

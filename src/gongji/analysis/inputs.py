@@ -93,14 +93,14 @@ def csv_batches(path: Path, columns: list[str], block: int = CSV_BLOCK) -> Itera
             ),
         )
     except pa.ArrowInvalid as exc:
-        raise _csv_error(exc, first) from None
+        raise _csv_error(exc, path, header, kinds) from None
     while True:
         try:
             batch = reader.read_next_batch()
         except StopIteration:
             return
         except pa.ArrowInvalid as exc:
-            raise _csv_error(exc, first) from None
+            raise _csv_error(exc, path, header, kinds) from None
         yield shaped(batch, first)
         first += batch.num_rows
 
@@ -124,17 +124,48 @@ def _csv_type(name: str) -> pa.DataType:
     return schema.VISITS.field(name).type
 
 
-def _csv_error(exc: pa.ArrowInvalid, first: int) -> InputError:
-    """Arrow's message names the column and the file's line (the header is line 1)."""
-    text = str(exc)
-    column = next((n for n in _mentioned(text)), "")
-    return InputError(f"visits[{first}:]" + (f".{column}" if column else ""), text)
+def _csv_error(exc: pa.ArrowInvalid, path: Path, header: list[str], kinds: dict) -> InputError:
+    """A value Arrow could not convert, named by row and column. Arrow's message names the
+    column by its number ("In CSV column #2: ..."); the column is read again as text and the
+    first value that does not convert found by halving (a few casts, not one per row)."""
+    import re
+
+    import pyarrow.csv as csv
+
+    found = re.search(r"CSV column #(\d+)", str(exc))
+    if not found or int(found[1]) >= len(header) or header[int(found[1])] not in kinds:
+        return InputError("visits", f"not a CSV file the replay reads: {exc}")
+    name = header[int(found[1])]
+    text = csv.read_csv(
+        path,
+        convert_options=csv.ConvertOptions(
+            column_types={name: pa.string()}, include_columns=[name], strings_can_be_null=True
+        ),
+    ).column(name)
+    kind = kinds[name]
+    lo, hi = 0, len(text)  # the first bad value is in [lo, hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _converts(text[lo:mid], kind):
+            lo = mid
+        else:
+            hi = mid
+    return InputError(f"visits[{lo}].{name}", f"{text[lo].as_py()!r} is not a {_WHAT[kind.id]}")
 
 
-def _mentioned(text: str) -> Iterator[str]:
-    for name in (*schema.VISITS.names, *(a + FEN for a in AMOUNTS)):
-        if f"'{name}'" in text:
-            yield name
+def _converts(column: pa.ChunkedArray, kind: pa.DataType) -> bool:
+    try:
+        column.cast(kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+_WHAT = {
+    pa.timestamp("ms").id: "time (2023-03-01 08:30:00)",
+    pa.bool_().id: "flag (true/false, 1/0)",
+    pa.int64().id: "whole number",
+}
 
 
 def shaped(batch: pa.RecordBatch, first: int) -> pa.RecordBatch:

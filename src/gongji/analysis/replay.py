@@ -267,7 +267,7 @@ class MemberTable:
         encoded = pc.dictionary_encode(diseases.flatten())
         self.disease_names: list[str] = encoded.dictionary.to_pylist()
         self.disease_index = {name: i for i, name in enumerate(self.disease_names)}
-        self._disease_ids = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        self._disease_ids = cols.filled(encoded.indices, -1)  # (fill_null loads pandas)
         self._disease_counts = _lengths(diseases)
         self.arrays = self._arrays(table)
 

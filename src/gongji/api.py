@@ -38,6 +38,9 @@ FIGURES = (
 )
 COUNTS = ("visits", "refused")
 EFFECT = ("paying_more", "paying_less", "paying_same", "more_paid", "less_paid")
+# id(pack) -> (the pack, what it was loaded from, its overrides): a reform given as overrides
+# of a Pack is loaded from the same source with them added
+_LOADED: dict[int, tuple["Pack", str, dict[str, str]]] = {}
 
 
 def load_pack(region_or_path: "str | Path", overrides: dict[str, str] | None = None) -> "Pack":
@@ -45,7 +48,10 @@ def load_pack(region_or_path: "str | Path", overrides: dict[str, str] | None = N
     change values in every version, as `gongji replay --set` does."""
     from gongji.policy.loader import load
 
-    return load(str(region_or_path), overrides)
+    changes = {k: str(v) for k, v in (overrides or {}).items()}
+    pack = load(str(region_or_path), changes)
+    _LOADED[id(pack)] = (pack, str(region_or_path), changes)
+    return pack
 
 
 def settle(pack: "Pack | str", scenario: dict, catalogue_csv: "str | Path | None" = None) -> dict:
@@ -97,10 +103,12 @@ def replay(
     return table(aggregates)
 
 
-def table(aggregates: dict) -> "polars.DataFrame":
-    """aggregates.json's figures as a Polars table (see `replay`)."""
+def table(aggregates: "dict | str | Path") -> "polars.DataFrame":
+    """aggregates.json's figures as a Polars table (see `replay`): the document, or the
+    folder a replay wrote it to."""
     import polars as pl
 
+    aggregates = _aggregates(aggregates)
     rows = []
     for name, s in aggregates["scenarios"].items():
         rows.append(_row(name, "all", "", s["totals"]))
@@ -111,12 +119,14 @@ def table(aggregates: dict) -> "polars.DataFrame":
     return pl.DataFrame(rows, schema=kinds, orient="row")
 
 
-def reform_effect(aggregates: dict) -> "polars.DataFrame":
+def reform_effect(aggregates: "dict | str | Path") -> "polars.DataFrame":
     """Who pays more or less out of pocket under each reform than under the baseline: one
     row per reform and member type ("all" first): members paying more, less and the same,
-    and what the first pay more and the second less in all (Decimal yuan)."""
+    and what the first pay more and the second less in all (Decimal yuan). `aggregates`:
+    aggregates.json's document, or the folder a replay wrote it to."""
     import polars as pl
 
+    aggregates = _aggregates(aggregates)
     rows = []
     for name, s in aggregates["scenarios"].items():
         effect = s.get("versus_baseline")
@@ -127,6 +137,16 @@ def reform_effect(aggregates: dict) -> "polars.DataFrame":
     kinds = {"scenario": pl.String, "member_type": pl.String}
     kinds |= {f: pl.Decimal(20, 2) if f.endswith("_paid") else pl.Int64 for f in EFFECT}
     return pl.DataFrame(rows, schema=kinds, orient="row")
+
+
+def _aggregates(aggregates: "dict | str | Path") -> dict:
+    """The document itself, or read (and checked) from a replay's folder."""
+    if isinstance(aggregates, dict):
+        return aggregates
+    from gongji.analysis.aggregates_file import AggregatesFile
+
+    document = AggregatesFile.read(Path(aggregates))
+    return document.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 def _row(scenario: str, dimension: str, key: str, figures: dict) -> tuple:
@@ -150,11 +170,14 @@ def _reform(pack: Any, reform: Any):
     from gongji.policy.schema import Pack
 
     if isinstance(reform, dict):
+        source, changes = str(pack), {k: str(v) for k, v in reform.items()}
         if isinstance(pack, Pack):
-            raise _error("reform", "overrides need the pack by region or file, not a Pack")
-        changes = {k: str(v) for k, v in reform.items()}
-        file = str(pack) if Path(str(pack)).suffix in (".yaml", ".yml") else None
-        return ReplayPolicy("reform", load_pack(pack, changes), changes, file)
+            if id(pack) not in _LOADED or _LOADED[id(pack)][0] is not pack:
+                raise _error("reform", "overrides need a pack from gongji.load_pack, or its name")
+            _, source, before = _LOADED[id(pack)]
+            changes = {**before, **changes}
+        file = source if Path(source).suffix in (".yaml", ".yml") else None
+        return ReplayPolicy("reform", load_pack(source, changes), changes, file)
     if isinstance(reform, Pack):
         return ReplayPolicy("reform", reform)
     return ReplayPolicy("reform", load_pack(reform), {}, str(reform))

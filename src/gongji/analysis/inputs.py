@@ -9,10 +9,11 @@ Which unit an amount is in is said by the column, not guessed from its values:
                               two decimals); Parquet: int64 is fen (what `gongji generate`
                               writes), a string or decimal column is yuan
 
-A file holds one of the two names of each amount. CSV is read as UTF-8 text with a header
-row; times as "2023-03-01 08:30:00" (or with a T), flags as true/false or 1/0, an empty
-cell is a missing value (allowed in disease, drug and prescription_level only). A bad value
-is an InputError naming the row (counted from 0, the header not counted) and the column.
+A file holds one of the two names of each amount. CSV is text with a header row, in UTF-8
+(with or without the BOM Excel writes) or GB18030/GBK (Excel's on Chinese Windows); times
+as "2023-03-01 08:30:00" (or with a T), flags as true/false or 1/0, an empty cell is a
+missing value (allowed in disease, drug and prescription_level only). A bad value is an
+InputError naming the row (counted from 0, the header not counted) and the column.
 
 Read through pyarrow's CSV and Parquet readers, no pandas and no pyarrow.dataset (each a
 third of a second to import: the replay keeps its start-up quick).
@@ -79,7 +80,7 @@ def csv_batches(path: Path, columns: list[str], block: int = CSV_BLOCK) -> Itera
     """The CSV's rows as record batches of the canonical columns (see `shaped`)."""
     import pyarrow.csv as csv
 
-    header = _header(path)
+    header, encoding = _header(path)
     check_columns(header, {})
     read = source_columns(header, columns)
     kinds = {n: _csv_type(n) for n in read}
@@ -87,7 +88,7 @@ def csv_batches(path: Path, columns: list[str], block: int = CSV_BLOCK) -> Itera
     try:  # opening reads the first block
         reader = csv.open_csv(
             path,
-            read_options=csv.ReadOptions(block_size=block, encoding="utf8"),
+            read_options=csv.ReadOptions(block_size=block, encoding=encoding),
             convert_options=csv.ConvertOptions(
                 column_types=kinds, include_columns=read, strings_can_be_null=True
             ),
@@ -105,12 +106,22 @@ def csv_batches(path: Path, columns: list[str], block: int = CSV_BLOCK) -> Itera
         first += batch.num_rows
 
 
-def _header(path: Path) -> list[str]:
+def _header(path: Path) -> tuple[list[str], str]:
+    """The header's column names, and the file's encoding: UTF-8 unless its first 64 KB
+    are not (then GB18030, which GBK is part of)."""
     if not path.is_file():
         raise InputError("visits", f"no such file: {path}")
     with path.open("rb") as f:
-        line = f.readline().decode("utf-8-sig", errors="replace")
-    return [name.strip().strip('"') for name in line.rstrip("\r\n").split(",")]
+        start = f.read(1 << 16)
+    try:
+        start.decode("utf-8")
+        encoding = "utf8"
+    except UnicodeDecodeError as exc:
+        encoding = "utf8" if exc.start > len(start) - 4 else "gb18030"  # a cut character
+    line = start.split(b"\n", 1)[0].decode(
+        "utf-8-sig" if encoding == "utf8" else encoding, "replace"
+    )
+    return [name.strip().strip('"') for name in line.rstrip("\r").split(",")], encoding
 
 
 def _csv_type(name: str) -> pa.DataType:
@@ -138,6 +149,7 @@ def _csv_error(exc: pa.ArrowInvalid, path: Path, header: list[str], kinds: dict)
     name = header[int(found[1])]
     text = csv.read_csv(
         path,
+        read_options=csv.ReadOptions(encoding=_header(path)[1]),
         convert_options=csv.ConvertOptions(
             column_types={name: pa.string()}, include_columns=[name], strings_can_be_null=True
         ),

@@ -360,3 +360,12 @@ def test_the_cli_weights_by_a_number_or_a_column(tmp_path):
     result = CliRunner().invoke(app, ["replay", str(visits), "--region", "kaifeng", "--out",
                                       str(tmp_path / "x"), "--weight", "nope"])  # fmt: skip
     assert result.exit_code == 2 and "members.nope: missing column" in result.output
+
+
+def test_a_csv_may_leave_out_the_columns_that_may_be_empty(tmp_path):
+    parquet = run(*write_parquet(tmp_path / "p", text_ids=True), tmp_path / "po")
+    rows = text_id_rows()
+    for r in rows:
+        del r["disease"], r["drug"], r["prescription_level"]
+    got = run(write_csv(tmp_path / "c", rows), tmp_path / "p" / "members.parquet", tmp_path / "o")
+    assert without_file(got) == without_file(parquet)

@@ -12,7 +12,8 @@ Which unit an amount is in is said by the column, not guessed from its values:
 A file holds one of the two names of each amount. CSV is text with a header row, in UTF-8
 (with or without the BOM Excel writes) or GB18030/GBK (Excel's on Chinese Windows); times
 as "2023-03-01 08:30:00" (or with a T), flags as true/false or 1/0, an empty cell is a
-missing value (allowed in disease, drug and prescription_level only). A bad value is an
+missing value (allowed in disease, drug and prescription_level only, columns a CSV may
+leave out). A bad value is an
 InputError naming the row (counted from 0, the header not counted) and the column.
 
 Read through pyarrow's CSV and Parquet readers, no pandas and no pyarrow.dataset (each a
@@ -191,6 +192,10 @@ def shaped(batch: pa.RecordBatch, first: int) -> pa.RecordBatch:
             column = yuan_to_fen(column, name, first)
         names.append(name)
         arrays.append(column)
+    for name in schema.OPTIONAL:  # a CSV may leave them out: none has a value
+        if name not in names:
+            names.append(name)
+            arrays.append(pa.nulls(batch.num_rows, pa.string()))
     return pa.RecordBatch.from_arrays(arrays, names=names)
 
 

@@ -294,7 +294,8 @@ class MemberTable:
         )
 
     def id_column(self, rows: np.ndarray) -> pa.Array:
-        """The member ids of member rows... as the files give them (text or int64)."""
+        """The ids of members (by id, or by row where the ids are text) as the files give
+        them: int64 or text."""
         ids = cols.numbers(rows, pa.int64())
         return ids if self.names is None else self.names.take(ids)
 
@@ -318,7 +319,8 @@ def _by_text_id(table: pa.Table) -> pa.Table:
 
 
 def _weights(table: pa.Table, weight: "int | str | None") -> np.ndarray:
-    """The members each member stands for: whole numbers, 0 or more."""
+    """The members each member stands for: one number for all (1 or more), or a column of
+    whole numbers, 0 or more (a member of weight 0 counts in no aggregate)."""
     n = table.num_rows
     if weight is None or not isinstance(weight, str):
         factor = 1 if weight is None else weight

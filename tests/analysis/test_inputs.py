@@ -369,3 +369,15 @@ def test_a_csv_may_leave_out_the_columns_that_may_be_empty(tmp_path):
         del r["disease"], r["drug"], r["prescription_level"]
     got = run(write_csv(tmp_path / "c", rows), tmp_path / "p" / "members.parquet", tmp_path / "o")
     assert without_file(got) == without_file(parquet)
+
+
+def test_spark_refuses_csv_and_text_ids_before_it_starts(tmp_path):
+    from gongji.analysis.spark import replay_spark
+
+    csv = write_csv(tmp_path / "c", visit_rows())
+    _, members = write_parquet(tmp_path / "p")
+    with pytest.raises(InputError, match="--spark reads Parquet"):
+        replay_spark(None, csv, members, scenarios(), tmp_path / "o")
+    visits, text_members = write_parquet(tmp_path / "t", text_ids=True)
+    with pytest.raises(InputError, match="--spark needs whole-number ids"):
+        replay_spark(None, visits, text_members, scenarios(), tmp_path / "o")

@@ -18,7 +18,7 @@ from gongji import documents
 from gongji.cli import app
 from gongji.errors import InputError
 
-from .test_inputs import REFORM, text_id_rows, write_csv, write_parquet
+from .test_inputs import REFORM, members_as_csv, text_id_rows, write_csv, write_parquet
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "examples"
@@ -115,9 +115,10 @@ def test_the_readme_example_runs_as_written(tmp_path, monkeypatch):
 
 
 def test_replay_of_csv_loads_neither_pandas_nor_pyarrow_dataset(tmp_path):
-    """The replay's start-up stays quick with the new inputs: a CSV with text ids and yuan."""
+    """The replay's start-up stays quick with the new inputs: CSV files, text ids, yuan."""
     visits = write_csv(tmp_path / "data", text_id_rows())
-    _, members = write_parquet(tmp_path / "data", text_ids=True)
+    _, parquet = write_parquet(tmp_path / "data", text_ids=True)
+    members = members_as_csv(parquet, tmp_path / "data" / "members.csv")
     code = (
         "import sys\n"
         "from gongji.cli import app\n"

@@ -381,3 +381,73 @@ def test_spark_refuses_csv_and_text_ids_before_it_starts(tmp_path):
     visits, text_members = write_parquet(tmp_path / "t", text_ids=True)
     with pytest.raises(InputError, match="--spark needs whole-number ids"):
         replay_spark(None, visits, text_members, scenarios(), tmp_path / "o")
+
+
+def members_as_csv(members: Path, out: Path) -> Path:
+    """A members Parquet file as an office would type it: lists separated by ";", periods
+    as first..last, the balance in yuan."""
+    from gongji.money import fmt
+
+    def periods(spans) -> str:
+        return ";".join(f"{p['start']}..{p['end']}" for p in spans or ())
+
+    names = ["member_id", "type", "has_account", "retired_from", "contribution_raised"]
+    names += ["account_balance", "chronic_diseases", "benefit_periods", "inpatient_stays"]
+    names += ["arrears", "remote_filings"]
+    lines = [",".join(names)]
+    for m in pq.read_table(members).to_pylist():
+        cells = [str(m["member_id"]), m["type"], str(m["has_account"]).lower()]
+        cells += [str(m["retired_from"] or ""), str(m["contribution_raised"]).lower()]
+        cells += [fmt(m["account_balance"]), ";".join(m["chronic_diseases"])]
+        cells += [periods(m[name]) for name in names[7:]]
+        lines.append(",".join(cells))
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
+def test_members_as_csv_replay_as_their_parquet(tmp_path):
+    """Generated members (diseases, benefit periods, stays, arrears, retirements) written as
+    CSV: the same figures to the fen as from their Parquet file."""
+    from gongji.analysis.generate import generate
+
+    data = tmp_path / "data"
+    generate("nanyang", 300, 2024, data)
+    members = pq.read_table(data / "members.parquet").to_pylist()
+    assert any(m["chronic_diseases"] for m in members)
+    assert any(m["benefit_periods"] is not None for m in members)
+    csv = members_as_csv(data / "members.parquet", tmp_path / "members.csv")
+    pack = policy.load_region("nanyang")
+    parquet = replay(data / "visits.parquet", data / "members.parquet",
+                     [ReplayPolicy("b", pack)], tmp_path / "po")  # fmt: skip
+    from_csv = replay(data / "visits.parquet", csv, [ReplayPolicy("b", pack)], tmp_path / "co")
+    assert from_csv == parquet
+
+
+@pytest.mark.parametrize(
+    ("cell", "value", "field", "reason"),
+    [
+        (
+            "benefit_periods",
+            "2023-01-01-2023-06-30",
+            "members[1].benefit_periods",
+            "first and last day",
+        ),
+        ("inpatient_stays", "2023-01-01..2023-02-30", "members[1].inpatient_stays", "2023-02-30"),
+        ("retired_from", "2023-02-30", "members[1].retired_from", "'2023-02-30' is not a date"),
+        ("has_account", "yes", "members[1].has_account", "'yes' is not a flag"),
+        ("account_balance", "1.234", "members[1].account_balance", "'1.234'"),
+    ],
+)
+def test_a_bad_members_csv_value_is_named_by_row_and_column(tmp_path, cell, value, field, reason):
+    _, members = write_parquet(tmp_path / "p")
+    path = members_as_csv(members, tmp_path / "members.csv")
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[2].split(",")
+    row[header.index(cell)] = value
+    lines[2] = ",".join(row)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as refused:
+        run(tmp_path / "p" / "visits.parquet", path, tmp_path / "o")
+    assert refused.value.field == field
+    assert reason in refused.value.reason

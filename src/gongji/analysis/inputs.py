@@ -107,11 +107,11 @@ def csv_batches(path: Path, columns: list[str], block: int = CSV_BLOCK) -> Itera
         first += batch.num_rows
 
 
-def _header(path: Path) -> tuple[list[str], str]:
+def _header(path: Path, what: str = "visits") -> tuple[list[str], str]:
     """The header's column names, and the file's encoding: UTF-8 unless its first 64 KB
     are not (then GB18030, which GBK is part of)."""
     if not path.is_file():
-        raise InputError("visits", f"no such file: {path}")
+        raise InputError(what, f"no such file: {path}")
     with path.open("rb") as f:
         start = f.read(1 << 16)
     try:
@@ -136,7 +136,9 @@ def _csv_type(name: str) -> pa.DataType:
     return schema.VISITS.field(name).type
 
 
-def _csv_error(exc: pa.ArrowInvalid, path: Path, header: list[str], kinds: dict) -> InputError:
+def _csv_error(
+    exc: pa.ArrowInvalid, path: Path, header: list[str], kinds: dict, what: str = "visits"
+) -> InputError:
     """A value Arrow could not convert, named by row and column. Arrow's message names the
     column by its number ("In CSV column #2: ..."); the column is read again as text and the
     first value that does not convert found by halving (a few casts, not one per row)."""
@@ -146,7 +148,7 @@ def _csv_error(exc: pa.ArrowInvalid, path: Path, header: list[str], kinds: dict)
 
     found = re.search(r"CSV column #(\d+)", str(exc))
     if not found or int(found[1]) >= len(header) or header[int(found[1])] not in kinds:
-        return InputError("visits", f"not a CSV file the replay reads: {exc}")
+        return InputError(what, f"not a CSV file the replay reads: {exc}")
     name = header[int(found[1])]
     text = csv.read_csv(
         path,
@@ -155,18 +157,34 @@ def _csv_error(exc: pa.ArrowInvalid, path: Path, header: list[str], kinds: dict)
             column_types={name: pa.string()}, include_columns=[name], strings_can_be_null=True
         ),
     ).column(name)
-    kind = kinds[name]
-    lo, hi = 0, len(text)  # the first bad value is in [lo, hi)
+    return _not_a(cols.combined(text), kinds[name], f"{what}[{{}}].{name}")
+
+
+def _check_converts(column: pa.Array, kind: pa.DataType, where: str) -> None:
+    """`column` casts to `kind`, else InputError at `where` (with {} for the row)."""
+    if not _converts(column, kind):
+        raise _not_a(column, kind, where)
+
+
+def _not_a(column: pa.Array, kind: pa.DataType, where: str) -> InputError:
+    row = _first_bad_row(column, kind)
+    return InputError(where.format(row), f"{column[row].as_py()!r} is not a {_WHAT[kind.id]}")
+
+
+def _first_bad_row(column: pa.Array, kind: pa.DataType) -> int:
+    """The first value that does not cast to `kind`, found by halving (a few casts, not
+    one per row); the column must hold one."""
+    lo, hi = 0, len(column)  # the first bad value is in [lo, hi)
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if _converts(text[lo:mid], kind):
+        if _converts(column[lo:mid], kind):
             lo = mid
         else:
             hi = mid
-    return InputError(f"visits[{lo}].{name}", f"{text[lo].as_py()!r} is not a {_WHAT[kind.id]}")
+    return lo
 
 
-def _converts(column: pa.ChunkedArray, kind: pa.DataType) -> bool:
+def _converts(column: pa.Array | pa.ChunkedArray, kind: pa.DataType) -> bool:
     try:
         column.cast(kind)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -178,6 +196,7 @@ _WHAT = {
     pa.timestamp("ms").id: "time (2023-03-01 08:30:00)",
     pa.bool_().id: "flag (true/false, 1/0)",
     pa.int64().id: "whole number",
+    pa.date32().id: "date (2023-03-01)",
 }
 
 
@@ -205,13 +224,13 @@ def _fen(column: pa.Array, name: str, first: int) -> pa.Array:
     return column if column.type == pa.int64() else column.cast(pa.int64())
 
 
-def yuan_to_fen(column: pa.Array, name: str, first: int) -> pa.Array:
+def yuan_to_fen(column: pa.Array, name: str, first: int, what: str = "visits") -> pa.Array:
     """Yuan (text or decimal) as int64 fen, exactly; a value that is not an amount of at most
     two decimals is named by its row."""
     try:
         exact = column.cast(_YUAN)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise _bad_yuan(column, name, first) from None
+        raise _bad_yuan(column, name, first, what) from None
     # a decimal128's 16 bytes hold the amount in hundredths (fen), two's complement, low
     # word first: its low word is the fen as int64 for any amount int64 can hold
     n, at = len(exact), exact.offset
@@ -222,22 +241,22 @@ def yuan_to_fen(column: pa.Array, name: str, first: int) -> pa.Array:
     too_large[at:] &= cols.valid(exact)  # a null slot holds anything
     if too_large.any():
         row = int(np.flatnonzero(too_large)[0]) - at
-        raise InputError(f"visits[{first + row}].{name}", "too large an amount")
+        raise InputError(f"{what}[{first + row}].{name}", "too large an amount")
     fen = pa.py_buffer(np.ascontiguousarray(low))
     return pa.Array.from_buffers(pa.int64(), n, [exact.buffers()[0], fen], exact.null_count, at)
 
 
-def _bad_yuan(column: pa.Array, name: str, first: int) -> InputError:
+def _bad_yuan(column: pa.Array, name: str, first: int, what: str) -> InputError:
     for row, value in enumerate(column.to_pylist()):  # the slow way, only to name the row
         if value is None:
             continue
         try:
             to_fen(str(value).strip())
         except MoneyError as exc:
-            return InputError(f"visits[{first + row}].{name}", f"{value!r}: {exc} (yuan)")
+            return InputError(f"{what}[{first + row}].{name}", f"{value!r}: {exc} (yuan)")
         if str(value) != str(value).strip():
-            return InputError(f"visits[{first + row}].{name}", f"{value!r}: spaces around it")
-    return InputError(f"visits.{name}", f"not an amount in yuan ({column.type})")
+            return InputError(f"{what}[{first + row}].{name}", f"{value!r}: spaces around it")
+    return InputError(f"{what}.{name}", f"not an amount in yuan ({column.type})")
 
 
 def member_ids(column: pa.Array, names: pa.Array | None, first: int) -> np.ndarray:
@@ -279,3 +298,149 @@ def csv_rows(path: Path) -> int:
             lines += chunk.count(b"\n")
             last = chunk[-1:]
     return max(lines - 1 + (last != b"\n"), 0)
+
+
+# -- the members file as CSV -------------------------------------------------------------------
+#
+# One row per member, the columns of schema.MEMBERS (the descriptive ones are not read):
+#     member_id, type                        required
+#     has_account, contribution_raised       true/false, 1/0 (empty or left out: false)
+#     retired_from                           a date, 2023-07-01 (empty: none)
+#     account_balance | account_balance_fen  yuan | fen (empty or left out: 0)
+#     chronic_diseases                       codes separated by ";" (empty: none)
+#     benefit_periods, inpatient_stays,      periods separated by ";", each
+#     arrears, remote_filings                2023-01-01..2023-06-30 (empty: none; an empty
+#                                            benefit_periods: entitled throughout)
+# Built without a Python value given to Arrow (each would load pandas: see columns.py).
+
+PERIOD_SEPARATOR = ".."
+BALANCE = "account_balance"
+PERIOD_COLUMNS = ("benefit_periods", "inpatient_stays", "arrears", "remote_filings")
+MEMBER_CSV = ("member_id", "type", "has_account", "contribution_raised", "retired_from",
+              BALANCE, BALANCE + FEN, "chronic_diseases", *PERIOD_COLUMNS)  # fmt: skip
+
+
+def members_csv(path: Path, extra: list[str]) -> pa.Table:
+    """The members CSV as a table of the replay's members columns (member_id int64 where
+    every id is a whole number, else text), with the `extra` columns (a weight) as whole
+    numbers."""
+    import pyarrow.csv as csv
+
+    header, encoding = _header(path, "members")
+    for name in ("member_id", "type", *extra):
+        if name not in header:
+            raise InputError(f"members.{name}", "missing column")
+    if BALANCE in header and BALANCE + FEN in header:
+        raise InputError(f"members.{BALANCE}", f"give {BALANCE} (yuan) or {BALANCE}{FEN} (fen)")
+    names = [n for n in header if n in MEMBER_CSV or n in extra]
+    kinds = {n: pa.int64() if n in extra or n.endswith(FEN) else pa.string() for n in names}
+    options = csv.ConvertOptions(column_types=kinds, include_columns=names,
+                                 strings_can_be_null=True)  # fmt: skip
+    try:
+        table = csv.read_csv(path, csv.ReadOptions(encoding=encoding), convert_options=options)
+    except pa.ArrowInvalid as exc:
+        raise _csv_error(exc, path, header, kinds, "members") from None
+    n = table.num_rows
+    got = {name: cols.combined(table.column(name)) for name in table.column_names}
+    columns = {"member_id": _text_or_integer_ids(got["member_id"]), "type": got["type"]}
+    for flag in ("has_account", "contribution_raised"):
+        columns[flag] = _flags(got.get(flag), flag, n)
+    columns["retired_from"] = _dates(got.get("retired_from"), "retired_from", n)
+    columns[BALANCE] = _balance(got, n)
+    columns["chronic_diseases"] = _split(got.get("chronic_diseases"), n)[0]
+    for name in PERIOD_COLUMNS:
+        columns[name] = _periods(got.get(name), name, n)
+    for name in extra:
+        columns[name] = got[name]
+    return pa.table(columns)
+
+
+def _text_or_integer_ids(column: pa.Array) -> pa.Array:
+    """Ids that are all whole numbers are read as such (to match a visits file's int64
+    ids), else kept as text."""
+    try:
+        return column.cast(pa.int64())
+    except pa.ArrowInvalid:
+        return column
+
+
+def _flags(column: pa.Array | None, name: str, n: int) -> pa.Array:
+    """true/false or 1/0; empty or left out: false."""
+    if column is None:
+        return _bools(np.zeros(n, bool))
+    _check_converts(column, pa.bool_(), f"members[{{}}].{name}")
+    return _bools(cols.filled(column.cast(pa.bool_()), 0).astype(bool))
+
+
+def _bools(values: np.ndarray) -> pa.Array:
+    bits = np.packbits(values, bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
+
+
+def _dates(column: pa.Array | None, name: str, n: int) -> pa.Array:
+    if column is None:
+        return pa.nulls(n, pa.date32())
+    _check_converts(column, pa.date32(), f"members[{{}}].{name}")
+    return column.cast(pa.date32())
+
+
+def _balance(got: dict, n: int) -> pa.Array:
+    """The opening balance in fen (empty or left out: 0)."""
+    if BALANCE + FEN in got:
+        fen = cols.filled(got[BALANCE + FEN], 0)
+    elif BALANCE in got:
+        fen = cols.filled(yuan_to_fen(got[BALANCE], BALANCE, 0, "members"), 0)
+    else:
+        fen = np.zeros(n, np.int64)
+    return cols.numbers(fen, pa.int64())
+
+
+def _split(column: pa.Array | None, n: int) -> tuple[pa.ListArray, np.ndarray]:
+    """Items separated by ";" (blanks around them dropped, empty ones skipped) as a list a
+    row; and each item's row."""
+    if column is None:
+        none = np.zeros(0, np.int64)
+        return _lists(cols.texts([]), none, n), none
+    parts = pc.split_pattern(column, ";")  # an empty cell (null): no list, no items
+    items = pc.utf8_trim_whitespace(parts.flatten())
+    owner = np.repeat(np.arange(n), cols.filled(pc.list_value_length(parts), 0))
+    kept = np.flatnonzero(cols.values(pc.utf8_length(items)) > 0)
+    return _lists(items.take(cols.numbers(kept, pa.int64())), owner[kept], n), owner[kept]
+
+
+def _periods(column: pa.Array | None, name: str, n: int) -> pa.Array:
+    """Periods "first..last" separated by ";" as list<struct<start, end>>; none listed:
+    an empty list (benefit_periods: null, entitled throughout)."""
+    lists, owner = _split(column, n)
+    items = lists.values
+    ends = pc.split_pattern(items, PERIOD_SEPARATOR)
+    parts = cols.filled(pc.list_value_length(ends), 0)
+    if (parts != 2).any():
+        k = int(np.flatnonzero(parts != 2)[0])
+        raise _bad_period(name, int(owner[k]), items[k].as_py())
+    flat = ends.flatten()
+    days = []
+    for k in (0, 1):  # the first days, then the last days
+        text = flat.take(cols.numbers(np.arange(k, 2 * len(items), 2), pa.int64()))
+        if not _converts(text, pa.date32()):
+            bad = _first_bad_row(text, pa.date32())
+            raise _bad_period(name, int(owner[bad]), items[bad].as_py())
+        days.append(text.cast(pa.date32()))
+    spans = pa.StructArray.from_arrays(days, fields=list(schema.PERIOD.value_type))
+    listed = pa.ListArray.from_arrays(lists.offsets, spans)
+    if name != "benefit_periods":
+        return listed
+    none = _bools(np.bincount(owner, minlength=n) == 0)
+    return pa.ListArray.from_arrays(lists.offsets, spans, mask=none)
+
+
+def _bad_period(name: str, row: int, text: str) -> InputError:
+    return InputError(f"members[{row}].{name}", f"{text!r}: a period is its first and last"
+                      f" day, 2023-01-01{PERIOD_SEPARATOR}2023-06-30")  # fmt: skip
+
+
+def _lists(values: pa.Array, owner: np.ndarray, n: int) -> pa.ListArray:
+    """`values` (their owners' rows ascending) as one list per row 0..n-1."""
+    offsets = np.zeros(n + 1, np.int32)
+    np.cumsum(np.bincount(owner, minlength=n), out=offsets[1:])
+    return pa.ListArray.from_arrays(cols.numbers(offsets, pa.int32()), values)

@@ -244,6 +244,8 @@ class MemberTable:
         """`weight`: the members a member stands for, all alike (a whole number) or each
         its own (the name of a column of the file); None: each stands for itself."""
         extra = [weight] if isinstance(weight, str) else []
+        if inputs.is_csv(path):
+            return cls(inputs.members_csv(path, extra), weight)
         return cls(_read_checked(path, MEMBER_COLUMNS, "members", extra), weight)
 
     def __init__(self, table: pa.Table, weight: "int | str | None" = None):

@@ -451,3 +451,27 @@ def test_a_bad_members_csv_value_is_named_by_row_and_column(tmp_path, cell, valu
         run(tmp_path / "p" / "visits.parquet", path, tmp_path / "o")
     assert refused.value.field == field
     assert reason in refused.value.reason
+
+
+def test_amounts_as_floating_point_are_refused_not_rounded(tmp_path):
+    """Parquet written from a data frame often holds yuan as float64: 1.005 is stored as
+    1.00499999..., which no cast turns into the fen meant."""
+    visits, members = write_parquet(tmp_path / "p")
+    table = pq.read_table(visits)
+    i = table.schema.get_field_index("total")
+    yuan = pa.array([v / 100 for v in table.column("total").to_pylist()], pa.float64())
+    pq.write_table(table.set_column(i, "total", yuan), visits)
+    with pytest.raises(InputError, match=r"visits\.total: double is not exact"):
+        run(visits, members, tmp_path / "o")
+
+
+def test_yuan_as_decimal_in_parquet_gives_the_fen_figures(tmp_path):
+    fen = run(*write_parquet(tmp_path / "f"), tmp_path / "fo")
+    visits, members = write_parquet(tmp_path / "p")
+    table = pq.read_table(visits)
+    for name in ("total", "in_scope"):
+        i = table.schema.get_field_index(name)
+        yuan = [Decimal(v) / 100 for v in table.column(name).to_pylist()]
+        table = table.set_column(i, name, pa.array(yuan, pa.decimal128(12, 2)))
+    pq.write_table(table, visits)
+    assert without_file(run(visits, members, tmp_path / "po")) == without_file(fen)

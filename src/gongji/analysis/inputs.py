@@ -1,6 +1,7 @@
-"""The visits file as the replay reads it: Parquet or CSV, amounts in fen or in yuan, member
-ids as whole numbers or as text. Every batch comes out in one shape (schema.VISITS' columns,
-amounts int64 fen; member_id int64 or string), so the rest of the replay sees one file.
+"""The replay's input files as it reads them: Parquet or CSV, amounts in fen or in yuan,
+member ids as whole numbers or as text. Every batch of visits comes out in one shape
+(schema.VISITS' columns, amounts int64 fen; member_id int64 or string), and a members CSV
+as the columns of members.parquet, so the rest of the replay sees one kind of file.
 
 Which unit an amount is in is said by the column, not guessed from its values:
 
@@ -8,13 +9,14 @@ Which unit an amount is in is said by the column, not guessed from its values:
     total, in_scope           CSV: yuan (元) as written, "1234.5", "1234.50", "80" (at most
                               two decimals); Parquet: int64 is fen (what `gongji generate`
                               writes), a string or decimal column is yuan
+    (a members CSV's account_balance / account_balance_fen the same way)
 
 A file holds one of the two names of each amount. CSV is text with a header row, in UTF-8
 (with or without the BOM Excel writes) or GB18030/GBK (Excel's on Chinese Windows); times
 as "2023-03-01 08:30:00" (or with a T), flags as true/false or 1/0, an empty cell is a
-missing value (allowed in disease, drug and prescription_level only, columns a CSV may
-leave out). A bad value is an
-InputError naming the row (counted from 0, the header not counted) and the column.
+missing value (in visits allowed in disease, drug and prescription_level only, columns a
+CSV may leave out; a members CSV's columns: below). A bad value is an InputError naming
+the row (counted from 0, the header not counted) and the column.
 
 Read through pyarrow's CSV and Parquet readers, no pandas and no pyarrow.dataset (each a
 third of a second to import: the replay keeps its start-up quick).
@@ -226,7 +228,10 @@ def _fen(column: pa.Array, name: str, first: int) -> pa.Array:
 
 def yuan_to_fen(column: pa.Array, name: str, first: int, what: str = "visits") -> pa.Array:
     """Yuan (text or decimal) as int64 fen, exactly; a value that is not an amount of at most
-    two decimals is named by its row."""
+    two decimals is named by its row. Floating point is refused: it holds no amount exactly."""
+    if pa.types.is_floating(column.type):
+        raise InputError(f"{what}.{name}", f"{column.type} is not exact: give yuan as text or"
+                         f" decimal, or whole fen in {name}{FEN}")  # fmt: skip
     try:
         exact = column.cast(_YUAN)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

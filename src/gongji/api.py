@@ -68,8 +68,8 @@ def settle(pack: "Pack | str", scenario: dict, catalogue_csv: "str | Path | None
 
 def replay(
     visits: "str | Path",
-    members: "str | Path | None" = None,
-    pack: "Pack | str" = "",
+    members: "str | Path | None",
+    pack: "Pack | str",
     reform: "dict[str, str] | Pack | str | Path | None" = None,
     *,
     weight: int | str | None = None,
@@ -88,8 +88,6 @@ def replay(
     from gongji.analysis.replay import ReplayPolicy
     from gongji.analysis.replay import replay as run
 
-    if not pack:
-        raise _error("pack", "required: a region, a pack file or a Pack")
     visits = Path(visits)
     members = Path(members) if members else visits.with_name("members.parquet")
     scenarios = [ReplayPolicy("baseline", _pack(pack))]

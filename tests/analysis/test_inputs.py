@@ -275,7 +275,7 @@ def test_the_report_says_the_sample_is_weighted(tmp_path):
     out = tmp_path / "out"
     run(*write_parquet(tmp_path / "data"), out, weight=20)
     page = write_report(out).read_text(encoding="utf-8")
-    assert "每名样本参保人员代表 20 人" in page
+    assert "每名样本参保人员代表 20 人" in page and "样本本身就诊 3 人次" in page
     assert json.loads((out / "aggregates.json").read_text())["weight"] == "20"
 
 

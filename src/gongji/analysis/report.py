@@ -303,7 +303,7 @@ def _page(aggregates: BaselineAndReform, scenarios: Scenarios, charts: dict[str,
         fund=[_fund_section(dimension, scenarios) for dimension in DIMENSIONS],
         out_of_pocket=_oop_table(scenarios),
         histogram=_histogram_table(scenarios),
-        weight=_weight(aggregates.weight),
+        weight=_weight(aggregates.weight, aggregates.visit_count),
         effect=_effect_table(scenarios),
         images={name: base64.b64encode(png).decode("ascii") for name, png in charts.items()},
     )
@@ -449,19 +449,17 @@ def _effect_values(effect) -> list[tuple[str, int]]:
     return [(k, getattr(effect, k)) for k in EFFECT_NAMES]
 
 
-def _weight(weight: str | None) -> str | None:
+def _weight(weight: str | None, visits: int) -> str | None:
     """How a sample was weighted to its population, in words; None: not weighted."""
     if weight is None:
         return None
     if weight.startswith("members."):
         column = weight.removeprefix("members.")
-        return (
-            f"样本按参保人员文件的 {column} 列加权：人数、人次与金额均为推算的总体数。"
-            f" Weighted by the members file's column {column}: counts and amounts are the"
-            " population's."
-        )
+        zh, en = f"按参保人员文件的 {column} 列加权", f"by the members file's column {column}"
+    else:
+        zh, en = f"每名样本参保人员代表 {weight} 人", f"each member stands for {weight}"
     return (
-        f"样本加权：每名样本参保人员代表 {weight} 人，人数、人次与金额均为推算的总体数。"
-        f" Weighted: each member of the sample stands for {weight}; counts and amounts are"
-        " the population's."
+        f"样本加权（{zh}）：人数、人次与金额均为推算的总体数；样本本身就诊 {visits} 人次。"
+        f" A weighted sample ({en}): counts and amounts are the population's; the sample"
+        f" itself holds {visits} visits."
     )

@@ -23,7 +23,18 @@ LAYERS = [
     ("ledger", ("gongji.ledger",)),
     ("uses", ("gongji.service", "gongji.analysis", "gongji.supervision")),
     ("console", ("gongji.console",)),
-    ("commands", ("gongji.cli", "gongji.commands", "gongji.web", "gongji.demo", "gongji.__main__")),
+    # (and the package itself, whose API api.py holds: see layer())
+    (
+        "commands",
+        (
+            "gongji.cli",
+            "gongji.commands",
+            "gongji.web",
+            "gongji.demo",
+            "gongji.__main__",
+            "gongji.api",
+        ),
+    ),
 ]
 
 
@@ -34,7 +45,7 @@ def _module(path: Path) -> str:
 
 def layer(module: str) -> int:
     """The layer's index. A package's commands (`gongji.<package>.cli`) are commands."""
-    if module.endswith(".cli"):
+    if module.endswith(".cli") or module == "gongji":  # the package: its API, for notebooks
         return len(LAYERS) - 1
     for i, (_, prefixes) in enumerate(LAYERS):
         if any(module == p or module.startswith(p + ".") for p in prefixes):

@@ -67,7 +67,9 @@ def generate(
 
 
 def replay(
-    visits: Path = typer.Argument(..., help="visits.parquet (sorted by member_id, time)."),
+    visits: Path = typer.Argument(
+        ..., help="visits.parquet or visits.csv (sorted by member_id, time)."
+    ),
     region: str = typer.Option(
         None, "--region", help="The baseline: this region's pack (default: --pack's region)."
     ),
@@ -77,6 +79,9 @@ def replay(
         [], "--set", help="A reform: key=value in every version (general.annual_cap.employee=3000)."
     ),
     pack: Path = typer.Option(None, "--pack", help="A reform: an alternative pack file."),
+    weight: str = typer.Option(
+        None, "--weight", help="A sample: members each stands for (20), or a members column."
+    ),
     spark: bool = typer.Option(False, "--spark", help="Run on Apache Spark (needs Java 17+)."),
     master: str = typer.Option("local[*]", "--master", help="Spark master (with --spark)."),
     partitions: int = typer.Option(8, "--partitions", min=1, help="Spark partitions."),
@@ -107,7 +112,13 @@ def replay(
             from gongji.analysis.spark import replay_spark, session
 
             aggregates = replay_spark(
-                session(master, partitions), visits, members, scenarios, out_dir, partitions
+                session(master, partitions),
+                visits,
+                members,
+                scenarios,
+                out_dir,
+                partitions,
+                weight_of(weight),
             )
         else:
             if not jit.cached(kernel.__name__):
@@ -116,7 +127,12 @@ def replay(
             with _progress("replaying") as bar:
                 task = bar.add_task("", total=total)
                 aggregates = run(
-                    visits, members, scenarios, out_dir, lambda rows: bar.advance(task, rows)
+                    visits,
+                    members,
+                    scenarios,
+                    out_dir,
+                    lambda rows: bar.advance(task, rows),
+                    weight=weight_of(weight),
                 )
     except InputError as exc:
         fail(exc)
@@ -137,6 +153,13 @@ def _compiling(compile_kernel) -> None:
         err.print(what)
         compile_kernel()
     err.print(f"compiled in {time.perf_counter() - start:.0f} s; later runs load it")
+
+
+def weight_of(text: str | None) -> int | str | None:
+    """--weight: a whole number (every member stands for that many), else a column name."""
+    if text is None:
+        return None
+    return int(text) if text.strip().isdigit() else text.strip()
 
 
 def _pair(text: str) -> tuple[str, str]:

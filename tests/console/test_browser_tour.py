@@ -77,6 +77,7 @@ def test_every_console_page_is_chinese(browser, console, tmp_path):  # noqa: F81
     keep = ARTIFACTS / "console" / "tour"
     keep.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport=SCREEN, locale="zh-CN")
+    context.set_default_timeout(90_000)  # a machine busy with other work: slow, not wrong
     page = context.new_page()
     tour = Tour(page, console.url + "/console", tmp_path, keep)
     try:

@@ -190,8 +190,13 @@ def test_family_bindings_are_listed_added_and_ended(console):
 
 
 def test_credentials_are_issued_once_listed_and_revoked(console):
-    operator, _ = login(console, "operator1")
+    operator, operator_csrf = login(console, "operator1")
     assert operator.get("/console/credentials").status_code == 403
+    by_operator = {"csrf": operator_csrf, "institution": HOSPITAL}
+    assert operator.post("/console/credentials", data=by_operator).status_code == 403
+    first = {"csrf": operator_csrf, "id": "1"}  # the service fixture's hospital credential
+    assert operator.post("/console/credentials/revoke", data=first).status_code == 403
+    assert console.client(console.hospital).get("/v1/visits").status_code == 200
     client, csrf = login(console, "admin1")
     unknown = client.post("/console/credentials", data={"csrf": csrf, "institution": "H000"})
     assert unknown.status_code == 400 and "institution" in unknown.text

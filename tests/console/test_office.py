@@ -17,7 +17,7 @@ from gongji.ledger.schema import credentials, family_bindings
 from gongji.ledger.schema import members as members_table
 from gongji.ledger.settlement import settle
 
-from .conftest import HOSPITAL
+from .conftest import HOSPITAL, PASSWORD
 from .test_pages import audit, login
 
 CLINIC = "H41020000002"  # the service fixture's level-1 institution
@@ -47,6 +47,22 @@ def test_the_home_page_opens_on_the_region_that_has_data(console):
     assert re.search(r"<td>2023-03</td>(<td[^>]*>[^<]*</td>){3}<td class=\"num\">125.00<", page)
     jiamusi = client.get("/console/?region=jiamusi").text
     assert 'id="empty"' in jiamusi and "数据导入" in jiamusi  # says what to do
+
+
+def test_a_staff_members_home_page_opens_on_their_region(console):
+    settled(console.db)  # Kaifeng has the data; the new member of staff works for Nanyang
+    admin, csrf = login(console, "admin1")
+    new = {"csrf": csrf, "username": "ny1", "name": "南阳 李", "role": "viewer",
+           "password": PASSWORD}  # fmt: skip
+    bad = admin.post("/console/staff", data={**new, "region": "atlantis"})
+    assert bad.status_code == 400 and "region" in bad.text
+    assert admin.post("/console/staff", data={**new, "region": "nanyang"}).status_code == 303
+    assert re.search(r"<td>ny1</td><td>南阳 李</td><td>[^<]+</td><td>南阳市</td>",
+                     admin.get("/console/staff").text)  # fmt: skip
+    client, _ = login(console, "ny1")
+    assert re.search(r'<option value="nanyang"\s+selected>', client.get("/console/").text)
+    viewer, _ = login(console, "viewer1")  # no region of their own: the data's
+    assert re.search(r'<option value="kaifeng"\s+selected>', viewer.get("/console/").text)
 
 
 def test_a_path_that_is_no_page_is_a_chinese_404_and_the_api_keeps_its_json(console):
@@ -159,6 +175,12 @@ def test_an_import_writes_every_row_or_none_and_names_the_bad_rows(console):
                           files=files)  # fmt: skip
     assert refused.status_code == 403 and count(console.db, members_table) == before
     assert upload(MEMBERS_CSV, kind="planets").status_code == 400
+
+    unreadable = b"id,region,type,name\nC1,kaifeng,employee,\x80\xff\n"  # no encoding reads it
+    files = {"file": ("m.csv", unreadable, "text/csv")}
+    r = client.post("/console/imports", data={"csrf": csrf, "kind": "members"}, files=files)
+    assert r.status_code == 400 and "text/html" in r.headers["content-type"]
+    assert count(console.db, members_table) == before
 
     good = upload(MEMBERS_CSV.format(kind="retiree"))
     assert good.status_code == 200 and "已导入 2 条参保人记录" in good.text

@@ -247,7 +247,7 @@ def home(request: Request, region: str = "", year: str = ""):
     from gongji.supervision.fund import fund_statistics
 
     who = _staff(request)
-    region = region or records.home_region(_db(request))
+    region = region or who.region or records.home_region(_db(request))
     context = {"regions": policy.known_regions(), "region": region, "year": year[:4]}
     try:
         if region not in policy.known_regions():
@@ -587,7 +587,11 @@ def _explained(exc: InputError | ServiceError) -> InputError:
 @router.get("/staff", response_class=HTMLResponse)
 def staff_page(request: Request):
     who = _staff(request, "admin")
-    return _page(request, who, "staff.html", people=_people(request), roles=auth.ROLES)
+    return _page(request, who, "staff.html", people=_people(request), **_staff_context())
+
+
+def _staff_context() -> dict:
+    return {"roles": auth.ROLES, "regions": policy.known_regions()}
 
 
 @router.post("/staff", response_class=HTMLResponse)
@@ -602,18 +606,20 @@ def staff_add(request: Request, form: Posted):
             _text(form, "role"),
             form.get("password", "")[:200],
             who.username,
+            _text(form, "region", required=False) or None,
         )
     except InputError as exc:
-        return _error(request, who, exc, "staff.html", people=_people(request), roles=auth.ROLES)
+        people = _people(request)
+        return _error(request, who, exc, "staff.html", people=people, **_staff_context())
     return RedirectResponse(f"{PREFIX}/staff", status_code=303)
 
 
 def _people(request: Request) -> list:
     with _db(request).connect() as conn:
         return conn.execute(
-            select(staff.c.username, staff.c.name, staff.c.role, staff.c.disabled_at).order_by(
-                staff.c.username
-            )
+            select(
+                staff.c.username, staff.c.name, staff.c.role, staff.c.region, staff.c.disabled_at
+            ).order_by(staff.c.username)
         ).all()
 
 

@@ -156,3 +156,38 @@ def test_a_period_may_end_on_the_last_day_a_date_holds():
     """9999-12-31, the open end some systems write: nothing counts on from a period's end."""
     doc = with_member(benefit_periods=[{"from": "2023-01-01", "to": "9999-12-31"}])
     assert calculate(doc)["visits"][0]["fund_pay"] == Decimal("75.00")
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        (
+            "  - {id: V1, time: 2023-02-30T10:00:00, institution: H1, total: 250.00}",
+            "visits[0].time",
+        ),
+        ("  - {id: V1, time: 2023-02-30, institution: H1, total: 250.00}", "visits[0].time"),
+    ],
+)
+def test_a_yaml_date_that_does_not_exist_is_one_line_naming_the_field(tmp_path, line, field):
+    """2023-02-30 in YAML is named as in JSON (YAML reads dates itself: it was a traceback)."""
+    path = tmp_path / "scenario.yaml"
+    path.write_text(
+        f"region: kaifeng\nmember: {{id: P1, type: employee}}\nvisits:\n{line}\n", encoding="utf-8"
+    )
+    proc = run_cli("calculate", str(path))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    (message,) = proc.stderr.splitlines()
+    assert message.startswith(f"{field}: ") and "day value is outside expected range" in message
+
+
+def test_a_pack_date_that_does_not_exist_names_its_key(tmp_path):
+    from gongji import policy
+    from gongji.errors import PolicyError
+    from gongji.policy.loader import PACKS_DIR
+
+    text = (PACKS_DIR / "kaifeng.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "kaifeng.yaml"
+    path.write_text(text.replace("from: 2023-01-01", "from: 2023-02-30", 1), encoding="utf-8")
+    with pytest.raises(PolicyError) as err:
+        policy.load_file(path)
+    assert err.value.key == "versions[1].from" and "day value" in err.value.reason

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from gongji import catalogue
 from gongji.cli import app
+from gongji.csvfile import BadRows
 from gongji.errors import InputError
 
 HEADER = "code,name,class,self_pay_share,payment_standard\n"
@@ -37,16 +38,56 @@ def test_sample_catalogue_loads():
     ],
 )
 def test_bad_row_is_named(tmp_path, body, field, reason):
-    with pytest.raises(InputError) as err:
+    with pytest.raises(BadRows) as err:
         catalogue.load_csv(write(tmp_path, body))
-    assert err.value.field == field and reason in err.value.reason
+    (error,) = err.value.errors
+    assert error.startswith(f"{field}: ") and reason in error
 
 
-def test_bad_header(tmp_path):
+def test_every_bad_row_is_reported_and_nothing_loaded(tmp_path):
+    body = "X1,a,Q,0%,\nX2,b,A,0%,\nX-3,c,A,0%,\nX4,d,B,ten,\nX2,e,A,0%,\nX6,f,A,0%,,extra\n"
+    with pytest.raises(BadRows) as err:
+        catalogue.load_csv(write(tmp_path, body))
+    assert [e.split(": ")[1:3] for e in err.value.errors] == [
+        ["row 2", "class"],
+        ["row 4", "code"],
+        ["row 5", "self_pay_share"],
+        ["row 6", "code"],
+        ["row 7", "more cells than the header has columns"],
+    ]
+    checked = runner.invoke(app, ["catalogue", "check", str(tmp_path / "cat.csv")])
+    lines = checked.output.splitlines()
+    assert checked.exit_code == 2 and len(lines) == 6
+    assert lines[0] == "cat.csv: row 2: class: must be A, B or C, not 'Q'"
+    assert lines[-1].startswith("cat.csv: 5 行有误 bad row(s)")
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        ("code,name\n", "missing column(s): class, self_pay_share, payment_standard"),
+        (
+            HEADER.replace("class", "klass"),
+            "unknown column(s): klass; 缺少的列 missing column(s): class",
+        ),
+        (HEADER.replace("\n", ",code\n"), "repeated column(s): code"),
+    ],
+)
+def test_a_wrong_header_is_a_header_error(tmp_path, header, problem):
     path = tmp_path / "cat.csv"
-    path.write_text("code,name\nX1,a\n", encoding="utf-8")
-    with pytest.raises(InputError, match="header must be"):
+    path.write_text(header + "X1,a,A,0%,\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
         catalogue.load_csv(path)
+    assert err.value.field == "cat.csv: header" and problem in err.value.reason
+    checked = runner.invoke(app, ["catalogue", "check", str(path)])
+    assert checked.exit_code == 2 and checked.output.startswith("cat.csv: header: ")
+    assert len(checked.output.splitlines()) == 1
+
+
+def test_a_catalogue_saved_by_excel_in_gbk_loads(tmp_path):
+    path = tmp_path / "cat.csv"
+    path.write_text(HEADER + "X1,阿莫西林胶囊,A,0%,\n", encoding="gb18030")
+    assert catalogue.load_csv(path)["X1"].name == "阿莫西林胶囊"
 
 
 def test_pricing_splits_each_line():

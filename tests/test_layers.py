@@ -15,7 +15,14 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "gongji"
 LAYERS = [
     (
         "base",
-        ("gongji.money", "gongji.terms", "gongji.labels", "gongji.errors", "gongji.documents"),
+        (
+            "gongji.money",
+            "gongji.terms",
+            "gongji.labels",
+            "gongji.errors",
+            "gongji.documents",
+            "gongji.csvfile",
+        ),
     ),
     ("policy", ("gongji.policy", "gongji.catalogue")),
     ("engine", ("gongji.engine",)),
@@ -23,7 +30,18 @@ LAYERS = [
     ("ledger", ("gongji.ledger",)),
     ("uses", ("gongji.service", "gongji.analysis", "gongji.supervision")),
     ("console", ("gongji.console",)),
-    ("commands", ("gongji.cli", "gongji.commands", "gongji.web", "gongji.demo", "gongji.__main__")),
+    # (and the package itself, whose API api.py holds: see layer())
+    (
+        "commands",
+        (
+            "gongji.cli",
+            "gongji.commands",
+            "gongji.web",
+            "gongji.demo",
+            "gongji.__main__",
+            "gongji.api",
+        ),
+    ),
 ]
 
 
@@ -34,7 +52,7 @@ def _module(path: Path) -> str:
 
 def layer(module: str) -> int:
     """The layer's index. A package's commands (`gongji.<package>.cli`) are commands."""
-    if module.endswith(".cli"):
+    if module.endswith(".cli") or module == "gongji":  # the package: its API, for notebooks
         return len(LAYERS) - 1
     for i, (_, prefixes) in enumerate(LAYERS):
         if any(module == p or module.startswith(p + ".") for p in prefixes):

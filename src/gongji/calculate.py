@@ -25,22 +25,32 @@ class Scenario(Strict):
 
 
 def calculate(
-    document: object, items: dict[str, catalogue.Item] | None = None, lang: str = "zh"
+    document: object,
+    items: dict[str, catalogue.Item] | None = None,
+    pack: Pack | None = None,
+    lang: str = "zh",
 ) -> dict:
     """Validate a scenario document and run it; the JSON-ready output of the contract, its
     amounts Decimal yuan, its trace in `lang` ("zh", or "en").
 
-    `items` is the catalogue line-item visits are priced with (the shipped sample if None).
+    `items` is the catalogue line-item visits are priced with (the shipped sample if None);
+    `pack` the policy (if None, the shipped pack of the document's region).
     """
-    trial = settle(document, items)
+    trial = settle(document, items, pack)
     visits = list(trial.visits(to_yuan, lang))
     return {**trial.head(), "visits": visits, "totals": trial.totals(to_yuan)}
 
 
-def settle(document: object, items: dict[str, catalogue.Item] | None = None) -> "Trial":
+def settle(
+    document: object, items: dict[str, catalogue.Item] | None = None, pack: Pack | None = None
+) -> "Trial":
     """Validate a scenario document and settle its visits; the output is rendered from the
-    `Trial` a visit at a time. Every problem is raised here, before anything is written."""
-    pack = _pack_of(document)
+    `Trial` a visit at a time. Every problem is raised here, before anything is written.
+    Given a `pack` (a reform, say), the document's region is the pack's and may be left out."""
+    if pack is None:
+        pack = _pack_of(document)
+    else:
+        document = _in_region(document, pack)
     scenario = validated(Scenario, document)
     _check_visits(pack, scenario.visits)
     member = engine_member(pack, scenario.member, scenario.visits[0].time.date())
@@ -62,6 +72,15 @@ def _pack_of(document: object) -> Pack:
     if not isinstance(region, str):
         raise InputError("region", "required: one of " + ", ".join(policy.known_regions()))
     return policy.load_region(region)
+
+
+def _in_region(document: object, pack: Pack) -> dict:
+    if not isinstance(document, dict):
+        raise InputError("(document)", "a scenario is a mapping with member and visits")
+    region = document.get("region", pack.region)
+    if region != pack.region:
+        raise InputError("region", f"{region!r}, but the pack is {pack.region!r}'s")
+    return {**document, "region": pack.region}
 
 
 def _check_visits(pack: Pack, visits: list[VisitIn]) -> None:

@@ -7,12 +7,12 @@ splits each line into: out of scope (class C or not in the catalogue, NY-19), ab
 payment standard, the class-B self-pay share, and the in-scope rest.
 """
 
-import csv
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 
+from gongji.csvfile import BadRows, check_header, read_rows
 from gongji.errors import InputError
 from gongji.money import MoneyError, apply_ratio, percent_to_bp, times, to_fen
 
@@ -47,25 +47,31 @@ class Priced:
     class_b_self_pay: int  # 先行自付
 
 
-def load_csv(path: Path) -> dict[str, Item]:
-    """All rows or nothing: the first bad row is reported with its number and field."""
-    name = path.name
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f)
-            if tuple(reader.fieldnames or ()) != COLUMNS:
-                raise InputError(name, f"header must be: {','.join(COLUMNS)}")
-            items: dict[str, Item] = {}
-            for row_number, row in enumerate(reader, start=2):
-                item = _item(name, row_number, row)
-                if item.code in items:
-                    raise InputError(f"{name}: row {row_number}: code", f"duplicate {item.code}")
-                items[item.code] = item
-    except OSError as exc:
-        raise InputError(name, f"cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise InputError(name, "not UTF-8 text") from None
+def load_csv(source: Path | bytes, name: str | None = None) -> dict[str, Item]:
+    """All rows or nothing (csvfile.read_rows: UTF-8, or GBK as Excel saves it): a wrong
+    header is one header error; bad rows are csvfile.BadRows, every one by its number and
+    field."""
+    rows = read_rows(source, name)
+    check_header(rows, COLUMNS, COLUMNS)
+    items: dict[str, Item] = {}
+    errors: list[str] = []
+    for row_number, row in rows:
+        try:
+            if None in row:
+                raise _bad(rows.name, row_number, "", "more cells than the header has columns")
+            item = _item(rows.name, row_number, row)
+            if item.code in items:
+                raise _bad(rows.name, row_number, "code", f"duplicate {item.code}")
+            items[item.code] = item
+        except InputError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise BadRows(rows.name, errors, "no item loaded")
     return items
+
+
+def _bad(name: str, row_number: int, field: str, reason: str) -> InputError:
+    return InputError(f"{name}: row {row_number}" + (f": {field}" if field else ""), reason)
 
 
 @cache
@@ -76,7 +82,7 @@ def sample() -> dict[str, Item]:
 
 def _item(name: str, row_number: int, row: dict[str, str]) -> Item:
     def bad(field: str, reason: str) -> InputError:
-        return InputError(f"{name}: row {row_number}: {field}", reason)
+        return _bad(name, row_number, field, reason)
 
     code = (row.get("code") or "").strip()
     if not code.isalnum() or not code.isascii() or len(code) > 30:

@@ -11,9 +11,10 @@ from pathlib import Path
 import typer
 
 from gongji.analysis import cli as analysis
+from gongji.commands import bad_rows, fail
 from gongji.commands import console as out
-from gongji.commands import fail
 from gongji.console import cli as console
+from gongji.csvfile import BadRows
 from gongji.errors import InputError
 from gongji.labels import LANGS
 from gongji.ledger import cli as ledger
@@ -64,6 +65,8 @@ def calculate(
         else:
             document = documents.read(Path(scenario))
         trial = trial_calculation.settle(document, items)
+    except BadRows as exc:
+        bad_rows(exc)
     except InputError as exc:
         fail(exc)
     if as_json:  # written a visit at a time, straight to stdout's bytes
@@ -222,14 +225,17 @@ def policy_compare(
 @catalogue_app.command("check")
 def catalogue_check(
     csv_file: Path = typer.Argument(
-        ..., help="CSV: code,name,class,self_pay_share,payment_standard"
+        ..., help="CSV: code,name,class,self_pay_share,payment_standard (UTF-8 or GBK)"
     ),
 ) -> None:
-    """Load a catalogue CSV (all rows or none); a bad row is reported by number and field."""
+    """Load a catalogue CSV (all rows or none); every bad row is reported by number and
+    field."""
     from gongji import catalogue
 
     try:
         items = catalogue.load_csv(csv_file)
+    except BadRows as exc:
+        bad_rows(exc)
     except InputError as exc:
         fail(exc)
     by_class = {c: sum(1 for i in items.values() if i.item_class == c) for c in "ABC"}

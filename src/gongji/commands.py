@@ -9,22 +9,34 @@ what a command needs (Rich's tables, the engine, the store, Polars, ...) it impo
 """
 
 import json
+import re
 import sys
 from datetime import date
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
 from gongji.errors import InputError
 from gongji.money import MoneyError, to_fen
 
+if TYPE_CHECKING:
+    from gongji.csvfile import BadRows
 
-def fail(exc: InputError) -> None:
+
+def fail(exc: InputError) -> NoReturn:
     """Bad input: one line on stderr naming the field, exit 2 (every `gongji` command)."""
     typer.echo(str(exc).replace("\n", " "), err=True)
     raise typer.Exit(2)
+
+
+def bad_rows(exc: "BadRows") -> NoReturn:
+    """A file's bad rows, each on a line of stderr, then what was done (nothing); exit 2."""
+    for error in exc.errors:
+        typer.echo(error.replace("\n", " "), err=True)
+    fail(exc)
 
 
 def emit(result: object) -> None:
@@ -84,6 +96,38 @@ def fen(value: str, field: str) -> int:
         return to_fen(value)
     except MoneyError as exc:
         fail(InputError(field, str(exc)))
+
+
+# the insurance years a command may name: from the first year of employees' basic medical
+# insurance (国发〔1998〕44号: set up during 1999, so 2000 is the first whole year a fund
+# could have run) to the last a store's dates hold (model.LAST_DAY)
+FIRST_YEAR, LAST_YEAR = 2000, 2199
+MONTH = re.compile(r"\d{4}-\d{2}")
+
+
+def checked_year(value: int, field: str = "year") -> int:
+    """An insurance year given as an argument, within FIRST_YEAR..LAST_YEAR."""
+    if not FIRST_YEAR <= value <= LAST_YEAR:
+        fail(
+            InputError(
+                field,
+                f"年度超出范围 out of range: {value} (a year from {FIRST_YEAR} to {LAST_YEAR},"
+                " e.g. 2023)",
+            )
+        )
+    return value
+
+
+def first_of_month(value: str, field: str = "month") -> date:
+    """A month given as YYYY-MM (e.g. 2023-03) -> its first day."""
+    try:
+        if MONTH.fullmatch(value.strip()):
+            first = date.fromisoformat(f"{value.strip()}-01")
+            checked_year(first.year, field)
+            return first
+    except ValueError:
+        pass
+    fail(InputError(field, f"月份应写作 YYYY-MM a month as YYYY-MM (e.g. 2023-03), not {value!r}"))
 
 
 def day(value: str, field: str) -> date:

@@ -2,12 +2,12 @@
 settled through the ledger (their answers printed), then the HTTP service with a token for
 a sample hospital and a console login for an administrator."""
 
-import csv
 import secrets
 import shlex
 from pathlib import Path
 
 from gongji.console import auth as console
+from gongji.csvfile import read_rows
 from gongji.ledger import imports, store
 from gongji.ledger.answer import Settled
 from gongji.ledger.settlement import settle
@@ -29,12 +29,17 @@ CONSOLE_USER = "admin"
 SAMPLE_MEMBER = "KF0001"  # insured in Kaifeng, where the demo hospital is
 
 
+def sample_members() -> list[dict]:
+    """The demo members' rows of demo-members.csv: each one's id, region, type, name, ID
+    number `certno` (what a hospital's 1101 would present, mdtrt_cert_type 02) and card
+    number. All the identities there are made up: placeholder names, ID numbers of valid
+    form only."""
+    return [row for _, row in read_rows(DATA / "demo-members.csv")]
+
+
 def sample_member(member_id: str = SAMPLE_MEMBER) -> dict:
-    """A demo member's row of demo-members.csv (its id, name and ID number `certno`: what a
-    hospital's 1101 would present, mdtrt_cert_type 02). All the identities there are made
-    up: placeholder names, ID numbers of valid form only."""
-    with (DATA / "demo-members.csv").open(newline="", encoding="utf-8") as f:
-        return next(row for row in csv.DictReader(f) if row["id"] == member_id)
+    """A demo member's row of demo-members.csv (sample_members)."""
+    return next(row for row in sample_members() if row["id"] == member_id)
 
 
 def prepare(path: Path) -> tuple[auth.Issued, list[Settled], str]:

@@ -19,7 +19,17 @@ def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
     return Decimal(loader.construct_scalar(node).replace("_", ""))
 
 
+def _timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> object:
+    """A date or time as YAML reads it; one that does not exist (2023-02-30) stays its text,
+    so the field it is in is named when the document is validated, as in JSON."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
 _ExactLoader.add_constructor("tag:yaml.org,2002:float", _decimal)
+_ExactLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
 def parse(text: str, source: str) -> object:

@@ -155,6 +155,11 @@ def test_demo_prepares_a_store_and_settles_the_sample_visits(tmp_path):
     # what an HIS integrator needs: the hospital's signing, a member's ID number (issue 18)
     assert any(line.startswith("an HIS's signing for H41020000001: paasid ") for line in lines)
     assert "sample member KF0001 (张三): ID number 410202198801150014" in lines
+    # every demo member, with the ID number and card a hospital would identify them by
+    assert (
+        "  KF0002  李四  kaifeng  retiree  ID number 410203195506200114  card DEMOCARD0002" in lines
+    )
+    assert "  XS0001  赵六  xishuangbanna  employee  ID number 53280119850912034X" in lines
     (console,) = [line for line in lines if line.startswith("console login: user admin")]
     demo_store = store.connect(f"sqlite:///{tmp_path / 'd.db'}")
     assert console_auth.login(demo_store, "admin", console.split("password ")[1]) is not None

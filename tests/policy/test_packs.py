@@ -11,7 +11,7 @@ import yaml
 
 from gongji import policy
 from gongji.errors import PolicyError
-from gongji.policy.loader import PACKS_DIR
+from gongji.policy.loader import PACKS_DIR, PACKS_ENV
 
 
 @pytest.mark.parametrize("region", ["jiamusi", "kaifeng", "panzhihua", "nanyang", "xishuangbanna"])
@@ -93,7 +93,6 @@ BROKEN = [
         "versions[0].general.annual_cap.employee",
         "two decimals",
     ),
-    (lambda d: d.update({"region": "other"}), "region", "file name"),
     (
         lambda d: d["versions"][0]["general"]["eligibility"][0].update(
             {"member_types": ["flexible"]}
@@ -188,6 +187,25 @@ def test_inconsistent_pack_fails_naming_file_key_reason(tmp_path, mutate, key, r
     assert err.value.file == "kaifeng.yaml"
     assert err.value.key == key
     assert reason in err.value.reason
+
+
+def test_a_pack_file_is_read_whatever_its_name_but_a_regions_pack_must_say_its_region(
+    tmp_path, monkeypatch
+):
+    reform = tmp_path / "reform.yaml"
+    broken(tmp_path, lambda d: None).rename(reform)
+    assert policy.load_file(reform).region == "kaifeng"  # the region is the file's
+    assert policy.load(str(reform)).region == "kaifeng"
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "kaifeng.yaml").write_text(
+        reform.read_text(encoding="utf-8").replace("region: kaifeng", "region: nanyang"),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv(PACKS_ENV, str(own))  # a bureau's kaifeng.yaml that says nanyang
+    with pytest.raises(PolicyError) as err:
+        policy.load_region("kaifeng")
+    assert (err.value.key, err.value.reason) == ("region", "must match the file name ('kaifeng')")
 
 
 def test_cli_shows_and_compares_packs(tmp_path):

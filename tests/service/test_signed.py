@@ -24,11 +24,13 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from gongji.cli import app as cli
+from gongji.errors import ServiceError
 from gongji.ledger import views
 from gongji.ledger.schema import sign_ins
 from gongji.service import auth
 from gongji.service.app import Guard
 from gongji.service.settings import Settings
+from gongji.service.signed import Nonces, Signed
 from gongji.web import create_app
 
 from .conftest import CLINIC, HOSPITAL, serve, snapshot, start
@@ -212,6 +214,53 @@ def test_two_workers_on_one_store_refuse_a_replay_whichever_gets_it(db):
         for s, t in ((server, thread), (other, other_thread)):
             s.should_exit = True
             t.join(timeout=10)
+
+
+def test_concurrent_claims_share_a_commit_and_copies_in_one_batch_get_one(db, monkeypatch):
+    """Nonces are group-committed: claims arriving together (or while a batch is in the
+    store) go in one batch; of two copies of one nonce in one batch, one is taken."""
+    nonces = Nonces(db, window=300)
+    batches = []
+    claim = nonces._claim
+    monkeypatch.setattr(
+        nonces, "_claim", lambda keys, now: batches.append(keys) or claim(keys, now)
+    )
+    now = time.time()
+    requests = [Signed("p", str(int(now)), f"n{i % 10}", "s") for i in range(20)]
+
+    async def all_at_once():
+        return await asyncio.gather(
+            *(nonces.claim(7, r, now) for r in requests), return_exceptions=True
+        )
+
+    outcomes = asyncio.run(all_at_once())
+    refused = [o for o in outcomes if isinstance(o, ServiceError)]
+    assert len(refused) == 10 and {e.code for e in refused} == {"E_REPLAYED"}
+    assert [len(b) for b in batches] == [20]  # one transaction for all twenty
+    # in a later batch each of them is a replay too; a new nonce passes
+    again = asyncio.run(all_at_once())
+    assert all(isinstance(o, ServiceError) for o in again)
+    asyncio.run(nonces.claim(7, Signed("p", str(int(now)), "n10", "s"), now))
+
+
+def test_a_store_failure_in_a_nonce_batch_is_unavailable_for_each_claim(db, monkeypatch):
+    nonces = Nonces(db, window=300)
+
+    def broken(keys, now):
+        raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("gone"))
+
+    monkeypatch.setattr(nonces, "_claim", broken)
+    now = time.time()
+
+    async def two():
+        return await asyncio.gather(
+            *(nonces.claim(7, Signed("p", str(int(now)), n, "s"), now) for n in "ab"),
+            return_exceptions=True,
+        )
+
+    assert [o.code for o in asyncio.run(two())] == ["E_UNAVAILABLE"] * 2
+    monkeypatch.undo()
+    asyncio.run(nonces.claim(7, Signed("p", str(int(now)), "a", "s"), now))  # nothing was kept
 
 
 def test_the_credential_command_prints_paasid_and_secret(db, monkeypatch):

@@ -5,7 +5,10 @@ The file holds the replay's region, visits file and visit count, and per scenari
 in the order replayed) the policy versions, overrides and pack file it ran under and what it
 added up (`aggregate.Aggregates.summary`): totals, the same figures by member type, level,
 category and month (only keys with visits), and members' out-of-pocket a year (account +
-cash) with its histogram. Counts are whole numbers; amounts are integer fen inside and yuan
+cash) with its histogram; a scenario after the baseline also says how many members pay more,
+less or the same out of pocket than under the baseline (`versus_baseline`). A replay of a
+sample weighted to its population says how (`weight`): its counts and amounts are the
+population's. Counts are whole numbers; amounts are integer fen inside and yuan
 as strings in the file ("1234.50"), never JSON numbers. Keys the model does not name are
 ignored when read. A bad file is an `InputError` naming the field, e.g.
 `scenarios.baseline.totals.fund_pay`.
@@ -129,6 +132,23 @@ class OutOfPocket(OutOfPocketStats):
     by_member_type: Keyed[str, OutOfPocketStats]
 
 
+class Effect(_Object):
+    """Members paying more, less and the same out of pocket a year than under the baseline,
+    and what the first pay more in all and the second less (positive amounts)."""
+
+    paying_more: Count
+    paying_less: Count
+    paying_same: Count
+    more_paid: Fen
+    less_paid: Fen
+
+
+class ReformEffect(Effect):
+    """All members' change, and by member type."""
+
+    by_member_type: Keyed[str, Effect]
+
+
 class ScenarioAggregates(_Object):
     """One scenario of a replay: what it ran under and what it added up."""
 
@@ -138,6 +158,7 @@ class ScenarioAggregates(_Object):
     totals: Figures
     by: Breakdowns
     out_of_pocket: OutOfPocket
+    versus_baseline: ReformEffect | None = None  # a scenario after the baseline
 
 
 class AggregatesFile(_Object):
@@ -147,6 +168,8 @@ class AggregatesFile(_Object):
     visits_file: Text
     visit_count: Count
     scenarios: Keyed[str, ScenarioAggregates]  # by name, in the order replayed
+    # a weighted sample: "20" (each member stands for 20) or "members.<column>" (each its own)
+    weight: Text | None = None
 
     @classmethod
     def read(cls, directory: Path) -> Self:

@@ -67,14 +67,21 @@ def generate(
 
 
 def replay(
-    visits: Path = typer.Argument(..., help="visits.parquet (sorted by member_id, time)."),
-    region: str = typer.Option(..., "--region", help="The baseline: this region's pack."),
+    visits: Path = typer.Argument(
+        ..., help="visits.parquet or visits.csv (sorted by member_id, time)."
+    ),
+    region: str = typer.Option(
+        None, "--region", help="The baseline: this region's pack (default: --pack's region)."
+    ),
     out_dir: Path = typer.Option(Path("replay"), "--out", help="Folder for the results."),
     members: Path = typer.Option(None, "--members", help="Default: members.parquet beside."),
     overrides: list[str] = typer.Option(
         [], "--set", help="A reform: key=value in every version (general.annual_cap.employee=3000)."
     ),
     pack: Path = typer.Option(None, "--pack", help="A reform: an alternative pack file."),
+    weight: str = typer.Option(
+        None, "--weight", help="A sample: members each stands for (20), or a members column."
+    ),
     spark: bool = typer.Option(False, "--spark", help="Run on Apache Spark (needs Java 17+)."),
     master: str = typer.Option("local[*]", "--master", help="Spark master (with --spark)."),
     partitions: int = typer.Option(8, "--partitions", min=1, help="Spark partitions."),
@@ -89,17 +96,29 @@ def replay(
     from gongji.policy.loader import load
 
     try:
-        scenarios = [ReplayPolicy("baseline", policy.load_region(region))]
         changes = dict(_pair(o) for o in overrides)
-        if changes or pack:
-            reform = load(str(pack) if pack else region, changes)
+        # a reform file, whatever its name: its region is the one it says
+        reform = load(str(pack), changes) if pack else None
+        region = region or (reform.region if reform else None)
+        if region is None:
+            raise InputError("--region", "required (or a --pack file, whose region it reads)")
+        scenarios = [ReplayPolicy("baseline", policy.load_region(region))]
+        if changes and not pack:
+            reform = load(region, changes)
+        if reform is not None:
             scenarios.append(ReplayPolicy("reform", reform, changes, str(pack) if pack else None))
         members = members or visits.with_name("members.parquet")
         if spark:
             from gongji.analysis.spark import replay_spark, session
 
             aggregates = replay_spark(
-                session(master, partitions), visits, members, scenarios, out_dir, partitions
+                session(master, partitions),
+                visits,
+                members,
+                scenarios,
+                out_dir,
+                partitions,
+                weight_of(weight),
             )
         else:
             if not jit.cached(kernel.__name__):
@@ -108,7 +127,12 @@ def replay(
             with _progress("replaying") as bar:
                 task = bar.add_task("", total=total)
                 aggregates = run(
-                    visits, members, scenarios, out_dir, lambda rows: bar.advance(task, rows)
+                    visits,
+                    members,
+                    scenarios,
+                    out_dir,
+                    lambda rows: bar.advance(task, rows),
+                    weight=weight_of(weight),
                 )
     except InputError as exc:
         fail(exc)
@@ -129,6 +153,13 @@ def _compiling(compile_kernel) -> None:
         err.print(what)
         compile_kernel()
     err.print(f"compiled in {time.perf_counter() - start:.0f} s; later runs load it")
+
+
+def weight_of(text: str | None) -> int | str | None:
+    """--weight: a whole number (every member stands for that many), else a column name."""
+    if text is None:
+        return None
+    return int(text) if text.strip().isdigit() else text.strip()
 
 
 def _pair(text: str) -> tuple[str, str]:

@@ -169,7 +169,7 @@ def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, br
         R.balance[i] = S[L.S_BALANCE]
         keys = (M.type[m], V.level[i], V.category[i], T.month[day] - MONTH_BASE)
         amounts = (V.total[i], V.in_scope[i], deductible, fund, account, cash)
-        tally(sums, keys, status, amounts)
+        tally(sums, keys, status, amounts, M.weight[m])
         oop[m] += account + cash
     store_broken(broken, first_broken, which)
     return -1
@@ -190,20 +190,21 @@ def has_disease(ids, lo, hi, disease):
     return found and disease >= 0
 
 
-def tally(sums, keys, status, amounts):
-    """Add one visit to its row in every dimension."""
+def tally(sums, keys, status, amounts, weight):
+    """Add one visit to its row in every dimension, `weight` times (the members a sampled
+    member stands for; 1 unweighted)."""
     for row in (
         ROW_TYPE + keys[0],
         ROW_LEVEL + keys[1],
         ROW_CATEGORY + keys[2],
         ROW_MONTH + keys[3],
     ):
-        sums[row, A_VISITS] += 1
+        sums[row, A_VISITS] += weight
         if status != L.OK:
-            sums[row, A_REFUSED] += 1
+            sums[row, A_REFUSED] += weight
             continue
         for j in range(len(amounts)):
-            sums[row, A_TOTAL + j] += amounts[j]
+            sums[row, A_TOTAL + j] += amounts[j] * weight
 
 
 def copy_into(dst, src):

@@ -2,6 +2,10 @@
 
     replay(visits.parquet, members, scenarios, out) -> per-visit results and aggregates
 
+The visits may be CSV, amounts in yuan or fen, member ids text or whole numbers (inputs.py
+says how a file says which); a weight per member (or one for all) makes a sample stand for
+its population: every aggregate counts a member's visits and money that many times.
+
 Visits are read as Arrow record batches in (member_id, time) order and turned into the
 kernel's integer arguments (the same functions the online engine uses for facts, levels and
 lines); `analysis/kernel.py` folds the engine's `settle_visit` over them, carrying each
@@ -43,9 +47,9 @@ import pyarrow.parquet as pq
 
 from gongji import engine
 from gongji.analysis import columns as cols
+from gongji.analysis import inputs, schema
 from gongji.analysis import kernel as K
-from gongji.analysis import schema
-from gongji.analysis.aggregate import Aggregates
+from gongji.analysis.aggregate import Aggregates, reform_effect
 from gongji.analysis.aggregates_file import AggregatesFile
 from gongji.engine import jit
 from gongji.engine import layout as L
@@ -75,7 +79,7 @@ Visits = namedtuple(
 Members = namedtuple(
     "Members",
     "bits retiree retired_from limited lo hi periods type disease_lo disease_hi disease_ids"
-    " balance",
+    " balance weight",
 )
 # A batch's lookup tables, by day (days since 1970 minus first_day) and by code; `counted`
 # (the member's recognised diseases a growing cap counts) at [counting[version], member],
@@ -103,6 +107,8 @@ RESULTS = pa.schema(
         )
     ]
 )
+# The same, where the members' ids are text: the visits' ids as they were given.
+RESULTS_TEXT_IDS = RESULTS.set(1, pa.field("member_id", pa.string(), nullable=False))
 BATCH_ROWS = 1 << 20  # rows a batch: big enough to amortise, small enough to bound memory
 READ_AHEAD = 4  # batches read ahead of the one decoded
 WRITE_BEHIND = 3  # batches settled and not yet written (the writer is one thread)
@@ -234,22 +240,36 @@ class MemberTable:
     """The members file as the kernel's arrays, indexed by row (sorted by member_id)."""
 
     @classmethod
-    def read(cls, path: Path) -> "MemberTable":
-        return cls(_read_checked(path, MEMBER_COLUMNS, "members"))
+    def read(cls, path: Path, weight: "int | str | None" = None) -> "MemberTable":
+        """`weight`: the members a member stands for, all alike (a whole number) or each
+        its own (the name of a column of the file); None: each stands for itself."""
+        extra = [weight] if isinstance(weight, str) else []
+        if inputs.is_csv(path):
+            return cls(inputs.members_csv(path, extra), weight)
+        return cls(_read_checked(path, MEMBER_COLUMNS, "members", extra), weight)
 
-    def __init__(self, table: pa.Table):
-        if (np.diff(cols.values(table.column("member_id"))) < 0).any():
-            table = table.sort_by("member_id")  # generated files are sorted already
-        self.ids = _owned(table.column("member_id"))
+    def __init__(self, table: pa.Table, weight: "int | str | None" = None):
+        # ids given as text are kept (`names`, sorted) and the kernel compares their rows
+        self.names: pa.Array | None = None
+        if pa.types.is_string(table.schema.field("member_id").type):
+            table = _by_text_id(table)
+            self.names = cols.combined(table.column("member_id"))
+            self.ids = np.arange(table.num_rows, dtype=np.int64)
+        else:
+            if (np.diff(cols.values(table.column("member_id"))) < 0).any():
+                table = table.sort_by("member_id")  # generated files are sorted already
+            self.ids = _owned(table.column("member_id"))
         if len(self.ids) and (np.diff(self.ids) == 0).any():
             dup = self.ids[np.flatnonzero(np.diff(self.ids) == 0)[0]]
             raise InputError("members.member_id", f"member {dup} appears twice")
+        self.weight = weight
+        self.weights = _weights(table, weight)
         self.types = _codes(table.column("type"), L.MEMBER_TYPES, "members.type")
         diseases = table.column("chronic_diseases").combine_chunks()
         encoded = pc.dictionary_encode(diseases.flatten())
         self.disease_names: list[str] = encoded.dictionary.to_pylist()
         self.disease_index = {name: i for i, name in enumerate(self.disease_names)}
-        self._disease_ids = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        self._disease_ids = cols.filled(encoded.indices, -1)  # (fill_null loads pandas)
         self._disease_counts = _lengths(diseases)
         self.arrays = self._arrays(table)
 
@@ -272,7 +292,53 @@ class MemberTable:
             disease_hi=np.cumsum(self._disease_counts),
             disease_ids=np.array(self._disease_ids, dtype=np.int64),
             balance=_balances(table),
+            weight=self.weights,
         )
+
+    def id_column(self, rows: np.ndarray) -> pa.Array:
+        """The ids of members (by id, or by row where the ids are text) as the files give
+        them: int64 or text."""
+        ids = cols.numbers(rows, pa.int64())
+        return ids if self.names is None else self.names.take(ids)
+
+    def weighted(self) -> bool:
+        return self.weight is not None
+
+
+def _by_text_id(table: pa.Table) -> pa.Table:
+    """Members with text ids, sorted by them (as text: the order visits must be in), the
+    same id twice refused."""
+    table = table.sort_by("member_id")
+    ids = cols.combined(table.column("member_id"))
+    if ids.null_count:
+        raise InputError("members.member_id", f"missing in row {cols.first_null(ids)}")
+    if len(ids) > 1:
+        same = cols.values(pc.equal(ids[1:], ids[:-1]))
+        if same.any():
+            dup = ids[int(np.flatnonzero(same)[0])].as_py()
+            raise InputError("members.member_id", f"member {dup!r} appears twice")
+    return table
+
+
+def _weights(table: pa.Table, weight: "int | str | None") -> np.ndarray:
+    """The members each member stands for: one number for all (1 or more), or a column of
+    whole numbers, 0 or more (a member of weight 0 counts in no aggregate)."""
+    n = table.num_rows
+    if weight is None or not isinstance(weight, str):
+        factor = 1 if weight is None else weight
+        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+            raise InputError("weight", f"must be a whole number ≥ 1 or a column, not {factor!r}")
+        return np.full(n, factor, np.int64)
+    column = table.column(weight)
+    if not pa.types.is_integer(column.type):
+        raise InputError(f"members.{weight}", f"weights must be whole numbers, not {column.type}")
+    if column.null_count:
+        raise InputError(f"members.{weight}", f"missing in row {cols.first_null(column)}")
+    weights = cols.filled(column, 0)
+    if len(weights) and weights.min() < 0:
+        member = table.column("member_id")[int(np.flatnonzero(weights < 0)[0])]
+        raise InputError(f"members.{weight}", f"member {member}'s must not be negative")
+    return weights
 
 
 def _balances(table: pa.Table) -> np.ndarray:
@@ -322,24 +388,40 @@ def _bools(column) -> np.ndarray:
     return cols.filled(column, 0)  # null: false
 
 
-def _read_checked(path: Path, expected: pa.Schema, what: str) -> pa.Table:
-    """The file's columns named in `expected`, which they must match. Read by its
-    ParquetFile: `pq.read_table` goes through pyarrow.dataset, a third of a second to load."""
+def _read_checked(path: Path, expected: pa.Schema, what: str, extra=()) -> pa.Table:
+    """The file's columns named in `expected`, which they must match (and the `extra` ones).
+    Read by its ParquetFile: `pq.read_table` goes through pyarrow.dataset, a third of a
+    second to load."""
     if not path.is_file():
         raise InputError(what, f"no such file: {path}")
     f = pq.ParquetFile(path)
     _check_schema(f.schema_arrow, expected, what)
-    return f.read(columns=expected.names)
+    for name in extra:
+        if name not in f.schema_arrow.names:
+            raise InputError(f"{what}.{name}", "missing column")
+    table = f.read(columns=[*expected.names, *extra])
+    if pa.types.is_large_string(table.schema.field("member_id").type):
+        table = table.set_column(0, "member_id", table.column("member_id").cast(pa.string()))
+    return table
+
+
+# Columns whose type may differ from the schema's: member ids may be text (the members'
+# and the visits' alike), amounts are read by inputs.py
+_LOOSE = ("member_id", *inputs.AMOUNTS)
 
 
 def _check_schema(got: pa.Schema, expected: pa.Schema, what: str) -> None:
     for f in expected:
         i = got.get_field_index(f.name)
+        if i < 0 and f.name in inputs.AMOUNTS:
+            continue  # under its name in fen (inputs.check_columns)
         if i < 0:
             raise InputError(f"{what}.{f.name}", "missing column")
         kind = got.field(i).type
         if pa.types.is_dictionary(kind):
             kind = kind.value_type
+        if f.name in _LOOSE:
+            continue
         if pa.types.is_timestamp(kind) and pa.types.is_timestamp(f.type) and kind.tz is None:
             continue  # Parquet keeps seconds as milliseconds; any unit is read as seconds
         if kind != f.type and not (pa.types.is_large_string(kind) and f.type == pa.string()):
@@ -395,7 +477,9 @@ class Decoder:
             col = batch.column(name)
             if col.null_count:
                 raise InputError(f"visits[{first + cols.first_null(col)}].{name}", "missing")
-        member_id = cols.values(batch.column("member_id"))
+        member_id = inputs.member_ids(
+            cols.combined(batch.column("member_id")), self.members.names, first
+        )
         when = _seconds(batch.column("time"), first)
         total = cols.values(batch.column("total"))
         in_scope = cols.values(batch.column("in_scope"))
@@ -592,6 +676,7 @@ class Run:
             self.carry = np.array(final, np.int64)
             self.carry_member = int(member[-1])
         self.aggregates.sums += sums.sum(axis=0)
+        self.aggregates.rows += n
         return results
 
     def to_batch(self, d: Decoded, r: Results) -> pa.RecordBatch:
@@ -601,7 +686,7 @@ class Run:
         return pa.record_batch(
             {
                 "visit_id": cols.numbers(d.visit_id, pa.int64()),
-                "member_id": cols.numbers(d.member_id, pa.int64()),
+                "member_id": self.members.id_column(d.member_id),
                 "policy_version": _coded(version, ids),
                 "status": _coded(r.status, STATUS_VALUES),
                 "member_class": _coded(r.klass, CLASS_VALUES),
@@ -611,7 +696,7 @@ class Run:
                 "cash_pay": cols.numbers(r.cash, pa.int64()),
                 "account_balance": cols.numbers(r.balance, pa.int64()),
             },
-            schema=RESULTS,
+            schema=RESULTS if self.members.names is None else RESULTS_TEXT_IDS,
         )
 
 
@@ -675,17 +760,41 @@ def _chunks(member: np.ndarray, k: int) -> np.ndarray:
 
 
 def read_batches(path: Path, rows: int = BATCH_ROWS, ids: bool = True) -> Iterator[pa.RecordBatch]:
-    """The visits file's batches (without visit_id unless `ids`: aggregates need none)."""
+    """The visits file's batches (without visit_id unless `ids`: aggregates need none), in
+    the shape inputs.py gives every file (amounts in fen, a CSV's too)."""
     columns = [c for c in schema.VISITS.names if ids or c != "visit_id"]
-    yield from _visits_file(path).iter_batches(batch_size=rows, columns=columns)
+    if inputs.is_csv(path):
+        yield from inputs.csv_batches(path, columns)
+        return
+    f = _visits_file(path)
+    first = 0
+    for batch in f.iter_batches(batch_size=rows, columns=_source(f, columns)):
+        yield inputs.shaped(batch, first)
+        first += batch.num_rows
+
+
+def _source(f: pq.ParquetFile, columns: list[str]) -> list[str]:
+    return inputs.source_columns(f.schema_arrow.names, columns)
 
 
 def _visits_file(path: Path) -> pq.ParquetFile:
     if not path.is_file():
         raise InputError("visits", f"no such file: {path}")
     f = pq.ParquetFile(path, read_dictionary=DICTIONARY_COLUMNS)
-    _check_schema(f.schema_arrow, schema.VISITS, "visits")
+    got = f.schema_arrow
+    inputs.check_columns(
+        got.names, {n: got.field(n).type for n in ("member_id",) if n in got.names}
+    )
+    _check_schema(got, schema.VISITS, "visits")
     return f
+
+
+def check_visits(path: Path) -> None:
+    """The visits file is there and has the columns the replay reads (else InputError)."""
+    if inputs.is_csv(path):
+        next(inputs.csv_batches(path, ["member_id"], block=1 << 16), None)
+    else:
+        _visits_file(path)
 
 
 def replay_batches(
@@ -707,7 +816,9 @@ def load_kernel(visits: Path, scenario: ReplayPolicy) -> None:
     """Decode and settle no visits: in a new process the compiled kernel's first use loads it
     from numba's cache (half a second), which can go on while the files are read. The empty
     columns have the types of the real ones, so no other version of the kernel is compiled."""
-    columns = _visits_file(visits).schema_arrow
+    check_visits(visits)
+    # every file's batches come out with these types where the kernel reads them
+    columns = schema.VISITS
     empty = pa.RecordBatch.from_arrays([pa.nulls(0, f.type) for f in columns], schema=columns)
     members = MemberTable(pa.table([pa.nulls(0, f.type) for f in MEMBER_COLUMNS], MEMBER_COLUMNS))
     decoder = Decoder(members)
@@ -715,7 +826,7 @@ def load_kernel(visits: Path, scenario: ReplayPolicy) -> None:
 
 
 def visit_count(path: Path) -> int:
-    return pq.ParquetFile(path).metadata.num_rows
+    return inputs.csv_rows(path) if inputs.is_csv(path) else pq.ParquetFile(path).metadata.num_rows
 
 
 def replay(
@@ -726,6 +837,7 @@ def replay(
     progress: Callable[[int], None] = lambda rows: None,
     batch_rows: int = BATCH_ROWS,
     results: bool = True,
+    weight: int | str | None = None,
 ) -> dict:
     """Settle every visit under each scenario: out/<scenario>/results.parquet (unless
     `results` is False: aggregates only) and out/aggregates.json (returned). The next batch
@@ -740,7 +852,7 @@ def replay(
     with ThreadPoolExecutor(1) as pool:
         loading = pool.submit(load_kernel, visits, scenarios[0])
         try:
-            table = MemberTable.read(members)
+            table = MemberTable.read(members, weight)
             loading.result()
         except BaseException:
             batches.close()
@@ -750,7 +862,8 @@ def replay(
     out.mkdir(parents=True, exist_ok=True)
     for path in paths:
         path.parent.mkdir(parents=True, exist_ok=True)
-    writers = [results_writer(_partial(p)) for p in paths]
+    kind = RESULTS if table.names is None else RESULTS_TEXT_IDS
+    writers = [results_writer(_partial(p), kind) for p in paths]
     finished = False
     try:
         with ThreadPoolExecutor(1) as pool:  # one thread: batches are written in order
@@ -829,15 +942,15 @@ def write_aggregates(out: Path, aggregates: dict) -> None:
     AggregatesFile.model_validate(aggregates).write(out)
 
 
-def results_writer(path: Path) -> pq.ParquetWriter:
+def results_writer(path: Path, kind: pa.Schema = RESULTS) -> pq.ParquetWriter:
     # Dictionaries where values repeat; the integers delta-encoded, which packs ids that
     # climb and amounts of a few digits into a quarter of their bytes about as fast as they
     # are copied, and no compression on top (it cost more than the rules did).
-    dictionary = [f.name for f in RESULTS if pa.types.is_dictionary(f.type)]
-    numbers = {f.name: "DELTA_BINARY_PACKED" for f in RESULTS if f.name not in dictionary}
+    dictionary = [f.name for f in kind if pa.types.is_dictionary(f.type)]
+    numbers = {f.name: "DELTA_BINARY_PACKED" for f in kind if pa.types.is_integer(f.type)}
     return pq.ParquetWriter(
         path,
-        RESULTS,
+        kind,
         compression="none",
         use_dictionary=dictionary,
         column_encoding=numbers,
@@ -846,17 +959,30 @@ def results_writer(path: Path) -> pq.ParquetWriter:
 
 
 def summary(visits: Path, members: MemberTable, runs: list[Run]) -> dict:
-    return {
+    """aggregates.json's document. Every scenario after the first (the baseline) says how
+    its members' out-of-pocket differs from the baseline's (`reform_effect`)."""
+    weights = members.weights if members.weighted() else None
+    base = runs[0].aggregates
+    out = {
         "region": runs[0].scenario.pack.region,
         "visits_file": str(visits),
-        "visit_count": int(runs[0].aggregates.by("member_type")[:, K.A_VISITS].sum()),
+        "visit_count": base.rows,
         "scenarios": {
             run.scenario.name: {
                 "policy": run.scenario.version_ids,
                 "overrides": run.scenario.overrides,
                 "pack_file": run.scenario.pack_file,
-                **run.aggregates.summary(members.types),
+                **run.aggregates.summary(members.types, weights),
+                **(
+                    {"versus_baseline": reform_effect(base, run.aggregates, members.types, weights)}
+                    if run is not runs[0]
+                    else {}
+                ),
             }
             for run in runs
         },
     }
+    if members.weighted():  # a whole number for all, or the members file's column
+        w = members.weight
+        out["weight"] = f"members.{w}" if isinstance(w, str) else str(w)
+    return out

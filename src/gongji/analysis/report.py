@@ -2,7 +2,9 @@
 
 The report compares a reform scenario (optional) with the baseline for policy analysts: totals,
 fund pay (统筹基金支出) by member type, level, category and month, and the distribution of
-members' out-of-pocket payments (个人账户 + 个人现金, per member per year).
+members' out-of-pocket payments (个人账户 + 个人现金, per member per year), and who gains or
+loses under the reform (members paying more, less or the same out of pocket, by type). A
+replay of a sample weighted to its population says so at the top.
 
 report.html is one self-contained file (inline CSS, charts as base64 PNG data URIs), laid out
 by templates/report.html; the same charts are written to DIR/charts/*.png. Charts carry
@@ -324,6 +326,8 @@ def _page(aggregates: BaselineAndReform, scenarios: Scenarios, charts: dict[str,
         fund=[_fund_section(dimension, scenarios) for dimension in DIMENSIONS],
         out_of_pocket=_oop_table(scenarios),
         histogram=_histogram_table(scenarios),
+        weight=_weight(aggregates.weight, aggregates.visit_count),
+        effect=_effect_table(scenarios),
         images={name: base64.b64encode(png).decode("ascii") for name, png in charts.items()},
     )
 
@@ -433,3 +437,54 @@ def _histogram_table(scenarios: Scenarios) -> Table:
         )
         rows.append([name, *_compare([h.get((low, high), 0) for h in histograms], False)])
     return Table(_compare_head("区间（元）Range (yuan)", scenarios), rows)
+
+
+# -- a reform's winners and losers; a weighted sample ------------------------------------------
+
+EFFECT_NAMES = {
+    "paying_more": ("多付人数", "Paying more"),
+    "paying_less": ("少付人数", "Paying less"),
+    "paying_same": ("不变人数", "Same"),
+    "more_paid": ("多付金额", "Paid more"),
+    "less_paid": ("少付金额", "Paid less"),
+}
+
+
+def _effect_table(scenarios: Scenarios) -> Table | None:
+    """Members paying more / less / the same out of pocket under the reform, all and by
+    member type; None without a reform."""
+    reform = scenarios.get("reform")
+    if reform is None or reform.versus_baseline is None:
+        return None
+    effect = reform.versus_baseline
+    head = ["人群 Group", *(_label(EFFECT_NAMES, k) for k in EFFECT_NAMES)]
+    rows = [["全部 All", *_effect_cells(effect)]]
+    names = DIMENSIONS["member_type"][1]
+    types = effect.by_member_type
+    for key in [k for k in names if k in types] + sorted(types.keys() - names.keys()):
+        rows.append([_label(names, key), *_effect_cells(types[key])])
+    return Table(head, rows)
+
+
+def _effect_cells(effect) -> list[str]:
+    return [_number(v, k.endswith("_paid")) for k, v in _effect_values(effect)]
+
+
+def _effect_values(effect) -> list[tuple[str, int]]:
+    return [(k, getattr(effect, k)) for k in EFFECT_NAMES]
+
+
+def _weight(weight: str | None, visits: int) -> str | None:
+    """How a sample was weighted to its population, in words; None: not weighted."""
+    if weight is None:
+        return None
+    if weight.startswith("members."):
+        column = weight.removeprefix("members.")
+        zh, en = f"按参保人员文件的 {column} 列加权", f"by the members file's column {column}"
+    else:
+        zh, en = f"每名样本参保人员代表 {weight} 人", f"each member stands for {weight}"
+    return (
+        f"样本加权（{zh}）：人数、人次与金额均为推算的总体数；样本本身就诊 {visits} 人次。"
+        f" A weighted sample ({en}): counts and amounts are the population's; the sample"
+        f" itself holds {visits} visits."
+    )

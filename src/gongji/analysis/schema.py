@@ -34,7 +34,11 @@ only where a value is missing):
     remote, designated, manual, third_party, internet, use_account    bool
     prescription_level   string, null (a pharmacy sale's prescribing institution's level)
 
-results.parquet — one row per visit, in the visits file's order (see replay.py).
+The replay also reads both files as CSV, amounts in yuan (`total`, `in_scope` as text) or fen
+(`total_fen`, `in_scope_fen`), and member ids as text in both: inputs.py says how.
+
+results.parquet — one row per visit, in the visits file's order (see replay.py); its
+member_id as the files give it (int64, or text).
 """
 
 import pyarrow as pa

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from gongji.analysis import inputs
 from gongji.analysis.aggregate import Aggregates
 from gongji.analysis.replay import (
     RESULTS,
@@ -75,12 +76,17 @@ def replay_spark(
     scenarios: list[ReplayPolicy],
     out: Path,
     partitions: int = 8,
+    weight: int | str | None = None,
 ) -> dict:
     """As `replay.replay`, on Spark: out/<scenario>/results/ (Parquet parts) and
-    out/aggregates.json (returned)."""
+    out/aggregates.json (returned). Visits in Parquet, member ids whole numbers."""
     if not visits.exists():
         raise InputError("visits", f"no such file: {visits}")
-    table = MemberTable.read(members)
+    if visits.suffix.lower() == ".csv":
+        raise InputError("visits", "--spark reads Parquet (replay a CSV without --spark)")
+    table = MemberTable.read(members, weight)
+    if table.names is not None:
+        raise InputError("members.member_id", "--spark needs whole-number ids, not text")
     shared = spark.sparkContext.broadcast((table, scenarios))
     frame = (
         spark.read.parquet(str(visits))
@@ -107,7 +113,8 @@ def replay_spark(
 def _partition(shared, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     table, scenarios = shared
     runs = [Run(s, table) for s in scenarios]
-    for d, settled in replay_batches(batches, table, runs):
+    shaped = (inputs.shaped(b, 0) for b in batches)  # amounts in fen, as any file's
+    for d, settled in replay_batches(shaped, table, runs):
         for run, results in zip(runs, settled, strict=True):
             yield _with_scenario(run.scenario.name, run.to_batch(d, results))
     for run in runs:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from gongji import policy
 from gongji.console.schema import audit_log, staff, staff_sessions
 from gongji.errors import InputError
 from gongji.ledger import limits
@@ -30,6 +31,7 @@ class Staff:
     name: str
     role: str
     csrf: str
+    region: str | None = None  # the region they work for: their home page opens on it
 
     def may(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
@@ -54,7 +56,17 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def add_staff(db: Engine, username: str, name: str, role: str, password: str, actor: str) -> None:
+def add_staff(
+    db: Engine,
+    username: str,
+    name: str,
+    role: str,
+    password: str,
+    actor: str,
+    region: str | None = None,
+) -> None:
+    if region is not None and region not in policy.known_regions():
+        raise InputError("region", f"没有这个统筹地区 no region {region[:40]!r}")
     if role not in ROLES:
         raise InputError("role", f"one of {', '.join(ROLES)}")
     if not username.isascii() or not username.replace("_", "").isalnum() or len(username) > 40:
@@ -73,9 +85,11 @@ def add_staff(db: Engine, username: str, name: str, role: str, password: str, ac
                 role=role,
                 password_hash=hash_password(password),
                 created_at=datetime.now(),
+                region=region,
             )
         )
-        record(conn, actor, "staff.add", username, {"name": name, "role": role})
+        detail = {"name": name, "role": role, **({"region": region} if region else {})}
+        record(conn, actor, "staff.add", username, detail)
 
 
 def login(db: Engine, username: str, password: str, client: str = "-") -> str | None:
@@ -137,7 +151,9 @@ def session(db: Engine, token: str | None) -> Staff | None:
         return None
     with db.connect() as conn:
         row = conn.execute(
-            select(staff.c.username, staff.c.name, staff.c.role, staff_sessions.c.csrf)
+            select(
+                staff.c.username, staff.c.name, staff.c.role, staff_sessions.c.csrf, staff.c.region
+            )
             .join(staff, staff.c.username == staff_sessions.c.username)
             .where(
                 staff_sessions.c.token_hash == _token_hash(token),
@@ -145,7 +161,7 @@ def session(db: Engine, token: str | None) -> Staff | None:
                 staff.c.disabled_at.is_(None),
             )
         ).first()
-    return Staff(row.username, row.name, row.role, row.csrf) if row else None
+    return Staff(row.username, row.name, row.role, row.csrf, row.region) if row else None
 
 
 def logout(db: Engine, who: Staff, token: str) -> None:

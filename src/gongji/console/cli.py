@@ -1,5 +1,7 @@
 """`gongji staff add|disable`: console accounts (the first administrator is made here)."""
 
+import sys
+
 import typer
 
 from gongji.commands import emit, fail, store
@@ -18,23 +20,42 @@ def staff_add(
     name: str = typer.Option(..., "--name", help="The person's name, shown on the pages."),
     role: str = typer.Option("viewer", "--role", help="viewer | operator | admin"),
     password: str = typer.Option(
-        ...,
+        None,
         "--password",
-        prompt=True,
-        hide_input=True,
-        confirmation_prompt=True,
         envvar="GONGJI_STAFF_PASSWORD",
-        help="At least 10 characters (prompted if not given).",
+        help="At least 10 characters (asked for at a terminal if not given).",
+    ),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from stdin's first line (scripts)."
     ),
 ) -> None:
     """Add a staff member; recorded in the audit log."""
     from gongji.console import auth
 
+    password = _password(password, password_stdin)
     try:
         auth.add_staff(store(), username, name, role, password, "cli")
     except InputError as exc:
         fail(exc)
     emit({"added": username, "role": role})
+
+
+def _password(given: str | None, from_stdin: bool) -> str:
+    """The password: from stdin's first line (a script, no terminal), as given, or asked
+    for twice at a terminal; without any of these, one line saying how to give it."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if given is not None:
+        return given
+    if not sys.stdin.isatty():
+        fail(
+            InputError(
+                "password",
+                "没有终端可输入密码 no terminal to ask at: pipe it to --password-stdin "
+                "(or set GONGJI_STAFF_PASSWORD)",
+            )
+        )
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 @staff_app.command("disable")

@@ -23,10 +23,12 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gongji import calculate as calc
 from gongji import labels, policy
-from gongji.console import auth, charts
+from gongji.console import auth, charts, records
 from gongji.console.schema import audit_log, staff
 from gongji.errors import InputError, ServiceError
 from gongji.ledger import family, views
@@ -105,8 +107,12 @@ def install(app: FastAPI) -> None:
     for name in templates.env.list_templates():
         templates.env.get_template(name)
     _region_names()
+    # their pages join this router (they import this module: imported here, once it is whole)
+    from gongji.console import exports, office  # noqa: F401
+
     app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
+    _not_found_in_chinese(app)
 
     @app.exception_handler(_Redirect)
     async def _to_login(_request: Request, _exc: _Redirect) -> Response:
@@ -117,6 +123,20 @@ def install(app: FastAPI) -> None:
         role = labels.label(exc.role)
         error = InputError("role", f"此页面需要{role}权限 needs the {exc.role} role")
         return _page(request, exc.who, "error.html", status=403, error=error)
+
+
+def _not_found_in_chinese(app: FastAPI) -> None:
+    """A path under the console that is no page: a Chinese page saying so (the API's own
+    paths keep their JSON answers, from the handler the service installed)."""
+    theirs = app.exception_handlers[StarletteHTTPException]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _not_found(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code != 404 or not request.url.path.startswith(PREFIX + "/"):
+            return await theirs(request, exc)
+        token = request.cookies.get(COOKIE)
+        who = await run_in_threadpool(auth.session, _db(request), token)
+        return _page(request, who, "missing.html", status=404)
 
 
 def _db(request: Request):
@@ -251,7 +271,7 @@ def home(request: Request, region: str = "", year: str = ""):
     from gongji.supervision.fund import fund_statistics
 
     who = _staff(request)
-    region = region or next(iter(views.regions(_db(request))), "kaifeng")
+    region = region or who.region or records.home_region(_db(request))
     context = {"regions": policy.known_regions(), "region": region, "year": year[:4]}
     try:
         if region not in policy.known_regions():
@@ -293,27 +313,34 @@ def member_binding(request: Request, form: Posted):
     who = _staff(request, "operator")
     db = _db(request)
     try:
-        _checked(form, who)
-        holder = _text(form, "holder")
-        user = _text(form, "user")
-        if form.get("action") == "end":
-            doc = {"holder": holder, "user": user, "on": _text(form, "on")}
-            change, action = family.unbind, "binding.ended"
-        else:
-            doc = {"holder": holder, "user": user, "relationship": _text(form, "relationship"),
-                   "from": _text(form, "from")}  # fmt: skip
-            end = _text(form, "to", required=False)
-            doc = {**doc, "to": end} if end else doc
-            change, action = family.bind, "binding.added"
-        with db.begin() as conn:  # the change and its audit line, together or not at all
-            done = change(conn, doc)
-            auth.record(conn, who.username, action, holder, {**doc, "done": done})
+        action = change_binding(db, who, _checked(form, who))
+        holder = form["holder"].strip()
         member, account = views.member_show(db, holder), views.account_show(db, holder)
     except InputError as exc:
         member = _quietly(views.member_show, db, form.get("holder", ""))
         account = member and views.account_show(db, member["id"])
         return _error(request, who, exc, "member.html", member=member, account=account)
     return _page(request, who, "member.html", member=member, account=account, done=action)
+
+
+def change_binding(db, who: auth.Staff, form: dict) -> str:
+    """A binding added (or ended, action "end") from a checked form, with its audit line in
+    the same transaction; the audit action. The family functions check the rest."""
+    holder = _text(form, "holder")
+    user = _text(form, "user")
+    if form.get("action") == "end":
+        doc = {"holder": holder, "user": user, "on": _text(form, "on")}
+        change, action = family.unbind, "binding.ended"
+    else:
+        doc = {"holder": holder, "user": user, "relationship": _text(form, "relationship"),
+               "from": _text(form, "from")}  # fmt: skip
+        end = _text(form, "to", required=False)
+        doc = {**doc, "to": end} if end else doc
+        change, action = family.bind, "binding.added"
+    with db.begin() as conn:  # the change and its audit line, together or not at all
+        done = change(conn, doc)
+        auth.record(conn, who.username, action, holder, {**doc, "done": done})
+    return action
 
 
 def _quietly(show, db, member_id: str):
@@ -459,6 +486,9 @@ def statements_page(request: Request, month: str = ""):
 
     who = _staff(request)
     rows = None
+    # before a month is chosen: the latest month with a settlement (none yet: the page says
+    # what to choose)
+    month = month or records.latest_month(_db(request))
     try:
         if month:
             rows = statements(_db(request), _month(month))
@@ -581,7 +611,11 @@ def _explained(exc: InputError | ServiceError) -> InputError:
 @router.get("/staff", response_class=HTMLResponse)
 def staff_page(request: Request):
     who = _staff(request, "admin")
-    return _page(request, who, "staff.html", people=_people(request), roles=auth.ROLES)
+    return _page(request, who, "staff.html", people=_people(request), **_staff_context())
+
+
+def _staff_context() -> dict:
+    return {"roles": auth.ROLES, "regions": policy.known_regions()}
 
 
 @router.post("/staff", response_class=HTMLResponse)
@@ -596,18 +630,20 @@ def staff_add(request: Request, form: Posted):
             _text(form, "role"),
             form.get("password", "")[:200],
             who.username,
+            _text(form, "region", required=False) or None,
         )
     except InputError as exc:
-        return _error(request, who, exc, "staff.html", people=_people(request), roles=auth.ROLES)
+        people = _people(request)
+        return _error(request, who, exc, "staff.html", people=people, **_staff_context())
     return RedirectResponse(f"{PREFIX}/staff", status_code=303)
 
 
 def _people(request: Request) -> list:
     with _db(request).connect() as conn:
         return conn.execute(
-            select(staff.c.username, staff.c.name, staff.c.role, staff.c.disabled_at).order_by(
-                staff.c.username
-            )
+            select(
+                staff.c.username, staff.c.name, staff.c.role, staff.c.region, staff.c.disabled_at
+            ).order_by(staff.c.username)
         ).all()
 
 

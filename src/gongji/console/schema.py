@@ -14,6 +14,7 @@ staff = Table(
     Column("password_hash", String(200), nullable=False),  # scrypt, salted
     Column("created_at", DateTime, nullable=False),
     Column("disabled_at", DateTime),
+    Column("region", String(40)),  # the region they work for: their home page's (0018)
 )
 
 staff_sessions = Table(

@@ -8,7 +8,19 @@ from pathlib import Path
 
 import typer
 
-from gongji.commands import batch, day, document, fail, fen, progress, run, store
+from gongji.commands import (
+    bad_rows,
+    batch,
+    checked_year,
+    day,
+    document,
+    fail,
+    fen,
+    first_of_month,
+    progress,
+    run,
+    store,
+)
 from gongji.commands import console as out
 from gongji.errors import InputError
 
@@ -98,22 +110,21 @@ def import_records(
     kind: str = typer.Argument(
         ..., help="members | institutions | contributions | bindings | filings | stays | arrears"
     ),
-    csv_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV with a header."),
+    csv_file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="CSV with a header (UTF-8, or GBK as Excel saves)."
+    ),
 ) -> None:
-    """Import records from CSV, all or nothing; a bad row is reported by its line."""
+    """Import records from CSV, all or nothing; every bad row is reported by its line."""
     from gongji.ledger import imports
 
     db = store()
-    rows = max(0, sum(1 for _ in csv_file.open(encoding="utf-8-sig")) - 1)
     try:
+        rows = imports.read(kind, csv_file)
         with progress() as bar:
-            task = bar.add_task(f"importing {kind}", total=rows)
-            count = imports.import_csv(db, kind, csv_file, lambda n: bar.advance(task, n))
+            task = bar.add_task(f"importing {kind}", total=len(rows))
+            count = imports.import_csv(db, kind, rows, lambda n: bar.advance(task, n))
     except imports.ImportFailed as exc:
-        for error in exc.errors:
-            typer.echo(error, err=True)
-        typer.echo(f"{exc}", err=True)
-        raise typer.Exit(2) from None
+        bad_rows(exc)
     except InputError as exc:
         fail(exc)
     out().print(f"imported {count} {kind}")
@@ -155,10 +166,8 @@ def account_credit(
     month: str = typer.Argument(..., help="YYYY-MM"),
 ) -> None:
     """Monthly crediting (X-4): contributions paid for the month, retirees' standard."""
-    batch(
-        "crediting",
-        lambda db, tick: accounts().credit_month(db, region, day(month, "month"), tick),
-    )
+    first = first_of_month(month, "month")
+    batch("crediting", lambda db, tick: accounts().credit_month(db, region, first, tick))
 
 
 @account_app.command("back-credit")
@@ -253,7 +262,7 @@ def year_rollover(year: int = typer.Argument(..., help="The new year.")) -> None
     """Keep last year's accumulators and start every member's new year (X-1)."""
     from gongji.ledger import year as year_ops
 
-    run(year_ops.rollover, year)
+    run(year_ops.rollover, checked_year(year))
 
 
 def accounts():

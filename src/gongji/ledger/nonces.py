@@ -2,11 +2,11 @@
 signed request (service/signed.py) replayed to another worker, another machine behind the
 load balancer, or after a restart is refused as on the worker that took it first.
 
-A claim is one statement, atomic on both stores (INSERT ... ON CONFLICT DO UPDATE ... WHERE
-... RETURNING: PostgreSQL, SQLite 3.35 and later): of any number of concurrent claims of one
-key, exactly one gets its row back. A key is kept `keep` seconds; one claimed again after
-that is taken afresh (its request's timestamp is out of the window by then: the caller keeps
-keys long enough for that)."""
+Claims are made in batches, one statement a batch, atomic on both stores (INSERT ... VALUES
+... ON CONFLICT DO UPDATE ... WHERE ... RETURNING: PostgreSQL, SQLite 3.35 and later): of any
+number of concurrent claims of one key, exactly one gets its row back. A key is kept `keep`
+seconds; one claimed again after that is taken afresh (its request's timestamp is out of the
+window by then: the caller keeps keys long enough for that)."""
 
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,16 +16,17 @@ from gongji.ledger.schema import nonces
 PRUNED = 10_000  # expired keys removed at most by one prune
 
 
-def claim(conn: Connection, key: str, now: float, keep: float) -> bool:
-    """True if `key` is new (or its time was over); False if it was claimed already."""
+def claim(conn: Connection, keys: list[str], now: float, keep: float) -> set[str]:
+    """Of `keys` (distinct: one statement may not touch a row twice), those that are new
+    or whose time was over; the others were claimed already."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    new = dialect.insert(nonces).values(key=key, until=now + keep)
+    new = dialect.insert(nonces).values([{"key": key, "until": now + keep} for key in keys])
     statement = new.on_conflict_do_update(
         index_elements=[nonces.c.key],
         set_={"until": new.excluded.until},
         where=nonces.c.until <= now,  # kept still: nothing updated, no row returned
     ).returning(nonces.c.key)
-    return conn.execute(statement).first() is not None
+    return set(conn.execute(statement).scalars())
 
 
 def prune(conn: Connection, now: float) -> int:

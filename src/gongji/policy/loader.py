@@ -60,7 +60,15 @@ def load_region(region: str) -> Pack:
 
 @cache
 def _load_region(region: str, _own_dir: str | None) -> Pack:
-    return load_file(region_path(region))
+    return _region_pack(region_path(region))
+
+
+def _region_pack(path: Path, overrides: dict[str, str] | None = None) -> Pack:
+    """A pack found by its region's name: the region it says must be that name."""
+    pack = load_file(path, overrides)
+    if pack.region != path.stem:
+        raise PolicyError(path.name, "region", f"must match the file name ({path.stem!r})")
+    return pack
 
 
 def region_path(region: str) -> Path:
@@ -85,11 +93,12 @@ def load(name: str, overrides: dict[str, str] | None = None) -> Pack:
     if not (path.suffix in (".yaml", ".yml") and path.exists()):
         if not overrides:
             return load_region(name)
-        path = region_path(name)
+        return _region_pack(region_path(name), overrides)
     return load_file(path, overrides)
 
 
 def load_file(path: Path, overrides: dict[str, str] | None = None) -> Pack:
+    """A pack file, whatever it is named (reform.yaml): the region is the one it says."""
     file = path.name
     try:
         raw = documents.read(path)
@@ -106,7 +115,7 @@ def load_file(path: Path, overrides: dict[str, str] | None = None) -> Pack:
     except ValidationError as exc:
         key, reason = first_error(exc)
         raise PolicyError(file, key, reason) from None
-    _check(file, path.stem, pack)
+    _check(file, pack)
     return pack
 
 
@@ -149,10 +158,8 @@ def _inherit(file: str, versions: object) -> list[dict]:
     return merged
 
 
-def _check(file: str, stem: str, pack: Pack) -> None:
+def _check(file: str, pack: Pack) -> None:
     """Consistency the schema alone cannot express."""
-    if pack.region != stem:
-        raise PolicyError(file, "region", f"must match the file name ({stem!r})")
     for i, version in enumerate(pack.versions):
         where = f"versions[{i}]"
         _check_dates(file, pack, i)

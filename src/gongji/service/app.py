@@ -26,7 +26,7 @@ from starlette.routing import Match, Mount
 from gongji.documents import read_json
 from gongji.errors import InputError, ServiceError, body, from_input, status
 from gongji.ledger import store
-from gongji.service import charset, files, member_info, national, refmsgid, rest, signed
+from gongji.service import charset, docs, files, member_info, national, refmsgid, rest, signed
 from gongji.service.auth import Gate
 from gongji.service.limits import RateLimit
 from gongji.service.settings import Settings, from_env
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, front_ends: Sequence[FrontEnd] 
         summary="Employee outpatient mutual-aid settlement: national transactions and REST.",
         version="0.1",
         lifespan=_lifespan,
+        docs_url=None,  # served by docs.install: offline, with the national input typed
     )
     app.state.db = db
     app.state.writer = Writer(db, settings.batch, settings.store_deadline)
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, front_ends: Sequence[FrontEnd] 
         national.PREFIX + "/{service:path}", transaction, methods=["POST"], include_in_schema=False
     )
     rest.install(app)
+    docs.install(app)
     for front_end in front_ends:
         front_end.install(app)  # after the API: its routes are matched first
     app.add_api_route("/health", health, methods=["GET"], summary="The service and its store")
@@ -262,7 +264,7 @@ def _answers(route, scope: dict, method: str) -> bool:
 
 
 # what answers without a credential
-PUBLIC = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+PUBLIC = frozenset({"/health", "/docs/oauth2-redirect", "/redoc", "/openapi.json", *docs.PUBLIC})
 
 
 class Guard:

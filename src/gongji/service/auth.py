@@ -52,6 +52,7 @@ class Issued:
     token: str  # Authorization: Bearer <token>
     paasid: str  # x-tif-paasid
     secret: str  # what x-tif-signature is computed with
+    id: int = 0  # what `gongji credential revoke` takes
 
 
 def issue(db: Engine, institution: str | None, label: str) -> str:
@@ -81,7 +82,7 @@ def issue_credential(
         taken = conn.execute(select(credentials.c.id).where(credentials.c.paasid == paasid))
         if taken.first() is not None:
             raise InputError("paasid", f"{paasid} is another credential's", "E_EXISTS")
-        conn.execute(
+        added = conn.execute(
             insert(credentials).values(
                 token_hash=_hash(token),
                 institution=institution,
@@ -91,7 +92,7 @@ def issue_credential(
                 secret=secret,
             )
         )
-    return Issued(token, paasid, secret)
+    return Issued(token, paasid, secret, added.inserted_primary_key[0])
 
 
 def _account_text(field: str, value: str | None, most: int) -> str | None:
@@ -115,6 +116,23 @@ def revoke(db: Engine, credential_id: int) -> None:
         ).rowcount
     if not done:
         raise InputError("credential", f"no active credential {credential_id}", "E_NOT_FOUND")
+
+
+def list_credentials(db: Engine, institution: str | None = None) -> list[dict]:
+    """Every credential (or an institution's), oldest first: its id (what `revoke` takes),
+    institution (None: the bureau), label, paasid, when issued and revoked. Never its token
+    (kept only as a hash) nor its secret."""
+    c = credentials.c
+    query = select(c.id, c.institution, c.label, c.paasid, c.created_at, c.revoked_at)
+    if institution is not None:
+        query = query.where(c.institution == institution)
+    with db.connect() as conn:
+        rows = conn.execute(query.order_by(c.id)).all()
+    return [
+        {"id": r.id, "institution": r.institution, "label": r.label, "paasid": r.paasid,
+         "issued": r.created_at, "revoked": r.revoked_at}
+        for r in rows
+    ]  # fmt: skip
 
 
 KNOWN_MAX = 10_000  # tokens remembered at once
@@ -163,7 +181,7 @@ class Gate:
         caller, secret = found
         check_signature(given, secret)
         await self.rate.take(caller.credential)
-        await asyncio.to_thread(self.nonces.claim, caller.credential, given, now)
+        await self.nonces.claim(caller.credential, given, now)
         return caller
 
     async def _remembered(self, key: str, lookup: Callable[[], object]) -> object:

@@ -1,4 +1,5 @@
-"""The service's commands: `gongji serve`, `gongji demo`, `gongji credential issue|revoke`."""
+"""The service's commands: `gongji serve`, `gongji demo`, `gongji credential
+issue|list|revoke`."""
 
 import json
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import typer
 
 from gongji.commands import console as out
-from gongji.commands import fail, run, store
+from gongji.commands import emit, fail, run, store
 from gongji.errors import InputError
 from gongji.money import fmt
 
@@ -27,7 +28,7 @@ def demo(
     then the service on 127.0.0.1:8000 (Ctrl-C stops it)."""
     import os
 
-    from gongji.demo import CONSOLE_USER, HOSPITAL, prepare, sample_member, signed_1101
+    from gongji.demo import CONSOLE_USER, HOSPITAL, prepare, sample_member
 
     issued, answers, password = prepare(path)
     token = issued.token
@@ -41,7 +42,8 @@ def demo(
         )
     out().print(f"store: sqlite:///{path}   token for {HOSPITAL}: {token}", soft_wrap=True)
     out().print(
-        f"an HIS's signing for {HOSPITAL}: paasid {issued.paasid}  secret {issued.secret}",
+        f"an HIS's signing for {HOSPITAL}: paasid {issued.paasid}  secret {issued.secret}"
+        f"  (credential {issued.id}: gongji credential list, revoke)",
         soft_wrap=True,
     )
     member = sample_member()
@@ -49,9 +51,12 @@ def demo(
         f"sample member {member['id']} ({member['name']}): ID number {member['certno']}",
         soft_wrap=True,
     )
+    _print_members()
     out().print(f"console login: user {CONSOLE_USER}  password {password}", soft_wrap=True)
     if no_serve:
         return
+    from gongji.demo import signed_1101
+
     out().print("try, as a hospital's HIS would (signed 1101 by the ID number):", soft_wrap=True)
     print(signed_1101(issued, member["certno"], "http://127.0.0.1:8000"), flush=True)
     out().print(
@@ -61,6 +66,21 @@ def demo(
     )
     os.environ["GONGJI_DATABASE_URL"] = f"sqlite:///{path}"
     serve(workers=1)
+
+
+def _print_members() -> None:
+    """Every demo member, with the ID number and card a hospital would identify them by (a
+    line each: a table would cut the numbers short in a narrow terminal or a log)."""
+    from gongji.demo import sample_members
+
+    out().print("演示参保人 demo members (id, name, region, type, ID number, card):")
+    for m in sample_members():
+        card = f"  card {m['card_no']}" if m["card_no"] else ""
+        out().print(
+            f"  {m['id']}  {m['name']}  {m['region']}  {m['type']}  ID number {m['certno']}{card}",
+            soft_wrap=True,
+            markup=False,
+        )
 
 
 def serve(
@@ -113,7 +133,46 @@ def credential_issue(
         typer.echo(json.dumps(shown))
         return
     typer.echo(issued.token)
-    typer.echo(f"paasid: {issued.paasid}  secret: {issued.secret}", err=True)
+    typer.echo(
+        f"credential {issued.id}  paasid: {issued.paasid}  secret: {issued.secret}", err=True
+    )
+
+
+@credential_app.command("list")
+def credential_list(
+    institution: str = typer.Option(None, "--institution", help="Only this institution's."),
+    as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
+) -> None:
+    """The credentials issued (id, institution, label, paasid, issued, revoked): the id is
+    what `credential revoke` takes. Tokens and secrets are never shown."""
+    from gongji.service import auth
+
+    listed = [
+        {**c, "issued": _time(c["issued"]), "revoked": _time(c["revoked"])}
+        for c in auth.list_credentials(store(), institution)
+    ]
+    if as_json:
+        emit(listed)
+        return
+    heads = ("编号 id", "机构 institution", "名称 label", "paasid", "签发 issued", "吊销 revoked")
+    rows = [
+        (str(c["id"]), c["institution"] or "医保局 bureau", c["label"], c["paasid"] or "",
+         c["issued"], c["revoked"] or "")
+        for c in listed
+    ]  # fmt: skip
+    # columns aligned as a terminal shows them (a Chinese character is two cells wide), and
+    # whole: no table cut to the 80 columns Rich assumes for a log or a pipe
+    from rich.cells import cell_len
+
+    widths = [max(cell_len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
+    for r in [heads, *rows]:
+        cells = [v + " " * (w - cell_len(v)) for v, w in zip(r, widths, strict=True)]
+        typer.echo("  ".join(cells).rstrip())
+
+
+def _time(moment) -> str | None:
+    """2026-11-29 20:09:21: to the second, as people read a time."""
+    return None if moment is None else moment.isoformat(sep=" ", timespec="seconds")
 
 
 @credential_app.command("revoke")

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from gongji.commands import checked_year, day, emit, fail, first_of_month, store
 from gongji.commands import console as out
-from gongji.commands import day, emit, fail, store
 from gongji.errors import InputError
 from gongji.money import fmt
 
@@ -37,7 +37,7 @@ def statements(
     from gongji.supervision import statements as S
     from gongji.supervision.legs import month_span
 
-    first = day(month, "month")
+    first = first_of_month(month, "month")
     try:
         cfg = payment.load_payment(config) if config else payment.load_payment()
         if institution:
@@ -58,8 +58,9 @@ def clearing(
     from gongji.supervision import present
     from gongji.supervision.clearing import clearing as cleared
 
+    first = first_of_month(month, "month")
     try:
-        emit(present.in_yuan(cleared(store(), region, day(month, "month"))))
+        emit(present.in_yuan(cleared(store(), region, first)))
     except InputError as exc:
         fail(exc)
 
@@ -73,6 +74,7 @@ def fund_stats(
     from gongji.supervision import present
     from gongji.supervision.fund import fund_statistics
 
+    checked_year(year)
     try:
         emit(present.in_yuan(fund_statistics(store(), region, year)))
     except InputError as exc:

@@ -131,6 +131,13 @@ AUDIT_ACTIONS = {
     "monitor": "运行监控规则",
     "reimbursement": "手工报销",
     "reimbursement.replayed": "手工报销（重复提交）",
+    "settlements.searched": "查询结算",
+    "settlement.viewed": "查看结算",
+    "slip.printed": "打印结算单",
+    "import": "导入",
+    "export": "导出",
+    "credential.issued": "签发机构凭证",
+    "credential.revoked": "吊销机构凭证",
 }
 # the monitoring rules (supervision/monitoring.yaml)
 MONITORING_RULES = {

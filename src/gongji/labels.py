@@ -408,6 +408,7 @@ REASONS = (
     ("required", "必填"),
 )
 _CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+_UNKNOWN_VALUE = re.compile(r"unknown value (.+?) \(expected (.+)\)")
 _ENGLISH_TAIL = re.compile(r"[\s,]+[a-z]")
 
 
@@ -415,6 +416,11 @@ def reason_zh(reason: str, code: str = "E_INPUT") -> str:
     """An error's reason in Chinese: its own Chinese words where it has them ("至多 40 个字符
     at most 40 characters" -> "至多 40 个字符"), else the REASONS entry, else the catalogue's
     message for its code."""
+    unknown = _UNKNOWN_VALUE.search(reason)
+    if unknown:  # pydantic's words for an enum: the choices in Chinese
+        given, expected = unknown.groups()
+        choices = "、".join(label(c) for c in re.findall(r"'([^']*)'", expected))
+        return f"不认识的取值 {given}（可选：{choices}）"
     ends = [m.end() for m in _CJK.finditer(reason)]
     if ends:
         tail = _ENGLISH_TAIL.search(reason, ends[-1])
@@ -423,6 +429,25 @@ def reason_zh(reason: str, code: str = "E_INPUT") -> str:
         if words in reason:
             return zh
     return CATALOGUE.get(code, CATALOGUE["E_INPUT"])[1]
+
+
+def error_line(text: str) -> str:
+    """A one-line error as `field: reason` (an import's bad row) in Chinese."""
+    path, sep, reason = text.partition(": ")
+    return error_text(path, reason) if sep and " " not in path else reason_zh(text)
+
+
+def version(version_id: str) -> str:
+    """A policy version id as people name it: kaifeng@2023-01-01 -> 开封市 2023-01-01 起施行."""
+    region, sep, since = version_id.partition("@")
+    return f"{label(region)} {since} 起施行" if sep else label(version_id)
+
+
+def txn(txn_id: str) -> str:
+    """A journal entry's transaction id: one the ledger names by its kind ("opening:P001",
+    "monthly:P001:2023-03") shows the kind in Chinese (期初余额：P001)."""
+    kind, sep, rest = str(txn_id).partition(":")
+    return f"{ENTRY_KINDS[kind]}：{rest}" if sep and kind in ENTRY_KINDS else str(txn_id)
 
 
 def error_text(path: str, reason: str, code: str = "E_INPUT") -> str:

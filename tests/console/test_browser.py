@@ -127,7 +127,7 @@ def test_manual_reimbursement_then_the_audit_log(open_page, console):
     admin.shot("02-fund")
     admin.get_by_role("link", name="审计日志").click()
     log = admin.locator("#audit").inner_text()
-    assert "operator1" in log and "reimbursement" in log
+    assert "operator1" in log and "手工报销" in log  # the action in words (issue 21)
     admin.shot("03-audit")
     admin.get_by_role("link", name="机构结算").click()
     admin.fill("input[name=month]", "2023-03")

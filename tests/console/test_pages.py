@@ -364,7 +364,7 @@ def test_policy_page_shows_readings_as_configured_never_as_the_articles_words(co
     page = client.get("/console/policy?region=jiamusi").text
     row = next(r for r in page.split("<tr>") if "退休待遇生效" in r)
     assert "X-2" in row and "第七条" in row and "<td>配置" in row and "<td>原文" not in row
-    assert "解读（非原文）：第七条 gives retirees 5 points more" in row
+    assert "<summary>解读（非原文）</summary>第七条 gives retirees 5 points more" in row
     kf = client.get("/console/policy?region=kaifeng").text
     filing = next(r for r in kf.split("<tr>") if "条件: 异地就医备案" in r)
     assert "KF-22" in filing and "配置" in filing and "第二十二条 tells" in filing

@@ -56,6 +56,10 @@ templates.env.globals["banner"] = lambda error: labels.error_text(
     error.field, error.reason, error.code
 )
 templates.env.globals["region_name"] = lambda region: _region_names().get(region, region)
+templates.env.globals["version_name"] = lambda vid: labels.version(vid)
+templates.env.globals["error_line"] = labels.error_line
+templates.env.filters["txn"] = labels.txn
+templates.env.globals["rule_names"] = list(labels.MONITORING_RULES)  # the alerts' filter
 
 
 def pairs(detail: object) -> Markup:

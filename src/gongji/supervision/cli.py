@@ -124,13 +124,15 @@ def monitor_measure(
     for path, field in ((data / "visits.parquet", "data"), (results, "results")):
         if not path.is_file():
             fail(InputError(field, f"no such file: {path}"))
+    from gongji.labels import label
+
     report = planted.measure(planted.generated_claims(data, results, seed), per_rule, seed)
-    table = Table(title=f"Monitoring rules on planted anomalies (seed {seed})")
-    for column in ("rule", "planted", "alerts", "found", "recall", "false alarms", "of alerts"):
-        table.add_column(column, justify="left" if column == "rule" else "right", no_wrap=True)
+    table = Table(title=f"监控规则在植入异常上的表现（种子 {seed}）")
+    for column in ("规则", "植入", "预警", "命中", "召回率", "误报", "误报占比"):
+        table.add_column(column, justify="left" if column == "规则" else "right", no_wrap=True)
     for r in report.iter_rows(named=True):
         table.add_row(
-            r["rule"],
+            f"{label(r['rule'])} {r['rule']}",
             str(r["planted"]),
             str(r["alerts"]),
             str(r["found"]),

@@ -46,6 +46,18 @@ def test_docs_reference_no_other_site_and_their_assets_are_served(api):
     assert css.headers["content-type"].startswith("text/css")
 
 
+def test_no_documentation_page_needs_the_internet(api):
+    """ReDoc loads its script from a CDN, blank on a closed network: not served (Swagger UI
+    at /docs is the one documentation page)."""
+    assert httpx.get(f"{api.url}/redoc").status_code in (401, 404)
+
+
+def test_the_national_route_names_every_transaction_it_takes(api):
+    document = httpx.get(f"{api.url}/openapi.json").json()
+    summary = document["paths"][national.PATHS[0]]["post"]["summary"]
+    assert re.findall(r"\d{4}", summary) == sorted(national.HANDLERS)
+
+
 def test_the_national_input_is_typed_per_transaction(api):
     document = httpx.get(f"{api.url}/openapi.json").json()
     schemas = document["components"]["schemas"]

@@ -6,9 +6,12 @@ all call `label`, so a term is translated once and read the same everywhere.
 English stays the code's language: `label(key, "en")` gives the key back, readable.
 """
 
+import json
 import re
+from decimal import Decimal
 
 from gongji.errors import CATALOGUE
+from gongji.money import fmt_grouped, fmt_time
 from gongji.terms import (
     AccountPurpose,
     Beneficiary,
@@ -150,6 +153,31 @@ MONITORING_RULES = {
     "prescription_circulation": "外配处方流转",
     "institution_indicators": "机构指标异常",
 }
+# the rule names of institution_indicators' alerts (`institution_<indicator>`)
+INDICATOR_RULES = {
+    "institution_cost_per_visit": "机构次均费用偏高",
+    "institution_self_pay_ratio": "机构个人现金支付占比偏高",
+    "institution_examination_share": "机构检查费用占比偏高",
+    "institution_out_of_catalogue_share": "机构政策范围外费用占比偏高",
+    "institution_cost_growth": "机构费用月增长过快",
+}
+# what a CSV import holds (`gongji import KIND`, the console's import page)
+IMPORT_KINDS = {
+    "members": "参保人",
+    "institutions": "定点医药机构",
+    "contributions": "缴费记录",
+    "bindings": "家庭共济绑定",
+    "filings": "异地就医备案",
+    "stays": "住院期间",
+    "arrears": "欠费期间",
+}
+# the things an export or a credential names in the audit log's target
+AUDIT_TARGETS = {
+    "statements": "机构结算单",
+    "alerts": "监控预警",
+    "fund": "基金收支",
+    "bureau": "医保局",
+}
 ROLES = {"viewer": "查询员", "operator": "经办员", "admin": "管理员"}
 PAYMENT_METHODS = {"fee_for_service": "按项目（总额预算）", "capitation": "按人头"}
 OTHER = {
@@ -163,6 +191,8 @@ OTHER = {
     "internet": "互联网医院",
     "pharmacy": "定点零售药店",
     "prescriber": "开方机构",
+    "bureau": "医保局",
+    "other": "其他",
     # diseases a pack names (policy packs' `diseases`)
     "chronic_renal_failure": "慢性肾功能衰竭",
     "severe_mental_illness": "严重精神障碍",
@@ -223,6 +253,14 @@ FIELDS = {
     "items": "明细",
     "binding": "家庭共济绑定",
     "(document)": "文件",
+    "file": "文件",
+    "kind": "数据类别",
+    "rows": "导入记录数",
+    "label": "名称",
+    "paasid": "接入标识（paasid）",
+    "config": "配置文件",
+    "class": "甲乙类别",
+    "invoice_id": "发票号",
     # the facts a monitoring alert's evidence names (supervision/monitoring.py)
     "visit_id": "就诊编号",
     "examination": "检查费用",
@@ -234,12 +272,12 @@ FIELDS = {
     "until": "至",
     "issued": "开具时间",
     "rxno": "处方号",
-    "writer": "开方医师",
+    "writer": "开方机构",
     "purchases": "购药次数",
     "pharmacies": "药店数",
     "reason": "原因",
-    "before": "此前",
-    "peer_median": "同类中位数",
+    "before": "上月医疗费总额",
+    "peer_median": "同级机构中位数",
     "detail": "内容",
     "done": "结果",
     "alerts": "预警条数",
@@ -247,8 +285,36 @@ FIELDS = {
 # keys whose values are integer fen where the code writes them (alert evidence, audit details):
 # shown as yuan with two decimals wherever a person reads them
 MONEY_KEYS = frozenset(
-    ("total", "in_scope", "fund_pay", "account_pay", "cash_pay", "amount", "limit", "examination")
-)
+    ("total", "in_scope", "fund_pay", "account_pay", "cash_pay", "amount", "limit", "examination",
+     "cost_per_visit", "before")
+)  # fmt: skip
+# keys whose values are basis points (an institution's shares): shown as percentages
+SHARE_KEYS = frozenset(("self_pay_ratio", "examination_share", "out_of_catalogue_share"))
+# the names of a monitoring alert's evidence (supervision/monitoring.py: each rule's `_alerts`
+# columns), where they differ from the form fields' (tests/test_labels.py reads the rules)
+EVIDENCE = {
+    "time": "就诊时间",
+    "start": "入院日期",
+    "end": "出院日期",
+    "visits": "就诊次数",
+    "kind": "机构类型",
+    "level": "机构级别",
+    "pharmacies": "药店",
+    "issued": "处方开具日期",
+    "cost_per_visit": "次均费用",
+    "self_pay_ratio": "个人现金支付占比",
+    "examination_share": "检查费用占比",
+    "out_of_catalogue_share": "政策范围外费用占比",
+}
+# why a pharmacy's pooled sale was flagged (monitoring.prescription_circulation's reasons)
+CIRCULATION_REASONS = {
+    "no prescription": "无处方",
+    "unknown prescription": "处方未上传（无此处方）",
+    "prescriber not designated": "开方机构非定点医疗机构",
+    "written for another member": "处方开给其他参保人",
+    "expired or dated after the sale": "处方已过有效期或开具日期晚于购药",
+    "used again": "处方重复使用",
+}
 
 TERMS: dict[str, str] = {
     **{
@@ -267,6 +333,7 @@ TERMS: dict[str, str] = {
     **AUDIT_ACTIONS,
     **ROLES,
     **MONITORING_RULES,
+    **INDICATOR_RULES,
     **PAYMENT_METHODS,
     **OTHER,
     **AMOUNTS,
@@ -385,28 +452,69 @@ def phrase(text: str, lang: str = "zh") -> str:
 
 
 # English reasons (an InputError raised below the console, for programs and the CLI) as a
-# person reads them in Chinese: the first entry whose words the reason contains
+# person reads them in Chinese: the first pattern the reason matches, with what it names (an
+# id, the amounts) kept (`\1`); a function where a part needs its own label. A reason none
+# matches keeps its English after the code's Chinese, so no banner loses its reason.
 REASONS = (
-    ("unknown member", "没有这个参保人"),
-    ("no settlement", "没有这笔结算"),
-    ("no active staff", "没有这名在岗工作人员"),
-    ("exists already", "已存在"),
-    ("unknown field", "不认识的字段"),
-    ("unknown value", "取值不在可选范围内"),
-    ("one of", "取值不在可选范围内"),
-    ("not an amount", "不是有效的金额"),
-    ("at most two decimals", "金额至多两位小数"),
-    ("must not be negative", "不能为负数"),
-    ("must be an exact decimal", "金额须为精确的小数"),
-    ("letters, digits and _ only", "只能包含字母、数字和下划线，至多 40 个字符"),
-    ("ends before it starts", "终止日期早于起始日期"),
-    ("cannot be bound to themselves", "不能与本人绑定"),
-    ("is not bound to", "未与该授权人绑定"),
-    ("give local time", "请填写本地时间（不带时区）"),
-    ("valid date", "日期格式有误（YYYY-MM-DD）"),
-    ("valid datetime", "时间格式有误（2023-03-01T09:00:00）"),
-    ("required", "必填"),
+    # pydantic's words for a date that is well written but not in the calendar (2023-02-30)
+    (r"day value is outside expected range", "日期不存在（该月没有这一天）"),
+    (r"(?:hour|minute|second) value is outside expected range", "时间不存在"),
+    (r"unknown member (\S+)", r"没有这个参保人（\1）"),
+    (r"no settlement (\S+)", r"没有这笔结算（\1）"),
+    (r"no freeze (\S+)", r"没有这笔封存（\1）"),
+    (r"no active staff", "没有这名在岗工作人员"),
+    (r"member (\S+) exists already", r"参保人 \1 已存在"),
+    (r"institution (\S+) exists already", r"机构 \1 已存在"),
+    (r"exists already", "已存在"),
+    (r"institution (\S+) is not registered", r"机构 \1 未登记为定点医药机构"),
+    (r"is not registered", "未登记"),
+    (r"member (\S+) is already retired", r"参保人 \1 已退休"),
+    (r"member (\S+) is (\w+)", lambda m: f"参保人 {m[1]} 的账户状态为{label(m[2])}"),
+    (
+        r"no (\w+) policy in force (?:on|in) ([\d-]+)",
+        lambda m: f"{label(m[1])}在 {m[2]} 没有施行中的政策",
+    ),
+    (r"must not exceed total \((.+)\)", r"不能超过医疗费总额（\1）"),
+    (r"more than the balance \((.+)\)", r"超过个人账户余额（\1）"),
+    (r"is paid already \(transaction (\S+)\)", r"已结算过（流水号 \1）"),
+    (r"was reversed before it arrived", "已在到达前撤销"),
+    (r"(\S+) is not (\S+)'s", r"\1 不是参保人 \2 的结算"),
+    (r"more cells than the header has columns", "本行的单元格多于表头的列数"),
+    (r"empty: no header line", "空文件，缺少表头"),
+    (r"unknown field", "不认识的字段"),
+    (r"must be A, B or C, not (.+)", r"须为 A（甲类）、B（乙类）或 C（丙类），不能是 \1"),
+    (r"unknown (?:beneficiary|purpose|reason) (\S+)", r"不认识的取值 \1"),
+    (r"unknown value", "取值不在可选范围内"),
+    (r"one of (.+)", r"须为以下之一：\1"),
+    (r"not an amount: (.+)", r"不是有效的金额：\1"),
+    (r"too large an amount", "金额过大"),
+    (r"at most two decimals", "金额至多两位小数"),
+    (r"must not be negative", "不能为负数"),
+    (r"must be more than zero", "须大于零"),
+    (r"must be an exact decimal", "金额须为精确的小数"),
+    (r"letters, digits and _ only", "只能包含字母、数字和下划线，至多 40 个字符"),
+    (r"ends before it starts \((.+)\)", r"终止日期早于起始日期（\1）"),
+    (r"cannot be bound to themselves", "不能与本人绑定"),
+    (r"(\S+) is not bound to (\S+)", r"\1 未与授权人 \2 绑定"),
+    (r"is not bound to", "未与该授权人绑定"),
+    (r"not a day between (\S+) and (\S+)", r"日期须在 \1 至 \2 之间"),
+    (r"not a day from (\S+) on", r"日期不能早于 \1"),
+    (r"is after today", "晚于今天"),
+    (r"is not the birth date in certno", "与身份证号中的出生日期不符"),
+    (r"is not the sex certno carries", "与身份证号中的性别不符"),
+    (r"a pharmacy's level is pharmacy", "定点零售药店的级别须为 pharmacy"),
+    (r"required for a negotiated_drug visit", "国家谈判药品就诊须填写"),
+    (r"give total/in_scope or items, not both", "医疗费总额与明细只能填写其一"),
+    (r"required \(or list the visit's items\)", "必填（或列出就诊明细）"),
+    (r"give local time", "请填写本地时间（不带时区）"),
+    (r"not valid JSON", "不是有效的 JSON"),
+    (r"not valid YAML", "不是有效的 YAML"),
+    (r"not UTF-8 text", "不是 UTF-8 编码的文本"),
+    (r"valid date\b", "日期格式有误（YYYY-MM-DD）"),
+    (r"valid datetime", "时间格式有误（2023-03-01T09:00:00）"),
+    (r"^required$", "必填"),
 )
+_REASONS = tuple((re.compile(words), zh) for words, zh in REASONS)
 _CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
 _UNKNOWN_VALUE = re.compile(r"unknown value (.+?) \(expected (.+)\)")
 _ENGLISH_TAIL = re.compile(r"[\s,]+[a-z]")
@@ -414,8 +522,8 @@ _ENGLISH_TAIL = re.compile(r"[\s,]+[a-z]")
 
 def reason_zh(reason: str, code: str = "E_INPUT") -> str:
     """An error's reason in Chinese: its own Chinese words where it has them ("至多 40 个字符
-    at most 40 characters" -> "至多 40 个字符"), else the REASONS entry, else the catalogue's
-    message for its code."""
+    at most 40 characters" -> "至多 40 个字符"), else the REASONS entry it matches, else the
+    catalogue's message for its code with the reason as given (`请求内容有误（…）`)."""
     unknown = _UNKNOWN_VALUE.search(reason)
     if unknown:  # pydantic's words for an enum: the choices in Chinese
         given, expected = unknown.groups()
@@ -425,10 +533,12 @@ def reason_zh(reason: str, code: str = "E_INPUT") -> str:
     if ends:
         tail = _ENGLISH_TAIL.search(reason, ends[-1])
         return reason[: tail.start() if tail else len(reason)].strip()
-    for words, zh in REASONS:
-        if words in reason:
-            return zh
-    return CATALOGUE.get(code, CATALOGUE["E_INPUT"])[1]
+    for pattern, zh in _REASONS:
+        found = pattern.search(reason)
+        if found:
+            return zh(found) if callable(zh) else found.expand(zh)
+    generic = CATALOGUE.get(code, CATALOGUE["E_INPUT"])[1]
+    return f"{generic}（{reason}）" if reason else generic
 
 
 def error_line(text: str) -> str:
@@ -455,3 +565,74 @@ def error_text(path: str, reason: str, code: str = "E_INPUT") -> str:
     (`个人编号：没有这个参保人`, not `member_id: unknown member NOSUCH`)."""
     text = reason_zh(reason, code)
     return f"{field(path)}：{text}" if path else text
+
+
+def facts(found: object) -> list[tuple[str, str]]:
+    """An alert's evidence or an audit line's detail (a dict, or its JSON text) as (名称, 值)
+    pairs a person reads: amounts in yuan with two decimals (the evidence keeps fen), shares
+    as percentages (it keeps basis points), codes in Chinese. The console, the Excel download,
+    `gongji monitor` and its CSV all show evidence through this."""
+    if isinstance(found, str):
+        try:
+            found = json.loads(found)
+        except ValueError:
+            return [("", found)]
+    if not isinstance(found, dict):
+        return [("", "" if found is None else str(found))]
+    # an indicator's peer median is in the indicator's unit: fen for cost per visit
+    money = MONEY_KEYS | ({"peer_median"} if "cost_per_visit" in found else set())
+    shares = SHARE_KEYS | ({"peer_median"} if SHARE_KEYS & found.keys() else set())
+    return [(fact_name(k), _fact(v, k, money, shares)) for k, v in found.items()]
+
+
+def facts_text(found: object, sep: str = "；") -> str:
+    """`facts` as one line: 名称：值；名称：值."""
+    return sep.join(f"{k}：{v}" if k else v for k, v in facts(found))
+
+
+def fact_name(key: str) -> str:
+    """The Chinese name of an evidence (or audit detail) key."""
+    return EVIDENCE.get(key) or label(key)
+
+
+def _fact(value: object, key: str, money=MONEY_KEYS, shares=SHARE_KEYS) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, int) and key in money:
+        return fmt_grouped(value)  # fen
+    if isinstance(value, int) and key in shares:
+        return f"{Decimal(value).scaleb(-2):.2f}%"  # basis points
+    if isinstance(value, list):
+        return "、".join(_fact(v, key, money, shares) for v in value)
+    if isinstance(value, dict):
+        return "，".join(f"{fact_name(k)} {_fact(v, k, money, shares)}" for k, v in value.items())
+    if value is None:
+        return "无"
+    if isinstance(value, str):
+        if key == "reason" and value in CIRCULATION_REASONS:
+            return CIRCULATION_REASONS[value]
+        return fmt_time(value) if _TIME.match(value) else label(value)
+    return str(value)
+
+
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def audit_target(action: str, target: str | None) -> str:
+    """An audit line's target as people read it: what was imported (`members` -> 参保人),
+    exported (`fund kaifeng 2023` -> 基金收支 开封市 2023, `alerts 5` -> 第5次监控预警) or
+    issued to (`bureau` -> 医保局); ids and usernames as they are."""
+    if not target:
+        return ""
+    if action == "import":
+        return IMPORT_KINDS.get(target, target)
+    if action == "monitor" and target.isdigit():
+        return f"第{target}次监控"
+    if action == "export":
+        what, _, rest = target.partition(" ")
+        if what == "alerts" and rest.isdigit():
+            return f"第{rest}次监控预警"
+        return " ".join([AUDIT_TARGETS.get(what, what), *(label(w) for w in rest.split())])
+    if action == "credential.issued":
+        return AUDIT_TARGETS.get(target, target)
+    return target

@@ -2,7 +2,6 @@
 Chinese, amounts in yuan with two decimals (the store's integer fen divided once, here).
 Each download is a line in the audit log."""
 
-import json
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
@@ -13,7 +12,7 @@ from fastapi.responses import Response
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
-from gongji import policy
+from gongji import labels, policy
 from gongji.console import auth, records
 from gongji.console.pages import _db, _error, _month, _staff, router, templates
 from gongji.errors import InputError
@@ -62,22 +61,8 @@ def _label(key) -> str:
 
 
 def evidence(text: str) -> str:
-    """An alert's evidence (JSON) as one line of "名称：值" pairs, not a raw dict."""
-    try:
-        found = json.loads(text)
-    except ValueError:
-        return text
-    if not isinstance(found, dict):
-        return text
-    return "；".join(f"{_label(k)}：{_value(v)}" for k, v in found.items())
-
-
-def _value(value) -> str:
-    if isinstance(value, list):
-        return "、".join(_value(v) for v in value)
-    if isinstance(value, dict):
-        return "，".join(f"{_label(k)} {_value(v)}" for k, v in value.items())
-    return str(value)
+    """An alert's evidence (JSON, in fen) as one line of "名称：值" pairs in yuan."""
+    return labels.facts_text(text)
 
 
 # -- statements ---------------------------------------------------------------------------------

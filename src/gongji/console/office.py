@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from gongji import policy
+from gongji import labels, policy
 from gongji.console import auth, records
 from gongji.console.pages import (
     PREFIX,
@@ -130,15 +130,7 @@ def _words(found: records.Found) -> dict[str, str]:
 
 
 # -- CSV imports --------------------------------------------------------------------------------
-KIND_NAMES = {
-    "members": "参保人",
-    "institutions": "定点医药机构",
-    "contributions": "缴费记录",
-    "bindings": "家庭共济绑定",
-    "filings": "异地就医备案",
-    "stays": "住院期间",
-    "arrears": "欠费期间",
-}
+KIND_NAMES = labels.IMPORT_KINDS  # what a file holds, as the form names it
 
 
 async def _upload(request: Request) -> tuple[dict, bytes | None]:

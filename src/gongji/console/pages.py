@@ -7,7 +7,6 @@ functions as the CLI and the REST API (ledger.views, calculate, policy.present, 
 """
 
 import hmac
-import json
 import os
 import re
 import secrets
@@ -58,36 +57,19 @@ templates.env.globals["banner"] = lambda error: labels.error_text(
 templates.env.globals["region_name"] = lambda region: _region_names().get(region, region)
 templates.env.globals["version_name"] = lambda vid: labels.version(vid)
 templates.env.globals["error_line"] = labels.error_line
+templates.env.globals["audit_target"] = labels.audit_target
 templates.env.filters["txn"] = labels.txn
 templates.env.globals["rule_names"] = list(labels.MONITORING_RULES)  # the alerts' filter
 
 
 def pairs(detail: object) -> Markup:
-    """A dict (or its JSON text) as label：value items, never a raw dict on a page."""
-    if isinstance(detail, str) and detail.startswith("{"):
-        try:
-            detail = json.loads(detail)
-        except ValueError:
-            return Markup.escape(detail)
-    if not isinstance(detail, dict):
-        return Markup.escape("" if detail is None else str(detail))
+    """A dict (or its JSON text: an alert's evidence, an audit line's detail) as label：value
+    items in yuan and Chinese (labels.facts), never a raw dict on a page."""
     items = (
-        Markup('<span class="pair">{}：{}</span>').format(labels.label(k), _shown(v, k))
-        for k, v in detail.items()
+        Markup('<span class="pair">{}：{}</span>').format(name, value) if name else value
+        for name, value in labels.facts(detail)
     )
     return Markup("；").join(items)
-
-
-def _shown(value: object, key: str = "") -> str:
-    if key in labels.MONEY_KEYS and isinstance(value, int) and not isinstance(value, bool):
-        return fmt_grouped(value)  # fen, as the evidence of an alert keeps it
-    if isinstance(value, dict):
-        return "，".join(f"{labels.label(k)} {_shown(v, k)}" for k, v in value.items())
-    if isinstance(value, list):
-        return "、".join(_shown(v) for v in value)
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    return labels.label(value) if isinstance(value, str) else str(value)
 
 
 @cache

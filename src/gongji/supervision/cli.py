@@ -2,7 +2,6 @@
 run), `gongji monitor-measure` (recall and false alarms on generated data with planted
 anomalies), `gongji statements`, `gongji clearing` and `gongji fund-stats` (JSON, yuan)."""
 
-import json
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -144,30 +143,23 @@ def monitor_measure(
 
 
 def _save(alerts: "pl.DataFrame", path: Path) -> None:
-    """Parquet, for programs, keeps the store's integer fen (`amount`); CSV, which people open
-    in a spreadsheet, has yuan with two decimals, its column named so (`amount_yuan`), and the
-    evidence's amounts in yuan too."""
+    """Parquet, for programs, keeps the store's integer fen (`amount`) and the evidence as
+    JSON; CSV, which people open in a spreadsheet, has yuan with two decimals, its column
+    named so (`amount_yuan`), the evidence as Chinese 名称：值 text in yuan, and a BOM: Excel
+    on Chinese Windows reads UTF-8 without one as GBK."""
     if path.suffix == ".parquet":
         alerts.write_parquet(path)
     else:
-        _in_yuan(alerts).write_csv(path)
+        _in_yuan(alerts).write_csv(path, include_bom=True)
 
 
 def _in_yuan(alerts: "pl.DataFrame") -> "pl.DataFrame":
     import polars as pl
 
-    from gongji.labels import MONEY_KEYS
-
-    def evidence(text: str) -> str:
-        facts = json.loads(text)
-        if isinstance(facts, dict):
-            facts = {
-                k: fmt(v) if k in MONEY_KEYS and type(v) is int else v for k, v in facts.items()
-            }
-        return json.dumps(facts, ensure_ascii=False)
+    from gongji.labels import facts_text
 
     amounts = [fmt(fen) for fen in alerts["amount"]]
-    facts = [evidence(text) for text in alerts["evidence"]]
+    facts = [facts_text(text) for text in alerts["evidence"]]
     columns = [c if c != "amount" else "amount_yuan" for c in alerts.columns]
     return (
         alerts.with_columns(
@@ -182,7 +174,7 @@ def _print_alerts(alerts: "pl.DataFrame", first: date, last: date, run_id: int) 
     import polars as pl
     from rich.table import Table
 
-    from gongji.labels import label
+    from gongji.labels import facts_text, label
     from gongji.money import fmt_grouped
 
     counts = alerts.group_by("rule", "rules").agg(pl.len(), pl.col("amount").sum()).sort("rule")
@@ -194,6 +186,7 @@ def _print_alerts(alerts: "pl.DataFrame", first: date, last: date, run_id: int) 
         table.add_row(rule, r["rules"], str(r["len"]), fmt_grouped(r["amount"]))
     out().print(table)
     for r in alerts.head(20).iter_rows(named=True):
-        out().print(f"[bold]{r['rule']}[/] {r['subject']}  {r['evidence']}", highlight=False)
+        line = f"{label(r['rule'])} {r['subject']}  {facts_text(r['evidence'])}"
+        out().print(line, highlight=False, markup=False)
     if alerts.height > 20:
-        out().print(f"… {alerts.height - 20} more (--out FILE writes them all)")
+        out().print(f"… 另有 {alerts.height - 20} 条（--out 文件可写出全部）")

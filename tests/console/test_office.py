@@ -166,6 +166,7 @@ def test_an_import_writes_every_row_or_none_and_names_the_bad_rows(console):
     assert bad.status_code == 400
     rows = re.findall(r'<tr><td class="num">(\d+)</td><td>([^<]*)</td></tr>', bad.text)
     assert [line for line, _ in rows] == ["3"]  # line 3: the header is 1
+    assert "文件：1 行有误，未导入任何记录" in bad.text  # the banner names the file in Chinese
     assert rows[0][1].startswith("人员类别：不认识的取值")  # the field and reason in Chinese
     assert count(console.db, members_table) == before  # line 2 was good: not written either
     assert upload(MEMBERS_CSV.format(kind="retiree"), token="forged").status_code == 403
@@ -187,6 +188,9 @@ def test_an_import_writes_every_row_or_none_and_names_the_bad_rows(console):
     assert good.status_code == 200 and "已导入 2 条参保人记录" in good.text
     assert count(console.db, members_table) == before + 2
     assert ("operator1", "import", "members") in audit(console.db)
+    admin, _ = login(console, "admin1")
+    logged = admin.get("/console/audit").text.split('id="audit"')[1]
+    assert "<td>参保人</td>" in logged and "导入记录数：2" in logged and ">members<" not in logged
 
 
 def test_family_bindings_are_listed_added_and_ended(console):
@@ -280,6 +284,9 @@ def test_statements_alerts_and_the_fund_download_as_excel_in_yuan(console):
     assert rows[0] == ("规则", "依据", "对象", "涉及金额（元）", "证据")
     assert len(rows) == 2 and rows[1][2] == f"P001@{HOSPITAL}@2023-05-01"
     assert "{" not in rows[1][4]  # the evidence as words, not a raw dict
+    # in yuan, as the header says: the day's three visits of 80.00 (24000 fen)
+    assert "医疗费总额：240.00" in rows[1][4] and "就诊次数：3" in rows[1][4]
+    assert "24000" not in rows[1][4]
 
     rows, _ = sheet(client.get("/console/fund.xlsx?region=kaifeng&year=2023"))
     assert rows[0][0] == "月份" and len(rows) == 13
@@ -288,3 +295,8 @@ def test_statements_alerts_and_the_fund_download_as_excel_in_yuan(console):
     assert client.get("/console/fund.xlsx?region=nowhere").status_code == 400
     exported = [a[2] for a in audit(console.db) if a[1] == "export"]
     assert exported == ["statements 2023-03", "alerts 1", "fund kaifeng 2023"]
+    admin, _ = login(console, "admin1")
+    logged = admin.get("/console/audit").text.split('id="audit"')[1]
+    for shown in ("机构结算单 2023-03", "第1次监控预警", "基金收支 开封市 2023", "文件："):
+        assert shown in logged
+    assert "fund kaifeng" not in logged and "file：" not in logged

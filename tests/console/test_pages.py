@@ -60,7 +60,8 @@ def test_member_lookup_is_a_post_and_shows_balance_and_accumulators(console):
     assert "在职职工" in r.text
     assert "P001" not in str(r.url)  # never in a URL
     unknown = client.post("/console/members", data={"csrf": csrf, "member_id": "NOPE"})
-    assert unknown.status_code == 404 and banner(unknown.text) == "个人编号：没有这个参保人"
+    assert unknown.status_code == 404
+    assert banner(unknown.text) == "个人编号：没有这个参保人（NOPE）"
 
 
 def test_the_member_page_shows_the_identity(console):
@@ -178,6 +179,8 @@ def test_a_monitoring_run_from_the_console_is_kept_and_audited(console):
     page = viewer.get("/console/alerts").text
     assert re.search(r"第 1 次监控：就诊日期 2023-03-01 至 2023-03-31，1 条预警", page)
     assert f"P001@{HOSPITAL}@2023-03-01" in page
+    # the evidence in yuan and Chinese: three visits of 80.00 (24000 fen)
+    assert "医疗费总额：240.00" in page and "就诊次数：3" in page and "24000" not in page
     assert ("operator1", "monitor", "1") in audit(console.db)
 
 

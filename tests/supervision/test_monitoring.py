@@ -290,6 +290,15 @@ def test_monitor_command(db, monkeypatch, tmp_path):
     # yuan with two decimals, the unit in the header (issue 21): the fund's 110.00 of the day
     assert "amount" not in written.columns and written["amount_yuan"].to_list() == ["110.00"]
     assert "11000" not in written["evidence"][0]
+    # the evidence as Chinese 名称：值 text in yuan: three visits of 80.00 (24000 fen)
+    assert written["evidence"][0] == (
+        "个人编号：P1；机构编码：H1；日期：2023-03-01；就诊次数：3；医疗费总额：240.00；"
+        "就诊编号：T0、T1、T2"  # the claims' visit ids: the settlements' transactions
+    )
+    assert saved.read_bytes().startswith(b"\xef\xbb\xbfrule,")  # a BOM: Excel reads UTF-8
+    # the terminal: each alert's rule in Chinese and its evidence as label：value in yuan
+    assert "分解就诊 P1@H1@2023-03-01" in run.output and "医疗费总额：240.00" in run.output
+    assert '{"' not in run.output and "24000" not in run.output
     parquet = tmp_path / "alerts.parquet"
     args = ["monitor", "--from", "2023-03-01", "--to", "2023-03-31", "--out", str(parquet)]
     assert CliRunner().invoke(app, args).exit_code == 0

@@ -68,10 +68,17 @@ def test_the_calculate_table_and_json_in_chinese_and_in_english():
     )
     assert zh_json["visits"][0]["trace"][0]["text"] == "三级每次就诊起付线 50.00"
     assert en_json["visits"][0]["trace"][0]["text"] == "level3 per-visit deductible 50.00"
+    words = ("text", "reading")  # in the language asked for; the rest is the same
     strip = [
-        [{k: v for k, v in s.items() if k != "text"} for s in v["trace"]] for v in en_json["visits"]
+        [{k: v for k, v in s.items() if k not in words} for s in v["trace"]]
+        for v in en_json["visits"]
     ]
-    assert strip == [[{k: v for k, v in s.items() if k != "text"} for s in v["trace"]]
+    assert strip == [[{k: v for k, v in s.items() if k not in words} for s in v["trace"]]
                      for v in zh_json["visits"]]  # fmt: skip
+    # a configured step's reading: the pack's Chinese, its English with --lang en
+    zh_read = [s["reading"] for v in zh_json["visits"] for s in v["trace"] if "reading" in s]
+    en_read = [s["reading"] for v in en_json["visits"] for s in v["trace"] if "reading" in s]
+    assert zh_read and zh_read[0].startswith("第十七条写了两种份额")
+    assert len(en_read) == len(zh_read) and en_read[0].startswith("第十七条 names two shares")
     bad = runner.invoke(app, ["calculate", str(path), "--lang", "fr"])
     assert bad.exit_code == 2 and "--lang" in bad.output

@@ -160,7 +160,7 @@ def policy_show(
         if version.note:
             out().print(f"  {version.note}")
         # a configured value's reading, once per node: the project's words, not the article's
-        readings = dict.fromkeys((r.rule, r.article, r.reading) for r in rows if r.reading)
+        readings = dict.fromkeys((r.rule, r.article, r.reading.say()) for r in rows if r.reading)
         if readings:
             out().print("  [yellow]配置值的解读[/]（非条款原文 configured readings）：")
         for rule, article, reading in readings:

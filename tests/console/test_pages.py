@@ -367,17 +367,17 @@ def test_policy_page_shows_readings_as_configured_never_as_the_articles_words(co
     page = client.get("/console/policy?region=jiamusi").text
     row = next(r for r in page.split("<tr>") if "退休待遇生效" in r)
     assert "X-2" in row and "第七条" in row and "<td>配置" in row and "<td>原文" not in row
-    assert "<summary>解读（非原文）</summary>第七条 gives retirees 5 points more" in row
+    assert "<summary>解读（非原文）</summary>第七条规定退休人员支付比例提高5个百分点" in row
     kf = client.get("/console/policy?region=kaifeng").text
     filing = next(r for r in kf.split("<tr>") if "条件: 异地就医备案" in r)
-    assert "KF-22" in filing and "配置" in filing and "第二十二条 tells" in filing
+    assert "KF-22" in filing and "配置" in filing and "第二十二条告诉已备案" in filing
     # a trial calculation: the account's step cites X-5 as the pack's reading of 第十七条
     form = {"csrf": csrf, "region": "kaifeng", "type": "employee", "time0": "2023-05-02T09:00:00",
             "level0": "level2", "total0": "100.00"}  # fmt: skip
     r = client.post("/console/calculate", data=form)
     assert r.status_code == 200
     account = next(t for t in r.text.split("<tr>") if "个人账户支付" in t)
-    assert "X-5" in account and "配置值，非原文；解读：第十七条 names two shares" in account
+    assert "X-5" in account and "配置值，非原文；解读：第十七条写了两种份额" in account
 
 
 def test_error_banners_name_the_field_in_chinese(console):
@@ -402,6 +402,24 @@ def test_the_trial_page_explains_in_chinese_with_grouped_amounts(console):
     assert '<td class="num">15,800.00</td>' in r.text  # thousands separated
     assert '<option value="level3" selected>三级</option>' in r.text
     assert "per-visit" not in r.text
+
+
+# three English words in a row (a sentence, not a rule ID, a number or a `field`)
+ENGLISH_RUN = re.compile(r"[A-Za-z]+(?:[\s,;:'’()-]+[A-Za-z]+){2,}")
+
+
+def test_the_trial_page_gives_the_packs_reading_in_chinese(console):
+    """A configured step's reading (X-5: what the account pays, 开封 第十七条) is shown to
+    bureau staff in Chinese, with no English sentence on the page (review of issue 21)."""
+    client, csrf = login(console, "viewer1")
+    form = {"csrf": csrf, "region": "kaifeng", "type": "employee", "time0": "2023-03-01T09:00:00",
+            "level0": "level3", "total0": "250.00"}  # fmt: skip
+    r = client.post("/console/calculate", data=form)
+    assert r.status_code == 200
+    account = next(t for t in r.text.split("<tr>") if "个人账户支付" in t)
+    assert "解读：第十七条写了两种份额：政策范围内自付费用" in account
+    shown = re.sub(r"`[^`]*`", "", visible(re.sub(r"(?s)<(script|style).*?</\1>", "", r.text)))
+    assert ENGLISH_RUN.findall(shown) == []
 
 
 def test_policy_values_are_in_chinese_and_a_comparison_marks_differences(console):

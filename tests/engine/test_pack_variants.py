@@ -8,7 +8,7 @@ from datetime import date, datetime
 from gongji import engine, policy
 from gongji.engine import accounts as rules
 from gongji.engine import layout as L
-from gongji.policy.schema import Channels
+from gongji.policy.schema import Channels, Reading
 from gongji.terms import Category, Level, MemberType
 
 EMPLOYEE = engine.Member(type=MemberType.employee, has_account=True)
@@ -294,7 +294,7 @@ def test_a_monthly_cap_shared_with_the_inpatient_cap_is_its_amount():
 def test_a_configured_exception_is_cited_as_configured():
     pack = policy.load_region("xishuangbanna")
     special = pack.versions[0].special
-    reading = "the bureau's own list of diseases"
+    reading = Reading(zh="本局自定的病种目录", en="the bureau's own list of diseases")
     exceptions = special.exceptions.model_copy(update={"source": "configured", "reading": reading})
     other = with_version(pack, special=special.model_copy(update={"exceptions": exceptions}))
     tables = engine.tables_on(other, date(2023, 3, 1))

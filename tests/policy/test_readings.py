@@ -5,6 +5,7 @@ the pack (GONGJI_PACKS), without code. Each reading the packs take is switched h
 result changes as the other reading says; the figures are worked by hand from the articles.
 """
 
+import re
 import subprocess
 import sys
 from datetime import date
@@ -103,7 +104,7 @@ def test_the_retiree_cap_merge_is_cited_as_a_reading_not_as_the_ratio_article(re
     later = {**early, "id": "V2", "time": "2023-08-01T09:00:00"}
     out = calculate(scenario(region, [early, later], retired_from="2023-07-01"))
     merged = [s for s in steps(out, "X-2", "V2") if "含本年此前已支付" in s["text"]]
-    assert merged and merged[0]["configured"] and "开封 第十二条" in merged[0]["reading"]
+    assert merged and merged[0]["configured"] and "开封第十二条" in merged[0]["reading"]
 
 
 def test_kaifeng_cites_its_own_merge_article_as_text():
@@ -180,7 +181,9 @@ def test_kaifeng_remote_without_filing_is_a_reading_a_bureau_switches(tmp_path, 
     shipped = calculate(doc)
     assert figures(shipped, "V1", "fund_pay") == d("0.00")
     cited = steps(shipped, "KF-22")
-    assert cited[0]["configured"] and cited[0]["reading"].startswith("第二十二条 tells")
+    assert cited[0]["configured"] and cited[0]["reading"].startswith("第二十二条告诉已备案")
+    english = steps(calculate(doc, lang="en"), "KF-22")[0]  # the English kept for --lang en
+    assert english["reading"].startswith("第二十二条 tells filed remote residents")
     bureau_pack(tmp_path, monkeypatch, "kaifeng", drop("remote_filing"))
     assert figures(calculate(doc), "V1", "deductible", "fund_pay") == d("40.00", "33.00")
 
@@ -296,4 +299,64 @@ def test_policy_show_marks_readings_as_configured_and_prints_them():
     switch = next(line for line in proc.stdout.splitlines() if "退休待遇生效" in line)
     assert "X-2" in switch and "配置" in switch
     readings = proc.stdout.split("configured readings")[1]
-    assert "X-2 第七条: 第七条 gives retirees 5 points more" in " ".join(readings.split())
+    assert "X-2第七条:第七条规定退休人员支付比例提高5个百分点" in "".join(readings.split())
+
+
+# -- in two languages --------------------------------------------------------------------------
+CJK = re.compile(r"[\u4e00-\u9fff]")
+# three English words in a row: a sentence left in the Chinese (rule IDs such as X-4, numbers
+# and `fields` in backticks are not words of a sentence)
+ENGLISH_RUN = re.compile(r"[A-Za-z]+(?:[\s,;:'’()-]+[A-Za-z]+){2,}")
+
+
+def pack_readings() -> list[tuple[str, str, dict]]:
+    """Every `reading:` written in a shipped pack file: (file, path, the reading as written)."""
+    found = []
+
+    def walk(node, where: str, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "reading":
+                    found.append((where, path, value))
+                else:
+                    walk(value, where, f"{path}.{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, where, f"{path}[{i}]")
+
+    for path in sorted(PACKS_DIR.glob("*.yaml")):
+        walk(yaml.safe_load(path.read_text(encoding="utf-8")), path.name, "")
+    return found
+
+
+def test_every_reading_is_written_in_chinese_and_english():
+    readings = pack_readings()
+    assert len(readings) >= 81  # every pack's, the five shipped packs
+    for where, path, reading in readings:
+        assert isinstance(reading, dict) and set(reading) == {"zh", "en"}, (where, path)
+        zh = re.sub(r"`[^`]*`", "", reading["zh"])
+        assert CJK.search(zh), (where, path)
+        assert ENGLISH_RUN.findall(zh) == [], (where, path, ENGLISH_RUN.findall(zh))
+        assert len(ENGLISH_RUN.findall(reading["en"])) > 0, (where, path)  # the English kept
+
+
+def test_a_reading_is_given_in_the_language_asked_for():
+    """`gongji calculate --json` (and the console) give the Chinese; `--lang en` the English."""
+    visit = {"id": "V1", "time": "2023-05-02T09:00:00", "institution": "H", "level": "level3",
+             "total": "250.00"}  # fmt: skip
+    doc = scenario("kaifeng", [visit])
+    zh, en = steps(calculate(doc), "X-5")[0], steps(calculate(doc, lang="en"), "X-5")[0]
+    assert zh["reading"].startswith("第十七条写了两种份额") and not ENGLISH_RUN.findall(
+        re.sub(r"`[^`]*`", "", zh["reading"])
+    )
+    assert en["reading"].startswith("第十七条 names two shares")
+
+
+def test_a_reading_without_its_chinese_is_refused():
+    from gongji.policy.schema import AccountPays
+
+    node = {"rule": "X-5", "article": "第十七条", "source": "configured", "share": "in_scope"}
+    with pytest.raises(ValueError, match="zh"):
+        AccountPays.model_validate({**node, "reading": {"en": "the in-scope share"}})
+    chinese_only = AccountPays.model_validate({**node, "reading": {"zh": "按政策范围内自付"}})
+    assert chinese_only.reading.say("en") == "按政策范围内自付"  # no English: the Chinese

@@ -23,6 +23,7 @@ from gongji.policy.schema import (
     PerItemDeductible,
     PerVisitDeductible,
     Ratio,
+    Reading,
     Version,
 )
 from gongji.terms import Category, Condition, DeductibleWindow, Level, MemberClass
@@ -48,7 +49,7 @@ class Citation:
     article: str
     text: str | None
     configured: bool  # the value used is configured (not from the text), or derived from one
-    reading: str | None = None  # the pack's reading, where the value is configured
+    reading: Reading | None = None  # the pack's reading (zh, en), where the value is configured
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def _lines(version: Version) -> dict[int, _Line]:
         lines[L.line_index(name)] = _Line(b, pool, OWN_POOL.get(name, pool), onward)
         if b.exceptions:
             exc = b.exceptions
-            cite = exc.model_dump(include={"rule", "article", "text", "reading", "source"})
+            cite = _cite_of(exc)
             plain = b.model_copy(
                 update={
                     "deductible": NoDeductible(basis="none", **cite),
@@ -134,9 +135,16 @@ def _lines(version: Version) -> dict[int, _Line]:
     return lines
 
 
+def _cite_of(node: Cited) -> dict:
+    """A node's citation as fields for the nodes a line is made of; its reading kept as the
+    object it is (`model_construct` does not validate a dict into one)."""
+    cite = node.model_dump(include={"rule", "article", "text", "source"})
+    return {**cite, "reading": node.reading}
+
+
 def _overflow_line(general: Benefit) -> Benefit:
     ov = general.overflow
-    cite = ov.model_dump(include={"rule", "article", "text", "reading", "source"})
+    cite = _cite_of(ov)
     return Benefit(
         deductible=NoDeductible(basis="none", **cite),
         ratio=Ratio(from_inpatient=InpatientRef(), **cite),

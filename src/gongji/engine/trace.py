@@ -33,7 +33,7 @@ class Step:
     text: str
     amount: int  # fen
     configured: bool  # the value used is configured, not from the rulebook's text
-    reading: str | None = None  # where configured: the pack's reading, never the article's words
+    reading: str | None = None  # where configured: the pack's reading in the step's language
 
 
 def explain(tables: Tables, result: Result, words: bool = True, lang: str = "zh") -> list[Step]:
@@ -90,7 +90,8 @@ def rows(
             text = render(amount, a, b, who, line)
             if share != in_scope and step in _ACCOUNT_STEPS:
                 text = text.replace(in_scope, share)
-        out.append((cite.rule, cite.article, text, amount, cite.configured, cite.reading))
+        reading = cite.reading.say(lang) if cite.reading is not None else None
+        out.append((cite.rule, cite.article, text, amount, cite.configured, reading))
     return out
 
 

@@ -14,6 +14,7 @@ from gongji.policy.schema import (
     Cap,
     Cited,
     Ratio,
+    Reading,
     Version,
 )
 from gongji.terms import Condition, Level, MemberClass
@@ -26,7 +27,7 @@ class Row:
     rule: str
     article: str
     configured: bool
-    reading: str = ""  # where configured: the pack's reading
+    reading: Reading | None = None  # where configured: the pack's reading (`say(lang)`)
 
 
 def rows(version: Version) -> list[Row]:
@@ -190,7 +191,7 @@ def _row(
     if node is None:
         return Row(topic, value, "", "", False)
     configured = node.uses_configured()
-    reading = (node.reading or "") if configured else ""
+    reading = node.reading if configured else None
     return Row(topic, value, node.rule_for(klass), node.article, configured, reading)
 
 

@@ -2,7 +2,8 @@
 
 Every value sits in a *cited node*: the node names the rule ID of `rules-inventory.md` and
 the article (第N条) it comes from, may quote the article's words (`text`), may state the
-reading the project takes (`reading`), and says whether the value is from the text or
+reading the project takes (`reading`: Chinese `zh`, what bureau staff read, and English
+`en`), and says whether the value is from the text or
 configured by the bureau (`source`). Amounts are written in yuan and held in fen; ratios are
 written as '55%' and held in basis points.
 """
@@ -65,11 +66,24 @@ class ClassRules(_Strict):
     retiree: RuleId
 
 
+class Reading(_Strict):
+    """The reading a pack takes where the text is silent or says less, in the two languages:
+    Chinese first (the bureau staff who read it on the console and in `gongji calculate`),
+    English for `--lang en` / Accept-Language en. A bureau's own reading may be Chinese only."""
+
+    zh: Annotated[str, Field(min_length=1)]
+    en: Annotated[str, Field(min_length=1)] | None = None
+
+    def say(self, lang: str = "zh") -> str:
+        """The reading in `lang` ("zh" or "en"); the Chinese where no English is written."""
+        return self.en if lang == "en" and self.en else self.zh
+
+
 class Cited(_Strict):
     rule: RuleId | ClassRules
     article: Annotated[str, Field(pattern=r"^第[一二三四五六七八九十百零]+条")]
     text: str | None = None
-    reading: str | None = None
+    reading: Reading | None = None
     source: Literal["text", "configured"] = "text"
 
     def rule_for(self, klass: MemberClass = MemberClass.employee) -> str:

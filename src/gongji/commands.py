@@ -27,16 +27,43 @@ if TYPE_CHECKING:
 
 
 def fail(exc: InputError) -> NoReturn:
-    """Bad input: one line on stderr naming the field, exit 2 (every `gongji` command)."""
-    typer.echo(str(exc).replace("\n", " "), err=True)
+    """Bad input: one line on stderr, exit 2 (every `gongji` command). Chinese first, the
+    field as people name it and the reason (个人编号：没有这个参保人), then the English
+    `field: reason` in brackets, for a log, a script or an integrator searching the code."""
+    from gongji.labels import field, reason_zh
+
+    english = str(exc).replace("\n", " ")
+    where = exc.field if FILE.search(exc.field) else field(exc.field)  # a file keeps its name
+    said = f"{where}：{reason_zh(exc.reason, exc.code)}" if where else reason_zh(exc.reason)
+    typer.echo(f"{said} ({english})", err=True)
     raise typer.Exit(2)
 
 
+FILE = re.compile(r"\.(csv|ya?ml|json|xlsx|parquet|db)\b|[/\\]", re.IGNORECASE)
+
+
 def bad_rows(exc: "BadRows") -> NoReturn:
-    """A file's bad rows, each on a line of stderr, then what was done (nothing); exit 2."""
+    """A file's bad rows, each on a line of stderr (Chinese, then the English), then what
+    was done (nothing); exit 2."""
     for error in exc.errors:
-        typer.echo(error.replace("\n", " "), err=True)
+        typer.echo(row_error(error.replace("\n", " ")), err=True)
     fail(exc)
+
+
+ROW = re.compile(r"line (\d+)(?:\.([^:]+))?: (.*)")
+
+
+def row_error(text: str) -> str:
+    """A bad row's `line 3.type: reason` as 第3行·人员类别：<the reason in Chinese>, with the
+    English after it in brackets."""
+    from gongji.labels import field, reason_zh
+
+    row = ROW.fullmatch(text)
+    if row is None:
+        return text
+    line, name, reason = row.groups()
+    where = f"第{line}行" + (f"·{field(name)}" if name else "")
+    return f"{where}：{reason_zh(reason)} ({text})"
 
 
 def emit(result: object) -> None:

@@ -30,16 +30,28 @@ def fail(exc: InputError) -> NoReturn:
     """Bad input: one line on stderr, exit 2 (every `gongji` command). Chinese first, the
     field as people name it and the reason (个人编号：没有这个参保人), then the English
     `field: reason` in brackets, for a log, a script or an integrator searching the code."""
-    from gongji.labels import field, reason_zh
+    from gongji.labels import reason_zh
 
     english = str(exc).replace("\n", " ")
-    where = exc.field if FILE.search(exc.field) else field(exc.field)  # a file keeps its name
+    where = _where(exc.field)
     said = f"{where}：{reason_zh(exc.reason, exc.code)}" if where else reason_zh(exc.reason)
     typer.echo(f"{said} ({english})", err=True)
     raise typer.Exit(2)
 
 
 FILE = re.compile(r"\.(csv|ya?ml|json|xlsx|parquet|db)\b|[/\\]", re.IGNORECASE)
+PARTS = {"header": "表头"}  # a file's parts an error names, beside labels.FIELDS
+
+
+def _where(path: str) -> str:
+    """An error's field as people name it (labels.field); a file keeps its name, and a part
+    of it is named after it (`m.csv: header` -> m.csv·表头)."""
+    from gongji.labels import field
+
+    file, sep, part = path.partition(": ")
+    if not FILE.search(file):
+        return field(path)
+    return f"{file}·{PARTS.get(part) or field(part)}" if sep else file
 
 
 def bad_rows(exc: "BadRows") -> NoReturn:

@@ -40,7 +40,14 @@ def fail(exc: InputError) -> NoReturn:
 
 
 FILE = re.compile(r"\.(csv|ya?ml|json|xlsx|parquet|db)\b|[/\\]", re.IGNORECASE)
-PARTS = {"header": "表头"}  # a file's parts an error names, beside labels.FIELDS
+# a file's parts and a catalogue's columns an error names, beside labels.FIELDS
+PARTS = {
+    "header": "表头",
+    "code": "编码",
+    "class": "甲乙丙类",
+    "self_pay_share": "先行自付比例",
+    "payment_standard": "支付标准",
+}
 
 
 def _where(path: str) -> str:
@@ -62,7 +69,12 @@ def bad_rows(exc: "BadRows") -> NoReturn:
     fail(exc)
 
 
-ROW = re.compile(r"line (\d+)(?:\.([^:]+))?: (.*)")
+# a bad row as the readers write it: `line 3.type: reason` (csvfile), `cat.csv: row 2: class:
+# reason` (the catalogue), `line 6: reason` (the row as a whole)
+ROW = re.compile(
+    r"(?:(?P<file>\S+): )?(?:line|row) (?P<n>\d+)"
+    r"(?:(?:\.|: )(?P<field>[\w.\[\]]+))?: (?P<reason>.*)"
+)
 
 
 def row_error(text: str) -> str:
@@ -73,9 +85,10 @@ def row_error(text: str) -> str:
     row = ROW.fullmatch(text)
     if row is None:
         return text
-    line, name, reason = row.groups()
-    where = f"第{line}行" + (f"·{field(name)}" if name else "")
-    return f"{where}：{reason_zh(reason)} ({text})"
+    name = row["field"]
+    where = f"{row['file'] or ''} 第{row['n']}行".lstrip()
+    where += f"·{PARTS.get(name) or field(name)}" if name else ""
+    return f"{where}：{reason_zh(row['reason'])} ({text})"
 
 
 def emit(result: object) -> None:

@@ -57,7 +57,7 @@ def test_credential_list_shows_the_id_revoke_takes_and_never_a_token_or_secret(d
     assert gongji("import", "institutions", institutions).exit_code == 0
     issued = json.loads(gongji("credential", "issue", "--institution", "H1", "--json").stdout)
     bureau = gongji("credential", "issue", "--bureau", "--label", "医保局")
-    assert bureau.exit_code == 0 and bureau.stderr.startswith("credential 2  paasid: ")
+    assert bureau.exit_code == 0 and bureau.stderr.startswith("凭证 credential 2  paasid: ")
     listed = gongji("credential", "list", "--json")
     assert listed.exit_code == 0, listed.output
     rows = json.loads(listed.stdout)

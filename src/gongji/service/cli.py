@@ -152,7 +152,7 @@ def credential_issue(
         return
     typer.echo(issued.token)
     typer.echo(
-        f"credential {issued.id}  paasid: {issued.paasid}  secret: {issued.secret}", err=True
+        f"凭证 credential {issued.id}  paasid: {issued.paasid}  secret: {issued.secret}", err=True
     )
 
 

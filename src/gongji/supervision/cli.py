@@ -201,4 +201,7 @@ def _print_alerts(alerts: "pl.DataFrame", first: date, last: date, run_id: int) 
     for r in alerts.head(20).iter_rows(named=True):
         out().print(f"[bold]{r['rule']}[/] {r['subject']}  {r['evidence']}", highlight=False)
     if alerts.height > 20:
-        out().print(f"… {alerts.height - 20} more (--out FILE writes them all)")
+        more = alerts.height - 20
+        out().print(
+            f"另有 {more} 条预警，--out 文件写出全部 (… {more} more; --out FILE writes them all)"
+        )

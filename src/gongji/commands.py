@@ -34,7 +34,8 @@ def fail(exc: InputError) -> NoReturn:
 
     english = str(exc).replace("\n", " ")
     where = _where(exc.field)
-    said = f"{where}：{reason_zh(exc.reason, exc.code)}" if where else reason_zh(exc.reason)
+    reason = reason_zh(exc.reason, exc.code)
+    said = f"{where}：{reason}" if where else reason
     typer.echo(f"{said} ({english})", err=True)
     raise typer.Exit(2)
 

@@ -133,7 +133,10 @@ def test_cli_bad_scenario_exits_2_with_one_line(doc):
 
 def test_cli_example_of_the_contract():
     proc = run_cli("calculate", "-", "--json", stdin=json.dumps(scenario(in_scope="300.00")))
-    assert proc.stderr.strip() == "visits[0].in_scope: must not exceed total (300.00 > 250.00)"
+    english = "visits[0].in_scope: must not exceed total (300.00 > 250.00)"
+    # Chinese first, the field as people name it; the English `field: reason` after it
+    assert proc.stderr.startswith("第1次就诊·政策范围内费用：")
+    assert proc.stderr.strip().endswith(f" ({english})")
 
 
 def test_cli_unreadable_and_malformed_files(tmp_path):
@@ -177,7 +180,8 @@ def test_a_yaml_date_that_does_not_exist_is_one_line_naming_the_field(tmp_path, 
     proc = run_cli("calculate", str(path))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     (message,) = proc.stderr.splitlines()
-    assert message.startswith(f"{field}: ") and "day value is outside expected range" in message
+    assert message.startswith("第1次就诊·就诊时间：") and f"({field}: " in message
+    assert "day value is outside expected range" in message
 
 
 def test_a_pack_date_that_does_not_exist_names_its_key(tmp_path):

@@ -58,8 +58,9 @@ def test_every_bad_row_is_reported_and_nothing_loaded(tmp_path):
     checked = runner.invoke(app, ["catalogue", "check", str(tmp_path / "cat.csv")])
     lines = checked.output.splitlines()
     assert checked.exit_code == 2 and len(lines) == 6
-    assert lines[0] == "cat.csv: row 2: class: must be A, B or C, not 'Q'"
-    assert lines[-1].startswith("cat.csv: 5 行有误 bad row(s)")
+    assert lines[0].startswith("cat.csv 第2行·甲乙丙类：")  # Chinese first, the English kept
+    assert lines[0].endswith(" (cat.csv: row 2: class: must be A, B or C, not 'Q')")
+    assert lines[-1].startswith("cat.csv：5 行有误 (cat.csv: 5 行有误 bad row(s)")
 
 
 @pytest.mark.parametrize(
@@ -80,7 +81,8 @@ def test_a_wrong_header_is_a_header_error(tmp_path, header, problem):
         catalogue.load_csv(path)
     assert err.value.field == "cat.csv: header" and problem in err.value.reason
     checked = runner.invoke(app, ["catalogue", "check", str(path)])
-    assert checked.exit_code == 2 and checked.output.startswith("cat.csv: header: ")
+    assert checked.exit_code == 2 and checked.output.startswith("cat.csv·表头：")
+    assert "(cat.csv: header: " in checked.output
     assert len(checked.output.splitlines()) == 1
 
 

@@ -4,6 +4,8 @@ on a Chinese Windows (GBK, UTF-8 with a BOM), every bad row and a wrong header r
 months and years refused in one line when they are not what a command takes."""
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -15,6 +17,7 @@ from gongji.errors import InputError
 from gongji.ledger import imports, store, views
 
 runner = CliRunner()
+EXAMPLES = Path(__file__).parents[1] / "examples"
 MEMBERS = "region,id,type,account_balance,name,certno\n"
 GBK_ROWS = "kaifeng,G1,employee,100.00,张三丰,410202198801150014\nkaifeng,G2,retiree,0,欧阳娜娜,\n"
 
@@ -54,7 +57,7 @@ def test_credential_list_shows_the_id_revoke_takes_and_never_a_token_or_secret(d
     assert gongji("import", "institutions", institutions).exit_code == 0
     issued = json.loads(gongji("credential", "issue", "--institution", "H1", "--json").stdout)
     bureau = gongji("credential", "issue", "--bureau", "--label", "医保局")
-    assert bureau.exit_code == 0 and bureau.stderr.startswith("credential 2  paasid: ")
+    assert bureau.exit_code == 0 and bureau.stderr.startswith("凭证 credential 2  paasid: ")
     listed = gongji("credential", "list", "--json")
     assert listed.exit_code == 0, listed.output
     rows = json.loads(listed.stdout)
@@ -82,7 +85,8 @@ def test_staff_add_reads_the_password_from_stdin_without_a_terminal(db):
     assert console_auth.login(db, "clerk", "a long passphrase") is not None
     # no terminal to ask at and no password given: say how, do not hang on a prompt
     line = one_line(gongji("staff", "add", "other", "--name", "李经办", stdin=""))
-    assert line.startswith("password: ") and "--password-stdin" in line
+    assert line.startswith("密码：没有终端可输入密码") and "(password: " in line
+    assert "--password-stdin" in line
 
 
 @pytest.mark.parametrize("encoding", ["gb18030", "gbk", "utf-8-sig", "utf-8"])
@@ -90,7 +94,7 @@ def test_a_members_file_as_excel_saves_it_imports(db, tmp_path, encoding):
     """Excel on a Chinese Windows saves CSV in GBK, and CSV UTF-8 with a byte-order mark."""
     imported = gongji("import", "members", csv_file(tmp_path, MEMBERS + GBK_ROWS, encoding))
     assert imported.exit_code == 0, imported.output
-    assert "imported 2 members" in imported.stdout
+    assert "已导入 2 名参保人 (imported 2 members)" in imported.stdout
     assert views.member_show(db, "G1")["identity"]["name"] == "张三丰"
     assert views.member_show(db, "G2")["identity"]["name"] == "欧阳娜娜"
 
@@ -114,7 +118,7 @@ def test_the_reader_takes_an_uploads_bytes_too(db):
 def test_a_file_in_no_encoding_read_is_refused_in_one_line(db, tmp_path, data, reason):
     (tmp_path / "m.csv").write_bytes(data)
     line = one_line(gongji("import", "members", str(tmp_path / "m.csv")))
-    assert line.startswith("m.csv: ") and reason in line and "CSV" in line
+    assert line.startswith("m.csv：") and "(m.csv: " in line and reason in line and "CSV" in line
     with pytest.raises(InputError):
         decode(data, "m.csv")
 
@@ -130,13 +134,20 @@ def test_every_bad_row_is_reported_and_nothing_imported(db, tmp_path):
     result = gongji("import", "members", csv_file(tmp_path, MEMBERS + rows, "gb18030"))
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
-    assert [line.split(":")[0] for line in lines[:-1]] == [
+    # each row in Chinese first (第3行·人员类别), the English after it in brackets
+    assert [line.split("：")[0] for line in lines[:-1]] == [
+        "第3行·人员类别",
+        "第4行·个人账户余额",
+        "第5行·统筹地区",
+        "第6行",
+    ]
+    assert [re.search(r" \((line [^:]+):", line)[1] for line in lines[:-1]] == [
         "line 3.type",
         "line 4.account_balance",
         "line 5.region",
         "line 6",
     ]
-    assert lines[-1] == "m.csv: 4 行有误 bad row(s); nothing imported"
+    assert lines[-1] == "m.csv：4 行有误 (m.csv: 4 行有误 bad row(s); nothing imported)"
     assert gongji("member", "show", "A1").exit_code == 2  # A1 was good, and is not kept
 
 
@@ -154,14 +165,17 @@ def test_every_bad_row_is_reported_and_nothing_imported(db, tmp_path):
 def test_a_wrong_header_is_one_header_error(db, tmp_path, header, problem):
     path = csv_file(tmp_path, header + "kaifeng,A1,employee\nkaifeng,A2,employee\n")
     line = one_line(gongji("import", "members", path))
-    assert line.startswith(f"m.csv: header: {problem}")
+    assert line.startswith("m.csv·表头：") and f"(m.csv: header: {problem}" in line
     assert "the columns are: " in line and "certno" in line
 
 
 def test_a_month_not_written_yyyy_mm_is_refused_asking_for_it(db):
     line = one_line(gongji("account", "credit", "kaifeng", "2023-3"))
-    assert line == "month: 月份应写作 YYYY-MM a month as YYYY-MM (e.g. 2023-03), not '2023-3'"
-    assert one_line(gongji("statements", "2023/03")).startswith("month: 月份应写作 YYYY-MM")
+    assert line == (
+        "月份：月份应写作 YYYY-MM"
+        " (month: 月份应写作 YYYY-MM a month as YYYY-MM (e.g. 2023-03), not '2023-3')"
+    )
+    assert one_line(gongji("statements", "2023/03")).startswith("月份：月份应写作 YYYY-MM (month: ")
     assert gongji("account", "credit", "kaifeng", "2023-03").exit_code == 0
 
 
@@ -172,10 +186,89 @@ def test_a_month_not_written_yyyy_mm_is_refused_asking_for_it(db):
 def test_a_year_out_of_range_is_refused(db, args):
     line = one_line(gongji(*args))
     assert line == (
-        f"year: 年度超出范围 out of range: {int(args[-1])} (a year from 2000 to 2199, e.g. 2023)"
+        f"年度：年度超出范围 (year: 年度超出范围 out of range: {int(args[-1])}"
+        " (a year from 2000 to 2199, e.g. 2023))"
     )
 
 
 def test_years_in_range_run(db):
     assert gongji("fund-stats", "kaifeng", "2023").exit_code == 0
     assert json.loads(gongji("year", "rollover", "2024").stdout) == {"year": 2024, "rolled": 0}
+
+
+@pytest.mark.parametrize(
+    ("args", "chinese", "english"),
+    [
+        (
+            ("member", "show", "NOSUCH"),
+            "个人编号：没有这个参保人",
+            "member_id: unknown member NOSUCH",
+        ),
+        (("cancel", "NOPE"), "流水号：没有这笔结算", "txn_id: no settlement NOPE"),
+        (("policy", "show", "nowhere"), "统筹地区：", "region: unknown region 'nowhere'"),
+        (
+            ("family", "bind", "M1", "M1", "--relationship", "spouse", "--from", "2023-01-01"),
+            "家庭共济绑定·使用人：不能与本人绑定",
+            "binding.user: a member cannot be bound to themselves",
+        ),
+    ],
+    ids=["member", "cancel", "policy", "family"],
+)
+def test_a_refusal_is_chinese_first_with_the_english_kept(db, args, chinese, english):
+    """One line: the field as people name it and the reason in Chinese, then the English
+    `field: reason` in brackets (what a script or a search of the code reads)."""
+    line = one_line(gongji(*args))
+    assert line.startswith(chinese) and f"({english}" in line
+
+
+def test_an_imports_bad_rows_are_chinese_first(db, tmp_path):
+    rows = "kaifeng,B1,employe,0,,\nkaifeng,B2,employee,abc,,\n"
+    result = gongji("import", "members", csv_file(tmp_path, MEMBERS + rows))
+    assert result.exit_code == 2
+    wrong_type, not_amount, done = result.stderr.splitlines()
+    assert wrong_type.startswith("第2行·人员类别：不认识的取值 'employe'（可选：在职职工、")
+    assert "(line 2.type: unknown value 'employe'" in wrong_type
+    assert not_amount == (
+        "第3行·个人账户余额：不是有效的金额 (line 3.account_balance: not an amount: 'abc')"
+    )
+    assert done.startswith("m.csv：2 行有误") and done.endswith("nothing imported)")
+
+
+def test_credential_list_with_none_says_how_to_issue_one(db):
+    listed = gongji("credential", "list")
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.startswith("尚无凭证：用 gongji credential issue --institution")
+    assert "编号 id" not in listed.stdout  # not a header over nothing
+    assert gongji("credential", "list", "--json").stdout.strip() == "[]"
+
+
+def test_help_is_chinese_first_with_the_options_as_they_are():
+    main = gongji("--help")
+    assert main.exit_code == 0
+    assert "共济 gongji — 职工医保门诊共济结算 (employee outpatient" in main.stdout
+    assert "待遇测算：按统筹地区政策计算参保人的就诊结算。" in main.stdout
+    assert "撤销结算" in main.stdout and "Cancel a member's latest settlement" in main.stdout
+    credential = gongji("credential", "--help")
+    assert "凭证列表" in credential.stdout and "吊销凭证" in credential.stdout
+    assert "--institution" in gongji("credential", "list", "--help").stdout
+
+
+def test_the_calculate_table_is_whole_in_80_columns(monkeypatch):
+    """Seven amounts with their glossary names: no header cut short (…) in a terminal of 80."""
+    import io
+
+    from rich.cells import cell_len
+    from rich.console import Console
+
+    from gongji import calculate, cli, documents
+
+    printed = io.StringIO()
+    narrow = Console(file=printed, width=80)
+    monkeypatch.setattr(cli, "out", lambda: narrow)
+    trial = calculate.settle(documents.read(EXAMPLES / "kaifeng-same-day.yaml"))
+    cli._print_result(trial)
+    text = printed.getvalue()
+    assert "…" not in text and max(map(cell_len, text.splitlines())) <= 80
+    for part in ("医疗费", "总额", "政策范围", "内费用", "统筹基金", "个人现金", "个人账户"):
+        assert part in text
+    assert "开封市 2023-01-01 起施行" in text  # the version as people name it

@@ -25,11 +25,13 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-    help="gongji 共济 — employee outpatient mutual-aid settlement.",
+    help="共济 gongji — 职工医保门诊共济结算 (employee outpatient mutual-aid settlement).",
 )
-policy_app = typer.Typer(no_args_is_help=True, help="Policy packs: show and compare.")
+policy_app = typer.Typer(
+    no_args_is_help=True, help="政策包：查看与对比 (policy packs: show and compare)."
+)
 app.add_typer(policy_app, name="policy")
-catalogue_app = typer.Typer(no_args_is_help=True, help="The insurance catalogue (目录).")
+catalogue_app = typer.Typer(no_args_is_help=True, help="医保目录 (the insurance catalogue).")
 app.add_typer(catalogue_app, name="catalogue")
 FIGURES = (
     "total",
@@ -52,7 +54,8 @@ def calculate(
     ),
     lang: str = typer.Option("zh", "--lang", help="The trace's language: zh (default) or en."),
 ) -> None:
-    """Trial calculation (待遇测算): settle a member's visits under a region's policy."""
+    """待遇测算：按统筹地区政策计算参保人的就诊结算。
+    Trial calculation (待遇测算): settle a member's visits under a region's policy."""
     from gongji import calculate as trial_calculation
     from gongji import catalogue, documents
 
@@ -95,23 +98,25 @@ WORDS = {
 def _print_result(trial, lang: str = "zh") -> None:
     from rich.table import Table
 
-    from gongji.labels import label
+    from gongji.labels import label, version
     from gongji.money import to_yuan
 
     member, visit, columns, configured, totals = WORDS[lang]
     head = trial.head()
     region = label(head["region"], lang)
-    out().print(f"[bold]{region}[/] · {member} {head['member']} · {head['policy_version']}")
+    named = version if lang == "zh" else str  # 开封市 2023-01-01 起施行, or kaifeng@2023-01-01
+    out().print(f"[bold]{region}[/] · {member} {head['member']} · {named(head['policy_version'])}")
     for v in trial.visits(to_yuan, lang):
         klass = label(v["member_class"], lang)
         where = (
-            f"（{klass}，{v['policy_version']}）"
+            f"（{klass}，{named(v['policy_version'])}）"
             if lang == "zh"
             else f" ({klass}, {v['policy_version']})"
         )
         table = Table(title=f"{visit} {v['id']}{where}", title_justify="left")
         for col in FIGURES:
-            table.add_column(label(col, lang) if lang == "zh" else col, justify="right")
+            head = HEADS.get(col, label(col)) if lang == "zh" else col
+            table.add_column(head, justify="right", overflow="fold")
         table.add_row(*(f"{v[c]}" for c in FIGURES))
         out().print(table)
         steps = Table(show_header=True, box=None, padding=(0, 1))
@@ -130,13 +135,24 @@ def _print_result(trial, lang: str = "zh") -> None:
 
 
 TOTALS = ("total", "fund_pay", "account_pay", "cash_pay")
+# the figures' glossary names on two lines: seven columns whole in an 80-column terminal
+HEADS = {
+    "total": "医疗费\n总额",
+    "in_scope": "政策范围\n内费用",
+    "deductible": "起付线",
+    "fund_pay": "统筹基金\n支付",
+    "account_pay": "个人账户\n支付",
+    "cash_pay": "个人现金\n支付",
+    "account_balance": "个人账户\n余额",
+}
 
 
 @policy_app.command("show")
 def policy_show(
     region: str = typer.Argument(..., help="Region id or pack file."),
 ) -> None:
-    """Print a pack as a table: every value with its rule ID and article."""
+    """查看政策包：每项取值及其规则编号和条款。
+    Print a pack as a table: every value with its rule ID and article."""
     from rich.table import Table
 
     from gongji import policy
@@ -177,7 +193,8 @@ def policy_compare(
     second: str = typer.Argument(..., help="Region id or pack file."),
     on: str = typer.Option(None, help="Compare the versions in force on this date (YYYY-MM-DD)."),
 ) -> None:
-    """Two packs side by side (the versions in force on a date; default the latest)."""
+    """对比两个政策包（某日有效的版本，默认最新）。
+    Two packs side by side (the versions in force on a date; default the latest)."""
     from rich.table import Table
 
     from gongji import policy
@@ -228,7 +245,8 @@ def catalogue_check(
         ..., help="CSV: code,name,class,self_pay_share,payment_standard (UTF-8 or GBK)"
     ),
 ) -> None:
-    """Load a catalogue CSV (all rows or none); every bad row is reported by number and
+    """检查目录 CSV：全部载入或全部不载入，逐行报告错误。
+    Load a catalogue CSV (all rows or none); every bad row is reported by number and
     field."""
     from gongji import catalogue
 
@@ -241,8 +259,10 @@ def catalogue_check(
     by_class = {c: sum(1 for i in items.values() if i.item_class == c) for c in "ABC"}
     with_standard = sum(1 for i in items.values() if i.payment_standard is not None)
     out().print(
-        f"{csv_file.name}: {len(items)} items — class A {by_class['A']}, B {by_class['B']}, "
-        f"C {by_class['C']}; {with_standard} with a payment standard"
+        f"{csv_file.name}：共 {len(items)} 项，甲类 {by_class['A']}、乙类 {by_class['B']}、"
+        f"丙类 {by_class['C']}，{with_standard} 项有支付标准 ({len(items)} items — class A "
+        f"{by_class['A']}, B {by_class['B']}, C {by_class['C']}; {with_standard} with a payment"
+        " standard)"
     )
 
 

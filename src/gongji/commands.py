@@ -27,16 +27,69 @@ if TYPE_CHECKING:
 
 
 def fail(exc: InputError) -> NoReturn:
-    """Bad input: one line on stderr naming the field, exit 2 (every `gongji` command)."""
-    typer.echo(str(exc).replace("\n", " "), err=True)
+    """Bad input: one line on stderr, exit 2 (every `gongji` command). Chinese first, the
+    field as people name it and the reason (个人编号：没有这个参保人), then the English
+    `field: reason` in brackets, for a log, a script or an integrator searching the code."""
+    from gongji.labels import reason_zh
+
+    english = str(exc).replace("\n", " ")
+    where = _where(exc.field)
+    reason = reason_zh(exc.reason, exc.code)
+    said = f"{where}：{reason}" if where else reason
+    typer.echo(f"{said} ({english})", err=True)
     raise typer.Exit(2)
 
 
+FILE = re.compile(r"\.(csv|ya?ml|json|xlsx|parquet|db)\b|[/\\]", re.IGNORECASE)
+# a file's parts and a catalogue's columns an error names, beside labels.FIELDS
+PARTS = {
+    "header": "表头",
+    "code": "编码",
+    "class": "甲乙丙类",
+    "self_pay_share": "先行自付比例",
+    "payment_standard": "支付标准",
+}
+
+
+def _where(path: str) -> str:
+    """An error's field as people name it (labels.field); a file keeps its name, and a part
+    of it is named after it (`m.csv: header` -> m.csv·表头)."""
+    from gongji.labels import field
+
+    file, sep, part = path.partition(": ")
+    if not FILE.search(file):
+        return field(path)
+    return f"{file}·{PARTS.get(part) or field(part)}" if sep else file
+
+
 def bad_rows(exc: "BadRows") -> NoReturn:
-    """A file's bad rows, each on a line of stderr, then what was done (nothing); exit 2."""
+    """A file's bad rows, each on a line of stderr (Chinese, then the English), then what
+    was done (nothing); exit 2."""
     for error in exc.errors:
-        typer.echo(error.replace("\n", " "), err=True)
+        typer.echo(row_error(error.replace("\n", " ")), err=True)
     fail(exc)
+
+
+# a bad row as the readers write it: `line 3.type: reason` (csvfile), `cat.csv: row 2: class:
+# reason` (the catalogue), `line 6: reason` (the row as a whole)
+ROW = re.compile(
+    r"(?:(?P<file>\S+): )?(?:line|row) (?P<n>\d+)"
+    r"(?:(?:\.|: )(?P<field>[\w.\[\]]+))?: (?P<reason>.*)"
+)
+
+
+def row_error(text: str) -> str:
+    """A bad row's `line 3.type: reason` as 第3行·人员类别：<the reason in Chinese>, with the
+    English after it in brackets."""
+    from gongji.labels import field, reason_zh
+
+    row = ROW.fullmatch(text)
+    if row is None:
+        return text
+    name = row["field"]
+    where = f"{row['file'] or ''} 第{row['n']}行".lstrip()
+    where += f"·{PARTS.get(name) or field(name)}" if name else ""
+    return f"{where}：{reason_zh(row['reason'])} ({text})"
 
 
 def emit(result: object) -> None:

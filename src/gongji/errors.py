@@ -1,6 +1,7 @@
 """Errors people and programs can act on: a stable code, the field, and the reason.
 
-Bad input never produces a traceback: commands print `field: reason` on one line and exit 2.
+Bad input never produces a traceback: commands print one line, the field and the reason in
+Chinese and then `field: reason` in brackets (commands.fail), and exit 2.
 Every code is in `CATALOGUE`, with a Chinese and an English message and the HTTP status it
 takes: programs read the code, people read the messages, which name the field. A client
 mistake is a 4xx (or, on the national endpoint, `infcode` -1); never a 500.

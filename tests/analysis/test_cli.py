@@ -133,3 +133,32 @@ def test_the_first_replay_says_it_compiles_and_how_long_it_took(data, tmp_path, 
     later = runner.invoke(app, [*args, "--out", str(tmp_path / "later")])
     assert later.exit_code == 0, later.output
     assert "compil" not in later.stderr
+
+
+def test_replays_totals_are_printed_in_chinese(monkeypatch):
+    """The totals table of `gongji replay --set`: the region, 基线 beside 改革方案, each measure
+    by its Chinese name, amounts in yuan with thousands separators."""
+    import io
+
+    from rich.console import Console
+
+    from gongji.analysis import cli
+
+    printed = io.StringIO()
+    monkeypatch.setattr(cli, "out", lambda: Console(file=printed, width=80))
+    totals = {"visits": 2, "refused": 0, "total": "15800.00", "fund_pay": "75.00"}
+    reform = {**totals, "fund_pay": "0.00"}
+    cli._print_totals(
+        {
+            "region": "kaifeng",
+            "visit_count": 2,
+            "scenarios": {"baseline": {"totals": totals}, "reform": {"totals": reform}},
+        }
+    )
+    text = printed.getvalue()
+    assert "开封市：2 次就诊" in text
+    assert re.search(r"基线\s.*改革方案", text)
+    assert re.search(r"医疗费总额\s.*15,800\.00\s.*15,800\.00", text)
+    assert re.search(r"统筹基金支出\s.*75\.00\s.*0\.00", text)
+    assert "就诊人次" in text and "未予结算人次" in text
+    assert not re.search(r"fund_pay|baseline|reform|visits", text)

@@ -40,4 +40,6 @@ def test_a_reform_file_of_any_name_replays_beside_its_regions_pack(tmp_path):
 def test_replay_without_a_region_or_a_pack_asks_for_one(tmp_path):
     result = runner.invoke(app, ["replay", str(tmp_path / "visits.parquet")])
     assert result.exit_code == 2
-    assert result.stderr.strip() == ("--region: required (or a --pack file, whose region it reads)")
+    assert result.stderr.strip() == (
+        "--region：必填 (--region: required (or a --pack file, whose region it reads))"
+    )

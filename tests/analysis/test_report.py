@@ -128,7 +128,9 @@ def test_report_shows_differences_to_the_fen(tmp_path):
     chronic = re.search(r"<tr><th>门诊慢性病 Chronic</th>(.*?)</tr>", page).group(1)
     assert re.findall(r"<td[^>]*>(.*?)</td>", chronic) == ["0.00", "10.00", "+10.00", "—"]
     assert "general.annual_cap.employee = 3000" in page
-    assert "统筹基金支出 Fund pay" in page and "kaifeng@2023-01-01" in page
+    assert "统筹基金支出 Fund pay" in page
+    # the policy version as people name it, its id kept beside it
+    assert "<td>开封市 2023-01-01 起施行 (kaifeng@2023-01-01)</td>" in page
     assert "<td>开封市 kaifeng</td>" in page  # the region's name from the term table
 
 

@@ -70,10 +70,16 @@ def test_init_add_settle_retry_cancel_check(tmp_path):
         "T2",
         stdin=visit.replace("level3", "level9").replace("V1", "V2"),
     )
-    assert bad.returncode == 2 and bad.stderr.startswith("visit.level:")
+    assert (
+        bad.returncode == 2
+        and bad.stderr.startswith("就诊·机构级别：")
+        and "(visit.level:" in bad.stderr
+    )
     assert gongji(tmp_path, "cancel", "T1").returncode == 0
     checked = gongji(tmp_path, "db", "check")
-    assert checked.returncode == 0 and "consistent" in checked.stdout
+    assert (
+        checked.returncode == 0 and "账目一致" in checked.stdout and "consistent" in checked.stdout
+    )
 
 
 def test_import_credit_show_and_a_bad_import(tmp_path):
@@ -89,10 +95,12 @@ def test_import_credit_show_and_a_bad_import(tmp_path):
         csv("bad.csv", "region,id,type\nkaifeng,A,employee\nkaifeng,B,nobody\nkaifeng,C,retiree\n"),
     )
     assert bad.returncode == 2
-    assert bad.stderr.splitlines()[0].startswith("line 3.type:")
+    assert bad.stderr.splitlines()[0].startswith("第3行·人员类别：不认识的取值 'nobody'")
+    assert "(line 3.type: unknown value 'nobody'" in bad.stderr.splitlines()[0]
     assert "nothing imported" in bad.stderr
     shown = gongji(tmp_path, "member", "show", "A")
-    assert shown.returncode == 2 and shown.stderr.startswith("member_id: unknown member A")
+    assert shown.returncode == 2
+    assert shown.stderr == "个人编号：没有这个参保人 (member_id: unknown member A)\n"
 
     members = csv(
         "m.csv", "region,id,type,account_balance\nkaifeng,A,employee,0\nkaifeng,R,retiree,5.00\n"
@@ -113,11 +121,11 @@ def test_import_credit_show_and_a_bad_import(tmp_path):
         tmp_path, "account", "premium", "A", "--amount", "30", "--purpose", "fitness",
         "--on", "2023-03-20", "--op", "OP1",
     )  # fmt: skip
-    assert premium.returncode == 2 and premium.stderr.startswith("purpose: a kaifeng account")
+    assert premium.returncode == 2 and "(purpose: a kaifeng account" in premium.stderr
     resident = ["account", "premium", "A", "--amount", "30", "--purpose", "family_resident_premium",
                 "--on", "2023-03-20", "--op", "OP2"]  # fmt: skip
     unnamed = gongji(tmp_path, *resident)  # KF-17: a resident premium is a relative's
-    assert unnamed.returncode == 2 and unnamed.stderr.startswith("beneficiary: required")
+    assert unnamed.returncode == 2 and "(beneficiary: required" in unnamed.stderr
     paid = gongji(tmp_path, *resident, "--beneficiary", "parent", "--relative", "李四")
     assert paid.returncode == 0, paid.stderr
     assert json.loads(paid.stdout)["beneficiary"] == "parent"
@@ -150,17 +158,29 @@ def test_demo_prepares_a_store_and_settles_the_sample_visits(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("D1  total 250.00  fund 75.00  account 125.00  cash 50.00")
-    assert any("token for H41020000001:" in line for line in lines)
+    assert lines[0].startswith("D1  总额 250.00  统筹 75.00  账户 125.00  现金 50.00")
+    assert "(开封市 2023-01-01 起施行; KF-9a" in lines[0]
+    assert any("H41020000001 的令牌 (token): " in line for line in lines)
     # what an HIS integrator needs: the hospital's signing, a member's ID number (issue 18)
-    assert any(line.startswith("an HIS's signing for H41020000001: paasid ") for line in lines)
-    assert "sample member KF0001 (张三): ID number 410202198801150014" in lines
+    assert any(
+        line.startswith("H41020000001 的 HIS 签名凭据 (an HIS's signing): paasid ")
+        for line in lines
+    )
+    assert (
+        "示例参保人 (sample member) KF0001（张三）：身份证号 (ID number) 410202198801150014"
+        in lines
+    )
     # every demo member, with the ID number and card a hospital would identify them by
     assert (
-        "  KF0002  李四  kaifeng  retiree  ID number 410203195506200114  card DEMOCARD0002" in lines
+        "  KF0002  李四  开封市 kaifeng  退休人员  身份证号 ID number 410203195506200114"
+        "  社保卡 card DEMOCARD0002"
+    ) in lines
+    assert (
+        "  XS0001  赵六  西双版纳州 xishuangbanna  在职职工  身份证号 ID number 53280119850912034X"
+        in lines
     )
-    assert "  XS0001  赵六  xishuangbanna  employee  ID number 53280119850912034X" in lines
-    (console,) = [line for line in lines if line.startswith("console login: user admin")]
+    login = "管理后台登录 (console login)：用户名 user admin  密码 password "
+    (console,) = [line for line in lines if line.startswith(login)]
     demo_store = store.connect(f"sqlite:///{tmp_path / 'd.db'}")
     assert console_auth.login(demo_store, "admin", console.split("password ")[1]) is not None
     demo_store.dispose()
@@ -192,7 +212,8 @@ def test_family_bind_import_unbind(tmp_path):
     bad = gongji(
         tmp_path, "family", "bind", "K1", "K2", "--relationship", "cousin", "--from", "2023-02-01"
     )
-    assert bad.returncode == 2 and bad.stderr.startswith("binding.relationship:")
+    assert bad.returncode == 2 and bad.stderr.startswith("家庭共济绑定·关系：")
+    assert "(binding.relationship:" in bad.stderr
     ended = gongji(tmp_path, "family", "unbind", "K1", "K2", "--on", "2023-03-01")
     assert json.loads(ended.stdout)["valid_to"] == "2023-02-28"
     family = json.loads(gongji(tmp_path, "member", "show", "K1").stdout)["family"]

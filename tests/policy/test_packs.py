@@ -249,6 +249,5 @@ def test_cli_shows_and_compares_packs(tmp_path):
         timeout=60,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip().startswith(
-        "kaifeng.yaml: versions[0].general.ratio.employee.level3:"
-    )
+    assert proc.stderr.startswith("kaifeng.yaml·versions第1项·general·ratio·employee·level3：")
+    assert "(kaifeng.yaml: versions[0].general.ratio.employee.level3: " in proc.stderr

@@ -49,7 +49,8 @@ def generate(
     year: int = typer.Option(..., "--year", help="The year of visits."),
     seed: int = typer.Option(1, "--seed", min=0, help="Same seed, same data."),
 ) -> None:
-    """Synthetic data (合成数据): a population and a year of its visits, as Parquet."""
+    """生成合成数据。
+    Synthetic data (合成数据): a population and a year of its visits, as Parquet."""
     _analysis_installed()
     from gongji import policy
     from gongji.analysis.generate import generate as run
@@ -63,7 +64,9 @@ def generate(
             )
     except (InputError, ValueError) as exc:
         fail(exc if isinstance(exc, InputError) else InputError("generate", str(exc)))
-    out().print(f"{n:,} members, {visits:,} visits -> {out_dir}")
+    out().print(
+        f"{n:,} 名参保人，{visits:,} 次就诊 -> {out_dir} ({n:,} members, {visits:,} visits)"
+    )
 
 
 def replay(
@@ -86,7 +89,8 @@ def replay(
     master: str = typer.Option("local[*]", "--master", help="Spark master (with --spark)."),
     partitions: int = typer.Option(8, "--partitions", min=1, help="Spark partitions."),
 ) -> None:
-    """Replay visits under the policy (回放测算); with --set or --pack, beside a reform."""
+    """回放测算（可与改革方案对比）。
+    Replay visits under the policy (回放测算); with --set or --pack, beside a reform."""
     _analysis_installed()
     from gongji import policy
     from gongji.analysis import kernel
@@ -137,7 +141,10 @@ def replay(
     except InputError as exc:
         fail(exc)
     _print_totals(aggregates)
-    out().print(f"results and aggregates.json in {out_dir}; `gongji report {out_dir}` draws them")
+    out().print(
+        f"结果与 aggregates.json 已写入 {out_dir}；`gongji report {out_dir}` 生成报告"
+        f" (results and aggregates.json in {out_dir}; `gongji report {out_dir}` draws them)"
+    )
 
 
 def _compiling(compile_kernel) -> None:
@@ -170,22 +177,32 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def _print_totals(aggregates: dict) -> None:
+    """The scenarios' totals side by side, in Chinese (开封市：2 次就诊; 基线, 改革方案), amounts
+    in yuan with thousands separators."""
     from rich.table import Table
 
+    from gongji.analysis.report import FIGURE_NAMES, SCENARIO_NAMES
+    from gongji.labels import label
+    from gongji.money import fmt_grouped
+
     scenarios = aggregates["scenarios"]
-    table = Table(title=f"{aggregates['region']}: {aggregates['visit_count']:,} visits")
-    table.add_column("")
+    count = aggregates["visit_count"]
+    table = Table(title=f"{label(aggregates['region'])}：{count:,} 次就诊", title_justify="left")
+    table.add_column("项目")
     for name in scenarios:
-        table.add_column(name, justify="right")
+        table.add_column(SCENARIO_NAMES.get(name, (name,))[0], justify="right")
     for measure in next(iter(scenarios.values()))["totals"]:
-        table.add_row(measure, *(str(s["totals"][measure]) for s in scenarios.values()))
+        cells = (s["totals"][measure] for s in scenarios.values())
+        figures = (f"{v:,}" if isinstance(v, int) else fmt_grouped(v) for v in cells)
+        table.add_row(FIGURE_NAMES.get(measure, (label(measure),))[0], *figures)
     out().print(table)
 
 
 def report(
     folder: Path = typer.Argument(..., help="A replay's --out folder (with aggregates.json)."),
 ) -> None:
-    """Fund-impact report (基金影响报告): report.html with charts, and the charts as PNG."""
+    """基金影响报告。
+    Fund-impact report (基金影响报告): report.html with charts, and the charts as PNG."""
     _analysis_installed()
     from gongji.analysis.report import write_report
 
@@ -193,4 +210,4 @@ def report(
         path = write_report(folder)
     except InputError as exc:
         fail(exc)
-    out().print(f"{path} (charts in {folder / 'charts'})")
+    out().print(f"报告：{path}，图表在 {folder / 'charts'} (report; charts in {folder / 'charts'})")

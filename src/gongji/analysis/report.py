@@ -32,6 +32,7 @@ from gongji.analysis.aggregates_file import (
 )
 from gongji.errors import InputError
 from gongji.labels import label as term
+from gongji.labels import version
 from gongji.money import fmt_grouped, to_yuan
 
 SCENARIOS = ("baseline", "reform")  # display order; the difference is reform − baseline
@@ -362,11 +363,17 @@ def _header(aggregates: BaselineAndReform, scenarios: Scenarios) -> list[tuple[s
         ]
         label = _label(SCENARIO_NAMES, name)
         rows += [
-            (f"{label}: 政策版本 Policy", ", ".join(s.policy) or "—"),
+            (f"{label}: 政策版本 Policy", "，".join(map(_version, s.policy)) or "—"),
             (f"{label}: 参数调整 Overrides", "; ".join(overrides) or "—"),
             (f"{label}: 政策包 Pack file", s.pack_file or "—"),
         ]
     return rows
+
+
+def _version(version_id: str) -> str:
+    """kaifeng@2023-01-01 -> 开封市 2023-01-01 起施行 (kaifeng@2023-01-01): as people name a
+    policy version, its id kept for whoever looks it up in the pack."""
+    return f"{version(version_id)} ({version_id})"
 
 
 def _totals(scenarios: Scenarios) -> Table:

@@ -7,7 +7,9 @@ import typer
 from gongji.commands import emit, fail, store
 from gongji.errors import InputError
 
-staff_app = typer.Typer(no_args_is_help=True, help="Console staff (经办人员) and their roles.")
+staff_app = typer.Typer(
+    no_args_is_help=True, help="经办人员及其角色 (console staff and their roles)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -29,7 +31,8 @@ def staff_add(
         False, "--password-stdin", help="Read the password from stdin's first line (scripts)."
     ),
 ) -> None:
-    """Add a staff member; recorded in the audit log."""
+    """新增工作人员（记入审计日志）。
+    Add a staff member; recorded in the audit log."""
     from gongji.console import auth
 
     password = _password(password, password_stdin)
@@ -60,7 +63,8 @@ def _password(given: str | None, from_stdin: bool) -> str:
 
 @staff_app.command("disable")
 def staff_disable(username: str = typer.Argument(..., help="Login name.")) -> None:
-    """Disable a staff member and end their sessions; recorded in the audit log."""
+    """停用工作人员并结束其会话（记入审计日志）。
+    Disable a staff member and end their sessions; recorded in the audit log."""
     from gongji.console import auth
 
     try:

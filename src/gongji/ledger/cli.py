@@ -24,11 +24,13 @@ from gongji.commands import (
 from gongji.commands import console as out
 from gongji.errors import InputError
 
-db_app = typer.Typer(no_args_is_help=True, help="The ledger store (GONGJI_DATABASE_URL).")
-member_app = typer.Typer(no_args_is_help=True, help="Members of the scheme.")
-account_app = typer.Typer(no_args_is_help=True, help="Personal accounts (个人账户).")
-year_app = typer.Typer(no_args_is_help=True, help="The insurance year (X-1).")
-family_app = typer.Typer(no_args_is_help=True, help="Family mutual aid (家庭共济) bindings.")
+db_app = typer.Typer(
+    no_args_is_help=True, help="账本数据库 (the ledger store, GONGJI_DATABASE_URL)."
+)
+member_app = typer.Typer(no_args_is_help=True, help="参保人 (members of the scheme).")
+account_app = typer.Typer(no_args_is_help=True, help="个人账户 (personal accounts).")
+year_app = typer.Typer(no_args_is_help=True, help="医保年度 (the insurance year, X-1).")
+family_app = typer.Typer(no_args_is_help=True, help="家庭共济绑定 (family mutual aid bindings).")
 
 
 def register(app: typer.Typer) -> None:
@@ -44,22 +46,25 @@ def register(app: typer.Typer) -> None:
 
 @db_app.command("init")
 def db_init() -> None:
-    """Create the ledger's tables (the newest schema) in the configured store."""
+    """建库：在所配置的存储中建立账本各表（最新结构）。
+    Create the ledger's tables (the newest schema) in the configured store."""
     from gongji.ledger import store
 
     store.upgrade(store.connect())
-    out().print(f"ready: {store.database_url()}")
+    out().print(f"数据库已就绪 (ready): {store.database_url()}")
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Migrate the store to the newest schema."""
+    """升级账本数据库结构。
+    Migrate the store to the newest schema."""
     db_init()
 
 
 @db_app.command("check")
 def db_check() -> None:
-    """Recompute balances and member states from the journal and settlements; exit 1 on
+    """账目核对：由流水与结算重算余额和参保状态。
+    Recompute balances and member states from the journal and settlements; exit 1 on
     any difference."""
     from gongji.ledger import check
 
@@ -68,7 +73,10 @@ def db_check() -> None:
         typer.echo(problem, err=True)
     if found:
         raise typer.Exit(1)
-    out().print("ledger consistent: entries balance, balances and member states recompute")
+    out().print(
+        "账目一致：分录借贷平衡，余额与参保状态可由流水重算 (ledger consistent: entries balance,"
+        " balances and member states recompute)"
+    )
 
 
 @member_app.command("add")
@@ -76,7 +84,8 @@ def member_add(
     region: str = typer.Argument(..., help="Policy pack id."),
     member_file: str = typer.Argument(..., help="Member YAML/JSON (as in a scenario), or -."),
 ) -> None:
-    """Register a member, with their opening account balance."""
+    """登记参保人及其个人账户期初余额。
+    Register a member, with their opening account balance."""
     from gongji.ledger import members
 
     run(lambda db: {"added": members.add_member(db, region, document(member_file))})
@@ -84,7 +93,8 @@ def member_add(
 
 @member_app.command("show")
 def member_show(member_id: str = typer.Argument(..., help="Member id.")) -> None:
-    """A member: record, balances, this year's accumulators, earlier years, family."""
+    """查询参保人：登记信息、余额、本年度累计、往年、家庭共济。
+    A member: record, balances, this year's accumulators, earlier years, family."""
     from gongji.ledger import views
 
     run(views.member_show, member_id)
@@ -98,7 +108,8 @@ def member_retire(
         None, "--retired-from", help="Day retiree benefits start, where not the pack's (KF-12)."
     ),
 ) -> None:
-    """The retirement switch (X-2, JMS-10b, KF-16, NY-11): the pack gives when it takes
+    """办理退休（退休待遇切换）。
+    The retirement switch (X-2, JMS-10b, KF-16, NY-11): the pack gives when it takes
     effect from the processing day, unless the day retiree benefits start is given."""
     from gongji.ledger import members
 
@@ -114,7 +125,8 @@ def import_records(
         ..., exists=True, dir_okay=False, help="CSV with a header (UTF-8, or GBK as Excel saves)."
     ),
 ) -> None:
-    """Import records from CSV, all or nothing; every bad row is reported by its line."""
+    """从 CSV 导入记录：全部导入或全部不导入，逐行报告错误。
+    Import records from CSV, all or nothing; every bad row is reported by its line."""
     from gongji.ledger import imports
 
     db = store()
@@ -127,7 +139,19 @@ def import_records(
         bad_rows(exc)
     except InputError as exc:
         fail(exc)
-    out().print(f"imported {count} {kind}")
+    out().print(f"已导入 {count} {IMPORTED.get(kind, kind)} (imported {count} {kind})")
+
+
+# what an import brought in, counted as Chinese counts it (the kinds of imports.read)
+IMPORTED = {
+    "members": "名参保人",
+    "institutions": "家定点机构",
+    "contributions": "条缴费记录",
+    "bindings": "条家庭共济绑定",
+    "filings": "条异地就医备案",
+    "stays": "条住院记录",
+    "arrears": "条欠费记录",
+}
 
 
 def settle(
@@ -135,7 +159,8 @@ def settle(
     member: str = typer.Option(..., "--member", help="Member id."),
     txn: str = typer.Option(..., "--txn", help="Transaction id: a retry returns the first result."),
 ) -> None:
-    """Settle one visit against the store, exactly once."""
+    """结算一次就诊（同一流水号只结算一次）。
+    Settle one visit against the store, exactly once."""
     from gongji.ledger import settlement
 
     def settled(db) -> dict:
@@ -146,7 +171,8 @@ def settle(
 
 
 def cancel(txn: str = typer.Argument(..., help="Transaction id of the settlement.")) -> None:
-    """Cancel a member's latest settlement; accumulators and account restored to the fen."""
+    """撤销结算：累计额与个人账户按分恢复。
+    Cancel a member's latest settlement; accumulators and account restored to the fen."""
     from gongji.ledger import settlement
 
     run(settlement.cancel, txn)
@@ -154,7 +180,8 @@ def cancel(txn: str = typer.Argument(..., help="Transaction id of the settlement
 
 @account_app.command("show")
 def account_show(member_id: str = typer.Argument(..., help="Member id.")) -> None:
-    """The account's balance, frozen amount and journal."""
+    """个人账户：余额、封存金额与流水。
+    The account's balance, frozen amount and journal."""
     from gongji.ledger import views
 
     run(views.account_show, member_id)
@@ -165,14 +192,16 @@ def account_credit(
     region: str = typer.Argument(..., help="Policy pack id."),
     month: str = typer.Argument(..., help="YYYY-MM"),
 ) -> None:
-    """Monthly crediting (X-4): contributions paid for the month, retirees' standard."""
+    """个人账户按月划入。
+    Monthly crediting (X-4): contributions paid for the month, retirees' standard."""
     first = first_of_month(month, "month")
     batch("crediting", lambda db, tick: accounts().credit_month(db, region, first, tick))
 
 
 @account_app.command("back-credit")
 def account_back_credit(region: str = typer.Argument(..., help="Policy pack id.")) -> None:
-    """Credit the difference where a month's standard is now higher than credited (JMS-10a)."""
+    """个人账户补划（划入标准提高后的差额）。
+    Credit the difference where a month's standard is now higher than credited (JMS-10a)."""
     batch("back-credit", lambda db, tick: accounts().back_credit(db, region, tick))
 
 
@@ -190,7 +219,8 @@ def account_premium(
     ),
     relative: str | None = typer.Option(None, "--relative", help="The relative's id or name."),
 ) -> None:
-    """Pay a premium from the account, for a purpose and a person the region allows (X-4,
+    """个人账户代缴保费。
+    Pay a premium from the account, for a purpose and a person the region allows (X-4,
     KF-17; frozen where the pack freezes it: XSBN-26)."""
     run(
         accounts().pay_premium,
@@ -208,13 +238,15 @@ def account_premium(
 def account_transfer_frozen(
     today: str = typer.Option(..., "--today", help="The run's day (by the 10th: XSBN-26)."),
 ) -> None:
-    """Transfer every premium frozen before this month."""
+    """划转本月之前封存的代缴保费。
+    Transfer every premium frozen before this month."""
     run(accounts().settle_freezes, day(today, "today"))
 
 
 @account_app.command("release")
 def account_release(freeze_id: int = typer.Argument(..., help="Freeze id.")) -> None:
-    """Give a frozen premium back to the account (not collected)."""
+    """解除封存，退回个人账户。
+    Give a frozen premium back to the account (not collected)."""
     run(accounts().release_freeze, freeze_id)
 
 
@@ -226,7 +258,8 @@ def account_close(
     ),
     on: str = typer.Option(..., "--on", help="Day."),
 ) -> None:
-    """Pay out or transfer the balance in one sum and close the member (JMS-12, KF-18, ...)."""
+    """个人账户注销：余额一次性支付或转移。
+    Pay out or transfer the balance in one sum and close the member (JMS-12, KF-18, ...)."""
     run(accounts().close_account, member_id, reason, day(on, "on"))
 
 
@@ -238,7 +271,8 @@ def family_bind(
     start: str = typer.Option(..., "--from", help="First day."),
     end: str = typer.Option(None, "--to", help="Last day (default: until unbound)."),
 ) -> None:
-    """Let a relative's visits draw on the holder's account where the pack allows it."""
+    """家庭共济绑定：使用人就医由授权人个人账户支付。
+    Let a relative's visits draw on the holder's account where the pack allows it."""
     from gongji.ledger import family
 
     doc = {"holder": holder, "user": user, "relationship": relationship, "from": start}
@@ -251,7 +285,8 @@ def family_unbind(
     user: str = typer.Argument(..., help="The user (使用人)."),
     on: str = typer.Option(..., "--on", help="The first day the binding no longer holds."),
 ) -> None:
-    """End a binding: visits from `--on` draw on the holder's account no more."""
+    """解除家庭共济绑定。
+    End a binding: visits from `--on` draw on the holder's account no more."""
     from gongji.ledger import family
 
     run(family.end_binding, {"holder": holder, "user": user, "on": on})
@@ -259,7 +294,8 @@ def family_unbind(
 
 @year_app.command("rollover")
 def year_rollover(year: int = typer.Argument(..., help="The new year.")) -> None:
-    """Keep last year's accumulators and start every member's new year (X-1)."""
+    """年度结转：保留上年累计，开启新年度。
+    Keep last year's accumulators and start every member's new year (X-1)."""
     from gongji.ledger import year as year_ops
 
     run(year_ops.rollover, checked_year(year))

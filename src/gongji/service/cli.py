@@ -11,7 +11,7 @@ from gongji.commands import emit, fail, run, store
 from gongji.errors import InputError
 from gongji.money import fmt
 
-credential_app = typer.Typer(no_args_is_help=True, help="Credentials for the service.")
+credential_app = typer.Typer(no_args_is_help=True, help="服务凭证 (credentials for the service).")
 
 
 def register(app: typer.Typer) -> None:
@@ -24,44 +24,58 @@ def demo(
     path: Path = typer.Option(Path("gongji-demo.db"), "--db", help="The demo store (replaced)."),
     no_serve: bool = typer.Option(False, "--no-serve", help="Prepare and settle; do not serve."),
 ) -> None:
-    """A demo on the embedded store: sample institutions and members, three visits settled,
+    """演示：示例机构与参保人，结算三次就诊，然后启动服务。
+    A demo on the embedded store: sample institutions and members, three visits settled,
     then the service on 127.0.0.1:8000 (Ctrl-C stops it)."""
     import os
 
     from gongji.demo import CONSOLE_USER, HOSPITAL, prepare, sample_member
+    from gongji.labels import version
 
     issued, answers, password = prepare(path)
     token = issued.token
     for a in answers:
         out().print(
-            f"{a.visit_id}  total {fmt(a.total)}  fund {fmt(a.fund_pay)}  account "
-            f"{fmt(a.account_pay)}  cash {fmt(a.cash_pay)}  ({a.policy_version}; "
+            f"{a.visit_id}  总额 {fmt(a.total)}  统筹 {fmt(a.fund_pay)}  账户 "
+            f"{fmt(a.account_pay)}  现金 {fmt(a.cash_pay)}  ({version(a.policy_version)}; "
             + ", ".join(s.rule for s in a.trace)
             + ")",
             soft_wrap=True,
         )
-    out().print(f"store: sqlite:///{path}   token for {HOSPITAL}: {token}", soft_wrap=True)
     out().print(
-        f"an HIS's signing for {HOSPITAL}: paasid {issued.paasid}  secret {issued.secret}"
-        f"  (credential {issued.id}: gongji credential list, revoke)",
+        f"数据库 (store): sqlite:///{path}   {HOSPITAL} 的令牌 (token): {token}", soft_wrap=True
+    )
+    out().print(
+        f"{HOSPITAL} 的 HIS 签名凭据 (an HIS's signing): paasid {issued.paasid}  secret "
+        f"{issued.secret}  (凭证 credential {issued.id}：gongji credential list, revoke)",
         soft_wrap=True,
+        markup=False,
     )
     member = sample_member()
     out().print(
-        f"sample member {member['id']} ({member['name']}): ID number {member['certno']}",
+        f"示例参保人 (sample member) {member['id']}（{member['name']}）："
+        f"身份证号 (ID number) {member['certno']}",
         soft_wrap=True,
     )
     _print_members()
-    out().print(f"console login: user {CONSOLE_USER}  password {password}", soft_wrap=True)
+    out().print(
+        f"管理后台登录 (console login)：用户名 user {CONSOLE_USER}  密码 password {password}",
+        soft_wrap=True,
+        markup=False,
+    )
     if no_serve:
         return
     from gongji.demo import signed_1101
 
-    out().print("try, as a hospital's HIS would (signed 1101 by the ID number):", soft_wrap=True)
+    out().print(
+        "试一试，像医院 HIS 那样签名调用 1101（按身份证号）(try, as a hospital's HIS would):",
+        soft_wrap=True,
+    )
     print(signed_1101(issued, member["certno"], "http://127.0.0.1:8000"), flush=True)
     out().print(
-        "try: curl -s localhost:8000/v1/visits -H 'Authorization: Bearer "
-        f"{token}'   (docs: http://127.0.0.1:8000/docs, console: http://127.0.0.1:8000/console/)",
+        "试一试 (try): curl -s localhost:8000/v1/visits -H 'Authorization: Bearer "
+        f"{token}'   (接口文档 docs: http://127.0.0.1:8000/docs，管理后台 console: "
+        "http://127.0.0.1:8000/console/)",
         soft_wrap=True,
     )
     os.environ["GONGJI_DATABASE_URL"] = f"sqlite:///{path}"
@@ -72,12 +86,14 @@ def _print_members() -> None:
     """Every demo member, with the ID number and card a hospital would identify them by (a
     line each: a table would cut the numbers short in a narrow terminal or a log)."""
     from gongji.demo import sample_members
+    from gongji.labels import label
 
-    out().print("演示参保人 demo members (id, name, region, type, ID number, card):")
+    out().print("演示参保人 demo members (编号、姓名、统筹地区、人员类别、身份证号、社保卡号):")
     for m in sample_members():
-        card = f"  card {m['card_no']}" if m["card_no"] else ""
+        card = f"  社保卡 card {m['card_no']}" if m["card_no"] else ""
         out().print(
-            f"  {m['id']}  {m['name']}  {m['region']}  {m['type']}  ID number {m['certno']}{card}",
+            f"  {m['id']}  {m['name']}  {label(m['region'])} {m['region']}  {label(m['type'])}  "
+            f"身份证号 ID number {m['certno']}{card}",
             soft_wrap=True,
             markup=False,
         )
@@ -86,7 +102,8 @@ def _print_members() -> None:
 def serve(
     workers: int = typer.Option(1, "--workers", help="Processes (each with its own writer)."),
 ) -> None:
-    """Run the HTTP service (GONGJI_HOST, GONGJI_PORT, GONGJI_DATABASE_URL, ...)."""
+    """启动 HTTP 服务。
+    Run the HTTP service (GONGJI_HOST, GONGJI_PORT, GONGJI_DATABASE_URL, ...)."""
     import uvicorn
 
     from gongji.service.settings import from_env
@@ -114,7 +131,8 @@ def credential_issue(
     paasid: str = typer.Option(None, "--paasid", help="Its x-tif-paasid (default: a new one)."),
     secret: str = typer.Option(None, "--secret", help="Its signing secret (default: new)."),
 ) -> None:
-    """Issue a credential; the token is printed once and stored only as a hash. The paasid
+    """签发凭证（令牌只显示一次）。
+    Issue a credential; the token is printed once and stored only as a hash. The paasid
     and secret an HIS signs its requests with (x-tif-* headers) go to stderr (or, with
     --json, all three to stdout: {"institution", "token", "paasid", "secret"})."""
     from gongji.service import auth
@@ -134,7 +152,7 @@ def credential_issue(
         return
     typer.echo(issued.token)
     typer.echo(
-        f"credential {issued.id}  paasid: {issued.paasid}  secret: {issued.secret}", err=True
+        f"凭证 credential {issued.id}  paasid: {issued.paasid}  secret: {issued.secret}", err=True
     )
 
 
@@ -143,7 +161,8 @@ def credential_list(
     institution: str = typer.Option(None, "--institution", help="Only this institution's."),
     as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
 ) -> None:
-    """The credentials issued (id, institution, label, paasid, issued, revoked): the id is
+    """凭证列表（编号供 revoke 使用；不显示令牌和密钥）。
+    The credentials issued (id, institution, label, paasid, issued, revoked): the id is
     what `credential revoke` takes. Tokens and secrets are never shown."""
     from gongji.service import auth
 
@@ -153,6 +172,14 @@ def credential_list(
     ]
     if as_json:
         emit(listed)
+        return
+    if not listed:
+        whose = f"机构 {institution} " if institution else ""
+        typer.echo(
+            f"{whose}尚无凭证：用 gongji credential issue --institution 机构编码（或 --bureau）"
+            "签发 (no credentials yet: issue one with gongji credential issue --institution CODE"
+            " or --bureau)"
+        )
         return
     heads = ("编号 id", "机构 institution", "名称 label", "paasid", "签发 issued", "吊销 revoked")
     rows = [
@@ -177,7 +204,8 @@ def _time(moment) -> str | None:
 
 @credential_app.command("revoke")
 def credential_revoke(credential_id: int = typer.Argument(..., help="Credential id.")) -> None:
-    """Revoke a credential (refused within a second)."""
+    """吊销凭证。
+    Revoke a credential (refused within a second)."""
     from gongji.service import auth
 
     run(lambda db: auth.revoke(db, credential_id) or {"revoked": credential_id})

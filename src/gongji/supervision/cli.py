@@ -30,7 +30,8 @@ def statements(
     institution: str = typer.Option(None, "--institution", help="Only this institution."),
     config: Path = typer.Option(None, "--config", help="Payment methods (default: payment.yaml)."),
 ) -> None:
-    """Monthly statements (结算单) per institution: what the fund owes, under its payment
+    """机构月度结算单。
+    Monthly statements (结算单) per institution: what the fund owes, under its payment
     method (M-2); every amount sums the journal."""
     from gongji.supervision import payment, present
     from gongji.supervision import statements as S
@@ -53,7 +54,8 @@ def clearing(
     region: str = typer.Argument(..., help="Policy pack id (the insured region)."),
     month: str = typer.Argument(..., help="The month (YYYY-MM)."),
 ) -> None:
-    """Clearing with other regions (M-7): remote care and cross-region account mutual aid."""
+    """跨统筹区清算。
+    Clearing with other regions (M-7): remote care and cross-region account mutual aid."""
     from gongji.supervision import present
     from gongji.supervision.clearing import clearing as cleared
 
@@ -68,7 +70,8 @@ def fund_stats(
     region: str = typer.Argument(..., help="Policy pack id."),
     year: int = typer.Argument(..., help="The year."),
 ) -> None:
-    """Fund statistics (M-1): income, expenditure by category and level, accounts, balances,
+    """基金统计。
+    Fund statistics (M-1): income, expenditure by category and level, accounts, balances,
     month by month."""
     from gongji.supervision import present
     from gongji.supervision.fund import fund_statistics
@@ -90,7 +93,8 @@ def monitor(
         help="Write every alert here: .csv in yuan (amount_yuan), or .parquet in integer fen.",
     ),
 ) -> None:
-    """Monitoring (智能监控): run the rules over settled visits, keep the run and its alerts
+    """智能监控：按规则检查已结算就诊并保存预警。
+    Monitoring (智能监控): run the rules over settled visits, keep the run and its alerts
     in the store (the console lists them), and print them."""
     from gongji.supervision import monitoring, runs
 
@@ -115,7 +119,8 @@ def monitor_measure(
     per_rule: int = typer.Option(40, "--per-rule", min=1, help="Anomalies planted per rule."),
     seed: int = typer.Option(1, "--seed", help="Seed of the planting."),
 ) -> None:
-    """Plant anomalies in generated data; print each rule's recall and false alarms."""
+    """监控规则检出率测量：在合成数据中植入异常。
+    Plant anomalies in generated data; print each rule's recall and false alarms."""
     from rich.table import Table
 
     from gongji.supervision import planted
@@ -189,4 +194,7 @@ def _print_alerts(alerts: "pl.DataFrame", first: date, last: date, run_id: int) 
         line = f"{label(r['rule'])} {r['subject']}  {facts_text(r['evidence'])}"
         out().print(line, highlight=False, markup=False)
     if alerts.height > 20:
-        out().print(f"… 另有 {alerts.height - 20} 条（--out 文件可写出全部）")
+        more = alerts.height - 20
+        out().print(
+            f"另有 {more} 条预警，--out 文件写出全部 (… {more} more; --out FILE writes them all)"
+        )

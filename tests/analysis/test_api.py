@@ -10,6 +10,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -135,3 +136,65 @@ def test_replay_of_csv_loads_neither_pandas_nor_pyarrow_dataset(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.splitlines()[-1].split() == []
     assert (tmp_path / "o" / "aggregates.json").is_file()
+
+
+# An employee in Kaifeng with 300.00 in the account, two level-3 visits in March 2023 (KF-9a,
+# 9d: a deductible of 50.00 a visit, then the fund pays 50%, KF-9b: at most 150.00 a month;
+# the account pays the in-scope share the fund leaves while it lasts (X-5); what is out of
+# scope, and what the account cannot pay, is cash):
+#   V1  250.00, 200.00 in scope: fund 50% × 150 = 75.00, account 50 + 75 = 125.00 (175.00
+#       left), cash 50.00 (out of scope)
+#   V2  400.00, 400.00 in scope: fund 50% × 350 = 175.00, cut to the month's 150 - 75 = 75.00;
+#       the in-scope share left 325.00: account 175.00 (all that is left), cash 150.00
+#   account_pay 300.00, cash_pay 200.00
+ACCOUNT_MEMBERS = "member_id,type,account_balance\nM0001,employee,300.00\n"  # no has_account
+ACCOUNT_VISITS = [("V1", "2023-03-01T10:00:00", "250.00", "200.00"),
+                  ("V2", "2023-03-08T10:00:00", "400.00", "400.00")]  # fmt: skip
+
+
+def _account_files(folder: Path, visit_ids: list[str]) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "members.csv").write_text(ACCOUNT_MEMBERS, encoding="utf-8")
+    lines = ["visit_id,member_id,time,institution,level,category,total,in_scope,remote,"
+             "designated,manual,third_party,internet,use_account"]  # fmt: skip
+    for vid, (_, time, total, in_scope) in zip(visit_ids, ACCOUNT_VISITS, strict=True):
+        lines.append(f"{vid},M0001,{time},H1,level3,general,{total},{in_scope},0,1,0,0,0,1")
+    (folder / "visits.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder / "visits.csv", folder / "members.csv"
+
+
+def test_a_members_csv_without_has_account_has_the_account_calculate_gives(tmp_path):
+    """No has_account column: the member's type decides (an employee in Kaifeng has an
+    account), as in the ledger and `gongji calculate`, not "no account"."""
+    visits, members = _account_files(tmp_path / "d", [v[0] for v in ACCOUNT_VISITS])
+    scenario = {"region": "kaifeng",
+                "member": {"id": "M0001", "type": "employee", "account_balance": "300.00"},
+                "visits": [{"id": vid, "time": time, "institution": "H1", "level": "level3",
+                            "category": "general", "total": total, "in_scope": in_scope,
+                            "use_account": True}
+                           for vid, time, total, in_scope in ACCOUNT_VISITS]}  # fmt: skip
+    (tmp_path / "scenario.json").write_text(json.dumps(scenario), encoding="utf-8")
+    printed = runner.invoke(app, ["calculate", str(tmp_path / "scenario.json"), "--json"])
+    assert printed.exit_code == 0, printed.output
+    calculated = json.loads(printed.stdout, parse_float=Decimal)["visits"]
+    assert [(v["account_pay"], v["cash_pay"]) for v in calculated] == [
+        (Decimal("125.00"), Decimal("50.00")), (Decimal("175.00"), Decimal("150.00"))]  # fmt: skip
+    table = gongji.replay(visits, members, "kaifeng", out=tmp_path / "run")
+    totals = table.filter(dimension="all").row(0, named=True)
+    assert (totals["account_pay"], totals["cash_pay"]) == (Decimal("300.00"), Decimal("200.00"))
+    results = pq.read_table(tmp_path / "run" / "baseline" / "results.parquet").to_pylist()
+    assert [(r["account_pay"], r["cash_pay"]) for r in results] == [(12500, 5000), (17500, 15000)]
+
+
+def test_text_visit_ids_give_the_integer_ids_figures_and_come_back_as_given(tmp_path):
+    """A HIS's visit ids are text ("V1"): the replay does not need them as numbers, and
+    writes them back in results.parquet as they were given."""
+    texts = _account_files(tmp_path / "t", ["V1", "V2"])
+    numbers = _account_files(tmp_path / "n", ["1", "2"])
+    by_text = gongji.replay(*texts, "kaifeng", out=tmp_path / "ot")
+    assert by_text.equals(gongji.replay(*numbers, "kaifeng", out=tmp_path / "on"))
+    text_ids = pq.read_table(tmp_path / "ot" / "baseline" / "results.parquet")
+    assert text_ids.column("visit_id").to_pylist() == ["V1", "V2"]
+    number_ids = pq.read_table(tmp_path / "on" / "baseline" / "results.parquet")
+    assert number_ids.column("visit_id").to_pylist() == [1, 2]
+    assert text_ids.drop_columns("visit_id").equals(number_ids.drop_columns("visit_id"))

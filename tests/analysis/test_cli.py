@@ -80,7 +80,7 @@ def _set(table: pa.Table, column: str, row: int, value) -> pa.Table:
         (lambda t: _set(t, "member_id", 2999, 10**9), "visits[2999].member_id: member 1000000000"),
         (lambda t: _set(t, "member_id", 1200, 1), "visits[1200]: visits must be sorted"),
         (lambda t: _set(t, "category", 10, "dental"), "visits[10].category: unknown value"),
-        (lambda t: t.drop_columns(["in_scope"]), "visits.in_scope: missing column"),
+        (lambda t: t.drop_columns(["in_scope"]), "missing column(s): in_scope (in_scope_fen"),
         # a file that declares a required column nullable is read, up to the missing value
         (lambda t: _set(t, "total", 1500, None), "visits[1500].total: missing"),
     ],

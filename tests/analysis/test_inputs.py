@@ -288,7 +288,7 @@ def test_the_report_says_the_sample_is_weighted(tmp_path):
         (lambda r: r[0].update(level="level9"), "visits[0].level", "unknown value 'level9'"),
         (lambda r: r[2].update(time="2023-13-01 09:00"), "visits[2].time", "'2023-13-01 09:00' is"),
         (lambda r: r[1].update(remote="maybe"), "visits[1].remote", "'maybe' is not a flag"),
-        (lambda r: [x.pop("institution") for x in r], "visits.institution", "missing column"),
+        (lambda r: [x.pop("institution") for x in r], "visits", "missing column(s): institution"),
     ],
 )
 def test_a_bad_csv_value_is_named_by_row_and_column(tmp_path, change, field, reason):
@@ -322,7 +322,7 @@ def test_weights_must_be_whole_members(tmp_path):
     visits, members = write_parquet(tmp_path / "w", weights=[1, -1, 1, 1])
     with pytest.raises(InputError, match=r"members\.weight: member 2's must not be negative"):
         run(visits, members, tmp_path / "o", weight="weight")
-    with pytest.raises(InputError, match=r"members\.nope: missing column"):
+    with pytest.raises(InputError, match=r"members: 缺少的列：nope missing column\(s\): nope"):
         run(visits, members, tmp_path / "o", weight="nope")
     with pytest.raises(InputError, match="weight: must be a whole number"):
         run(visits, members, tmp_path / "o", weight=0)
@@ -359,7 +359,8 @@ def test_the_cli_weights_by_a_number_or_a_column(tmp_path):
         assert written["scenarios"] == by_hand["scenarios"]
     result = CliRunner().invoke(app, ["replay", str(visits), "--region", "kaifeng", "--out",
                                       str(tmp_path / "x"), "--weight", "nope"])  # fmt: skip
-    assert result.exit_code == 2 and "members.nope: missing column" in result.output
+    assert result.exit_code == 2
+    assert "members: 缺少的列：nope missing column(s): nope" in result.output
 
 
 def test_a_csv_may_leave_out_the_columns_that_may_be_empty(tmp_path):
@@ -475,3 +476,74 @@ def test_yuan_as_decimal_in_parquet_gives_the_fen_figures(tmp_path):
         table = table.set_column(i, name, pa.array(yuan, pa.decimal128(12, 2)))
     pq.write_table(table, visits)
     assert without_file(run(visits, members, tmp_path / "po")) == without_file(fen)
+
+
+def test_every_missing_column_is_named_in_one_error(tmp_path):
+    """A file lacking several columns is refused once, naming them all (Chinese first)."""
+    rows = text_id_rows()
+    for r in rows:
+        del r["institution"], r["in_scope"], r["use_account"]
+    _, members = write_parquet(tmp_path / "p", text_ids=True)
+    with pytest.raises(InputError) as refused:
+        run(write_csv(tmp_path / "c", rows), members, tmp_path / "o")
+    assert refused.value.field == "visits"
+    assert refused.value.reason == (
+        "缺少的列：institution、in_scope、use_account missing column(s): institution,"
+        " in_scope (in_scope_fen in fen), use_account"
+    )
+    parquet = tmp_path / "v.parquet"
+    pq.write_table(pq.read_table(tmp_path / "p" / "visits.parquet").drop_columns(
+        ["institution", "in_scope", "use_account"]), parquet)  # fmt: skip
+    with pytest.raises(InputError) as refused:
+        run(parquet, members, tmp_path / "o")
+    assert str(refused.value).startswith("visits: 缺少的列：institution、in_scope、use_account")
+    (tmp_path / "m.csv").write_text("id,kind\nA,employee\n", encoding="utf-8")
+    with pytest.raises(InputError) as refused:
+        run(tmp_path / "p" / "visits.parquet", tmp_path / "m.csv", tmp_path / "o", weight="w")
+    assert str(refused.value) == (
+        "members: 缺少的列：member_id、type、w missing column(s): member_id, type, w"
+    )
+    from gongji.labels import reason_zh
+
+    assert reason_zh(refused.value.reason) == "缺少的列：member_id、type、w"
+
+
+def test_members_without_has_account_have_the_account_their_type_gives(tmp_path):
+    """Left out (CSV or Parquet) or empty: by type, as the ledger decides (Kaifeng: a
+    single-pool member has no account, KF-16; the others have one)."""
+    visits, _ = write_parquet(tmp_path / "p")
+    paying = pq.read_table(visits)  # the visits ask the account to pay
+    at = paying.schema.get_field_index("use_account")
+    pq.write_table(paying.set_column(at, "use_account", pa.array([True] * 3)), visits)
+    table = members_table().drop_columns(["has_account"])
+    table = table.set_column(1, "type", pa.array(["employee", "single_pool", "retiree",
+                                                  "employee"]))  # fmt: skip
+    at = table.schema.get_field_index("account_balance")
+    table = table.set_column(at, "account_balance", pa.array([5_000] * 4, pa.int64()))
+    members = tmp_path / "m.parquet"
+    pq.write_table(table, members)
+    results = pq.read_table(run(visits, members, tmp_path / "o") and
+                            tmp_path / "o" / "baseline" / "results.parquet")  # fmt: skip
+    # A: the 40.00 the fund leaves, from the account (50.00 in it); B: single pool, no
+    # account: the 4.00 the fund leaves in cash; C: 30.00 from the account
+    assert results.column("account_pay").to_pylist() == [4_000, 0, 3_000]
+    assert results.column("cash_pay").to_pylist() == [0, 400, 0]
+    csv = tmp_path / "m.csv"
+    csv.write_text("member_id,type,has_account,account_balance\n1,employee,,50\n"
+                   "2,single_pool,,\n3,retiree,false,50\n4,employee,1,50\n")  # fmt: skip
+    run(visits, csv, tmp_path / "c")
+    from_csv = pq.read_table(tmp_path / "c" / "baseline" / "results.parquet")
+    assert from_csv.column("account_pay").to_pylist() == [4_000, 0, 0]  # C: false, as given
+
+
+def test_a_tiered_type_s_account_must_be_given(tmp_path):
+    """Panzhihua credits flexible workers at tier 1 only (PZH-4a): the type alone does not
+    say whether one has an account, and the replay does not guess."""
+    visits, _ = write_parquet(tmp_path / "p")
+    csv = tmp_path / "m.csv"
+    csv.write_text("member_id,type\n1,employee\n2,flexible\n3,retiree\n4,employee\n")
+    pack = policy.load_region("panzhihua")
+    with pytest.raises(InputError) as refused:
+        replay(visits, csv, [ReplayPolicy("b", pack)], tmp_path / "o")
+    assert refused.value.field == "members.has_account"
+    assert "member 2" in refused.value.reason and "panzhihua" in refused.value.reason

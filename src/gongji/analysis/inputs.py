@@ -1,7 +1,9 @@
 """The replay's input files as it reads them: Parquet or CSV, amounts in fen or in yuan,
-member ids as whole numbers or as text. Every batch of visits comes out in one shape
-(schema.VISITS' columns, amounts int64 fen; member_id int64 or string), and a members CSV
-as the columns of members.parquet, so the rest of the replay sees one kind of file.
+member and visit ids as whole numbers or as text. Every batch of visits comes out in one
+shape (schema.VISITS' columns, amounts int64 fen; member_id and visit_id int64 or string: a
+CSV's visit ids are whole numbers where its first block's all are), and a members CSV as
+the columns of members.parquet, so the rest of the replay sees one kind of file. Columns
+missing are named all in one error.
 
 Which unit an amount is in is said by the column, not guessed from its values:
 
@@ -39,6 +41,7 @@ FEN = "_fen"  # the suffix of an amount's column in fen
 CSV_BLOCK = 16 << 20  # bytes of CSV parsed at once (about 150,000 visits)
 _YUAN = pa.decimal128(18, 2)
 _TEXT = (pa.string(), pa.large_string())
+IDS = ("visit_id", "member_id")  # whole numbers or text, as the file has them
 
 
 def is_csv(path: Path) -> bool:
@@ -47,22 +50,34 @@ def is_csv(path: Path) -> bool:
 
 def check_columns(names: list[str], kinds: dict[str, pa.DataType], what: str = "visits") -> None:
     """The file's columns are the ones the replay reads: each required one present (an
-    amount under one of its two names), of a type it takes (`kinds`: name -> type)."""
+    amount under one of its two names; every one missing named in one error), of a type it
+    takes (`kinds`: name -> type)."""
+    missing = []
     for name in schema.VISITS.names:
-        if name in AMOUNTS:
+        if name in AMOUNTS and not any(n in names for n in (name, name + FEN)):
+            missing.append(f"{name} ({name}{FEN} in fen)")
+        elif name in AMOUNTS:
             _amount_column(name, names, what)
         elif name not in names and name not in schema.OPTIONAL:
-            raise InputError(f"{what}.{name}", "missing column")
+            missing.append(name)
+    if missing:
+        raise missing_columns(what, missing)
     for name, kind in kinds.items():
-        if name == "member_id" and not (pa.types.is_integer(kind) or kind in _TEXT):
-            raise InputError(f"{what}.member_id", f"must be whole numbers or text, not {kind}")
+        if name in IDS and not (pa.types.is_integer(kind) or kind in _TEXT):
+            raise InputError(f"{what}.{name}", f"must be whole numbers or text, not {kind}")
+
+
+def missing_columns(what: str, names: list[str]) -> InputError:
+    """One error naming every column a file lacks (Chinese first, as reason_zh reads it)."""
+    return InputError(what, f"缺少的列：{'、'.join(n.split()[0] for n in names)}"
+                      f" missing column(s): {', '.join(names)}")  # fmt: skip
 
 
 def _amount_column(name: str, names: list[str], what: str) -> str:
     """The column an amount is read from: `name` or `name_fen`, exactly one of them."""
     both = [n for n in (name, name + FEN) if n in names]
     if not both:
-        raise InputError(f"{what}.{name}", f"missing column (in yuan, or {name}{FEN} in fen)")
+        raise missing_columns(what, [f"{name} ({name}{FEN} in fen)"])
     if len(both) == 2:
         raise InputError(f"{what}.{name}", f"give {name} (yuan) or {name}{FEN} (fen), not both")
     return both[0]
@@ -87,7 +102,7 @@ def csv_batches(path: Path, columns: list[str], block: int = CSV_BLOCK) -> Itera
     check_columns(header, {})
     read = source_columns(header, columns)
     kinds = {n: _csv_type(n) for n in read}
-    first = 0
+    first, whole = 0, None  # whole: the visit ids are whole numbers (the first block says)
     try:  # opening reads the first block
         reader = csv.open_csv(
             path,
@@ -105,8 +120,27 @@ def csv_batches(path: Path, columns: list[str], block: int = CSV_BLOCK) -> Itera
             return
         except pa.ArrowInvalid as exc:
             raise _csv_error(exc, path, header, kinds) from None
+        if "visit_id" in batch.schema.names:
+            batch, whole = _visit_ids(batch, first, whole)
         yield shaped(batch, first)
         first += batch.num_rows
+
+
+def _visit_ids(batch: pa.RecordBatch, first: int, whole: bool | None):
+    """A CSV batch with its visit ids as whole numbers where the file's first block's all
+    are (as `gongji generate` writes them), else as text (a HIS's "V1"); and which."""
+    i = batch.schema.get_field_index("visit_id")
+    ids = batch.column(i)
+    if whole is None:
+        whole = _converts(ids, pa.int64())
+    if not whole:
+        return batch, whole
+    if not _converts(ids, pa.int64()):
+        row = _first_bad_row(ids, pa.int64())
+        raise InputError(f"visits[{first + row}].visit_id", f"{ids[row].as_py()!r}: the"
+                         " file's first ids are whole numbers: give all as text or all as"
+                         " numbers")  # fmt: skip
+    return batch.set_column(i, "visit_id", ids.cast(pa.int64())), whole
 
 
 def _header(path: Path, what: str = "visits") -> tuple[list[str], str]:
@@ -129,8 +163,8 @@ def _header(path: Path, what: str = "visits") -> tuple[list[str], str]:
 
 def _csv_type(name: str) -> pa.DataType:
     """What a CSV column is read as: text for ids, codes and yuan; the rest typed."""
-    if name in (*AMOUNTS, "member_id"):
-        return pa.string()  # yuan are converted exactly here; ids are compared as given
+    if name in (*AMOUNTS, *IDS):
+        return pa.string()  # yuan are converted exactly here; ids are kept as given
     if name.endswith(FEN):
         return pa.int64()
     if name == "time":  # "08:30:00.000" too; a fraction of a second is refused later
@@ -207,7 +241,9 @@ def shaped(batch: pa.RecordBatch, first: int) -> pa.RecordBatch:
     (the members file says what its ids are: `member_ids`). `first`: its first row."""
     names, arrays = [], []
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
-        if name.endswith(FEN) and name[: -len(FEN)] in AMOUNTS:
+        if name == "visit_id" and column.type != pa.int64():
+            column = column.cast(pa.int64() if pa.types.is_integer(column.type) else pa.string())
+        elif name.endswith(FEN) and name[: -len(FEN)] in AMOUNTS:
             name, column = name[: -len(FEN)], _fen(column, name, first)
         elif name in AMOUNTS and not pa.types.is_integer(column.type):
             column = yuan_to_fen(column, name, first)
@@ -309,7 +345,9 @@ def csv_rows(path: Path) -> int:
 #
 # One row per member, the columns of schema.MEMBERS (the descriptive ones are not read):
 #     member_id, type                        required
-#     has_account, contribution_raised       true/false, 1/0 (empty or left out: false)
+#     has_account                            true/false, 1/0 (empty or left out: by the
+#                                            member's type, from the pack, as the ledger)
+#     contribution_raised                    true/false, 1/0 (empty or left out: false)
 #     retired_from                           a date, 2023-07-01 (empty: none)
 #     account_balance | account_balance_fen  yuan | fen (empty or left out: 0)
 #     chronic_diseases                       codes separated by ";" (empty: none)
@@ -332,9 +370,9 @@ def members_csv(path: Path, extra: list[str]) -> pa.Table:
     import pyarrow.csv as csv
 
     header, encoding = _header(path, "members")
-    for name in ("member_id", "type", *extra):
-        if name not in header:
-            raise InputError(f"members.{name}", "missing column")
+    missing = [name for name in ("member_id", "type", *extra) if name not in header]
+    if missing:
+        raise missing_columns("members", missing)
     if BALANCE in header and BALANCE + FEN in header:
         raise InputError(f"members.{BALANCE}", f"give {BALANCE} (yuan) or {BALANCE}{FEN} (fen)")
     names = [n for n in header if n in MEMBER_CSV or n in extra]
@@ -348,8 +386,9 @@ def members_csv(path: Path, extra: list[str]) -> pa.Table:
     n = table.num_rows
     got = {name: cols.combined(table.column(name)) for name in table.column_names}
     columns = {"member_id": _text_or_integer_ids(got["member_id"]), "type": got["type"]}
-    for flag in ("has_account", "contribution_raised"):
-        columns[flag] = _flags(got.get(flag), flag, n)
+    columns["has_account"] = _flags(got.get("has_account"), "has_account", n, unknown=True)
+    raised = "contribution_raised"
+    columns[raised] = _flags(got.get(raised), raised, n)
     columns["retired_from"] = _dates(got.get("retired_from"), "retired_from", n)
     columns[BALANCE] = _balance(got, n)
     columns["chronic_diseases"] = _split(got.get("chronic_diseases"), n)[0]
@@ -369,11 +408,14 @@ def _text_or_integer_ids(column: pa.Array) -> pa.Array:
         return column
 
 
-def _flags(column: pa.Array | None, name: str, n: int) -> pa.Array:
-    """true/false or 1/0; empty or left out: false."""
+def _flags(column: pa.Array | None, name: str, n: int, unknown: bool = False) -> pa.Array:
+    """true/false or 1/0; empty or left out: false, or where `unknown` null (has_account:
+    the replay decides by the member's type, as the ledger does: MemberTable)."""
     if column is None:
-        return _bools(np.zeros(n, bool))
+        return pa.nulls(n, pa.bool_()) if unknown else _bools(np.zeros(n, bool))
     _check_converts(column, pa.bool_(), f"members[{{}}].{name}")
+    if unknown:
+        return column.cast(pa.bool_())
     return _bools(cols.filled(column.cast(pa.bool_()), 0).astype(bool))
 
 

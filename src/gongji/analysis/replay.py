@@ -27,9 +27,10 @@ took to reach the throughput target (benchmarks/replay.py) is said where it is d
 delta-encoded and uncompressed, batch buffers reused, OpenMP's idle workers not spinning.
 
 results.parquet per scenario, one row per visit in the visits file's order:
-    visit_id, member_id, policy_version, status ("" settled, else the engine's error code:
-    E_NO_POLICY, E_CATEGORY; never for the state's size), member_class, deductible,
-    fund_pay, account_pay, cash_pay, account_balance (after the visit; fen)
+    visit_id, member_id (both as the files give them), policy_version, status ("" settled,
+    else the engine's error code: E_NO_POLICY, E_CATEGORY; never for the state's size),
+    member_class, deductible, fund_pay, account_pay, cash_pay, account_balance (after the
+    visit; fen)
 """
 
 from collections import deque, namedtuple
@@ -109,6 +110,15 @@ RESULTS = pa.schema(
 )
 # The same, where the members' ids are text: the visits' ids as they were given.
 RESULTS_TEXT_IDS = RESULTS.set(1, pa.field("member_id", pa.string(), nullable=False))
+
+
+def results_schema(visit_ids: pa.DataType, text_members: bool) -> pa.Schema:
+    """results.parquet's columns, visit and member ids as the files give them (whole
+    numbers or text: the kernel never reads a visit id, it is written back as it came)."""
+    kind = RESULTS_TEXT_IDS if text_members else RESULTS
+    return kind.set(0, pa.field("visit_id", visit_ids, nullable=False))
+
+
 BATCH_ROWS = 1 << 20  # rows a batch: big enough to amortise, small enough to bound memory
 READ_AHEAD = 4  # batches read ahead of the one decoded
 WRITE_BEHIND = 3  # batches settled and not yet written (the writer is one thread)
@@ -240,15 +250,20 @@ class MemberTable:
     """The members file as the kernel's arrays, indexed by row (sorted by member_id)."""
 
     @classmethod
-    def read(cls, path: Path, weight: "int | str | None" = None) -> "MemberTable":
+    def read(
+        cls, path: Path, weight: "int | str | None" = None, pack: Pack | None = None
+    ) -> "MemberTable":
         """`weight`: the members a member stands for, all alike (a whole number) or each
-        its own (the name of a column of the file); None: each stands for itself."""
+        its own (the name of a column of the file); None: each stands for itself. `pack`:
+        whose rule says which members have an account where the file does not."""
         extra = [weight] if isinstance(weight, str) else []
         if inputs.is_csv(path):
-            return cls(inputs.members_csv(path, extra), weight)
-        return cls(_read_checked(path, MEMBER_COLUMNS, "members", extra), weight)
+            return cls(inputs.members_csv(path, extra), weight, pack)
+        return cls(_read_checked(path, MEMBER_COLUMNS, "members", extra), weight, pack)
 
-    def __init__(self, table: pa.Table, weight: "int | str | None" = None):
+    def __init__(
+        self, table: pa.Table, weight: "int | str | None" = None, pack: Pack | None = None
+    ):
         # ids given as text are kept (`names`, sorted) and the kernel compares their rows
         self.names: pa.Array | None = None
         if pa.types.is_string(table.schema.field("member_id").type):
@@ -265,6 +280,7 @@ class MemberTable:
         self.weight = weight
         self.weights = _weights(table, weight)
         self.types = _codes(table.column("type"), L.MEMBER_TYPES, "members.type")
+        self.accounts = _accounts(table, self.types, pack)
         diseases = table.column("chronic_diseases").combine_chunks()
         encoded = pc.dictionary_encode(diseases.flatten())
         self.disease_names: list[str] = encoded.dictionary.to_pylist()
@@ -278,7 +294,7 @@ class MemberTable:
         retired = table.column("retired_from").cast(pa.int32())  # days since 1970
         # the engine's member_bits of each of the four (has account, raised) pairs
         pairs = np.array([member_bits(a, r) for a in (False, True) for r in (False, True)])
-        pair = 2 * _bools(table.column("has_account")) + _bools(table.column("contribution_raised"))
+        pair = 2 * self.accounts + _bools(table.column("contribution_raised"))
         return Members(
             bits=pairs[pair],
             retiree=(self.types == L.MEMBER_TYPES.index(MemberType.retiree)).astype(np.int64),
@@ -318,6 +334,47 @@ def _by_text_id(table: pa.Table) -> pa.Table:
             dup = ids[int(np.flatnonzero(same)[0])].as_py()
             raise InputError("members.member_id", f"member {dup!r} appears twice")
     return table
+
+
+def _accounts(table: pa.Table, types: np.ndarray, pack: Pack | None) -> np.ndarray:
+    """Whether each member has a personal account (1/0): as the file says, else (the
+    column left out or a cell empty) by the member's type, the rule the ledger and
+    `gongji calculate` apply (model.has_account): no account for the pack's
+    without_account types."""
+    given = cols.combined(table.column("has_account"))
+    if not given.null_count:
+        return _bools(given)
+    by_type = _account_by_type(pack)[types]
+    accounts = np.where(cols.valid(given), _bools(given), by_type)
+    if (accounts < 0).any():
+        member = table.column("member_id")[int(np.flatnonzero(accounts < 0)[0])].as_py()
+        kind = L.MEMBER_TYPES[types[np.flatnonzero(accounts < 0)[0]]].value
+        region = pack.region if pack else "the region"
+        raise InputError(
+            "members.has_account",
+            f"必填 required for member {member!r}: whether a {kind} member has an account"
+            f" in {region} depends on the contribution tier (give has_account)",
+        )
+    return accounts
+
+
+def _account_by_type(pack: Pack | None) -> np.ndarray:
+    """Per member type (L.MEMBER_TYPES' order): 1 has an account, 0 has none (the pack's
+    without_account), -1 the type alone does not say (the pack credits only some tiers of
+    it, PZH-4a, or its versions differ): the file must."""
+    out = np.full(len(L.MEMBER_TYPES), -1, np.int64)
+    if pack is None:
+        return out
+    for i, kind in enumerate(L.MEMBER_TYPES):
+        said = set()
+        for version in pack.versions:
+            credit = getattr(version.crediting, kind.value, None)
+            if kind in version.accounts.without_account:
+                said.add(0)
+            else:  # a tiered credit: the member's tier decides (model.has_account)
+                said.add(-1 if credit is not None and credit.tiers is not None else 1)
+        out[i] = said.pop() if len(said) == 1 else -1
+    return out
 
 
 def _weights(table: pa.Table, weight: "int | str | None") -> np.ndarray:
@@ -395,28 +452,41 @@ def _read_checked(path: Path, expected: pa.Schema, what: str, extra=()) -> pa.Ta
     if not path.is_file():
         raise InputError(what, f"no such file: {path}")
     f = pq.ParquetFile(path)
-    _check_schema(f.schema_arrow, expected, what)
-    for name in extra:
-        if name not in f.schema_arrow.names:
-            raise InputError(f"{what}.{name}", "missing column")
-    table = f.read(columns=[*expected.names, *extra])
+    got = f.schema_arrow
+    missing = [name for name in extra if name not in got.names]
+    _check_schema(got, expected, what, missing)
+    names = [n for n in [*expected.names, *extra] if n in got.names]
+    table = f.read(columns=names)
     if pa.types.is_large_string(table.schema.field("member_id").type):
         table = table.set_column(0, "member_id", table.column("member_id").cast(pa.string()))
+    for name in UNKNOWN_IF_MISSING:  # left out: decided by the member's type (_accounts)
+        if name in expected.names and name not in got.names:
+            table = table.append_column(name, pa.nulls(table.num_rows, expected.field(name).type))
     return table
 
 
 # Columns whose type may differ from the schema's: member ids may be text (the members'
 # and the visits' alike), amounts are read by inputs.py
-_LOOSE = ("member_id", *inputs.AMOUNTS)
+_LOOSE = (*inputs.IDS, *inputs.AMOUNTS)
+# A members file may leave these out (a visits file: schema.OPTIONAL)
+UNKNOWN_IF_MISSING = ("has_account",)
 
 
-def _check_schema(got: pa.Schema, expected: pa.Schema, what: str) -> None:
+def _check_schema(got: pa.Schema, expected: pa.Schema, what: str, missing=()) -> None:
+    """The columns' types; every required column missing (and the `missing` ones the caller
+    found) named in one error."""
+    missing = [*missing]
+    missing[:0] = [
+        f.name
+        for f in expected
+        if got.get_field_index(f.name) < 0 and f.name not in (*inputs.AMOUNTS, *UNKNOWN_IF_MISSING)
+    ]  # an amount may be under its name in fen (inputs.check_columns)
+    if missing:
+        raise inputs.missing_columns(what, missing)
     for f in expected:
         i = got.get_field_index(f.name)
-        if i < 0 and f.name in inputs.AMOUNTS:
-            continue  # under its name in fen (inputs.check_columns)
         if i < 0:
-            raise InputError(f"{what}.{f.name}", "missing column")
+            continue
         kind = got.field(i).type
         if pa.types.is_dictionary(kind):
             kind = kind.value_type
@@ -448,7 +518,7 @@ class Decoded:
     """One batch of visits as the kernel's columns, before any policy is applied."""
 
     first_row: int
-    visit_id: np.ndarray | None  # not read for aggregates only
+    visit_id: pa.Array | None  # int64 or text, as given; not read for aggregates only
     member_id: np.ndarray
     visits: Visits | None  # None once settled: its arrays serve the next batches
     buffers: list[np.ndarray] | None  # those of its arrays that are the decoder's buffers
@@ -525,7 +595,7 @@ class Decoder:
         day = when // L.SECONDS_PER_DAY
         return Decoded(
             first_row=first,
-            visit_id=cols.values(batch.column("visit_id"))
+            visit_id=cols.combined(batch.column("visit_id"))
             if "visit_id" in batch.schema.names
             else None,
             member_id=member_id,
@@ -685,7 +755,7 @@ class Run:
         version = np.where(r.version < 0, len(ids) - 1, r.version)
         return pa.record_batch(
             {
-                "visit_id": cols.numbers(d.visit_id, pa.int64()),
+                "visit_id": d.visit_id,
                 "member_id": self.members.id_column(d.member_id),
                 "policy_version": _coded(version, ids),
                 "status": _coded(r.status, STATUS_VALUES),
@@ -696,7 +766,7 @@ class Run:
                 "cash_pay": cols.numbers(r.cash, pa.int64()),
                 "account_balance": cols.numbers(r.balance, pa.int64()),
             },
-            schema=RESULTS if self.members.names is None else RESULTS_TEXT_IDS,
+            schema=results_schema(d.visit_id.type, self.members.names is not None),
         )
 
 
@@ -780,13 +850,10 @@ def _source(f: pq.ParquetFile, columns: list[str]) -> list[str]:
 def _visits_file(path: Path) -> pq.ParquetFile:
     if not path.is_file():
         raise InputError("visits", f"no such file: {path}")
-    f = pq.ParquetFile(path, read_dictionary=DICTIONARY_COLUMNS)
-    got = f.schema_arrow
-    inputs.check_columns(
-        got.names, {n: got.field(n).type for n in ("member_id",) if n in got.names}
-    )
+    got = pq.read_schema(path)  # (read_dictionary naming a column it lacks: a KeyError)
+    inputs.check_columns(got.names, {n: got.field(n).type for n in inputs.IDS if n in got.names})
     _check_schema(got, schema.VISITS, "visits")
-    return f
+    return pq.ParquetFile(path, read_dictionary=DICTIONARY_COLUMNS)
 
 
 def check_visits(path: Path) -> None:
@@ -852,7 +919,7 @@ def replay(
     with ThreadPoolExecutor(1) as pool:
         loading = pool.submit(load_kernel, visits, scenarios[0])
         try:
-            table = MemberTable.read(members, weight)
+            table = MemberTable.read(members, weight, scenarios[0].pack)
             loading.result()
         except BaseException:
             batches.close()
@@ -862,8 +929,7 @@ def replay(
     out.mkdir(parents=True, exist_ok=True)
     for path in paths:
         path.parent.mkdir(parents=True, exist_ok=True)
-    kind = RESULTS if table.names is None else RESULTS_TEXT_IDS
-    writers = [results_writer(_partial(p), kind) for p in paths]
+    writers: list[pq.ParquetWriter] = []  # opened at the first batch: its ids' types
     finished = False
     try:
         with ThreadPoolExecutor(1) as pool:  # one thread: batches are written in order
@@ -871,6 +937,9 @@ def replay(
             for d, settled in replay_batches(batches, table, runs, ahead=True):
                 if len(pending) == WRITE_BEHIND:
                     pending.popleft().result()
+                if paths and not writers:
+                    kind = results_schema(d.visit_id.type, table.names is not None)
+                    writers = [results_writer(_partial(p), kind) for p in paths]
                 if writers:
                     pending.append(pool.submit(_write, writers, runs, d, settled))
                 else:
@@ -881,6 +950,9 @@ def replay(
         finished = True
     finally:
         batches.close()
+        if paths and not writers:  # no visits: empty results, ids as a visits file's
+            kind = results_schema(pa.int64(), table.names is not None)
+            writers = [results_writer(_partial(p), kind) for p in paths]
         for writer, path in zip(writers, paths, strict=True):
             writer.close()
             if finished:

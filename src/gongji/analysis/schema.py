@@ -7,7 +7,7 @@ the rules do not read: age, sex, contribution base):
     type                 string: employee | retiree | flexible | single_pool
     age, sex             int16, string ("F"/"M")          descriptive
     contribution_base    int64 fen a month                descriptive
-    has_account          bool
+    has_account          bool (null or left out: by type, the pack's without_account)
     retired_from         date32, null: the day retiree benefits take effect (X-2)
     contribution_raised  bool
     account_balance      int64 fen: the balance on 1 January
@@ -21,7 +21,7 @@ visits.parquet — one row per visit, sorted by (member_id, time), as `engine.Vi
 every column but those marked "null" is required (declared not nullable: a reader then has no
 null markers to decode, though a file that declares them nullable is read too, and refused
 only where a value is missing):
-    visit_id             int64, unique
+    visit_id             int64, unique (or text: a HIS's "V1"; results.parquet keeps it)
     member_id            int64
     time                 timestamp[s], local time
     institution          string

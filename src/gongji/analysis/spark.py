@@ -84,7 +84,7 @@ def replay_spark(
         raise InputError("visits", f"no such file: {visits}")
     if visits.suffix.lower() == ".csv":
         raise InputError("visits", "--spark reads Parquet (replay a CSV without --spark)")
-    table = MemberTable.read(members, weight)
+    table = MemberTable.read(members, weight, scenarios[0].pack)
     if table.names is not None:
         raise InputError("members.member_id", "--spark needs whole-number ids, not text")
     shared = spark.sparkContext.broadcast((table, scenarios))

@@ -122,12 +122,16 @@ class Tour:
         self.paths.add(urlparse(download.url).path)
 
 
-# the page's text as a person reads it, without what <code> shows (a command, a column name)
+# the page's text as a person reads it, folded parts opened (a reading under 解读), without
+# what <code> shows (a command, a column name)
 VISIBLE = """() => {
   const codes = [...document.querySelectorAll('code')];
+  const shut = [...document.querySelectorAll('details:not([open])')];
   codes.forEach(c => c.style.display = 'none');
+  shut.forEach(d => d.open = true);
   const text = document.body.innerText;
   codes.forEach(c => c.style.display = '');
+  shut.forEach(d => d.open = false);
   return text;
 }"""
 

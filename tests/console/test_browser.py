@@ -18,6 +18,9 @@ from .conftest import HOSPITAL, PASSWORD
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("GONGJI_ARTIFACTS", Path(__file__).parents[2] / "artifacts"))
 SCREEN = {"width": 1366, "height": 768}
+# the browser's own language (date inputs as 年/月/日): a context's locale sets the page's
+# language, but Chromium draws its form controls in the process's (needs chromium-l10n)
+CHINESE = {**os.environ, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN:zh"}
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], env=CHINESE)
         yield b
         b.close()
 

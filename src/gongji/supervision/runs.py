@@ -49,7 +49,9 @@ def latest(db: Engine, rule: str | None = None, limit: int = 500) -> tuple[objec
         if last is None:
             return None, []
         query = select(alerts).where(alerts.c.run_id == last.id)
-        if rule:
+        if rule == "institution_indicators":  # one rule, an alert name per indicator
+            query = query.where(alerts.c.rule.startswith("institution_"))
+        elif rule:
             query = query.where(alerts.c.rule == rule)
         rows = conn.execute(query.order_by(alerts.c.amount.desc(), alerts.c.id).limit(limit)).all()
     return last, rows

@@ -58,7 +58,7 @@ def test_every_bad_row_is_reported_and_nothing_loaded(tmp_path):
     checked = runner.invoke(app, ["catalogue", "check", str(tmp_path / "cat.csv")])
     lines = checked.output.splitlines()
     assert checked.exit_code == 2 and len(lines) == 6
-    assert lines[0].startswith("cat.csv 第2行·甲乙丙类：")  # Chinese first, the English kept
+    assert lines[0].startswith("cat.csv 第2行·甲乙类别：")  # Chinese first, the English kept
     assert lines[0].endswith(" (cat.csv: row 2: class: must be A, B or C, not 'Q')")
     assert lines[-1].startswith("cat.csv：5 行有误 (cat.csv: 5 行有误 bad row(s)")
 
@@ -69,7 +69,7 @@ def test_every_bad_row_is_reported_and_nothing_loaded(tmp_path):
         ("code,name\n", "missing column(s): class, self_pay_share, payment_standard"),
         (
             HEADER.replace("class", "klass"),
-            "unknown column(s): klass; 缺少的列 missing column(s): class",
+            "unknown column(s): klass; missing column(s): class",
         ),
         (HEADER.replace("\n", ",code\n"), "repeated column(s): code"),
     ],

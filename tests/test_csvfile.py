@@ -8,6 +8,7 @@ import pytest
 
 from gongji.csvfile import check_header, decode, read_rows
 from gongji.errors import InputError
+from gongji.labels import reason_zh
 
 TEXT = "region,id,name\nkaifeng,A1,张三丰\nkaifeng,A2,欧阳娜娜\n"
 
@@ -79,9 +80,12 @@ def test_check_header_names_every_problem_at_once():
         check_header(rows, ["region", "id", "type"], ["region", "id", "type"])
     assert err.value.field == "m.csv: header"
     assert err.value.reason == (
-        "重复的列 repeated column(s): id; 未知的列 unknown column(s): regoin; "
-        "缺少的列 missing column(s): region, type; "
-        "可用的列 the columns are: region, id, type"
+        "重复的列：id；未知的列：regoin；缺少的列：region、type；可用的列：region、id、type。 "
+        "repeated column(s): id; unknown column(s): regoin; missing column(s): region, type; "
+        "the columns are: region, id, type"
+    )
+    assert reason_zh(err.value.reason) == (  # as the console's banner and the CLI show it
+        "重复的列：id；未知的列：regoin；缺少的列：region、type；可用的列：region、id、type。"
     )
     check_header(read_rows(b"id,region\n", "m.csv"), ["region", "id", "type"], ["region"])
 

@@ -41,14 +41,6 @@ def fail(exc: InputError) -> NoReturn:
 
 
 FILE = re.compile(r"\.(csv|ya?ml|json|xlsx|parquet|db)\b|[/\\]", re.IGNORECASE)
-# a file's parts and a catalogue's columns an error names, beside labels.FIELDS
-PARTS = {
-    "header": "表头",
-    "code": "编码",
-    "class": "甲乙丙类",
-    "self_pay_share": "先行自付比例",
-    "payment_standard": "支付标准",
-}
 
 
 def _where(path: str) -> str:
@@ -59,7 +51,7 @@ def _where(path: str) -> str:
     file, sep, part = path.partition(": ")
     if not FILE.search(file):
         return field(path)
-    return f"{file}·{PARTS.get(part) or field(part)}" if sep else file
+    return f"{file}·{field(part)}" if sep else file
 
 
 def bad_rows(exc: "BadRows") -> NoReturn:
@@ -88,7 +80,7 @@ def row_error(text: str) -> str:
         return text
     name = row["field"]
     where = f"{row['file'] or ''} 第{row['n']}行".lstrip()
-    where += f"·{PARTS.get(name) or field(name)}" if name else ""
+    where += f"·{field(name)}" if name else ""
     return f"{where}：{reason_zh(row['reason'])} ({text})"
 
 

@@ -131,16 +131,18 @@ def check_header(rows: Rows, known: Iterable[str], required: Iterable[str] = ())
     misspelt column is named once, not as a bad field on every row)."""
     known = list(known)
     header = list(rows.header)
-    problems = []
+    problems = []  # (Chinese, English): the Chinese all first, so it reads as one sentence
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
-        problems.append(f"重复的列 repeated column(s): {', '.join(repeated)}")
+        problems.append(("重复的列", "repeated column(s)", repeated))
     unknown = [c for c in header if c not in known]
     if unknown:
-        problems.append(f"未知的列 unknown column(s): {', '.join(unknown)}")
+        problems.append(("未知的列", "unknown column(s)", unknown))
     missing = [c for c in required if c not in header]
     if missing:
-        problems.append(f"缺少的列 missing column(s): {', '.join(missing)}")
+        problems.append(("缺少的列", "missing column(s)", missing))
     if problems:
-        problems.append(f"可用的列 the columns are: {', '.join(known)}")
-        raise InputError(f"{rows.name}: header", "; ".join(problems))
+        problems.append(("可用的列", "the columns are", known))
+        zh = "；".join(f"{z}：{'、'.join(cols)}" for z, _, cols in problems)
+        en = "; ".join(f"{e}: {', '.join(cols)}" for _, e, cols in problems)
+        raise InputError(f"{rows.name}: header", f"{zh}。 {en}")

@@ -218,6 +218,12 @@ FIELDS = {
     **AMOUNTS,
     "member_id": "个人编号",
     "member": "参保人",
+    "valid_from": "生效日期",
+    "valid_to": "终止日期",
+    "header": "表头",
+    "code": "编码",
+    "self_pay_share": "先行自付比例",
+    "payment_standard": "支付标准",
     "username": "用户名",
     "password": "密码",
     "name": "姓名",
@@ -513,6 +519,7 @@ REASONS = (
     (r"valid date\b", "日期格式有误（YYYY-MM-DD）"),
     (r"valid datetime", "时间格式有误（2023-03-01T09:00:00）"),
     (r"^required$", "必填"),
+    (r"^required \(or a --pack file", "必填（或给出 --pack 方案文件，读其统筹地区）"),
 )
 _REASONS = tuple((re.compile(words), zh) for words, zh in REASONS)
 _CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")

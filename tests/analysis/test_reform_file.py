@@ -41,5 +41,6 @@ def test_replay_without_a_region_or_a_pack_asks_for_one(tmp_path):
     result = runner.invoke(app, ["replay", str(tmp_path / "visits.parquet")])
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        "--region：必填 (--region: required (or a --pack file, whose region it reads))"
+        "--region：必填（或给出 --pack 方案文件，读其统筹地区） "
+        "(--region: required (or a --pack file, whose region it reads))"
     )

@@ -19,8 +19,10 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("GONGJI_ARTIFACTS", Path(__file__).parents[2] / "artifacts"))
 SCREEN = {"width": 1366, "height": 768}
 # the browser's own language (date inputs as 年/月/日): a context's locale sets the page's
-# language, but Chromium draws its form controls in the process's (needs chromium-l10n)
-CHINESE = {**os.environ, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN:zh"}
+# language, but Chromium draws its form controls in the process's (needs chromium-l10n),
+# which LANGUAGE names; LANG a UTF-8 locale every machine has (where zh_CN.UTF-8 is not
+# generated, a download's Chinese file name would be saved as "download")
+CHINESE = {**os.environ, "LANG": "C.UTF-8", "LANGUAGE": "zh_CN:zh"}
 
 
 @pytest.fixture(scope="module")

@@ -449,7 +449,7 @@ def _import(page, path: Path, text: bytes, kind: str = "members") -> None:
 def _imports(tour: Tour, page, tmp_path) -> None:
     page.get_by_role("link", name="数据导入").click()
     tour.stop("imports")
-    file = tmp_path / "members.csv"
+    file = tmp_path / "参保人员.csv"  # a banner names the file as the operator's computer does
     _import(page, file, b"id,region,type\nC1,kaifeng,employee\nC2,kaifeng,astronaut\n")
     assert page.locator("#bad-rows td.num").inner_text() == "3"
     tour.stop("imports-bad-row")

@@ -100,7 +100,7 @@ def test_import_credit_show_and_a_bad_import(tmp_path):
     assert "nothing imported" in bad.stderr
     shown = gongji(tmp_path, "member", "show", "A")
     assert shown.returncode == 2
-    assert shown.stderr == "个人编号：没有这个参保人 (member_id: unknown member A)\n"
+    assert shown.stderr == "个人编号：没有这个参保人（A） (member_id: unknown member A)\n"
 
     members = csv(
         "m.csv", "region,id,type,account_balance\nkaifeng,A,employee,0\nkaifeng,R,retiree,5.00\n"

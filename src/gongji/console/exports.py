@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from io import BytesIO
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -44,12 +45,13 @@ def sheet(title: str, headers: list[str], rows: Iterable[list]) -> bytes:
     return out.getvalue()
 
 
-def _download(request: Request, who, content: bytes, name: str, what: str) -> Response:
+def _download(request: Request, who, content: bytes, name: str, what: str, zh: str) -> Response:
+    """`name`: the file's ASCII name (any browser); `zh`: its Chinese name, which browsers
+    that read RFC 6266's filename* (all current ones) save it as."""
     with _db(request).begin() as conn:
-        auth.record(conn, who.username, "export", what, {"file": name})
+        auth.record(conn, who.username, "export", what, {"file": zh})
     headers = {
-        # the file's name as ASCII (every browser), the Chinese title in the sheet
-        "Content-Disposition": f'attachment; filename="{name}"',
+        "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(zh)}",
         "Cache-Control": "no-store",
     }
     return Response(content, media_type=XLSX, headers=headers)
@@ -91,7 +93,8 @@ def statements_xlsx(request: Request, month: str = ""):
         for s in rows
     ]  # fmt: skip
     content = sheet(f"{month} 机构结算", STATEMENT_HEADERS, body)
-    return _download(request, who, content, f"statements-{month}.xlsx", f"statements {month}")
+    return _download(request, who, content, f"statements-{month}.xlsx", f"statements {month}",
+                     f"机构结算-{month}.xlsx")  # fmt: skip
 
 
 # -- alerts -------------------------------------------------------------------------------------
@@ -108,7 +111,8 @@ def alerts_xlsx(request: Request, rule: str = ""):
     body = [[_label(a.rule), a.rules, a.subject, Money(a.amount), evidence(a.evidence)]
             for a in rows]  # fmt: skip
     content = sheet(f"第{last.id}次监控预警", headers, body)
-    return _download(request, who, content, f"alerts-run{last.id}.xlsx", f"alerts {last.id}")
+    return _download(request, who, content, f"alerts-run{last.id}.xlsx", f"alerts {last.id}",
+                     f"监控预警-第{last.id}次.xlsx")  # fmt: skip
 
 
 # -- fund statistics ----------------------------------------------------------------------------
@@ -142,4 +146,5 @@ def fund_xlsx(request: Request, region: str = "", year: str = ""):
     ]  # fmt: skip
     name = policy.load_region(region).name
     content = sheet(f"{name}{year}年基金收支"[:31], FUND_HEADERS, body)
-    return _download(request, who, content, f"fund-{region}-{year}.xlsx", f"fund {region} {year}")
+    return _download(request, who, content, f"fund-{region}-{year}.xlsx", f"fund {region} {year}",
+                     f"基金收支-{labels.label(region)}-{year}.xlsx")  # fmt: skip

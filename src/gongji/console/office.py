@@ -134,11 +134,14 @@ KIND_NAMES = labels.IMPORT_KINDS  # what a file holds, as the form names it
 
 
 async def _upload(request: Request) -> tuple[dict, bytes | None]:
-    """The posted form's text fields and the uploaded file's bytes (None: no file)."""
+    """The posted form's text fields and the uploaded file's bytes (None: no file); the
+    file's name as the operator's computer gave it under "file"."""
     form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     upload = form.get("file")
     content = None if upload is None or isinstance(upload, str) else await upload.read()
+    if content is not None:
+        fields["file"] = Path(upload.filename or "").name
     return fields, content
 
 
@@ -165,7 +168,7 @@ def import_file(request: Request, posted: Upload):
             raise InputError("kind", "请选择导入的数据类别 choose what the file holds")
         if not content:
             raise InputError("file", "请选择要导入的 CSV 文件 choose a CSV file")
-        count = _imported(_db(request), kind, content)
+        count = _imported(_db(request), kind, content, form["file"])
     except imports.ImportFailed as exc:
         bad = [_bad_row(e) for e in exc.errors]
         error = InputError("file", f"{len(bad)} 行有误，未导入任何记录 nothing was imported")
@@ -177,10 +180,11 @@ def import_file(request: Request, posted: Upload):
     return _page(request, who, "imports.html", **{**context, "count": count})
 
 
-def _imported(db, kind: str, content: bytes) -> int:
-    """The file through the CLI's own import (its reading of the file's encoding too)."""
+def _imported(db, kind: str, content: bytes, name: str) -> int:
+    """The file through the CLI's own import (its reading of the file's encoding too), under
+    its own name, which the errors name it by."""
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"{kind}.csv"
+        path = Path(folder) / (name if name.lower().endswith(".csv") else f"{kind}.csv")
         path.write_bytes(content)
         try:
             return imports.import_csv(db, kind, path)

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -48,11 +48,12 @@ templates.env.filters["money"] = lambda yuan: "" if yuan in (None, "") else fmt_
 templates.env.filters["when"] = lambda moment: "" if moment is None else fmt_time(moment)
 templates.env.filters["pairs"] = lambda d: pairs(d)
 templates.env.filters["phrase"] = lambda text: labels.phrase(str(text))
+templates.env.filters["keys"] = lambda text: _pack_keys(str(text))
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 templates.env.globals["label"] = labels.label
 templates.env.globals["field_name"] = labels.field
-templates.env.globals["banner"] = lambda error: labels.error_text(
-    error.field, error.reason, error.code
+templates.env.globals["banner"] = lambda error: _names_as_code(
+    labels.error_text(error.field, error.reason, error.code)
 )
 templates.env.globals["region_name"] = lambda region: _region_names().get(region, region)
 templates.env.globals["version_name"] = lambda vid: labels.version(vid)
@@ -639,3 +640,19 @@ def audit_page(request: Request):
     with _db(request).connect() as conn:
         rows = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(200)).all()
     return _page(request, who, "audit.html", rows=rows)
+
+
+def _pack_keys(text: str) -> Markup:
+    """A reading's `pack keys` (the pack's own words, which a reading names as they are
+    written) set as code, the rest escaped."""
+    parts = str(escape(text)).split("`")
+    return Markup("".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts)))
+
+
+_NAME = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+
+
+def _names_as_code(text: str) -> Markup:
+    """A banner's snake_case names (a file's columns, as its header must spell them) set as
+    code, the rest escaped."""
+    return Markup(_NAME.sub(lambda m: f"<code>{m.group()}</code>", str(escape(text))))

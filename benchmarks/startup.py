@@ -1,6 +1,6 @@
 """Where people wait on `gongji`: whole-process times of its commands, each beside a baseline.
 
-    python benchmarks/startup.py [--repeat 5] [--data DIR] [--src SRC ...]
+    python benchmarks/startup.py [--repeat 5] [--data DIR] [--src SRC ...] [--cases A,B]
 
 Cases, each a fresh process, timed from start to exit (wall and CPU), with its peak resident
 set: each is started by a small probe process that reads `resource.getrusage` of its
@@ -20,7 +20,9 @@ Every round runs every case for every source tree and its baseline once, in turn
 (interleaved, so a machine loaded by other work loads them alike); medians of `--repeat`
 rounds are printed, with each case's ratio to its baseline and, for the two large inputs,
 visits a second. `--src` names the `src` folders measured (default: this checkout's), e.g.
-a worktree of an earlier commit beside this one: `--src ../before/src --src src`.
+a worktree of an earlier commit beside this one: `--src ../before/src --src src`. `--cases`
+picks some of them (help, calculate, calculate-40k, replay-1m; all by default): without
+replay-1m its million visits are neither generated nor counted.
 
 Before the rounds, one untimed run of every case writes each tree's bytecode (this
 environment may say PYTHONDONTWRITEBYTECODE; an install has bytecode) and loads or compiles
@@ -51,6 +53,7 @@ TARGETS = {  # case -> (seconds at most, visits a second at least, MiB at most)
     "calculate": (0.25, None, None),
     "calculate-40k": (None, 20_000, 200),
 }
+CASES = ("help", "calculate", "calculate-40k", "replay-1m")
 CALC_VISITS = 40_000
 REPLAY_MEMBERS = 75_000
 
@@ -161,7 +164,7 @@ def run(cmd: list[str], env: dict) -> tuple[float, float, float]:
     return wall, cpu, rss / MIB
 
 
-def prepare(data: Path, env: dict) -> tuple[Path, Path]:
+def prepare(data: Path, env: dict, replay: bool) -> tuple[Path, Path]:
     data.mkdir(parents=True, exist_ok=True)
     scenario_file = data / f"scenario-{CALC_VISITS}.json"
     if not scenario_file.is_file():  # made in a process of its own: this one stays small
@@ -169,7 +172,7 @@ def prepare(data: Path, env: dict) -> tuple[Path, Path]:
         make += f"startup.write_scenario({str(scenario_file)!r}, {CALC_VISITS})"
         subprocess.run([sys.executable, "-c", make], check=True)
     visits = data / "visits" / "visits.parquet"
-    if not visits.is_file():
+    if replay and not visits.is_file():
         print(f"generating {REPLAY_MEMBERS:,} members' visits in {visits.parent} ...", flush=True)
         args = ["--region", "kaifeng", "--members", str(REPLAY_MEMBERS), "--year", "2023"]
         subprocess.run(gongji("generate", str(visits.parent), *args), env=env, check=True)
@@ -189,11 +192,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="rounds (medians are printed)")
     parser.add_argument("--data", default=str(ROOT / "artifacts" / "startup"), help="inputs")
     parser.add_argument("--src", action="append", help="src folder measured (repeatable)")
+    parser.add_argument("--cases", help=f"comma-separated, of {', '.join(CASES)} (default all)")
     args = parser.parse_args()
+    chosen = args.cases.split(",") if args.cases else list(CASES)
+    if unknown := set(chosen) - set(CASES):
+        parser.error(f"unknown case(s): {', '.join(sorted(unknown))}")
     trees = [Path(s).resolve() for s in (args.src or [str(ROOT / "src")])]
     data = Path(args.data).resolve()
-    scenario_file, visits = prepare(data, child_env(trees[-1]))
-    n_replay = visit_count(visits, child_env(None))
+    scenario_file, visits = prepare(data, child_env(trees[-1]), "replay-1m" in chosen)
+    n_replay = visit_count(visits, child_env(None)) if "replay-1m" in chosen else 0
     example = str(ROOT / "examples" / "kaifeng-same-day.yaml")
     cases = {  # name -> (command args, visits, baseline name)
         "help": (gongji("--help"), None, "python -c pass"),
@@ -209,6 +216,7 @@ def main() -> None:
             "polars over the Parquet",
         ),
     }
+    cases = {name: cases[name] for name in chosen}
     baselines = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "python loop over the JSON": [sys.executable, "-c", LOOP, str(scenario_file)],
@@ -225,8 +233,8 @@ def main() -> None:
     for tree in trees:
         for cmd, _, _ in cases.values():
             run(cmd, child_env(tree))
-    for cmd in baselines.values():
-        run(cmd, plain)
+    for base in {base for _, _, base in cases.values()}:
+        run(baselines[base], plain)
     times: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for r in range(args.repeat):
         print(f"round {r + 1}/{args.repeat}", flush=True)

@@ -4,6 +4,7 @@ libraries are imported by the commands that use them; and calculate's JSON is wr
 visit at a time, compact unless --pretty asks for json.dumps' indented layout."""
 
 import json
+import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -32,8 +33,9 @@ HEAVY = (
 )
 
 
-def loaded_by(*args: str) -> list[str]:
-    """The HEAVY modules loaded after running `gongji ARGS` in a fresh interpreter."""
+def loaded_by(*args: str, modules: tuple[str, ...] = HEAVY, env: dict | None = None) -> list[str]:
+    """The `modules` (default HEAVY) loaded after running `gongji ARGS` in a fresh
+    interpreter."""
     code = (
         "import sys\n"
         "from gongji.cli import app\n"
@@ -42,15 +44,46 @@ def loaded_by(*args: str) -> list[str]:
         "    app(prog_name='gongji')\n"
         "except SystemExit as exc:\n"
         "    assert not exc.code, exc.code\n"
-        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n"
+        f"print(' '.join(m for m in {modules!r} if m in sys.modules), file=sys.stderr)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stderr.split()
 
 
 def test_help_loads_no_heavy_library():
     assert loaded_by("--help") == []
+
+
+def test_help_loads_neither_the_engine_nor_the_terms_table():
+    # the term table's patterns and the policy schema's models cost a tenth of a second
+    modules = ("gongji.labels", "gongji.policy", "gongji.engine", "gongji.model", "pydantic")
+    assert loaded_by("--help", modules=modules) == []
+
+
+def test_calculate_builds_no_pack_validator_once_the_pack_is_cached(tmp_path):
+    # the first run reads the YAML and validates it; the next reads the cached pack
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    example = str(EXAMPLES / "kaifeng-same-day.yaml")
+    check = ("gongji.policy.schema",)
+    assert loaded_by("calculate", example, modules=check, env=env) == list(check)
+    assert list((tmp_path / "gongji" / "packs").glob("*.pickle"))
+    code = (
+        "import sys\n"
+        "from gongji.cli import app\n"
+        f"sys.argv = ['gongji', 'calculate', {example!r}]\n"
+        "try:\n"
+        "    app(prog_name='gongji')\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "from gongji.policy.schema import Pack\n"
+        "print(Pack.__pydantic_complete__, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.split() == ["False"]  # its validators never built: not needed
 
 
 @pytest.mark.parametrize("output", [["--json"], []], ids=["json", "table"])

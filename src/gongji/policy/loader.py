@@ -5,8 +5,11 @@ gives only the nodes that change (e.g. Kaifeng's 2023 version restores the annua
 in 2022) and inherits the rest, so a policy change is a few lines of data.
 """
 
+import hashlib
 import os
+import pickle
 import re
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -99,6 +102,12 @@ def load(name: str, overrides: dict[str, str] | None = None) -> Pack:
 
 def load_file(path: Path, overrides: dict[str, str] | None = None) -> Pack:
     """A pack file, whatever it is named (reform.yaml): the region is the one it says."""
+    if overrides:
+        return _parse_file(path, overrides)
+    return _cached(path)
+
+
+def _parse_file(path: Path, overrides: dict[str, str] | None = None) -> Pack:
     file = path.name
     try:
         raw = documents.read(path)
@@ -370,3 +379,51 @@ def _check_single_rule(file: str, key: str, node: Cited) -> None:
     # per-class rule IDs only make sense where a node has employee and retiree values
     if isinstance(node.rule, ClassRules) and not hasattr(node, "retiree"):
         raise PolicyError(file, f"{key}.rule", "per-class rule IDs need employee/retiree values")
+
+
+# The code a pack's reading depends on: a change to any of it is a new cache entry.
+_READERS = ("loader.py", "schema.py", "../money.py", "../terms.py", "../errors.py")
+
+
+def _cached(path: Path) -> Pack:
+    """The pack of a file, as read before from the same bytes by the same code: `gongji
+    calculate` then neither parses YAML nor builds the schema's validators (a few tenths of
+    a second a run). The entry is a pickle of the checked `Pack` in the user's cache folder,
+    named by a hash of the file, this package's reading code and the Python and pydantic
+    versions; a folder that cannot be written or an entry that cannot be read is no error,
+    the file is read as it is."""
+    try:
+        entry = _cache_dir() / f"{_cache_key(path.read_bytes())}.pickle"
+    except (OSError, RuntimeError):  # no such file (named as ever below), no home folder
+        return _parse_file(path)
+    try:
+        pack = pickle.loads(entry.read_bytes())
+        if isinstance(pack, Pack):
+            return pack
+    except Exception:  # absent, partly written, stale: the file is read instead
+        pass
+    pack = _parse_file(path)
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        part = entry.with_suffix(f".{os.getpid()}.part")
+        part.write_bytes(pickle.dumps(pack, pickle.HIGHEST_PROTOCOL))
+        part.replace(entry)  # whole or not at all, whoever reads it meanwhile
+    except OSError:
+        pass
+    return pack
+
+
+def _cache_dir() -> Path:
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return home / "gongji" / "packs"
+
+
+def _cache_key(data: bytes) -> str:
+    import pydantic
+
+    here = Path(__file__).parent
+    digest = hashlib.sha256(f"{sys.version}\0{pydantic.VERSION}\0".encode())
+    for name in _READERS:
+        digest.update((here / name).read_bytes())
+    digest.update(data)
+    return digest.hexdigest()[:32]

@@ -56,7 +56,9 @@ BasisPoints = Annotated[int, BeforeValidator(percent_to_bp), AfterValidator(_wit
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # the schema is built at the first validation: a pack read from the cache (loader.py)
+    # is never validated again, so `gongji calculate` need not build it at all
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class ClassRules(_Strict):
@@ -432,8 +434,9 @@ class Version(_Strict):
     payment_methods: PaymentMethods | None = None  # paying institutions (M-2)
     general: Benefit
     inpatient: Inpatient | None = None
-    channels: Channels = Channels()
-    catalogue: CataloguePolicy = CataloguePolicy()
+    # factories, not instances: an instance here would build their schemas at import
+    channels: Channels = Field(default_factory=Channels)
+    catalogue: CataloguePolicy = Field(default_factory=CataloguePolicy)
     chronic: Benefit | None = None
     special: Benefit | None = None
     two_diseases: Benefit | None = None

@@ -57,14 +57,25 @@ def calculate(
     Trial calculation (待遇测算): settle a member's visits under a region's policy."""
     import gc
 
+    # What the scenario makes (its visits validated, settled, their results) lives until the
+    # output is written and makes next to no cycles: the collector would only walk it again
+    # and again as it grows (a tenth of a large scenario's time).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _calculate(scenario, as_json, pretty, catalogue_csv, lang)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _calculate(
+    scenario: str, as_json: bool, pretty: bool, catalogue_csv: Path | None, lang: str
+) -> None:
     from gongji import calculate as trial_calculation
     from gongji import catalogue, documents
     from gongji.labels import LANGS  # its tables and patterns: not for --help
 
-    # What the scenario makes (its visits validated, settled, their results) lives until the
-    # process ends, and makes next to no cycles: the collector would only walk it again and again as
-    # it grows (a tenth of a large scenario's time).
-    gc.disable()
     try:
         if lang not in LANGS:
             raise InputError("--lang", f"one of {', '.join(LANGS)}, not {lang!r}")

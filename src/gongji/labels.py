@@ -9,6 +9,7 @@ English stays the code's language: `label(key, "en")` gives the key back, readab
 import json
 import re
 from decimal import Decimal
+from functools import cache
 
 from gongji.errors import CATALOGUE
 from gongji.money import fmt_grouped, fmt_time
@@ -446,7 +447,14 @@ PHRASES = {
     "at": "于",
 }
 _PHRASE_KEYS = sorted({**PHRASES, **TERMS}, key=len, reverse=True)
-_PHRASE = re.compile("|".join(rf"(?<![A-Za-z_]){re.escape(k)}(?![A-Za-z_])" for k in _PHRASE_KEYS))
+
+
+@cache
+def _phrases() -> re.Pattern:
+    """Every part, as a word: compiled at the first phrase, not on import (its 180-odd
+    alternatives take longer to compile than the rest of this module to load; only the
+    policy tables, in the CLI and the console, compose phrases)."""
+    return re.compile("|".join(rf"(?<![A-Za-z_]){re.escape(k)}(?![A-Za-z_])" for k in _PHRASE_KEYS))
 
 
 def phrase(text: str, lang: str = "zh") -> str:
@@ -454,7 +462,7 @@ def phrase(text: str, lang: str = "zh") -> str:
     part replaced, numbers and rule IDs kept."""
     if lang == "en":
         return text
-    return _PHRASE.sub(lambda m: PHRASES.get(m.group(0)) or TERMS[m.group(0)], text)
+    return _phrases().sub(lambda m: PHRASES.get(m.group(0)) or TERMS[m.group(0)], text)
 
 
 # English reasons (an InputError raised below the console, for programs and the CLI) as a

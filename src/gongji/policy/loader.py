@@ -10,6 +10,7 @@ import os
 import pickle
 import re
 import sys
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -405,7 +406,7 @@ def _cached(path: Path) -> Pack:
     pack = _parse_file(path)
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
-        part = entry.with_suffix(f".{os.getpid()}.part")
+        part = entry.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
         part.write_bytes(pickle.dumps(pack, pickle.HIGHEST_PROTOCOL))
         part.replace(entry)  # whole or not at all, whoever reads it meanwhile
     except OSError:

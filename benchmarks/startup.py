@@ -25,8 +25,9 @@ picks some of them (help, calculate, calculate-40k, replay-1m; all by default): 
 replay-1m its million visits are neither generated nor counted.
 
 Before the rounds, one untimed run of every case writes each tree's bytecode (this
-environment may say PYTHONDONTWRITEBYTECODE; an install has bytecode) and loads or compiles
-the replay kernel into numba's cache. The children run without PYTHONDONTWRITEBYTECODE and
+environment may say PYTHONDONTWRITEBYTECODE; an install has bytecode), the checked policy
+packs into gongji's cache (policy/loader.py; a tree without that cache reads its YAML every
+run) and loads or compiles the replay kernel into numba's cache. The children run without PYTHONDONTWRITEBYTECODE and
 PYTHONUNBUFFERED. The inputs are made once in --data and reused: the 40,000-visit scenario by
 `scenario()` below, the visits by `gongji generate` (kaifeng, 75,000 members, 2023, seed 1).
 

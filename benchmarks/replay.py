@@ -230,13 +230,13 @@ def spark_run(args: argparse.Namespace) -> dict:
     visits, members = data / "visits.parquet", data / "members.parquet"
     cores = os.cpu_count() or 1
     t = time.perf_counter()
-    spark = session(f"local[{cores}]", partitions=2 * cores)
+    spark = session(f"local[{cores}]", partitions=cores)
     spark.sparkContext.setLogLevel("ERROR")
     started = time.perf_counter() - t
     jvm = spark.sparkContext._gateway.proc.pid
 
     def on_spark(out: str) -> dict:
-        return replay_spark(spark, visits, members, scenarios, data / out, 2 * cores)
+        return replay_spark(spark, visits, members, scenarios, data / out, cores)
 
     single = replay(visits, members, scenarios, data / "out-single")
     same = on_spark("out-spark")["scenarios"] == single["scenarios"]  # warm-up, checked
@@ -354,7 +354,7 @@ def main() -> None:
     if not args.no_spark:
         sp = spark_run(args)
         same = sp["same"]
-        label = f"Spark local[{sp['cores']}], {2 * sp['cores']} slices -> results"
+        label = f"Spark local[{sp['cores']}], one slice a core -> results"
         print(
             f"{label:<48}{n / sp['spark'] / 1e6:>7.2f} M visits/s  {sp['spark']:>6.2f} s"
             f"  {sp['single'] / sp['spark']:>5.2f} x the single process beside it"

@@ -20,8 +20,9 @@ broadcast. Each task runs the kernel on one thread (Spark gives a task one core)
 
 On a cluster: `spark-submit` with gongji installed on every executor (pip install
 'gongji[spark]'), the visits, members and --out on storage every executor reads and writes
-(a shared file system), `--partitions` about 2–4 per executor core; each executor loads the
-compiled kernel once (cached per machine under ~/.cache/gongji).
+(a shared file system), `--partitions` 2–4 per executor core (so a slow executor holds up
+less; on one machine one a core is fastest: equal slices, least fixed cost a task); each
+executor loads the compiled kernel once (cached per machine under ~/.cache/gongji).
 """
 
 import os

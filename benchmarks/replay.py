@@ -15,8 +15,11 @@ and the median is printed:
 - the same, warm, from a copy of the visits file that declares every column nullable (as
   an export may): its reader decodes null markers the generated file does not have;
 - peak memory: the largest resident set of the end-to-end process;
-- Spark local[*]: the same replay through `replay_spark` on the same files, and whether its
-  aggregates equal the single-process run's.
+- Spark local[cores]: the same replay through `replay_spark` on the same files (session
+  started, workers warm), interleaved with the single process in the same process, both
+  writing per-visit results: the ratio of their medians; the CPU seconds of the JVM and its
+  Python workers and the JVM's peak memory; whether the aggregates equal the single
+  process's.
 
 Then, outside every timed run: each run that wrote per-visit results (each has its own
 folder in --data/out) is checked on a seeded sample of members (at least --check visits)
@@ -211,7 +214,13 @@ def nullable_copy(data: Path) -> None:
             w.write_table(source.read_row_group(i).cast(kinds))
 
 
-def spark_run(args: argparse.Namespace) -> tuple[float, bool]:
+def spark_run(args: argparse.Namespace) -> dict:
+    """Spark local[cores] beside the single process, in one process, --repeat interleaved
+    pairs (both warm, both writing per-visit results): medians of the wall times, the CPU
+    seconds of the JVM and its Python workers (/proc: the JVM's process tree, exited workers
+    included) and of this driver, the JVM's peak resident memory."""
+    import os
+
     from gongji import policy
     from gongji.analysis.replay import ReplayPolicy, replay
     from gongji.analysis.spark import replay_spark, session
@@ -219,15 +228,74 @@ def spark_run(args: argparse.Namespace) -> tuple[float, bool]:
     data = Path(args.data)
     scenarios = [ReplayPolicy("baseline", policy.load_region(args.region))]
     visits, members = data / "visits.parquet", data / "members.parquet"
-    single = replay(visits, members, scenarios, data / "out-single", results=False)
-    spark = session("local[*]", partitions=8)
-    spark.sparkContext.setLogLevel("ERROR")
-    replay_spark(spark, visits, members, scenarios, data / "out-spark-warmup", partitions=8)
+    cores = os.cpu_count() or 1
     t = time.perf_counter()
-    on_spark = replay_spark(spark, visits, members, scenarios, data / "out-spark", partitions=8)
-    seconds = time.perf_counter() - t
+    spark = session(f"local[{cores}]", partitions=cores)
+    spark.sparkContext.setLogLevel("ERROR")
+    started = time.perf_counter() - t
+    jvm = spark.sparkContext._gateway.proc.pid
+
+    def on_spark(out: str) -> dict:
+        return replay_spark(spark, visits, members, scenarios, data / out, cores)
+
+    single = replay(visits, members, scenarios, data / "out-single")
+    same = on_spark("out-spark")["scenarios"] == single["scenarios"]  # warm-up, checked
+    walls, spark_walls, jvm_cpu, driver_cpu = [], [], [], []
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        replay(visits, members, scenarios, data / "out-single")
+        walls.append(time.perf_counter() - t)
+        tree, mine, t = _tree_cpu(jvm), _own_cpu(), time.perf_counter()
+        same &= on_spark("out-spark")["scenarios"] == single["scenarios"]
+        spark_walls.append(time.perf_counter() - t)
+        jvm_cpu.append(_tree_cpu(jvm) - tree)
+        driver_cpu.append(_own_cpu() - mine)
+    peak = _status_mb(jvm, "VmHWM")
     spark.stop()
-    return seconds, on_spark["scenarios"] == single["scenarios"]
+    med = statistics.median
+    return {
+        "single": med(walls),
+        "spark": med(spark_walls),
+        "jvm_cpu": med(jvm_cpu),
+        "driver_cpu": med(driver_cpu),
+        "jvm_peak_mb": peak,
+        "session": started,
+        "cores": cores,
+        "same": same,
+    }
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its descendants, reaped children included."""
+    import os
+
+    parents = {}
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(p)] = (int(stat[1]), sum(int(x) for x in stat[11:15]))
+    tree = {pid}
+    while True:
+        more = {p for p, (parent, _) in parents.items() if parent in tree} - tree
+        if not more:
+            break
+        tree |= more
+    ticks = sum(parents[p][1] for p in tree if p in parents)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _status_mb(pid: int, key: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def main() -> None:
@@ -284,10 +352,19 @@ def main() -> None:
             f"  {r['rate'] / base:>5.2f} x baseline  peak {r['rss_mb']:>6.0f} MB"
         )
     if not args.no_spark:
-        seconds, same = spark_run(args)
+        sp = spark_run(args)
+        same = sp["same"]
+        label = f"Spark local[{sp['cores']}], one slice a core -> results"
         print(
-            f"{'Spark local[*], 8 partitions -> results':<48}{n / seconds / 1e6:>7.2f} M visits/s"
-            f"  {seconds:>6.2f} s  aggregates identical to the single process: {same}"
+            f"{label:<48}{n / sp['spark'] / 1e6:>7.2f} M visits/s  {sp['spark']:>6.2f} s"
+            f"  {sp['single'] / sp['spark']:>5.2f} x the single process beside it"
+            f" ({n / sp['single'] / 1e6:.2f} M/s, {sp['single']:.2f} s)"
+        )
+        print(
+            f"{'':<48}JVM + Python workers {sp['jvm_cpu']:.2f} CPU s, driver"
+            f" {sp['driver_cpu']:.2f} CPU s, JVM peak {sp['jvm_peak_mb']:.0f} MB,"
+            f" session start {sp['session']:.1f} s (not counted);"
+            f" aggregates identical to the single process: {same}"
         )
     wrong, checked = check(args)
     if not args.no_spark and not same:

@@ -1,6 +1,8 @@
 """Where people wait on `gongji`: whole-process times of its commands, each beside a baseline.
 
     python benchmarks/startup.py [--repeat 5] [--data DIR] [--src SRC ...]
+                                 [--cases help,calculate,calculate-40k,replay]
+                                 [--replay-members 75000]
 
 Cases, each a fresh process, timed from start to exit (wall and CPU), with its peak resident
 set: each is started by a small probe process that reads `resource.getrusage` of its
@@ -26,7 +28,9 @@ Before the rounds, one untimed run of every case writes each tree's bytecode (th
 environment may say PYTHONDONTWRITEBYTECODE; an install has bytecode) and loads or compiles
 the replay kernel into numba's cache. The children run without PYTHONDONTWRITEBYTECODE and
 PYTHONUNBUFFERED. The inputs are made once in --data and reused: the 40,000-visit scenario by
-`scenario()` below, the visits by `gongji generate` (kaifeng, 75,000 members, 2023, seed 1).
+`scenario()` below, the visits by `gongji generate` (kaifeng, 75,000 members, 2023, seed 1; `--replay-members`
+another number: about 13.5 visits a member, 740,000 make ten million, kept in
+visits-N/). `--cases` runs only the cases named.
 
 Targets (issue 22; reported here, not asserted by any test): `gongji --help` within 0.15 s,
 one example's calculation within 0.25 s, calculate --json of 40,000 visits with their trace
@@ -161,17 +165,18 @@ def run(cmd: list[str], env: dict) -> tuple[float, float, float]:
     return wall, cpu, rss / MIB
 
 
-def prepare(data: Path, env: dict) -> tuple[Path, Path]:
+def prepare(data: Path, env: dict, members: int = REPLAY_MEMBERS) -> tuple[Path, Path]:
     data.mkdir(parents=True, exist_ok=True)
     scenario_file = data / f"scenario-{CALC_VISITS}.json"
     if not scenario_file.is_file():  # made in a process of its own: this one stays small
         make = f"import sys; sys.path.insert(0, {str(HERE.parent)!r}); import startup; "
         make += f"startup.write_scenario({str(scenario_file)!r}, {CALC_VISITS})"
         subprocess.run([sys.executable, "-c", make], check=True)
-    visits = data / "visits" / "visits.parquet"
+    visits = data / ("visits" if members == REPLAY_MEMBERS else f"visits-{members}")
+    visits = visits / "visits.parquet"
     if not visits.is_file():
-        print(f"generating {REPLAY_MEMBERS:,} members' visits in {visits.parent} ...", flush=True)
-        args = ["--region", "kaifeng", "--members", str(REPLAY_MEMBERS), "--year", "2023"]
+        print(f"generating {members:,} members' visits in {visits.parent} ...", flush=True)
+        args = ["--region", "kaifeng", "--members", str(members), "--year", "2023"]
         subprocess.run(gongji("generate", str(visits.parent), *args), env=env, check=True)
     return scenario_file, visits
 
@@ -189,10 +194,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="rounds (medians are printed)")
     parser.add_argument("--data", default=str(ROOT / "artifacts" / "startup"), help="inputs")
     parser.add_argument("--src", action="append", help="src folder measured (repeatable)")
+    parser.add_argument("--cases", help="only these cases, comma-separated (default: all)")
+    parser.add_argument("--replay-members", type=int, default=REPLAY_MEMBERS, help="replay's size")
     args = parser.parse_args()
     trees = [Path(s).resolve() for s in (args.src or [str(ROOT / "src")])]
     data = Path(args.data).resolve()
-    scenario_file, visits = prepare(data, child_env(trees[-1]))
+    scenario_file, visits = prepare(data, child_env(trees[-1]), args.replay_members)
     n_replay = visit_count(visits, child_env(None))
     example = str(ROOT / "examples" / "kaifeng-same-day.yaml")
     cases = {  # name -> (command args, visits, baseline name)
@@ -203,12 +210,19 @@ def main() -> None:
             CALC_VISITS,
             "python loop over the JSON",
         ),
-        "replay-1m": (
+        "replay": (
             gongji("replay", str(visits), "--region", "kaifeng", "--out", str(data / "out")),
             n_replay,
             "polars over the Parquet",
         ),
     }
+    if args.cases:
+        chosen = args.cases.split(",")
+        unknown = set(chosen) - set(cases)
+        if unknown:
+            sys.exit(f"unknown cases: {', '.join(sorted(unknown))} (known: {', '.join(cases)})")
+        cases = {name: case for name, case in cases.items() if name in chosen}
+    print(f"replay: {n_replay:,} visits")
     baselines = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "python loop over the JSON": [sys.executable, "-c", LOOP, str(scenario_file)],
@@ -225,8 +239,8 @@ def main() -> None:
     for tree in trees:
         for cmd, _, _ in cases.values():
             run(cmd, child_env(tree))
-    for cmd in baselines.values():
-        run(cmd, plain)
+    for base in {base for _, _, base in cases.values()}:
+        run(baselines[base], plain)
     times: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for r in range(args.repeat):
         print(f"round {r + 1}/{args.repeat}", flush=True)

@@ -28,9 +28,9 @@ Before the rounds, one untimed run of every case writes each tree's bytecode (th
 environment may say PYTHONDONTWRITEBYTECODE; an install has bytecode) and loads or compiles
 the replay kernel into numba's cache. The children run without PYTHONDONTWRITEBYTECODE and
 PYTHONUNBUFFERED. The inputs are made once in --data and reused: the 40,000-visit scenario by
-`scenario()` below, the visits by `gongji generate` (kaifeng, 75,000 members, 2023, seed 1; `--replay-members`
-another number: about 13.5 visits a member, 740,000 make ten million, kept in
-visits-N/). `--cases` runs only the cases named.
+`scenario()` below, the visits by `gongji generate` (kaifeng, 75,000 members, 2023, seed 1;
+`--replay-members` another number: about 13.5 visits a member, 740,000 make ten million,
+kept in visits-N/). `--cases` runs only the cases named.
 
 Targets (issue 22; reported here, not asserted by any test): `gongji --help` within 0.15 s,
 one example's calculation within 0.25 s, calculate --json of 40,000 visits with their trace

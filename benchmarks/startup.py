@@ -1,6 +1,7 @@
 """Where people wait on `gongji`: whole-process times of its commands, each beside a baseline.
 
     python benchmarks/startup.py [--repeat 5] [--data DIR] [--src SRC ...] [--cases A,B]
+                                 [--replay-members 75000]
 
 Cases, each a fresh process, timed from start to exit (wall and CPU), with its peak resident
 set: each is started by a small probe process that reads `resource.getrusage` of its
@@ -21,15 +22,17 @@ Every round runs every case for every source tree and its baseline once, in turn
 rounds are printed, with each case's ratio to its baseline and, for the two large inputs,
 visits a second. `--src` names the `src` folders measured (default: this checkout's), e.g.
 a worktree of an earlier commit beside this one: `--src ../before/src --src src`. `--cases`
-picks some of them (help, calculate, calculate-40k, replay-1m; all by default): without
-replay-1m its million visits are neither generated nor counted.
+picks some of them (help, calculate, calculate-40k, replay; all by default): without
+replay its visits are neither generated nor counted.
 
 Before the rounds, one untimed run of every case writes each tree's bytecode (this
 environment may say PYTHONDONTWRITEBYTECODE; an install has bytecode), the checked policy
 packs into gongji's cache (policy/loader.py; a tree without that cache reads its YAML every
-run) and loads or compiles the replay kernel into numba's cache. The children run without PYTHONDONTWRITEBYTECODE and
-PYTHONUNBUFFERED. The inputs are made once in --data and reused: the 40,000-visit scenario by
-`scenario()` below, the visits by `gongji generate` (kaifeng, 75,000 members, 2023, seed 1).
+run) and loads or compiles the replay kernel into numba's cache. The children run without
+PYTHONDONTWRITEBYTECODE and PYTHONUNBUFFERED. The inputs are made once in --data and reused:
+the 40,000-visit scenario by `scenario()` below, the visits by `gongji generate` (kaifeng,
+75,000 members, 2023, seed 1; `--replay-members` another number: about 13.5 visits a
+member, 740,000 make ten million, kept in visits-N/).
 
 Targets (issue 22; reported here, not asserted by any test): `gongji --help` within 0.15 s,
 one example's calculation within 0.25 s, calculate --json of 40,000 visits with their trace
@@ -54,7 +57,7 @@ TARGETS = {  # case -> (seconds at most, visits a second at least, MiB at most)
     "calculate": (0.25, None, None),
     "calculate-40k": (None, 20_000, 200),
 }
-CASES = ("help", "calculate", "calculate-40k", "replay-1m")
+CASES = ("help", "calculate", "calculate-40k", "replay")
 CALC_VISITS = 40_000
 REPLAY_MEMBERS = 75_000
 
@@ -165,17 +168,18 @@ def run(cmd: list[str], env: dict) -> tuple[float, float, float]:
     return wall, cpu, rss / MIB
 
 
-def prepare(data: Path, env: dict, replay: bool) -> tuple[Path, Path]:
+def prepare(data: Path, env: dict, replay: bool, members: int) -> tuple[Path, Path]:
     data.mkdir(parents=True, exist_ok=True)
     scenario_file = data / f"scenario-{CALC_VISITS}.json"
     if not scenario_file.is_file():  # made in a process of its own: this one stays small
         make = f"import sys; sys.path.insert(0, {str(HERE.parent)!r}); import startup; "
         make += f"startup.write_scenario({str(scenario_file)!r}, {CALC_VISITS})"
         subprocess.run([sys.executable, "-c", make], check=True)
-    visits = data / "visits" / "visits.parquet"
+    visits = data / ("visits" if members == REPLAY_MEMBERS else f"visits-{members}")
+    visits = visits / "visits.parquet"
     if replay and not visits.is_file():
-        print(f"generating {REPLAY_MEMBERS:,} members' visits in {visits.parent} ...", flush=True)
-        args = ["--region", "kaifeng", "--members", str(REPLAY_MEMBERS), "--year", "2023"]
+        print(f"generating {members:,} members' visits in {visits.parent} ...", flush=True)
+        args = ["--region", "kaifeng", "--members", str(members), "--year", "2023"]
         subprocess.run(gongji("generate", str(visits.parent), *args), env=env, check=True)
     return scenario_file, visits
 
@@ -194,14 +198,17 @@ def main() -> None:
     parser.add_argument("--data", default=str(ROOT / "artifacts" / "startup"), help="inputs")
     parser.add_argument("--src", action="append", help="src folder measured (repeatable)")
     parser.add_argument("--cases", help=f"comma-separated, of {', '.join(CASES)} (default all)")
+    parser.add_argument("--replay-members", type=int, default=REPLAY_MEMBERS, help="replay's size")
     args = parser.parse_args()
     chosen = args.cases.split(",") if args.cases else list(CASES)
     if unknown := set(chosen) - set(CASES):
         parser.error(f"unknown case(s): {', '.join(sorted(unknown))}")
     trees = [Path(s).resolve() for s in (args.src or [str(ROOT / "src")])]
     data = Path(args.data).resolve()
-    scenario_file, visits = prepare(data, child_env(trees[-1]), "replay-1m" in chosen)
-    n_replay = visit_count(visits, child_env(None)) if "replay-1m" in chosen else 0
+    scenario_file, visits = prepare(
+        data, child_env(trees[-1]), "replay" in chosen, args.replay_members
+    )
+    n_replay = visit_count(visits, child_env(None)) if "replay" in chosen else 0
     example = str(ROOT / "examples" / "kaifeng-same-day.yaml")
     cases = {  # name -> (command args, visits, baseline name)
         "help": (gongji("--help"), None, "python -c pass"),
@@ -211,7 +218,7 @@ def main() -> None:
             CALC_VISITS,
             "python loop over the JSON",
         ),
-        "replay-1m": (
+        "replay": (
             gongji("replay", str(visits), "--region", "kaifeng", "--out", str(data / "out")),
             n_replay,
             "polars over the Parquet",

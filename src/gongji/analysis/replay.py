@@ -119,7 +119,9 @@ def results_schema(visit_ids: pa.DataType, text_members: bool) -> pa.Schema:
     return kind.set(0, pa.field("visit_id", visit_ids, nullable=False))
 
 
-BATCH_ROWS = 1 << 20  # rows a batch: big enough to amortise, small enough to bound memory
+BATCH_ROWS = 1 << 18  # rows a batch: big enough to amortise; a quarter million lets a
+# million-visit file flow through the pipeline (read, decode, settle, write overlap) rather
+# than go through it as one batch, stage after stage
 READ_AHEAD = 4  # batches read ahead of the one decoded
 WRITE_BEHIND = 3  # batches settled and not yet written (the writer is one thread)
 CHUNKS = 8  # chunks a batch is cut into for the threads (cut at member boundaries)

@@ -80,9 +80,11 @@ def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, br
     passed on: a call that takes them copies every array's header (the loop cost more than
     the rules did)."""
     current = -1
+    weight = 1  # the members the current member stands for (read once a member)
     if carried >= 0:
         copy_into(S, carry)
         current = carried
+        weight = M.weight[carried]
     # the first visit to break an invariant, kept in locals and stored once after the loop
     # (a store into `broken` inside the loop cost the loop a tenth of its time)
     first_broken = -1
@@ -92,6 +94,7 @@ def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, br
         if m != current:
             start_state(S, M.balance[m])
             current = m
+            weight = M.weight[m]
         day = V.when[i] // L.SECONDS_PER_DAY - T.first_day
         v = T.version[day]
         line = -1
@@ -169,7 +172,7 @@ def settle_chunk(P, T, lo, hi, carry, carried, V, M, R, S, backup, sums, oop, br
         R.balance[i] = S[L.S_BALANCE]
         keys = (M.type[m], V.level[i], V.category[i], T.month[day] - MONTH_BASE)
         amounts = (V.total[i], V.in_scope[i], deductible, fund, account, cash)
-        tally(sums, keys, status, amounts, M.weight[m])
+        tally(sums, keys, status, amounts, weight)
         oop[m] += account + cash
     store_broken(broken, first_broken, which)
     return -1
@@ -192,7 +195,27 @@ def has_disease(ids, lo, hi, disease):
 
 def tally(sums, keys, status, amounts, weight):
     """Add one visit to its row in every dimension, `weight` times (the members a sampled
-    member stands for; 1 unweighted)."""
+    member stands for; 1 unweighted). Unweighted, the common case, adds without multiplying:
+    weighting every visit made the replay's loop some 10% slower."""
+    if weight != 1:
+        weighted_tally(sums, keys, status, amounts, weight)
+        return
+    for row in (
+        ROW_TYPE + keys[0],
+        ROW_LEVEL + keys[1],
+        ROW_CATEGORY + keys[2],
+        ROW_MONTH + keys[3],
+    ):
+        sums[row, A_VISITS] += 1
+        if status != L.OK:
+            sums[row, A_REFUSED] += 1
+            continue
+        for j in range(len(amounts)):
+            sums[row, A_TOTAL + j] += amounts[j]
+
+
+def weighted_tally(sums, keys, status, amounts, weight):
+    """`tally` of a member who stands for `weight` members."""
     for row in (
         ROW_TYPE + keys[0],
         ROW_LEVEL + keys[1],
@@ -278,6 +301,7 @@ KERNEL_FUNCTIONS = (
     "settle_chunk",
     "has_disease",
     "tally",
+    "weighted_tally",
     "copy_into",
     "store_broken",
     "decode_rows",

@@ -13,7 +13,7 @@ year roll -> for the line: eligibility -> level -> deductible -> ratio -> caps
 
 from gongji.engine import layout as L
 from gongji.engine.facts import year_start
-from gongji.engine.state import item_base, kept
+from gongji.engine.state import item_base
 from gongji.money import apply_ratio
 
 
@@ -129,11 +129,11 @@ def roll_year(S, month, tracing, tr):
         for p in range(L.N_POOLS):
             S[L.S_POOL + p * L.PU_STRIDE + L.PU_ANNUAL] = 0
             S[L.S_POOL + p * L.PU_STRIDE + L.PU_DED_MET] = 0
-        n = kept(S)
-        items = L.S_WINDOW + n * L.W_STRIDE
-        for i in range(n):
-            S[items + i * L.I_STRIDE + L.I_KEY] = 0
-            S[items + i * L.I_STRIDE + L.I_MET] = 0
+        # every item freed (key and met 0): a state of S_SIZE's with bounds the compiler knows
+        if len(S) == L.S_SIZE:
+            clear(S, L.S_ITEM, L.S_SIZE)
+        else:
+            clear(S, item_base(S), len(S))
     if S[L.S_MONTH] != month:
         S[L.S_MONTH] = month
         for p in range(L.N_POOLS):
@@ -205,11 +205,13 @@ def charge_deductible(P, S, base, when, month, inst, item, level, klass, scope, 
     # a window opened before `since` is closed: the year's first second where the pack
     # closes windows at the year's end, else none is
     since = year_start(month // 12) if P[base + L.L_DED_YEAR_END] != 0 else 0
-    n = 0  # the windows S keeps (state.kept, written out: a call costs the Python engine more)
+    # the windows every state keeps first, with bounds the compiler knows (the common case,
+    # loops unrolled), then a grown state's others (S_ITEM: where the first WINDOWS end)
     slot = -1
     if window != L.WIN_NONE:
-        n = (len(S) - L.S_WINDOW) // L.SLOT_STRIDE
-        slot = open_window(S, n, window, span, since, inst, when)
+        slot = open_window(S, L.S_WINDOW, L.S_ITEM, window, span, since, inst, when)
+        if slot < 0 and len(S) > L.S_SIZE:
+            slot = open_window(S, L.S_ITEM, item_base(S), window, span, since, inst, when)
     if slot >= 0:
         # A visit inside the window shares the one deductible already opened there (met may
         # exceed this visit's standard if the institution's level changed within the window).
@@ -222,7 +224,9 @@ def charge_deductible(P, S, base, when, month, inst, item, level, klass, scope, 
     emit(tracing, tr, L.T_DED_PER_VISIT, charge, standard, level)
     if window == L.WIN_NONE or charge == 0:
         return charge, L.OK
-    slot = free_window(S, n, window, span, since, when)
+    slot = free_window(S, L.S_WINDOW, L.S_ITEM, window, span, since, when)
+    if slot < 0 and len(S) > L.S_SIZE:
+        slot = free_window(S, L.S_ITEM, item_base(S), window, span, since, when)
     if slot < 0:
         return charge, L.WINDOWS_FULL
     S[slot + L.W_INST] = inst
@@ -233,19 +237,17 @@ def charge_deductible(P, S, base, when, month, inst, item, level, klass, scope, 
 
 def charge_item_deductible(S, item, standard, scope, tracing, tr):
     """One deductible per item (e.g. a negotiated drug) per year."""
-    free = -1
-    items = item_base(S)
-    for i in range(kept(S)):
-        slot = items + i * L.I_STRIDE
-        key = S[slot + L.I_KEY]
-        if key == item:
-            met = S[slot + L.I_MET]
-            charge = min(max(standard - met, 0), scope)
-            S[slot + L.I_MET] = met + charge
-            emit(tracing, tr, L.T_DED_ITEM, charge, standard, met)
-            return charge, L.OK
-        if key == 0 and free < 0:
-            free = slot
+    # a state of S_SIZE's items with bounds the compiler knows (the common case), else S's
+    if len(S) == L.S_SIZE:
+        slot, free = find_item(S, L.S_ITEM, L.S_SIZE, item)
+    else:
+        slot, free = find_item(S, item_base(S), len(S), item)
+    if slot >= 0:
+        met = S[slot + L.I_MET]
+        charge = min(max(standard - met, 0), scope)
+        S[slot + L.I_MET] = met + charge
+        emit(tracing, tr, L.T_DED_ITEM, charge, standard, met)
+        return charge, L.OK
     if free < 0:
         return 0, L.ITEMS_FULL
     charge = min(standard, scope)
@@ -253,6 +255,23 @@ def charge_item_deductible(S, item, standard, scope, tracing, tr):
     S[free + L.I_MET] = charge
     emit(tracing, tr, L.T_DED_ITEM, charge, standard, 0)
     return charge, L.OK
+
+
+def find_item(S, lo, hi, item):
+    """(the slot keeping `item` among S[lo:hi], the first free one), each -1 if none."""
+    free = -1
+    for slot in range(lo, hi, L.I_STRIDE):
+        key = S[slot + L.I_KEY]
+        if key == item:
+            return slot, free
+        if key == 0 and free < 0:
+            free = slot
+    return -1, free
+
+
+def clear(S, lo, hi):
+    for j in range(lo, hi):
+        S[j] = 0
 
 
 def window_is_open(window, span, since, opened, when):
@@ -264,20 +283,18 @@ def window_is_open(window, span, since, opened, when):
     return when - opened < span
 
 
-def open_window(S, n, window, span, since, inst, when):
-    """The state slot of the institution's open deductible window among S's `n`, or -1."""
-    if window == L.WIN_NONE:
-        return -1
-    for slot in range(L.S_WINDOW, L.S_WINDOW + n * L.W_STRIDE, L.W_STRIDE):
+def open_window(S, lo, hi, window, span, since, inst, when):
+    """The state slot of the institution's open deductible window among S[lo:hi], or -1."""
+    for slot in range(lo, hi, L.W_STRIDE):
         opened = S[slot + L.W_OPENED]
         if S[slot + L.W_INST] == inst and window_is_open(window, span, since, opened, when):
             return slot
     return -1
 
 
-def free_window(S, n, window, span, since, when):
-    """A slot of S's `n` whose window is closed (or never used), or -1 when all are open."""
-    for slot in range(L.S_WINDOW, L.S_WINDOW + n * L.W_STRIDE, L.W_STRIDE):
+def free_window(S, lo, hi, window, span, since, when):
+    """A slot of S[lo:hi] whose window is closed (or never used), or -1 when all are open."""
+    for slot in range(lo, hi, L.W_STRIDE):
         if not window_is_open(window, span, since, S[slot + L.W_OPENED], when):
             return slot
     return -1
@@ -345,8 +362,10 @@ KERNEL_FUNCTIONS = (
     "window_is_open",
     "open_window",
     "free_window",
+    "find_item",
     "charge_item_deductible",
     "condition_fails",
+    "clear",
     "roll_year",
     "eligible",
     "covered",

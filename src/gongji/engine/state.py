@@ -17,15 +17,24 @@ def item_base(S):
 
 
 def start_state(S, account_balance):
-    """A member's state before their first visit (numba subset: the replay calls it too)."""
-    for i in range(len(S)):
+    """A member's state before their first visit (numba subset: the replay calls it too, a
+    member). A state of S_SIZE is cleared with bounds the compiler knows (its loops unrolled:
+    the replay's common case); a grown one with its own."""
+    if len(S) == L.S_SIZE:
+        clear_state(S, L.S_SIZE, L.WINDOWS, account_balance)
+    else:
+        clear_state(S, len(S), kept(S), account_balance)
+
+
+def clear_state(S, size, windows, account_balance):
+    for i in range(size):
         S[i] = 0
     S[L.S_BALANCE] = account_balance
-    for i in range(kept(S)):
+    for i in range(windows):
         S[L.S_WINDOW + i * L.W_STRIDE + L.W_OPENED] = -1
 
 
-KERNEL_FUNCTIONS = ("kept", "item_base", "start_state")
+KERNEL_FUNCTIONS = ("kept", "item_base", "start_state", "clear_state")
 
 
 def state_size(slots: int) -> int:

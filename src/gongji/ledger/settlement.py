@@ -385,7 +385,12 @@ def _visit_id(document: object) -> str | None:
     return None if vid is None else str(vid)
 
 
-@lru_cache(maxsize=4096)
+# distinct (record, version) pairs kept: the members settling within a while (a city's
+# active members in an hour); at 4,096 a load cycling over 5,000 members missed every time
+MEMBERS_CACHED = 65_536
+
+
+@lru_cache(maxsize=MEMBERS_CACHED)
 def _member_for(region: str, _pack_id: int, text: str, version: int) -> tuple[engine.Member, dict]:
     """The engine's member from the stored record (JSON text) under one version of the
     region's pack (the pack object's id in the key: a reloaded pack is a new one), made once

@@ -150,3 +150,26 @@ def test_a_store_down_during_a_read_is_a_503_without_the_statement(stalled, capl
     assert health.status_code == 503 and health.json()["code"] == "E_UNAVAILABLE"
     assert "SELECT" not in down.text and "SELECT" not in caplog.text
     assert up.status_code == 200
+
+
+def test_a_transaction_the_server_ended_is_an_outage():
+    """A read whose thread stalls between statements past the store's deadline (a loaded
+    machine: seen in CI) finds its transaction ended by the server
+    (idle_in_transaction_session_timeout): that is the store failing, answered 503
+    E_UNAVAILABLE as any outage — not a 500."""
+    from sqlalchemy import create_engine
+
+    from gongji.ledger import store
+    from gongji.service.app import OUTAGES
+
+    from ..conftest import PG_ADMIN
+
+    engine = create_engine(PG_ADMIN, connect_args=store.pg_options(0.2), hide_parameters=True)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))  # the transaction begins
+            time.sleep(1.0)  # idle in it past the deadline: the server ends the session
+            with pytest.raises(OUTAGES):
+                conn.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()

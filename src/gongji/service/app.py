@@ -191,13 +191,17 @@ def _ping(db: Engine) -> None:
 
 # what a store that is down, silent or overloaded raises outside the writer: no connection,
 # a connection lost, a statement or lock wait over the deadline (psycopg's QueryCanceled and
-# LockNotAvailable are OperationalErrors), no pooled connection free in time
+# LockNotAvailable are OperationalErrors), no pooled connection free in time, a transaction
+# the server ended (a read's thread starved past idle_in_transaction_session_timeout: the
+# next statement raises an InternalError, SQLSTATE class 25)
 OUTAGES = (
     sqlalchemy.exc.OperationalError,
     sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.InternalError,
     sqlalchemy.exc.TimeoutError,
     psycopg.OperationalError,
     psycopg.InterfaceError,
+    psycopg.InternalError,
 )
 
 

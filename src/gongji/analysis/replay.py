@@ -838,18 +838,18 @@ def read_batches(path: Path, rows: int = BATCH_ROWS, ids: bool = True) -> Iterat
     if inputs.is_csv(path):
         yield from inputs.csv_batches(path, columns)
         return
-    f = _visits_file(path)
+    f = visits_file(path)
     first = 0
-    for batch in f.iter_batches(batch_size=rows, columns=_source(f, columns)):
+    for batch in f.iter_batches(batch_size=rows, columns=source_columns(f, columns)):
         yield inputs.shaped(batch, first)
         first += batch.num_rows
 
 
-def _source(f: pq.ParquetFile, columns: list[str]) -> list[str]:
+def source_columns(f: pq.ParquetFile, columns: list[str]) -> list[str]:
     return inputs.source_columns(f.schema_arrow.names, columns)
 
 
-def _visits_file(path: Path) -> pq.ParquetFile:
+def visits_file(path: Path) -> pq.ParquetFile:
     if not path.is_file():
         raise InputError("visits", f"no such file: {path}")
     got = pq.read_schema(path)  # (read_dictionary naming a column it lacks: a KeyError)
@@ -863,7 +863,7 @@ def check_visits(path: Path) -> None:
     if inputs.is_csv(path):
         next(inputs.csv_batches(path, ["member_id"], block=1 << 16), None)
     else:
-        _visits_file(path)
+        visits_file(path)
 
 
 def replay_batches(

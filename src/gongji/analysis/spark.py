@@ -46,11 +46,11 @@ from gongji.analysis.replay import (
     MemberTable,
     ReplayPolicy,
     Run,
-    _source,
-    _visits_file,
     results_schema,
     results_writer,
+    source_columns,
     summary,
+    visits_file,
     write_aggregates,
 )
 from gongji.errors import InputError
@@ -150,7 +150,7 @@ def _files(visits: Path) -> list[Path]:
     if not files:
         raise InputError("visits", f"no .parquet files in {visits}")
     for f in files:
-        _visits_file(f)  # the columns the replay reads, checked before any task runs
+        visits_file(f)  # the columns the replay reads, checked before any task runs
     return files
 
 
@@ -253,8 +253,8 @@ def _batches(groups: list[Group], piece: Slice, rows: int) -> Iterator[pa.Record
         lo, hi = max(piece.start, g.first), min(piece.stop, g.first + g.rows)
         if lo >= hi:
             continue
-        f = _visits_file(Path(g.file))
-        names = _source(f, schema.VISITS.names)
+        f = visits_file(Path(g.file))
+        names = source_columns(f, schema.VISITS.names)
         at = g.first
         for batch in f.iter_batches(rows, row_groups=[g.index], columns=names):
             a, b = max(lo - at, 0), min(hi - at, batch.num_rows)

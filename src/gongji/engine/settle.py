@@ -115,8 +115,11 @@ def settle_all(
 ) -> tuple[list[Result], YearState]:
     """Settle visits in order, each under the policy version in force on its date."""
     results = []
+    day = tables = None
     for visit in visits:
-        tables = tables_on(pack, visit.time.date())
+        if visit.time.date() != day:  # the version in force: looked up once a day
+            day = visit.time.date()
+            tables = tables_on(pack, day)
         if tables is None:
             raise EngineError(
                 L.STATUS_CODES[L.NO_POLICY],

@@ -6,6 +6,7 @@ once per product, as the rules inventory fixes.
 """
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 FEN_PER_YUAN = 100
 BP_PER_UNIT = 10_000  # basis points in 100%
@@ -172,6 +173,7 @@ def percent_to_bp(value: object) -> int:
     return int(bp)
 
 
+@lru_cache(maxsize=256)  # a pack's few ratios, each written in a step of every visit's trace
 def fmt_bp(bp: int) -> str:
     """5500 -> '55%', 6250 -> '62.5%'."""
     return f"{Decimal(bp).scaleb(-2).normalize():f}%"

@@ -69,7 +69,7 @@ def rows(
     an object a step. The loop does no more a step than look up its citation and its words."""
     klass = L.CLASSES.index(member_class)
     table, names = WORDS[lang], _NAMES[lang]
-    who = names[member_class.value]
+    who = names[member_class]  # a StrEnum is its value as a key (its `.value` is slower)
     share = SHARE_WORDS[lang][tables.params[L.P_ACCOUNT_SHARE]]
     in_scope = SHARE_WORDS[lang][L.ACCOUNT_IN_SCOPE]
     cited = _cited(tables, lang)

@@ -32,7 +32,7 @@ class EngineError(ValueError):
         self.code = code
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen, as facts.Visit: made a visit, never changed
 class Result:
     """One settled visit, in fen. fund_pay + account_pay + cash_pay == total."""
 

@@ -1,14 +1,20 @@
 """Bad scenarios: one line naming the field and why, exit 2, never a traceback, never coerced."""
 
 import json
+import re
 import subprocess
 import sys
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gongji.calculate import calculate
 from gongji.errors import InputError
+from gongji.model import unprintable
+
+from .conftest import examples
 
 
 def scenario(**visit_changes) -> dict:
@@ -195,3 +201,25 @@ def test_a_pack_date_that_does_not_exist_names_its_key(tmp_path):
     with pytest.raises(PolicyError) as err:
         policy.load_file(path)
     assert err.value.key == "versions[1].from" and "day value" in err.value.reason
+
+
+def _unprintable_by_pattern(text: str) -> str | None:
+    found = re.search("[\x00-\x1f\x7f-\x9f\ud800-\udfff]", text)
+    if found is None:
+        return None
+    char = found.group()
+    kind = "an unpaired surrogate" if "\ud800" <= char <= "\udfff" else "a control character"
+    return f"contains {kind} (U+{ord(char):04X})"
+
+
+@settings(max_examples=examples(1000))
+@given(st.text(alphabet=st.characters(max_codepoint=0xFFFF, exclude_categories=()), max_size=12))
+def test_unprintable_as_its_pattern_says(text):
+    """An id's characters: the ASCII shortcut answers as the pattern does, whatever the text
+    (ASCII with DEL or a control character, C1 controls, surrogates, CJK)."""
+    assert unprintable(text) == _unprintable_by_pattern(text)
+
+
+@pytest.mark.parametrize("text", ["H1", "H\x7f", "a\x00", "医院\x85", "\ud800", " ", "~"])
+def test_unprintable_edges(text):
+    assert unprintable(text) == _unprintable_by_pattern(text)

@@ -43,6 +43,8 @@ _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 def unprintable(value: str) -> str | None:
     """What in `value` no id may hold, in words; None if nothing."""
+    if value.isascii() and value.isprintable():  # U+0020-U+007E only: the common case, at
+        return None  # a fraction of the pattern's cost (every id of every visit is read)
     found = _UNPRINTABLE.search(value)
     if found is None:
         return None

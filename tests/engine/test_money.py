@@ -4,10 +4,14 @@ and the words of each refusal, which reach the person (pydantic passes them on).
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gongji.money import (
     MAX_FEN,
     MoneyError,
+    _exact_fen,
+    _plain_fen,
     amount,
     apply_ratio,
     fmt,
@@ -19,6 +23,8 @@ from gongji.money import (
     to_fen,
     to_yuan,
 )
+
+from ..conftest import examples
 
 
 @pytest.mark.parametrize(
@@ -150,3 +156,49 @@ def test_apply_ratio_rounds_half_up(fen, bp, product):
 def test_round_to_yuan(fen, rounded):
     got = round_to_yuan(fen)
     assert got == rounded and type(got) is int
+
+
+# -- to_fen's plain path ('12.34' read without a Decimal) against the Decimal one -----------
+def _outcome(read, value):
+    try:
+        return read(value)
+    except MoneyError as exc:
+        return str(exc)
+
+
+PLAIN_EDGES = ["1e3", "-0", " 1", "1 ", "１", "1_000", "0.005", "1.", ".5", "+1", "0", "00.10",
+               "1.0", "12.34", "12.3", "١٢", "²", "9" * 16, "9" * 17, "0" * 17 + "1", "1.2.3",
+               "", ".", "-1.00", "1e-2", "NaN", "0x10", "1,000"]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", PLAIN_EDGES)
+def test_plain_path_agrees_on_edges(text):
+    fast = _plain_fen(text)
+    assert fast is None or fast == _exact_fen(text)
+    assert _outcome(to_fen, text) == _outcome(_exact_fen, text)
+
+
+def test_plain_path_reads_plain_amounts():
+    """The plain path is taken for the common forms (not a test that passes by declining)."""
+    assert [_plain_fen(t) for t in ("12.34", "12.3", "7", "0.05", "9" * 16)] == [
+        1234,
+        1230,
+        700,
+        5,
+        int("9" * 16) * 100,
+    ]
+    assert [_plain_fen(t) for t in ("1e3", "-0", " 1", "１", "1_000", "0.005", "1.")] == [None] * 7
+
+
+@settings(max_examples=examples(2000))
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789.-+eE _１٣\u00b2x", max_size=22),
+        st.from_regex(r"\A[0-9]{1,18}(\.[0-9]{0,4})?\Z"),
+        st.text(max_size=8),
+    )
+)
+def test_plain_path_agrees_with_decimal(text):
+    fast = _plain_fen(text)
+    assert fast is None or fast == _exact_fen(text)
+    assert _outcome(to_fen, text) == _outcome(_exact_fen, text)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from gongji.engine import layout as L
 from gongji.engine.facts import local_time
 from gongji.engine.settle import Result
-from gongji.engine.tables import Tables
+from gongji.engine.tables import Citation, Tables
 from gongji.labels import label
 from gongji.money import fmt, fmt_bp
 from gongji.terms import Condition, MemberClass
@@ -69,9 +69,10 @@ def rows(
     an object a step. The loop does no more a step than look up its citation and its words."""
     klass = L.CLASSES.index(member_class)
     table, names = WORDS[lang], _NAMES[lang]
-    who = names[member_class.value]
+    who = names[member_class]  # a StrEnum is its value as a key (its `.value` is slower)
     share = SHARE_WORDS[lang][tables.params[L.P_ACCOUNT_SHARE]]
     in_scope = SHARE_WORDS[lang][L.ACCOUNT_IN_SCOPE]
+    cited = _cited(tables, lang)
     line_no = L.GENERAL
     line = names[L.LINE_NAMES[L.GENERAL]]
     out = []
@@ -81,7 +82,8 @@ def rows(
             line_no, line = amount, names[L.LINE_NAMES[amount]]
             continue
         # recorded before the kernel's first line mark: the rule of line a
-        cite = tables.cites[a if step in _OF_LINE_A else line_no][klass][step]
+        of = a if step in _OF_LINE_A else line_no
+        rule, article, configured, reading = cited[of][klass][step]
         text = ""
         if words:
             render = table.get(step)
@@ -90,9 +92,33 @@ def rows(
             text = render(amount, a, b, who, line)
             if share != in_scope and step in _ACCOUNT_STEPS:
                 text = text.replace(in_scope, share)
-        reading = cite.reading.say(lang) if cite.reading is not None else None
-        out.append((cite.rule, cite.article, text, amount, cite.configured, reading))
+        out.append((rule, article, text, amount, configured, reading))
     return out
+
+
+# (id of a Tables, language) -> (the Tables, kept so that its id is not reused; `_cited`'s)
+_CITED: dict[tuple[int, str], tuple[Tables, tuple]] = {}
+
+
+def _cited(tables: Tables, lang: str) -> tuple:
+    """Per line, class and step, what a row says of the step's citation: (rule, article,
+    configured, the pack's reading in `lang` or None); None where the step cites nothing.
+    Made once a compiled version and language: every step of every visit rendered reads it."""
+    entry = _CITED.get((id(tables), lang))
+    if entry is None:
+        cited = tuple(
+            tuple(tuple(_said(cite, lang) for cite in steps) for steps in classes)
+            for classes in tables.cites
+        )
+        entry = _CITED[(id(tables), lang)] = (tables, cited)
+    return entry[1]
+
+
+def _said(cite: Citation | None, lang: str) -> tuple[str, str, bool, str | None] | None:
+    if cite is None:
+        return None
+    reading = cite.reading.say(lang) if cite.reading is not None else None
+    return cite.rule, cite.article, cite.configured, reading
 
 
 def _level(i: int) -> str:

@@ -65,10 +65,7 @@ class Member:
         )
 
 
-# Not frozen, though never changed once made (dataclasses.replace makes another): a frozen
-# dataclass sets each field through object.__setattr__, and a visit's 22 took longer than
-# reading the visit (a tenth of `gongji calculate`'s time). Hashable as a frozen one is.
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(frozen=True, slots=True)
 class Visit:
     time: datetime  # local time
     institution: str

@@ -32,7 +32,7 @@ class EngineError(ValueError):
         self.code = code
 
 
-@dataclass(slots=True, unsafe_hash=True)  # not frozen, as facts.Visit: made a visit, never changed
+@dataclass(frozen=True, slots=True)
 class Result:
     """One settled visit, in fen. fund_pay + account_pay + cash_pay == total."""
 

@@ -114,6 +114,24 @@ def test_calculate_builds_no_pack_validator_once_the_pack_is_cached(tmp_path):
     assert proc.stderr.split() == ["False"]  # its validators never built: not needed
 
 
+def test_a_calculation_that_succeeds_compiles_no_reason_pattern():
+    # the error reasons' patterns took most of gongji.labels' loading; they wait for an error
+    code = (
+        "import sys\n"
+        "from gongji.cli import app\n"
+        f"sys.argv = ['gongji', 'calculate', {str(EXAMPLES / 'kaifeng-same-day.yaml')!r}]\n"
+        "try:\n"
+        "    app(prog_name='gongji')\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "from gongji.labels import _reading\n"
+        "print(_reading.cache_info().currsize, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.split() == ["0"]
+
+
 @pytest.mark.parametrize("output", [["--json"], []], ids=["json", "table"])
 def test_calculate_loads_no_heavy_library(output):
     assert loaded_by("calculate", str(EXAMPLES / "nanyang-line-items.yaml"), *output) == []

@@ -63,6 +63,34 @@ def test_help_loads_neither_the_engine_nor_the_terms_table():
     assert loaded_by("--help", modules=modules) == []
 
 
+def test_help_loads_neither_markdown_nor_pygments():
+    # Typer's help imports them at module level and never uses them here (gongji.richhelp)
+    modules = ("rich.markdown", "markdown_it", "rich.traceback", "rich.syntax", "pygments")
+    assert loaded_by("--help", modules=modules) == []
+    assert loaded_by("calculate", "--help", modules=modules) == []
+
+
+def test_the_help_without_markdown_still_has_it_when_asked():
+    # the placeholders stand for the real classes: Markdown help and a pretty traceback work
+    code = (
+        "import sys\n"
+        "from gongji import richhelp\n"
+        "richhelp.install()\n"
+        "from typer import rich_utils\n"
+        "assert 'rich.markdown' not in sys.modules\n"
+        "text = rich_utils._make_rich_text(text='**x**', markup_mode='markdown')\n"
+        "import rich.markdown, rich.traceback\n"
+        "assert type(text) is rich.markdown.Markdown, type(text)\n"
+        "try:\n"
+        "    1 / 0\n"
+        "except ZeroDivisionError as exc:\n"
+        "    tb = rich_utils.Traceback.from_exception(type(exc), exc, exc.__traceback__)\n"
+        "assert type(tb) is rich.traceback.Traceback, type(tb)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_calculate_builds_no_pack_validator_once_the_pack_is_cached(tmp_path):
     # the first run reads the YAML and validates it; the next reads the cached pack
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
@@ -84,6 +112,24 @@ def test_calculate_builds_no_pack_validator_once_the_pack_is_cached(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.split() == ["False"]  # its validators never built: not needed
+
+
+def test_a_calculation_that_succeeds_compiles_no_reason_pattern():
+    # the error reasons' patterns took most of gongji.labels' loading; they wait for an error
+    code = (
+        "import sys\n"
+        "from gongji.cli import app\n"
+        f"sys.argv = ['gongji', 'calculate', {str(EXAMPLES / 'kaifeng-same-day.yaml')!r}]\n"
+        "try:\n"
+        "    app(prog_name='gongji')\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "from gongji.labels import _reading\n"
+        "print(_reading.cache_info().currsize, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.split() == ["0"]
 
 
 @pytest.mark.parametrize("output", [["--json"], []], ids=["json", "table"])

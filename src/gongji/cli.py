@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from gongji import richhelp
 from gongji.analysis import cli as analysis
 from gongji.commands import bad_rows, fail
 from gongji.commands import console as out
@@ -19,6 +20,8 @@ from gongji.errors import InputError
 from gongji.ledger import cli as ledger
 from gongji.service import cli as service
 from gongji.supervision import cli as supervision
+
+richhelp.install()  # help pages and usage errors without Markdown and Pygments
 
 app = typer.Typer(
     no_args_is_help=True,

@@ -529,26 +529,36 @@ REASONS = (
     (r"^required$", "必填"),
     (r"^required \(or a --pack file", "必填（或给出 --pack 方案文件，读其统筹地区）"),
 )
-_REASONS = tuple((re.compile(words), zh) for words, zh in REASONS)
-_CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
-_UNKNOWN_VALUE = re.compile(r"unknown value (.+?) \(expected (.+)\)")
-_ENGLISH_TAIL = re.compile(r"[\s,]+[a-z]")
+
+
+@cache
+def _reading() -> tuple:
+    """reason_zh's patterns: pydantic's unknown enum value, a Chinese character, the English
+    after the Chinese, and REASONS. Compiled at the first error, not on import: they were
+    most of this module's loading time, and a calculation that succeeds reads no reason."""
+    return (
+        re.compile(r"unknown value (.+?) \(expected (.+)\)"),
+        re.compile(r"[\u3000-\u9fff\uff00-\uffef]"),
+        re.compile(r"[\s,]+[a-z]"),
+        tuple((re.compile(words), zh) for words, zh in REASONS),
+    )
 
 
 def reason_zh(reason: str, code: str = "E_INPUT") -> str:
     """An error's reason in Chinese: its own Chinese words where it has them ("至多 40 个字符
     at most 40 characters" -> "至多 40 个字符"), else the REASONS entry it matches, else the
     catalogue's message for its code with the reason as given (`请求内容有误（…）`)."""
-    unknown = _UNKNOWN_VALUE.search(reason)
+    unknown_value, cjk, english_tail, reasons = _reading()
+    unknown = unknown_value.search(reason)
     if unknown:  # pydantic's words for an enum: the choices in Chinese
         given, expected = unknown.groups()
         choices = "、".join(label(c) for c in re.findall(r"'([^']*)'", expected))
         return f"不认识的取值 {given}（可选：{choices}）"
-    ends = [m.end() for m in _CJK.finditer(reason)]
+    ends = [m.end() for m in cjk.finditer(reason)]
     if ends:
-        tail = _ENGLISH_TAIL.search(reason, ends[-1])
+        tail = english_tail.search(reason, ends[-1])
         return reason[: tail.start() if tail else len(reason)].strip()
-    for pattern, zh in _REASONS:
+    for pattern, zh in reasons:
         found = pattern.search(reason)
         if found:
             return zh(found) if callable(zh) else found.expand(zh)

@@ -19,9 +19,8 @@ import json
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
-from typing import Annotated, NamedTuple
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
-import jinja2
 from pydantic import PlainValidator
 
 from gongji.analysis.aggregates_file import (
@@ -34,6 +33,9 @@ from gongji.errors import InputError
 from gongji.labels import label as term
 from gongji.labels import version
 from gongji.money import fmt_grouped, to_yuan
+
+if TYPE_CHECKING:  # imported where a report is written (see _template)
+    import jinja2
 
 SCENARIOS = ("baseline", "reform")  # display order; the difference is reform − baseline
 COUNTS = ("visits", "refused")  # the other figures are amounts
@@ -308,7 +310,11 @@ class Table(NamedTuple):
 
 
 @cache
-def _template() -> jinja2.Template:
+def _template() -> "jinja2.Template":
+    # imported when a report is written: `gongji replay` prints its totals with this
+    # module's names, and jinja2 took a tenth of a second of a replay's start
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("gongji.analysis"),
         autoescape=True,

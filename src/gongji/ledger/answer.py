@@ -13,7 +13,7 @@ gives the same document. `Settled` is also a read-only mapping of its document
 """
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from gongji.engine.invariants import InvariantError
 from gongji.money import fmt, to_fen
@@ -57,6 +57,8 @@ class Settled(Mapping):
     presettle: bool = False
     remote_region: str | None = None  # care the registry places in another region: remote
     late: bool = False  # dated before the member's last settlement (a late claim)
+    # the document, made once: the settlement stores it and the service answers with it
+    _document: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # the answer's invariant (engine/invariants.py's first, with the holder's mutual aid):
@@ -69,7 +71,16 @@ class Settled(Mapping):
         return replace(self, txn_id=None, presettle=True)
 
     def document(self) -> dict:
-        """The answer as JSON-ready values (money as yuan text), in the stored order."""
+        """The answer as JSON-ready values (money as yuan text), in the stored order: a new
+        dict each call (its values shared: read them, do not change them)."""
+        return dict(self._made())
+
+    def _made(self) -> dict:
+        if self._document is None:
+            object.__setattr__(self, "_document", self._built())
+        return self._document
+
+    def _built(self) -> dict:
         out: dict = {
             "txn_id": self.txn_id,
             "visit_id": self.visit_id,
@@ -117,10 +128,10 @@ class Settled(Mapping):
 
     # -- read-only mapping of the document ------------------------------------------------
     def __getitem__(self, key: str) -> object:
-        return self.document()[key]
+        return self._made()[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.document())
+        return iter(self._made())
 
     def __len__(self) -> int:
-        return len(self.document())
+        return len(self._made())

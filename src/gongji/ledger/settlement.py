@@ -119,7 +119,10 @@ async def _settle_batch_async(
             writes = sql.writes()
             if writes is not None:
                 await cur.execute(WRITE_PG, (writes,), prepare=True)
-            await conn.commit()
+            # queued, not conn.commit(): that syncs, and leaving the pipeline syncs again (a
+            # round trip for nothing); the pipeline's own sync as it ends sends the writes
+            # and the COMMIT together, and raises what either failed with
+            await cur.execute("COMMIT")
         return answers
     except Exception as exc:
         await conn.rollback()

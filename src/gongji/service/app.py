@@ -504,6 +504,10 @@ def _calling(route: BaseRoute):
 def _handler(handlers: dict, exc: Exception):
     """The app's handler for `exc` (the nearest class up its MRO), as Starlette finds it;
     None for what only its last handler answers."""
+    # Starlette's own lookup (starlette._exception_handler._lookup_exception_handler) is
+    # private, and its one public way in, ExceptionMiddleware, is the stack a direct route
+    # skips; so its few lines are repeated here, the Exception and 500 entries (its last
+    # handler's, ServerErrorMiddleware's) left to it as its middleware leaves them
     for cls in type(exc).__mro__:
         if cls is Exception:
             return None

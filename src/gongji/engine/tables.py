@@ -6,7 +6,7 @@ from the configured inpatient parameters ("the institution's inpatient ratio") a
 here, so the kernel only ever reads plain tables.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from gongji.engine import layout as L
@@ -68,6 +68,9 @@ class Tables:
     routes: tuple[tuple[int, int], ...]
     # recognised diseases a growing cap does not count (XSBN-12/13: the special ones)
     not_counted: frozenset[str]
+    # per language, what a trace row says of each citation (trace.py's `_cited` fills it:
+    # made once a version, read at every step of every visit rendered)
+    said: dict[str, tuple] = field(default_factory=dict, compare=False, repr=False)
 
     def line_for(self, category: Category, disease: str | None) -> int | None:
         line = self.entry.get(category)

@@ -96,22 +96,17 @@ def rows(
     return out
 
 
-# (id of a Tables, language) -> (the Tables, kept so that its id is not reused; `_cited`'s)
-_CITED: dict[tuple[int, str], tuple[Tables, tuple]] = {}
-
-
 def _cited(tables: Tables, lang: str) -> tuple:
     """Per line, class and step, what a row says of the step's citation: (rule, article,
     configured, the pack's reading in `lang` or None); None where the step cites nothing.
-    Made once a compiled version and language: every step of every visit rendered reads it."""
-    entry = _CITED.get((id(tables), lang))
-    if entry is None:
-        cited = tuple(
+    Made once a compiled version and language, kept in its `said`."""
+    cited = tables.said.get(lang)
+    if cited is None:
+        cited = tables.said[lang] = tuple(
             tuple(tuple(_said(cite, lang) for cite in steps) for steps in classes)
             for classes in tables.cites
         )
-        entry = _CITED[(id(tables), lang)] = (tables, cited)
-    return entry[1]
+    return cited
 
 
 def _said(cite: Citation | None, lang: str) -> tuple[str, str, bool, str | None] | None:

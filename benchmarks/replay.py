@@ -279,7 +279,7 @@ def spark_run(args: argparse.Namespace) -> dict:
     jvm = spark.sparkContext._gateway.proc.pid
 
     def on_spark(out: str) -> dict:
-        return replay_spark(spark, visits, members, scenarios, data / out, cores)
+        return replay_spark(lambda: spark, visits, members, scenarios, data / out, cores)
 
     single = replay(visits, members, scenarios, data / "out-single")
     same = on_spark("out-spark")["scenarios"] == single["scenarios"]  # warm-up, checked

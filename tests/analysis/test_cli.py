@@ -110,6 +110,19 @@ def test_bad_options_are_named(data, tmp_path):
     assert result.exit_code == 2 and "aggregates.json" in result.output
 
 
+def test_spark_is_not_started_for_a_missing_file(tmp_path, monkeypatch):
+    # starting a session starts a JVM (seconds): a typing mistake is answered first
+    from gongji.analysis import spark
+
+    def started(*args, **kwargs):
+        pytest.fail("a Spark session was started before the inputs were checked")
+
+    monkeypatch.setattr(spark, "session", started)
+    args = ["replay", str(tmp_path / "no.parquet"), "--region", "panzhihua", "--spark"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "visits: no such file" in result.output, result.output
+
+
 def test_the_first_replay_says_it_compiles_and_how_long_it_took(data, tmp_path, monkeypatch):
     from gongji import policy
     from gongji.analysis import kernel

@@ -378,10 +378,16 @@ def test_spark_refuses_csv_and_text_ids_before_it_starts(tmp_path):
     csv = write_csv(tmp_path / "c", visit_rows())
     _, members = write_parquet(tmp_path / "p")
     with pytest.raises(InputError, match="--spark reads Parquet"):
-        replay_spark(None, csv, members, scenarios(), tmp_path / "o")
+        replay_spark(no_spark, csv, members, scenarios(), tmp_path / "o")
     visits, text_members = write_parquet(tmp_path / "t", text_ids=True)
     with pytest.raises(InputError, match="--spark needs whole-number ids"):
-        replay_spark(None, visits, text_members, scenarios(), tmp_path / "o")
+        replay_spark(no_spark, visits, text_members, scenarios(), tmp_path / "o")
+    with pytest.raises(InputError, match="no such file"):
+        replay_spark(no_spark, tmp_path / "absent.parquet", members, scenarios(), tmp_path / "o")
+
+
+def no_spark():
+    pytest.fail("a Spark session was started before the inputs were checked")
 
 
 def members_as_csv(members: Path, out: Path) -> Path:

@@ -31,7 +31,7 @@ def test_spark_and_single_process_agree_to_the_fen(spark, tmp_path):
     single = replay(visits, members, scenarios, tmp_path / "single", batch_rows=5_003)
     # 5 slices cut inside a row group, of small batches: a member's visits cross batches
     on_spark = replay_spark(
-        spark, visits, members, scenarios, tmp_path / "spark", partitions=5, batch_rows=1000
+        lambda: spark, visits, members, scenarios, tmp_path / "spark", partitions=5, batch_rows=1000
     )
     assert on_spark["scenarios"] == single["scenarios"]
     assert on_spark["visit_count"] == single["visit_count"] > 30_000
@@ -65,7 +65,9 @@ def test_a_folder_of_parts_in_name_order_is_one_visits_file(spark, small, tmp_pa
         rows = visits.slice(start, third if i < 2 else visits.num_rows - start)
         pq.write_table(rows, folder / f"part-{i}.parquet", row_group_size=700)
     out = tmp_path / "out"
-    on_spark = replay_spark(spark, folder, data / "members.parquet", scenarios, out, partitions=4)
+    on_spark = replay_spark(
+        lambda: spark, folder, data / "members.parquet", scenarios, out, partitions=4
+    )
     assert on_spark["scenarios"] == single["scenarios"]
     assert pq.read_table(out / "baseline" / "results").num_rows == visits.num_rows
 
@@ -79,7 +81,7 @@ def test_visits_out_of_member_order_are_refused_naming_a_row(spark, small, tmp_p
     pq.write_table(backwards, tmp_path / "visits.parquet")
     with pytest.raises(InputError, match=r"visits\[\d+\]: visits must be sorted by member_id"):
         replay_spark(
-            spark,
+            lambda: spark,
             tmp_path / "visits.parquet",
             data / "members.parquet",
             scenarios,

@@ -120,7 +120,7 @@ def replay(
             from gongji.analysis.spark import replay_spark, session
 
             aggregates = replay_spark(
-                session(master, partitions),
+                lambda: session(master, partitions),
                 visits,
                 members,
                 scenarios,

@@ -27,10 +27,11 @@ executor loads the compiled kernel once (cached per machine under ~/.cache/gongj
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -101,7 +102,7 @@ class Slice:
 
 
 def replay_spark(
-    spark,
+    start: Callable[[], Any],
     visits: Path,
     members: Path,
     scenarios: list[ReplayPolicy],
@@ -112,7 +113,9 @@ def replay_spark(
 ) -> dict:
     """As `replay.replay`, on Spark: out/<scenario>/results/ (Parquet parts, in the visits'
     order by part number) and out/aggregates.json (returned). Visits in Parquet (a file, or
-    a folder of parts in name order), sorted by member then time, member ids whole numbers."""
+    a folder of parts in name order), sorted by member then time, member ids whole numbers.
+    `start` gives the Spark session, called once the inputs are checked: starting one
+    starts a JVM (seconds), which a missing file should not wait for."""
     files = _files(visits)
     table = MemberTable.read(members, weight, scenarios[0].pack)
     if table.names is not None:
@@ -124,6 +127,7 @@ def replay_spark(
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("part-*.parquet"):  # a last run's, maybe more parts
             old.unlink()
+    spark = start()
     shared = spark.sparkContext.broadcast((table, scenarios, groups, str(out), batch_rows))
     done = (
         spark.sparkContext.parallelize(slices, max(len(slices), 1))

@@ -36,6 +36,7 @@ LAYERS = [
         (
             "gongji.cli",
             "gongji.commands",
+            "gongji.richhelp",
             "gongji.web",
             "gongji.demo",
             "gongji.__main__",

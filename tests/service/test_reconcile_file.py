@@ -40,8 +40,11 @@ def oh_zip(text: str, name: str = "scmxdz") -> bytes:
     """OH's zip: the folder `name` holding `name.txt`, compressed (entries without the
     folder's own name)."""
     out = io.BytesIO()
+    # a fixed time: zip headers carry the clock (2 s steps), so two zips of one text made a
+    # second apart differ, and a test comparing them failed in CI
+    entry = zipfile.ZipInfo(f"{name}.txt", date_time=(2026, 1, 1, 0, 0, 0))
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(f"{name}.txt", text.encode("utf-8"))
+        archive.writestr(entry, text.encode("utf-8"), zipfile.ZIP_DEFLATED)
     return out.getvalue()
 
 
@@ -193,9 +196,10 @@ def test_bytes_as_a_list_of_numbers_and_an_expired_file(service):
     with service.client(service.hospital) as c:
         first, one, _, _ = settled_two(c)
         detail = x2_text([(first, one, "P001", "250.00", "75.00", "125.00", "0")])
-        given = {"in": list(oh_zip(detail)), "filename": "by-bytes", "fixmedins_code": "x"}
+        sent = oh_zip(detail)
+        given = {"in": list(sent), "filename": "by-bytes", "fixmedins_code": "x"}
         number = ok(call(c, "9101", {"fsUploadIn": given}))["file_qury_no"]
-        assert download(c, number).content == oh_zip(detail)  # an upload downloads as sent
+        assert download(c, number).content == sent  # an upload downloads as sent
         with service.db.begin() as conn:
             old = datetime.now() - files.KEEP - timedelta(minutes=1)
             conn.execute(update(files_table).values(created_at=old))

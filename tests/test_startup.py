@@ -108,6 +108,13 @@ def test_a_calculation_that_succeeds_compiles_no_reason_pattern():
     assert after_calculate(str(EXAMPLES / "kaifeng-same-day.yaml"), probe) == "0"
 
 
+def test_a_calculation_loads_no_emoji_table():
+    # Rich's 3,600 emoji codes, and its search of every printed cell for them: we print none
+    modules = ("rich._emoji_codes",)
+    example = str(EXAMPLES / "kaifeng-same-day.yaml")
+    assert loaded_by("calculate", example, modules=modules) == []
+
+
 def test_compiling_a_pack_asks_no_node_for_a_field_it_lacks(monkeypatch):
     # pydantic answers a missing attribute by __getattr__ and two exceptions: asked of every
     # cited node, they were 3% of one example's calculation

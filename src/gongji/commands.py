@@ -112,7 +112,10 @@ def console(stderr: bool = False):
     """Rich's console on stdout (or stderr); it writes to whatever sys.stdout is then."""
     from rich.console import Console
 
-    return Console(stderr=stderr)
+    # no :name: emoji codes: what we print has none, and an id that happens to hold one is
+    # printed as written; Rich would otherwise load its table of 3,600 codes and search
+    # every cell of every table for them (1.5% of `gongji calculate` of one example)
+    return Console(stderr=stderr, emoji=False)
 
 
 def document(source: str) -> object:

@@ -131,21 +131,9 @@ class Trial:
                 **(_split(visit, number) if v.items is not None else {}),
                 "member_class": CLASS_NAMES[r.member_class],
                 "policy_version": r.version_id,
-                "trace": [
-                    {"rule": rule, "article": article, "text": text, "amount": number(amount)}
-                    if not configured
-                    else {
-                        "rule": rule,
-                        "article": article,
-                        "text": text,
-                        "amount": number(amount),
-                        "configured": True,
-                        **({"reading": reading} if reading else {}),
-                    }
-                    for rule, article, text, amount, configured, reading in engine.trace_rows(
-                        tables[r.version_id], r.member_class, r.trace, lang=lang
-                    )
-                ],
+                "trace": engine.trace_rows(
+                    tables[r.version_id], r.member_class, r.trace, lang=lang, number=number
+                ),
             }
 
     def totals(self, number: Callable[[int], object]) -> dict:

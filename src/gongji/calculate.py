@@ -91,7 +91,8 @@ def _check_visits(pack: Pack, visits: list[VisitIn]) -> None:
         if v.id in seen:
             raise InputError(f"{where}.id", f"duplicate visit id {v.id!r}")
         seen.add(v.id)
-        if i and v.time < visits[i - 1].time:
+        # an aware time is not compared (Python refuses to): check_visit refuses it below
+        if i and v.time.tzinfo is None and v.time < visits[i - 1].time:
             raise InputError(
                 f"{where}.time", f"earlier than visits[{i - 1}] (visits go in time order)"
             )

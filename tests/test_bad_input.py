@@ -61,6 +61,8 @@ BAD = [
     (scenario(time="2021-01-01T00:00:00"), "visits[0].time", "no kaifeng policy in force"),
     (second_visit(time="2023-02-01T00:00:00"), "visits[1].time", "time order"),
     (second_visit(id="V1"), "visits[1].id", "duplicate visit id"),
+    # compared with the first visit's local time, an offset raised TypeError (a traceback)
+    (second_visit(time="2023-03-02T10:00:00+08:00"), "visits[1].time", "without a time zone"),
     ({**scenario(), "region": "atlantis"}, "region", "unknown region 'atlantis'"),
     ({**scenario(), "region": "x" * 300}, "region", "unknown region 'xxx"),  # no OSError
     ({**scenario(), "region": "../kaifeng"}, "region", "unknown region '../kaifeng'"),

@@ -91,7 +91,8 @@ def _check_visits(pack: Pack, visits: list[VisitIn]) -> None:
         if v.id in seen:
             raise InputError(f"{where}.id", f"duplicate visit id {v.id!r}")
         seen.add(v.id)
-        if i and v.time < visits[i - 1].time:
+        # an aware time is not compared (Python refuses to): check_visit refuses it below
+        if i and v.time.tzinfo is None and v.time < visits[i - 1].time:
             raise InputError(
                 f"{where}.time", f"earlier than visits[{i - 1}] (visits go in time order)"
             )
@@ -131,21 +132,9 @@ class Trial:
                 **(_split(visit, number) if v.items is not None else {}),
                 "member_class": CLASS_NAMES[r.member_class],
                 "policy_version": r.version_id,
-                "trace": [
-                    {"rule": rule, "article": article, "text": text, "amount": number(amount)}
-                    if not configured
-                    else {
-                        "rule": rule,
-                        "article": article,
-                        "text": text,
-                        "amount": number(amount),
-                        "configured": True,
-                        **({"reading": reading} if reading else {}),
-                    }
-                    for rule, article, text, amount, configured, reading in engine.trace_rows(
-                        tables[r.version_id], r.member_class, r.trace, lang=lang
-                    )
-                ],
+                "trace": engine.trace_rows(
+                    tables[r.version_id], r.member_class, r.trace, lang=lang, number=number
+                ),
             }
 
     def totals(self, number: Callable[[int], object]) -> dict:

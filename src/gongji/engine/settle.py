@@ -12,7 +12,7 @@ checks that the caps count every fen the fund pays, where it records a settlemen
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from gongji.engine import layout as L
 from gongji.engine.facts import LEVEL_INDEX, Member, Visit, kernel_args
@@ -32,9 +32,10 @@ class EngineError(ValueError):
         self.code = code
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
-    """One settled visit, in fen. fund_pay + account_pay + cash_pay == total."""
+class Result(NamedTuple):
+    """One settled visit, in fen. fund_pay + account_pay + cash_pay == total. A NamedTuple
+    as `Visit` is (made a visit: a frozen dataclass's construction costs five times as much).
+    """
 
     version_id: str
     member_class: MemberClass
@@ -166,7 +167,7 @@ def _before_kernel(tables: Tables, visit: Visit) -> tuple[Visit, list[int]]:
     level = settled_level(tables, visit.level, visit.prescription_level)
     if level is not visit.level:
         records += [L.T_PRESCRIPTION, 0, LEVEL_INDEX[visit.level], LEVEL_INDEX[level]]
-        visit = replace(visit, level=level, institution=_deductible_window_of(tables, visit))
+        visit = visit._replace(level=level, institution=_deductible_window_of(tables, visit))
     return visit, records
 
 

@@ -68,9 +68,9 @@ class Tables:
     routes: tuple[tuple[int, int], ...]
     # recognised diseases a growing cap does not count (XSBN-12/13: the special ones)
     not_counted: frozenset[str]
-    # per language, what a trace row says of each citation (trace.py's `_cited` fills it:
-    # made once a version, read at every step of every visit rendered)
-    said: dict[str, tuple] = field(default_factory=dict, compare=False, repr=False)
+    # per (language, class index), what a trace row says of each citation (trace.py's
+    # `_cited` fills it: made once a version, read at every step of every visit rendered)
+    said: dict[tuple[str, int], tuple] = field(default_factory=dict, compare=False, repr=False)
 
     def line_for(self, category: Category, disease: str | None) -> int | None:
         line = self.entry.get(category)

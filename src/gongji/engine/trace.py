@@ -3,6 +3,7 @@
 Kept out of the kernel: records are four integers; words are made only when asked for.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gongji.engine import layout as L
@@ -50,11 +51,14 @@ def explain_records(
     """The steps of a trace, each citing its rule; `words=False` leaves the text empty (an
     answer for machines: rule IDs and amounts, the words rendered when someone reads it).
     `lang` is "zh" (the default: the people who read it) or "en"."""
-    return [Step(*row) for row in rows(tables, member_class, records, words, lang)]
+    return [
+        Step(s["rule"], s["article"], s["text"], s["amount"], "configured" in s, s.get("reading"))
+        for s in rows(tables, member_class, records, words, lang)
+    ]
 
 
-# a Step's fields: rule, article, text, amount, configured, reading
-Row = tuple[str, str, str, int, bool, str | None]
+def _fen(amount: int) -> int:
+    return amount
 
 
 def rows(
@@ -63,16 +67,20 @@ def rows(
     records: tuple[int, ...],
     words: bool = True,
     lang: str = "zh",
-) -> list[Row]:
-    """The steps of a trace as plain tuples (Step's fields, in its order): `explain_records`
-    for callers that render every step of many visits (`gongji calculate --json`), without
-    an object a step. The loop does no more a step than look up its citation and its words."""
+    number: Callable[[int], object] = _fen,
+) -> list[dict]:
+    """The steps of a trace as the objects of calculate.md's trace: rule, article, text,
+    amount (`number` of its fen: fen itself by default), and where the value used is
+    configured `"configured": true` and the pack's reading, if it has one. Made straight as
+    the answer's objects, for callers that render every step of many visits (`gongji
+    calculate --json`): the loop does no more a step than look up its citation and words."""
     klass = L.CLASSES.index(member_class)
     table, names = WORDS[lang], _NAMES[lang]
     who = names[member_class]  # a StrEnum is its value as a key (its `.value` is slower)
     share = SHARE_WORDS[lang][tables.params[L.P_ACCOUNT_SHARE]]
     in_scope = SHARE_WORDS[lang][L.ACCOUNT_IN_SCOPE]
-    cited = _cited(tables, lang)
+    reshare = share != in_scope
+    cited = _cited(tables, lang, klass)
     line_no = L.GENERAL
     line = names[L.LINE_NAMES[L.GENERAL]]
     out = []
@@ -82,29 +90,33 @@ def rows(
             line_no, line = amount, names[L.LINE_NAMES[amount]]
             continue
         # recorded before the kernel's first line mark: the rule of line a
-        of = a if step in _OF_LINE_A else line_no
-        rule, article, configured, reading = cited[of][klass][step]
+        rule, article, configured, reading = cited[a if step in _OF_LINE_A else line_no][step]
         text = ""
         if words:
             render = table.get(step)
             if render is None:
                 raise ValueError(f"unknown trace step {step}")
             text = render(amount, a, b, who, line)
-            if share != in_scope and step in _ACCOUNT_STEPS:
+            if reshare and step in _ACCOUNT_STEPS:
                 text = text.replace(in_scope, share)
-        out.append((rule, article, text, amount, configured, reading))
+        row = {"rule": rule, "article": article, "text": text, "amount": number(amount)}
+        if configured:
+            row["configured"] = True
+            if reading:
+                row["reading"] = reading
+        out.append(row)
     return out
 
 
-def _cited(tables: Tables, lang: str) -> tuple:
-    """Per line, class and step, what a row says of the step's citation: (rule, article,
-    configured, the pack's reading in `lang` or None); None where the step cites nothing.
-    Made once a compiled version and language, kept in its `said`."""
-    cited = tables.said.get(lang)
+def _cited(tables: Tables, lang: str, klass: int) -> tuple:
+    """Per line and step, what a row says of the step's citation for members of class
+    `klass`: (rule, article, configured, the pack's reading in `lang` or None); None where
+    the step cites nothing. Made once a compiled version, language and class, kept in its
+    `said`."""
+    cited = tables.said.get((lang, klass))
     if cited is None:
-        cited = tables.said[lang] = tuple(
-            tuple(tuple(_said(cite, lang) for cite in steps) for steps in classes)
-            for classes in tables.cites
+        cited = tables.said[lang, klass] = tuple(
+            tuple(_said(cite, lang) for cite in classes[klass]) for classes in tables.cites
         )
     return cited
 

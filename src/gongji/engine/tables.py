@@ -309,15 +309,10 @@ def _cites(version: Version, line: _Line | None, klass: MemberClass) -> list[Cit
         by_step[L.T_UNRECOGNISED] = b.unrecognised
         by_step[L.T_RECOGNISED] = b.recognised
         by_step[L.T_NOT_COUNTED] = b.annual_cap.not_counted
-    return [
-        None
-        if node is None
-        else Citation(
-            node.rule_for(klass),
-            node.article,
-            node.text,
-            node.uses_configured(),
-            node.reading if node.uses_configured() else None,
-        )
-        for node in by_step
-    ]
+    return [None if node is None else _citation(node, klass) for node in by_step]
+
+
+def _citation(node: Cited, klass: MemberClass) -> Citation:
+    configured = node.uses_configured()
+    reading = node.reading if configured else None
+    return Citation(node.rule_for(klass), node.article, node.text, configured, reading)

@@ -118,7 +118,7 @@ async def _settle_batch_async(
             answers = [_settle_or_refuse(sql, *r) for r in requests]
             writes = sql.writes()
             if writes is not None:
-                await cur.execute(WRITE_PG, (writes,), prepare=True)
+                await cur.execute(WRITE_PG, writes, prepare=True)
             # queued, not conn.commit(): that syncs, and leaving the pipeline syncs again (a
             # round trip for nothing); the pipeline's own sync as it ends sends the writes
             # and the COMMIT together, and raises what either failed with

@@ -239,11 +239,12 @@ def copy_into(dst, src):
 BAD_ORDER, BAD_TOTAL, BAD_IN_SCOPE, BAD_MEMBER, BAD_CODE = 1, 2, 3, 4, 5
 
 
-def decode_rows(member_id, when, total, in_scope, last, ids, C, T, F, out):
+def decode_rows(member_id, when, total, in_scope, last, ids, C, N, T, F, D, out):
     """One pass over a batch of visits: check order and amounts, find member rows, map
-    dictionary codes through their tables (`C` codes, `T` tables; a table's -1 marks a value
-    the engine does not know) and build the visit bits from the flags' packed bits (`F`).
-    Returns (row, reason), reason 0 if the batch is good. `last` is (member id, time) of the
+    dictionary codes through their tables (`C` codes, `N` their nulls, `T` tables; a table's
+    -1 marks a value the engine does not know), copy the disease codes (`D`: codes, nulls,
+    a null's code) and build the visit bits from the flags' packed bits (`F`). Returns
+    (row, reason), reason 0 if the batch is good. `last` is (member id, time) of the
     previous batch's last row."""
     prev_id, prev_when = last[0], last[1]
     row = -1
@@ -263,13 +264,14 @@ def decode_rows(member_id, when, total, in_scope, last, ids, C, T, F, out):
         out.member[i] = row
         # the coded columns, spelt out: a tuple indexed by a loop variable is slow in numba
         bad = -1
-        bad = code_into(out.codes[0], T[0], C[0], i, 0, bad)
-        bad = code_into(out.codes[1], T[1], C[1], i, 1, bad)
-        bad = code_into(out.codes[2], T[2], C[2], i, 2, bad)
-        bad = code_into(out.codes[3], T[3], C[3], i, 3, bad)
-        bad = code_into(out.codes[4], T[4], C[4], i, 4, bad)
+        bad = code_into(out.codes[0], T[0], C[0], N[0], i, 0, bad)
+        bad = code_into(out.codes[1], T[1], C[1], N[1], i, 1, bad)
+        bad = code_into(out.codes[2], T[2], C[2], N[2], i, 2, bad)
+        bad = code_into(out.codes[3], T[3], C[3], N[3], i, 3, bad)
+        bad = code_into(out.codes[4], T[4], C[4], N[4], i, 4, bad)
         if bad >= 0:
             return i, BAD_CODE + bad
+        out.disease[i] = code_of(D[0], D[1], i, D[2])
         out.bits[i] = visit_bits(
             bit(F[0], i), bit(F[1], i), bit(F[2], i), bit(F[3], i), bit(F[4], i)
         )
@@ -282,9 +284,18 @@ def bit(flags, i):
     return (flags[0][k >> 3] >> (k & 7)) & 1 == 1
 
 
-def code_into(out, table, codes, i, j, bad):
-    """out[i] = table[codes[i]]; returns j for a value the table does not know, else bad."""
-    value = table[codes[i]]
+def code_of(codes, nulls, i, null):
+    """Row i's dictionary code, or `null` where the row has none: `nulls` are the column's
+    validity bits as `bit` reads them (no bytes: the column has no nulls)."""
+    if len(nulls[0]) and not bit(nulls, i):
+        return null
+    return codes[i]
+
+
+def code_into(out, table, codes, nulls, i, j, bad):
+    """out[i] = table[row i's code] (a null's: the table's last); returns j for a value the
+    table does not know, else bad."""
+    value = table[code_of(codes, nulls, i, len(table) - 1)]
     out[i] = value
     return j if value == -1 and bad < 0 else bad
 
@@ -306,6 +317,7 @@ KERNEL_FUNCTIONS = (
     "store_broken",
     "decode_rows",
     "code_into",
+    "code_of",
     "bit",
 )
 # Compiled as functions of their own (see engine/jit.py): called from Python, or holding a

@@ -44,6 +44,15 @@ def valid(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return _bits(array.buffers()[0], array.offset, len(array)).astype(bool)
 
 
+def validity(array: pa.Array) -> tuple[np.ndarray, int]:
+    """Which slots hold a value, as Arrow packs the bits (least significant first), read in
+    place, and the array's bit offset; no bytes where every slot does. Read-only whatever
+    the buffer (an Arrow buffer may be writable or not): numba compiles per type."""
+    if array.null_count == 0:
+        return _NO_BYTES, 0
+    return _read_only(np.frombuffer(array.buffers()[0], np.uint8)), array.offset
+
+
 def filled(column: pa.Array | pa.ChunkedArray, fill: int) -> np.ndarray:
     """The values as int64 (a writable copy of their own), `fill` where a value is null."""
     numbers = values(column).astype(np.int64)
@@ -67,6 +76,9 @@ def _bits(bitmap: pa.Buffer | None, offset: int, n: int) -> np.ndarray:
 def _read_only(array: np.ndarray) -> np.ndarray:
     array.flags.writeable = False
     return array
+
+
+_NO_BYTES = _read_only(np.zeros(0, np.uint8))
 
 
 def numbers(array: np.ndarray, kind: pa.DataType) -> pa.Array:

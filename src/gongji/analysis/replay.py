@@ -669,7 +669,7 @@ def _seconds(column, first: int) -> np.ndarray:
 
 def _dictionary(column) -> tuple[np.ndarray, tuple[np.ndarray, int], list[str | None]]:
     """(codes, nulls, names) of a nullable string column: its dictionary indices and their
-    validity bits (as `_packed`; no bytes if no nulls) read in place, and the values with
+    validity bits (`cols.validity`) read in place, and the values with
     None last, the code the kernel gives a null (kernel.code_of). Read in place: int64
     copies with their nulls filled cost a fifth of the decoder's time."""
     encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
@@ -677,15 +677,7 @@ def _dictionary(column) -> tuple[np.ndarray, tuple[np.ndarray, int], list[str | 
     indices = encoded.indices
     if indices.type != pa.int32():  # one type for the kernel (numba compiles per type)
         indices = indices.cast(pa.int32())
-    if indices.null_count:
-        nulls = np.frombuffer(indices.buffers()[0], np.uint8), indices.offset
-    else:
-        nulls = _NO_BYTES, 0
-    return cols.values(indices), nulls, [*encoded.dictionary.to_pylist(), None]
-
-
-_NO_BYTES = np.zeros(0, np.uint8)
-_NO_BYTES.flags.writeable = False  # read-only as Arrow's bytes are: one type to numba
+    return cols.values(indices), cols.validity(indices), [*encoded.dictionary.to_pylist(), None]
 
 
 class Run:

@@ -45,12 +45,22 @@ def valid(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def validity(array: pa.Array) -> tuple[np.ndarray, int]:
-    """Which slots hold a value, as Arrow packs the bits (least significant first), read in
-    place, and the array's bit offset; no bytes where every slot does. Read-only whatever
-    the buffer (an Arrow buffer may be writable or not): numba compiles per type."""
+    """Which slots hold a value, as `packed` gives bits; no bytes where every slot does."""
     if array.null_count == 0:
         return _NO_BYTES, 0
-    return _read_only(np.frombuffer(array.buffers()[0], np.uint8)), array.offset
+    return _packed(array.buffers()[0]), array.offset
+
+
+def packed(array: pa.BooleanArray) -> tuple[np.ndarray, int]:
+    """A boolean array's values as Arrow packs the bits (least significant first), read in
+    place (no array of bools), and the array's bit offset."""
+    return _packed(array.buffers()[1]), array.offset
+
+
+def _packed(bitmap: pa.Buffer | None) -> np.ndarray:
+    """Read-only whatever the buffer (an Arrow buffer may be writable or not), and no bytes
+    for none: one type, as numba compiles per type."""
+    return _NO_BYTES if bitmap is None else _read_only(np.frombuffer(bitmap, np.uint8))
 
 
 def filled(column: pa.Array | pa.ChunkedArray, fill: int) -> np.ndarray:

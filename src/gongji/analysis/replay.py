@@ -563,7 +563,7 @@ class Decoder:
         n = batch.num_rows
         member, bits, disease, *codes = self.buffers.take(n)
         out = Decoding(member, tuple(codes), bits, disease)
-        flags = tuple(_packed(batch.column(f)) for f in BIT_FLAGS)
+        flags = tuple(cols.packed(batch.column(f)) for f in BIT_FLAGS)
         row, reason = K.compiled()["decode_rows"](
             member_id,
             when,
@@ -650,14 +650,6 @@ class Decoder:
             t = day_of(d)
             self._days[d] = (t.year * 12 + t.month - 1, day_number(date(t.year, 1, 1)))
         return self._days[d]
-
-
-def _packed(column: pa.BooleanArray) -> tuple[np.ndarray, int]:
-    """A boolean column's packed bits and bit offset, read in place (no array of bools)."""
-    bits = column.buffers()[1]
-    return np.frombuffer(bits, np.uint8) if bits is not None else np.zeros(
-        0, np.uint8
-    ), column.offset
 
 
 def _seconds(column, first: int) -> np.ndarray:

@@ -120,17 +120,17 @@ _SAVE = "UPDATE members SET state = ?, account_balance = ?, last_visit = ? WHERE
 # ids in the order the settlements were made.
 WRITE_PG = """
 WITH v AS (
-  SELECT * FROM json_to_recordset(%s::json) AS v(n int, txn_id text, member_id text,
+  SELECT * FROM json_to_recordset(%(settlements)s::json) AS v(n int, txn_id text, member_id text,
     institution text, visit_id text, visit_time timestamp, payload_hash text, request json,
     result json, state_before json, consumed json)
 ), e AS (
   INSERT INTO journal_entries (kind, txn_id, created_at)
-  SELECT 'settle', txn_id, %s::timestamp FROM v ORDER BY n
+  SELECT 'settle', txn_id, %(now)s::timestamp FROM v ORDER BY n
   RETURNING id, txn_id
 ), l AS (
   INSERT INTO journal_legs (entry_id, account, amount)
   SELECT e.id, g.account, g.amount
-  FROM json_to_recordset(%s::json) AS g(n int, txn_id text, account text, amount bigint)
+  FROM json_to_recordset(%(legs)s::json) AS g(n int, txn_id text, account text, amount bigint)
   JOIN e USING (txn_id) ORDER BY g.n
 ), s AS (
   INSERT INTO settlements (txn_id, member_id, institution, visit_id, visit_time, payload_hash,
@@ -139,7 +139,7 @@ WITH v AS (
     v.request, v.result, v.state_before, v.consumed, e.id
   FROM v JOIN e USING (txn_id) ORDER BY v.n
 ), u AS (
-  SELECT * FROM json_to_recordset(%s::json) AS u(id text, state json, balance bigint,
+  SELECT * FROM json_to_recordset(%(members)s::json) AS u(id text, state json, balance bigint,
     at timestamp)
 )
 UPDATE members m SET state = u.state, account_balance = u.balance, last_visit = u.at
@@ -428,16 +428,16 @@ class Driver:
         if writes is not None:
             self.cur.execute(WRITE_PG, writes)
 
-    def writes(self) -> tuple[str, str, str, str] | None:
+    def writes(self) -> dict[str, str] | None:
         """PostgreSQL: WRITE_PG's parameters for what was written since the last call."""
         if not self._settlements:
             return None
-        writes = (
-            _dump(self._settlements),
-            _text_time(datetime.now()),
-            _dump(self._legs),
-            _dump(list(self._members.values())),
-        )
+        writes = {
+            "settlements": _dump(self._settlements),
+            "now": _text_time(datetime.now()),
+            "legs": _dump(self._legs),
+            "members": _dump(list(self._members.values())),
+        }
         self._settlements, self._legs, self._members = [], [], {}
         return writes
 

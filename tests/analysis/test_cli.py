@@ -132,17 +132,17 @@ def test_the_first_replay_says_it_compiles_and_how_long_it_took(data, tmp_path, 
     # this process has the kernel already: the replays below compile nothing
     load_kernel(data / "visits.parquet", ReplayPolicy("baseline", policy.load_region("panzhihua")))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # as after an install
-    assert not jit.cached(kernel.__name__)
+    assert not jit.cached(kernel.__name__, grown=False)
     args = ["replay", str(data / "visits.parquet"), "--region", "panzhihua"]
     first = runner.invoke(app, [*args, "--out", str(tmp_path / "first")])
     assert first.exit_code == 0, first.output
     assert "compiling the replay kernel: once, on the first run after install" in first.stderr
     assert re.search(r"\ncompiled in \d+ s; later runs load it\n", first.stderr)
     # numba keeps what it compiled, an index beside each function's code
-    index = jit.cache_folder(kernel.__name__) / "analysis_0" / "kernel.replay_chunks-41.py311.nbi"
+    index = jit.cache_folder(kernel.__name__, grown=False) / "analysis_0" / "kernel.replay_chunks-41.py311.nbi"
     index.parent.mkdir(parents=True)
     index.touch()
-    assert jit.cached(kernel.__name__)
+    assert jit.cached(kernel.__name__, grown=False)
     later = runner.invoke(app, [*args, "--out", str(tmp_path / "later")])
     assert later.exit_code == 0, later.output
     assert "compil" not in later.stderr

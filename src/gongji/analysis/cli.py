@@ -129,7 +129,7 @@ def replay(
                 weight_of(weight),
             )
         else:
-            if not jit.cached(kernel.__name__):
+            if not jit.cached(kernel.__name__, grown=False):
                 _compiling(lambda: load_kernel(visits, scenarios[0]))
             total = visit_count(visits) if visits.is_file() else 0
             with _progress("replaying") as bar:

@@ -300,11 +300,12 @@ def code_into(out, table, codes, nulls, i, j, bad):
     return j if value == -1 and bad < 0 else bad
 
 
-def compiled() -> dict:
-    """This module's kernel functions, compiled (on first use; a few seconds)."""
+def compiled(grown: bool = False) -> dict:
+    """This module's kernel functions, compiled (on first use; a few seconds): for states of
+    S_SIZE, the replay's loop; `grown`, for any (a member whose state grew: replay.Parts)."""
     from gongji.engine import jit
 
-    return jit.compiled(__name__)
+    return jit.compiled(__name__, grown)
 
 
 KERNEL_FUNCTIONS = (

@@ -784,7 +784,7 @@ class Parts:
     run: "Run"
 
     def _chunk(self, lo, hi, carry, carried, S, sums, broken) -> int:
-        return K.compiled()["settle_chunk"](
+        return K.compiled(grown=True)["settle_chunk"](
             self.params, self.lookups, lo, hi, carry, carried, self.visits, self.members,
             self.results, S, S.copy(), sums, self.run.aggregates.out_of_pocket, broken,
             self.run._trace,

@@ -7,7 +7,10 @@ A module opts in by declaring what it compiles, in the subset of Python numba co
   from Python, or holding a loop of their own). The others are inlined into their callers:
   LLVM does not inline across numba's functions, and inlined, a visit costs about a third
   less;
-- `KERNEL_OPTIONS` (optional): numba options of some of them, over `DEFAULTS`.
+- `KERNEL_OPTIONS` (optional): numba options of some of them, over `DEFAULTS`;
+- `GROWN` (optional): a global its functions test before a grown state's branches
+  (engine/state.py). `compiled(name, grown=False)` compiles them with it False: for states
+  of S_SIZE only, those branches compiled away.
 
 Each is rebuilt over a copy of its module's globals in which every kernel function it can
 call — its own module's and those it imports — is the compiled version, then compiled with
@@ -37,15 +40,16 @@ DEFAULTS = {"nogil": True, "cache": True, "_nrt": False}
 _lock = threading.RLock()  # one compilation at a time (numba's cache folder is global)
 
 
-def compiled(module_name: str) -> dict:
+def compiled(module_name: str, grown: bool = True) -> dict:
     """The module's globals with its kernel functions and the kernel functions it imports
-    replaced by their compiled versions (compiled on first use; the same dict after)."""
+    replaced by their compiled versions (compiled on first use; the same dict after); not
+    `grown`: for states of S_SIZE only."""
     with _lock:
-        return _compiled(module_name)
+        return _compiled(module_name, grown)
 
 
 @cache
-def _compiled(module_name: str) -> dict:
+def _compiled(module_name: str, grown: bool) -> dict:
     # The replay's parallel loop shares two cores with the threads that read and write
     # Parquet; OpenMP's workers spinning while they wait for work took the CPU those need
     # (a fifth of a replay's time). Read when OpenMP starts, so set before numba loads it.
@@ -54,16 +58,18 @@ def _compiled(module_name: str) -> dict:
 
     module = importlib.import_module(module_name)
     namespace = dict(vars(module))
+    if "GROWN" in namespace:
+        namespace["GROWN"] = grown
     for key, value in vars(module).items():
         if _imported_kernel_function(value, module_name):
-            namespace[key] = _compiled(value.__module__)[value.__name__]
+            namespace[key] = _compiled(value.__module__, grown)[value.__name__]
     names = module.KERNEL_FUNCTIONS
     not_inlined = getattr(module, "KERNEL_NOT_INLINED", ())
     options_of = getattr(module, "KERNEL_OPTIONS", {})
     unknown = sorted({*not_inlined, *options_of} - set(names))
     if unknown:
         raise ValueError(f"{module_name}: {', '.join(unknown)} not in KERNEL_FUNCTIONS")
-    with _cache_folder(module_name):
+    with _cache_folder(module_name, grown):
         for name in names:
             fn = vars(module)[name]
             rebuilt = types.FunctionType(fn.__code__, namespace, name, fn.__defaults__)
@@ -82,7 +88,7 @@ def _imported_kernel_function(value, module_name: str) -> bool:
 
 
 @contextmanager
-def _cache_folder(module_name: str):
+def _cache_folder(module_name: str, grown: bool):
     """numba's cache for the functions compiled meanwhile, in a folder named by a hash of
     the source their compiled code depends on. numba's own cache notices a change to a
     function's own file only, not to the kernel functions it calls (their code is compiled
@@ -90,16 +96,16 @@ def _cache_folder(module_name: str):
     import numba
 
     before = numba.config.CACHE_DIR
-    numba.config.CACHE_DIR = str(cache_folder(module_name))
+    numba.config.CACHE_DIR = str(cache_folder(module_name, grown))
     try:
         yield  # numba reads the folder when a function is decorated
     finally:
         numba.config.CACHE_DIR = before
 
 
-def cache_folder(module_name: str) -> Path:
+def cache_folder(module_name: str, grown: bool = True) -> Path:
     """Where numba keeps the module's compiled kernel functions (see _cache_folder)."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(b"grown" if grown else b"S_SIZE")
     for name in sorted(_sources(module_name)):
         digest.update(name.encode() + b"\0")
         digest.update(Path(importlib.import_module(name).__file__).read_bytes())
@@ -107,12 +113,12 @@ def cache_folder(module_name: str) -> Path:
     return home / "gongji" / "numba" / digest.hexdigest()[:16]
 
 
-def cached(module_name: str) -> bool:
+def cached(module_name: str, grown: bool = True) -> bool:
     """Whether the module's kernel functions were compiled and kept before, by this source
     (numba writes an index, name.function-line.pyXY.nbi, beside each function's code): if
     not, their first use compiles them, which takes a while."""
     stem = module_name.rsplit(".", 1)[-1]
-    return any(cache_folder(module_name).glob(f"*/{stem}.*.nbi"))
+    return any(cache_folder(module_name, grown).glob(f"*/{stem}.*.nbi"))
 
 
 def _sources(module_name: str) -> set[str]:

@@ -16,6 +16,13 @@ from gongji.engine.facts import year_start
 from gongji.engine.state import item_base
 from gongji.money import apply_ratio
 
+# Whether the code handles grown states (state.grown) as well as those of S_SIZE. True here:
+# the engine settles any state. The replay compiles these functions a second time with it
+# False for its common case (jit.compiled's `grown`; numba takes a global as a constant), and
+# there every grown-state branch is compiled away: untaken, they still cost the compiled
+# settle_visit some 9% more instructions a visit (callgrind, issue 19).
+GROWN = True
+
 
 def emit(tracing, tr, step, amount, a, b):
     """Record a trace step: `tr[0]` counts the integers written after it (a fixed buffer,
@@ -130,10 +137,10 @@ def roll_year(S, month, tracing, tr):
             S[L.S_POOL + p * L.PU_STRIDE + L.PU_ANNUAL] = 0
             S[L.S_POOL + p * L.PU_STRIDE + L.PU_DED_MET] = 0
         # every item freed (key and met 0): a state of S_SIZE's with bounds the compiler knows
-        if len(S) == L.S_SIZE:
-            clear(S, L.S_ITEM, L.S_SIZE)
-        else:
+        if GROWN and len(S) != L.S_SIZE:
             clear(S, item_base(S), len(S))
+        else:
+            clear(S, L.S_ITEM, L.S_SIZE)
     if S[L.S_MONTH] != month:
         S[L.S_MONTH] = month
         for p in range(L.N_POOLS):
@@ -210,7 +217,7 @@ def charge_deductible(P, S, base, when, month, inst, item, level, klass, scope, 
     slot = -1
     if window != L.WIN_NONE:
         slot = open_window(S, L.S_WINDOW, L.S_ITEM, window, span, since, inst, when)
-        if slot < 0 and len(S) > L.S_SIZE:
+        if slot < 0 and GROWN and len(S) > L.S_SIZE:
             slot = open_window(S, L.S_ITEM, item_base(S), window, span, since, inst, when)
     if slot >= 0:
         # A visit inside the window shares the one deductible already opened there (met may
@@ -225,7 +232,7 @@ def charge_deductible(P, S, base, when, month, inst, item, level, klass, scope, 
     if window == L.WIN_NONE or charge == 0:
         return charge, L.OK
     slot = free_window(S, L.S_WINDOW, L.S_ITEM, window, span, since, when)
-    if slot < 0 and len(S) > L.S_SIZE:
+    if slot < 0 and GROWN and len(S) > L.S_SIZE:
         slot = free_window(S, L.S_ITEM, item_base(S), window, span, since, when)
     if slot < 0:
         return charge, L.WINDOWS_FULL
@@ -238,10 +245,10 @@ def charge_deductible(P, S, base, when, month, inst, item, level, klass, scope, 
 def charge_item_deductible(S, item, standard, scope, tracing, tr):
     """One deductible per item (e.g. a negotiated drug) per year."""
     # a state of S_SIZE's items with bounds the compiler knows (the common case), else S's
-    if len(S) == L.S_SIZE:
-        slot, free = find_item(S, L.S_ITEM, L.S_SIZE, item)
-    else:
+    if GROWN and len(S) != L.S_SIZE:
         slot, free = find_item(S, item_base(S), len(S), item)
+    else:
+        slot, free = find_item(S, L.S_ITEM, L.S_SIZE, item)
     if slot >= 0:
         met = S[slot + L.I_MET]
         charge = min(max(standard - met, 0), scope)
@@ -260,7 +267,8 @@ def charge_item_deductible(S, item, standard, scope, tracing, tr):
 def find_item(S, lo, hi, item):
     """(the slot keeping `item` among S[lo:hi], the first free one), each -1 if none."""
     free = -1
-    for slot in range(lo, hi, L.I_STRIDE):
+    for k in range((hi - lo) // L.I_STRIDE):  # a count, not a stepped range: unrolled
+        slot = lo + k * L.I_STRIDE
         key = S[slot + L.I_KEY]
         if key == item:
             return slot, free
@@ -285,7 +293,8 @@ def window_is_open(window, span, since, opened, when):
 
 def open_window(S, lo, hi, window, span, since, inst, when):
     """The state slot of the institution's open deductible window among S[lo:hi], or -1."""
-    for slot in range(lo, hi, L.W_STRIDE):
+    for k in range((hi - lo) // L.W_STRIDE):
+        slot = lo + k * L.W_STRIDE
         opened = S[slot + L.W_OPENED]
         if S[slot + L.W_INST] == inst and window_is_open(window, span, since, opened, when):
             return slot
@@ -294,7 +303,8 @@ def open_window(S, lo, hi, window, span, since, inst, when):
 
 def free_window(S, lo, hi, window, span, since, when):
     """A slot of S[lo:hi] whose window is closed (or never used), or -1 when all are open."""
-    for slot in range(lo, hi, L.W_STRIDE):
+    for k in range((hi - lo) // L.W_STRIDE):
+        slot = lo + k * L.W_STRIDE
         if not window_is_open(window, span, since, S[slot + L.W_OPENED], when):
             return slot
     return -1

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from gongji.engine import layout as L
 
+GROWN = True  # False where the replay compiles these for states of S_SIZE only (kernel.GROWN)
+
 
 def kept(S):
     """How many deductible windows, and as many item deductibles, S keeps: layout.WINDOWS in
@@ -20,10 +22,10 @@ def start_state(S, account_balance):
     """A member's state before their first visit (numba subset: the replay calls it too, a
     member). A state of S_SIZE is cleared with bounds the compiler knows (its loops unrolled:
     the replay's common case); a grown one with its own."""
-    if len(S) == L.S_SIZE:
-        clear_state(S, L.S_SIZE, L.WINDOWS, account_balance)
-    else:
+    if GROWN and len(S) != L.S_SIZE:
         clear_state(S, len(S), kept(S), account_balance)
+    else:
+        clear_state(S, L.S_SIZE, L.WINDOWS, account_balance)
 
 
 def clear_state(S, size, windows, account_balance):

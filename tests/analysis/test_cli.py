@@ -139,7 +139,8 @@ def test_the_first_replay_says_it_compiles_and_how_long_it_took(data, tmp_path, 
     assert "compiling the replay kernel: once, on the first run after install" in first.stderr
     assert re.search(r"\ncompiled in \d+ s; later runs load it\n", first.stderr)
     # numba keeps what it compiled, an index beside each function's code
-    index = jit.cache_folder(kernel.__name__, grown=False) / "analysis_0" / "kernel.replay_chunks-41.py311.nbi"
+    folder = jit.cache_folder(kernel.__name__, grown=False)
+    index = folder / "analysis_0" / "kernel.replay_chunks-41.py311.nbi"
     index.parent.mkdir(parents=True)
     index.touch()
     assert jit.cached(kernel.__name__, grown=False)

@@ -6,7 +6,9 @@ fields missing or extra, bodies broken — and every answer must be:
 
 - never a 5xx, and never a hang;
 - refused (4xx, or `infcode` -1): the store exactly as it was (a snapshot compared);
-- accepted: the ledger's invariants hold (`check.problems`).
+- accepted: the ledger's invariants hold (`check.problems`, after every CHECK_EVERY writes
+  and at the end: it re-settles every settlement of the store, so after each write the
+  check grew with the square of the run and took most of its time).
 
 Deterministic: the requests follow from SEED (and the answers the store gives)."""
 
@@ -29,6 +31,7 @@ FUZZ_REQUESTS = 5_000  # a store; printed with the figures
 SEED = 17
 MUTATED = 0.8  # the share of requests mutated; the rest are valid and move the state on
 HANG = 120.0  # seconds: a request unanswered this long has hung (not a timing assertion)
+CHECK_EVERY = 10  # accepted writes between two checks of the ledger's invariants
 
 pytestmark = pytest.mark.fuzz
 
@@ -534,6 +537,16 @@ class Fuzz:
         self.db, self.client, self.tokens = db, client, tokens
         self.rng, self.st, self.fig = random.Random(seed), State(), Figures()
         self.before = snapshot(db)
+        self.unchecked: list[str] = []  # accepted writes since the invariants were checked
+
+    def checked(self, what: str) -> None:
+        """Count an accepted write; check the invariants after every CHECK_EVERY of them,
+        naming the writes since the last check when one is broken."""
+        self.unchecked.append(what.split(" ", 1)[0])
+        if len(self.unchecked) >= CHECK_EVERY:
+            since = f"after {self.unchecked[0]}..{self.unchecked[-1]}"
+            self.fig.broken += [f"{since}: {p}" for p in check.problems(self.db)]
+            self.unchecked = []
 
     def call(self, routes: list) -> tuple[Call, str]:
         make = self.rng.choice(routes)
@@ -564,7 +577,7 @@ class Fuzz:
         if kind == "refused" and after != self.before:
             self.fig.changed.append(f"{what}: {response.text[:200]}")
         if kind == "accepted" and call.writes and after != self.before:
-            self.fig.broken += [f"{what}: {p}" for p in check.problems(self.db)]
+            self.checked(what)
         self.before = after
         return True
 
@@ -582,7 +595,7 @@ class Fuzz:
         if "accepted" not in kinds and after != self.before:
             self.fig.changed.append(f"a burst from {calls[0][1]}, all refused: the store changed")
         if after != self.before:
-            self.fig.broken += [f"a burst from {calls[0][1]}: {p}" for p in check.problems(self.db)]
+            self.checked(f"{calls[0][1].split(' ', 1)[0]}+{BURST - 1}")
         self.before = after
         return True
 

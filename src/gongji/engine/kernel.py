@@ -19,8 +19,8 @@ from gongji.money import apply_ratio
 # Whether the code handles grown states (state.grown) as well as those of S_SIZE. True here:
 # the engine settles any state. The replay compiles these functions a second time with it
 # False for its common case (jit.compiled's `grown`; numba takes a global as a constant), and
-# there every grown-state branch is compiled away: untaken, they still cost the compiled
-# settle_visit some 9% more instructions a visit (callgrind, issue 19).
+# there every grown-state branch is compiled away: untaken, they had cost the compiled
+# settle_visit a fifth more instructions a visit (callgrind, issue 19).
 GROWN = True
 
 

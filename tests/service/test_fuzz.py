@@ -537,16 +537,17 @@ class Fuzz:
         self.db, self.client, self.tokens = db, client, tokens
         self.rng, self.st, self.fig = random.Random(seed), State(), Figures()
         self.before = snapshot(db)
-        self.unchecked: list[str] = []  # accepted writes since the invariants were checked
+        self.unchecked = 0  # accepted writes since the invariants were checked ...
+        self.checked_to = 0  # ... after this request
 
-    def checked(self, what: str) -> None:
+    def wrote(self) -> None:
         """Count an accepted write; check the invariants after every CHECK_EVERY of them,
-        naming the writes since the last check when one is broken."""
-        self.unchecked.append(what.split(" ", 1)[0])
-        if len(self.unchecked) >= CHECK_EVERY:
-            since = f"after {self.unchecked[0]}..{self.unchecked[-1]}"
+        naming the requests since the last check when one is broken."""
+        self.unchecked += 1
+        if self.unchecked >= CHECK_EVERY:
+            since = f"after requests #{self.checked_to + 1}..#{self.fig.requests}"
             self.fig.broken += [f"{since}: {p}" for p in check.problems(self.db)]
-            self.unchecked = []
+            self.unchecked, self.checked_to = 0, self.fig.requests
 
     def call(self, routes: list) -> tuple[Call, str]:
         make = self.rng.choice(routes)
@@ -577,7 +578,7 @@ class Fuzz:
         if kind == "refused" and after != self.before:
             self.fig.changed.append(f"{what}: {response.text[:200]}")
         if kind == "accepted" and call.writes and after != self.before:
-            self.checked(what)
+            self.wrote()
         self.before = after
         return True
 
@@ -595,7 +596,7 @@ class Fuzz:
         if "accepted" not in kinds and after != self.before:
             self.fig.changed.append(f"a burst from {calls[0][1]}, all refused: the store changed")
         if after != self.before:
-            self.checked(f"{calls[0][1].split(' ', 1)[0]}+{BURST - 1}")
+            self.wrote()
         self.before = after
         return True
 

@@ -100,7 +100,6 @@ def replay(
     from gongji.analysis import kernel
     from gongji.analysis.replay import ReplayPolicy, load_kernel, visit_count
     from gongji.analysis.replay import replay as run
-    from gongji.engine import jit
     from gongji.policy.loader import load
 
     try:
@@ -129,7 +128,7 @@ def replay(
                 weight_of(weight),
             )
         else:
-            if not jit.cached(kernel.__name__, grown=False):
+            if not kernel.cached():
                 _compiling(lambda: load_kernel(visits, scenarios[0]))
             total = visit_count(visits) if visits.is_file() else 0
             with _progress("replaying") as bar:

@@ -308,6 +308,14 @@ def compiled(grown: bool = False) -> dict:
     return jit.compiled(__name__, grown)
 
 
+def cached() -> bool:
+    """Whether `compiled()` (the replay's loop) loads from numba's cache, else its first use
+    compiles (jit.cached)."""
+    from gongji.engine import jit
+
+    return jit.cached(__name__, grown=False)
+
+
 KERNEL_FUNCTIONS = (
     "replay_chunks",
     "settle_chunk",

@@ -301,3 +301,34 @@ def test_members_beyond_a_new_states_room_replay_as_the_engine_settles(
     refused = {w[0] for w in want.values()} - {""}
     assert refused <= {"E_CATEGORY"}  # kaifeng and nanyang pay no negotiated drug line
     assert sum(1 for w in want.values() if w[0] == "") > len(want) // 2
+
+
+def test_the_first_grown_state_after_install_says_its_kernel_compiles(tmp_path, monkeypatch):
+    """Issue 22: the kernel for grown states compiles on its first use (seconds, under the
+    progress bar): `gongji replay` says so once, and how long it took; once it is kept in
+    numba's cache, nothing is said."""
+    from typer.testing import CliRunner
+
+    from gongji.cli import app
+    from gongji.engine import jit
+
+    members, visits = _beyond_room(random.Random(22), "kaifeng", 10)
+    pq.write_table(members, tmp_path / "members.parquet")
+    pq.write_table(visits, tmp_path / "visits.parquet")
+    args = ["replay", str(tmp_path / "visits.parquet"), "--region", "kaifeng"]
+    # this process has both kernels already: the replays below compile nothing
+    assert CliRunner().invoke(app, [*args, "--out", str(tmp_path / "warm")]).exit_code == 0
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # as after an install
+    assert not K.cached(grown=True)
+    first = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "first")])
+    assert first.exit_code == 0, first.output
+    said = "".join(first.stderr.split())  # as printed, lines wrapped to the terminal
+    assert said.count("".join(K.COMPILING_GROWN.split())) == 1
+    assert said.count("编译用时") == 2  # the replay's loop's kernel, then the grown one's
+    for grown in (False, True):  # numba keeps what it compiled, an index beside its code
+        index = jit.cache_folder(K.__name__, grown) / "analysis_0" / "kernel.f-1.py311.nbi"
+        index.parent.mkdir(parents=True, exist_ok=True)
+        index.touch()
+    later = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "later")])
+    assert later.exit_code == 0, later.output
+    assert "compil" not in later.stderr

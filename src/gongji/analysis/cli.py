@@ -140,6 +140,7 @@ def replay(
                     out_dir,
                     lambda rows: bar.advance(task, rows),
                     weight=weight_of(weight),
+                    say=bar.console.print,  # above the bar
                 )
     except InputError as exc:
         fail(exc)
@@ -161,16 +162,17 @@ def _exit_quickly() -> None:
 def _compiling(compile_kernel) -> None:
     """The first replay after install (or after an upgrade) compiles the kernel, which numba
     keeps for later runs: say so while it runs, on stderr, and how long it took."""
+    from gongji.analysis.kernel import COMPILING, compiled_in
+
     err = out(stderr=True)
-    what = "compiling the replay kernel: once, on the first run after install (about 30 s)"
     start = time.perf_counter()
     if err.is_terminal:
-        with err.status(what):
+        with err.status(COMPILING):
             compile_kernel()
     else:  # a log: the line, not a spinner
-        err.print(what)
+        err.print(COMPILING)
         compile_kernel()
-    err.print(f"compiled in {time.perf_counter() - start:.0f} s; later runs load it")
+    err.print(compiled_in(time.perf_counter() - start))
 
 
 def weight_of(text: str | None) -> int | str | None:

@@ -308,12 +308,30 @@ def compiled(grown: bool = False) -> dict:
     return jit.compiled(__name__, grown)
 
 
-def cached() -> bool:
-    """Whether `compiled()` (the replay's loop) loads from numba's cache, else its first use
-    compiles (jit.cached)."""
+def cached(grown: bool = False) -> bool:
+    """Whether `compiled(grown)` loads from numba's cache, else its first use compiles
+    (jit.cached)."""
     from gongji.engine import jit
 
-    return jit.cached(__name__, grown=False)
+    return jit.cached(__name__, grown)
+
+
+# What a replay says while a variant compiles (the first run after install), and after.
+COMPILING = (
+    "正在编译回放内核：安装后首次运行时编译一次（约 20 秒）"
+    " (compiling the replay kernel: once, on the first run after install (about 20 s))"
+)
+COMPILING_GROWN = (
+    "正在编译回放内核的扩容版本：参保人未结的起付线窗口或项目超出常规容量时才需要，"
+    "仅编译一次（约 10 秒）"
+    " (compiling the replay kernel for grown states: needed when a member has more open"
+    " deductible windows or items than a state keeps; once (about 10 s))"
+)
+
+
+def compiled_in(seconds: float) -> str:
+    s = f"{seconds:.0f}"
+    return f"编译用时 {s} 秒，以后运行直接加载 (compiled in {s} s; later runs load it)"
 
 
 KERNEL_FUNCTIONS = (

@@ -33,9 +33,12 @@ results.parquet per scenario, one row per visit in the visits file's order:
     visit; fen)
 """
 
+import sys
+import time
 from collections import deque, namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -672,11 +675,20 @@ def _dictionary(column) -> tuple[np.ndarray, tuple[np.ndarray, int], list[str | 
     return cols.values(indices), cols.validity(indices), [*encoded.dictionary.to_pylist(), None]
 
 
-class Run:
-    """One scenario's replay: its member-state carry between batches and its aggregates."""
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
-    def __init__(self, scenario: ReplayPolicy, members: MemberTable):
+
+class Run:
+    """One scenario's replay: its member-state carry between batches and its aggregates.
+    `say`: where a line for the person waiting goes (the kernel for grown states compiling)."""
+
+    def __init__(
+        self, scenario: ReplayPolicy, members: MemberTable, say: Callable[[str], None] = _to_stderr
+    ):
         self.scenario = scenario
+        self.say = say
+        self._grown_ready = False  # the kernel for grown states is loaded, or said to compile
         self.members = members
         self.carry = np.zeros(L.S_SIZE, np.int64)
         self.carry_member = -1
@@ -749,6 +761,21 @@ class Run:
         self.aggregates.rows += n
         return results
 
+    @contextmanager
+    def grown_kernel(self):
+        """Around a use of the kernel for grown states (Parts): its first use after install
+        compiles it, seconds under the progress bar, when a member's state first grows
+        (more open windows or items than a state keeps): said, with how long it took."""
+        if self._grown_ready or K.cached(grown=True):
+            self._grown_ready = True
+            yield
+            return
+        self._grown_ready = True
+        self.say(K.COMPILING_GROWN)
+        start = time.perf_counter()
+        yield
+        self.say(K.compiled_in(time.perf_counter() - start))
+
     def to_batch(self, d: Decoded, r: Results) -> pa.RecordBatch:
         """A batch's results as rows of results.parquet, over the results' own memory."""
         ids = cols.texts([*self.scenario.version_ids, ""])
@@ -784,11 +811,12 @@ class Parts:
     run: "Run"
 
     def _chunk(self, lo, hi, carry, carried, S, sums, broken) -> int:
-        return K.compiled(grown=True)["settle_chunk"](
-            self.params, self.lookups, lo, hi, carry, carried, self.visits, self.members,
-            self.results, S, S.copy(), sums, self.run.aggregates.out_of_pocket, broken,
-            self.run._trace,
-        )  # fmt: skip
+        with self.run.grown_kernel():
+            return K.compiled(grown=True)["settle_chunk"](
+                self.params, self.lookups, lo, hi, carry, carried, self.visits, self.members,
+                self.results, S, S.copy(), sums, self.run.aggregates.out_of_pocket, broken,
+                self.run._trace,
+            )  # fmt: skip
 
     def member(self, lo: int, hi: int, state: np.ndarray, sums, broken) -> np.ndarray:
         """Visits [lo, hi) of one member, from `state` (before visit lo), growing it as often
@@ -907,13 +935,14 @@ def replay(
     batch_rows: int = BATCH_ROWS,
     results: bool = True,
     weight: int | str | None = None,
+    say: Callable[[str], None] = _to_stderr,
 ) -> dict:
     """Settle every visit under each scenario: out/<scenario>/results.parquet (unless
     `results` is False: aggregates only) and out/aggregates.json (returned). The next batch
     is read and decoded and the last one's results are written while a batch is settled (a
     pipeline of threads; the members load while the first batch is read). Results take
     their names only when the whole file has been replayed: bad input midway leaves no
-    results that look complete."""
+    results that look complete. `say`: where a line for the person waiting goes (Run)."""
     if not visits.is_file():
         raise InputError("visits", f"no such file: {visits}")
     # the first batches are read while the members and the kernel load
@@ -926,7 +955,7 @@ def replay(
         except BaseException:
             batches.close()
             raise
-    runs = [Run(s, table) for s in scenarios]
+    runs = [Run(s, table, say) for s in scenarios]
     paths = [out / s.name / "results.parquet" for s in scenarios] if results else []
     out.mkdir(parents=True, exist_ok=True)
     for path in paths:

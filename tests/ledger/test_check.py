@@ -2,9 +2,14 @@
 was consistent (the tampered balance, state and cap are in test_operations.py)."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import insert, select, update
 
+from gongji.engine import layout as L
+from gongji.engine.use import POOL_SLOTS, Use, accumulated, items_met
 from gongji.ledger import check, year
+from gongji.ledger.check import Sums
 from gongji.ledger.members import add_member
 from gongji.ledger.schema import legs, settlements
 from gongji.ledger.settlement import settle
@@ -86,3 +91,34 @@ def test_after_a_rollover_the_chain_is_the_reset_state(db):
             update(settlements).where(settlements.c.txn_id == "T2").values(state_before=before)
         )
     assert check.problems(db) == [f"settlement T2: {NOT_FROM_BEFORE}"]
+
+
+uses = st.builds(
+    Use,
+    month=st.integers(2023 * 12, 2024 * 12 + 11),
+    pools=st.lists(st.integers(0, 10_000), min_size=POOL_SLOTS, max_size=POOL_SLOTS).map(tuple),
+    items=st.lists(st.tuples(st.integers(1, 4), st.integers(0, 500)), max_size=3).map(tuple),
+)
+
+
+@given(
+    st.lists(st.tuples(uses, st.booleans()), max_size=12), st.integers(2023 * 12, 2024 * 12 + 11)
+)
+def test_running_sums_are_the_uses_summed_again(made, month):
+    """`db check` keeps running sums of a member's settlements' uses instead of summing them
+    again for each settlement: for any uses, less any cancelled, and any month, the pools'
+    slots and the items met are what `accumulated` (the ledger's own sum) gives."""
+    sums = Sums()
+    for use, _ in made:
+        sums.add(use, 1)
+    active = sums.without(use for use, cancelled in made if cancelled)
+    want = accumulated([use for use, cancelled in made if not cancelled], month, 0).slots
+    assert active.pools(month) == tuple(want[L.S_POOL : L.S_POOL + POOL_SLOTS])
+    assert active.items_met(month // 12) == items_met(want)
+
+
+def test_the_check_tells_its_progress_member_by_member(settled):
+    add_member(settled, "kaifeng", {"id": "P002", "type": "employee"})
+    told = []
+    assert check.problems(settled, lambda done, total: told.append((done, total))) == []
+    assert told == [(1, 2), (2, 2)]

@@ -19,7 +19,8 @@
   year gives it.
 """
 
-from dataclasses import replace
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from functools import cache
 
 from pydantic import ValidationError
@@ -28,16 +29,19 @@ from sqlalchemy import Connection, Engine, func, select
 from gongji import engine, policy
 from gongji.engine import kernel
 from gongji.engine import layout as L
-from gongji.engine.use import POOL_SLOTS, Use, accumulated, items_met, use_of
+from gongji.engine.use import POOL_SLOTS, Use, items_met, use_of
 from gongji.ledger.chart import Chart
-from gongji.ledger.journal import legs_of
 from gongji.ledger.schema import legs, members, settlements, year_accumulators
 from gongji.ledger.uses import month_of, rerun
 from gongji.model import MemberIn
 from gongji.money import to_fen, to_yuan
 
 
-def problems(db: Engine) -> list[str]:
+def problems(
+    db: Engine, progress: Callable[[int, int], None] = lambda done, total: None
+) -> list[str]:
+    """What does not hold, a line each (none: the ledger is consistent). `progress(done,
+    total)` after each member (a bureau's store takes a while)."""
     found: list[str] = []
     with db.connect() as conn:
         unbalanced = conn.execute(
@@ -54,11 +58,13 @@ def problems(db: Engine) -> list[str]:
         ).all()
         found += [f"visit {v} at {i}: {n} active settlements" for i, v, n in twice]
         sums = _member_leg_sums(conn)
-        for member in conn.execute(select(members).order_by(members.c.id)).all():
+        total = conn.execute(select(func.count()).select_from(members)).scalar_one()
+        for done, member in enumerate(conn.execute(select(members).order_by(members.c.id)), 1):
             found += _balances(member, sums)
             found += _caps(member)
             record = _record(member)
             found += record or _replay(conn, member)
+            progress(done, total)
     return found
 
 
@@ -144,6 +150,7 @@ def _replay(conn: Connection, member) -> list[str]:
     rows = conn.execute(
         select(settlements).where(settlements.c.member_id == member.id).order_by(settlements.c.id)
     ).all()
+    moved = _legs_by_entry(conn, member.id)
     uses = []
     for s in rows:
         before = list(s.state_before)
@@ -157,39 +164,104 @@ def _replay(conn: Connection, member) -> list[str]:
                     f"settlement {s.txn_id}: {key} {to_yuan(stored)} but replay "
                     f"gives {to_yuan(getattr(result, key))}"
                 ]
-        paid = _paid_by_others(conn, s, result)
+        paid = _paid_by_others(s, result, moved.get(s.entry_id, []))
         if paid:
             return paid
         use = use_of(engine.YearState(tuple(before)), after, month_of(s.visit_time))
         if s.consumed is not None and Use.from_document(s.consumed) != use:
             return [f"settlement {s.txn_id}: the use it stored is not what replay gives"]
         uses.append(use)
-    for n, s in enumerate(rows):
+    # what the settlements before each one consumed, summed as they go (summing them again
+    # for each settlement took the square of a member's settlements)
+    made, cancelled = Sums(), []  # cancelled: (cancellation's entry, use) of those made
+    for s, use in zip(rows, uses, strict=True):
         # active when s was made: made before it, and not cancelled by then
-        then = [
-            u for r, u in zip(rows[:n], uses, strict=False)
-            if r.cancel_entry_id is None or r.cancel_entry_id > s.entry_id
-        ]  # fmt: skip
+        then = made.without(u for entry, u in cancelled if entry <= s.entry_id)
         if not _same_accumulators(then, list(s.state_before), month_of(s.visit_time)):
             return [
                 f"settlement {s.txn_id}: does not start from what the settlements before it "
                 "consumed of its year"
             ]
+        made.add(use, 1)
+        if s.cancel_entry_id is not None:
+            cancelled.append((s.cancel_entry_id, use))
     active = [u for r, u in zip(rows, uses, strict=True) if r.cancel_entry_id is None]
     state = list(member.state)
-    if state[L.S_YEAR] and not _same_accumulators(active, state, state[L.S_MONTH]):
+    if state[L.S_YEAR] and not _same_accumulators(
+        made.without(u for _, u in cancelled), state, state[L.S_MONTH]
+    ):
         return [f"member {member.id}: accumulators are not what its active settlements consumed"]
     return _closed_years(conn, member.id, state[L.S_YEAR], active)
 
 
-def _paid_by_others(conn: Connection, s, result) -> list[str]:
+def _legs_by_entry(conn: Connection, member_id: str) -> dict[int, list[tuple[str, int]]]:
+    """The legs of the member's settlements' entries, by entry (one query, not one each)."""
+    entries = select(settlements.c.entry_id).where(settlements.c.member_id == member_id)
+    out: dict[int, list[tuple[str, int]]] = {}
+    for r in conn.execute(
+        select(legs.c.entry_id, legs.c.account, legs.c.amount)
+        .where(legs.c.entry_id.in_(entries))
+        .order_by(legs.c.id)
+    ):
+        out.setdefault(r.entry_id, []).append((r.account, r.amount))
+    return out
+
+
+class Sums:
+    """Running sums of uses (engine/use.py): each year's pools (annual fund pay, deductible
+    met) and items (deductible met), each month's fund pay by pool. What `accumulated` sums
+    from a list of uses, kept as settlements are added, so a member's check is linear."""
+
+    def __init__(self):
+        self.years: dict[int, list[int]] = defaultdict(lambda: [0] * POOL_SLOTS)
+        self.months: dict[int, list[int]] = defaultdict(lambda: [0] * POOL_SLOTS)
+        self.items: dict[int, Counter] = defaultdict(Counter)
+
+    def add(self, use: Use, sign: int) -> None:
+        year, month = self.years[use.year], self.months[use.month]
+        for p in range(L.N_POOLS):
+            annual, monthly, met = use.pool(p)
+            at = p * L.PU_STRIDE
+            year[at + L.PU_ANNUAL] += sign * annual
+            year[at + L.PU_DED_MET] += sign * met
+            month[at + L.PU_MONTHLY] += sign * monthly
+        for key, met in use.items:
+            self.items[use.year][key] += sign * met
+
+    def without(self, uses: Iterable[Use]) -> "Sums":
+        """These sums less `uses` (a copy; the same sums if there are none)."""
+        uses = list(uses)
+        if not uses:
+            return self
+        out = Sums()
+        out.years.update({y: list(v) for y, v in self.years.items()})
+        out.months.update({m: list(v) for m, v in self.months.items()})
+        out.items.update({y: Counter(c) for y, c in self.items.items()})
+        for use in uses:
+            out.add(use, -1)
+        return out
+
+    def pools(self, month: int) -> tuple[int, ...]:
+        """The pools' slots of a state in `month`: its year's sums, its month's fund pay."""
+        year, monthly = self.years.get(month // 12), self.months.get(month)
+        slots = list(year) if year else [0] * POOL_SLOTS
+        for p in range(L.N_POOLS):
+            at = p * L.PU_STRIDE + L.PU_MONTHLY
+            slots[at] = monthly[at] if monthly else 0
+        return tuple(slots)
+
+    def items_met(self, year: int) -> dict[int, int]:
+        """Item key -> deductible met in `year` (an item with nothing met is as none)."""
+        return {k: met for k, met in self.items.get(year, {}).items() if met != 0}
+
+
+def _paid_by_others(s, result, moved: list[tuple[str, int]]) -> list[str]:
     """What the settlement's entry took from other members' accounts (family mutual aid) and
-    what the member paid in cash are what its answer says; the aid is no more than the
-    member's own account could not pay of the in-scope share."""
+    what the member paid in cash (its legs: `moved`) are what its answer says; the aid is no
+    more than the member's own account could not pay of the in-scope share."""
     doc = s.result
     holder = doc.get("holder")
     aid = to_fen(doc["mutual_aid_pay"]) if holder is not None else 0
-    moved = legs_of(conn, s.entry_id)
     others = {a: n for a, n in moved if Chart.account.key(a) not in (None, s.member_id)}
     if others != ({Chart.account.of(holder): -aid} if aid else {}):
         return [f"settlement {s.txn_id}: other accounts paid {others}, its answer says "
@@ -201,14 +273,13 @@ def _paid_by_others(conn: Connection, s, result) -> list[str]:
     return []
 
 
-def _same_accumulators(uses: list[Use], state: list[int], month: int) -> bool:
+def _same_accumulators(sums: Sums, state: list[int], month: int) -> bool:
     """The state's accumulators for `month` (its year's pools and items, the month's fund
-    pay) are the sum of the uses: the state carried into the month first, as the kernel does."""
+    pay) are the sums of the uses: the state carried into the month first, as the kernel does."""
     rolled = list(state)
     kernel.roll_year(rolled, month, False, [])
-    expected = accumulated([replace(u, windows=()) for u in uses], month, 0).slots
-    pools = slice(L.S_POOL, L.S_POOL + POOL_SLOTS)
-    return expected[pools] == tuple(rolled[pools]) and items_met(expected) == items_met(rolled)
+    pools = tuple(rolled[L.S_POOL : L.S_POOL + POOL_SLOTS])
+    return sums.pools(month) == pools and sums.items_met(month // 12) == items_met(rolled)
 
 
 def _closed_years(conn: Connection, member_id: str, year: int, active: list[Use]) -> list[str]:

@@ -68,7 +68,11 @@ def db_check() -> None:
     any difference."""
     from gongji.ledger import check
 
-    found = check.problems(store())
+    with progress() as bar:
+        task = bar.add_task("账目核对 (checking)", total=None)
+        found = check.problems(
+            store(), lambda done, total: bar.update(task, completed=done, total=total)
+        )
     for problem in found:
         typer.echo(problem, err=True)
     if found:

@@ -59,7 +59,9 @@ def problems(
         found += [f"visit {v} at {i}: {n} active settlements" for i, v, n in twice]
         sums = _member_leg_sums(conn)
         total = conn.execute(select(func.count()).select_from(members)).scalar_one()
-        for done, member in enumerate(conn.execute(select(members).order_by(members.c.id)), 1):
+        # streamed (a server-side cursor on PostgreSQL): a bureau's members do not fit in memory
+        every = select(members).order_by(members.c.id).execution_options(yield_per=1000)
+        for done, member in enumerate(conn.execute(every), 1):
             found += _balances(member, sums)
             found += _caps(member)
             record = _record(member)

@@ -122,3 +122,19 @@ def test_the_check_tells_its_progress_member_by_member(settled):
     told = []
     assert check.problems(settled, lambda done, total: told.append((done, total))) == []
     assert told == [(1, 2), (2, 2)]
+
+
+def test_members_read_a_few_at_a_time_are_each_checked(settled, monkeypatch):
+    """Members' records are read MEMBERS_READ members at a time: a problem in the last
+    members read is found as in the first."""
+    monkeypatch.setattr(check, "MEMBERS_READ", 2)
+    for m in range(2, 6):
+        add_member(settled, "kaifeng", {"id": f"P00{m}", "type": "employee"})
+    settle(settled, "T5", "P005", visit("V5", "2023-03-01T10:00:00", "80.00"))
+    assert check.problems(settled) == []
+    with settled.begin() as conn:
+        result = dict(_row(conn, "T5").result)
+        paid = result["account_pay"]
+        result["account_pay"] = "1.23"
+        conn.execute(update(settlements).where(settlements.c.txn_id == "T5").values(result=result))
+    assert check.problems(settled) == [f"settlement T5: account_pay 1.23 but replay gives {paid}"]

@@ -766,15 +766,14 @@ class Run:
         """Around a use of the kernel for grown states (Parts): its first use after install
         compiles it, seconds under the progress bar, when a member's state first grows
         (more open windows or items than a state keeps): said, with how long it took."""
-        if self._grown_ready or K.cached(grown=True):
-            self._grown_ready = True
-            yield
-            return
+        compiling = not (self._grown_ready or K.cached(grown=True))
         self._grown_ready = True
-        self.say(K.COMPILING_GROWN)
+        if compiling:
+            self.say(K.COMPILING_GROWN)
         start = time.perf_counter()
         yield
-        self.say(K.compiled_in(time.perf_counter() - start))
+        if compiling:
+            self.say(K.compiled_in(time.perf_counter() - start))
 
     def to_batch(self, d: Decoded, r: Results) -> pa.RecordBatch:
         """A batch's results as rows of results.parquet, over the results' own memory."""

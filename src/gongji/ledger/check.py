@@ -61,7 +61,8 @@ def problems(
         sums = _member_leg_sums(conn)
         total = conn.execute(select(func.count()).select_from(members)).scalar_one()
         # streamed (a server-side cursor on PostgreSQL): a bureau's members do not fit in
-        # memory; their records read a thousand members at a time (a query each, not three)
+        # memory; their records are read a thousand members at a time (Records), not a
+        # member (or a settlement) at a time
         every = select(members).order_by(members.c.id).execution_options(yield_per=MEMBERS_READ)
         done = 0
         for part in conn.execute(every).partitions():

@@ -20,9 +20,10 @@
 """
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from heapq import heappop, heappush
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, func, select
@@ -204,27 +205,37 @@ def _replay(member, records: Records) -> list[str]:
         if s.consumed is not None and Use.from_document(s.consumed) != use:
             return [f"settlement {s.txn_id}: the use it stored is not what replay gives"]
         uses.append(use)
-    # what the settlements before each one consumed, summed as they go (summing them again
-    # for each settlement took the square of a member's settlements)
-    made, cancelled = Sums(), []  # cancelled: (cancellation's entry, use) of those made
-    for s, use in zip(rows, uses, strict=True):
-        # active when s was made: made before it, and not cancelled by then
-        then = made.without(u for entry, u in cancelled if entry <= s.entry_id)
-        if not _same_accumulators(then, list(s.state_before), month_of(s.visit_time)):
-            return [
-                f"settlement {s.txn_id}: does not start from what the settlements before it "
-                "consumed of its year"
-            ]
-        made.add(use, 1)
-        if s.cancel_entry_id is not None:
-            cancelled.append((s.cancel_entry_id, use))
+    wrong, sums = _chained(rows, uses)
+    if wrong is not None:
+        return [
+            f"settlement {wrong.txn_id}: does not start from what the settlements before it "
+            "consumed of its year"
+        ]
     active = [u for r, u in zip(rows, uses, strict=True) if r.cancel_entry_id is None]
     state = list(member.state)
-    if state[L.S_YEAR] and not _same_accumulators(
-        made.without(u for _, u in cancelled), state, state[L.S_MONTH]
-    ):
+    if state[L.S_YEAR] and not _same_accumulators(sums, state, state[L.S_MONTH]):
         return [f"member {member.id}: accumulators are not what its active settlements consumed"]
     return _closed_years(member.id, records.years.get(member.id, []), state[L.S_YEAR], active)
+
+
+def _chained(rows: list, uses: list[Use]) -> tuple[object | None, "Sums"]:
+    """The first settlement that does not start from what the settlements active when it was
+    made had consumed (made before it, not cancelled by then), else None; and the sums of the
+    active settlements' uses. Summed as they go, each cancellation given back once its entry
+    comes (a member's entries are numbered in the order they were made, ledger/driver.py);
+    summing them again for each settlement took the square of a member's settlements."""
+    sums, cancels = Sums(), []  # cancels: a heap of (cancellation's entry, settlement)
+    for n, (s, use) in enumerate(zip(rows, uses, strict=True)):
+        while cancels and cancels[0][0] <= s.entry_id:
+            sums.add(uses[heappop(cancels)[1]], -1)
+        if not _same_accumulators(sums, list(s.state_before), month_of(s.visit_time)):
+            return s, sums
+        sums.add(use, 1)
+        if s.cancel_entry_id is not None:
+            heappush(cancels, (s.cancel_entry_id, n))
+    for _, n in cancels:
+        sums.add(uses[n], -1)
+    return None, sums
 
 
 class Sums:
@@ -247,19 +258,6 @@ class Sums:
             month[at + L.PU_MONTHLY] += sign * monthly
         for key, met in use.items:
             self.items[use.year][key] += sign * met
-
-    def without(self, uses: Iterable[Use]) -> "Sums":
-        """These sums less `uses` (a copy; the same sums if there are none)."""
-        uses = list(uses)
-        if not uses:
-            return self
-        out = Sums()
-        out.years.update({y: list(v) for y, v in self.years.items()})
-        out.months.update({m: list(v) for m, v in self.months.items()})
-        out.items.update({y: Counter(c) for y, c in self.items.items()})
-        for use in uses:
-            out.add(use, -1)
-        return out
 
     def pools(self, month: int) -> tuple[int, ...]:
         """The pools' slots of a state in `month`: its year's sums, its month's fund pay."""

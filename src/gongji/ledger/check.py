@@ -32,6 +32,7 @@ from gongji import engine, policy
 from gongji.engine import kernel
 from gongji.engine import layout as L
 from gongji.engine.use import POOL_SLOTS, Use, items_met, use_of
+from gongji.ledger import store
 from gongji.ledger.chart import Chart
 from gongji.ledger.schema import legs, members, settlements, year_accumulators
 from gongji.ledger.uses import month_of, rerun
@@ -45,7 +46,7 @@ def problems(
     """What does not hold, a line each (none: the ledger is consistent). `progress(done,
     total)` after each member (a bureau's store takes a while)."""
     found: list[str] = []
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:  # a live store: one view of it, its writers not held up
         unbalanced = conn.execute(
             select(legs.c.entry_id, func.sum(legs.c.amount))
             .group_by(legs.c.entry_id)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url
 
 DEFAULT_URL = "sqlite:///gongji.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -72,7 +72,22 @@ def _make_sqlite_durable(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # a snapshot's read transaction takes no write lock (WAL: writers go on beside it)
+        read_only = conn.get_execution_options().get("read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def snapshot(engine: Engine) -> Connection:
+    """A connection that reads one consistent view of the store, as of its first read, and
+    holds up no writer: a check or an export over a live store. PostgreSQL: a read-only
+    REPEATABLE READ transaction (READ COMMITTED, the default, would show each query the
+    settlements committed since the last). SQLite: a plain BEGIN, a read transaction, not
+    the BEGIN IMMEDIATE every other transaction takes (that would stop every settlement for
+    as long as the read runs)."""
+    conn = engine.connect()
+    if engine.dialect.name == "postgresql":
+        return conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    return conn.execution_options(read_only=True)
 
 
 def upgrade(engine: Engine) -> None:

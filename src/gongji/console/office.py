@@ -32,7 +32,7 @@ from gongji.console.pages import (
     router,
 )
 from gongji.errors import InputError
-from gongji.ledger import imports, views
+from gongji.ledger import imports, store, views
 from gongji.ledger.settlement import explain_answer
 from gongji.policy import present
 from gongji.service import auth as credentials
@@ -111,7 +111,7 @@ def settlement_slip(request: Request, txn_id: str):
     found = _settlement(request, who, txn_id, "slip.printed")
     if found is None:
         return _not_found(request, who, txn_id)
-    with _db(request).connect() as conn:
+    with store.snapshot(_db(request)) as conn:
         person = views.member_identity(conn, found.member_id)
     trace = explain_answer(found.answer)
     return _page(request, who, "slip.html", s=found, trace=trace, person=person, today=date.today())

@@ -30,7 +30,7 @@ from gongji import labels, policy
 from gongji.console import auth, charts, records
 from gongji.console.schema import audit_log, staff
 from gongji.errors import InputError, ServiceError
-from gongji.ledger import family, views
+from gongji.ledger import family, store, views
 from gongji.money import fmt, fmt_grouped, fmt_time
 from gongji.policy import present
 from gongji.terms import Category, Level, MemberType
@@ -626,7 +626,7 @@ def staff_add(request: Request, form: Posted):
 
 
 def _people(request: Request) -> list:
-    with _db(request).connect() as conn:
+    with store.snapshot(_db(request)) as conn:
         return conn.execute(
             select(
                 staff.c.username, staff.c.name, staff.c.role, staff.c.region, staff.c.disabled_at
@@ -637,7 +637,7 @@ def _people(request: Request) -> list:
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request):
     who = _staff(request, "admin")
-    with _db(request).connect() as conn:
+    with store.snapshot(_db(request)) as conn:
         rows = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(200)).all()
     return _page(request, who, "audit.html", rows=rows)
 

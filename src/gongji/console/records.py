@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Engine, select
 
 from gongji import policy
-from gongji.ledger import views
+from gongji.ledger import store, views
 from gongji.ledger.answer import Settled
 from gongji.ledger.schema import credentials, family_bindings, institutions, members, settlements
 
@@ -20,7 +20,7 @@ FOUND_MAX = 200  # settlements a search shows at most (the newest)
 def home_region(db: Engine) -> str:
     """The region of the latest settled visit; else the first region with members; else
     the first pack's (a new store)."""
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         latest = conn.execute(
             select(members.c.region)
             .join(settlements, settlements.c.member_id == members.c.id)
@@ -93,12 +93,12 @@ def search(db: Engine, given: Search) -> list[Found]:
         if value:
             query = query.where(column == value)
     query = query.order_by(settlements.c.visit_time.desc(), settlements.c.id.desc())
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         return [_found(r) for r in conn.execute(query.limit(FOUND_MAX))]
 
 
 def one(db: Engine, txn_id: str) -> Found | None:
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         row = conn.execute(_query().where(settlements.c.txn_id == txn_id)).first()
     return None if row is None else _found(row)
 
@@ -122,7 +122,7 @@ def _found(row) -> Found:
 def bindings(db: Engine, limit: int = 500) -> list:
     """Family bindings, the latest made first."""
     query = select(family_bindings).order_by(family_bindings.c.id.desc()).limit(limit)
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         return conn.execute(query).all()
 
 
@@ -134,5 +134,5 @@ def credentials_issued(db: Engine) -> list:
                    c.revoked_at, c.paasid).outerjoin(
         institutions, institutions.c.code == c.institution
     ).order_by(c.id.desc())  # fmt: skip
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         return conn.execute(query).all()

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, func, or_, select
 from gongji.engine import layout as L
 from gongji.errors import InputError
 from gongji.ledger import members as M
+from gongji.ledger import store
 from gongji.ledger.answer import Settled
 from gongji.ledger.chart import Chart
 from gongji.ledger.schema import (
@@ -27,19 +28,19 @@ from gongji.money import to_yuan
 
 def regions(db: Engine) -> list[str]:
     """The regions whose members the store holds."""
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         query = select(members.c.region).distinct().order_by(members.c.region)
         return list(conn.execute(query).scalars())
 
 
 def latest_visit_time(db: Engine) -> datetime | None:
     """The time of the latest visit settled, if any."""
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         return conn.execute(select(func.max(settlements.c.visit_time))).scalar()
 
 
 def member_show(db: Engine, member_id: str) -> dict:
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         row = _row(conn, member_id)
         state = M.state_of(row)
         bindings = conn.execute(
@@ -113,20 +114,20 @@ def members_with(db: Engine, key: str, value: str, most: int = 10) -> list[str]:
     in id order, at most `most` of them."""
     column = LOOKUP[key]
     query = select(members.c.id).where(column == value).order_by(members.c.id).limit(most)
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         return list(conn.execute(query).scalars())
 
 
 def member_exists(db: Engine, member_id: str) -> bool:
     query = select(members.c.id).where(members.c.id == member_id)
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         return conn.execute(query).first() is not None
 
 
 def account_show(db: Engine, member_id: str) -> dict:
     """The balance and every journal leg on the member's account and frozen amounts, and
     the premiums paid from it with whom each was for."""
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         row = _row(conn, member_id)
         journal = conn.execute(
             select(
@@ -206,7 +207,7 @@ class SettlementRecord:
 
 
 def find_settlement(db: Engine, txn_id: str) -> SettlementRecord | None:
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         row = conn.execute(_SETTLEMENTS.where(settlements.c.txn_id == txn_id)).first()
     return None if row is None else _record(row)
 
@@ -227,7 +228,7 @@ def settlements_of(
     if institution is not None:
         query = query.where(settlements.c.institution == institution)
     query = query.order_by(settlements.c.id.desc()).limit(limit).offset(offset)
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         return [_record(r) for r in conn.execute(query)]
 
 
@@ -273,7 +274,7 @@ def recorded_at(conn: Connection, txn_id: str) -> datetime | None:
 
 def active_settlement(db: Engine, institution: str, visit_id: str) -> str | None:
     """The transaction id of the visit's settlement at the institution, unless cancelled."""
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         return conn.execute(
             select(settlements.c.txn_id).where(
                 settlements.c.institution == institution,

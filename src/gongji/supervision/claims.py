@@ -22,6 +22,7 @@ from decimal import Decimal
 import polars as pl
 from sqlalchemy import Engine, and_, select
 
+from gongji.ledger import store
 from gongji.ledger.schema import institutions, members, settlements
 from gongji.ledger.schema import visits as registered
 from gongji.money import times, unit_price
@@ -86,7 +87,7 @@ def from_ledger(db: Engine, begin: date, end: date, rx_days: int = 7) -> Claims:
     # stays of the members who visited (not every member's record)
     visited = select(settlements.c.member_id).where(in_period).distinct()
     since = datetime.combine(begin - timedelta(days=rx_days), time.min)
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         rows = conn.execute(
             select(
                 settlements.c.txn_id,

@@ -15,6 +15,7 @@ from datetime import date
 
 from sqlalchemy import Connection, Engine, String, func, literal, or_, select
 
+from gongji.ledger import store
 from gongji.ledger.chart import Chart
 from gongji.ledger.schema import institutions, legs, members
 from gongji.supervision.legs import amounts, counted, counts, entries, in_period, is_aid, month_span
@@ -25,7 +26,7 @@ CARE = ("settlements", "cancelled", "fund_pay", "account_pay", "mutual_aid_pay")
 def clearing(db: Engine, region: str, month: date) -> dict:
     """What `region` owes other regions (payable) and they owe it (receivable) for `month`."""
     begin, end = month_span(month)
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         care = _care(conn, region, begin, end)
         aid = _aid(conn, region, begin, end)
     return {

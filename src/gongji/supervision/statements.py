@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from sqlalchemy import Connection, Engine, case, select
 
 from gongji.errors import InputError
+from gongji.ledger import store
 from gongji.ledger.schema import institutions
 from gongji.money import to_yuan
 from gongji.supervision import payment
@@ -39,7 +40,7 @@ def statement(
     """One institution's statement for the days `begin`..`end`."""
     _check_period(begin, end)
     config = config or payment.load_payment()
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         sums = _sums(conn, begin, end, institution).get(institution, ZERO)
         known = _registry(conn, [institution]).get(institution)
         return _statement(conn, config, institution, known, sums, begin, end)
@@ -54,7 +55,7 @@ def statements(db: Engine, month: date, config: payment.PaymentConfig | None = N
     monthly = kept_sums(db, ("statements",), 2, _month_sums)
     key = f"{begin:%Y-%m}"
     sums = {code: dict(zip(KEYS, v, strict=True)) for (m, code), v in monthly.items() if m == key}
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         codes = sorted(set(sums) | config.enrolled_in(begin, end))
         known = _registry(conn, codes)
         return [
@@ -150,7 +151,7 @@ def _registry(conn: Connection, codes: list[str]) -> dict:
 # -- 3201 / 3202: the platform's reconciliation, in its names and in yuan -------------------
 def reconciliation_totals(db: Engine, institution: str, begin: date, end: date) -> dict:
     """3201: the period's totals over settlements not cancelled."""
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         s = _sums(conn, begin, end, institution).get(institution, ZERO)
     return {
         "medfee_sumamt": to_yuan(s["total"]),
@@ -173,7 +174,7 @@ def reconciliation_rows(db: Engine, institution: str, begin: date, end: date) ->
         .group_by(e.c.settlement_id, e.c.txn_id, e.c.member_id, e.c.visit_id, e.c.refd_setl_flag)
         .order_by(e.c.txn_id)
     )
-    with db.connect() as conn:
+    with store.snapshot(db) as conn:
         rows = conn.execute(query).all()
     return [_platform_row(r, counted(r)) for r in rows]
 

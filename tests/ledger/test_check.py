@@ -42,12 +42,19 @@ def test_an_unbalanced_entry_is_reported(settled):
     assert check.problems(settled) == [f"entry {entry}: legs sum to 1, not 0"]
 
 
+def _tamper(db, txn_id: str, key: str, value: str) -> str:
+    """The stored result's `key` made `value`; returns the figure it was."""
+    with db.begin() as conn:
+        result = dict(_row(conn, txn_id).result)
+        was, result[key] = result[key], value
+        conn.execute(
+            update(settlements).where(settlements.c.txn_id == txn_id).values(result=result)
+        )
+    return was
+
+
 def test_a_stored_result_the_engine_does_not_give_again_is_reported(settled):
-    with settled.begin() as conn:
-        result = dict(_row(conn, "T1").result)
-        paid = result["fund_pay"]
-        result["fund_pay"] = "999.99"
-        conn.execute(update(settlements).where(settlements.c.txn_id == "T1").values(result=result))
+    paid = _tamper(settled, "T1", "fund_pay", "999.99")
     assert check.problems(settled) == [f"settlement T1: fund_pay 999.99 but replay gives {paid}"]
 
 
@@ -134,11 +141,7 @@ def test_members_read_a_few_at_a_time_are_each_checked(settled, monkeypatch):
         add_member(settled, "kaifeng", {"id": f"P00{m}", "type": "employee"})
     settle(settled, "T5", "P005", visit("V5", "2023-03-01T10:00:00", "80.00"))
     assert check.problems(settled) == []
-    with settled.begin() as conn:
-        result = dict(_row(conn, "T5").result)
-        paid = result["account_pay"]
-        result["account_pay"] = "1.23"
-        conn.execute(update(settlements).where(settlements.c.txn_id == "T5").values(result=result))
+    paid = _tamper(settled, "T5", "account_pay", "1.23")
     assert check.problems(settled) == [f"settlement T5: account_pay 1.23 but replay gives {paid}"]
 
 

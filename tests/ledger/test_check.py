@@ -11,7 +11,7 @@ from gongji.engine.use import POOL_SLOTS, Use, accumulated, items_met
 from gongji.ledger import check, year
 from gongji.ledger.check import Sums
 from gongji.ledger.members import add_member
-from gongji.ledger.schema import legs, settlements
+from gongji.ledger.schema import legs, settlements, year_accumulators
 from gongji.ledger.settlement import settle
 
 NOT_FROM_BEFORE = "does not start from what the settlements before it consumed of its year"
@@ -162,3 +162,21 @@ def test_a_check_of_a_live_store_reads_one_view_and_holds_no_settlement_up(settl
     with settled.connect() as conn:
         assert _row(conn, "T3").member_id == "P001"  # it was settled, and is checked now
     assert check.problems(settled) == []
+
+
+def test_a_closed_years_kept_accumulators_not_its_settlements_sum_are_reported(db):
+    """The rollover keeps 2023's accumulators (X-1): a fen more kept than the year's active
+    settlements paid is reported against that year."""
+    add_member(db, "kaifeng", {"id": "P002", "type": "employee"})
+    settle(db, "T1", "P002", visit("V1", "2023-12-01T10:00:00", "250.00"))
+    year.rollover(db, 2024)
+    settle(db, "T2", "P002", visit("V2", "2024-03-05T10:00:00", "100.00"))
+    assert check.problems(db) == []
+    kept = year_accumulators.c
+    with db.begin() as conn:
+        conn.execute(
+            update(year_accumulators)
+            .where(kept.member_id == "P002", kept.year == 2023, kept.pool == "general")
+            .values(fund_paid=kept.fund_paid + 1)
+        )
+    assert check.problems(db) == ["member P002: 2023's accumulators are not its settlements' sum"]

@@ -212,11 +212,10 @@ def _replay(member, records: Records) -> list[str]:
             f"settlement {wrong.txn_id}: does not start from what the settlements before it "
             "consumed of its year"
         ]
-    active = [u for r, u in zip(rows, uses, strict=True) if r.cancel_entry_id is None]
-    state = list(member.state)
+    state = member.state
     if state[L.S_YEAR] and not _same_accumulators(sums, state, state[L.S_MONTH]):
         return [f"member {member.id}: accumulators are not what its active settlements consumed"]
-    return _closed_years(member.id, records.years.get(member.id, []), state[L.S_YEAR], active)
+    return _closed_years(member.id, records.years.get(member.id, []), state[L.S_YEAR], sums)
 
 
 def _chained(rows: list, uses: list[Use]) -> tuple[object | None, "Sums"]:
@@ -229,7 +228,7 @@ def _chained(rows: list, uses: list[Use]) -> tuple[object | None, "Sums"]:
     for n, (s, use) in enumerate(zip(rows, uses, strict=True)):
         while cancels and cancels[0][0] <= s.entry_id:
             sums.add(uses[heappop(cancels)[1]], -1)
-        if not _same_accumulators(sums, list(s.state_before), month_of(s.visit_time)):
+        if not _same_accumulators(sums, s.state_before, month_of(s.visit_time)):
             return s, sums
         sums.add(use, 1)
         if s.cancel_entry_id is not None:
@@ -246,7 +245,7 @@ class Sums:
 
     def __init__(self):
         self.years: dict[int, list[int]] = defaultdict(lambda: [0] * POOL_SLOTS)
-        self.months: dict[int, list[int]] = defaultdict(lambda: [0] * POOL_SLOTS)
+        self.months: dict[int, list[int]] = defaultdict(lambda: [0] * L.N_POOLS)
         self.items: dict[int, Counter] = defaultdict(Counter)
 
     def add(self, use: Use, sign: int) -> None:
@@ -256,7 +255,7 @@ class Sums:
             at = p * L.PU_STRIDE
             year[at + L.PU_ANNUAL] += sign * annual
             year[at + L.PU_DED_MET] += sign * met
-            month[at + L.PU_MONTHLY] += sign * monthly
+            month[p] += sign * monthly
         for key, met in use.items:
             self.items[use.year][key] += sign * met
 
@@ -265,8 +264,7 @@ class Sums:
         year, monthly = self.years.get(month // 12), self.months.get(month)
         slots = list(year) if year else [0] * POOL_SLOTS
         for p in range(L.N_POOLS):
-            at = p * L.PU_STRIDE + L.PU_MONTHLY
-            slots[at] = monthly[at] if monthly else 0
+            slots[p * L.PU_STRIDE + L.PU_MONTHLY] = monthly[p] if monthly else 0
         return tuple(slots)
 
     def items_met(self, year: int) -> dict[int, int]:
@@ -301,24 +299,22 @@ def _same_accumulators(sums: Sums, state: list[int], month: int) -> bool:
     return sums.pools(month) == pools and sums.items_met(month // 12) == items_met(rolled)
 
 
-def _closed_years(member_id: str, rows: list, year: int, active: list[Use]) -> list[str]:
+def _closed_years(member_id: str, rows: list, year: int, sums: Sums) -> list[str]:
     """Each year before the member's current one: its kept accumulators (`rows`: the
-    rollover's, and late claims') are what its active settlements consumed."""
+    rollover's, and late claims') are what its active settlements consumed (`sums`)."""
     kept: dict[tuple[int, str], tuple[int, int]] = {
         (r.year, r.pool): (r.fund_paid, r.deductible_met) for r in rows
     }
-    summed: dict[tuple[int, str], tuple[int, int]] = {}
-    for use in active:
-        if use.year >= year:
-            continue
-        for p, pool in enumerate(L.POOL_NAMES):
-            annual, _, met = use.pool(p)
-            was = summed.get((use.year, pool), (0, 0))
-            summed[(use.year, pool)] = (was[0] + annual, was[1] + met)
     # a year the rollover closed keeps its accumulators; one the member's visits rolled past
     # keeps none
     closed = {y for y, _ in kept}
-    summed = {k: v for k, v in summed.items() if any(v) and k[0] in closed}
+    summed = {}
+    for y, slots in sums.years.items():
+        for p, pool in enumerate(L.POOL_NAMES):
+            at = p * L.PU_STRIDE
+            paid, met = slots[at + L.PU_ANNUAL], slots[at + L.PU_DED_MET]
+            if y < year and y in closed and (paid or met):
+                summed[(y, pool)] = (paid, met)
     if kept != summed:
         years = sorted({y for y, _ in set(kept) ^ set(summed)} | {
             y for (y, p) in kept if summed.get((y, p)) != kept[(y, p)]})  # fmt: skip
